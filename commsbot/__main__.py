@@ -1,0 +1,3 @@
+from commsbot.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""The channel registry: built-in channels register the way any other would.
+
+Adding a channel is one module defining a ``Channel`` subclass plus one line here.
+Modules are imported on demand so that ``commsbot --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+    from commsbot.config import ChannelSettings
+
+REGISTRY: dict[str, str] = {
+    "outbox": "commsbot.channels.outbox:OutboxChannel",
+}
+
+
+def channel_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def channel_class(name: str) -> type[Channel]:
+    module, _, attr = REGISTRY[name].partition(":")
+    cls: type[Channel] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def settings_class(name: str) -> type[ChannelSettings] | None:
+    if name not in REGISTRY:
+        return None
+    return channel_class(name).Settings

@@ -1,0 +1,104 @@
+"""The one contract every channel keeps.
+
+A channel gets a rendered post and returns a ``Delivery``: a failed send is a value,
+not an exception. Channels never touch the store; dispatch hands them posts and
+record writes back what they said.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from commsbot.config import ChannelSettings
+from commsbot.text import graphemes
+
+DeliveryStatus = Literal["sent", "retry", "failed", "unknown"]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a channel receives: the text exactly as it will appear, and what goes with it."""
+
+    post_id: int
+    channel: str
+    item_type: str
+    item_ref: str
+    text: str
+    idempotency_key: str
+    link: str | None = None
+    title: str | None = None
+    image: str | None = None
+    image_alt: str | None = None
+    # Further posts of a thread, when the text did not fit in one.
+    thread: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one send.
+
+    ``retry``: a transient failure; try again after ``retry_after`` seconds if given.
+    ``unknown``: the platform may or may not have published it; never re-sent blindly.
+    """
+
+    post_id: int
+    status: DeliveryStatus
+    remote_id: str | None = None
+    remote_url: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    # True when the whole channel should stop (a rejected token), not just this post.
+    channel_down: bool = False
+
+
+@dataclass(frozen=True)
+class Engagement:
+    post_id: int
+    favourites: int = 0
+    boosts: int = 0
+    replies: int = 0
+    reactions: int = 0
+    clicks: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Channel(ABC):
+    """Base class: declare name, limit and rate; implement ``send``."""
+
+    name: ClassVar[str]
+    max_length: ClassVar[int]
+    # Sends per second this channel allows itself, below the platform's limit.
+    rate_per_second: ClassVar[float]
+    # How many posts dispatch hands over between two writes to the store. Only a
+    # channel whose sends are local and cheap may take more than one.
+    batch_size: ClassVar[int] = 1
+    Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+
+    def length(self, text: str) -> int:
+        """Length of a text as this platform counts it."""
+        return graphemes(text)
+
+    def limit(self) -> int:
+        """The current length limit (a server may announce its own)."""
+        return self.max_length
+
+    async def open(self) -> None:  # noqa: B027  (optional hook)
+        """Connect or check credentials before the first send; default: nothing to do."""
+
+    async def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release connections; default: nothing to do."""
+
+    @abstractmethod
+    async def send(self, post: Rendered) -> Delivery:
+        """Publish one post and say what happened."""
+
+    async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
+        """Current counts for (post id, remote id) pairs; channels without any return none."""
+        return []

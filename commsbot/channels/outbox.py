@@ -1,0 +1,82 @@
+"""The embedded default channel: each post becomes a file, plus one JSON line in a log.
+
+It needs no credentials, so a new installation shows the whole pipeline working, and
+a comms officer can read exactly what would have gone out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, ClassVar
+
+from commsbot.channels.base import Channel, Delivery, Rendered
+from commsbot.config import ChannelSettings
+
+
+@dataclass(frozen=True)
+class OutboxSettings(ChannelSettings):
+    enabled: bool = True
+    path: Path = Path("outbox")
+    # The length the posts are rendered to: the outbox stands in for a real channel.
+    max_length: int = 500
+
+
+class OutboxChannel(Channel):
+    name = "outbox"
+    max_length = 500
+    rate_per_second = 10_000.0
+    batch_size = 1000
+    Settings: ClassVar[type[ChannelSettings]] = OutboxSettings
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings, OutboxSettings)
+        self.folder = settings.path
+        self._limit = settings.max_length
+        self._log: IO[str] | None = None
+
+    def limit(self) -> int:
+        return self._limit
+
+    async def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Line-buffered: each post's log line is on disk before the post is recorded sent.
+        self._log = open(  # noqa: SIM115  (kept open across sends, closed in close())
+            self.folder / "outbox.jsonl", "a", encoding="utf-8", buffering=1
+        )
+
+    async def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def send(self, post: Rendered) -> Delivery:
+        # Local files are cheap: writing them on the loop costs less than a thread hop.
+        name = f"{post.post_id:06d}-{post.item_type}-{post.item_ref}.txt"
+        target = self.folder / name
+        try:
+            body = "\n\n".join((post.text, *post.thread)) + "\n"
+            target.write_text(body, encoding="utf-8")
+            line = {
+                "post_id": post.post_id,
+                "type": post.item_type,
+                "item": post.item_ref,
+                "text": post.text,
+                "thread": list(post.thread),
+                "link": post.link,
+                "idempotency_key": post.idempotency_key,
+                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "file": name,
+            }
+            if self._log is None:
+                await self.open()
+            assert self._log is not None
+            self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            return Delivery(
+                post.post_id, "retry", error=f"outbox {self.folder}: {exc.strerror or exc}"
+            )
+        return Delivery(post.post_id, "sent", remote_id=name, remote_url=target.as_uri())

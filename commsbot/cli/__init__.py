@@ -1,0 +1,12 @@
+"""The ``commsbot`` command line. Each module adds the commands of one area."""
+
+from commsbot.cli import content_cmds, queue_cmds, run_cmds  # noqa: F401  (registration)
+from commsbot.cli.base import cli
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="commsbot")
+
+
+__all__ = ["cli", "main"]

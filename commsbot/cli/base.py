@@ -1,0 +1,135 @@
+"""The CLI group and what its commands share; errors become user messages here only.
+
+Heavy libraries (Jinja2, channel clients, the scheduler) are imported inside the
+commands that need them, so that ``commsbot --help`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from commsbot import __version__
+from commsbot.errors import CommsbotError
+
+if TYPE_CHECKING:
+    from commsbot.config import Config
+    from commsbot.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What commands share: the config and the store, opened on first use."""
+
+    def __init__(self) -> None:
+        self.config_path: str | None = None
+        self._config: Config | None = None
+        self._store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from commsbot.config import find_config, load_config
+
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from commsbot.store import Store
+
+            self._store = Store(self.config.store.path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(App).config_path = value
+
+
+def config_option(f: F) -> F:
+    """``--config PATH`` on any command, as well as on the group."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_set_config,
+        help="Config file (default: $COMMSBOT_CONFIG, ./commsbot.toml, the packaged example).",
+    )(f)
+
+
+def pass_app(f: F) -> F:
+    """Hand the command the shared App, and give it ``--config``."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return f(click.get_current_context().ensure_object(App), *args, **kwargs)
+
+    return config_option(wrapper)  # type: ignore[return-value]
+
+
+class Group(click.Group):
+    """Turns every CommsbotError into a clean one-line message, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CommsbotError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="commsbot")
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log every action.")
+@click.option("-q", "--quiet", is_flag=True, help="Log only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
+    app = ctx.ensure_object(App)
+    ctx.call_on_close(app.close)
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def echo_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Rows as an aligned table; an empty list says so."""
+    if not rows:
+        click.echo("(none)")
+        return
+    from tabulate import tabulate  # type: ignore[import-untyped]
+
+    cols = columns or list(rows[0])
+    click.echo(tabulate([[r.get(c) for c in cols] for r in rows], headers=cols))
+
+
+def progress_bar(total: int, label: str) -> Any:
+    """A progress bar on a terminal; a silent stand-in otherwise."""
+    if sys.stderr.isatty() and total > 200:
+        return click.progressbar(length=total, label=label, file=sys.stderr)
+
+    class _Silent:
+        def __enter__(self) -> _Silent:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def update(self, n: int) -> None:
+            return None
+
+    return _Silent()

@@ -1,0 +1,312 @@
+"""Content commands: practices, events, newsletters; import/export; preview; template checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from commsbot.cli.base import App, cli, config_option, echo_table, pass_app
+from commsbot.content import TYPES, ContentType
+from commsbot.errors import ContentError, TemplateError
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _field_options(ctype: ContentType) -> list[click.Option]:
+    options = []
+    for f in ctype.fields:
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.help or (f"one of {', '.join(f.choices)}" if f.choices else "")
+        if f.kind == "list":
+            options.append(
+                click.Option(
+                    [flag, f.name],
+                    multiple=True,
+                    help=f"{help_text} (repeat, or ';'-separated)".strip(),
+                )
+            )
+        elif f.kind == "bool":
+            options.append(
+                click.Option([flag + "/--not-" + f.name, f.name], default=None, help=help_text)
+            )
+        else:
+            options.append(click.Option([flag, f.name], help=help_text or None))
+    options.append(
+        click.Option(
+            ["--from-file", "from_file"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Read the fields from a TOML or JSON file; flags override it.",
+        )
+    )
+    return options
+
+
+def _collect(ctype: ContentType, values: dict[str, Any]) -> dict[str, Any]:
+    from commsbot.content import read_item_file
+
+    data: dict[str, Any] = {}
+    if values.get("from_file"):
+        data.update(read_item_file(values["from_file"]))
+    for f in ctype.fields:
+        value = values.get(f.name)
+        if f.kind == "list":
+            if value:
+                data[f.name] = [p.strip() for v in value for p in v.split(";") if p.strip()]
+        elif value is not None:
+            data[f.name] = value
+    return data
+
+
+def _show(item: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(item, ensure_ascii=False, indent=2, default=str))
+        return
+    width = max(len(k) for k in item)
+    for key, value in item.items():
+        if isinstance(value, list):
+            value = ", ".join(value)
+        click.echo(f"{key.ljust(width)}  {value if value is not None else ''}")
+
+
+def _command(
+    name: str, callback: Any, params: Sequence[click.Parameter], help_text: str
+) -> click.Command:
+    return config_option(
+        click.Command(name, callback=callback, params=list(params), help=help_text)
+    )
+
+
+def _content_group(ctype: ContentType) -> click.Group:
+    group = click.Group(ctype.plural, help=f"Add, list, show, edit and remove {ctype.plural}.")
+
+    def add(**values: Any) -> None:
+        from commsbot.content import add_items
+
+        app = click.get_current_context().ensure_object(App)
+        data = _collect(ctype, values)
+        where = str(values["from_file"]) if values.get("from_file") else ctype.name
+        added, _ = add_items(app.store, ctype, [(where, data)], _now())
+        click.echo(
+            f"added {ctype.name} {data.get('slug') or '(slug from title)'}"
+            if added
+            else "nothing added"
+        )
+
+    group.add_command(_command("add", add, _field_options(ctype), f"Add a {ctype.name}."))
+
+    def list_items(**values: Any) -> None:
+        from commsbot.store import content as q
+
+        app = click.get_current_context().ensure_object(App)
+        filters = {
+            k: v for k, v in values.items() if k in ("city", "theme", "kind", "status") and v
+        }
+        if "city" in filters or "theme" in filters:
+            from commsbot.content import Reference
+
+            ref = Reference.load(app.store)
+            for key in ("city", "theme"):
+                if key in filters:
+                    try:
+                        filters[key] = ref.resolve(key, filters[key])
+                    except ValueError as exc:
+                        raise ContentError(f"--{key}: {exc}") from None
+        items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
+        fmt = values["format"]
+        if fmt == "json":
+            click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
+        else:
+            cols = ["slug", "title"] + [
+                c for c in ("city", "theme", "kind", "start_date", "published") if c in ctype.names
+            ]
+            echo_table(items, [*cols, "status"])
+
+    list_params: list[click.Parameter] = [
+        click.Option(["--status"], type=click.Choice(["published", "draft"])),
+        click.Option(["--limit"], type=click.IntRange(1), default=None, help="At most this many."),
+        click.Option(["--format"], type=click.Choice(["table", "json"]), default="table"),
+    ]
+    for key in ("city", "theme", "kind"):
+        if key in ctype.names:
+            list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
+    group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
+
+    def show(slug: str, format: str) -> None:
+        from commsbot.content import require_item
+
+        app = click.get_current_context().ensure_object(App)
+        item = require_item(app.store, ctype, slug)
+        _show(item, format)
+
+    show_params: list[click.Parameter] = [
+        click.Argument(["slug"]),
+        click.Option(["--format"], type=click.Choice(["text", "json"]), default="text"),
+    ]
+    group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
+
+    def edit(slug: str, **values: Any) -> None:
+        from commsbot.content import edit_item
+
+        app = click.get_current_context().ensure_object(App)
+        changes = _collect(ctype, values)
+        if not changes:
+            raise click.UsageError("nothing to change: give at least one field flag or --from-file")
+        edit_item(app.store, ctype, slug, changes, _now())
+        click.echo(f"updated {ctype.name} {slug}: {', '.join(sorted(changes))}")
+
+    group.add_command(
+        _command(
+            "edit",
+            edit,
+            [click.Argument(["slug"]), *_field_options(ctype)],
+            f"Change fields of a {ctype.name}. Posts already sent are not sent again.",
+        )
+    )
+
+    def remove(slug: str, yes: bool) -> None:
+        from commsbot.content import require_item
+        from commsbot.store import content as q
+
+        app = click.get_current_context().ensure_object(App)
+        item = require_item(app.store, ctype, slug)
+        if not yes:
+            click.confirm(f"Remove {ctype.name} {slug!r} ({item['title']})?", abort=True)
+        cancelled = q.delete_item(app.store, ctype.name, item["id"], _now())
+        click.echo(
+            f"removed {ctype.name} {slug}"
+            + (f"; {cancelled} unsent post(s) cancelled" if cancelled else "")
+        )
+
+    remove_params: list[click.Parameter] = [
+        click.Argument(["slug"]),
+        click.Option(["--yes", "-y"], is_flag=True, help="Do not ask."),
+    ]
+    group.add_command(
+        _command(
+            "remove",
+            remove,
+            remove_params,
+            f"Remove a {ctype.name}; its unsent posts are cancelled, sent ones stay on record.",
+        )
+    )
+    return group
+
+
+for _ctype in TYPES.values():
+    if _ctype.cli:
+        cli.add_command(_content_group(_ctype))
+
+
+@cli.group()
+def content() -> None:
+    """Import and export content in bulk (JSON or CSV)."""
+
+
+@content.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--type", "type_name", help="Content type of a CSV file or JSON list.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows and list the others.")
+@pass_app
+def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bool) -> None:
+    """Import FILE.json or FILE.csv: every row or, unless --skip-invalid, none."""
+    from commsbot.content import import_file
+
+    added, skipped = import_file(
+        app.store, file, _now(), type_name=type_name, skip_invalid=skip_invalid
+    )
+    for reason in skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    parts = [f"{n} {t}" for t, n in added.items()] or ["nothing"]
+    click.echo(
+        f"imported {', '.join(parts)} from {file}"
+        + (f"; skipped {len(skipped)}" if skipped else "")
+    )
+
+
+@content.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option("--type", "type_name", help="Only this content type (required for CSV).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: stdout).",
+)
+@pass_app
+def content_export(app: App, fmt: str, type_name: str | None, output: Path | None) -> None:
+    """Export content; importing the result into an empty store rebuilds it."""
+    from commsbot.content import content_type, export_csv, export_data
+
+    if fmt == "csv":
+        if not type_name:
+            raise click.UsageError(
+                "--format csv needs --type (practices, events, newsletters, news)"
+            )
+        text = export_csv(app.store, type_name)
+    else:
+        types = [content_type(type_name).name] if type_name else None
+        text = json.dumps(export_data(app.store, types), ensure_ascii=False, indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.write(text)
+
+
+@cli.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("slug")
+@click.option("--channel", "channel_name", required=True, help="Channel to render for.")
+@pass_app
+def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
+    """Print exactly what CHANNEL would receive for an item, with its length."""
+    from commsbot.content import content_type, require_item
+    from commsbot.pipeline import make_channels, render_item
+    from commsbot.render import Renderer
+    from commsbot.select import Lookup
+
+    ctype = content_type(type_name)
+    item = require_item(app.store, ctype, slug)
+    channel = make_channels(app.config, [channel_name])[channel_name]
+    out = render_item(
+        Renderer(app.config.service.templates), Lookup.load(app.store), channel, ctype.name, item
+    )
+    click.echo(out.text)
+    for part in out.thread:
+        click.echo("---")
+        click.echo(part)
+    note = " (truncated to fit)" if out.truncated else ""
+    click.echo(f"--- {channel_name}: {out.length}/{out.limit} characters{note}", err=True)
+
+
+@cli.group()
+def templates() -> None:
+    """Check the post templates."""
+
+
+@templates.command("check")
+@click.option(
+    "--channel",
+    "channel_names",
+    multiple=True,
+    help="Only these channels (default: all registered).",
+)
+@pass_app
+def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
+    """Render every template against every sample item (and the store's); report failures."""
+    from commsbot.templates_check import check_templates
+
+    problems, checked = check_templates(app.config, app.store, list(channel_names) or None)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise TemplateError(f"{len(problems)} problem(s) in {checked} renderings")
+    click.echo(f"templates ok: {checked} renderings checked")

@@ -1,0 +1,191 @@
+"""``commsbot queue``: announcements and the outbox, as the comms officer sees them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
+    """'2026-11-24 10:00' (the config's time zone), an ISO time with offset, or 'now'."""
+    if text.strip().lower() == "now":
+        return _now()
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a time; use YYYY-MM-DD HH:MM (in {zone.key}) or an ISO time",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _channels(app: App, names: str | None) -> list[str]:
+    chosen = (
+        [n.strip() for n in names.split(",") if n.strip()] if names else app.config.enabled_channels
+    )
+    for name in chosen:
+        app.config.channel(name)  # names the file and the known channels when it is not there
+    if not chosen:
+        raise click.UsageError("no channel given and none is enabled in the config")
+    return chosen
+
+
+@cli.group()
+def queue() -> None:
+    """The outbox: queue announcements; list, approve, edit, cancel or retry posts."""
+
+
+@queue.command("add")
+@click.argument("text")
+@click.option("--channel", "channel_names", help="Comma-separated channels (default: all enabled).")
+@click.option(
+    "--at", "at_text", help="Not before this time: YYYY-MM-DD HH:MM in the config's zone."
+)
+@click.option("--link", help="A link to add after the text; it is never truncated.")
+@click.option("--template", default="announcement", show_default=True, help="Template name.")
+@pass_app
+def queue_add(
+    app: App,
+    text: str,
+    channel_names: str | None,
+    at_text: str | None,
+    link: str | None,
+    template: str,
+) -> None:
+    """Queue TEXT as an announcement on one or more channels."""
+    from commsbot.pipeline import make_channels
+    from commsbot.queue_ops import announce
+
+    if link:
+        from commsbot.content import Field, Reference, _convert
+
+        try:
+            _convert(Field("link", "url"), link, Reference())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--link") from None
+    at = parse_time(at_text, app.config.zone) if at_text else _now()
+    channels = make_channels(app.config, _channels(app, channel_names))
+    ids = announce(app.store, app.config, channels, text, at=at, link=link, template=template)
+    when = at.astimezone(app.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+    click.echo(f"queued post(s) {', '.join(map(str, ids))} on {', '.join(channels)} for {when}")
+
+
+@queue.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(
+        ["draft", "pending_approval", "queued", "sending", "sent", "failed", "cancelled", "unknown"]
+    ),
+)
+@click.option("--channel", "channel_name", help="Only this channel.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def queue_list(
+    app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
+) -> None:
+    """List posts in the outbox, oldest due first."""
+    from commsbot.store import posts as posts_q
+
+    rows = posts_q.list_posts(app.store, status=status, channel=channel_name, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        r["text"] = (r["text"].splitlines() or [""])[0][:50]
+        r["error"] = (r["last_error"] or "")[:40]
+    echo_table(
+        rows,
+        [
+            "id",
+            "channel",
+            "status",
+            "item_type",
+            "item_ref",
+            "not_before",
+            "attempts",
+            "text",
+            "error",
+        ],
+    )
+
+
+@queue.command("show")
+@click.argument("post_id", type=int)
+@pass_app
+def queue_show(app: App, post_id: int) -> None:
+    """Show one post: its state, exact text and history."""
+    from commsbot.queue_ops import require_post
+
+    post = require_post(app.store, post_id)
+    text = post.pop("text")
+    payload = post.pop("payload")
+    for key, value in post.items():
+        click.echo(f"{key:16} {'' if value is None else value}")
+    if payload.get("thread"):
+        click.echo(f"{'thread':16} {len(payload['thread'])} more part(s)")
+    click.echo("")
+    click.echo(text)
+
+
+@queue.command("approve")
+@click.argument("post_id", type=int)
+@pass_app
+def queue_approve(app: App, post_id: int) -> None:
+    """Approve a post waiting for approval; it goes out in its slot."""
+    from commsbot.queue_ops import approve
+
+    post = approve(app.store, post_id, _now())
+    click.echo(f"post {post_id} approved: queued for {post['channel']} from {post['not_before']}")
+
+
+@queue.command("cancel")
+@click.argument("post_id", type=int)
+@pass_app
+def queue_cancel(app: App, post_id: int) -> None:
+    """Cancel a post that has not been sent."""
+    from commsbot.queue_ops import cancel
+
+    cancel(app.store, post_id, _now())
+    click.echo(f"post {post_id} cancelled")
+
+
+@queue.command("retry")
+@click.argument("post_id", type=int)
+@pass_app
+def queue_retry(app: App, post_id: int) -> None:
+    """Queue a failed post again; for an 'unknown' one, check the platform first."""
+    from commsbot.pipeline import make_channels
+    from commsbot.queue_ops import require_post, retry
+
+    post = require_post(app.store, post_id)
+    channel = make_channels(app.config, [post["channel"]])[post["channel"]]
+    retry(app.store, app.config, channel, post_id, _now())
+    click.echo(f"post {post_id} queued again for {post['channel']}")
+
+
+@queue.command("edit")
+@click.argument("post_id", type=int)
+@click.option("--text", help="The new text, exactly as it should appear.")
+@click.option("--at", "at_text", help="A new time: YYYY-MM-DD HH:MM in the config's zone.")
+@pass_app
+def queue_edit(app: App, post_id: int, text: str | None, at_text: str | None) -> None:
+    """Change the text or time of a post that has not been sent."""
+    from commsbot.pipeline import make_channels
+    from commsbot.queue_ops import edit, require_post
+
+    post = require_post(app.store, post_id)
+    channel = make_channels(app.config, [post["channel"]])[post["channel"]]
+    at = parse_time(at_text, app.config.zone) if at_text else None
+    edit(app.store, channel, post_id, _now(), text=text, at=at)
+    click.echo(f"post {post_id} updated")

@@ -1,0 +1,67 @@
+"""Jobs: plain async functions that the scheduler runs on its schedule and that
+``commsbot run --once`` runs once each, in order.
+
+A job declares what it needs; one whose feature is not configured is not run, and
+``requires`` says why. Later capabilities add their job here with one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+    from commsbot.config import Config
+    from commsbot.store import Store
+
+
+@dataclass
+class JobContext:
+    store: Store
+    config: Config
+    clock: Callable[[], datetime]
+    # Opened channel instances, shared by the jobs of one process.
+    channels: dict[str, Channel]
+    progress: Callable[[int], None] | None = None
+
+
+JobFunc = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    target: str  # "module:function", imported when the job first runs
+    help: str
+    # Why the job cannot run with this config, or None when it can.
+    requires: Callable[[Config], str | None] = lambda config: None
+
+    def load(self) -> JobFunc:
+        module, _, attr = self.target.partition(":")
+        func: JobFunc = getattr(importlib.import_module(module), attr)
+        return func
+
+
+def _needs_channel(config: Config) -> str | None:
+    return None if config.enabled_channels else "no channel is enabled"
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "publish",
+        "commsbot.pipeline:publish_job",
+        "render new content and post everything due",
+        _needs_channel,
+    ),
+)
+
+
+def job(name: str) -> Job:
+    for j in JOBS:
+        if j.name == name:
+            return j
+    raise KeyError(name)

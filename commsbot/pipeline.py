@@ -1,0 +1,184 @@
+"""The one way through: store -> select -> render -> dispatch -> record.
+
+``plan`` turns new content into outbox rows (rendered, before any network call);
+``run_once`` plans, then dispatches what is due on every enabled channel.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from commsbot import dispatch, record, select
+from commsbot.channels import channel_class
+from commsbot.channels.base import Channel
+from commsbot.config import Config
+from commsbot.errors import ChannelError, TemplateError
+from commsbot.jobs import JobContext
+from commsbot.render import LINK_FIELD, Renderer, item_version
+from commsbot.store import Store, iso
+from commsbot.store import posts as posts_q
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Summary:
+    """What a run did, per channel: planned rows and the outcome of each send."""
+
+    planned: Counter[str] = field(default_factory=Counter)
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def total(self, outcome: str) -> int:
+        return sum(c[outcome] for c in self.outcomes.values())
+
+
+def make_channels(config: Config, names: list[str] | None = None) -> dict[str, Channel]:
+    """Instances of the enabled channels (or the named ones)."""
+    chosen = names if names is not None else config.enabled_channels
+    return {n: channel_class(n)(config.channel(n)) for n in chosen}
+
+
+def retry_policy(config: Config) -> record.RetryPolicy:
+    return record.RetryPolicy(config.posting.max_attempts, config.posting.retry_backoff_seconds)
+
+
+def render_item(
+    renderer: Renderer,
+    lookup: select.Lookup,
+    channel: Channel,
+    item_type: str,
+    item: dict[str, Any],
+) -> Any:
+    link = item.get(LINK_FIELD.get(item_type, "url"))
+    return renderer.render(
+        channel,
+        item_type,
+        lookup.context(item),
+        link=link,
+        what=f"{item_type} {item['slug']!r}",
+    )
+
+
+def plan(
+    store: Store,
+    config: Config,
+    renderer: Renderer,
+    channels: dict[str, Channel],
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Render every new item for every channel and add it to the outbox."""
+    summary = Summary()
+    lookup = select.Lookup.load(store)
+    rows: list[dict[str, Any]] = []
+    for name, item_type, item in select.new_content(
+        store, list(channels), config.posting.content_types
+    ):
+        channel = channels[name]
+        base = {
+            "item_type": item_type,
+            "item_id": item["id"],
+            "item_ref": item["slug"],
+            "channel": name,
+            "not_before": iso(now),
+            "item_version": item_version(item),
+        }
+        try:
+            out = render_item(renderer, lookup, channel, item_type, item)
+        except TemplateError as exc:
+            # Recorded, not dropped: the officer fixes the template and retries.
+            summary.problems.append(str(exc))
+            rows.append({**base, "status": "failed", "text": "", "last_error": str(exc)})
+            continue
+        rows.append({**base, "status": "queued", "text": out.text, "payload": out.payload()})
+        summary.planned[name] += 1
+        if progress is not None and len(rows) % 500 == 0:
+            progress(500)
+    posts_q.insert_posts(store, rows, now)
+    return summary
+
+
+async def publish(
+    store: Store,
+    config: Config,
+    channels: dict[str, Channel],
+    *,
+    clock: Clock = utcnow,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Plan new content, then dispatch everything due on the given (opened) channels."""
+    renderer = Renderer(config.service.templates)
+    summary = plan(store, config, renderer, channels, clock(), progress)
+    summary.outcomes.update(
+        await dispatch.dispatch(store, channels, clock, retry_policy(config), progress)
+    )
+    return summary
+
+
+async def publish_job(ctx: JobContext) -> dict[str, Any]:
+    """The scheduled job: publish, and report the counts."""
+    summary = await publish(
+        ctx.store, ctx.config, ctx.channels, clock=ctx.clock, progress=ctx.progress
+    )
+    return {"summary": summary}
+
+
+async def open_channels(config: Config, summary_problems: list[str]) -> dict[str, Channel]:
+    """Open every enabled channel; one with broken credentials is left out and reported."""
+    opened: dict[str, Channel] = {}
+    for name, channel in make_channels(config).items():
+        try:
+            await channel.open()
+        except ChannelError as exc:
+            summary_problems.append(f"{name}: {exc}")
+            continue
+        opened[name] = channel
+    return opened
+
+
+async def close_channels(channels: dict[str, Channel]) -> None:
+    for channel in channels.values():
+        await channel.close()
+
+
+async def run_once(
+    store: Store,
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Summary, dict[str, dict[str, Any]]]:
+    """Every job that the config allows, once, in order; returns publish's summary and
+    each job's result (or the reason it was not run)."""
+    from commsbot.jobs import JOBS, JobContext
+
+    problems: list[str] = []
+    channels = await open_channels(config, problems)
+    ctx = JobContext(store, config, clock, channels, progress)
+    results: dict[str, dict[str, Any]] = {}
+    summary = Summary(problems=problems)
+    try:
+        for job in JOBS:
+            reason = job.requires(config)
+            if reason:
+                results[job.name] = {"skipped": reason}
+                continue
+            result = await job.load()(ctx)
+            if isinstance(result.get("summary"), Summary):
+                found = result.pop("summary")
+                summary.planned += found.planned
+                summary.outcomes.update(found.outcomes)
+                summary.problems.extend(found.problems)
+            results[job.name] = result
+    finally:
+        await close_channels(channels)
+    return summary, results

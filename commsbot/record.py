@@ -1,0 +1,61 @@
+"""Record: the only place that turns delivery outcomes into post states."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from commsbot.channels.base import Delivery
+from commsbot.store import Store, iso
+from commsbot.store import posts as posts_q
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: int = 60
+
+    def delay(self, attempts: int, retry_after: float | None) -> timedelta:
+        """Exponential backoff, or the platform's own wait when it gave one."""
+        if retry_after is not None:
+            return timedelta(seconds=max(retry_after, 1))
+        return timedelta(seconds=self.backoff_seconds * 2 ** max(attempts - 1, 0))
+
+
+def apply(
+    store: Store,
+    claimed: Sequence[dict[str, Any]],
+    deliveries: Sequence[Delivery],
+    now: datetime,
+    policy: RetryPolicy,
+) -> Counter[str]:
+    """Write the outcome of each claimed post; returns how many ended in each state."""
+    attempts = {row["id"]: row["attempts"] for row in claimed}
+    results: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    for d in deliveries:
+        row: dict[str, Any] = {
+            "id": d.post_id,
+            "last_error": d.error,
+            "attempts": attempts[d.post_id],
+        }
+        if d.status == "sent":
+            row.update(
+                status="sent", sent_at=iso(now), remote_id=d.remote_id, remote_url=d.remote_url
+            )
+        elif d.status == "retry":
+            tried = attempts[d.post_id]
+            if tried >= policy.max_attempts:
+                row.update(status="failed", last_error=f"gave up after {tried} attempts: {d.error}")
+            else:
+                when = now + policy.delay(tried, d.retry_after)
+                row.update(status="queued", next_attempt_at=iso(when))
+        else:
+            row["status"] = d.status
+        counts["retrying" if row["status"] == "queued" else row["status"]] += 1
+        results.append(row)
+    posts_q.record_results(store, results, now)
+    return counts

@@ -1,0 +1,180 @@
+"""Rendering: content + template -> the exact text a channel will publish.
+
+Pure: no network, no store. Templates use StrictUndefined so a missing field is an
+error at preview time, never a blank in public. A template renders the body; the
+link is appended here so that truncation can shorten the text and never the link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from commsbot.config import packaged_path
+from commsbot.errors import TemplateError
+from commsbot.text import add_utm, hashtag, hashtags, html_to_text, telegram_escape, truncate
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+
+# Where each item type keeps its link.
+LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
+
+
+@dataclass(frozen=True)
+class Output:
+    """A rendered post before it has an outbox row."""
+
+    text: str
+    link: str | None
+    length: int
+    limit: int
+    truncated: bool
+    title: str | None = None
+    image: str | None = None
+    image_alt: str | None = None
+    thread: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "link": self.link,
+            "title": self.title,
+            "image": self.image,
+            "image_alt": self.image_alt,
+            "thread": list(self.thread),
+        }
+
+
+def _autoescape(name: str | None) -> bool:
+    # Telegram posts and bot replies are HTML; everything else is plain text.
+    return bool(name) and (
+        name.startswith(("telegram/", "bot/")) or name.endswith(".html.j2")  # type: ignore[union-attr]
+    )
+
+
+def shorten(text: str, width: int) -> str:
+    """A text cut at a word boundary to ``width`` graphemes, with an ellipsis."""
+    return truncate(str(text), width)
+
+
+def item_version(item: dict[str, Any]) -> str:
+    """A fingerprint of an item's content, to tell later whether it was edited."""
+    skip = {"updated_at", "created_at"}
+    data = json.dumps({k: v for k, v in item.items() if k not in skip}, sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+class Renderer:
+    """A Jinja2 environment over the user's templates, falling back to the packaged ones."""
+
+    def __init__(self, user_folder: Path | None = None) -> None:
+        folders = [str(user_folder)] if user_folder else []
+        packaged = packaged_path("templates")
+        if not user_folder or packaged.resolve() != user_folder.resolve():
+            folders.append(str(packaged))
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folders),
+            undefined=jinja2.StrictUndefined,
+            autoescape=_autoescape,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters.update(
+            hashtag=hashtag,
+            hashtags=hashtags,
+            html_to_text=html_to_text,
+            telegram_escape=telegram_escape,
+            shorten=shorten,
+        )
+
+    def template_names(self, channel: str, kind: str) -> tuple[str, str]:
+        return (f"{channel}/{kind}.j2", f"{kind}.j2")
+
+    def template(self, channel: str, kind: str) -> jinja2.Template:
+        names = self.template_names(channel, kind)
+        try:
+            return self.env.select_template(names)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(
+                f"no template for {kind} on {channel}: looked for {' and '.join(names)}"
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"template {exc.name or exc.filename}, line {exc.lineno}: {exc.message}"
+            ) from None
+
+    def render_text(self, name: str, context: dict[str, Any], what: str) -> str:
+        """Render any template by name (bot replies, digests) with clear errors."""
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} not found") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"template {exc.name}, line {exc.lineno}: {exc.message}") from None
+        return self._run(template, context, what)
+
+    def _run(self, template: jinja2.Template, context: dict[str, Any], what: str) -> str:
+        try:
+            return template.render(context).strip()
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"template {template.name} for {what}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template {template.name} for {what}: {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise TemplateError(f"template {template.name} for {what}: {exc}") from None
+
+    def render(
+        self,
+        channel: Channel,
+        kind: str,
+        context: dict[str, Any],
+        *,
+        link: str | None,
+        what: str,
+        template: str | None = None,
+    ) -> Output:
+        """Render one post for one channel: the body from its template, then the link."""
+        tmpl = self.template(channel.name, template or kind)
+        utm = channel.settings.utm
+        if link and utm:
+            link = add_utm(link, utm)
+        shown_link = link
+        if link and _autoescape(tmpl.name):
+            shown_link = telegram_escape(link)
+        body = self._run(tmpl, {**context, "link": link, "channel": channel.name}, what)
+        limit = channel.limit()
+        full = f"{body}\n\n{shown_link}" if shown_link and body else (body or shown_link or "")
+        length = channel.length(full)
+        truncated = False
+        if length > limit:
+            tail = f"\n\n{shown_link}" if shown_link else ""
+            room = limit - channel.length(tail) if tail else limit
+            try:
+                if room <= 0:
+                    raise ValueError(f"the link alone is longer than the limit of {limit}")
+                full = truncate(body, room, counter=channel.length) + tail
+            except ValueError as exc:
+                raise TemplateError(f"{what} on {channel.name}: {exc}") from None
+            truncated = True
+            length = channel.length(full)
+        if not full:
+            raise TemplateError(f"template {tmpl.name} for {what} rendered nothing")
+        item = context.get("item", {})
+        return Output(
+            text=full,
+            link=link,
+            length=length,
+            limit=limit,
+            truncated=truncated,
+            title=item.get("title") if isinstance(item, dict) else None,
+            image=item.get("image") if isinstance(item, dict) else None,
+            image_alt=(item.get("summary") or item.get("title"))
+            if isinstance(item, dict)
+            else None,
+        )

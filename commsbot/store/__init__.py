@@ -1,0 +1,152 @@
+"""The store: one SQLite file, the only place that knows SQL.
+
+Connections are per thread. Writes are short transactions opened with
+``BEGIN IMMEDIATE`` so that a second writer waits on the busy timeout instead of
+failing halfway through a read-then-write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from commsbot.errors import StoreError
+from commsbot.store.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as stored: UTC, second precision, sortable as text."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class Store:
+    """An open store. Create one per thread; ``close`` when done."""
+
+    def __init__(self, path: Path | str, *, migrate: bool = True, upto: int | None = None) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot create its folder: {exc.strerror}") from None
+        try:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        if migrate:
+            self.migrate(upto)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; nested calls join the outer one."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def row(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- schema -------------------------------------------------------------
+
+    def version(self) -> int:
+        if not self.db["migrations"].exists():
+            return 0
+        return int(self.scalar("SELECT coalesce(max(id), 0) FROM migrations"))
+
+    def migrate(self, upto: int | None = None) -> list[str]:
+        """Apply the migrations this store lacks, each in its own transaction."""
+        try:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations "
+                "(id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            current = self.version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
+        newest = MIGRATIONS[-1][0]
+        if current > newest:
+            raise StoreError(
+                f"{self.path}: made by a newer commsbot (schema {current}, this one knows "
+                f"{newest}); upgrade commsbot rather than risk the data"
+            )
+        applied = []
+        for number, name, script in MIGRATIONS:
+            if number <= current or (upto is not None and number > upto):
+                continue
+            stamp = iso(datetime.now(UTC))
+            # executescript commits anything pending, so the transaction is in the script.
+            try:
+                self.conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\n"
+                    f"INSERT INTO migrations (id, name, applied_at) "
+                    f"VALUES ({number}, '{name}', '{stamp}');\nCOMMIT;"
+                )
+            except sqlite3.DatabaseError as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"{self.path}: migration {number} ({name}) failed: {exc}"
+                ) from None
+            applied.append(f"{number:03d} {name}")
+        if current == 0 and applied:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)",
+                (uuid.uuid4().hex,),
+            )
+        return applied
+
+    def meta(self, key: str) -> str | None:
+        value = self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def integrity(self) -> str:
+        return str(self.scalar("PRAGMA integrity_check"))

@@ -1,0 +1,64 @@
+"""Engagement snapshots and per-channel state (paused, or down with a reason)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from commsbot.store import Store, iso
+
+
+def add_snapshots(store: Store, snapshots: Sequence[dict[str, Any]], now: datetime) -> int:
+    """Append snapshots (post_id, favourites, boosts, replies, reactions, clicks)."""
+    rows = [
+        {
+            "favourites": 0,
+            "boosts": 0,
+            "replies": 0,
+            "reactions": 0,
+            "clicks": 0,
+            "observed_at": iso(now),
+            **s,
+        }
+        for s in snapshots
+    ]
+    with store.write() as conn:
+        conn.executemany(
+            "INSERT INTO engagement (post_id, favourites, boosts, replies, reactions, clicks, "
+            "observed_at) VALUES (:post_id, :favourites, :boosts, :replies, :reactions, :clicks, "
+            ":observed_at)",
+            rows,
+        )
+    return len(rows)
+
+
+def latest(store: Store, post_id: int) -> dict[str, Any] | None:
+    """The most recent snapshot of a post: counts are states, never summed."""
+    return store.row(
+        "SELECT * FROM engagement WHERE post_id = ? ORDER BY observed_at DESC, id DESC LIMIT 1",
+        (post_id,),
+    )
+
+
+def channel_state(store: Store, channel: str) -> dict[str, Any] | None:
+    return store.row("SELECT * FROM channel_state WHERE channel = ?", (channel,))
+
+
+def set_channel_state(
+    store: Store,
+    channel: str,
+    now: datetime,
+    *,
+    paused_until: datetime | None = None,
+    down_reason: str | None = None,
+) -> None:
+    """Pause a channel until a time, mark it down with a reason, or (no arguments) clear it."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO channel_state (channel, paused_until, down_reason, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET "
+            "paused_until = excluded.paused_until, down_reason = excluded.down_reason, "
+            "updated_at = excluded.updated_at",
+            (channel, iso(paused_until) if paused_until else None, down_reason, iso(now)),
+        )

@@ -1,0 +1,219 @@
+"""Numbered schema migrations. Append only: a number, once released, never changes.
+
+Each script runs inside one transaction together with its row in ``migrations``,
+so a store is always at exactly one version.
+"""
+
+from __future__ import annotations
+
+_CONTENT = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE cities (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    local_name TEXT,
+    country TEXT NOT NULL,
+    region TEXT
+);
+CREATE TABLE institutions (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    city TEXT NOT NULL REFERENCES cities(slug),
+    lead_partner INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE themes (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE practices (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    city TEXT NOT NULL REFERENCES cities(slug),
+    theme TEXT NOT NULL REFERENCES themes(slug),
+    summary TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    creative_sectors TEXT NOT NULL DEFAULT '[]',
+    beneficiary_sectors TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    language TEXT NOT NULL DEFAULT 'en',
+    image TEXT,
+    status TEXT NOT NULL DEFAULT 'published',
+    example INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX practices_city_theme ON practices (city, theme);
+CREATE VIRTUAL TABLE practices_fts USING fts5 (
+    title, summary, body, tags, content='practices', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER practices_ai AFTER INSERT ON practices BEGIN
+    INSERT INTO practices_fts (rowid, title, summary, body, tags)
+    VALUES (new.id, new.title, new.summary, new.body, new.tags);
+END;
+CREATE TRIGGER practices_ad AFTER DELETE ON practices BEGIN
+    INSERT INTO practices_fts (practices_fts, rowid, title, summary, body, tags)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.tags);
+END;
+CREATE TRIGGER practices_au AFTER UPDATE ON practices BEGIN
+    INSERT INTO practices_fts (practices_fts, rowid, title, summary, body, tags)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.tags);
+    INSERT INTO practices_fts (rowid, title, summary, body, tags)
+    VALUES (new.id, new.title, new.summary, new.body, new.tags);
+END;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    city TEXT REFERENCES cities(slug),
+    start_date TEXT NOT NULL,
+    end_date TEXT NOT NULL,
+    participants INTEGER,
+    outcome TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    status TEXT NOT NULL DEFAULT 'published',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE newsletters (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    number INTEGER,
+    published TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    body TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'published',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE news (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    guid TEXT NOT NULL UNIQUE,
+    feed_url TEXT,
+    link TEXT,
+    title TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    city TEXT REFERENCES cities(slug),
+    theme TEXT REFERENCES themes(slug),
+    status TEXT NOT NULL DEFAULT 'published',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+_OUTBOX = """
+CREATE TABLE announcements (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    link TEXT,
+    template TEXT NOT NULL DEFAULT 'announcement',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE posts (
+    id INTEGER PRIMARY KEY,
+    item_type TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    item_ref TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'pending_approval', 'queued', 'sending',
+        'sent', 'failed', 'cancelled', 'unknown')),
+    text TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL DEFAULT '{}',
+    item_version TEXT,
+    not_before TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    remote_id TEXT,
+    remote_url TEXT,
+    sent_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    -- The one rule that matters most: an item reaches a channel once.
+    UNIQUE (item_type, item_id, channel)
+);
+CREATE INDEX posts_due ON posts (channel, status, not_before);
+CREATE TABLE engagement (
+    id INTEGER PRIMARY KEY,
+    post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+    favourites INTEGER NOT NULL DEFAULT 0,
+    boosts INTEGER NOT NULL DEFAULT 0,
+    replies INTEGER NOT NULL DEFAULT 0,
+    reactions INTEGER NOT NULL DEFAULT 0,
+    clicks INTEGER NOT NULL DEFAULT 0,
+    observed_at TEXT NOT NULL
+);
+CREATE INDEX engagement_post ON engagement (post_id, observed_at);
+"""
+
+_AUDIENCE = """
+CREATE TABLE channel_state (
+    channel TEXT PRIMARY KEY,
+    paused_until TEXT,
+    down_reason TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE subscribers (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL CHECK (channel IN ('email', 'telegram')),
+    address TEXT NOT NULL,
+    frequency TEXT NOT NULL CHECK (frequency IN ('weekly', 'monthly')),
+    cities TEXT NOT NULL DEFAULT '[]',
+    themes TEXT NOT NULL DEFAULT '[]',
+    token TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    unsubscribed_at TEXT,
+    UNIQUE (channel, address)
+);
+CREATE TABLE digests (
+    id INTEGER PRIMARY KEY,
+    frequency TEXT NOT NULL,
+    period TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (frequency, period)
+);
+CREATE TABLE digest_deliveries (
+    id INTEGER PRIMARY KEY,
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'unknown', 'skipped')),
+    error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    UNIQUE (digest_id, subscriber_id)
+);
+CREATE TABLE bot_queries (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    chat_hash TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX bot_queries_at ON bot_queries (at);
+CREATE TABLE job_runs (
+    id INTEGER PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    error TEXT
+);
+CREATE INDEX job_runs_job ON job_runs (job, started_at);
+"""
+
+# (number, name, SQL script). Later capabilities append theirs.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "content", _CONTENT),
+    (2, "outbox", _OUTBOX),
+    (3, "audience", _AUDIENCE),
+]

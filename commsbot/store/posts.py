@@ -1,0 +1,189 @@
+"""The outbox: one row per (item, channel), written before any network call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from commsbot.store import Store, iso
+
+STATUSES = (
+    "draft",
+    "pending_approval",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "cancelled",
+    "unknown",
+)
+# What a comms officer may still change; sending/sent/cancelled are history.
+OPEN = ("draft", "pending_approval", "queued", "failed", "unknown")
+
+
+def idempotency_key(store_id: str, item_type: str, item_id: int, channel: str) -> str:
+    """Stable per (store, item, channel): a retry after a crash sends the same key."""
+    raw = f"{store_id}:{item_type}:{item_id}:{channel}".encode()
+    return "commsbot-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -> int:
+    """Add outbox rows; a row for an (item, channel) that already has one is ignored."""
+    if not posts:
+        return 0
+    store_id = store.meta("store_id") or ""
+    stamp = iso(now)
+    rows = [
+        {
+            "payload": "{}",
+            "item_version": None,
+            "last_error": None,
+            **p,
+            "idempotency_key": idempotency_key(
+                store_id, p["item_type"], p["item_id"], p["channel"]
+            ),
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        for p in posts
+    ]
+    for row in rows:
+        if not isinstance(row["payload"], str):
+            row["payload"] = json.dumps(row["payload"], ensure_ascii=False)
+    with store.write() as conn:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO posts (item_type, item_id, item_ref, channel, status, text, "
+            "payload, item_version, not_before, last_error, idempotency_key, created_at, "
+            "updated_at) VALUES (:item_type, :item_id, :item_ref, :channel, :status, :text, "
+            ":payload, :item_version, :not_before, :last_error, :idempotency_key, :created_at, "
+            ":updated_at)",
+            rows,
+        )
+        return conn.total_changes - before
+
+
+def insert_announcement(
+    store: Store, text: str, link: str | None, template: str, now: datetime
+) -> int:
+    with store.write() as conn:
+        cur = conn.execute(
+            "INSERT INTO announcements (text, link, template, created_at) VALUES (?, ?, ?, ?)",
+            (text, link, template, iso(now)),
+        )
+        return int(cur.lastrowid or 0)
+
+
+def get_announcement(store: Store, announcement_id: int) -> dict[str, Any] | None:
+    return store.row("SELECT * FROM announcements WHERE id = ?", (announcement_id,))
+
+
+def claim_due(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Mark up to ``limit`` due posts ``sending`` and return them, in one transaction."""
+    stamp = iso(now)
+    with store.write():
+        rows = store.rows(
+            "SELECT * FROM posts WHERE channel = ? AND status = 'queued' AND not_before <= ? "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "ORDER BY not_before, id LIMIT ?",
+            (channel, stamp, stamp, limit),
+        )
+        store.conn.executemany(
+            "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+            "WHERE id = ? AND status = 'queued'",
+            [(stamp, r["id"]) for r in rows],
+        )
+    for r in rows:
+        r["attempts"] += 1
+        r["payload"] = json.loads(r["payload"])
+    return rows
+
+
+def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Write delivery outcomes; only posts still ``sending`` are changed."""
+    stamp = iso(now)
+    rows = [
+        {
+            "remote_id": None,
+            "remote_url": None,
+            "last_error": None,
+            "next_attempt_at": None,
+            "sent_at": None,
+            **r,
+            "updated_at": stamp,
+        }
+        for r in results
+    ]
+    with store.write() as conn:
+        conn.executemany(
+            "UPDATE posts SET status = :status, attempts = :attempts, "
+            "remote_id = coalesce(:remote_id, remote_id), "
+            "remote_url = coalesce(:remote_url, remote_url), last_error = :last_error, "
+            "next_attempt_at = :next_attempt_at, sent_at = :sent_at, updated_at = :updated_at "
+            "WHERE id = :id AND status = 'sending'",
+            rows,
+        )
+
+
+def get_post(store: Store, post_id: int) -> dict[str, Any] | None:
+    row = store.row("SELECT * FROM posts WHERE id = ?", (post_id,))
+    if row is not None:
+        row["payload"] = json.loads(row["payload"])
+    return row
+
+
+def posts_for_item(store: Store, item_type: str, item_id: int) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT * FROM posts WHERE item_type = ? AND item_id = ? ORDER BY id", (item_type, item_id)
+    )
+
+
+def list_posts(
+    store: Store,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    clauses, params = [], []
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if channel:
+        clauses.append("channel = ?")
+        params.append(channel)
+    where = " AND ".join(clauses) or "1"
+    return store.rows(
+        f"SELECT * FROM posts WHERE {where} ORDER BY not_before, id LIMIT ?", (*params, limit)
+    )
+
+
+def change_post(
+    store: Store,
+    post_id: int,
+    allowed_from: Sequence[str],
+    now: datetime,
+    **changes: Any,
+) -> bool:
+    """Apply changes if the post is in one of ``allowed_from``; False when it is not."""
+    if "payload" in changes and not isinstance(changes["payload"], str):
+        changes["payload"] = json.dumps(changes["payload"], ensure_ascii=False)
+    values = {**changes, "updated_at": iso(now)}
+    assignments = ", ".join(f"{c} = :{c}" for c in values)
+    marks = ", ".join(f":_s{i}" for i in range(len(allowed_from)))
+    params = {**values, "_id": post_id, **{f"_s{i}": s for i, s in enumerate(allowed_from)}}
+    with store.write() as conn:
+        cur = conn.execute(
+            f"UPDATE posts SET {assignments} WHERE id = :_id AND status IN ({marks})", params
+        )
+        return cur.rowcount == 1
+
+
+def status_counts(store: Store) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT channel, status, count(*) AS posts FROM posts GROUP BY channel, status "
+        "ORDER BY channel, status"
+    )
