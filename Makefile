@@ -31,7 +31,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/pipeline.py
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) outbox commsbot.db commsbot.db-wal commsbot.db-shm

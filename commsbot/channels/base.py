@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from commsbot.config import ChannelSettings
+from commsbot.errors import ChannelError
 from commsbot.text import graphemes
 
 DeliveryStatus = Literal["sent", "retry", "failed", "unknown"]
@@ -66,6 +67,18 @@ class Engagement:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DirectMessage:
+    """A message to one person (a digest): plain text, optional HTML and subject."""
+
+    ref: int  # the delivery row it belongs to
+    recipient: str  # an e-mail address or a Telegram chat id
+    text: str
+    html: str | None = None
+    subject: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class Channel(ABC):
     """Base class: declare name, limit and rate; implement ``send``."""
 
@@ -98,6 +111,10 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, post: Rendered) -> Delivery:
         """Publish one post and say what happened."""
+
+    async def send_direct(self, message: DirectMessage) -> Delivery:
+        """Send to one person; the Delivery's post_id is the message's ``ref``."""
+        raise ChannelError(f"channel {self.name} cannot send messages to a person")
 
     async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         """Current counts for (post id, remote id) pairs; channels without any return none."""
