@@ -17,136 +17,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
+from commsbot.content_types import (
+    PLURALS,
+    SLUG_RE,
+    TYPES,
+    ContentType,
+    Field,
+    content_type,
+)
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
-
-Kind = Literal["text", "slug", "url", "date", "int", "list", "city", "theme", "choice", "bool"]
-SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-EVENT_KINDS = (
-    "study-visit",
-    "policy-clinic",
-    "general-meeting",
-    "workshop",
-    "conference",
-    "dissemination",
-)
-STATUSES = ("published", "draft")
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: Kind = "text"
-    required: bool = False
-    help: str = ""
-    choices: tuple[str, ...] = ()
-    default: Any = None
-
-
-@dataclass(frozen=True)
-class ContentType:
-    name: str
-    plural: str
-    fields: tuple[Field, ...]
-    title_field: str = "title"
-    cli: bool = True
-
-    def field(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
-
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
-
-_STATUS = Field(
-    "status", "choice", choices=STATUSES, default="published", help="published or draft"
-)
-
-TYPES: dict[str, ContentType] = {
-    t.name: t
-    for t in (
-        ContentType(
-            "practice",
-            "practices",
-            (
-                Field("slug", "slug", help="identifier; made from the title when left out"),
-                Field("title", required=True),
-                Field("city", "city", required=True, help="city slug or name"),
-                Field("theme", "theme", required=True, help="theme slug or name"),
-                Field("summary", default=""),
-                Field("body", default=""),
-                Field("url", "url"),
-                Field("creative_sectors", "list", default=[]),
-                Field("beneficiary_sectors", "list", default=[]),
-                Field("tags", "list", default=[]),
-                Field("language", default="en"),
-                Field("image", help="local path or URL of an image"),
-                _STATUS,
-                Field("example", "bool", default=False, help="invented sample content"),
-            ),
-        ),
-        ContentType(
-            "event",
-            "events",
-            (
-                Field("slug", "slug"),
-                Field("title", required=True),
-                Field("kind", "choice", required=True, choices=EVENT_KINDS),
-                Field("city", "city"),
-                Field("start_date", "date", required=True, help="YYYY-MM-DD"),
-                Field("end_date", "date", help="YYYY-MM-DD; the start date when left out"),
-                Field("participants", "int"),
-                Field("outcome", default=""),
-                Field("url", "url"),
-                _STATUS,
-            ),
-        ),
-        ContentType(
-            "newsletter",
-            "newsletters",
-            (
-                Field("slug", "slug"),
-                Field("title", required=True),
-                Field("number", "int"),
-                Field("published", "date", required=True, help="YYYY-MM-DD"),
-                Field("summary", default=""),
-                Field("url", "url"),
-                Field("body", default=""),
-                _STATUS,
-            ),
-        ),
-        ContentType(
-            "news",
-            "news",
-            (
-                Field("slug", "slug"),
-                Field("guid", required=True),
-                Field("title", default=""),
-                Field("link", "url"),
-                Field("summary", default=""),
-                Field("published"),
-                Field("feed_url"),
-                Field("city", "city"),
-                Field("theme", "theme"),
-                _STATUS,
-            ),
-            cli=False,
-        ),
-    )
-}
-PLURALS = {t.plural: t.name for t in TYPES.values()}
-
-
-def content_type(name: str) -> ContentType:
-    key = PLURALS.get(name, name)
-    if key not in TYPES:
-        raise ContentError(f"unknown content type {name!r} (known: {', '.join(TYPES)})")
-    return TYPES[key]
 
 
 def slugify(text: str) -> str:
@@ -185,9 +69,15 @@ class Reference:
         for other, name in table.items():  # a local name such as Warszawa
             if other.lower() == lowered:
                 return next(s for s, n in real.items() if n == name)
-        candidates = list(real) + [n for n in table.values()]
-        near = difflib.get_close_matches(value, candidates, n=1, cutoff=0.5)
-        hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(sorted(real))})"
+        by_name = {n.lower(): s for s, n in real.items()}
+        candidates = list(real) + list(by_name)
+        near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
+        suggestion = by_name.get(near[0], near[0]) if near else None
+        hint = (
+            f"; did you mean {suggestion!r}?"
+            if suggestion
+            else f" (known: {', '.join(sorted(real))})"
+        )
         raise ValueError(f"unknown {kind} {value!r}{hint}")
 
 
@@ -378,8 +268,10 @@ def read_item_file(path: Path) -> dict[str, Any]:
 
 def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Rows of an import file, grouped by content type, each labelled with where it stands."""
-    text = read_text(path)
     suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise ContentError(f"{path}: import reads .json or .csv files")
+    text = read_text(path)
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -403,21 +295,19 @@ def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str,
                     raise ContentError(f"{path}: {key}[{i}] must be an object")
             groups[ctype.name] = [(f"{path}: {key}[{i}]", r) for i, r in enumerate(rows)]
         return groups
-    if suffix == ".csv":
-        guess = type_name or next((p for p in PLURALS if p in path.stem.lower()), None)
-        if not guess:
-            raise ContentError(f"{path}: say which content type the CSV holds with --type")
-        ctype = content_type(guess)
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None:
-            raise ContentError(f"{path}: empty CSV file")
-        rows = []
-        for n, row in enumerate(reader, start=2):
-            if None in row:
-                raise ContentError(f"{path}: row {n}: more values than columns")
-            rows.append((f"{path}: row {n}", {k: v for k, v in row.items() if v != ""}))
-        return {ctype.name: rows}
-    raise ContentError(f"{path}: import reads .json or .csv files")
+    guess = type_name or next((p for p in PLURALS if p in path.stem.lower()), None)
+    if not guess:
+        raise ContentError(f"{path}: say which content type the CSV holds with --type")
+    ctype = content_type(guess)
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        raise ContentError(f"{path}: empty CSV file")
+    rows = []
+    for n, row in enumerate(reader, start=2):
+        if None in row:
+            raise ContentError(f"{path}: row {n}: more values than columns")
+        rows.append((f"{path}: row {n}", {k: v for k, v in row.items() if v != ""}))
+    return {ctype.name: rows}
 
 
 def reference_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from commsbot.channels.base import Channel
 from commsbot.config import Config
-from commsbot.content import TYPES
+from commsbot.content_types import TYPES
 from commsbot.errors import ContentError
 from commsbot.render import Renderer
 from commsbot.select import Lookup

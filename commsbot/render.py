@@ -85,6 +85,8 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        # Which template serves (channel, kind): looked up once per run, not per item.
+        self._chosen: dict[tuple[str, str], jinja2.Template] = {}
         self.env.filters.update(
             hashtag=hashtag,
             hashtags=hashtags,
@@ -97,6 +99,12 @@ class Renderer:
         return (f"{channel}/{kind}.j2", f"{kind}.j2")
 
     def template(self, channel: str, kind: str) -> jinja2.Template:
+        key = (channel, kind)
+        if key not in self._chosen:
+            self._chosen[key] = self._select(channel, kind)
+        return self._chosen[key]
+
+    def _select(self, channel: str, kind: str) -> jinja2.Template:
         names = self.template_names(channel, kind)
         try:
             return self.env.select_template(names)

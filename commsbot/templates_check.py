@@ -5,7 +5,8 @@ from __future__ import annotations
 from commsbot.channels import channel_class, channel_names
 from commsbot.channels.base import Channel
 from commsbot.config import Config
-from commsbot.content import TYPES, load_sample
+from commsbot.content import load_sample
+from commsbot.content_types import TYPES
 from commsbot.errors import TemplateError
 from commsbot.pipeline import render_item, utcnow
 from commsbot.render import Renderer

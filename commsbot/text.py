@@ -6,6 +6,7 @@ Pure functions only: no network, no database, nothing but the stdlib and ``regex
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -58,9 +59,22 @@ _CLOSERS = "\"'\u201d\u2019\u00bb)]"
 _TRIM_BEFORE_ELLIPSIS = ",;:-\u2013\u2014"
 
 
+# Below U+0300 no code point joins another in a cluster except CR LF (UAX #29 rule GB3),
+# so Latin text (Polish, Czech, Lithuanian diacritics included) is counted by len().
+# Runs of other code points, padded by one neighbour on each side (a prepend mark joins
+# the next character, a combining mark the previous one), are segmented by regex; runs
+# closer than three characters are merged so that no neighbour is counted twice.
+_COMPLEX_RUN_RE: Final = re.compile(r"[^\x00-\u02ff](?:[\x00-\u02ff]{0,2}[^\x00-\u02ff])*")
+
+
 def graphemes(text: str) -> int:
     """Number of user-perceived characters (extended grapheme clusters) in text."""
-    return len(_GRAPHEME_RE.findall(text))
+    count = len(text) - text.count("\r\n")
+    for run in _COMPLEX_RUN_RE.finditer(text):
+        start, end = max(run.start() - 1, 0), run.end() + 1
+        segment = text[start:end]
+        count -= len(segment) - len(_GRAPHEME_RE.findall(segment))
+    return count
 
 
 def _mention_free_length(text: str) -> int:
@@ -77,6 +91,7 @@ def mastodon_length(text: str, url_length: int = 23) -> int:
     return total + _mention_free_length(text[pos:])
 
 
+@functools.lru_cache(maxsize=4096)  # the same few tags recur in thousands of posts
 def hashtag(tag: str) -> str:
     """A valid CamelCase hashtag for tag, or "" when tag has no letter."""
     # NFC first so a letter written with a combining accent stays one letter.

@@ -681,7 +681,7 @@ def test_stop_ends_pending_long_poll_quickly() -> None:
 # ---- the HTML parser on its own ------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.text(max_size=200))
 def test_escaped_text_round_trips(text: str) -> None:
     plain, entities = parse_html(html.escape(text, quote=False))

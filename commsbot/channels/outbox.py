@@ -7,6 +7,7 @@ a comms officer can read exactly what would have gone out.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +42,6 @@ class OutboxChannel(Channel):
     def limit(self) -> int:
         return self._limit
 
-    async def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # Line-buffered: each post's log line is on disk before the post is recorded sent.
-        self._log = open(  # noqa: SIM115  (kept open across sends, closed in close())
-            self.folder / "outbox.jsonl", "a", encoding="utf-8", buffering=1
-        )
-
     async def close(self) -> None:
         if self._log is not None:
             self._log.close()
@@ -56,10 +50,21 @@ class OutboxChannel(Channel):
     async def send(self, post: Rendered) -> Delivery:
         # Local files are cheap: writing them on the loop costs less than a thread hop.
         name = f"{post.post_id:06d}-{post.item_type}-{post.item_ref}.txt"
-        target = self.folder / name
+        target = os.path.join(self.folder, name)
         try:
+            if self._log is None:
+                # Opened on first use, so a broken folder is a retryable send, not a crash.
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._log = open(  # noqa: SIM115  (kept open across sends, closed in close())
+                    self.folder / "outbox.jsonl", "a", encoding="utf-8", buffering=1
+                )
             body = "\n\n".join((post.text, *post.thread)) + "\n"
-            target.write_text(body, encoding="utf-8")
+            # os.open/os.write: half the cost of open() and a text wrapper per file.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, body.encode("utf-8"))
+            finally:
+                os.close(fd)
             line = {
                 "post_id": post.post_id,
                 "type": post.item_type,
@@ -71,12 +76,9 @@ class OutboxChannel(Channel):
                 "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "file": name,
             }
-            if self._log is None:
-                await self.open()
-            assert self._log is not None
             self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
         except OSError as exc:
             return Delivery(
                 post.post_id, "retry", error=f"outbox {self.folder}: {exc.strerror or exc}"
             )
-        return Delivery(post.post_id, "sent", remote_id=name, remote_url=target.as_uri())
+        return Delivery(post.post_id, "sent", remote_id=name, remote_url=f"file://{target}")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from commsbot.cli.base import App, cli, config_option, echo_table, pass_app
-from commsbot.content import TYPES, ContentType
+from commsbot.content_types import TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
 
 
@@ -152,21 +152,21 @@ def _content_group(ctype: ContentType) -> click.Group:
     ]
     group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
 
-    def edit(slug: str, **values: Any) -> None:
+    def edit(item_slug: str, **values: Any) -> None:
         from commsbot.content import edit_item
 
         app = click.get_current_context().ensure_object(App)
         changes = _collect(ctype, values)
         if not changes:
             raise click.UsageError("nothing to change: give at least one field flag or --from-file")
-        edit_item(app.store, ctype, slug, changes, _now())
-        click.echo(f"updated {ctype.name} {slug}: {', '.join(sorted(changes))}")
+        edit_item(app.store, ctype, item_slug, changes, _now())
+        click.echo(f"updated {ctype.name} {item_slug}: {', '.join(sorted(changes))}")
 
     group.add_command(
         _command(
             "edit",
             edit,
-            [click.Argument(["slug"]), *_field_options(ctype)],
+            [click.Argument(["item_slug"], metavar="SLUG"), *_field_options(ctype)],
             f"Change fields of a {ctype.name}. Posts already sent are not sent again.",
         )
     )
@@ -243,7 +243,8 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 @pass_app
 def content_export(app: App, fmt: str, type_name: str | None, output: Path | None) -> None:
     """Export content; importing the result into an empty store rebuilds it."""
-    from commsbot.content import content_type, export_csv, export_data
+    from commsbot.content import export_csv, export_data
+    from commsbot.content_types import content_type
 
     if fmt == "csv":
         if not type_name:
@@ -268,7 +269,8 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @pass_app
 def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
     """Print exactly what CHANNEL would receive for an item, with its length."""
-    from commsbot.content import content_type, require_item
+    from commsbot.content import require_item
+    from commsbot.content_types import content_type
     from commsbot.pipeline import make_channels, render_item
     from commsbot.render import Renderer
     from commsbot.select import Lookup

@@ -67,7 +67,8 @@ def queue_add(
     from commsbot.queue_ops import announce
 
     if link:
-        from commsbot.content import Field, Reference, _convert
+        from commsbot.content import Reference, _convert
+        from commsbot.content_types import Field
 
         try:
             _convert(Field("link", "url"), link, Reference())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -57,6 +56,8 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 @pass_app
 def run(app: App, once: bool, as_json: bool) -> None:
     """Post new content and due posts to the enabled channels."""
+    import asyncio
+
     from commsbot.pipeline import run_once
 
     if not once:

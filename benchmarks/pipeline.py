@@ -1,0 +1,114 @@
+"""Pipeline to the outbox: 10,000 practices through one `commsbot run --once`.
+
+Prints posts/s and the child's peak memory (targets: >= 5,000 posts/s, <= 150 MB),
+and the start-up time of `commsbot --help` (target <= 150 ms) next to a bare
+`python -c pass`, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from commsbot.content import load_sample
+from commsbot.store import Store
+from commsbot.store import content as q
+
+ITEMS = 10_000
+THEMES = [
+    "smart-incentives",
+    "culture-based-innovation",
+    "brokerage",
+    "spatial-cross-collaboration",
+]
+CITIES = [
+    "birmingham",
+    "amsterdam",
+    "rome",
+    "berlin",
+    "tallinn",
+    "warsaw",
+    "vilnius",
+    "stockholm",
+    "linz",
+    "lisbon",
+    "plzen",
+]
+
+
+def make_store(folder: Path) -> Path:
+    config = folder / "bench.toml"
+    config.write_text(
+        '[store]\npath = "bench.db"\n[channels.outbox]\nenabled = true\npath = "outbox"\n'
+        '[posting]\ncontent_types = ["practice"]\n'
+    )
+    now = datetime.now(UTC)
+    with Store(folder / "bench.db") as store:
+        load_sample(store, now)
+        store.conn.execute("DELETE FROM practices")
+        rows = [
+            {
+                "slug": f"bench-practice-{i}",
+                "title": f"Cross-innovation practice {i} in Plzeň & Vilnius 🎨",
+                "city": CITIES[i % len(CITIES)],
+                "theme": THEMES[i % len(THEMES)],
+                "summary": "Example practice: creative teams and manufacturers co-design "
+                "products; the <co>lab format brings games & health together. " * 2,
+                "body": "Body text.",
+                "url": f"https://cross-innovation.example/practices/bench-practice-{i}",
+                "tags": ["machine-learning", "co-working", "serious-games"],
+                "example": True,
+            }
+            for i in range(ITEMS)
+        ]
+        q.insert_items(store, "practice", rows, now)
+    return config
+
+
+def time_command(args: list[str], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    commsbot = str(Path(sys.executable).with_name("commsbot"))
+    with tempfile.TemporaryDirectory() as tmp:
+        config = make_store(Path(tmp))
+        start = time.perf_counter()
+        out = subprocess.run(
+            [commsbot, "--config", str(config), "run", "--once", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        posted = json.loads(out.stdout)["channels"][0]["posted"]
+        files = len(list((Path(tmp) / "outbox").glob("*.txt")))
+    assert posted == ITEMS == files, (posted, files)
+    help_s = time_command([commsbot, "--help"], 15)
+    bare_s = time_command([sys.executable, "-c", "pass"], 15)
+    print(
+        f"pipeline: {ITEMS} posts rendered, recorded and written in {elapsed:.2f} s "
+        f"= {ITEMS / elapsed:,.0f} posts/s (target >= 5,000); peak RSS {peak_mb:.0f} MB "
+        f"(target <= 150)"
+    )
+    print(
+        f"start-up: commsbot --help {help_s * 1000:.0f} ms (target <= 150); "
+        f"bare python {bare_s * 1000:.0f} ms; ratio {help_s / bare_s:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Config: validation errors name the file and key; secrets never show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commsbot.config import load_config, read_secret
+from commsbot.errors import ConfigError
+from tests.conftest import BASE_CONFIG, Invoke
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[store]\npaht = 'x.db'\n", r"c\.toml: store\.paht: unknown key \(known: path\)"),
+        (
+            "[posting]\nmax_attempts = 'five'\n",
+            r"posting\.max_attempts: must be an integer, not a string",
+        ),
+        (
+            "[posting]\nmax_attempts = true\n",
+            r"posting\.max_attempts: must be an integer, not a boolean",
+        ),
+        ("[stor]\n", r"unknown section \[stor\]"),
+        (
+            "[channels.myspace]\nenabled = true\n",
+            r"unknown channel \[channels\.myspace\] \(known: outbox",
+        ),
+        (
+            "[channels.outbox]\nenabled = 'yes'\n",
+            r"channels\.outbox\.enabled: must be true or false",
+        ),
+        ("[service]\ntimezone = 'Europe/Atlantis'\n", r"service\.timezone: unknown time zone"),
+        ("[store\npath=1", r"c\.toml: invalid TOML"),
+        ("[channels.outbox]\nutm = 'x'\n", r"channels\.outbox\.utm: must be a table, not a string"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE_CONFIG))
+    assert config.store.path == tmp_path / "commsbot.db"
+    outbox = config.channel("outbox")
+    assert outbox.path == tmp_path / "outbox"  # type: ignore[attr-defined]
+    assert config.enabled_channels == ["outbox"]
+
+
+def test_unknown_channel_name_lookup(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE_CONFIG))
+    with pytest.raises(
+        ConfigError, match=r"no channel 'mastodon' is configured \(configured: outbox\)"
+    ):
+        config.channel("mastodon")
+
+
+def test_read_secret_names_the_key_not_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMMSBOT_TEST_TOKEN", raising=False)
+    with pytest.raises(
+        ConfigError,
+        match=r"channels\.x\.token_env names the environment variable COMMSBOT_TEST_TOKEN, which is not set",
+    ):
+        read_secret("COMMSBOT_TEST_TOKEN", "channels.x.token_env")
+    monkeypatch.setenv("COMMSBOT_TEST_TOKEN", "s3cr3t-value")
+    assert read_secret("COMMSBOT_TEST_TOKEN", "channels.x.token_env") == "s3cr3t-value"
+
+
+def test_config_show_prints_settings_and_never_a_secret(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMSBOT_MASTODON_TOKEN", "s3cr3t-value")
+    result = invoke("config", "show")
+    assert result.exit_code == 0, result.output
+    assert "[channels.outbox]" in result.output
+    assert 'timezone = "Europe/Brussels"' in result.output
+    assert "s3cr3t-value" not in result.output
+    result = invoke("config", "show", "--format", "json")
+    assert '"max_attempts": 5' in result.output
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path: Path, invoke: Invoke) -> None:
+    from click.testing import CliRunner
+
+    from commsbot.cli import cli
+
+    bad = write(tmp_path, "[posting]\nmax_attempts = 'x'\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "queue", "list"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"Error: {bad}: posting.max_attempts: must be an integer" in result.output

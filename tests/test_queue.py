@@ -1,0 +1,90 @@
+"""The queue as the comms officer uses it: announce, list, show, approve, edit, cancel, retry."""
+
+from __future__ import annotations
+
+import json
+
+from commsbot.store import Store
+from commsbot.store import posts as posts_q
+from tests.conftest import Invoke
+
+
+def test_announcement_goes_out_when_due(sample_store: Store, invoke: Invoke) -> None:
+    result = invoke(
+        "queue",
+        "add",
+        "General Meeting 5 in Vilnius — Užupis, 2 March 🎉",
+        "--link",
+        "https://example.org/gm5",
+        "--at",
+        "2001-01-01 09:00",
+    )
+    assert result.exit_code == 0, result.output
+    assert "queued post(s) 1 on outbox for 2001-01-01 09:00 CET" in result.output
+    post = posts_q.get_post(sample_store, 1)
+    assert post is not None
+    assert (
+        post["text"]
+        == "General Meeting 5 in Vilnius — Užupis, 2 March 🎉\n\nhttps://example.org/gm5"
+    )
+    assert post["not_before"] == "2001-01-01T08:00:00Z"
+    shown = invoke("queue", "show", "1")
+    assert "General Meeting 5 in Vilnius" in shown.output and "queued" in shown.output
+    data = json.loads(invoke("run", "--once", "--json").output)
+    assert data["channels"][0]["posted"] == 59
+    assert posts_q.get_post(sample_store, 1)["status"] == "sent"  # type: ignore[index]
+
+
+def test_future_announcement_waits(sample_store: Store, invoke: Invoke) -> None:
+    invoke("queue", "add", "Later", "--at", "2999-01-01 09:00")
+    invoke("run", "--once")
+    assert posts_q.get_post(sample_store, 1)["status"] == "queued"  # type: ignore[index]
+    listed = invoke("queue", "list", "--status", "queued")
+    assert "announcement-1" in listed.output
+
+
+def test_edit_cancel_approve_and_their_errors(sample_store: Store, invoke: Invoke) -> None:
+    invoke("queue", "add", "Draft text", "--at", "2999-01-01 09:00")
+    result = invoke("queue", "edit", "1", "--text", "Better text")
+    assert result.exit_code == 0, result.output
+    assert posts_q.get_post(sample_store, 1)["text"] == "Better text"  # type: ignore[index]
+    too_long = invoke("queue", "edit", "1", "--text", "x" * 501)
+    assert too_long.exit_code == 1
+    assert "Error: post 1: the text is 501 characters; outbox allows 500" in too_long.output
+    approve = invoke("queue", "approve", "1")
+    assert approve.exit_code == 1
+    assert (
+        "post 1 is queued; only a post that is pending_approval or draft can be approved"
+        in approve.output
+    )
+    assert invoke("queue", "cancel", "1").exit_code == 0
+    assert posts_q.get_post(sample_store, 1)["status"] == "cancelled"  # type: ignore[index]
+    again = invoke("queue", "cancel", "1")
+    assert again.exit_code == 1 and "post 1 is cancelled" in again.output
+    missing = invoke("queue", "show", "99")
+    assert missing.exit_code == 1 and "Error: no post with id 99" in missing.output
+
+
+def test_pending_approval_post_is_held_until_approved(sample_store: Store, invoke: Invoke) -> None:
+    from datetime import UTC, datetime
+
+    posts_q.change_post(sample_store, 0, ("queued",), datetime.now(UTC))  # no such post: no-op
+    invoke("queue", "add", "Needs a look", "--at", "2001-01-01 09:00")
+    sample_store.conn.execute("UPDATE posts SET status = 'pending_approval' WHERE id = 1")
+    invoke("run", "--once")
+    assert posts_q.get_post(sample_store, 1)["status"] == "pending_approval"  # type: ignore[index]
+    assert invoke("queue", "approve", "1").exit_code == 0
+    invoke("run", "--once")
+    assert posts_q.get_post(sample_store, 1)["status"] == "sent"  # type: ignore[index]
+
+
+def test_bad_queue_arguments(sample_store: Store, invoke: Invoke) -> None:
+    result = invoke("queue", "add", "x", "--at", "tomorrowish")
+    assert result.exit_code == 2 and "'tomorrowish' is not a time" in result.output
+    result = invoke("queue", "add", "x", "--channel", "myspace")
+    assert result.exit_code == 1 and "no channel 'myspace' is configured" in result.output
+    result = invoke("queue", "add", "x", "--link", "not a link")
+    assert result.exit_code == 2 and "is not an http(s) URL" in result.output
+    result = invoke("queue", "add", "   ")
+    assert result.exit_code == 1 and "an announcement needs some text" in result.output
+    assert posts_q.list_posts(sample_store) == []

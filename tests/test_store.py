@@ -1,0 +1,101 @@
+"""The store: migrations, upgrade in place, safety settings, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from commsbot.errors import StoreError
+from commsbot.store import Store
+from commsbot.store import content as q
+from commsbot.store.migrations import MIGRATIONS
+from tests.conftest import NOW
+
+
+def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.applied() == {n for n, _, _ in MIGRATIONS}
+        assert store.scalar("PRAGMA journal_mode") == "wal"
+        assert store.scalar("PRAGMA foreign_keys") == 1
+        assert store.scalar("PRAGMA busy_timeout") == 10_000
+        assert len(store.meta("store_id") or "") == 32
+
+
+def test_old_store_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path, upto=1) as old:
+        assert old.applied() == {1}
+        assert not old.db["posts"].exists()
+        q.insert_reference(
+            old,
+            [{"slug": "linz", "name": "Linz", "country": "Austria"}],
+            [{"slug": "brokerage", "name": "Brokerage"}],
+        )
+        q.insert_items(
+            old,
+            "practice",
+            [{"slug": "linz-hub", "title": "Hub", "city": "linz", "theme": "brokerage"}],
+            NOW,
+        )
+    with Store(path) as new:
+        assert new.applied() == {n for n, _, _ in MIGRATIONS}
+        assert new.db["posts"].exists()
+        item = q.get_item(new, "practice", "linz-hub")
+        assert item is not None and item["title"] == "Hub"
+        assert new.integrity() == "ok"
+
+
+def test_store_from_a_newer_commsbot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with Store(path) as store:
+        store.conn.execute("INSERT INTO migrations VALUES (999, 'future', '2030-01-01T00:00:00Z')")
+    with pytest.raises(StoreError, match="newer commsbot"):
+        Store(path)
+
+
+def test_a_file_that_is_not_sqlite_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are not the droids\n" * 100)
+    with pytest.raises(StoreError, match=r"notes\.db: not a usable SQLite store"):
+        Store(path)
+
+
+def test_unique_constraint_makes_a_second_post_of_an_item_impossible(sample_store: Store) -> None:
+    from commsbot.store import posts
+
+    row = {
+        "item_type": "practice",
+        "item_id": 1,
+        "item_ref": "x",
+        "channel": "outbox",
+        "status": "queued",
+        "text": "t",
+        "not_before": "2026-01-01T00:00:00Z",
+    }
+    assert posts.insert_posts(sample_store, [row], NOW) == 1
+    assert posts.insert_posts(sample_store, [row], NOW) == 0
+    with pytest.raises(sqlite3.IntegrityError):
+        sample_store.conn.execute(
+            "INSERT INTO posts (item_type, item_id, item_ref, channel, status, not_before, "
+            "idempotency_key, created_at, updated_at) VALUES "
+            "('practice', 1, 'x', 'outbox', 'queued', '', 'other-key', '', '')"
+        )
+
+
+def test_fts_search_treats_input_as_words_not_syntax(sample_store: Store) -> None:
+    hits = q.search_practices(sample_store, 'incubator OR "  NEAR(')
+    assert hits == []  # every word must match, quoted: no syntax error, no OR
+    hits = q.search_practices(sample_store, "incubator")
+    assert hits and all(
+        "incubator" in (h["title"] + h["summary"] + h["body"]).lower() for h in hits
+    )
+    assert q.search_practices(sample_store, "plzen")  # diacritics folded: Plzeň
+
+
+def test_write_transaction_rolls_back_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.write() as conn:
+        conn.execute("INSERT INTO themes (slug, name) VALUES ('a', 'A')")
+        raise RuntimeError("boom")
+    assert q.themes(store) == []
