@@ -125,6 +125,10 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     from commsbot.channels import settings_class
 
     base = path.resolve().parent
+    if base == PACKAGE_DIR:
+        # The example shipped inside an installed package: keep the store and outbox
+        # where the user runs commsbot, not in site-packages.
+        base = Path.cwd()
     loader = _Builder(path, base)
     known = {"store", "service", "posting", "channels"}
     for key in raw:

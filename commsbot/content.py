@@ -12,7 +12,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
@@ -172,13 +172,16 @@ def add_items(
     now: datetime,
     *,
     skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
     ref = Reference.load(store)
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
-    for where, data in raw_items:
+    for n, (where, data) in enumerate(raw_items, start=1):
+        if progress is not None and n % 100 == 0:
+            progress(100)
         try:
             item = validate(ctype, data, ref, where)
             if item["slug"] in seen:
@@ -328,6 +331,7 @@ def import_file(
     *,
     type_name: str | None = None,
     skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Import a file; all rows or (without ``skip_invalid``) none at all."""
     groups = parse_import(path, type_name)
@@ -348,7 +352,12 @@ def import_file(
         for name in ("practice", "event", "newsletter", "news"):
             if name in groups:
                 count, skip = add_items(
-                    store, TYPES[name], groups[name], now, skip_invalid=skip_invalid
+                    store,
+                    TYPES[name],
+                    groups[name],
+                    now,
+                    skip_invalid=skip_invalid,
+                    progress=progress,
                 )
                 added[name] = count
                 skipped.extend(skip)

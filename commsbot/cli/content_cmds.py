@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, config_option, echo_table, pass_app
+from commsbot.cli.base import App, cli, config_option, echo_table, pass_app, progress_bar
 from commsbot.content_types import TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
 
@@ -217,11 +217,18 @@ def content() -> None:
 @pass_app
 def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bool) -> None:
     """Import FILE.json or FILE.csv: every row or, unless --skip-invalid, none."""
-    from commsbot.content import import_file
+    from commsbot.content import import_file, parse_import
 
-    added, skipped = import_file(
-        app.store, file, _now(), type_name=type_name, skip_invalid=skip_invalid
-    )
+    rows = sum(len(group) for group in parse_import(file, type_name).values())
+    with progress_bar(rows, "importing") as bar:
+        added, skipped = import_file(
+            app.store,
+            file,
+            _now(),
+            type_name=type_name,
+            skip_invalid=skip_invalid,
+            progress=bar.update,
+        )
     for reason in skipped:
         click.echo(f"skipped: {reason}", err=True)
     parts = [f"{n} {t}" for t, n in added.items()] or ["nothing"]
