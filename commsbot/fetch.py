@@ -6,6 +6,7 @@ with a message for the comms officer, never an exception.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ ACCEPT = (
 )
 CHUNK = 64 * 1024
 _CLOSED = "the connection closed before the whole feed arrived"
+_CONNECTION_PREFIX = re.compile(r"^(?:<[^>]*>|HTTPS?Connection\([^)]*\)): ")
 
 
 @dataclass(frozen=True)
@@ -144,5 +146,5 @@ def _reason(exc: BaseException) -> str:
         exc = exc.args[0]
     reason = getattr(exc, "reason", None)
     text = str(reason if isinstance(reason, BaseException) else exc)
-    # "<urllib3.connection.HTTPConnection object at 0x...>: Failed to ..." -> "Failed to ..."
-    return text.split(">: ", 1)[-1]
+    # "HTTPConnection(host='h', port=80): Failed to ..." -> "Failed to ..."
+    return _CONNECTION_PREFIX.sub("", text)

@@ -237,6 +237,7 @@ def _fail(
     error: str,
     now: datetime,
     retry_after: int | None = None,
+    parsed: bool = False,
 ) -> Outcome:
     failures = feed["error_count"] + 1
     wait = backoff(config.ingest, failures)
@@ -257,7 +258,8 @@ def _fail(
         now=now,
     )
     log.warning("feed %s: %s", feed["url"], disable or error)
-    return Outcome(feed["url"], "disabled" if disable else "failed", status, error=error)
+    result = "disabled" if disable else "failed"
+    return Outcome(feed["url"], result, status, parsed, error=error)
 
 
 def record(
@@ -275,7 +277,7 @@ def record(
         feeds_q.record_not_modified(store, feed["id"], 304, now)
         return Outcome(feed["url"], "not modified", 304)
     if parsed.error:
-        return _fail(store, config, feed, fetched.status, parsed.error, now)
+        return _fail(store, config, feed, fetched.status, parsed.error, now, parsed=True)
     warning = "; ".join(parsed.warnings) or None
     # After a malformed document, ask for the whole feed again next time rather than
     # trusting validators that would answer 304 to a repaired feed.
@@ -292,7 +294,8 @@ def record(
             now=now,
         )
     except sqlite3.IntegrityError as exc:
-        return _fail(store, config, feed, fetched.status, f"could not be stored: {exc}", now)
+        error = f"could not be stored: {exc}"
+        return _fail(store, config, feed, fetched.status, error, now, parsed=True)
     if warning:
         log.warning("feed %s: %s", feed["url"], warning)
     return Outcome(feed["url"], "stored", fetched.status, True, stored, warning=warning)
@@ -405,6 +408,13 @@ def feeds_missing(config: Config) -> str | None:
 
 
 async def ingest_job(ctx: JobContext) -> dict[str, Any]:
-    """The scheduled job: poll the due feeds and report the counts."""
-    report = await ingest(ctx.store, ctx.config, clock=ctx.clock)
+    """The scheduled job: poll the due feeds and report the counts.
+
+    A ``[[feeds]]`` entry naming an unknown city or theme is reported, not raised: it must
+    not keep the jobs after this one (publishing) from running.
+    """
+    try:
+        report = await ingest(ctx.store, ctx.config, clock=ctx.clock)
+    except ContentError as exc:
+        return {"error": str(exc)}
     return report.totals()

@@ -673,3 +673,20 @@ def test_ingested_news_are_posted_once_and_an_edit_is_not_reposted(
     assert sample_store.rows("SELECT id FROM posts WHERE item_type = 'news'") == [
         {"id": post["id"]}
     ]
+
+
+def test_a_removed_feed_added_again_brings_nothing_twice(
+    sample_store: Store, config: Config, server: FeedServer
+) -> None:
+    url = server.set(
+        "/f", rss([item("Kept", guid="k"), item("No guid", link="https://l.example/")])
+    )
+    add(sample_store, url)
+    poll(sample_store, config)
+
+    feeds_q.remove(sample_store, url)
+    add(sample_store, url)
+    again = poll(sample_store, config)
+
+    assert (again.parsed, again.totals()["new"]) == (1, 0)
+    assert [n["title"] for n in news(sample_store)] == ["Kept", "No guid"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +128,8 @@ def feeds_check(app: App, urls: tuple[str, ...]) -> None:
     Without URL: every enabled feed. A disabled feed named here is tried, and enabled
     again if it answers. Exits with status 1 if a feed failed.
     """
+    import asyncio
+
     from commsbot.ingest import ingest
 
     report = asyncio.run(ingest(app.store, app.config, urls=urls or None, every=True))
