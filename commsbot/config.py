@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commsbot.errors import ConfigError
@@ -61,12 +62,41 @@ class PostingConfig:
 
 
 @dataclass(frozen=True)
+class FeedConfig:
+    """One ``[[feeds]]`` entry: a partner's RSS/Atom feed."""
+
+    url: str
+    kind: Literal["news", "newsletter"] = "news"
+    city: str | None = None
+    theme: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How feeds are fetched, and how a failing feed backs off until it is disabled."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    # A cap on the whole download, so a server that trickles cannot hold a worker.
+    total_timeout: float = 120.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    concurrency: int = 4
+    backoff_seconds: int = 300
+    backoff_max_seconds: int = 86_400
+    # Failures in a row after which a feed is disabled until an officer checks it.
+    max_failures: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     store: StoreConfig
     service: ServiceConfig
     posting: PostingConfig
     channels: dict[str, ChannelSettings]
+    feeds: tuple[FeedConfig, ...] = ()
+    ingest: IngestConfig = IngestConfig()
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -130,7 +160,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         # where the user runs commsbot, not in site-packages.
         base = Path.cwd()
     loader = _Builder(path, base)
-    known = {"store", "service", "posting", "channels"}
+    known = {"store", "service", "posting", "channels", "feeds", "ingest"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -162,7 +192,48 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         service=service,
         posting=loader.build(PostingConfig, raw.get("posting", {}), "posting"),
         channels=channels,
+        feeds=_feeds(loader, raw.get("feeds", [])),
+        ingest=_ingest(loader, raw.get("ingest", {})),
     )
+
+
+def _feeds(loader: _Builder, raw: Any) -> tuple[FeedConfig, ...]:
+    if not isinstance(raw, list):
+        raise loader.fail("feeds", "must be an array of tables ([[feeds]])")
+    feeds = loader.convert(tuple[FeedConfig, ...], raw, "feeds")
+    seen: dict[str, int] = {}
+    for i, feed in enumerate(feeds):
+        try:
+            check_feed_url(feed.url)
+        except ValueError as exc:
+            raise loader.fail(f"feeds[{i}].url", str(exc)) from None
+        if feed.url in seen:
+            raise loader.fail(f"feeds[{i}].url", f"{feed.url} is already feeds[{seen[feed.url]}]")
+        seen[feed.url] = i
+    return typing.cast(tuple[FeedConfig, ...], feeds)
+
+
+def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
+    ingest = loader.build(IngestConfig, raw, "ingest")
+    for name in ("connect_timeout", "read_timeout", "total_timeout"):
+        if getattr(ingest, name) <= 0:
+            raise loader.fail(f"ingest.{name}", "must be more than 0 seconds")
+    for name in ("max_bytes", "concurrency", "backoff_seconds", "max_failures"):
+        if getattr(ingest, name) < 1:
+            raise loader.fail(f"ingest.{name}", "must be at least 1")
+    if ingest.max_redirects < 0:
+        raise loader.fail("ingest.max_redirects", "must be 0 or more")
+    if ingest.backoff_max_seconds < ingest.backoff_seconds:
+        raise loader.fail("ingest.backoff_max_seconds", "must not be less than backoff_seconds")
+    return ingest
+
+
+def check_feed_url(url: str) -> str:
+    """The URL if it can be fetched as a feed (http or https with a host), else ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url
 
 
 class _Builder:
@@ -185,6 +256,10 @@ class _Builder:
                 raise self.fail(
                     f"{where}.{key}", f"unknown key (known: {', '.join(sorted(fields))})"
                 )
+        for name, f in fields.items():
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and name not in data:
+                raise self.fail(f"{where}.{name}", "is required")
         values = {
             key: self.convert(hints[key], value, f"{where}.{key}") for key, value in data.items()
         }

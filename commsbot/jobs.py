@@ -50,7 +50,15 @@ def _needs_channel(config: Config) -> str | None:
     return None if config.enabled_channels else "no channel is enabled"
 
 
+def _needs_feeds(config: Config) -> str | None:
+    from commsbot.ingest import feeds_missing
+
+    return feeds_missing(config)
+
+
 JOBS: tuple[Job, ...] = (
+    # Before publish, so that `run --once` posts what it has just ingested.
+    Job("ingest-feeds", "commsbot.ingest:ingest_job", "poll partner feeds", _needs_feeds),
     Job(
         "publish",
         "commsbot.pipeline:publish_job",

@@ -211,9 +211,49 @@ CREATE TABLE job_runs (
 CREATE INDEX job_runs_job ON job_runs (job, started_at);
 """
 
+_FEEDS = """
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('news', 'newsletter')),
+    city TEXT REFERENCES cities(slug),
+    theme TEXT REFERENCES themes(slug),
+    -- 'config' feeds follow the config file; 'cli' feeds were added with `feeds add`.
+    source TEXT NOT NULL DEFAULT 'cli' CHECK (source IN ('config', 'cli')),
+    etag TEXT,
+    last_modified TEXT,
+    last_status INTEGER,
+    last_error TEXT,
+    last_warning TEXT,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    next_poll_at TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    disabled_reason TEXT,
+    last_polled_at TEXT,
+    last_success_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Every entry ever seen, by identity (guid, else link, else a hash of title and date):
+-- what makes an entry stored once and an edit an update, never a second post.
+CREATE TABLE feed_entries (
+    id INTEGER PRIMARY KEY,
+    item_type TEXT NOT NULL CHECK (item_type IN ('news', 'newsletter')),
+    identity TEXT NOT NULL,
+    feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+    item_id INTEGER,
+    fingerprint TEXT NOT NULL,
+    skipped TEXT,
+    first_seen_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (item_type, identity)
+);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
+    (4, "feeds", _FEEDS),
 ]

@@ -1,0 +1,151 @@
+"""Feed commands: add, list, remove and check the partner feeds that bring news in."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.errors import ContentError
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _state(feed: dict[str, Any]) -> str:
+    if feed["disabled"]:
+        return "disabled"
+    if feed["error_count"]:
+        return f"failing ({feed['error_count']}), next try {feed['next_poll_at']}"
+    if feed["last_success_at"] is None:
+        return "not polled yet"
+    return "ok"
+
+
+@cli.group()
+def feeds() -> None:
+    """Partner feeds (RSS, Atom, RDF) whose entries become news or newsletters."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option(
+    "--kind",
+    type=click.Choice(["news", "newsletter"]),
+    default="news",
+    show_default=True,
+    help="What the feed's entries become.",
+)
+@click.option("--city", help="City of the partner (slug or name) given to its news.")
+@click.option("--theme", help="Theme (slug or name) given to its news.")
+@pass_app
+def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None) -> None:
+    """Add a feed by URL; it is polled at the next run (or now, with `feeds check URL`)."""
+    from commsbot.config import check_feed_url
+    from commsbot.content import Reference
+    from commsbot.store import feeds as q
+
+    try:
+        check_feed_url(url)
+    except ValueError as exc:
+        raise ContentError(f"URL: {exc}") from None
+    ref = Reference.load(app.store)
+    resolved: dict[str, str | None] = {}
+    for key, value in (("city", city), ("theme", theme)):
+        try:
+            resolved[key] = ref.resolve(key, value) if value else None
+        except ValueError as exc:
+            raise ContentError(f"--{key}: {exc}") from None
+    existing = q.get(app.store, url)
+    if existing is not None:
+        where = f" in {app.config.file}" if existing["source"] == "config" else ""
+        raise ContentError(f"feed {url} is already configured{where}")
+    q.add(app.store, url, kind, resolved["city"], resolved["theme"], _now())
+    click.echo(f"added {kind} feed {url}")
+
+
+@feeds.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def feeds_list(app: App, fmt: str) -> None:
+    """List the feeds: where they come from, their state and their last problem."""
+    from commsbot.ingest import sync_config
+    from commsbot.store import feeds as q
+
+    sync_config(app.store, app.config, _now())
+    rows = q.all_feeds(app.store)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    echo_table(
+        [
+            {
+                "url": f["url"],
+                "kind": f["kind"],
+                "city": f["city"] or "",
+                "theme": f["theme"] or "",
+                "from": f["source"],
+                "state": _state(f),
+                "last poll": f["last_polled_at"] or "",
+                "problem": f["disabled_reason"] or f["last_error"] or f["last_warning"] or "",
+            }
+            for f in rows
+        ]
+    )
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+@pass_app
+def feeds_remove(app: App, url: str, yes: bool) -> None:
+    """Stop polling a feed; the news it brought stay, and are not brought twice if re-added."""
+    from commsbot.ingest import sync_config
+    from commsbot.store import feeds as q
+
+    sync_config(app.store, app.config, _now())
+    feed = q.get(app.store, url)
+    if feed is None:
+        raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
+    if feed["source"] == "config":
+        raise ContentError(f"feed {url} is set in {app.config.file} ([[feeds]]): remove it there")
+    if not yes:
+        click.confirm(f"Stop polling {url}?", abort=True)
+    q.remove(app.store, url)
+    click.echo(f"removed feed {url}")
+
+
+@feeds.command("check")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@pass_app
+def feeds_check(app: App, urls: tuple[str, ...]) -> None:
+    """Poll feeds now, backing off or not, and show what each gave.
+
+    Without URL: every enabled feed. A disabled feed named here is tried, and enabled
+    again if it answers. Exits with status 1 if a feed failed.
+    """
+    import asyncio
+
+    from commsbot.ingest import ingest
+
+    report = asyncio.run(ingest(app.store, app.config, urls=urls or None, every=True))
+    echo_table(
+        [
+            {
+                "url": o.url,
+                "result": o.result,
+                "http": o.status or "",
+                "new": o.stored.new,
+                "updated": o.stored.updated,
+                "skipped": o.stored.skipped,
+                "problem": o.error or o.warning or "",
+            }
+            for o in report.outcomes
+        ]
+    )
+    if any(o.result in ("failed", "disabled") for o in report.outcomes):
+        click.get_current_context().exit(1)
