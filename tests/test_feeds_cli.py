@@ -78,7 +78,7 @@ def test_add_list_remove(sample_store: Store, invoke: Invoke) -> None:
         (["not a url"], "Error: URL: 'not a url' is not an http(s) URL\n"),
         (
             ["https://x.example/f", "--city", "Talinn"],
-            "Error: --city: unknown city 'Talinn'; did you mean 'Tallinn'?\n",
+            "Error: --city: unknown city 'Talinn'; did you mean 'tallinn'?\n",
         ),
         (
             ["https://x.example/f", "--kind", "blog"],
@@ -132,7 +132,7 @@ def test_config_feed_with_unknown_city_is_a_clear_error(
     result = invoke("feeds", "list")
     assert (result.exit_code, result.output) == (
         1,
-        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'Tallinn'?\n",
+        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'tallinn'?\n",
     )
 
 
