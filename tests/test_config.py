@@ -81,11 +81,25 @@ def test_read_secret_names_the_key_not_the_value(monkeypatch: pytest.MonkeyPatch
 
 
 def test_config_show_prints_settings_and_never_a_secret(
-    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, config_path: Path
 ) -> None:
+    import tomllib
+
     monkeypatch.setenv("COMMSBOT_MASTODON_TOKEN", "s3cr3t-value")
+    config_path.write_text(
+        config_path.read_text().replace(
+            'path = "outbox"', 'path = "outbox"\nutm = {utm_source = "x"}'
+        )
+        + '\n[[feeds]]\nurl = "https://example.org/a.xml"\n[[feeds]]\nurl = "https://example.org/b.xml"\n'
+    )
     result = invoke("config", "show")
     assert result.exit_code == 0, result.output
+    shown = tomllib.loads(result.output)  # what it prints is valid TOML
+    assert shown["channels"]["outbox"]["utm"] == {"utm_source": "x"}
+    assert [f["url"] for f in shown["feeds"]] == [
+        "https://example.org/a.xml",
+        "https://example.org/b.xml",
+    ]
     assert "[channels.outbox]" in result.output
     assert 'timezone = "Europe/Brussels"' in result.output
     assert "s3cr3t-value" not in result.output

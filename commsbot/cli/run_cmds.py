@@ -109,18 +109,43 @@ def config_show(app: App, fmt: str) -> None:
         return
     click.echo(f"# {app.config.file}")
     for section, values in data.items():
-        _print_section([section], values, os.environ)
+        if isinstance(values, list):
+            for entry in values:
+                _print_section([section], entry, os.environ, array=True)
+        elif isinstance(values, dict):
+            _print_section([section], values, os.environ)
 
 
-def _print_section(path: list[str], values: dict[str, Any], env: Any) -> None:
-    scalars = {k: v for k, v in values.items() if not isinstance(v, dict) or not v or k == "utm"}
-    tables = {k: v for k, v in values.items() if k not in scalars}
-    if scalars:
-        click.echo(f"\n[{'.'.join(path)}]")
+def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _print_section(path: list[str], values: dict[str, Any], env: Any, array: bool = False) -> None:
+    """One TOML table (or array-of-tables entry), then its sub-tables."""
+    is_table = {k: isinstance(v, dict) and bool(v) and k != "utm" for k, v in values.items()}
+    is_array = {
+        k: isinstance(v, list) and bool(v) and isinstance(v[0], dict) for k, v in values.items()
+    }
+    scalars = {k: v for k, v in values.items() if not is_table[k] and not is_array[k]}
+    if scalars or array:
+        click.echo(f"\n[[{'.'.join(path)}]]" if array else f"\n[{'.'.join(path)}]")
         for key, value in scalars.items():
+            if value is None:
+                click.echo(f"# {key} is not set")
+                continue
             note = ""
             if key.endswith("_env"):
                 note = "  # set" if env.get(value) else "  # NOT SET"
-            click.echo(f"{key} = {json.dumps(value, ensure_ascii=False)}{note}")
-    for key, value in tables.items():
-        _print_section([*path, key], value, env)
+            click.echo(f"{key} = {_toml_value(value)}{note}")
+    for key, value in values.items():
+        if is_table[key]:
+            _print_section([*path, key], value, env)
+        elif is_array[key]:
+            for entry in value:
+                _print_section([*path, key], entry, env, array=True)
