@@ -106,15 +106,17 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def echo_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    """Rows as an aligned table; an empty list says so."""
+def echo_table(
+    rows: list[dict[str, Any]], columns: list[str] | None = None, *, floatfmt: str = "g"
+) -> None:
+    """Rows as an aligned table; an empty list says so. ``floatfmt`` formats decimals."""
     if not rows:
         click.echo("(none)")
         return
     from tabulate import tabulate  # type: ignore[import-untyped]
 
     cols = columns or list(rows[0])
-    click.echo(tabulate([[r.get(c) for c in cols] for r in rows], headers=cols))
+    click.echo(tabulate([[r.get(c) for c in cols] for r in rows], headers=cols, floatfmt=floatfmt))
 
 
 def progress_bar(total: int, label: str) -> Any:

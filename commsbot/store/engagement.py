@@ -62,3 +62,17 @@ def set_channel_state(
             "updated_at = excluded.updated_at",
             (channel, iso(paused_until) if paused_until else None, down_reason, iso(now)),
         )
+
+
+def mark_remote_deleted(store: Store, post_id: int, now: datetime) -> bool:
+    """Record that a sent post is gone from its platform; its last snapshot still counts.
+
+    The first sighting is kept: a later poll that finds it gone again changes nothing.
+    """
+    with store.write() as conn:
+        cur = conn.execute(
+            "UPDATE posts SET remote_deleted_at = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'sent' AND remote_deleted_at IS NULL",
+            (iso(now), iso(now), post_id),
+        )
+        return cur.rowcount == 1

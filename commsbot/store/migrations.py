@@ -250,10 +250,17 @@ CREATE TABLE feed_entries (
 );
 """
 
+# A post deleted on its platform keeps its history and its last known engagement; this says
+# when the platform was first seen to have lost it (#8).
+_REMOTE_DELETED = """
+ALTER TABLE posts ADD COLUMN remote_deleted_at TEXT;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
     (4, "feeds", _FEEDS),
+    (8, "remote_deleted", _REMOTE_DELETED),
 ]

@@ -1,0 +1,79 @@
+"""Reads for engagement statistics: sent posts with their latest counts, subscribers, bot use.
+
+Only reads. Counts in ``engagement`` are states observed at a time, so a post's figures
+are its latest snapshot by ``observed_at`` (ties: the later row), never a sum.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from commsbot.store import Store, iso
+
+
+def _window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[str]]:
+    """[since, until) over second-precision stamps: a fraction of a second in ``until``
+    rounds up, so that "until now" includes what happened earlier in this second."""
+    clauses, params = [], []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(iso(since))
+    if until is not None:
+        if until.microsecond:
+            until = until.replace(microsecond=0) + timedelta(seconds=1)
+        clauses.append(f"{column} < ?")
+        params.append(iso(until))
+    return " AND ".join(clauses) or "1", params
+
+
+def sent_posts(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Posts sent in [since, until), each with its item's city, theme and title, and its
+    latest engagement snapshot (zeros and ``observed_at`` None when there is none)."""
+    where, params = _window("p.sent_at", since, until)
+    # The correlated lookup walks the (post_id, observed_at) index: one step per post.
+    return store.rows(
+        "SELECT p.id, p.channel, p.item_type, p.item_id, p.item_ref, p.text, p.remote_url, "
+        "p.sent_at, p.remote_deleted_at, "
+        "coalesce(pr.title, ev.title, nl.title, nw.title, json_extract(p.payload, '$.title')) "
+        "AS title, "
+        "coalesce(pr.city, ev.city, nw.city) AS city, coalesce(pr.theme, nw.theme) AS theme, "
+        "coalesce(e.favourites, 0) AS favourites, coalesce(e.boosts, 0) AS boosts, "
+        "coalesce(e.replies, 0) AS replies, coalesce(e.reactions, 0) AS reactions, "
+        "e.observed_at "
+        "FROM posts p "
+        "LEFT JOIN engagement e ON e.id = (SELECT x.id FROM engagement x WHERE x.post_id = p.id "
+        "ORDER BY x.observed_at DESC, x.id DESC LIMIT 1) "
+        "LEFT JOIN practices pr ON p.item_type = 'practice' AND pr.id = p.item_id "
+        "LEFT JOIN events ev ON p.item_type = 'event' AND ev.id = p.item_id "
+        "LEFT JOIN newsletters nl ON p.item_type = 'newsletter' AND nl.id = p.item_id "
+        "LEFT JOIN news nw ON p.item_type = 'news' AND nw.id = p.item_id "
+        f"WHERE p.status = 'sent' AND p.sent_at IS NOT NULL AND {where} "
+        "ORDER BY p.sent_at, p.id",
+        params,
+    )
+
+
+def subscriber_history(store: Store) -> list[dict[str, Any]]:
+    """Every subscriber's channel, frequency, status and when they joined and left.
+
+    No addresses: statistics need none. A bounced subscriber left when it was marked so.
+    """
+    return store.rows(
+        "SELECT channel, frequency, status, created_at, "
+        "CASE status WHEN 'unsubscribed' THEN coalesce(unsubscribed_at, updated_at) "
+        "WHEN 'bounced' THEN updated_at END AS left_at "
+        "FROM subscribers ORDER BY created_at, id"
+    )
+
+
+def bot_queries(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Bot commands used in [since, until): command, salted chat hash, time."""
+    where, params = _window("at", since, until)
+    return store.rows(
+        f"SELECT command, chat_hash, at FROM bot_queries WHERE {where} ORDER BY at, id", params
+    )
