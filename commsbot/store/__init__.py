@@ -32,7 +32,8 @@ def iso(moment: datetime) -> str:
 
 
 def from_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """A stored timestamp back as an aware datetime (fromisoformat reads the Z since 3.11)."""
+    return datetime.fromisoformat(text)
 
 
 class Store:
