@@ -211,9 +211,21 @@ CREATE TABLE job_runs (
 CREATE INDEX job_runs_job ON job_runs (job, started_at);
 """
 
+_SERVICE = """
+-- What the running service has scheduled, so that ``commsbot status`` (another
+-- process) can show each schedule's next run. Emptied when the service stops.
+CREATE TABLE schedule_state (
+    schedule TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    next_run_at TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
+    (5, "service", _SERVICE),
 ]
