@@ -39,10 +39,16 @@ class JsonLines(logging.Formatter):
 class MaskSecrets(logging.Filter):
     """Replaces known secret values in a record's message (and traceback) with ***."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # Longest first, so that a secret containing another is masked whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        # Longest first, so that a secret containing another is masked whole. Very short
+        # values would mask ordinary words: they are not secrets worth the name.
+        found = {*self.secrets, *(s for s in secrets if len(s) >= 4)}
+        self.secrets = sorted(found, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
         for secret in self.secrets:
@@ -81,11 +87,20 @@ def secret_values(config: Any) -> list[str]:
     return found
 
 
-def setup(level: int, *, json_lines: bool = False, secrets: Iterable[str] = ()) -> None:
-    """(Re)configure the root logger: one handler on stderr."""
+# One filter for the process: the secrets are known only once the config is read.
+_MASK = MaskSecrets()
+
+
+def mask_secrets(secrets: Iterable[str]) -> None:
+    """Mask these values in every log line from now on."""
+    _MASK.add(secrets)
+
+
+def setup(level: int, *, json_lines: bool = False) -> None:
+    """(Re)configure the root logger: one handler on stderr, secrets masked."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
-    handler.addFilter(MaskSecrets(secrets))
+    handler.addFilter(_MASK)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

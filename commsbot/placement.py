@@ -8,7 +8,7 @@ so a late approval never posts outside the channel's slots.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commsbot.config import Config
@@ -29,19 +29,13 @@ class Placement:
 
 
 def _parse_date(value: Any) -> datetime | None:
+    """An ISO date or time as stored ("2013-06-30", "2026-11-20T08:30:00Z"); None otherwise."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return from_iso(value)
-    except ValueError:
-        pass
-    try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(value[:10]), datetime.min.time())
-        except ValueError:
-            return None
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -94,7 +88,8 @@ class Placer:
         at: datetime | None = None,
     ) -> Placement:
         """Status and time of a new post: ``at`` when given, else the next free slot."""
-        if item is not None:
+        # With backlog = "post", old content is placed like new: no need to date it.
+        if item is not None and self.config.posting.backlog != "post":
             reason = backlog_reason(self.config, item_type, item, self.now)
             if reason and self.config.posting.backlog == "skip":
                 return Placement("cancelled", self.now, f"skipped as {reason}")

@@ -32,7 +32,11 @@ def describe(result: dict[str, Any]) -> str:
 
 async def execute(job: Job, ctx: JobContext) -> dict[str, Any]:
     """Run a job once, logging and recording how it went; its errors propagate."""
-    run_id = service_q.start_run(ctx.store, job.name, ctx.clock())
+    try:
+        run_id = service_q.start_run(ctx.store, job.name, ctx.clock())
+    except Exception as exc:
+        log.error("job %s not run: its start could not be recorded: %s", job.name, exc)
+        raise
     started = time.monotonic()
     log.debug("job %s started", job.name)
     try:

@@ -13,17 +13,24 @@ import asyncio
 import importlib
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from commsbot.config import Config
+from commsbot.errors import CommsbotError
 from commsbot.jobs import JOBS, JobContext
 from commsbot.lock import StoreLock
 from commsbot.pipeline import Clock, close_channels, open_channels, utcnow
 from commsbot.runs import execute
-from commsbot.schedules import Schedule, availability, load_schedules
+from commsbot.schedules import (
+    DEFAULT_MISFIRE_GRACE_SECONDS,
+    Schedule,
+    availability,
+    load_schedules,
+)
 from commsbot.store import Store
 from commsbot.store import service as service_q
 
@@ -114,6 +121,12 @@ class Service:
     async def _serve(self, store: Store) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+        left = service_q.mark_interrupted(store, self.clock(), service_q.LEFT_BY_CRASH)
+        if left:
+            log.warning(
+                "post(s) %s were left sending by a stopped process: recorded unknown",
+                ", ".join(map(str, left)),
+            )
         problems: list[str] = []
         channels = await open_channels(self.config, problems)
         for problem in problems:
@@ -125,7 +138,7 @@ class Service:
                 # Runs missed while the loop was busy become one run, if not too late.
                 "coalesce": True,
                 "max_instances": 1,
-                "misfire_grace_time": 300,
+                "misfire_grace_time": DEFAULT_MISFIRE_GRACE_SECONDS,
             },
         )
         running = self._running = _Running(ctx, scheduler)
@@ -153,7 +166,9 @@ class Service:
         for schedule in self.schedules:
             reason = availability(schedule, self.config)
             if reason:
-                log.warning("schedule %s (job %s): %s", schedule.name, schedule.job, reason)
+                # Expected for an optional job this installation lacks; a warning otherwise.
+                level = logging.INFO if schedule.optional else logging.WARNING
+                log.log(level, "schedule %s (job %s): %s", schedule.name, schedule.job, reason)
                 continue
             scheduler.add_job(
                 self._run_schedule,
@@ -180,7 +195,7 @@ class Service:
             job = next(j for j in JOBS if j.name == schedule.job)
             await execute(job, running.ctx)
         except Exception:
-            pass  # logged and recorded in job_runs by execute; the service carries on
+            pass  # execute logged it and recorded it in job_runs; the service carries on
         finally:
             running.tasks.discard(task)
             self._save_state()
@@ -196,6 +211,8 @@ class Service:
             ctx.channels.update(reopened)
             for name in reopened:
                 log.info("channel %s opened", name)
+            for problem in problems:
+                log.error("channel still not opened: %s", problem)
 
     async def _start_parts(self, running: _Running) -> None:
         for part in self.parts:
@@ -220,7 +237,9 @@ class Service:
             except Exception as exc:
                 log.error("%s failed to stop cleanly: %s", name, exc)
         await self._drain(running.tasks)
-        interrupted = service_q.mark_interrupted(running.ctx.store, self.clock())
+        interrupted = service_q.mark_interrupted(
+            running.ctx.store, self.clock(), service_q.INTERRUPTED
+        )
         if interrupted:
             log.warning(
                 "post(s) %s were being sent at shutdown: recorded unknown",
@@ -260,7 +279,10 @@ class Service:
             {"schedule": j.id, "job": j.name, "next_run_at": j.next_run_time}
             for j in running.scheduler.get_jobs()
         ]
-        service_q.set_schedule_state(running.ctx.store, rows, self.clock())
+        try:
+            service_q.set_schedule_state(running.ctx.store, rows, self.clock())
+        except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
+            log.warning("could not record the next runs for status: %s", exc)
 
 
 def run_service(config: Config) -> None:

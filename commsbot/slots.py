@@ -77,18 +77,13 @@ def parse_slots(texts: Iterable[str]) -> tuple[Slot, ...]:
     return tuple(sorted({slot for text in texts for slot in parse_slot(text)}))
 
 
-def _on_day(day: date, slots: Iterable[Slot], zone: ZoneInfo) -> list[datetime]:
+def _on_day(day: date, times: Iterable[time], zone: ZoneInfo) -> list[datetime]:
     """The day's slot times as UTC instants, in order, each once.
 
     ``combine`` with fold=0 reads a skipped local time with the offset before the
     change (so it lands after the gap) and a repeated one as its first occurrence.
     """
-    instants = {
-        datetime.combine(day, s.at, tzinfo=zone).astimezone(UTC)
-        for s in slots
-        if s.weekday == day.weekday()
-    }
-    return sorted(instants)
+    return sorted({datetime.combine(day, at, tzinfo=zone).astimezone(UTC) for at in times})
 
 
 def occurrences(slots: tuple[Slot, ...], zone: ZoneInfo, start: datetime) -> Iterator[datetime]:
@@ -96,9 +91,10 @@ def occurrences(slots: tuple[Slot, ...], zone: ZoneInfo, start: datetime) -> Ite
     exists, empty when none does (the caller bounds it)."""
     if not slots:
         return
+    by_weekday = [[s.at for s in slots if s.weekday == d] for d in range(7)]
     day = start.astimezone(zone).date()
     while True:
-        for moment in _on_day(day, slots, zone):
+        for moment in _on_day(day, by_weekday[day.weekday()], zone):
             if moment >= start:
                 yield moment
         day += timedelta(days=1)

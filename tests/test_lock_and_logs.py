@@ -105,3 +105,11 @@ def test_secret_values_come_from_every_env_key(
         channels={"mastodon": TokenSettings(enabled=True)},
     )
     assert logs.secret_values(config) == ["tok-123456"]
+
+
+def test_setup_masks_secrets_learnt_later(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.setup(logging.INFO, json_lines=False)
+    logs.mask_secrets(["tok-abcdef", "abc"])  # too short to be a secret worth masking
+    logging.getLogger("commsbot.channel").info("connected with tok-abcdef (abc)")
+    err = capsys.readouterr().err
+    assert err.endswith("INFO commsbot.channel: connected with *** (abc)\n")

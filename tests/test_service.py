@@ -121,15 +121,21 @@ def test_publishes_at_start_records_the_run_and_stops_cleanly(outbox_config: Con
     assert read(config, service_q.schedule_state) == {}  # emptied at stop
 
 
+async def start_with_a_send_in_flight(config: Config) -> tuple[Service, asyncio.Task[None]]:
+    """A running service whose first send to the slow channel has begun."""
+    SlowChannel.started, SlowChannel.release = asyncio.Event(), asyncio.Event()
+    service = Service(config, clock=lambda: NOW)
+    task = asyncio.create_task(service.run())
+    await asyncio.wait_for(SlowChannel.started.wait(), WAIT)
+    return service, task
+
+
 def test_a_send_in_flight_finishes_within_the_grace_period(slow_config: Config) -> None:
     config = slow_config
     [post_id] = queue_announcements(config, "Policy clinic")
 
     async def scenario() -> None:
-        SlowChannel.started, SlowChannel.release = asyncio.Event(), asyncio.Event()
-        service = Service(config, clock=lambda: NOW)
-        task = asyncio.create_task(service.run())
-        await asyncio.wait_for(SlowChannel.started.wait(), WAIT)
+        service, task = await start_with_a_send_in_flight(config)
         service.stop()
         await asyncio.sleep(0)  # the service is now waiting for the send
         assert not task.done()
@@ -148,10 +154,7 @@ def test_a_send_cut_off_is_recorded_unknown(slow_config: Config) -> None:
     first, second = queue_announcements(config, "Study visit", "Workshop")
 
     async def scenario() -> None:
-        SlowChannel.started, SlowChannel.release = asyncio.Event(), asyncio.Event()
-        service = Service(config, clock=lambda: NOW)
-        task = asyncio.create_task(service.run())
-        await asyncio.wait_for(SlowChannel.started.wait(), WAIT)
+        service, task = await start_with_a_send_in_flight(config)
         service.stop()
         service.stop()  # a second Ctrl-C: no grace period
         await task
@@ -257,3 +260,23 @@ def test_unavailable_jobs_and_failing_jobs_do_not_stop_the_service(
     assert calls == ["publish"]
     runs = read(config, lambda s: s.rows("SELECT job, outcome, error FROM job_runs"))
     assert runs == [{"job": "publish", "outcome": "error", "error": "RuntimeError: disk on fire"}]
+
+
+def test_posts_left_sending_by_a_dead_process_become_unknown_at_start(
+    outbox_config: Config,
+) -> None:
+    config = outbox_config
+    first, second = queue_announcements(config, "Left sending", "Still queued")
+    with Store(config.store.path) as store:
+        store.conn.execute("UPDATE posts SET status = 'sending' WHERE id = ?", (first,))
+
+    async def scenario() -> None:
+        service = Service(config, clock=lambda: NOW)
+        task = asyncio.create_task(service.run())
+        await until(lambda: read(config, lambda s: posts_q.get_post(s, second))["status"] == "sent")
+        service.stop()
+        await task
+
+    run(scenario)
+    post = read(config, lambda s: posts_q.get_post(s, first))
+    assert (post["status"], post["last_error"]) == ("unknown", service_q.LEFT_BY_CRASH)

@@ -41,9 +41,11 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from commsbot import logs
             from commsbot.config import find_config, load_config
 
             self._config = load_config(find_config(self.config_path))
+            logs.mask_secrets(logs.secret_values(self._config))
         return self._config
 
     @property

@@ -72,7 +72,7 @@ def run(app: App, once: bool, as_json: bool) -> None:
         # A service logs what it does by default: one line per action.
         level = logging.DEBUG if app.verbose else logging.ERROR if app.quiet else logging.INFO
         json_lines = app.log_json or config.service.log_format == "json"
-        logs.setup(level, json_lines=json_lines, secrets=logs.secret_values(config))
+        logs.setup(level, json_lines=json_lines)
         run_service(config)
         return
     with StoreLock(app.config.store.path, "commsbot run --once"):
@@ -80,9 +80,18 @@ def run(app: App, once: bool, as_json: bool) -> None:
 
 
 def _run_once(app: App, as_json: bool) -> None:
-    from commsbot.pipeline import run_once
+    from commsbot.pipeline import run_once, utcnow
+    from commsbot.store import service as service_q
 
     store, config = app.store, app.config
+    # Holding the lock, a post still "sending" was left by a process that is gone.
+    left = service_q.mark_interrupted(store, utcnow(), service_q.LEFT_BY_CRASH)
+    if left:
+        click.echo(
+            f"post(s) {', '.join(map(str, left))} were left sending by a stopped process: "
+            "recorded unknown (commsbot status)",
+            err=True,
+        )
     with progress_bar(_due_estimate(app), "posting") as bar:
         summary, jobs = asyncio.run(run_once(store, config, progress=bar.update))
     rows = summary_rows(summary)

@@ -14,6 +14,10 @@ INTERRUPTED = (
     "the service stopped while this post was being sent; check the channel before "
     "retrying it (commsbot queue retry)"
 )
+LEFT_BY_CRASH = (
+    "a commsbot process ended while this post was being sent; check the channel before "
+    "retrying it (commsbot queue retry)"
+)
 
 
 # -- job runs ------------------------------------------------------------------
@@ -106,7 +110,7 @@ def posts_between(
 # -- shutdown and status -------------------------------------------------------
 
 
-def mark_interrupted(store: Store, now: datetime) -> list[int]:
+def mark_interrupted(store: Store, now: datetime, why: str) -> list[int]:
     """Posts left ``sending`` by a stopped run become ``unknown``: the platform may have
     them. Only safe while holding the store lock (no other process is sending)."""
     with store.write() as conn:
@@ -114,7 +118,7 @@ def mark_interrupted(store: Store, now: datetime) -> list[int]:
         conn.execute(
             "UPDATE posts SET status = 'unknown', last_error = ?, updated_at = ? "
             "WHERE status = 'sending'",
-            (INTERRUPTED, iso(now)),
+            (why, iso(now)),
         )
     return ids
 
