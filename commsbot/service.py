@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("commsbot.service")
+# What the service writes in the store's lock file, so status can tell it from run --once.
+SERVICE_LOCK = "commsbot run"
 
 
 class LongRunning(Protocol):
@@ -287,7 +289,7 @@ class Service:
 
 def run_service(config: Config) -> None:
     """Hold the store's lock and run the service in the foreground until stopped."""
-    with StoreLock(config.store.path, "commsbot run"):
+    with StoreLock(config.store.path, SERVICE_LOCK):
 
         async def main() -> None:
             await Service(config).run()

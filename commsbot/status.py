@@ -12,6 +12,7 @@ from commsbot.errors import ConfigError
 from commsbot.jobs import JOBS
 from commsbot.lock import holder, lock_path
 from commsbot.schedules import availability, load_schedules
+from commsbot.service import PARTS, SERVICE_LOCK
 from commsbot.slots import parse_slots
 from commsbot.store import Store, from_iso
 from commsbot.store import posts as posts_q
@@ -29,7 +30,8 @@ def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
         ),
         "lock_file": str(lock_path(config.store.path)),
     }
-    data["schedules"], data["schedule_error"] = _schedules(store, config, running=bool(lock))
+    serving = lock is not None and lock["what"] == SERVICE_LOCK  # not a run --once
+    data["schedules"], data["schedule_error"] = _schedules(store, config, running=serving)
     data["parts"] = _parts(config)
     data["queue"] = _queue(store)
     attention = list(ATTENTION) if lock else [*ATTENTION, "sending"]
@@ -94,8 +96,6 @@ def _with_runs(row: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any
 
 
 def _parts(config: Config) -> list[dict[str, Any]]:
-    from commsbot.service import PARTS
-
     return [
         {"part": p.name, "state": p.requires(config) or "started with the service"} for p in PARTS
     ]

@@ -65,6 +65,8 @@ def run(app: App, once: bool, as_json: bool) -> None:
     from commsbot.lock import StoreLock
 
     if not once:
+        if as_json:
+            raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
         from commsbot import logs
         from commsbot.service import run_service
 
