@@ -108,6 +108,10 @@ def test_publishes_at_start_records_the_run_and_stops_cleanly(outbox_config: Con
             lambda: read(config, lambda s: posts_q.get_post(s, post_id))["status"] == "sent"
         )
         states.append(read(config, service_q.schedule_state))
+        assert service._running is not None
+        [job] = service._running.scheduler.get_jobs()
+        # Missed runs coalesce into one, never two at once, a grace time set explicitly.
+        assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 300)
         service.stop()
         await task
 

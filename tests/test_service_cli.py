@@ -171,3 +171,24 @@ def test_pending_approve_and_cancel(tmp_path: Path) -> None:
         in again.output
     )
     assert run("queue", "pending").output == "(none)\n"
+
+
+def test_run_with_a_bad_schedule_stops_with_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "mine.toml").write_text('[publish]\ncron = "0 9 * * 1-5"\n')
+    path = write_config(tmp_path, service='schedules = "schedules"')
+    result = runner_for(path)("run")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {tmp_path / 'schedules' / 'mine.toml'}: publish.cron: '0 9 * * 1-5': "
+        "write the day of the week as names"
+    )
+    from commsbot.lock import holder
+
+    assert holder(tmp_path / "commsbot.db") is None  # the lock was let go
+
+
+def test_run_json_needs_once(tmp_path: Path) -> None:
+    result = runner_for(write_config(tmp_path))("run", "--json")
+    assert result.exit_code == 2
+    assert "--json goes with --once" in result.output
