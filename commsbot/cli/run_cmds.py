@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -82,6 +81,8 @@ def run(app: App, once: bool, as_json: bool) -> None:
 
 
 def _run_once(app: App, as_json: bool) -> None:
+    import asyncio
+
     from commsbot.pipeline import run_once, utcnow
     from commsbot.store import service as service_q
 
