@@ -18,9 +18,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
+# The service in the foreground: the sample reaches ./outbox at once; Ctrl-C stops it.
 run: $(VENV)/.installed
 	$(BIN)/commsbot --config $(CONFIG) init --sample
-	$(BIN)/commsbot --config $(CONFIG) run --once
+	$(BIN)/commsbot --config $(CONFIG) run
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -34,4 +35,4 @@ bench: $(VENV)/.installed-test
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) outbox commsbot.db commsbot.db-wal commsbot.db-shm
+	rm -rf $(VENV) outbox commsbot.db commsbot.db-wal commsbot.db-shm commsbot.db.lock

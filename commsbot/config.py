@@ -38,6 +38,9 @@ class ChannelSettings:
     enabled: bool = False
     # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
     utm: dict[str, str] = field(default_factory=dict)
+    # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
+    # New content takes the next free one; none means posts go out as soon as they are due.
+    slots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,14 @@ class StoreConfig:
 @dataclass(frozen=True)
 class ServiceConfig:
     timezone: str = "Europe/Brussels"
-    schedules: Path = Path("schedules")
+    # A folder of *.toml job schedules; none means the packaged ``schedules/``.
+    schedules: Path | None = None
     templates: Path | None = None
+    # text, or json: one JSON object per log line, for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM/Ctrl-C, how long running jobs may take to finish their sends before
+    # they are stopped and whatever was in flight is recorded ``unknown``.
+    stop_grace_seconds: int = 20
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,39 @@ class PostingConfig:
     max_attempts: int = 5
     retry_backoff_seconds: int = 60
     content_types: tuple[str, ...] = ("practice", "event", "newsletter", "news")
+    # Content older than this many days (an event by its end date, a newsletter or news
+    # item by its publication date, a practice since it was added) is backlog, and
+    # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
+    # post is recorded cancelled with the reason, never dropped silently).
+    backlog_after_days: int = 30
+    backlog: Literal["post", "approve", "skip"] = "post"
+
+
+Approval = Literal["auto", "approve"]
+
+
+@dataclass(frozen=True)
+class ChannelApproval:
+    """One channel's approval policy: its own default and per content type."""
+
+    default: Approval | None = None
+    types: dict[str, Approval] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApprovalConfig:
+    """Which new posts wait for ``queue approve`` (approve) and which are queued (auto).
+
+    The most specific rule wins: channel and type, channel, type, then ``default``.
+    """
+
+    default: Approval = "auto"
+    types: dict[str, Approval] = field(default_factory=dict)
+    channels: dict[str, ChannelApproval] = field(default_factory=dict)
+
+    def policy(self, item_type: str, channel: str) -> Approval:
+        own = self.channels.get(channel, ChannelApproval())
+        return own.types.get(item_type) or own.default or self.types.get(item_type) or self.default
 
 
 @dataclass(frozen=True)
@@ -97,6 +139,7 @@ class Config:
     channels: dict[str, ChannelSettings]
     feeds: tuple[FeedConfig, ...] = ()
     ingest: IngestConfig = IngestConfig()
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -160,7 +203,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         # where the user runs commsbot, not in site-packages.
         base = Path.cwd()
     loader = _Builder(path, base)
-    known = {"store", "service", "posting", "channels", "feeds", "ingest"}
+    known = {"store", "service", "posting", "channels", "feeds", "ingest", "approval"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -186,14 +229,23 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(
             f"{path}: service.timezone: unknown time zone {service.timezone!r}"
         ) from None
+    if service.stop_grace_seconds < 0:
+        raise loader.fail("service.stop_grace_seconds", "must be 0 or more")
+    posting = loader.build(PostingConfig, raw.get("posting", {}), "posting")
+    if posting.backlog_after_days < 1:
+        raise loader.fail("posting.backlog_after_days", "must be 1 or more")
+    _check_slots(loader, channels)
+    approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
+    _check_approval(loader, approval, posting, channels)
     return Config(
         file=path,
         store=loader.build(StoreConfig, raw.get("store", {}), "store"),
         service=service,
-        posting=loader.build(PostingConfig, raw.get("posting", {}), "posting"),
+        posting=posting,
         channels=channels,
         feeds=_feeds(loader, raw.get("feeds", [])),
         ingest=_ingest(loader, raw.get("ingest", {})),
+        approval=approval,
     )
 
 
@@ -234,6 +286,42 @@ def check_feed_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
         raise ValueError(f"{url!r} is not an http(s) URL")
     return url
+
+
+def _check_slots(loader: _Builder, channels: dict[str, ChannelSettings]) -> None:
+    from commsbot.slots import parse_slot
+
+    for name, settings in channels.items():
+        for i, text in enumerate(settings.slots):
+            try:
+                parse_slot(text)
+            except ValueError as exc:
+                raise loader.fail(f"channels.{name}.slots[{i}]", str(exc)) from None
+
+
+def _check_approval(
+    loader: _Builder,
+    approval: ApprovalConfig,
+    posting: PostingConfig,
+    channels: dict[str, ChannelSettings],
+) -> None:
+    types = (*posting.content_types, "announcement")
+
+    def check_types(rules: dict[str, Approval], where: str) -> None:
+        for item_type in rules:
+            if item_type not in types:
+                raise loader.fail(
+                    f"{where}.{item_type}", f"unknown content type (known: {', '.join(types)})"
+                )
+
+    check_types(approval.types, "approval.types")
+    for name, own in approval.channels.items():
+        if name not in channels:
+            known = ", ".join(sorted(channels)) or "none"
+            raise loader.fail(
+                f"approval.channels.{name}", f"no such channel is configured (configured: {known})"
+            )
+        check_types(own.types, f"approval.channels.{name}.types")
 
 
 class _Builder:

@@ -18,6 +18,7 @@ from commsbot.channels.base import Channel
 from commsbot.config import Config
 from commsbot.errors import ChannelError, TemplateError
 from commsbot.jobs import JobContext
+from commsbot.placement import Placer
 from commsbot.render import LINK_FIELD, Renderer, item_version
 from commsbot.store import Store, iso
 from commsbot.store import posts as posts_q
@@ -36,9 +37,23 @@ class Summary:
     planned: Counter[str] = field(default_factory=Counter)
     outcomes: dict[str, Counter[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # New posts not queued: pending_approval or cancelled (backlog skipped), by status.
+    held: Counter[str] = field(default_factory=Counter)
 
     def total(self, outcome: str) -> int:
         return sum(c[outcome] for c in self.outcomes.values())
+
+    def describe(self) -> str:
+        """One line for logs and job runs: "new 3, sent 3", with what went wrong."""
+        parts = [f"new {sum(self.planned.values())}"]
+        parts += [f"{status} {n}" for status, n in sorted(self.held.items())]
+        outcomes: Counter[str] = Counter()
+        for counts in self.outcomes.values():
+            outcomes += counts
+        parts += [f"{outcome} {n}" for outcome, n in sorted(outcomes.items())]
+        if self.problems:
+            parts.append(f"problems {len(self.problems)}")
+        return ", ".join(parts)
 
 
 def make_channels(config: Config, names: list[str] | None = None) -> dict[str, Channel]:
@@ -76,10 +91,11 @@ def plan(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Render every new item for every channel and add it to the outbox."""
+    """Render every new item for every channel and add it to the outbox, placed by the
+    approval and backlog policies in its channel's next free slot."""
     summary = Summary()
     lookup = select.Lookup.load(store)
-    rows: list[dict[str, Any]] = []
+    rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for name, item_type, item in select.new_content(
         store, list(channels), config.posting.content_types
     ):
@@ -97,13 +113,30 @@ def plan(
         except TemplateError as exc:
             # Recorded, not dropped: the officer fixes the template and retries.
             summary.problems.append(str(exc))
-            rows.append({**base, "status": "failed", "text": "", "last_error": str(exc)})
+            rendered.append(
+                ({**base, "status": "failed", "text": "", "last_error": str(exc)}, item)
+            )
             continue
-        rows.append({**base, "status": "queued", "text": out.text, "payload": out.payload()})
-        summary.planned[name] += 1
-        if progress is not None and len(rows) % 500 == 0:
+        rendered.append(
+            ({**base, "status": "queued", "text": out.text, "payload": out.payload()}, item)
+        )
+        if progress is not None and len(rendered) % 500 == 0:
             progress(500)
-    posts_q.insert_posts(store, rows, now)
+    # Slots are read and taken in the transaction that inserts, so that a post queued
+    # meanwhile (queue add --next-slot) cannot take the same slot.
+    with store.write():
+        placer = Placer(store, config, now)
+        rows = []
+        for row, item in rendered:
+            if row["status"] == "queued":
+                placed = placer.place(row["item_type"], row["channel"], item)
+                row.update(status=placed.status, not_before=iso(placed.not_before))
+                row["last_error"] = placed.note
+                summary.planned[row["channel"]] += 1
+                if placed.status != "queued":
+                    summary.held[placed.status] += 1
+            rows.append(row)
+        posts_q.insert_posts(store, rows, now)
     return summary
 
 
@@ -132,10 +165,13 @@ async def publish_job(ctx: JobContext) -> dict[str, Any]:
     return {"summary": summary}
 
 
-async def open_channels(config: Config, summary_problems: list[str]) -> dict[str, Channel]:
-    """Open every enabled channel; one with broken credentials is left out and reported."""
+async def open_channels(
+    config: Config, summary_problems: list[str], names: list[str] | None = None
+) -> dict[str, Channel]:
+    """Open every enabled channel (or the named ones); one with broken credentials is
+    left out and reported."""
     opened: dict[str, Channel] = {}
-    for name, channel in make_channels(config).items():
+    for name, channel in make_channels(config, names).items():
         try:
             await channel.open()
         except ChannelError as exc:
@@ -160,6 +196,7 @@ async def run_once(
     """Every job that the config allows, once, in order; returns publish's summary and
     each job's result (or the reason it was not run)."""
     from commsbot.jobs import JOBS, JobContext
+    from commsbot.runs import execute
 
     problems: list[str] = []
     channels = await open_channels(config, problems)
@@ -172,10 +209,11 @@ async def run_once(
             if reason:
                 results[job.name] = {"skipped": reason}
                 continue
-            result = await job.load()(ctx)
+            result = await execute(job, ctx)
             if isinstance(result.get("summary"), Summary):
                 found = result.pop("summary")
                 summary.planned += found.planned
+                summary.held += found.held
                 summary.outcomes.update(found.outcomes)
                 summary.problems.extend(found.problems)
             results[job.name] = result

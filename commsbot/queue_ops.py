@@ -35,9 +35,15 @@ def announce(
     at: datetime,
     link: str | None = None,
     template: str = "announcement",
-    status: str = "queued",
+    next_slot: bool = False,
 ) -> list[int]:
-    """Queue a free-form announcement on each channel; rendered now, so errors show now."""
+    """Queue a free-form announcement on each channel; rendered now, so errors show now.
+
+    It goes out at ``at``, or with ``next_slot`` in each channel's next free slot; the
+    approval policy for announcements decides whether it waits for approval first.
+    """
+    from commsbot.placement import Placer
+
     if not text.strip():
         raise ContentError("an announcement needs some text")
     renderer = Renderer(config.service.templates)
@@ -46,26 +52,26 @@ def announce(
         for name, ch in channels.items()
     }
     with store.write():
+        placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
-        posts_q.insert_posts(
-            store,
-            [
+        rows = []
+        for name, out in outputs.items():
+            placed = placer.place("announcement", name, at=None if next_slot else at)
+            rows.append(
                 {
                     "item_type": "announcement",
                     "item_id": announcement_id,
                     "item_ref": f"announcement-{announcement_id}",
                     "channel": name,
-                    "status": status,
+                    "status": placed.status,
                     "text": out.text,
                     "payload": out.payload(),
-                    "not_before": iso(at),
+                    "not_before": iso(placed.not_before),
                 }
-                for name, out in outputs.items()
-            ],
-            at,
-        )
-        rows = posts_q.posts_for_item(store, "announcement", announcement_id)
-    return [r["id"] for r in rows]
+            )
+        posts_q.insert_posts(store, rows, at)
+        inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
+    return [r["id"] for r in inserted]
 
 
 def _transition(
@@ -80,10 +86,15 @@ def _transition(
     return require_post(store, post_id)
 
 
-def approve(store: Store, post_id: int, now: datetime) -> dict[str, Any]:
-    return _transition(
-        store, post_id, ("pending_approval", "draft"), now, "approved", status="queued"
-    )
+def approve(
+    store: Store, post_id: int, now: datetime, *, not_before: datetime | None = None
+) -> dict[str, Any]:
+    """Queue a post waiting for approval, at ``not_before`` when given (see
+    ``placement.approval_time``); a backlog note is cleared."""
+    changes: dict[str, Any] = {"status": "queued", "last_error": None}
+    if not_before is not None:
+        changes["not_before"] = iso(not_before)
+    return _transition(store, post_id, ("pending_approval", "draft"), now, "approved", **changes)
 
 
 def cancel(store: Store, post_id: int, now: datetime) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def test_announcement_goes_out_when_due(sample_store: Store, invoke: Invoke) -> 
         "2001-01-01 09:00",
     )
     assert result.exit_code == 0, result.output
-    assert "queued post(s) 1 on outbox for 2001-01-01 09:00 CET" in result.output
+    assert "post 1 on outbox: queued for 2001-01-01 09:00 CET" in result.output
     post = posts_q.get_post(sample_store, 1)
     assert post is not None
     assert (

@@ -5,6 +5,7 @@ from commsbot.cli import (  # noqa: F401  (registration)
     feeds_cmds,
     queue_cmds,
     run_cmds,
+    service_cmds,
     stats_cmds,
 )
 from commsbot.cli.base import cli

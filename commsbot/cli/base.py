@@ -18,6 +18,8 @@ from commsbot import __version__
 from commsbot.errors import CommsbotError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from commsbot.config import Config
     from commsbot.store import Store
 
@@ -29,15 +31,21 @@ class App:
 
     def __init__(self) -> None:
         self.config_path: str | None = None
+        # From the group's --verbose / --quiet / --log-json, for commands that log more.
+        self.verbose = False
+        self.quiet = False
+        self.log_json = False
         self._config: Config | None = None
         self._store: Store | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
+            from commsbot import logs
             from commsbot.config import find_config, load_config
 
             self._config = load_config(find_config(self.config_path))
+            logs.mask_secrets(logs.secret_values(self._config))
         return self._config
 
     @property
@@ -97,13 +105,26 @@ class Group(click.Group):
 @config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every action.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only errors.")
+@click.option("--log-json", is_flag=True, help="Log JSON lines (also: service.log_format).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
+    from commsbot import logs
+
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
+    app.verbose, app.quiet, app.log_json = verbose, quiet, log_json
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(level, json_lines=log_json)
+
+
+def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
+    """A stored UTC time as the officer reads it: in the config's zone, with its name."""
+    if not stamp:
+        return None
+    from commsbot.store import from_iso
+
+    return from_iso(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def echo_table(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
 
 
 def _now() -> datetime:
@@ -51,6 +51,9 @@ def queue() -> None:
 @click.option(
     "--at", "at_text", help="Not before this time: YYYY-MM-DD HH:MM in the config's zone."
 )
+@click.option(
+    "--next-slot", is_flag=True, help="In each channel's next free posting slot (see queue slots)."
+)
 @click.option("--link", help="A link to add after the text; it is never truncated.")
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
@@ -59,12 +62,14 @@ def queue_add(
     text: str,
     channel_names: str | None,
     at_text: str | None,
+    next_slot: bool,
     link: str | None,
     template: str,
 ) -> None:
-    """Queue TEXT as an announcement on one or more channels."""
+    """Queue TEXT as an announcement on one or more channels, now, --at a time, or in the
+    --next-slot; with an approval policy it waits for `queue approve`."""
     from commsbot.pipeline import make_channels
-    from commsbot.queue_ops import announce
+    from commsbot.queue_ops import announce, require_post
 
     if link:
         from commsbot.content import Reference, _convert
@@ -74,11 +79,27 @@ def queue_add(
             _convert(Field("link", "url"), link, Reference())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
+    if at_text and next_slot:
+        raise click.UsageError("give --at or --next-slot, not both")
     at = parse_time(at_text, app.config.zone) if at_text else _now()
     channels = make_channels(app.config, _channels(app, channel_names))
-    ids = announce(app.store, app.config, channels, text, at=at, link=link, template=template)
-    when = at.astimezone(app.config.zone).strftime("%Y-%m-%d %H:%M %Z")
-    click.echo(f"queued post(s) {', '.join(map(str, ids))} on {', '.join(channels)} for {when}")
+    ids = announce(
+        app.store,
+        app.config,
+        channels,
+        text,
+        at=at,
+        link=link,
+        template=template,
+        next_slot=next_slot,
+    )
+    for post_id in ids:
+        post = require_post(app.store, post_id)
+        when = local_time(post["not_before"], app.config.zone)
+        if post["status"] == "pending_approval":
+            click.echo(f"post {post_id} on {post['channel']}: waiting for approval")
+        else:
+            click.echo(f"post {post_id} on {post['channel']}: queued for {when}")
 
 
 @queue.command("list")
@@ -140,25 +161,34 @@ def queue_show(app: App, post_id: int) -> None:
 
 
 @queue.command("approve")
-@click.argument("post_id", type=int)
+@click.argument("post_ids", type=int, nargs=-1, required=True)
 @pass_app
-def queue_approve(app: App, post_id: int) -> None:
-    """Approve a post waiting for approval; it goes out in its slot."""
-    from commsbot.queue_ops import approve
+def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
+    """Approve posts waiting for approval; each goes out in its channel's next free slot
+    (or at its own time, if that is still ahead)."""
+    from commsbot.placement import approval_time
+    from commsbot.queue_ops import approve, require_post
 
-    post = approve(app.store, post_id, _now())
-    click.echo(f"post {post_id} approved: queued for {post['channel']} from {post['not_before']}")
+    for post_id in post_ids:
+        now = _now()
+        found = require_post(app.store, post_id)
+        post = approve(
+            app.store, post_id, now, not_before=approval_time(app.store, app.config, found, now)
+        )
+        when = local_time(post["not_before"], app.config.zone)
+        click.echo(f"post {post_id} approved: queued for {post['channel']} at {when}")
 
 
 @queue.command("cancel")
-@click.argument("post_id", type=int)
+@click.argument("post_ids", type=int, nargs=-1, required=True)
 @pass_app
-def queue_cancel(app: App, post_id: int) -> None:
-    """Cancel a post that has not been sent."""
+def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
+    """Cancel posts that have not been sent (waiting for approval, queued, failed)."""
     from commsbot.queue_ops import cancel
 
-    cancel(app.store, post_id, _now())
-    click.echo(f"post {post_id} cancelled")
+    for post_id in post_ids:
+        cancel(app.store, post_id, _now())
+        click.echo(f"post {post_id} cancelled")
 
 
 @queue.command("retry")

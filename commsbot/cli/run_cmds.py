@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import click
@@ -52,22 +53,58 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the summary as JSON.")
 @pass_app
 def run(app: App, once: bool, as_json: bool) -> None:
-    """Post new content and due posts to the enabled channels."""
-    import asyncio
+    """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
 
-    from commsbot.pipeline import run_once
+    The service runs the jobs in the schedules folder and posts each channel's content
+    in its slots. One process per store: a second one refuses to start.
+    """
+    from commsbot.lock import StoreLock
 
     if not once:
-        raise click.UsageError("the long-running service is not available yet; use --once")
+        if as_json:
+            raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
+        from commsbot import logs
+        from commsbot.service import run_service
+
+        config = app.config
+        # A service logs what it does by default: one line per action.
+        level = logging.DEBUG if app.verbose else logging.ERROR if app.quiet else logging.INFO
+        json_lines = app.log_json or config.service.log_format == "json"
+        logs.setup(level, json_lines=json_lines)
+        run_service(config)
+        return
+    with StoreLock(app.config.store.path, "commsbot run --once"):
+        _run_once(app, as_json)
+
+
+def _run_once(app: App, as_json: bool) -> None:
+    import asyncio
+
+    from commsbot.pipeline import run_once, utcnow
+    from commsbot.store import service as service_q
+
     store, config = app.store, app.config
+    # Holding the lock, a post still "sending" was left by a process that is gone.
+    left = service_q.mark_interrupted(store, utcnow(), service_q.LEFT_BY_CRASH)
+    if left:
+        click.echo(
+            f"post(s) {', '.join(map(str, left))} were left sending by a stopped process: "
+            "recorded unknown (commsbot status)",
+            err=True,
+        )
     with progress_bar(_due_estimate(app), "posting") as bar:
         summary, jobs = asyncio.run(run_once(store, config, progress=bar.update))
     rows = summary_rows(summary)
     if as_json:
-        data = {"channels": rows, "jobs": jobs, "problems": summary.problems}
+        data = {
+            "channels": rows,
+            "held": dict(summary.held),
+            "jobs": jobs,
+            "problems": summary.problems,
+        }
         click.echo(json.dumps(data, indent=2, default=str))
         return
     for problem in summary.problems:
@@ -75,6 +112,12 @@ def run(app: App, once: bool, as_json: bool) -> None:
     for name, result in jobs.items():
         if result:
             click.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    if summary.held:
+        click.echo(
+            "not queued: "
+            + ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in summary.held.items())
+            + " (commsbot queue pending)"
+        )
     if not rows:
         click.echo("nothing to post: no channel is enabled")
         return

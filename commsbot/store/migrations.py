@@ -256,11 +256,23 @@ _REMOTE_DELETED = """
 ALTER TABLE posts ADD COLUMN remote_deleted_at TEXT;
 """
 
+_SERVICE = """
+-- What the running service has scheduled, so that ``commsbot status`` (another
+-- process) can show each schedule's next run. Emptied when the service stops.
+CREATE TABLE schedule_state (
+    schedule TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    next_run_at TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
     (4, "feeds", _FEEDS),
+    (5, "service", _SERVICE),
     (8, "remote_deleted", _REMOTE_DELETED),
 ]

@@ -1,0 +1,142 @@
+"""The service as the comms officer sees it: ``status``, ``queue slots``, ``queue pending``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+from commsbot.cli.queue_cmds import queue
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (UTC times).")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Is the service running, what runs when, what is queued, what needs you."""
+    from commsbot.status import gather
+
+    data = gather(app.store, app.config, _now())
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    zone = app.config.zone
+    service = data["service"]
+    if service["running"]:
+        who = f"PID {service['pid']}" if service["pid"] else "a process"
+        click.echo(f"service: running ({who}, {service['what']}, since {service['since']})")
+    else:
+        click.echo("service: not running (start it with: commsbot run)")
+    click.echo(f"lock:    {data['lock_file']}")
+
+    click.echo("\njobs")
+    if data["schedule_error"]:
+        click.echo(f"  schedules cannot be read: {data['schedule_error']}")
+    for row in data["schedules"]:
+        for key in ("next_run", "last_run", "last_error_at"):
+            row[key] = local_time(row[key], zone)
+        row["last_error"] = _short(row["last_error"], 60)
+    echo_table(
+        data["schedules"],
+        ["schedule", "job", "when", "state", "next_run", "last_run", "last_outcome", "last_error"],
+    )
+    if data["parts"]:
+        click.echo("\nparts")
+        echo_table(data["parts"])
+
+    click.echo("\nqueue (posts per channel and status)")
+    echo_table(data["queue"])
+
+    click.echo(
+        "\nneeds attention (unknown: check the channel, then `queue retry` or `queue cancel`)"
+    )
+    for row in data["attention"]:
+        row["last_error"] = _short(row["last_error"], 70)
+    echo_table(data["attention"])
+
+    click.echo("\nchannels")
+    for row in data["channels"]:
+        if row["paused_until"]:
+            row["state"] = f"paused until {local_time(row['paused_until'], zone)}"
+    echo_table(data["channels"], ["channel", "state", "slots"])
+
+
+def _short(text: str | None, width: int) -> str | None:
+    if text is None or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
+@queue.command("slots")
+@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
+@click.option("--channel", "channel_name", help="Only this channel.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None:
+    """The coming posting slots of each channel, and the post that holds each one."""
+    from commsbot.slots import between, parse_slots
+    from commsbot.store import from_iso, iso
+    from commsbot.store import service as service_q
+
+    config = app.config
+    names = [channel_name] if channel_name else config.enabled_channels
+    now = _now()
+    end = now + timedelta(days=days)
+    calendar: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        slots = parse_slots(config.channel(name).slots)
+        held = {
+            from_iso(p["not_before"]): p for p in service_q.posts_between(app.store, name, now, end)
+        }
+        calendar[name] = [
+            {
+                "slot": iso(moment),
+                "post": held[moment]["id"] if moment in held else None,
+                "status": held[moment]["status"] if moment in held else "free",
+                "item": (
+                    f"{held[moment]['item_type']} {held[moment]['item_ref']}"
+                    if moment in held
+                    else None
+                ),
+            }
+            for moment in between(slots, config.zone, now, end)
+        ]
+    if fmt == "json":
+        click.echo(json.dumps(calendar, indent=2, ensure_ascii=False))
+        return
+    for name, rows in calendar.items():
+        settings = config.channel(name)
+        if not settings.slots:
+            click.echo(f"{name}: no slots; posts go out as soon as they are due")
+            continue
+        free = sum(1 for r in rows if r["post"] is None)
+        click.echo(f"{name}: {', '.join(settings.slots)} — next {days} days, {free} free")
+        for row in rows:
+            row["slot"] = local_time(row["slot"], config.zone)
+        echo_table(rows, ["slot", "status", "post", "item"])
+        click.echo("")
+
+
+@queue.command("pending")
+@click.option("--channel", "channel_name", help="Only this channel.")
+@pass_app
+def queue_pending(app: App, channel_name: str | None) -> None:
+    """Posts waiting for approval, with why; approve or cancel them by id."""
+    from commsbot.store import posts as posts_q
+
+    rows = posts_q.list_posts(
+        app.store, status="pending_approval", channel=channel_name, limit=1000
+    )
+    for r in rows:
+        r["text"] = _short((r["text"].splitlines() or [""])[0], 50)
+        r["why"] = _short(r["last_error"], 60) or "approval policy"
+    echo_table(rows, ["id", "channel", "item_type", "item_ref", "text", "why"])
+    if rows:
+        click.echo("\ncommsbot queue approve ID... | commsbot queue cancel ID...")

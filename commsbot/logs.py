@@ -1,0 +1,110 @@
+"""Logging: one line per action, as text or JSON lines, with secrets masked.
+
+Secrets never belong in a message; masking the values of the environment variables
+that the config names is the net under that rule, not the rule itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+MASK = "***"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            # As masked by MaskSecrets, which fills exc_text before formatters run.
+            line["traceback"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
+class MaskSecrets(logging.Filter):
+    """Replaces known secret values in a record's message (and traceback) with ***."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        # Longest first, so that a secret containing another is masked whole. Very short
+        # values would mask ordinary words: they are not secrets worth the name.
+        found = {*self.secrets, *(s for s in secrets if len(s) >= 4)}
+        self.secrets = sorted(found, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.mask(record.getMessage())
+            record.args = ()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.mask(record.exc_text)
+        return True
+
+
+def secret_values(config: Any) -> list[str]:
+    """The values of the environment variables named by every ``*_env`` key of a config."""
+    from commsbot.config import as_dict
+
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key.endswith("_env") and isinstance(inner, str) and os.environ.get(inner):
+                    found.append(os.environ[inner])
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(as_dict(config))
+    return found
+
+
+# One filter for the process: the secrets are known only once the config is read.
+_MASK = MaskSecrets()
+
+
+def mask_secrets(secrets: Iterable[str]) -> None:
+    """Mask these values in every log line from now on."""
+    _MASK.add(secrets)
+
+
+def setup(level: int, *, json_lines: bool = False) -> None:
+    """(Re)configure the root logger: one handler on stderr, secrets masked."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(_MASK)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # The scheduler's own lines repeat ours ("Running job ..."); its warnings still show.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))

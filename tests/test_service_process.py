@@ -1,0 +1,248 @@
+"""``commsbot run`` as a real process on a temporary store, with a schedule of seconds.
+
+The test polls files and the store with a bounded wait; the service is always
+stopped (SIGTERM, then SIGKILL if it would not stop) before the test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from service_support import write_config, write_schedules
+
+from commsbot.cli import cli
+from commsbot.config import Config, load_config
+from commsbot.content import load_sample
+from commsbot.lock import holder
+from commsbot.pipeline import make_channels
+from commsbot.queue_ops import announce
+from commsbot.slots import DAYS
+from commsbot.store import Store, iso
+
+WAIT = 30.0  # seconds: the bound on every wait; a healthy run takes a fraction of it
+SCHEDULE = '[publish]\nevery = "2s"\nat_start = true\n'
+
+
+class Running:
+    """A service process and its log file."""
+
+    def __init__(self, config_path: Path, log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "commsbot", "--config", str(config_path), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def lines(self) -> list[str]:
+        return self.log.read_text(encoding="utf-8").splitlines()
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=WAIT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=WAIT)
+
+
+@pytest.fixture
+def service_dir(tmp_path: Path) -> Path:
+    write_schedules(tmp_path / "schedules", SCHEDULE)
+    return tmp_path
+
+
+@pytest.fixture
+def start(service_dir: Path) -> Iterator[Callable[[], Running]]:
+    started: list[Running] = []
+
+    def run() -> Running:
+        running = Running(service_dir / "commsbot.toml", service_dir / f"service{len(started)}.log")
+        started.append(running)
+        return running
+
+    yield run
+    for running in started:
+        running.kill()
+
+
+def configure(folder: Path, outbox: str = "") -> Config:
+    path = write_config(folder, outbox=outbox, service='schedules = "schedules"')
+    config = load_config(path)
+    with Store(config.store.path) as store:
+        load_sample(store, datetime.now(UTC))
+    return config
+
+
+def wait_for(check: Callable[[], Any], what: str, running: Running) -> Any:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        if running.proc.poll() is not None:
+            raise AssertionError(
+                f"service exited ({running.proc.returncode}) waiting for {what}:\n"
+                + "\n".join(running.lines())
+            )
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {WAIT}s:\n" + "\n".join(running.lines()))
+
+
+def outbox_lines(folder: Path) -> list[dict[str, Any]]:
+    log = folder / "outbox" / "outbox.jsonl"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def query(config: Config, sql: str) -> list[dict[str, Any]]:
+    with Store(config.store.path) as store:
+        return store.rows(sql)
+
+
+def test_posts_what_is_due_refuses_a_second_instance_and_stops_on_sigterm(
+    service_dir: Path, start: Callable[[], Running]
+) -> None:
+    config = configure(service_dir)
+    running = start()
+    # The sample is posted as soon as the service starts.
+    wait_for(lambda: len(outbox_lines(service_dir)) == 58, "58 sample posts", running)
+
+    second = subprocess.run(
+        [sys.executable, "-m", "commsbot", "--config", str(service_dir / "commsbot.toml"), "run"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert second.returncode == 1
+    assert f"the store is in use by commsbot PID {running.proc.pid} (commsbot run since" in (
+        second.stderr
+    )
+    assert "Traceback" not in second.stderr
+
+    # Queued while the service runs: a later scheduled run posts it.
+    with Store(config.store.path) as store:
+        [post_id] = announce(
+            store, config, make_channels(config), "Final conference", at=datetime.now(UTC)
+        )
+    posted = wait_for(
+        lambda: [line for line in outbox_lines(service_dir) if line["post_id"] == post_id],
+        "the announcement",
+        running,
+    )
+    assert posted[0]["text"] == "Final conference"
+
+    status = CliRunner().invoke(
+        cli, ["--config", str(service_dir / "commsbot.toml"), "status", "--json"]
+    )
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert (data["service"]["running"], data["service"]["pid"]) == (True, running.proc.pid)
+    publish = next(s for s in data["schedules"] if s["schedule"] == "publish")
+    assert (publish["state"], publish["when"]) == ("scheduled", "every 2s")
+    assert publish["next_run"] is not None
+    assert data["queue"] == [{"channel": "outbox", "sent": 59}]
+
+    assert running.terminate() == 0
+    lines = running.lines()
+    assert any(line.endswith("SIGTERM received: stopping") for line in lines)
+    assert lines[-1].endswith("INFO commsbot.service: service stopped")
+    assert holder(config.store.path) is None
+    assert query(config, "SELECT count(*) AS n FROM schedule_state") == [{"n": 0}]
+    runs = query(config, "SELECT outcome FROM job_runs ORDER BY id")
+    assert runs[0] == {"outcome": "new 58, sent 58"}
+    assert all(r["outcome"] for r in runs)  # every run finished and was recorded
+
+
+def test_respects_slots(service_dir: Path, start: Callable[[], Running]) -> None:
+    # A weekly slot three days ahead: nothing of the sample may go out during the test.
+    local = (datetime.now(UTC) + timedelta(days=3)).astimezone(
+        load_config(write_config(service_dir)).zone
+    )
+    slot = f"{DAYS[local.weekday()].title()} {local:%H:%M}"
+    config = configure(service_dir, outbox=f'slots = ["{slot}"]')
+    with Store(config.store.path) as store:
+        [due] = announce(store, config, make_channels(config), "Due now", at=datetime.now(UTC))
+    running = start()
+    wait_for(
+        lambda: query(config, "SELECT outcome FROM job_runs WHERE outcome IS NOT NULL"),
+        "the first publish run",
+        running,
+    )
+    assert [line["post_id"] for line in outbox_lines(service_dir)] == [due]
+    queued = query(config, "SELECT not_before FROM posts WHERE status = 'queued' ORDER BY id")
+    assert len(queued) == 58
+    first = local.replace(second=0, microsecond=0)
+    weekly = [iso(first + timedelta(days=7 * i)) for i in range(3)]
+    assert [r["not_before"] for r in queued[:3]] == weekly
+    assert running.terminate() == 0
+
+
+def test_sigterm_mid_send_lets_the_send_finish_and_leaves_nothing_half_written(
+    service_dir: Path, start: Callable[[], Running]
+) -> None:
+    config = configure(service_dir)
+    with Store(config.store.path) as store:
+        slug = store.scalar("SELECT slug FROM practices WHERE id = 30")
+    # Post 30's file is a named pipe: its send blocks until the test reads it, so the
+    # SIGTERM arrives while a send is in flight, whatever the machine's speed.
+    (service_dir / "outbox").mkdir()
+    fifo = service_dir / "outbox" / f"000030-practice-{slug}.txt"
+    os.mkfifo(fifo)
+    running = start()
+    wait_for(
+        lambda: list((service_dir / "outbox").glob("000029-*.txt")), "posts before 30", running
+    )
+    running.proc.send_signal(signal.SIGTERM)
+    sent_text = read_fifo(fifo, running)
+    assert running.proc.wait(timeout=WAIT) == 0
+    lines = running.lines()
+    assert any(line.endswith("SIGTERM received: stopping") for line in lines)
+    assert lines[-1].endswith("INFO commsbot.service: service stopped")
+    with Store(config.store.path) as store:
+        post = store.row("SELECT text, status FROM posts WHERE id = 30")
+        assert post is not None
+        assert sent_text == post["text"] + "\n"
+        assert store.rows("SELECT status, count(*) AS n FROM posts GROUP BY status") == [
+            {"status": "sent", "n": 58}
+        ]
+        assert store.rows("SELECT outcome, error FROM job_runs") == [
+            {"outcome": "new 58, sent 58", "error": None}
+        ]
+        assert store.integrity() == "ok"
+    assert [line["post_id"] for line in outbox_lines(service_dir)] == list(range(1, 59))
+
+
+def read_fifo(fifo: Path, running: Running) -> str:
+    """Everything the service writes into the pipe, once it has opened and closed it."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    data = b""
+    deadline = time.monotonic() + WAIT
+    try:
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:  # the writer is there, its data not yet
+                chunk = None
+            if chunk:
+                data += chunk
+            elif chunk == b"" and data:  # written and closed
+                return data.decode("utf-8")
+            time.sleep(0.02)
+    finally:
+        os.close(fd)
+    raise AssertionError("the service never wrote post 30:\n" + "\n".join(running.lines()))
