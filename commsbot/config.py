@@ -37,6 +37,15 @@ class ChannelSettings:
     enabled: bool = False
     # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
     utm: dict[str, str] = field(default_factory=dict)
+    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
+    hashtags: tuple[str, ...] = ()
+    # What becomes of a post longer than the channel allows: shortened (keeping the link),
+    # or a numbered thread with the link in its first post.
+    long_posts: Literal["truncate", "thread"] = "truncate"
+
+    def check(self) -> str | None:
+        """What is wrong with these settings as a whole ("key: problem"), or None."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 f"{path}: unknown channel [channels.{name}] (known: {', '.join(channel_names())})"
             )
         channels[name] = loader.build(cls, section, f"channels.{name}")
+        problem = channels[name].check()
+        if problem:
+            raise ConfigError(f"{path}: channels.{name}.{problem}")
     service = loader.build(ServiceConfig, raw.get("service", {}), "service")
     try:
         ZoneInfo(service.timezone)
