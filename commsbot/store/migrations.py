@@ -211,9 +211,17 @@ CREATE TABLE job_runs (
 CREATE INDEX job_runs_job ON job_runs (job, started_at);
 """
 
+# When a post was last handed to its channel: a retry later than the platform's
+# deduplication window must first look for what that attempt may have published.
+_ATTEMPTED_AT = """
+ALTER TABLE posts ADD COLUMN attempted_at TEXT;
+UPDATE posts SET attempted_at = updated_at WHERE attempts > 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
+    (9, "posts_attempted_at", _ATTEMPTED_AT),
 ]

@@ -92,12 +92,25 @@ def claim_due(store: Store, channel: str, now: datetime, limit: int) -> list[dic
             (channel, stamp, stamp, limit),
         )
         store.conn.executemany(
-            "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ? "
-            "WHERE id = ? AND status = 'queued'",
-            [(stamp, r["id"]) for r in rows],
+            "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
+            "attempted_at = ? WHERE id = ? AND status = 'queued'",
+            [(stamp, stamp, r["id"]) for r in rows],
         )
+    # The rows keep the previous attempted_at: the channel needs to know about that attempt.
     for r in rows:
         r["attempts"] += 1
+        r["payload"] = json.loads(r["payload"])
+    return rows
+
+
+def stale_sending(store: Store, channel: str, before: datetime) -> list[dict[str, Any]]:
+    """Posts of a channel left ``sending`` since before a time: their run was interrupted."""
+    rows = store.rows(
+        "SELECT * FROM posts WHERE channel = ? AND status = 'sending' "
+        "AND coalesce(attempted_at, updated_at) < ? ORDER BY id",
+        (channel, iso(before)),
+    )
+    for r in rows:
         r["payload"] = json.loads(r["payload"])
     return rows
 
