@@ -50,12 +50,25 @@ def _needs_channel(config: Config) -> str | None:
     return None if config.enabled_channels else "no channel is enabled"
 
 
+def _needs_polled_channel(config: Config) -> str | None:
+    from commsbot.pipeline import make_channels
+
+    polled = [c for c in make_channels(config).values() if c.engagement_polling() is not None]
+    return None if polled else "no enabled channel is polled for engagement"
+
+
 JOBS: tuple[Job, ...] = (
     Job(
         "publish",
         "commsbot.pipeline:publish_job",
         "render new content and post everything due",
         _needs_channel,
+    ),
+    Job(
+        "collect-engagement",
+        "commsbot.collect:collect_engagement",
+        "poll favourites, boosts and replies of recent posts",
+        _needs_polled_channel,
     ),
 )
 
