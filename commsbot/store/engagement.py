@@ -54,10 +54,6 @@ def poll_candidates(store: Store, channel: str, sent_since: datetime) -> list[di
     )
 
 
-def channel_states(store: Store) -> list[dict[str, Any]]:
-    return store.rows("SELECT * FROM channel_state ORDER BY channel")
-
-
 def channel_state(store: Store, channel: str) -> dict[str, Any] | None:
     return store.row("SELECT * FROM channel_state WHERE channel = ?", (channel,))
 
