@@ -41,6 +41,15 @@ class ChannelSettings:
     # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
     # New content takes the next free one; none means posts go out as soon as they are due.
     slots: tuple[str, ...] = ()
+    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
+    hashtags: tuple[str, ...] = ()
+    # What becomes of a post longer than the channel allows: shortened (keeping the link),
+    # or a numbered thread with the link in its first post.
+    long_posts: Literal["truncate", "thread"] = "truncate"
+
+    def check(self) -> str | None:
+        """What is wrong with these settings as a whole ("key: problem"), or None."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 f"{path}: unknown channel [channels.{name}] (known: {', '.join(channel_names())})"
             )
         channels[name] = loader.build(cls, section, f"channels.{name}")
+        problem = channels[name].check()
+        if problem:
+            raise ConfigError(f"{path}: channels.{name}.{problem}")
     service = loader.build(ServiceConfig, raw.get("service", {}), "service")
     try:
         ZoneInfo(service.timezone)

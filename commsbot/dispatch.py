@@ -1,24 +1,33 @@
 """Dispatch: hand due posts to their channels, paced, and pass the outcomes to record.
 
 Channels run concurrently, each behind its own pace, so a slow or paused channel
-never holds back another. There is no SQL here: selection and recording do that.
+never holds back another. A channel that is down or paused (its state is kept in the
+store) is skipped; one that stops in the middle of a batch gives back what it did not
+try. There is no SQL here: selection and recording do that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from commsbot import record, select
 from commsbot.channels.base import Channel, Delivery, Rendered
-from commsbot.store import Store
+from commsbot.store import Store, from_iso
+from commsbot.store.service import LEFT_BY_CRASH
 
 log = logging.getLogger("commsbot.dispatch")
+
+# After this many transient failures in a row the platform is struggling: the rest of
+# the channel's queue waits for the next run instead of each post failing in turn.
+MAX_TRANSIENT_IN_A_ROW = 3
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -39,6 +48,7 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
         image_alt=payload.get("image_alt"),
         thread=tuple(payload.get("thread") or ()),
         language=payload.get("language"),
+        previous_attempt_at=from_iso(row["attempted_at"]) if row.get("attempted_at") else None,
     )
 
 
@@ -68,6 +78,35 @@ async def send_one(channel: Channel, post: Rendered) -> Delivery:
         return Delivery(post.post_id, "unknown", error=f"{type(exc).__name__}: {exc}")
 
 
+def _stops_channel(delivery: Delivery) -> bool:
+    """A rejected token or a platform's "wait until": the channel's trouble, not the post's."""
+    return delivery.channel_down or (delivery.status == "retry" and bool(delivery.retry_after))
+
+
+async def recover(
+    store: Store,
+    channel: Channel,
+    clock: Clock,
+    policy: record.RetryPolicy,
+    why: str = LEFT_BY_CRASH,
+) -> Counter[str]:
+    """Let the channel say what became of posts an interrupted run left ``sending``;
+    those it cannot tell about are ``unknown``, with ``why`` for the officer."""
+    rows = select.interrupted(store, channel.name)
+    if not rows:
+        return Counter()
+    posts = [to_rendered(row) for row in rows]
+    try:
+        deliveries = await channel.recover(posts)
+    except Exception as exc:
+        log.exception("channel %s raised while recovering posts", channel.name)
+        error = f"interrupted while sending; recovery failed: {type(exc).__name__}: {exc}"
+        deliveries = [Delivery(p.post_id, "unknown", error=error) for p in posts]
+    deliveries = [replace(d, error=why) if d.status == "unknown" else d for d in deliveries]
+    log.warning("%s: %d post(s) left sending by an interrupted run", channel.name, len(rows))
+    return record.apply(store, rows, deliveries, clock(), policy)
+
+
 async def dispatch_channel(
     store: Store,
     channel: Channel,
@@ -75,29 +114,33 @@ async def dispatch_channel(
     policy: record.RetryPolicy,
     progress: Progress | None = None,
 ) -> Counter[str]:
-    """Send everything due on one channel until none is left or the channel pauses."""
+    """Send everything due on one channel until none is left or the channel stops."""
+    blocked = select.channel_blocked(store, channel.name, clock())
+    if blocked:
+        log.warning("%s not dispatched: %s", channel.name, blocked)
+        return Counter(blocked=1)
+    totals = await recover(store, channel, clock, policy)
     pacer = Pacer(channel.rate_per_second)
-    totals: Counter[str] = Counter()
+    transient = 0
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size)
         if not claimed:
             return totals
         deliveries: list[Delivery] = []
-        paused: Delivery | None = None
+        stop: Delivery | None = None
         for row in claimed:
             post = to_rendered(row)
-            if paused is not None:
-                # Not attempted: back in the queue when the pause ends, no attempt used.
-                deliveries.append(
-                    Delivery(
-                        post.post_id, "retry", error=paused.error, retry_after=paused.retry_after
-                    )
-                )
+            if stop is not None:
+                # Not attempted: back in the queue as it was, no attempt used.
+                deliveries.append(Delivery(post.post_id, "retry", retry_after=0))
                 row["attempts"] -= 1
                 continue
             await pacer.wait()
             delivery = await send_one(channel, post)
-            deliveries.append(delivery)
+            deliveries.append(
+                # A post held back by a down channel goes as soon as the channel is back.
+                dataclasses.replace(delivery, retry_after=0) if delivery.channel_down else delivery
+            )
             log.info(
                 "%s post %s: %s%s",
                 channel.name,
@@ -105,13 +148,23 @@ async def dispatch_channel(
                 delivery.status,
                 f" ({delivery.error})" if delivery.error else "",
             )
-            if delivery.channel_down or (delivery.status == "retry" and delivery.retry_after):
-                paused = delivery
-        totals += record.apply(store, claimed, deliveries, clock(), policy)
+            if _stops_channel(delivery):
+                row["attempts"] -= 1
+                stop = delivery
+            elif delivery.status == "retry":
+                transient += 1
+                if transient >= MAX_TRANSIENT_IN_A_ROW:
+                    stop = delivery
+            else:
+                transient = 0
+        now = clock()
+        totals += record.apply(store, claimed, deliveries, now, policy)
         if progress is not None:
             progress(len(claimed))
-        if paused is not None:
-            totals["paused"] += 1
+        if stop is not None:
+            if _stops_channel(stop):
+                record.channel_stopped(store, channel.name, stop, now)
+            totals["stopped"] += 1
             return totals
 
 

@@ -56,6 +56,13 @@ def _needs_feeds(config: Config) -> str | None:
     return feeds_missing(config)
 
 
+def _needs_polled_channel(config: Config) -> str | None:
+    from commsbot.pipeline import make_channels
+
+    polled = [c for c in make_channels(config).values() if c.engagement_polling() is not None]
+    return None if polled else "no enabled channel is polled for engagement"
+
+
 JOBS: tuple[Job, ...] = (
     # Before publish, so that `run --once` posts what it has just ingested.
     Job("ingest-feeds", "commsbot.ingest:ingest_job", "poll partner feeds", _needs_feeds),
@@ -64,6 +71,12 @@ JOBS: tuple[Job, ...] = (
         "commsbot.pipeline:publish_job",
         "render new content and post everything due",
         _needs_channel,
+    ),
+    Job(
+        "collect-engagement",
+        "commsbot.collect:collect_engagement",
+        "poll favourites, boosts and replies of recent posts",
+        _needs_polled_channel,
     ),
 )
 

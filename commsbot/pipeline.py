@@ -154,6 +154,10 @@ async def publish(
     summary.outcomes.update(
         await dispatch.dispatch(store, channels, clock, retry_policy(config), progress)
     )
+    for name in channels:
+        blocked = select.channel_blocked(store, name, clock())
+        if blocked:
+            summary.problems.append(f"{name} is {blocked}")
     return summary
 
 

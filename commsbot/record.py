@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from commsbot.channels.base import Delivery
+from commsbot.channels.base import Delivery, Engagement
 from commsbot.store import Store, iso
+from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 
 
@@ -21,7 +23,8 @@ class RetryPolicy:
     def delay(self, attempts: int, retry_after: float | None) -> timedelta:
         """Exponential backoff, or the platform's own wait when it gave one."""
         if retry_after is not None:
-            return timedelta(seconds=max(retry_after, 1))
+            # Zero is "queue it again now" (a post that was not attempted, or recovered).
+            return timedelta(seconds=max(math.ceil(retry_after), 0))
         return timedelta(seconds=self.backoff_seconds * 2 ** max(attempts - 1, 0))
 
 
@@ -59,3 +62,37 @@ def apply(
         results.append(row)
     posts_q.record_results(store, results, now)
     return counts
+
+
+def channel_stopped(store: Store, channel: str, delivery: Delivery, now: datetime) -> None:
+    """Keep why a channel stopped: down (until an officer clears it) or paused until a time."""
+    if delivery.channel_down:
+        reason = delivery.error or "the platform refused this channel"
+        engagement_q.set_channel_state(store, channel, now, down_reason=reason)
+    elif delivery.retry_after:
+        until = now + timedelta(seconds=math.ceil(delivery.retry_after))
+        engagement_q.set_channel_state(store, channel, now, paused_until=until)
+
+
+def channel_cleared(store: Store, channel: str, now: datetime) -> None:
+    """The channel works again (its credentials were checked): posting resumes."""
+    engagement_q.set_channel_state(store, channel, now)
+
+
+def engagement(store: Store, snapshots: Sequence[Engagement], now: datetime) -> int:
+    """Append engagement snapshots; counts are states, each one replaces the last."""
+    return engagement_q.add_snapshots(
+        store,
+        [
+            {
+                "post_id": e.post_id,
+                "favourites": e.favourites,
+                "boosts": e.boosts,
+                "replies": e.replies,
+                "reactions": e.reactions,
+                "clicks": e.clicks,
+            }
+            for e in snapshots
+        ],
+        now,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,15 @@ import jinja2
 
 from commsbot.config import packaged_path
 from commsbot.errors import TemplateError
-from commsbot.text import add_utm, hashtag, hashtags, html_to_text, telegram_escape, truncate
+from commsbot.text import (
+    add_utm,
+    hashtag,
+    hashtags,
+    html_to_text,
+    split_thread,
+    telegram_escape,
+    truncate,
+)
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
@@ -38,7 +47,9 @@ class Output:
     title: str | None = None
     image: str | None = None
     image_alt: str | None = None
+    # The further posts of a thread (channels whose long_posts is "thread").
     thread: tuple[str, ...] = ()
+    language: str | None = None
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -47,6 +58,7 @@ class Output:
             "image": self.image,
             "image_alt": self.image_alt,
             "thread": list(self.thread),
+            "language": self.language,
         }
 
 
@@ -60,6 +72,24 @@ def _autoescape(name: str | None) -> bool:
 def shorten(text: str, width: int) -> str:
     """A text cut at a word boundary to ``width`` graphemes, with an ellipsis."""
     return truncate(str(text), width)
+
+
+def missing_hashtags(body: str, tags: tuple[str, ...]) -> str:
+    """The channel's fixed hashtags that the body does not already carry, space-joined."""
+    wanted = hashtags(tags).split()
+    return " ".join(
+        t for t in wanted if not re.search(rf"(?<![\w#]){re.escape(t)}(?!\w)", body, re.IGNORECASE)
+    )
+
+
+def _append_tags(body: str, tags: str) -> str:
+    """Tags on the body's last line when that line holds hashtags already, else below it."""
+    if not tags:
+        return body
+    last = body.rstrip().rsplit("\n", 1)[-1].split()
+    if last and all(word.startswith("#") for word in last):
+        return f"{body.rstrip()} {tags}"
+    return f"{body}\n\n{tags}" if body else tags
 
 
 def item_version(item: dict[str, Any]) -> str:
@@ -156,20 +186,29 @@ class Renderer:
         if link and _autoescape(tmpl.name):
             shown_link = telegram_escape(link)
         body = self._run(tmpl, {**context, "link": link, "channel": channel.name}, what)
+        settings = channel.settings
+        tags = missing_hashtags(body, settings.hashtags)
+        full = _append_tags(body, tags)
+        if shown_link:
+            full = f"{full}\n\n{shown_link}" if full else shown_link
         limit = channel.limit()
-        full = f"{body}\n\n{shown_link}" if shown_link and body else (body or shown_link or "")
         length = channel.length(full)
         truncated = False
+        thread: tuple[str, ...] = ()
         if length > limit:
-            tail = f"\n\n{shown_link}" if shown_link else ""
-            room = limit - channel.length(tail) if tail else limit
+            # The hashtags and the link are kept whole; only the body is cut or split.
+            tail = "".join(f"\n\n{part}" for part in (tags, shown_link) if part)
+            room = limit - channel.length(tail)
             try:
                 if room <= 0:
-                    raise ValueError(f"the link alone is longer than the limit of {limit}")
-                full = truncate(body, room, counter=channel.length) + tail
+                    raise ValueError(f"the link and hashtags alone exceed the limit of {limit}")
+                if settings.long_posts == "thread":
+                    first, *rest = split_thread(body, room, counter=channel.length)
+                    full, thread = first + tail, tuple(rest)
+                else:
+                    full, truncated = truncate(body, room, counter=channel.length) + tail, True
             except ValueError as exc:
                 raise TemplateError(f"{what} on {channel.name}: {exc}") from None
-            truncated = True
             length = channel.length(full)
         if not full:
             raise TemplateError(f"template {tmpl.name} for {what} rendered nothing")
@@ -185,4 +224,6 @@ class Renderer:
             image_alt=(item.get("summary") or item.get("title"))
             if isinstance(item, dict)
             else None,
+            thread=thread,
+            language=item.get("language") if isinstance(item, dict) else None,
         )

@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from commsbot.store import Store
+from commsbot.store import Store, from_iso
 from commsbot.store import content as content_q
+from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import EngagementPolling
 
 
 @dataclass
@@ -50,3 +54,40 @@ def new_content(
 def claim(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
     """Due posts of a channel, marked ``sending`` before anything goes out."""
     return posts_q.claim_due(store, channel, now, limit)
+
+
+def interrupted(store: Store, channel: str) -> list[dict[str, Any]]:
+    """Posts an interrupted run left ``sending``: the channel says what became of them.
+
+    Every sender holds the store lock and sends a channel from one task at a time, so a
+    post found ``sending`` before a dispatch starts belongs to no running send.
+    """
+    return posts_q.sending_posts(store, channel)
+
+
+def channel_blocked(store: Store, channel: str, now: datetime) -> str | None:
+    """Why a channel must not send now (down, or paused until a time), or None."""
+    state = engagement_q.channel_state(store, channel)
+    if state is None:
+        return None
+    if state["down_reason"]:
+        return f"down: {state['down_reason']}"
+    if state["paused_until"] and from_iso(state["paused_until"]) > now:
+        return f"paused until {state['paused_until']}"
+    return None
+
+
+def engagement_due(
+    store: Store, channel: str, polling: EngagementPolling, now: datetime
+) -> list[dict[str, Any]]:
+    """Sent posts young enough to poll whose last snapshot is older than their interval,
+    never observed first, then the longest waiting."""
+    due = []
+    for row in engagement_q.poll_candidates(store, channel, now - polling.max_age):
+        interval = polling.interval(now - from_iso(row["sent_at"]))
+        # A tenth of slack, so a job run on the same interval does not skip every other turn.
+        last = row["last_observed"]
+        if last is None or now - from_iso(last) >= interval * 0.9:
+            due.append(row)
+    due.sort(key=lambda r: r["last_observed"] or "")
+    return due

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from commsbot import dispatch
 from commsbot.config import Config
 from commsbot.errors import CommsbotError
 from commsbot.jobs import JOBS, JobContext
 from commsbot.lock import StoreLock
-from commsbot.pipeline import Clock, close_channels, open_channels, utcnow
+from commsbot.pipeline import Clock, close_channels, open_channels, retry_policy, utcnow
 from commsbot.runs import execute
 from commsbot.schedules import (
     DEFAULT_MISFIRE_GRACE_SECONDS,
@@ -123,7 +124,10 @@ class Service:
     async def _serve(self, store: Store) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        left = service_q.mark_interrupted(store, self.clock(), service_q.LEFT_BY_CRASH)
+        # Posts of enabled channels are recovered by their channel on its first dispatch.
+        left = service_q.mark_interrupted(
+            store, self.clock(), service_q.LEFT_BY_CRASH, besides=self.config.enabled_channels
+        )
         if left:
             log.warning(
                 "post(s) %s were left sending by a stopped process: recorded unknown",
@@ -239,6 +243,12 @@ class Service:
             except Exception as exc:
                 log.error("%s failed to stop cleanly: %s", name, exc)
         await self._drain(running.tasks)
+        ctx = running.ctx
+        for channel in ctx.channels.values():
+            # A channel that can look its posts up queues them again; others say unknown.
+            await dispatch.recover(
+                ctx.store, channel, self.clock, retry_policy(ctx.config), service_q.INTERRUPTED
+            )
         interrupted = service_q.mark_interrupted(
             running.ctx.store, self.clock(), service_q.INTERRUPTED
         )

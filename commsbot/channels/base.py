@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
 from commsbot.config import ChannelSettings
@@ -36,6 +37,9 @@ class Rendered:
     # Further posts of a thread, when the text did not fit in one.
     thread: tuple[str, ...] = ()
     language: str | None = None
+    # When the post was last handed to the channel, if it was: that attempt may have
+    # published it, so a channel whose deduplication has expired looks before posting.
+    previous_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,19 @@ class Engagement:
     reactions: int = 0
     clicks: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngagementPolling:
+    """How often a channel's posts are polled for engagement: often while they are
+    new, then less often, and not at all once they are older than ``max_age``."""
+
+    max_age: timedelta
+    first_day_every: timedelta
+    later_every: timedelta
+
+    def interval(self, age: timedelta) -> timedelta:
+        return self.first_day_every if age < timedelta(days=1) else self.later_every
 
 
 @dataclass(frozen=True)
@@ -119,3 +136,29 @@ class Channel(ABC):
     async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         """Current counts for (post id, remote id) pairs; channels without any return none."""
         return []
+
+    def engagement_polling(self) -> EngagementPolling | None:
+        """The schedule on which to call ``fetch_engagement``; None: this channel is not polled."""
+        return None
+
+    async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
+        """Outcomes for posts left ``sending`` by an interrupted run.
+
+        Default: ``unknown``, since only the platform could tell whether they went out.
+        A channel that can deduplicate or look its posts up returns ``retry`` instead.
+        """
+        return [
+            Delivery(
+                p.post_id,
+                "unknown",
+                error="interrupted while sending: it may or may not have been published",
+            )
+            for p in posts
+        ]
+
+    async def describe(self) -> dict[str, str]:
+        """Check the channel's credentials and say what it posts as and to (``channels test``).
+
+        Called after ``open()``; raises ``ChannelError`` naming what is wrong.
+        """
+        return {"limit": f"{self.limit()} characters"}

@@ -88,7 +88,9 @@ def _run_once(app: App, as_json: bool) -> None:
 
     store, config = app.store, app.config
     # Holding the lock, a post still "sending" was left by a process that is gone.
-    left = service_q.mark_interrupted(store, utcnow(), service_q.LEFT_BY_CRASH)
+    left = service_q.mark_interrupted(
+        store, utcnow(), service_q.LEFT_BY_CRASH, besides=config.enabled_channels
+    )
     if left:
         click.echo(
             f"post(s) {', '.join(map(str, left))} were left sending by a stopped process: "

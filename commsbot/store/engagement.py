@@ -41,6 +41,19 @@ def latest(store: Store, post_id: int) -> dict[str, Any] | None:
     )
 
 
+def poll_candidates(store: Store, channel: str, sent_since: datetime) -> list[dict[str, Any]]:
+    """Posts of a channel sent since a time: remote id, thread length, last observation."""
+    return store.rows(
+        "SELECT p.id, p.remote_id, p.sent_at, "
+        "coalesce(json_array_length(p.payload, '$.thread'), 0) AS thread_parts, "
+        "max(e.observed_at) AS last_observed "
+        "FROM posts p LEFT JOIN engagement e ON e.post_id = p.id "
+        "WHERE p.channel = ? AND p.status = 'sent' AND p.remote_id IS NOT NULL "
+        "AND p.sent_at >= ? GROUP BY p.id ORDER BY p.id",
+        (channel, iso(sent_since)),
+    )
+
+
 def channel_state(store: Store, channel: str) -> dict[str, Any] | None:
     return store.row("SELECT * FROM channel_state WHERE channel = ?", (channel,))
 

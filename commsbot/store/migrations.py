@@ -267,6 +267,13 @@ CREATE TABLE schedule_state (
 );
 """
 
+# When a post was last handed to its channel: a retry later than the platform's
+# deduplication window must first look for what that attempt may have published.
+_ATTEMPTED_AT = """
+ALTER TABLE posts ADD COLUMN attempted_at TEXT;
+UPDATE posts SET attempted_at = updated_at WHERE attempts > 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -275,4 +282,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "feeds", _FEEDS),
     (5, "service", _SERVICE),
     (8, "remote_deleted", _REMOTE_DELETED),
+    (9, "posts_attempted_at", _ATTEMPTED_AT),
 ]

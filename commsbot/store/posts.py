@@ -92,12 +92,23 @@ def claim_due(store: Store, channel: str, now: datetime, limit: int) -> list[dic
             (channel, stamp, stamp, limit),
         )
         store.conn.executemany(
-            "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ? "
-            "WHERE id = ? AND status = 'queued'",
-            [(stamp, r["id"]) for r in rows],
+            "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
+            "attempted_at = ? WHERE id = ? AND status = 'queued'",
+            [(stamp, stamp, r["id"]) for r in rows],
         )
+    # The rows keep the previous attempted_at: the channel needs to know about that attempt.
     for r in rows:
         r["attempts"] += 1
+        r["payload"] = json.loads(r["payload"])
+    return rows
+
+
+def sending_posts(store: Store, channel: str) -> list[dict[str, Any]]:
+    """Posts of a channel in ``sending``."""
+    rows = store.rows(
+        "SELECT * FROM posts WHERE channel = ? AND status = 'sending' ORDER BY id", (channel,)
+    )
+    for r in rows:
         r["payload"] = json.loads(r["payload"])
     return rows
 

@@ -110,15 +110,19 @@ def posts_between(
 # -- shutdown and status -------------------------------------------------------
 
 
-def mark_interrupted(store: Store, now: datetime, why: str) -> list[int]:
+def mark_interrupted(
+    store: Store, now: datetime, why: str, *, besides: Sequence[str] = ()
+) -> list[int]:
     """Posts left ``sending`` by a stopped run become ``unknown``: the platform may have
-    them. Only safe while holding the store lock (no other process is sending)."""
+    them. Channels in ``besides`` are left to recover their own posts (they can look them
+    up). Only safe while holding the store lock (no other process is sending)."""
+    marks = ", ".join("?" * len(besides))
+    where = f"status = 'sending' AND channel NOT IN ({marks})"
     with store.write() as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM posts WHERE status = 'sending'")]
+        ids = [r[0] for r in conn.execute(f"SELECT id FROM posts WHERE {where}", (*besides,))]
         conn.execute(
-            "UPDATE posts SET status = 'unknown', last_error = ?, updated_at = ? "
-            "WHERE status = 'sending'",
-            (why, iso(now)),
+            f"UPDATE posts SET status = 'unknown', last_error = ?, updated_at = ? WHERE {where}",
+            (why, iso(now), *besides),
         )
     return ids
 

@@ -1,0 +1,546 @@
+"""Mastodon: statuses through Mastodon.py, each published exactly once.
+
+Every status carries an ``Idempotency-Key`` derived from its outbox row, so a retry
+after a timeout gets back the status the server already made instead of a second one.
+Mastodon keeps a key for about an hour: a post whose previous attempt is older than
+that is first looked for among the account's own statuses.
+
+Mastodon.py is synchronous, so every call runs in a worker thread, never on the event
+loop; the client is made with ``ratelimit_method="throw"`` so it never sleeps, and a
+rate limit becomes a Delivery that pauses the channel until the server's reset time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import mimetypes
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from commsbot import __version__
+from commsbot.channels.base import Channel, Delivery, Engagement, EngagementPolling, Rendered
+from commsbot.config import ChannelSettings, read_secret
+from commsbot.errors import ChannelError, ConfigError
+from commsbot.text import html_to_text, mastodon_length, truncate
+
+# Mastodon forgets an Idempotency-Key after an hour; past this a retry looks first.
+KEY_LIFETIME = timedelta(minutes=50)
+# A status this much older than the attempt that made it still counts (clock skew).
+CLOCK_SKEW = timedelta(minutes=10)
+# How many pages (of 40) of the account's statuses a lookup reads at most.
+LOOKUP_PAGES = 5
+# Mastodon's limit on an image description, and on ids per GET /api/v1/statuses.
+ALT_TEXT_LIMIT = 1500
+STATUSES_PER_REQUEST = 20
+SECRET_KEY = "channels.mastodon.access_token_env"
+
+
+@dataclass(frozen=True)
+class MastodonSettings(ChannelSettings):
+    api_base_url: str = ""
+    access_token_env: str = "COMMSBOT_MASTODON_TOKEN"
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    # For items without a language of their own (ISO 639-1, e.g. "en"); "": the server's.
+    language: str = ""
+    long_posts: Literal["truncate", "thread"] = "thread"
+    # Seconds for each request to the server, and for fetching an item's image.
+    request_timeout: float = 30.0
+    # How long a post waits for its image to be processed before it is retried later.
+    media_wait_seconds: float = 60.0
+    # Where items' relative image paths are found.
+    image_folder: Path = Path(".")
+    # Mastodon's defaults, used until open() reads the server's own.
+    max_characters: int = 500
+    characters_reserved_per_url: int = 23
+    # Engagement: polled until posts are this old, every so often in their first day,
+    # then less often; one poll makes at most so many requests, and stops while the
+    # server has fewer than reserve_requests left, so posting always has room.
+    engagement_max_age_days: int = 14
+    engagement_first_day_minutes: int = 60
+    engagement_later_hours: int = 24
+    engagement_requests_per_run: int = 30
+    reserve_requests: int = 60
+
+    def check(self) -> str | None:
+        if self.enabled and not self.api_base_url:
+            return "api_base_url: needed when the channel is enabled, e.g. https://mastodon.social"
+        if self.api_base_url and not re.match(r"https?://[^/\s]+", self.api_base_url):
+            return f"api_base_url: {self.api_base_url!r} is not an http(s) address"
+        positive = (
+            "request_timeout",
+            "media_wait_seconds",
+            "max_characters",
+            "characters_reserved_per_url",
+            "engagement_max_age_days",
+            "engagement_first_day_minutes",
+            "engagement_later_hours",
+            "engagement_requests_per_run",
+        )
+        for key in positive:
+            if getattr(self, key) <= 0:
+                return f"{key}: must be more than 0"
+        if self.reserve_requests < 0:
+            return "reserve_requests: must not be negative"
+        return None
+
+
+def _api_error(exc: Exception) -> tuple[int | None, str]:
+    """HTTP status and the server's message of a Mastodon.py error."""
+    # MastodonAPIError args: ("Mastodon API returned error", status, reason, message).
+    args = exc.args
+    if len(args) >= 4 and isinstance(args[1], int):
+        return args[1], str(args[3] or args[2])
+    return None, str(exc)
+
+
+def _instance(client: Any) -> Any:
+    """The server's instance information.
+
+    The version is asked for first and strictly: left to ``instance()``, Mastodon.py's
+    version check recurses without end when the server cannot be reached (2.3.3,
+    halcy/Mastodon.py#450).
+    """
+    from mastodon.errors import MastodonVersionError
+
+    try:
+        client.retrieve_mastodon_version(fail_hard=True)
+    except MastodonVersionError as exc:
+        raise (exc.__cause__ or exc) from None
+    return client.instance()
+
+
+def _letters(text: str) -> str:
+    """Only letters and digits: what survives any server's HTML rendering of a text."""
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def part_key(post: Rendered, index: int) -> str:
+    """The Idempotency-Key of one status of a post: the row's key, numbered after the first."""
+    return post.idempotency_key if index == 0 else f"{post.idempotency_key}-{index + 1}"
+
+
+class MastodonChannel(Channel):
+    name = "mastodon"
+    max_length = 500
+    # No fixed pace: the server says how many requests remain until when (X-RateLimit-*),
+    # and a post that would not fit in what remains pauses the channel until the reset.
+    rate_per_second = math.inf
+    # Posts an interrupted run leaves ``sending`` are recovered safely (idempotency keys,
+    # then a lookup), so a batch may be claimed at once: one store write per 20 posts.
+    batch_size = 20
+    Settings: ClassVar[type[ChannelSettings]] = MastodonSettings
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings, MastodonSettings)
+        self.cfg = settings
+        self._limit = settings.max_characters
+        self._url_length = settings.characters_reserved_per_url
+        self._client: Any = None
+        self._account: Any = None
+        self._server = ""
+        self._version = ""
+        self._image_limit: int | None = None
+        self._image_types: tuple[str, ...] = ()
+
+    # -- rendering ------------------------------------------------------------
+
+    def length(self, text: str) -> int:
+        return mastodon_length(text, self._url_length)
+
+    def limit(self) -> int:
+        return self._limit
+
+    # -- connection -----------------------------------------------------------
+
+    async def open(self) -> None:
+        """Make the client and read the server's limits from its instance information."""
+        from mastodon import Mastodon
+        from mastodon.errors import MastodonError, MastodonNetworkError, MastodonRatelimitError
+
+        if not self.cfg.api_base_url:
+            raise ChannelError("mastodon: channels.mastodon.api_base_url is not set")
+        try:
+            token = read_secret(self.cfg.access_token_env, SECRET_KEY)
+        except ConfigError as exc:
+            raise ChannelError(f"mastodon: {exc}") from None
+        client = Mastodon(
+            access_token=token,
+            api_base_url=self.cfg.api_base_url,
+            ratelimit_method="throw",
+            request_timeout=self.cfg.request_timeout,
+            user_agent=f"commsbot/{__version__}",
+        )
+        try:
+            instance = await asyncio.to_thread(_instance, client)
+        except MastodonNetworkError as exc:
+            raise ChannelError(
+                f"mastodon: cannot reach {self.cfg.api_base_url}: {exc}", retryable=True
+            ) from None
+        except MastodonRatelimitError:
+            raise ChannelError(
+                f"mastodon: {self.cfg.api_base_url} says the rate limit is reached; try later",
+                retryable=True,
+            ) from None
+        except MastodonError as exc:
+            _, message = _api_error(exc)
+            raise ChannelError(
+                f"mastodon: {self.cfg.api_base_url} does not answer as a Mastodon server "
+                f"({message})"
+            ) from None
+        self._client = client
+        self._read_instance(instance)
+
+    def _read_instance(self, instance: Any) -> None:
+        config = instance.get("configuration") or {}
+        statuses = config.get("statuses") or {}
+        media = config.get("media_attachments") or {}
+        self._limit = int(
+            statuses.get("max_characters") or instance.get("max_toot_chars") or self._limit
+        )
+        self._url_length = int(statuses.get("characters_reserved_per_url") or self._url_length)
+        self._image_limit = media.get("image_size_limit")
+        self._image_types = tuple(
+            t for t in media.get("supported_mime_types") or () if t.startswith("image/")
+        )
+        self._server = str(instance.get("domain") or instance.get("uri") or "")
+        self._version = str(instance.get("version") or "")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+            self._client = None
+
+    async def describe(self) -> dict[str, str]:
+        """The account the token belongs to, and the server's limits."""
+        me = await asyncio.to_thread(self._me)
+        client = self._client
+        left = ""
+        if client.ratelimit_reset:
+            reset = datetime.fromtimestamp(client.ratelimit_reset, UTC)
+            left = f", {client.ratelimit_remaining} requests left until {reset:%H:%M:%S} UTC"
+        return {
+            "account": f"@{me.acct}@{self._server}" if "@" not in me.acct else f"@{me.acct}",
+            "name": str(me.display_name or me.username),
+            "profile": str(me.url),
+            "server": f"{self.cfg.api_base_url} (Mastodon {self._version or 'version unknown'})",
+            "limit": f"{self._limit} characters, each link counts {self._url_length}",
+            "images": f"up to {self._image_limit} bytes" if self._image_limit else "no limit given",
+            "posting": (
+                f"{self.cfg.visibility}, long posts as a {self.cfg.long_posts}"
+                f"{left or ', no rate limit announced yet'}"
+            ),
+        }
+
+    def _me(self) -> Any:
+        """The token's account (cached); a rejected token is a ChannelError."""
+        from mastodon.errors import MastodonError
+
+        if self._account is None:
+            try:
+                self._account = self._client.account_verify_credentials()
+            except MastodonError as exc:
+                code, message = _api_error(exc)
+                if code in (401, 403):
+                    raise ChannelError(self._token_refused(code, message)) from None
+                raise ChannelError(f"mastodon: cannot check the account: {message}") from None
+        return self._account
+
+    def _token_refused(self, code: int | None, message: str) -> str:
+        return (
+            f"{self.cfg.api_base_url} refused the token in {self.cfg.access_token_env} "
+            f"({code}: {message}); fix it, then run `commsbot channels test mastodon`"
+        )
+
+    def _until_reset(self) -> float | None:
+        """Seconds until the server's rate-limit window resets, if it said."""
+        reset = self._client.ratelimit_reset
+        left = reset - time.time() if reset else 0
+        return left if left > 0 else None
+
+    # -- posting --------------------------------------------------------------
+
+    async def send(self, post: Rendered) -> Delivery:
+        if self._client is None:
+            try:
+                await self.open()
+            except ChannelError as exc:
+                return Delivery(post.post_id, "retry", error=str(exc))
+        return await asyncio.to_thread(self._send, post)
+
+    async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
+        # Re-sent with the same key, a post the server has comes back as that status; past
+        # the key's lifetime, _send first looks for it (previous_attempt_at is kept).
+        return [
+            Delivery(
+                p.post_id,
+                "retry",
+                retry_after=0,
+                error="interrupted while sending; checked against the server before posting again",
+            )
+            for p in posts
+        ]
+
+    def _send(self, post: Rendered) -> Delivery:
+        """Publish a post (all statuses of its thread), in a worker thread."""
+        from mastodon.errors import MastodonError
+
+        parts = (post.text, *post.thread)
+        published: list[Any] = []
+        try:
+            if self._key_may_have_expired(post):
+                published = self._published_parts(post, parts)
+            # The image goes with the first status: none to upload once that is public.
+            upload = bool(post.image) and not published
+            needed = len(parts) - len(published) + (1 if upload else 0)
+            wait = self._until_reset()
+            if wait and self._client.ratelimit_remaining < needed:
+                return Delivery(
+                    post.post_id,
+                    "retry",
+                    retry_after=wait,
+                    error=f"rate limit nearly used ({self._client.ratelimit_remaining} "
+                    f"requests left); paused until the server's reset",
+                )
+            media = [self._upload(post)] if upload else None
+            for index in range(len(published), len(parts)):
+                published.append(
+                    self._client.status_post(
+                        parts[index],
+                        in_reply_to_id=published[-1].id if published else None,
+                        media_ids=media if index == 0 else None,
+                        visibility=self.cfg.visibility,
+                        language=post.language or self.cfg.language or None,
+                        idempotency_key=part_key(post, index),
+                    )
+                )
+        except (MastodonError, ChannelError) as exc:
+            return self._failure(post, exc, published, len(parts))
+        first = published[0]
+        return Delivery(post.post_id, "sent", remote_id=str(first.id), remote_url=first.url)
+
+    def _failure(
+        self, post: Rendered, exc: Exception, published: list[Any], total: int
+    ) -> Delivery:
+        """A Mastodon.py error as a Delivery: wait, retry, stop the channel, or fail."""
+        from mastodon.errors import (
+            MastodonNetworkError,
+            MastodonRatelimitError,
+            MastodonServerError,
+        )
+
+        where = f" at part {len(published) + 1} of {total}" if total > 1 else ""
+        public = f"; parts 1-{len(published)} are public: {published[0].url}" if published else ""
+        if isinstance(exc, ChannelError):
+            status: Literal["retry", "failed"] = "retry" if exc.retryable else "failed"
+            return Delivery(post.post_id, status, error=f"{exc}{public}")
+        code, message = _api_error(exc)
+        if isinstance(exc, MastodonRatelimitError) or code == 429:
+            wait = self._until_reset() or 60.0
+            return Delivery(
+                post.post_id,
+                "retry",
+                retry_after=wait,
+                error=f"rate limit reached{where}; paused for {math.ceil(wait)} s",
+            )
+        if isinstance(exc, MastodonNetworkError):
+            # The server may have made the status: the retry carries the same key.
+            return Delivery(post.post_id, "retry", error=f"no answer{where}: {exc}")
+        if isinstance(exc, MastodonServerError):
+            return Delivery(post.post_id, "retry", error=f"server error {code}{where}: {message}")
+        if code in (401, 403):
+            return Delivery(
+                post.post_id,
+                "retry",
+                channel_down=True,
+                error=self._token_refused(code, message),
+            )
+        return Delivery(
+            post.post_id,
+            "failed",
+            error=f"rejected by the server{where} ({code or 'error'}: {message}){public}",
+        )
+
+    # -- exactly once after a long interruption ---------------------------------
+
+    def _key_may_have_expired(self, post: Rendered) -> bool:
+        last = post.previous_attempt_at
+        return last is not None and datetime.now(UTC) - last > KEY_LIFETIME
+
+    def _published_parts(self, post: Rendered, parts: Sequence[str]) -> list[Any]:
+        """The statuses an earlier attempt published, part by part, as far as they go."""
+        assert post.previous_attempt_at is not None
+        candidates = self._own_statuses_since(post.previous_attempt_at - CLOCK_SKEW)
+        found: list[Any] = []
+        for part in parts:
+            parent = found[-1].id if found else None
+            match = next(
+                (
+                    s
+                    for s in candidates
+                    if s.in_reply_to_id == parent and s not in found and self._same_text(s, part)
+                ),
+                None,
+            )
+            if match is None:
+                break
+            found.append(match)
+        return found
+
+    def _own_statuses_since(self, since: datetime) -> list[Any]:
+        """The account's statuses created since a time, oldest first (a few pages at most)."""
+        client = self._client
+        page = client.account_statuses(self._me().id, limit=40)
+        statuses: list[Any] = []
+        for _ in range(LOOKUP_PAGES):
+            if not page:
+                break
+            statuses.extend(s for s in page if s.created_at >= since)
+            if page[-1].created_at < since:
+                break
+            page = client.fetch_next(page)
+        return statuses[::-1]
+
+    def _same_text(self, status: Any, text: str) -> bool:
+        """Whether a status has exactly this text: its visible letters first, then its source."""
+        from mastodon.errors import MastodonAPIError
+
+        if _letters(html_to_text(status.content)) != _letters(text):
+            return False
+        try:
+            source = self._client.status_source(status.id)
+        except MastodonAPIError:
+            return True  # a server without /source: the visible text has to do
+        return bool(str(source.text).strip() == text.strip())
+
+    # -- images -------------------------------------------------------------------
+
+    def _upload(self, post: Rendered) -> Any:
+        """Upload the post's image with its alt text and wait (bounded) until it is processed."""
+        assert post.image is not None
+        data, mime, name = self._image(post.image)
+        alt = truncate(post.image_alt, ALT_TEXT_LIMIT) if post.image_alt else None
+        media = self._client.media_post(data, mime_type=mime, description=alt, file_name=name)
+        deadline = time.monotonic() + self.cfg.media_wait_seconds
+        pause = 0.2
+        while media.get("url") is None:
+            if time.monotonic() + pause > deadline:
+                raise ChannelError(
+                    f"the server had not processed the image {post.image} after "
+                    f"{self.cfg.media_wait_seconds:g} s",
+                    retryable=True,
+                )
+            time.sleep(pause)  # a worker thread, not the event loop
+            pause = min(pause * 2, 2.0)
+            media = self._client.media(media.id)
+        return media.id
+
+    def _image(self, image: str) -> tuple[bytes, str, str]:
+        """(bytes, MIME type, file name) of a local path or an http(s) URL."""
+        if re.match(r"https?://", image, re.IGNORECASE):
+            data, mime = self._fetch(image)
+            name = image.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "image"
+        else:
+            path = Path(image).expanduser()
+            if not path.is_absolute():
+                path = self.cfg.image_folder / path
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
+            mime, name = mimetypes.guess_type(path.name)[0] or "", path.name
+        mime = mime or mimetypes.guess_type(name)[0] or ""
+        if not mime:
+            raise ChannelError(f"image {image}: of unknown type (name it .png, .jpg, .gif, …)")
+        if self._image_types and mime not in self._image_types:
+            raise ChannelError(
+                f"image {image}: the server takes {', '.join(self._image_types)}, "
+                f"not {mime or 'a file of unknown type'}"
+            )
+        if self._image_limit and len(data) > self._image_limit:
+            raise ChannelError(
+                f"image {image}: {len(data)} bytes, the server takes at most {self._image_limit}"
+            )
+        return data, mime, name
+
+    def _fetch(self, url: str) -> tuple[bytes, str]:
+        import requests
+
+        limit = self._image_limit or 16 * 1024 * 1024
+        try:
+            with requests.get(url, timeout=self.cfg.request_timeout, stream=True) as response:
+                if response.status_code >= 400:
+                    raise ChannelError(
+                        f"image {url}: HTTP {response.status_code}",
+                        retryable=response.status_code >= 500 or response.status_code == 429,
+                    )
+                data = response.raw.read(limit + 1, decode_content=True)
+                mime = response.headers.get("Content-Type", "").split(";")[0].strip()
+        except requests.RequestException as exc:
+            raise ChannelError(f"image {url}: {exc}", retryable=True) from None
+        if len(data) > limit:
+            raise ChannelError(f"image {url}: larger than the server's limit of {limit} bytes")
+        return data, mime
+
+    # -- engagement ---------------------------------------------------------------
+
+    def engagement_polling(self) -> EngagementPolling:
+        return EngagementPolling(
+            max_age=timedelta(days=self.cfg.engagement_max_age_days),
+            first_day_every=timedelta(minutes=self.cfg.engagement_first_day_minutes),
+            later_every=timedelta(hours=self.cfg.engagement_later_hours),
+        )
+
+    async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
+        """Favourites, boosts and replies, up to 20 statuses a request, within the budget."""
+        if self._client is None:
+            await self.open()
+        return await asyncio.to_thread(self._engagement, posts)
+
+    def _engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
+        from mastodon.errors import MastodonError, MastodonNotFoundError
+
+        client = self._client
+        budget = self.cfg.engagement_requests_per_run
+        pending = list(posts)
+        per_request = STATUSES_PER_REQUEST
+        found: list[Engagement] = []
+        while pending and budget > 0 and client.ratelimit_remaining > self.cfg.reserve_requests:
+            chunk = pending[:per_request]
+            budget -= 1
+            try:
+                if per_request > 1:
+                    statuses = client.statuses([remote for _, remote in chunk])
+                else:
+                    statuses = [client.status(chunk[0][1])]
+            except MastodonNotFoundError:
+                if per_request > 1:
+                    per_request = 1  # a server older than 4.3: one status a request
+                else:
+                    del pending[0]  # deleted since it was posted
+                continue
+            except MastodonError as exc:
+                code, message = _api_error(exc)
+                if code in (401, 403):
+                    raise ChannelError(self._token_refused(code, message)) from None
+                break  # rate limit or network: the rest waits for the next poll
+            del pending[: len(chunk)]
+            by_id = {str(s.id): s for s in statuses}
+            for post_id, remote in chunk:
+                status = by_id.get(str(remote))
+                if status is not None:
+                    found.append(
+                        Engagement(
+                            post_id,
+                            favourites=int(status.favourites_count or 0),
+                            boosts=int(status.reblogs_count or 0),
+                            replies=int(status.replies_count or 0),
+                        )
+                    )
+        return found

@@ -1,0 +1,83 @@
+"""``commsbot channels``: each channel's state, and a check of one channel's credentials."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def channels(ctx: click.Context) -> None:
+    """The channels: their state (down, paused) and queues; `channels test NAME` checks one."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(channels_list)
+
+
+@channels.command("list")
+@pass_app
+def channels_list(app: App) -> None:
+    """Each configured channel: enabled or not, its state, and its posts by status."""
+    from commsbot.select import channel_blocked
+    from commsbot.store import posts as posts_q
+
+    now = datetime.now(UTC)
+    counts: dict[str, dict[str, int]] = {}
+    for row in posts_q.status_counts(app.store):
+        counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
+    rows: list[dict[str, Any]] = []
+    for name, settings in app.config.channels.items():
+        mine = counts.get(name, {})
+        rows.append(
+            {
+                "channel": name,
+                "enabled": "yes" if settings.enabled else "no",
+                "state": channel_blocked(app.store, name, now) or "ok",
+                "queued": mine.get("queued", 0),
+                "sent": mine.get("sent", 0),
+                "failed": mine.get("failed", 0),
+                "unknown": mine.get("unknown", 0),
+            }
+        )
+    echo_table(rows)
+
+
+@channels.command("test")
+@click.argument("name")
+@pass_app
+def channels_test(app: App, name: str) -> None:
+    """Check NAME's credentials: print the account it posts as and the server's limits.
+
+    A channel that was down (its token rejected) resumes posting once this succeeds.
+    """
+    from commsbot import record
+    from commsbot.pipeline import make_channels
+    from commsbot.store import engagement as engagement_q
+
+    app.config.channel(name)  # names the file and the configured channels when it is not there
+    channel = make_channels(app.config, [name])[name]
+    info = asyncio.run(_describe(channel))
+    width = max((len(k) for k in info), default=0)
+    for key, value in info.items():
+        click.echo(f"{key:<{width}}  {value}")
+    click.echo(f"{name}: OK")
+    state = engagement_q.channel_state(app.store, name)
+    if state is not None and state["down_reason"]:
+        record.channel_cleared(app.store, name, datetime.now(UTC))
+        click.echo(f"{name} was down ({state['down_reason']}); cleared: posting resumes")
+
+
+async def _describe(channel: Channel) -> dict[str, str]:
+    await channel.open()
+    try:
+        return await channel.describe()
+    finally:
+        await channel.close()
