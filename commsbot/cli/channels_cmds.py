@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +63,8 @@ def channels_test(app: App, name: str) -> None:
 
     app.config.channel(name)  # names the file and the configured channels when it is not there
     channel = make_channels(app.config, [name])[name]
+    import asyncio  # here, not at the top: --help must not pay for it
+
     info = asyncio.run(_describe(channel))
     width = max((len(k) for k in info), default=0)
     for key, value in info.items():
