@@ -43,7 +43,11 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
 
 
 class Pacer:
-    """Spaces sends to a channel's rate; an unlimited channel is never made to wait."""
+    """Spaces sends to a channel's rate; an unlimited channel is never made to wait.
+
+    Each caller reserves its slot before sleeping, so concurrent senders sharing one
+    pacer get distinct slots instead of waking together.
+    """
 
     def __init__(self, rate_per_second: float) -> None:
         self.interval = 0.0 if math.isinf(rate_per_second) else 1.0 / rate_per_second
@@ -52,11 +56,16 @@ class Pacer:
     async def wait(self) -> None:
         if not self.interval:
             return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self.next_at > now:
-            await asyncio.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self.next_at)
+        self.next_at = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """No slot before ``seconds`` from now (the platform asked us to wait)."""
+        now = asyncio.get_running_loop().time()
+        self.next_at = max(self.next_at, now + seconds)
 
 
 async def send_one(channel: Channel, post: Rendered) -> Delivery:
@@ -76,7 +85,7 @@ async def dispatch_channel(
     progress: Progress | None = None,
 ) -> Counter[str]:
     """Send everything due on one channel until none is left or the channel pauses."""
-    pacer = Pacer(channel.rate_per_second)
+    pacer = Pacer(channel.rate())
     totals: Counter[str] = Counter()
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size)
