@@ -50,12 +50,24 @@ def _needs_channel(config: Config) -> str | None:
     return None if config.enabled_channels else "no channel is enabled"
 
 
+def _needs_subscriber_channel(config: Config) -> str | None:
+    if {"email", "telegram"} & set(config.enabled_channels):
+        return None
+    return "no subscriber channel (email or telegram) is enabled"
+
+
 JOBS: tuple[Job, ...] = (
     Job(
         "publish",
         "commsbot.pipeline:publish_job",
         "render new content and post everything due",
         _needs_channel,
+    ),
+    Job(
+        "send-digests",
+        "commsbot.digest_send:send_digests_job",
+        "send partner digests due",
+        _needs_subscriber_channel,
     ),
 )
 

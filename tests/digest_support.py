@@ -13,6 +13,7 @@ import asyncio
 import email
 import email.policy
 import itertools
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -278,7 +279,9 @@ class BotApiChannel(Channel):
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            wait = exc.retry_after
+            with warnings.catch_warnings():  # PTB 22 warns that it will become a timedelta
+                warnings.simplefilter("ignore")
+                wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return Delivery(ref, "retry", error=exc.message, retry_after=seconds)
         except Forbidden as exc:

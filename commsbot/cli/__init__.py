@@ -1,6 +1,12 @@
 """The ``commsbot`` command line. Each module adds the commands of one area."""
 
-from commsbot.cli import content_cmds, queue_cmds, run_cmds  # noqa: F401  (registration)
+from commsbot.cli import (  # noqa: F401  (registration)
+    content_cmds,
+    digest_cmds,
+    queue_cmds,
+    run_cmds,
+    subscriber_cmds,
+)
 from commsbot.cli.base import cli
 
 
