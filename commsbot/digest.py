@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from commsbot.channels.email import EmailChannel
@@ -300,6 +301,27 @@ class DigestRenderer:
         if subscriber["channel"] == "email":
             return self.email(channel, contents, subscriber, since)
         return self.telegram(contents, subscriber, since)
+
+
+# Stands for a subscriber's unsubscribe token in a digest rendered for several of them
+# (URL-safe, like the tokens, so links built from it come out the same).
+TOKEN_MARK = "commsbot-unsubscribe-token-mark"
+
+
+def choices(subscriber: dict[str, Any]) -> tuple[list[str], list[str]]:
+    return list(subscriber.get("cities") or ()), list(subscriber.get("themes") or ())
+
+
+def personal(message: Message, token: str) -> Message:
+    """A shared rendering with one subscriber's unsubscribe token filled in."""
+    mark, value = TOKEN_MARK, quote(token, safe="")
+    return Message(
+        text=message.text.replace(mark, value),
+        subject=message.subject,
+        html=message.html.replace(mark, value) if message.html else message.html,
+        headers={k: v.replace(mark, value) for k, v in message.headers.items()},
+        items=message.items,
+    )
 
 
 def _utf16(text: str) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +40,8 @@ Clock = Callable[[], datetime]
 SUBSCRIBER_CHANNELS = ("email", "telegram")
 OUTCOMES = ("sent", "skipped", "retrying", "failed", "bounced", "unknown", "waiting")
 DRY_RUN_OUTCOMES = ("to_send", "skipped", "waiting")
+# Rendered digests kept for reuse: one per distinct choice of cities and themes.
+RENDERED_KEPT = 1024
 
 
 @dataclass
@@ -93,6 +95,7 @@ class _Run:
             Renderer(config.service.templates), Lookup.load(store), config, period
         )
         self.contents = d.Contents()
+        self.rendered: OrderedDict[tuple[Any, ...], d.Message | None] = OrderedDict()
 
     def load(self, subscribers: list[dict[str, Any]]) -> None:
         """Every item any of them may get, read once."""
@@ -104,10 +107,22 @@ class _Run:
         """The subscriber's digest, or None when nothing is new for them (and that is
         configured to mean nothing is sent)."""
         since = d.since_for(subscriber, self.period, self.covered)
-        mine = self.contents.for_subscriber(subscriber, since)
-        if not mine.total() and not self.config.digest.send_empty:
-            return None
-        return self.renderer.message(channel, mine, subscriber, since)
+        # Subscribers who chose the same get the same digest but for their unsubscribe
+        # token: it is rendered once, and the token filled in for each of them.
+        key = (subscriber["channel"], since, *map(tuple, d.choices(subscriber)))
+        if key in self.rendered:
+            self.rendered.move_to_end(key)
+            shared = self.rendered[key]
+        else:
+            mine = self.contents.for_subscriber(subscriber, since)
+            shared = None
+            if mine.total() or self.config.digest.send_empty:
+                anyone = {**subscriber, "token": d.TOKEN_MARK}
+                shared = self.renderer.message(channel, mine, anyone, since)
+            self.rendered[key] = shared
+            if len(self.rendered) > RENDERED_KEPT:
+                self.rendered.popitem(last=False)
+        return None if shared is None else d.personal(shared, subscriber["token"])
 
     def take_budget(self) -> bool:
         if self.budget is None:

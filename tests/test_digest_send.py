@@ -88,6 +88,11 @@ async def fan_out(
             await channel.close()
 
 
+def recipients(smtp: SmtpServer) -> list[str]:
+    """Who the server got messages for, sorted: two messages may be in flight at once."""
+    return sorted(m.rcpt_tos[0] for m in smtp.recorder.messages)
+
+
 def statuses(store: Store) -> dict[int, str]:
     return {r["subscriber_id"]: r["status"] for r in delivery_rows(store)}
 
@@ -114,11 +119,8 @@ def test_each_subscriber_gets_their_digest_once(
         }
     ]
     assert smtp.recorder.connections == 1
-    assert [m.rcpt_tos for m in smtp.recorder.messages] == [
-        ["anna@example.org"],
-        ["jonas@example.org"],
-    ]
-    to_anna = smtp.recorder.messages[0].message
+    assert recipients(smtp) == ["anna@example.org", "jonas@example.org"]
+    to_anna = smtp.recorder.to("anna@example.org")[0].message
     text = to_anna.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "For Plzeň · all themes." in text
     assert "(Plzeň, " in text and "(Tallinn, " not in text
@@ -133,6 +135,28 @@ def test_each_subscriber_gets_their_digest_once(
     again = run(fan_out(week47, config, "2026-W47", now=at("2026-11-25")))
     assert again.rows() == []
     assert len(smtp.recorder.messages) == 2
+
+
+def test_same_choices_share_a_rendering_but_not_a_token(
+    week47: Store, config: Config, smtp: SmtpServer
+) -> None:
+    subs = [
+        subscribe(week47, "email", f"{name}@example.org", "weekly", JOINED, ("tallinn",))
+        for name in ("kadri", "mart")
+    ]
+    run(fan_out(week47, config, "2026-W47"))
+    for sub in subs:
+        [received] = smtp.recorder.to(sub["address"])
+        message = received.message
+        link = f"https://cross-innovation.example/unsubscribe?token={sub['token']}"
+        assert message["List-Unsubscribe"] == f"<{link}>"
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert text.rstrip().endswith(f"Unsubscribe in one step: {link}")
+        assert f'<a href="{link}"' in html
+        assert "token-mark" not in received.data.decode("ascii")
+    first, second = (m.message for m in smtp.recorder.messages)
+    assert first["Subject"] == second["Subject"]
 
 
 def test_nothing_new_means_nothing_sent(store: Store, config: Config, smtp: SmtpServer) -> None:
@@ -203,7 +227,7 @@ def test_resume_after_a_crash_leaves_unknown_unsent(
     report = run(fan_out(week47, config, "2026-W47"))
     assert report.stale == 1
     assert report.total("sent") == 4
-    assert [m.rcpt_tos[0] for m in smtp.recorder.messages] == [
+    assert recipients(smtp) == [
         "p1@example.org",
         "p3@example.org",
         "p4@example.org",
@@ -237,8 +261,7 @@ def test_stopping_after_n_then_finishing_sends_no_duplicates(
     for _ in range(2):  # finishing, then once more for good measure
         result = invoke("digest", "send", "--period", "2026-W47")
         assert result.exit_code == 0, result.output
-    received = [m.rcpt_tos[0] for m in smtp.recorder.messages]
-    assert sorted(received) == [f"p{i}@example.org" for i in range(1, 8)]
+    assert recipients(smtp) == [f"p{i}@example.org" for i in range(1, 8)]
     assert result.output == "nobody is due a digest for 2026-W47\n"
     listed = invoke("digest", "list").output
     assert "2026-W47" in listed
@@ -303,7 +326,7 @@ def test_lost_answer_after_data_is_unknown_and_not_resent(
     report = run(fan_out(week47, config, "2026-W47"))
     assert (report.total("unknown"), report.total("sent")) == (1, 1)
     run(fan_out(week47, config, "2026-W47", now=at("2026-11-25")))
-    assert [m.rcpt_tos[0] for m in smtp.recorder.messages] == ["a@example.org", "b@example.org"]
+    assert recipients(smtp) == ["a@example.org", "b@example.org"]
     assert list(statuses(week47).values()) == ["unknown", "sent"]
 
 

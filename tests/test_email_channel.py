@@ -85,6 +85,10 @@ def test_multipart_message_with_unsubscribe_headers(server: SmtpServer) -> None:
     parts = list(msg.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
+    # 7-bit safe on the wire, with body lines of at most 76 characters (RFC 2045).
+    assert got.data.isascii()
+    body = got.data.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
     # Text travels in canonical form (CRLF line ends).
     assert parts[0].get_content() == TEXT + "\r\n"
     assert parts[1].get_content() == HTML + "\r\n"

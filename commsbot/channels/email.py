@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import getaddresses
@@ -71,7 +72,9 @@ class EmailChannel(Channel):
     name = "email"
     max_length = 1_000_000
     rate_per_second = 10.0
-    concurrency = 1  # one SMTP connection, one transaction at a time
+    # Two in flight: one message is built while the other is on the wire. The connection
+    # itself carries one transaction at a time (a lock), so it is still one connection.
+    concurrency = 2
     takes_posts = False
     Settings: ClassVar[type[ChannelSettings]] = EmailSettings
 
@@ -81,6 +84,7 @@ class EmailChannel(Channel):
         self.config = settings
         self._smtp: smtplib.SMTP | None = None
         self._login: tuple[str, str] | None = None
+        self._wire = threading.Lock()
 
     def rate(self) -> float:
         per_second = self.config.max_per_second
@@ -162,7 +166,11 @@ class EmailChannel(Channel):
         await asyncio.to_thread(self._connect)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._disconnect, True)
+        def quit_politely() -> None:
+            with self._wire:
+                self._disconnect(polite=True)
+
+        await asyncio.to_thread(quit_politely)
 
     def _where(self) -> str:
         return f"{KEY}: {self.config.smtp_host}:{self.config.smtp_port}"
@@ -250,8 +258,9 @@ class EmailChannel(Channel):
         for key, value in headers.items():
             if any(c in value for c in "\r\n") or any(c in key for c in "\r\n:"):
                 raise ChannelError(f"header {key!r} of message {message.ref} holds a line break")
-        # Long header lines are allowed (RFC 5322: 998): an unsubscribe link stays whole.
-        msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
+        # Bodies are encoded 7-bit safe (quoted-printable or base64, 76-character lines),
+        # so no server needs 8BITMIME.
+        msg = EmailMessage(policy=SMTP.clone(cte_type="7bit"))
         for key, value in headers.items():
             msg[key] = value
         msg["Date"] = formatdate(usegmt=True)
@@ -261,7 +270,9 @@ class EmailChannel(Channel):
         msg.set_content(message.text)
         if message.html:
             msg.add_alternative(message.html, subtype="html")
-        return msg.as_bytes()
+        # Headers are written up to RFC 5322's 998 characters a line: folded at 78, a long
+        # unsubscribe link would be turned into encoded-words no mail client can use.
+        return msg.as_bytes(policy=SMTP.clone(cte_type="7bit", max_line_length=998))
 
     def _send_sync(self, message: DirectMessage) -> Delivery:
         ref = message.ref
@@ -269,17 +280,18 @@ class EmailChannel(Channel):
             payload = self.build(message)
         except ChannelError as exc:
             return Delivery(ref, "failed", error=str(exc))
-        for attempt in (1, 2):
-            try:
-                smtp = self._smtp or self._connect()
-            except ChannelError as exc:
-                return Delivery(ref, "retry", error=str(exc), channel_down=True)
-            try:
-                return self._transact(smtp, message.recipient, payload, ref)
-            except _Dropped as exc:
-                self._disconnect()
-                if attempt == 2:
+        with self._wire:
+            for attempt in (1, 2):
+                try:
+                    smtp = self._smtp or self._connect()
+                except ChannelError as exc:
                     return Delivery(ref, "retry", error=str(exc), channel_down=True)
+                try:
+                    return self._transact(smtp, message.recipient, payload, ref)
+                except _Dropped as exc:
+                    self._disconnect()
+                    if attempt == 2:
+                        return Delivery(ref, "retry", error=str(exc), channel_down=True)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transact(self, smtp: smtplib.SMTP, recipient: str, payload: bytes, ref: int) -> Delivery:
