@@ -136,10 +136,13 @@ async def publish_job(ctx: JobContext) -> dict[str, Any]:
     return {"summary": summary}
 
 
-async def open_channels(config: Config, summary_problems: list[str]) -> dict[str, Channel]:
-    """Open every enabled channel; one with broken credentials is left out and reported."""
+async def open_channels(
+    config: Config, summary_problems: list[str], names: list[str] | None = None
+) -> dict[str, Channel]:
+    """Open every enabled channel (or the named ones); one with broken credentials is left
+    out and reported."""
     opened: dict[str, Channel] = {}
-    for name, channel in make_channels(config).items():
+    for name, channel in make_channels(config, names).items():
         try:
             await channel.open()
         except ChannelError as exc:

@@ -55,6 +55,12 @@ class Received:
         assert isinstance(parsed, EmailMessage)
         return parsed
 
+    def part(self, subtype: str) -> str:
+        """The decoded text of the plain or html part."""
+        found = self.message.get_body((subtype,))
+        assert found is not None, f"no text/{subtype} part"
+        return str(found.get_content())
+
 
 @dataclass
 class Recorder:

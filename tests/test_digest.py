@@ -317,3 +317,25 @@ def test_digest_config_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == f"{path}: digest.send_empty: must be true or false, not a string"
+
+
+def test_templates_check_covers_digest_templates(
+    store: Store, invoke: Invoke, config_path: Path
+) -> None:
+    folder = config_path.parent / "mytemplates" / "digest"
+    folder.mkdir(parents=True)
+    (folder / "telegram.html.j2").write_text("<b>{{ title }}</b> {{ nope }}", encoding="utf-8")
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text.replace("[service]\n", '[service]\ntemplates = "mytemplates"\n'), encoding="utf-8"
+    )
+    result = invoke("templates", "check")
+    assert result.exit_code == 1
+    assert "telegram: template digest/telegram.html.j2 for the " in result.output
+    assert "'nope' is undefined" in result.output
+    (folder / "telegram.html.j2").write_text("<b>{{ title }}</i>", encoding="utf-8")
+    result = invoke("templates", "check")
+    assert (
+        "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
+        in result.output
+    )

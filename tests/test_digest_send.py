@@ -120,8 +120,8 @@ def test_each_subscriber_gets_their_digest_once(
     ]
     assert smtp.recorder.connections == 1
     assert recipients(smtp) == ["anna@example.org", "jonas@example.org"]
-    to_anna = smtp.recorder.to("anna@example.org")[0].message
-    text = to_anna.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    [received] = smtp.recorder.to("anna@example.org")
+    to_anna, text = received.message, received.part("plain")
     assert "For Plzeň · all themes." in text
     assert "(Plzeň, " in text and "(Tallinn, " not in text
     assert to_anna["List-Unsubscribe"] == (
@@ -150,8 +150,7 @@ def test_same_choices_share_a_rendering_but_not_a_token(
         message = received.message
         link = f"https://cross-innovation.example/unsubscribe?token={sub['token']}"
         assert message["List-Unsubscribe"] == f"<{link}>"
-        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        text, html = received.part("plain"), received.part("html")
         assert text.rstrip().endswith(f"Unsubscribe in one step: {link}")
         assert f'<a href="{link}"' in html
         assert "token-mark" not in received.data.decode("ascii")
@@ -193,7 +192,7 @@ def test_next_digest_starts_where_the_last_one_ended(
     first, second = (m.message for m in smtp.recorder.messages)
     assert first["Subject"].endswith(": 13 new items")
     assert second["Subject"].endswith(": 1 new item")
-    body = second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    body = smtp.recorder.messages[1].part("plain")
     assert "New in week 48" in body and "Not for Vilnius" not in body
     assert "New since 2026-11-23." in body
     assert statuses(week47) == {sub["id"]: "sent"}
@@ -209,7 +208,7 @@ def test_catch_up_after_downtime(store: Store, config: Config, smtp: SmtpServer)
     run(fan_out(store, config, "2026-W46", now=at("2026-11-17")))
     subjects = [m.message["Subject"] for m in smtp.recorder.messages]
     assert subjects[-1].endswith(": 2 new items")
-    body = smtp.recorder.messages[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    body = smtp.recorder.messages[-1].part("plain")
     assert "Week 45 item" in body and "Week 46 item" in body
     assert "New since 2026-11-02." in body
 
@@ -439,3 +438,31 @@ def test_email_and_telegram_in_one_run(
     assert {r["channel"]: r["sent"] for r in report.rows()} == {"email": 1, "telegram": 1}
     assert [m.rcpt_tos[0] for m in smtp.recorder.messages] == ["a@example.org"]
     assert len(fake.messages_to(3001)) == 1
+
+
+def test_config_show_with_email(invoke: Invoke) -> None:
+    result = invoke("config", "show")
+    assert result.exit_code == 0, result.output
+    assert 'from = "Cross-Innovation <news@cross-innovation.example>"' in result.output
+    assert "username_env = null" in result.output
+
+
+def test_unreachable_relay_is_reported_and_nobody_is_marked(week47: Store, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from commsbot.cli import cli
+
+    with smtp_server() as stopped:
+        port = stopped.port
+    config_path = write_config(tmp_path / "down.toml", port)
+    subscribe(week47, "email", "a@example.org", "weekly", JOINED)
+    result = CliRunner().invoke(
+        cli, ["--config", str(config_path), "digest", "send", "--period", "2026-W47"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"problem: email: channels.email: 127.0.0.1:{port}: cannot connect:" in result.output
+    assert (
+        "problem: 1 email subscriber(s) wait: channel email is not enabled or could not be opened"
+        in result.output
+    )
+    assert delivery_rows(week47) == []

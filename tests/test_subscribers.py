@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,12 @@ def test_bad_addresses_are_refused(given: str, error: str) -> None:
     with pytest.raises(ContentError) as caught:
         normalize_email(given)
     assert error in str(caught.value)
+
+
+def stored(store: Store, address: str) -> dict[str, Any]:
+    found = audience.get_subscriber(store, "email", address)
+    assert found is not None, address
+    return found
 
 
 def test_add_list_change_remove(sample_store: Store, invoke: Invoke) -> None:
@@ -108,7 +115,7 @@ def test_add_refuses_with_suggestions(sample_store: Store, invoke: Invoke) -> No
 
 def test_unsubscribe_by_token_is_one_step(sample_store: Store, invoke: Invoke) -> None:
     invoke("subscribers", "add", "a@example.org", "--frequency", "weekly")
-    token = audience.get_subscriber(sample_store, "email", "a@example.org")["token"]  # type: ignore[index]
+    token = stored(sample_store, "a@example.org")["token"]
     result = invoke("subscribers", "unsubscribe", token)
     assert result.output == "unsubscribed #1 email a@example.org\n"
     found = audience.get_subscriber(sample_store, "email", "a@example.org")
@@ -123,7 +130,7 @@ def test_unsubscribe_by_token_is_one_step(sample_store: Store, invoke: Invoke) -
 
 def test_forget_deletes_personal_data(sample_store: Store, invoke: Invoke) -> None:
     invoke("subscribers", "add", "a@example.org", "--frequency", "weekly")
-    sid = audience.get_subscriber(sample_store, "email", "a@example.org")["id"]  # type: ignore[index]
+    sid = stored(sample_store, "a@example.org")["id"]
     with sample_store.write() as conn:
         conn.execute(
             "INSERT INTO digests (frequency, period, created_at) VALUES ('weekly', '2026-W47', ?)",

@@ -141,24 +141,15 @@ def digest_send(
 
 async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | None) -> list[Any]:
     from commsbot.digest_send import SUBSCRIBER_CHANNELS, channels_due, send_period
-    from commsbot.errors import ChannelError
-    from commsbot.pipeline import close_channels, make_channels
+    from commsbot.pipeline import close_channels, make_channels, open_channels
 
     due = channels_due(app.store, periods, _now())
     names = [n for n in app.config.enabled_channels if n in SUBSCRIBER_CHANNELS and n in due]
-    channels = make_channels(app.config, names)
     problems: list[str] = []
-    opened: dict[str, Channel] = {}
-    if dry_run:
-        opened = channels
+    if dry_run:  # nothing is sent: rendering needs the channels, not connections
+        opened = make_channels(app.config, names)
     else:
-        for name, channel in channels.items():
-            try:
-                await channel.open()
-            except ChannelError as exc:
-                problems.append(f"{name}: {exc}")
-                continue
-            opened[name] = channel
+        opened = await open_channels(app.config, problems, names)
     reports = []
     try:
         for period in periods:

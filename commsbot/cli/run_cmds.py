@@ -118,7 +118,7 @@ def _print_section(path: list[str], values: dict[str, Any], env: Any) -> None:
         click.echo(f"\n[{'.'.join(path)}]")
         for key, value in scalars.items():
             note = ""
-            if key.endswith("_env"):
+            if key.endswith("_env") and value:  # an optional secret may be left unset
                 note = "  # set" if env.get(value) else "  # NOT SET"
             click.echo(f"{key} = {json.dumps(value, ensure_ascii=False)}{note}")
     for key, value in tables.items():
