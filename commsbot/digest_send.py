@@ -321,7 +321,8 @@ async def send_digests_job(ctx: Any) -> dict[str, Any]:
         counts = Counter[str]()
         for c in report.counts.values():
             counts += c
-        results[period.label] = dict(counts) or "nobody due"
+        done = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+        results[period.label] = done or "nobody due"
     return results
 
 

@@ -466,3 +466,17 @@ def test_unreachable_relay_is_reported_and_nobody_is_marked(week47: Store, tmp_p
         in result.output
     )
     assert delivery_rows(week47) == []
+
+
+def test_run_once_sends_the_digests_due(week47: Store, config: Config, smtp: SmtpServer) -> None:
+    from commsbot.pipeline import run_once
+
+    subscribe(week47, "email", "a@example.org", "weekly", JOINED)
+    # Subscribed in September: due October's digest, which has nothing new for them.
+    subscribe(week47, "email", "m@example.org", "monthly", at("2026-09-20"))
+    _, jobs = run(run_once(week47, config, clock=lambda: AFTER_W47))
+    assert jobs["send-digests"] == {"2026-W47": "1 sent", "2026-10": "1 skipped"}
+    assert recipients(smtp) == ["a@example.org"]
+    _, jobs = run(run_once(week47, config, clock=lambda: at("2026-11-24", 13)))
+    assert jobs["send-digests"] == {"2026-W47": "nobody due", "2026-10": "nobody due"}
+    assert len(smtp.recorder.messages) == 1
