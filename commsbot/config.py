@@ -7,6 +7,7 @@ keys ending in ``_env`` name environment variables, read only when a channel nee
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import tomllib
 import types
@@ -140,6 +141,16 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """Partner digests: their title, how many items per section, and whether to send
+    a digest that has nothing new (by default nothing new means nothing sent)."""
+
+    title: str = "Cross-Innovation digest"
+    send_empty: bool = False
+    max_items: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     store: StoreConfig
@@ -149,6 +160,7 @@ class Config:
     feeds: tuple[FeedConfig, ...] = ()
     ingest: IngestConfig = IngestConfig()
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -212,7 +224,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         # where the user runs commsbot, not in site-packages.
         base = Path.cwd()
     loader = _Builder(path, base)
-    known = {"store", "service", "posting", "channels", "feeds", "ingest", "approval"}
+    known = {"store", "service", "posting", "channels", "feeds", "ingest", "approval", "digest"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -249,6 +261,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     _check_slots(loader, channels)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
+    digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
+    if digest.max_items < 1:
+        raise ConfigError(f"{path}: digest.max_items: must be at least 1, not {digest.max_items}")
     return Config(
         file=path,
         store=loader.build(StoreConfig, raw.get("store", {}), "store"),
@@ -258,6 +273,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         feeds=_feeds(loader, raw.get("feeds", [])),
         ingest=_ingest(loader, raw.get("ingest", {})),
         approval=approval,
+        digest=digest,
     )
 
 
@@ -336,6 +352,13 @@ def _check_approval(
         check_types(own.types, f"approval.channels.{name}.types")
 
 
+def toml_key(name: str) -> str:
+    """The config key of a field: one named like a Python keyword drops its underscore
+    (the field ``from_`` is the key ``from``)."""
+    bare = name[:-1]
+    return bare if name.endswith("_") and keyword.iskeyword(bare) else name
+
+
 class _Builder:
     """Builds dataclasses from TOML tables, checking keys and types; paths made absolute."""
 
@@ -350,7 +373,7 @@ class _Builder:
         if not isinstance(data, dict):
             raise self.fail(where, f"must be a table, not {_kind(data)}")
         hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        fields = {toml_key(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         for key in data:
             if key not in fields:
                 raise self.fail(
@@ -361,12 +384,13 @@ class _Builder:
             if required and name not in data:
                 raise self.fail(f"{where}.{name}", "is required")
         values = {
-            key: self.convert(hints[key], value, f"{where}.{key}") for key, value in data.items()
+            fields[key].name: self.convert(hints[fields[key].name], value, f"{where}.{key}")
+            for key, value in data.items()
         }
         # Defaults that are paths are relative to the config file too.
-        for name, f in fields.items():
-            if name not in values and isinstance(f.default, Path):
-                values[name] = self.base / f.default
+        for f in fields.values():
+            if f.name not in values and isinstance(f.default, Path):
+                values[f.name] = self.base / f.default
         return cls(**values)
 
     def convert(self, hint: Any, value: Any, key: str) -> Any:
@@ -428,7 +452,9 @@ def as_dict(config: Config) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {
+                toml_key(f.name): plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            }
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -53,7 +53,11 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
 
 
 class Pacer:
-    """Spaces sends to a channel's rate; an unlimited channel is never made to wait."""
+    """Spaces sends to a channel's rate; an unlimited channel is never made to wait.
+
+    Each caller reserves its slot before sleeping, so concurrent senders sharing one
+    pacer get distinct slots instead of waking together.
+    """
 
     def __init__(self, rate_per_second: float) -> None:
         self.interval = 0.0 if math.isinf(rate_per_second) else 1.0 / rate_per_second
@@ -62,11 +66,16 @@ class Pacer:
     async def wait(self) -> None:
         if not self.interval:
             return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self.next_at > now:
-            await asyncio.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self.next_at)
+        self.next_at = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """No slot before ``seconds`` from now (the platform asked us to wait)."""
+        now = asyncio.get_running_loop().time()
+        self.next_at = max(self.next_at, now + seconds)
 
 
 async def send_one(channel: Channel, post: Rendered) -> Delivery:
@@ -120,7 +129,7 @@ async def dispatch_channel(
         log.warning("%s not dispatched: %s", channel.name, blocked)
         return Counter(blocked=1)
     totals = await recover(store, channel, clock, policy)
-    pacer = Pacer(channel.rate_per_second)
+    pacer = Pacer(channel.rate())
     transient = 0
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size)

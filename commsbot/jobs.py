@@ -63,6 +63,12 @@ def _needs_polled_channel(config: Config) -> str | None:
     return None if polled else "no enabled channel is polled for engagement"
 
 
+def _needs_subscriber_channel(config: Config) -> str | None:
+    if {"email", "telegram"} & set(config.enabled_channels):
+        return None
+    return "no subscriber channel (email or telegram) is enabled"
+
+
 JOBS: tuple[Job, ...] = (
     # Before publish, so that `run --once` posts what it has just ingested.
     Job("ingest-feeds", "commsbot.ingest:ingest_job", "poll partner feeds", _needs_feeds),
@@ -77,6 +83,12 @@ JOBS: tuple[Job, ...] = (
         "commsbot.collect:collect_engagement",
         "poll favourites, boosts and replies of recent posts",
         _needs_polled_channel,
+    ),
+    Job(
+        "send-digests",
+        "commsbot.digest_send:send_digests_job",
+        "send partner digests due",
+        _needs_subscriber_channel,
     ),
 )
 

@@ -148,7 +148,11 @@ async def publish(
     clock: Clock = utcnow,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Plan new content, then dispatch everything due on the given (opened) channels."""
+    """Plan new content, then dispatch everything due on the given (opened) channels.
+
+    Channels that only send to people (e-mail digests) take no posts and are left out.
+    """
+    channels = {name: ch for name, ch in channels.items() if ch.takes_posts}
     renderer = Renderer(config.service.templates)
     summary = plan(store, config, renderer, channels, clock(), progress)
     summary.outcomes.update(

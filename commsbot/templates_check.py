@@ -7,6 +7,7 @@ from commsbot.channels.base import Channel
 from commsbot.config import Config
 from commsbot.content import load_sample
 from commsbot.content_types import TYPES
+from commsbot.digest import check_digest_templates
 from commsbot.errors import TemplateError
 from commsbot.pipeline import render_item, utcnow
 from commsbot.render import Renderer
@@ -28,11 +29,16 @@ def check_templates(
 ) -> tuple[list[str], int]:
     """Problems found (template, item, what went wrong) and how many renderings were tried."""
     renderer = Renderer(config.service.templates)
+    # Channels that take no posts (e-mail) have only digest templates, checked below.
     channels = [_channel(config, n) for n in (names or channel_names())]
+    channels = [c for c in channels if c.takes_posts]
     problems: list[str] = []
     checked = 0
     with Store(":memory:") as sample:
         load_sample(sample, utcnow())
+        found, tried = check_digest_templates(config, sample)
+        problems.extend(found)
+        checked += tried
         for source, label in ((sample, "sample"), (store, "store")):
             lookup = Lookup.load(source)
             for item_type in config.posting.content_types:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",
     "mastodon": "commsbot.channels.mastodon:MastodonChannel",
+    "email": "commsbot.channels.email:EmailChannel",
 }
 
 

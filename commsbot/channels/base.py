@@ -58,6 +58,9 @@ class Delivery:
     retry_after: float | None = None
     # True when the whole channel should stop (a rejected token), not just this post.
     channel_down: bool = False
+    # True when the recipient of a direct message is gone for good (an SMTP 5xx at RCPT,
+    # a user who blocked the bot): never send to that address again.
+    bounced: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class DirectMessage:
     ref: int  # the delivery row it belongs to
     recipient: str  # an e-mail address or a Telegram chat id
     text: str
+    # E-mail: the HTML alternative to ``text``. Telegram: the message in Telegram's HTML
+    # parse mode, sent instead of ``text`` (which stays a plain-text fallback).
     html: str | None = None
     subject: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -106,6 +111,11 @@ class Channel(ABC):
     # How many posts dispatch hands over between two writes to the store. Only a
     # channel whose sends are local and cheap may take more than one.
     batch_size: ClassVar[int] = 1
+    # How many sends may be in flight at once: more than one only for a client that is safe
+    # to share between concurrent sends (an SMTP connection is not).
+    concurrency: ClassVar[int] = 1
+    # False for a channel that only sends to people (digests): publishing leaves it out.
+    takes_posts: ClassVar[bool] = True
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
     def __init__(self, settings: ChannelSettings) -> None:
@@ -118,6 +128,10 @@ class Channel(ABC):
     def limit(self) -> int:
         """The current length limit (a server may announce its own)."""
         return self.max_length
+
+    def rate(self) -> float:
+        """Sends per second for this instance (its settings may set a lower one)."""
+        return self.rate_per_second
 
     async def open(self) -> None:  # noqa: B027  (optional hook)
         """Connect or check credentials before the first send; default: nothing to do."""

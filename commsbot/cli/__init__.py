@@ -3,11 +3,13 @@
 from commsbot.cli import (  # noqa: F401  (registration)
     channels_cmds,
     content_cmds,
+    digest_cmds,
     feeds_cmds,
     queue_cmds,
     run_cmds,
     service_cmds,
     stats_cmds,
+    subscriber_cmds,
 )
 from commsbot.cli.base import cli
 

@@ -30,11 +30,18 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
 
 
 def _channels(app: App, names: str | None) -> list[str]:
-    chosen = (
-        [n.strip() for n in names.split(",") if n.strip()] if names else app.config.enabled_channels
-    )
+    from commsbot.channels import channel_class
+
+    if names:
+        chosen = [n.strip() for n in names.split(",") if n.strip()]
+    else:
+        chosen = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
     for name in chosen:
         app.config.channel(name)  # names the file and the known channels when it is not there
+        if not channel_class(name).takes_posts:
+            raise click.BadParameter(
+                f"channel {name} takes no posts (it sends digests)", param_hint="--channel"
+            )
     if not chosen:
         raise click.UsageError("no channel given and none is enabled in the config")
     return chosen

@@ -185,7 +185,7 @@ def _print_section(path: list[str], values: dict[str, Any], env: Any, array: boo
                 click.echo(f"# {key} is not set")
                 continue
             note = ""
-            if key.endswith("_env"):
+            if key.endswith("_env") and value:  # an optional secret may be left unset
                 note = "  # set" if env.get(value) else "  # NOT SET"
             click.echo(f"{key} = {_toml_value(value)}{note}")
     for key, value in values.items():

@@ -127,7 +127,7 @@ class Store:
             done = self.applied()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
-        newest = MIGRATIONS[-1][0]
+        newest = max(number for number, _, _ in MIGRATIONS)
         if current > newest:
             raise StoreError(
                 f"{self.path}: made by a newer commsbot (schema {current}, this one knows "

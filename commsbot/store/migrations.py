@@ -274,6 +274,38 @@ ALTER TABLE posts ADD COLUMN attempted_at TEXT;
 UPDATE posts SET attempted_at = updated_at WHERE attempts > 0;
 """
 
+# Digests (#7): each digest knows the period it covers, so "new since the last digest" is a
+# query; deliveries gain the channel, attempts and a 'retry' state (a 4xx SMTP answer or a
+# Telegram 429), which needs the table rebuilt: SQLite cannot alter a CHECK constraint.
+_DIGESTS = """
+ALTER TABLE digests ADD COLUMN starts_at TEXT;
+ALTER TABLE digests ADD COLUMN ends_at TEXT;
+CREATE TABLE digest_deliveries_7 (
+    id INTEGER PRIMARY KEY,
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+    channel TEXT,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'retry', 'failed', 'unknown',
+        'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    remote_id TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT,
+    sent_at TEXT,
+    UNIQUE (digest_id, subscriber_id)
+);
+INSERT INTO digest_deliveries_7 (id, digest_id, subscriber_id, status, error, created_at,
+    updated_at, sent_at)
+    SELECT id, digest_id, subscriber_id, status, error, created_at, created_at, sent_at
+    FROM digest_deliveries;
+DROP TABLE digest_deliveries;
+ALTER TABLE digest_deliveries_7 RENAME TO digest_deliveries;
+CREATE INDEX digest_deliveries_subscriber ON digest_deliveries (subscriber_id, status);
+CREATE INDEX subscribers_due ON subscribers (frequency, status);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -281,6 +313,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (3, "audience", _AUDIENCE),
     (4, "feeds", _FEEDS),
     (5, "service", _SERVICE),
+    (7, "digests", _DIGESTS),
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
 ]

@@ -1,0 +1,202 @@
+"""Digest commands: preview what a subscriber gets, send a period's digests, see deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+    from commsbot.digest import Period
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _period(app: App, text: str | None, frequency: str) -> Period:
+    from commsbot.digest import last_complete, parse_period
+
+    if text:
+        return parse_period(text, app.config.zone)
+    return last_complete(frequency, _now(), app.config.zone)
+
+
+def _email_channel(app: App) -> Channel:
+    """The e-mail channel, unopened: rendering needs its unsubscribe settings only."""
+    from commsbot.channels.email import EmailChannel, EmailSettings
+
+    return EmailChannel(app.config.channels.get("email") or EmailSettings())
+
+
+@cli.group()
+def digest() -> None:
+    """Partner digests: weekly (ISO weeks, 2026-W48) and monthly (2026-11)."""
+
+
+@digest.command("preview")
+@click.option("--subscriber", "target", help="#ID, e-mail address or telegram:CHAT_ID.")
+@click.option("--period", "period_text", help="2026-W48 or 2026-11 (default: the last one over).")
+@click.option(
+    "--channel",
+    type=click.Choice(["email", "telegram"]),
+    default="email",
+    show_default=True,
+    help="Without --subscriber: preview as a subscriber of this channel with no filters.",
+)
+@click.option(
+    "--part",
+    type=click.Choice(["text", "html"]),
+    default="text",
+    show_default=True,
+    help="For e-mail: the plain-text or the HTML part.",
+)
+@pass_app
+def digest_preview(
+    app: App, target: str | None, period_text: str | None, channel: str, part: str
+) -> None:
+    """Show exactly what a subscriber would receive for a period; nothing is sent."""
+    from commsbot.digest import sample_subscriber
+    from commsbot.digest_send import preview
+    from commsbot.subscribers import find
+
+    if target:
+        subscriber = find(app.store, target)
+        frequency = subscriber["frequency"]
+    else:
+        frequency = "weekly"
+        if period_text and "W" not in period_text.upper():
+            frequency = "monthly"
+        subscriber = sample_subscriber(channel, frequency)
+    period = _period(app, period_text, frequency)
+    if period.frequency != subscriber["frequency"]:
+        raise click.BadParameter(
+            f"{period.label} is a {period.frequency} period; this subscriber gets "
+            f"{subscriber['frequency']} digests",
+            param_hint="--period",
+        )
+    channel_obj = _email_channel(app) if subscriber["channel"] == "email" else None
+    message, since = preview(app.store, app.config, channel_obj, period, subscriber)
+    who = f"#{subscriber['id']}" if target else f"a {channel} subscriber with no filters"
+    click.echo(f"# {period.label} digest for {who}, new since {since.date().isoformat()}")
+    if message is None:
+        click.echo("nothing new: no digest would be sent (digest.send_empty = false)")
+        return
+    if subscriber["channel"] == "email":
+        click.echo(f"# Subject: {message.subject}")
+        for key, value in message.headers.items():
+            click.echo(f"# {key}: {value}")
+        click.echo(message.html if part == "html" else message.text)
+    else:
+        click.echo(f"# {len(message.html or '')} characters, Telegram HTML")
+        click.echo(message.html)
+
+
+@digest.command("send")
+@click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
+@click.option("--dry-run", is_flag=True, help="Count who would get what; send and store nothing.")
+@click.option("--limit", type=click.IntRange(1), help="Send at most this many messages now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@pass_app
+def digest_send(
+    app: App, period_text: str | None, dry_run: bool, limit: int | None, as_json: bool
+) -> None:
+    """Send the digests of the last complete week and month (or of --period).
+
+    Each subscriber gets each digest once: running it again sends only what is still
+    due. A message whose outcome is unknown is shown, never sent again.
+    """
+    from commsbot.digest import FREQUENCIES, parse_period
+    from commsbot.digest_send import periods_due
+
+    if period_text:
+        periods = [parse_period(period_text, app.config.zone)]
+    else:
+        periods = periods_due(app.config, _now())
+    assert all(p.frequency in FREQUENCIES for p in periods)
+    reports = asyncio.run(_send(app, periods, dry_run, limit))
+    rows = [row for report in reports for row in report.rows()]
+    problems = [p for report in reports for p in report.problems]
+    stale = sum(report.stale for report in reports)
+    if as_json:
+        click.echo(json.dumps({"digests": rows, "problems": problems, "stale": stale}, indent=2))
+        return
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if stale:
+        click.echo(f"{stale} delivery(ies) left 'sending' by an interrupted run are now unknown")
+    if dry_run:
+        click.echo("dry run: nothing was sent or stored")
+    if not rows:
+        click.echo("nobody is due a digest for " + ", ".join(p.label for p in periods))
+        return
+    echo_table(rows)
+
+
+async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | None) -> list[Any]:
+    from commsbot.digest_send import SUBSCRIBER_CHANNELS, channels_due, send_period
+    from commsbot.pipeline import close_channels, make_channels, open_channels
+
+    due = channels_due(app.store, periods, _now())
+    names = [n for n in app.config.enabled_channels if n in SUBSCRIBER_CHANNELS and n in due]
+    problems: list[str] = []
+    if dry_run:  # nothing is sent: rendering needs the channels, not connections
+        opened = make_channels(app.config, names)
+    else:
+        opened = await open_channels(app.config, problems, names)
+    reports = []
+    try:
+        for period in periods:
+            report = await send_period(
+                app.store, app.config, opened, period, clock=_now, dry_run=dry_run, limit=limit
+            )
+            reports.append(report)
+    finally:
+        if not dry_run:
+            await close_channels(opened)
+    if reports:
+        reports[0].problems[:0] = problems
+    return reports
+
+
+@digest.command("list")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@pass_app
+def digest_list(app: App, limit: int) -> None:
+    """The latest digests, with how many deliveries ended in each state."""
+    from commsbot.store.digests import list_digests
+
+    echo_table(list_digests(app.store, limit))
+
+
+@digest.command("deliveries")
+@click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
+@click.option(
+    "--status", type=click.Choice(["sending", "sent", "retry", "failed", "unknown", "skipped"])
+)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@pass_app
+def digest_deliveries(app: App, period_text: str | None, status: str | None, limit: int) -> None:
+    """Deliveries of digests, newest first: check what failed or is unknown."""
+    from commsbot.digest import parse_period
+    from commsbot.errors import ContentError
+    from commsbot.store import digests as q
+
+    digest_id = None
+    if period_text:
+        period = parse_period(period_text, app.config.zone)
+        row = q.get_digest(app.store, period.frequency, period.label)
+        if row is None:
+            raise ContentError(f"no digest for {period.label} has been sent")
+        digest_id = row["id"]
+    rows = q.deliveries(app.store, digest_id=digest_id, status=status, limit=limit)
+    echo_table(
+        rows,
+        ["id", "period", "channel", "subscriber_id", "address", "status", "attempts", "error"],
+    )

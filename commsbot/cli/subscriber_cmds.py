@@ -1,0 +1,134 @@
+"""Subscriber commands: add, list, remove, import, unsubscribe, forget."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(subscriber: dict[str, object]) -> str:
+    return f"#{subscriber['id']} {subscriber['channel']} {subscriber['address']}"
+
+
+@cli.group()
+def subscribers() -> None:
+    """Partners who receive digests by e-mail or Telegram (Telegram users use /subscribe)."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option(
+    "--frequency",
+    type=click.Choice(["weekly", "monthly"]),
+    required=True,
+    help="How often the digest comes.",
+)
+@click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
+@click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
+@pass_app
+def subscribers_add(
+    app: App, email: str, frequency: str, cities: tuple[str, ...], themes: tuple[str, ...]
+) -> None:
+    """Subscribe EMAIL to a digest; for an existing address, change its choices."""
+    from commsbot.subscribers import add_email
+
+    found = add_email(app.store, email, frequency, cities, themes, _now())
+    click.echo(
+        f"subscribed {_describe(found)}: {found['frequency']}, "
+        f"cities: {', '.join(found['cities']) or 'all'}, "
+        f"themes: {', '.join(found['themes']) or 'all'}"
+    )
+
+
+@subscribers.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "unsubscribed", "bounced", "all"]),
+    default="active",
+    show_default=True,
+)
+@click.option("--channel", type=click.Choice(["email", "telegram"]), help="Only this channel.")
+@click.option("--frequency", type=click.Choice(["weekly", "monthly"]), help="Only this frequency.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def subscribers_list(
+    app: App, status: str, channel: str | None, frequency: str | None, fmt: str
+) -> None:
+    """List subscribers and their choices."""
+    from commsbot.store.audience import list_subscribers
+
+    rows = list_subscribers(
+        app.store,
+        channel=channel,
+        frequency=frequency,
+        status=None if status == "all" else status,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        r["cities"] = ", ".join(r["cities"]) or "all"
+        r["themes"] = ", ".join(r["themes"]) or "all"
+    echo_table(
+        rows,
+        ["id", "channel", "address", "frequency", "cities", "themes", "status", "created_at"],
+    )
+
+
+@subscribers.command("remove")
+@click.argument("subscriber")
+@pass_app
+def subscribers_remove(app: App, subscriber: str) -> None:
+    """Unsubscribe SUBSCRIBER (an e-mail address, telegram:CHAT_ID or #ID); kept as history."""
+    from commsbot.subscribers import remove
+
+    found = remove(app.store, subscriber, _now())
+    click.echo(f"unsubscribed {_describe(found)}")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def subscribers_import(app: App, file: Path) -> None:
+    """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).
+
+    Cities and themes are ';'-separated. All or nothing: one bad row stores none.
+    Addresses that unsubscribed or bounced are left out, never re-subscribed.
+    """
+    from commsbot.subscribers import import_csv
+
+    result = import_csv(app.store, file, _now())
+    click.echo(f"{file}: {result.added} added, {result.updated} updated")
+    for address in result.kept_out:
+        click.echo(f"left out: {address}")
+
+
+@subscribers.command("unsubscribe")
+@click.argument("token")
+@pass_app
+def subscribers_unsubscribe(app: App, token: str) -> None:
+    """Unsubscribe whoever holds TOKEN (the one-step link in every digest)."""
+    from commsbot.subscribers import unsubscribe_token
+
+    found = unsubscribe_token(app.store, token, _now())
+    click.echo(f"unsubscribed {_describe(found)}")
+
+
+@subscribers.command("forget")
+@click.argument("address")
+@pass_app
+def subscribers_forget(app: App, address: str) -> None:
+    """Delete ADDRESS (e-mail, telegram:CHAT_ID or #ID) and its personal data for good."""
+    from commsbot.subscribers import forget
+
+    found = forget(app.store, address)
+    click.echo(f"forgot subscriber #{found['id']}: their address and choices are deleted")
