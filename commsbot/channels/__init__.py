@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",
+    "telegram": "commsbot.channels.telegram:TelegramChannel",
 }
 
 

@@ -84,8 +84,9 @@ class Channel(ABC):
 
     name: ClassVar[str]
     max_length: ClassVar[int]
-    # Sends per second this channel allows itself, below the platform's limit.
-    rate_per_second: ClassVar[float]
+    # Sends per second this channel allows itself, below the platform's limit. A class
+    # default; a channel whose rate is a setting sets its own in __init__.
+    rate_per_second: float
     # How many posts dispatch hands over between two writes to the store. Only a
     # channel whose sends are local and cheap may take more than one.
     batch_size: ClassVar[int] = 1

@@ -1,6 +1,11 @@
 """The ``commsbot`` command line. Each module adds the commands of one area."""
 
-from commsbot.cli import content_cmds, queue_cmds, run_cmds  # noqa: F401  (registration)
+from commsbot.cli import (  # noqa: F401  (registration)
+    bot_cmds,
+    content_cmds,
+    queue_cmds,
+    run_cmds,
+)
 from commsbot.cli.base import cli
 
 

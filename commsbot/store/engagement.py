@@ -62,3 +62,13 @@ def set_channel_state(
             "updated_at = excluded.updated_at",
             (channel, iso(paused_until) if paused_until else None, down_reason, iso(now)),
         )
+
+
+def post_for_remote(store: Store, channel: str, remote_id: str) -> int | None:
+    """The id of the sent post a platform knows by ``remote_id``, if any."""
+    found = store.scalar(
+        "SELECT id FROM posts WHERE channel = ? AND remote_id = ? AND status = 'sent' "
+        "ORDER BY id DESC LIMIT 1",
+        (channel, remote_id),
+    )
+    return None if found is None else int(found)

@@ -216,4 +216,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
     (3, "audience", _AUDIENCE),
+    # Telegram reports reactions by message id: find the post from it without a scan.
+    (6, "posts_by_remote_id", "CREATE INDEX posts_remote ON posts (channel, remote_id);"),
 ]

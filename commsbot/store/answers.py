@@ -1,0 +1,103 @@
+"""Read queries the bot answers from: pages of practices, events by date, the outbox at a glance.
+
+Only published content is shown to chat users; columns are chosen for speed, since a reply
+should take milliseconds with tens of thousands of practices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commsbot.store import Store
+
+PRACTICE_COLUMNS = "id, slug, title, city, theme, summary, url"
+
+
+def practices_page(
+    store: Store, city: str | None, theme: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of published practices (newest first) and how many there are in all."""
+    clauses, params = ["status = 'published'"], []
+    for column, value in (("city", city), ("theme", theme)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = " AND ".join(clauses)
+    total = int(store.scalar(f"SELECT count(*) FROM practices WHERE {where}", params))
+    rows = store.rows(
+        f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return rows, total
+
+
+def practice_counts(store: Store, column: str) -> dict[str, int]:
+    """Published practices per city or per theme."""
+    assert column in ("city", "theme")
+    return {
+        row["key"]: row["n"]
+        for row in store.rows(
+            f"SELECT {column} AS key, count(*) AS n FROM practices "
+            f"WHERE status = 'published' GROUP BY {column}"
+        )
+    }
+
+
+def events(store: Store, today: str, *, upcoming: bool, limit: int) -> list[dict[str, Any]]:
+    """Published events not yet over (soonest first), or over (latest first)."""
+    if upcoming:
+        sql = "end_date >= ? ORDER BY start_date, id"
+    else:
+        sql = "end_date < ? ORDER BY start_date DESC, id DESC"
+    return store.rows(
+        f"SELECT * FROM events WHERE status = 'published' AND {sql} LIMIT ?", (today, limit)
+    )
+
+
+def outcomes(store: Store, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The latest events with an outcome, and totals over all of them."""
+    rows = store.rows(
+        "SELECT * FROM events WHERE status = 'published' AND outcome != '' "
+        "ORDER BY end_date DESC, id DESC LIMIT ?",
+        (limit,),
+    )
+    totals = store.row(
+        "SELECT count(*) AS events, coalesce(sum(participants), 0) AS participants "
+        "FROM events WHERE status = 'published' AND outcome != ''"
+    )
+    assert totals is not None
+    return rows, totals
+
+
+def latest_newsletter(store: Store) -> dict[str, Any] | None:
+    return store.row(
+        "SELECT * FROM newsletters WHERE status = 'published' "
+        "ORDER BY published DESC, id DESC LIMIT 1"
+    )
+
+
+def open_posts(store: Store, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Posts not yet out (or needing a look), due first, and how many there are."""
+    where = "status IN ('pending_approval', 'queued', 'sending', 'failed', 'unknown')"
+    total = int(store.scalar(f"SELECT count(*) FROM posts WHERE {where}"))
+    rows = store.rows(
+        f"SELECT id, channel, status, item_type, item_ref, not_before, text, last_error "
+        f"FROM posts WHERE {where} ORDER BY not_before, id LIMIT ?",
+        (limit,),
+    )
+    return rows, total
+
+
+def channel_states(store: Store) -> list[dict[str, Any]]:
+    return store.rows("SELECT * FROM channel_state ORDER BY channel")
+
+
+def active_subscribers(store: Store) -> dict[str, int]:
+    """Active subscribers per channel."""
+    return {
+        row["channel"]: row["n"]
+        for row in store.rows(
+            "SELECT channel, count(*) AS n FROM subscribers WHERE status = 'active' "
+            "GROUP BY channel"
+        )
+    }

@@ -1,0 +1,120 @@
+"""The bot's answers without the network: any arguments, any content, a valid reply."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from commsbot.bot_replies import COMMANDS, Places, Replies, page_data, parse_page_data
+from commsbot.config import Config, load_config
+from commsbot.content import load_sample
+from commsbot.store import Store
+from commsbot.store import posts as posts_q
+from commsbot.text import is_valid_telegram_html, telegram_length
+from tests.conftest import NOW
+
+CONFIG = """
+[store]
+path = "replies.db"
+
+[channels.outbox]
+enabled = true
+path = "outbox"
+
+[channels.telegram]
+chat_id = "@news"
+enabled = true
+"""
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Config]]:
+    folder = tmp_path_factory.mktemp("replies")
+    (folder / "commsbot.toml").write_text(CONFIG, encoding="utf-8")
+    config = load_config(folder / "commsbot.toml")
+    with Store(config.store.path) as store:
+        load_sample(store, NOW)
+        yield store, config
+
+
+def check(text: str) -> None:
+    assert is_valid_telegram_html(text), text
+    assert telegram_length(text) <= 4096
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    command=st.one_of(st.sampled_from([c.name for c in COMMANDS]), st.text(max_size=40)),
+    args=st.one_of(
+        st.text(max_size=500),
+        st.lists(
+            st.sampled_from(
+                ["plzen", "Plzeň", "smart", "incentives", "brokerage", "weekly", "past", "1", "*"]
+            ),
+            max_size=6,
+        ).map(" ".join),
+    ),
+    admin=st.booleans(),
+)
+def test_any_command_and_arguments_get_a_valid_reply(
+    sample: tuple[Store, Config], command: str, args: str, admin: bool
+) -> None:
+    store, config = sample
+    logged, reply = Replies(store, config, lambda: NOW).answer(command, args, "42", admin=admin)
+    assert logged in {c.name for c in COMMANDS} | {"unknown"}
+    check(reply.text)
+    assert all(len(b.data.encode()) <= 64 for b in reply.buttons)
+
+
+def test_a_huge_practice_is_cut_to_fit(sample: tuple[Store, Config]) -> None:
+    store, config = sample
+    store.conn.execute(
+        "UPDATE practices SET summary = ?, body = ?, tags = ? WHERE slug = 'plzen-creative-voucher'",
+        ("👨‍👩‍👧‍👦 & <co> " * 3000, "🇨🇿 " * 5000, '["' + "x" * 5000 + '"]'),
+    )
+    _, reply = Replies(store, config, lambda: NOW).answer(
+        "practice", "plzen-creative-voucher", "42", admin=False
+    )
+    check(reply.text)
+    assert reply.text.endswith("…")
+
+
+def test_announcements_wait_for_approval_when_the_config_says_so(
+    sample: tuple[Store, Config],
+) -> None:
+    store, config = sample
+    replies = Replies(store, config, lambda: NOW, needs_approval=True)
+    _, reply = replies.answer("announce", "Vote for the next meeting city", "1", admin=True)
+    ids = [p["id"] for p in posts_q.list_posts(store, status="pending_approval")]
+    assert len(ids) == 2
+    assert reply.text == (
+        f"Announcement waiting for approval: posts {ids[0]}, {ids[1]} on outbox, telegram. "
+        "/approve <i>id</i> sends each."
+    )
+    _, reply = replies.answer("approve", str(ids[1]), "1", admin=True)
+    assert reply.text == f"Post {ids[1]} approved: it goes out on telegram from 2026-11-23 13:00."
+
+
+def test_places_match_names_of_several_words(sample: tuple[Store, Config]) -> None:
+    places = Places.load(sample[0])
+    assert places.parse(["Warszawa", "spatial", "cross", "collaboration", "LISBOA", "x"]) == (
+        ["warsaw", "lisbon"],
+        ["spatial-cross-collaboration"],
+        ["x"],
+    )
+
+
+def test_page_buttons_carry_their_filters_or_none() -> None:
+    assert page_data("plzen", None, 3) == "practices:3:plzen:"
+    assert parse_page_data("practices:3:plzen:") == ("plzen", None, 3)
+    assert page_data("a" * 40, "b" * 20, 2) is None
+    assert parse_page_data("practices:x::") is None
+    assert parse_page_data("other:1::") is None
