@@ -111,8 +111,12 @@ class Places:
 
     @classmethod
     def load(cls, store: Store) -> Places:
-        cities = {c["slug"]: c for c in content_q.cities(store)}
-        themes = {t["slug"]: t for t in content_q.themes(store)}
+        return cls.of(content_q.cities(store), content_q.themes(store))
+
+    @classmethod
+    def of(cls, city_rows: list[dict[str, Any]], theme_rows: list[dict[str, Any]]) -> Places:
+        cities = {c["slug"]: c for c in city_rows}
+        themes = {t["slug"]: t for t in theme_rows}
         keys: dict[str, tuple[str, str]] = {}
         for kind, table in (("city", cities), ("theme", themes)):
             for slug, row in table.items():
@@ -173,13 +177,13 @@ class Replies:
         clock: Clock,
         *,
         needs_approval: bool = False,
-        renderer: Renderer | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
         self.needs_approval = needs_approval
-        self.renderer = renderer or Renderer(config.service.templates)
+        self.renderer = Renderer(config.service.templates)
+        self._places: tuple[Any, Places] | None = None
         self.handlers: dict[str, Callable[[Request], Reply]] = {
             "start": lambda r: self.render("start"),
             "help": lambda r: self.help(admin=r.admin),
@@ -200,6 +204,13 @@ class Replies:
             "cancel": lambda r: self.change_post(r.args, "cancel"),
             "status": lambda r: self.status(),
         }
+
+    def places(self) -> Places:
+        """Cities and themes as they are now; their names are indexed again only on a change."""
+        rows = (content_q.cities(self.store), content_q.themes(self.store))
+        if self._places is None or self._places[0] != rows:
+            self._places = (rows, Places.of(*rows))
+        return self._places[1]
 
     # -- the way in --------------------------------------------------------------------
 
@@ -236,7 +247,7 @@ class Replies:
         return self.render("help", commands=shown, admin=admin)
 
     def practices(self, args: str) -> Reply:
-        places = Places.load(self.store)
+        places = self.places()
         cities, themes, unknown = places.parse(args.split())
         if unknown:
             raise places.not_known(unknown[0])
@@ -249,7 +260,7 @@ class Replies:
     def practices_page(
         self, city: str | None, theme: str | None, page: int, places: Places | None = None
     ) -> Reply:
-        places = places or Places.load(self.store)
+        places = places or self.places()
         city = city if city in places.cities else None
         theme = theme if theme in places.themes else None
         rows, total = answers_q.practices_page(
@@ -288,7 +299,7 @@ class Replies:
         item = content_q.get_item(self.store, "practice", words[0].lower())
         if item is None or item["status"] != "published":
             return self.render("not_found", slug=clip(words[0], 60))
-        places = Places.load(self.store)
+        places = self.places()
         return self.render(
             "practice",
             item=item,
@@ -301,8 +312,8 @@ class Replies:
         words = " ".join(w[:64] for w in args.split()[:SEARCH_WORDS])
         if not words:
             raise Malformed("")
-        found = content_q.search_practices(self.store, words, SEARCH_LIMIT)
-        places = Places.load(self.store)
+        found = answers_q.search_practices(self.store, words, SEARCH_LIMIT)
+        places = self.places()
         return self.render(
             "search",
             query=clip(args),
@@ -325,12 +336,12 @@ class Replies:
             raise Malformed("")
         today = self.clock().astimezone(self.config.zone).date().isoformat()
         rows = answers_q.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
-        places = Places.load(self.store)
+        places = self.places()
         return self.render("events", events=rows, which=which, cities=places.cities)
 
     def outcomes(self) -> Reply:
         rows, totals = answers_q.outcomes(self.store, OUTCOMES_LIMIT)
-        places = Places.load(self.store)
+        places = self.places()
         return self.render("outcomes", events=rows, totals=totals, cities=places.cities)
 
     def newsletter(self) -> Reply:
@@ -343,7 +354,7 @@ class Replies:
         frequencies = [w.lower() for w in words if w.lower() in FREQUENCIES]
         if len(frequencies) > 1:
             raise Malformed("Choose weekly or monthly, not both.")
-        places = Places.load(self.store)
+        places = self.places()
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise places.not_known(unknown[0])
@@ -376,9 +387,7 @@ class Replies:
         row = audience_q.get_subscriber(self.store, "telegram", chat)
         if row is None or row["status"] != "active":
             return self.render("subscriptions", subscriber=None)
-        return self.render(
-            "subscriptions", subscriber=self._described(row, Places.load(self.store))
-        )
+        return self.render("subscriptions", subscriber=self._described(row, self.places()))
 
     # -- for the comms officer ---------------------------------------------------------------
 

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from commsbot.bot_replies import COMMANDS, Places, Replies, page_data, parse_page_data
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
+from commsbot.content import load_sample, slugify
 from commsbot.store import Store
+from commsbot.store import answers as answers_q
+from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.text import is_valid_telegram_html, telegram_length
 from tests.conftest import NOW
@@ -118,3 +120,21 @@ def test_page_buttons_carry_their_filters_or_none() -> None:
     assert page_data("a" * 40, "b" * 20, 2) is None
     assert parse_page_data("practices:x::") is None
     assert parse_page_data("other:1::") is None
+
+
+@pytest.mark.parametrize(
+    "words", ["creative", "design", "Plzeň", "city innovation", "DESIGN games"]
+)
+def test_search_puts_title_matches_first_then_newest(
+    sample: tuple[Store, Config], words: str
+) -> None:
+    store = sample[0]
+    found = answers_q.search_practices(store, words, 10)
+    assert found
+    wanted = {slugify(w) for w in words.split()}
+    flags = [wanted <= set(slugify(r["title"]).split("-")) for r in found]
+    assert flags == sorted(flags, reverse=True)
+    for group in (True, False):
+        ids = [r["id"] for r, flag in zip(found, flags, strict=True) if flag is group]
+        assert ids == sorted(ids, reverse=True)
+    assert len(found) == min(10, len(content_q.search_practices(store, words, 100)))
