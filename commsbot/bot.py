@@ -16,10 +16,9 @@ import hmac
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from commsbot.bot_replies import COMMANDS, Button, Replies, Reply
+from commsbot.bot_replies import COMMANDS, Button, Clock, Replies, Reply
 from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
     KEY,
@@ -32,6 +31,7 @@ from commsbot.channels.telegram import (
     telegram_settings,
 )
 from commsbot.config import Config, read_secret
+from commsbot.pipeline import utcnow
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
@@ -44,12 +44,6 @@ log = logging.getLogger("commsbot.bot")
 
 # Telegram sends message_reaction_count only to a bot that asks for it (and is a channel admin).
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def chat_hash(salt: str, chat_id: int) -> str:
@@ -203,20 +197,14 @@ class TelegramBot:
             return  # in a group, an unknown bare command is likely another bot's
         # Admin commands only in a private chat: a group would see the outbox.
         admin = chat.type == "private" and user is not None and user.id in self.settings.admins
-        logged, reply = self.replies.answer(
-            name, message.text[len(raw) :], str(chat.id), admin=admin
-        )
-        self._log_use(logged, chat.id)
-        await self._send(chat.id, reply)
+        await self._answer(chat.id, name, message.text[len(raw) :], admin=admin)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point to /help."""
         chat = update.effective_chat
         if chat is None:
             return
-        logged, reply = self.replies.answer(None, "", str(chat.id), admin=False)
-        self._log_use(logged, chat.id)
-        await self._send(chat.id, reply)
+        await self._answer(chat.id, None, "", admin=False)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A page button under a /practices reply: the same message shows the new page."""
@@ -275,6 +263,11 @@ class TelegramBot:
         if wanted.startswith("@"):
             return (chat.username or "").lower() == wanted[1:].lower()
         return wanted == str(chat.id)
+
+    async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
+        logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
+        self._log_use(logged, chat_id)
+        await self._send(chat_id, reply)
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         from telegram import LinkPreviewOptions

@@ -15,14 +15,20 @@ from typing import Any
 
 from commsbot.config import Config
 from commsbot.content import slugify
-from commsbot.errors import CommsbotError
+from commsbot.errors import CommsbotError, TemplateError
 from commsbot.render import Renderer
 from commsbot.store import Store, from_iso
 from commsbot.store import answers as answers_q
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
-from commsbot.text import telegram_fit, telegram_visible, truncate, utf16_length
+from commsbot.text import (
+    is_valid_telegram_html,
+    telegram_fit,
+    telegram_visible,
+    truncate,
+    utf16_length,
+)
 
 MAX_REPLY = 4096
 PAGE_SIZE = 5
@@ -108,10 +114,6 @@ class Places:
     cities: dict[str, dict[str, Any]]
     themes: dict[str, dict[str, Any]]
     keys: dict[str, tuple[str, str]]
-
-    @classmethod
-    def load(cls, store: Store) -> Places:
-        return cls.of(content_q.cities(store), content_q.themes(store))
 
     @classmethod
     def of(cls, city_rows: list[dict[str, Any]], theme_rows: list[dict[str, Any]]) -> Places:
@@ -234,6 +236,8 @@ class Replies:
 
     def render(self, name: str, buttons: Sequence[Button] = (), **context: Any) -> Reply:
         text = self.renderer.render_text(f"bot/{name}.j2", context, f"the bot's {name} reply")
+        if not is_valid_telegram_html(text):  # a template edited by hand
+            raise TemplateError(f"template bot/{name}.j2 does not render valid Telegram HTML")
         return Reply(telegram_fit(text, MAX_REPLY), tuple(buttons))
 
     def local(self, stamp: str) -> str:

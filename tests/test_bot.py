@@ -395,6 +395,25 @@ def test_salt_from_the_environment_and_start_errors(
             pass
 
 
+def test_a_reply_that_cannot_be_made_gets_an_apology(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine" / "bot"
+    mine.mkdir(parents=True)
+    (mine / "start.j2").write_text("<blink>Welcome</blink>", encoding="utf-8")
+    (mine / "problem.j2").write_text("{{ no_such_thing }}", encoding="utf-8")
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        monkeypatch.setenv(TOKEN_ENV, fake.token)
+        path = telegram_config(tmp_path, fake)
+        with path.open("a", encoding="utf-8") as config_file:
+            config_file.write('\n[service]\ntemplates = "mine"\n')
+        with BotThread(load_config(path)):
+            assert ask(fake, "/start", user_id=71)["plain_text"] == (
+                "Sorry, that went wrong. Please try again later."
+            )
+            assert ask(fake, "/themes", user_id=71)["plain_text"] == "The themes"
+
+
 def test_bot_command_runs_until_sigterm(tmp_path: Path) -> None:
     with FakeTelegram(max_poll_timeout=1.0) as fake:
         path = telegram_config(tmp_path, fake)

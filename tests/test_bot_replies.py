@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commsbot.bot_replies import COMMANDS, Places, Replies, page_data, parse_page_data
+from commsbot.bot_replies import COMMANDS, Replies, page_data, parse_page_data
 from commsbot.config import Config, load_config
 from commsbot.content import load_sample, slugify
 from commsbot.store import Store
@@ -106,7 +107,8 @@ def test_announcements_wait_for_approval_when_the_config_says_so(
 
 
 def test_places_match_names_of_several_words(sample: tuple[Store, Config]) -> None:
-    places = Places.load(sample[0])
+    store, config = sample
+    places = Replies(store, config, lambda: NOW).places()
     assert places.parse(["Warszawa", "spatial", "cross", "collaboration", "LISBOA", "x"]) == (
         ["warsaw", "lisbon"],
         ["spatial-cross-collaboration"],
@@ -138,3 +140,18 @@ def test_search_puts_title_matches_first_then_newest(
         ids = [r["id"] for r, flag in zip(found, flags, strict=True) if flag is group]
         assert ids == sorted(ids, reverse=True)
     assert len(found) == min(10, len(content_q.search_practices(store, words, 100)))
+
+
+def test_a_template_that_renders_invalid_html_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bot" / "start.j2").write_text("<blink>Welcome</blink>", encoding="utf-8")
+    (tmp_path / "c.toml").write_text(
+        '[store]\npath = "c.db"\n[service]\ntemplates = "."\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "c.toml")
+    with Store(config.store.path) as store:
+        logged, reply = Replies(store, config, lambda: NOW).answer("start", "", "1", admin=False)
+    assert (logged, reply.text) == (
+        "start",
+        "/start: template bot/start.j2 does not render valid Telegram HTML",
+    )
