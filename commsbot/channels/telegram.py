@@ -10,7 +10,6 @@ bot as ``message_reaction_count`` updates, and ``commsbot.bot`` stores them.
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +96,7 @@ def make_rate_limiter(group_per_minute: float) -> AIORateLimiter:
 
 def check_rate(settings: TelegramSettings) -> None:
     per_minute = settings.posts_per_minute
-    if not 0 < per_minute <= MESSAGES_PER_SECOND * 60 or math.isnan(per_minute):
+    if not 0 < per_minute <= MESSAGES_PER_SECOND * 60:  # NaN fails both comparisons
         raise ConfigError(
             f"{KEY}.posts_per_minute must be above 0 and at most {MESSAGES_PER_SECOND * 60} "
             f"(Telegram allows about 30 messages a second), not {per_minute:g}"
@@ -281,7 +280,8 @@ class TelegramChannel(Channel):
         )
 
     async def send_direct(self, message: DirectMessage) -> Delivery:
-        """HTML when it is given and fits one message; else the plain text, split if long.
+        """The HTML when it is Telegram HTML that fits one message (an e-mail's HTML is not);
+        else the plain text, split into several messages if long.
 
         Parts already delivered are never sent again: a later part failing makes the
         delivery ``unknown`` for the officer to look at.
