@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -111,11 +112,13 @@ def test_run_once_posts_every_item_to_the_channel_escaped(
 
 @pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
 def test_429_pauses_the_channel_for_the_time_telegram_gives(
-    tg_config: Config, fake: FakeTelegram
+    tg_config: Config, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fail_next("sendMessage", 429, retry_after=30)
-    with Store(tg_config.store.path) as store:
+    with Store(tg_config.store.path) as store, caplog.at_level(logging.INFO):
         summary, _ = run(run_once(store, tg_config, clock=lambda: NOW))
+    # Handled, so not reported as an error with a traceback.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert summary.outcomes["telegram"] == {"retrying": 1, "paused": 1}
     first, *rest = posts(tg_config)
     assert (first["status"], first["next_attempt_at"]) == (

@@ -10,6 +10,7 @@ bot as ``message_reaction_count`` updates, and ``commsbot.bot`` stores them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,10 +82,20 @@ def make_request(settings: TelegramSettings, pool_size: int = 8) -> HTTPXRequest
     )
 
 
+class _PassedOnRateLimit(logging.Filter):
+    """Drops PTB's error log (with a traceback) for a 429 it passes on: the caller handles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Rate limit hit after maximum")
+
+
 def make_rate_limiter(group_per_minute: float) -> AIORateLimiter:
     """Telegram's limits enforced before Telegram has to: no retries, a 429 is the caller's."""
     from telegram.ext import AIORateLimiter
 
+    ptb_log = logging.getLogger("telegram.ext.AIORateLimiter")
+    if not any(isinstance(f, _PassedOnRateLimit) for f in ptb_log.filters):
+        ptb_log.addFilter(_PassedOnRateLimit())
     return AIORateLimiter(
         overall_max_rate=MESSAGES_PER_SECOND,
         overall_time_period=1,
