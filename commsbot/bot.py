@@ -94,6 +94,7 @@ class TelegramBot:
             .request(make_request(settings))
             .get_updates_request(make_request(settings, pool_size=1))
             .rate_limiter(make_rate_limiter(GROUP_MESSAGES_PER_MINUTE))
+            .job_queue(None)  # the service schedules; PTB would start an APScheduler of its own
             .build()
         )
         self._add_handlers(app)

@@ -422,18 +422,26 @@ def test_bot_command_runs_until_sigterm(tmp_path: Path) -> None:
         env = {**os.environ, TOKEN_ENV: fake.token}
         commsbot = str(Path(sys.executable).with_name("commsbot"))
         process = subprocess.Popen(
-            [commsbot, "--config", str(path), "bot"],
+            [commsbot, "--verbose", "--config", str(path), "bot"],
             env=env,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
             assert process.stderr is not None
-            assert process.stderr.readline() == f"bot @{BOT_NAME} is answering; Ctrl-C stops it\n"
+            logged = []
+            while not logged or "Ctrl-C" not in logged[-1]:  # bounded by pytest's timeout
+                logged.append(process.stderr.readline())
+                assert logged[-1], f"commsbot bot ended: {logged}"
+            assert logged[-1] == f"bot @{BOT_NAME} is answering; Ctrl-C stops it\n"
             assert ask(fake, "/newsletter", user_id=66)["plain_text"].startswith("Newsletter #1")
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
-            assert process.stderr.read() == "bot stopped\n"
+            rest = process.stderr.read()
+            assert rest.endswith("bot stopped\n")
+            # Even --verbose logs never show the token (it is in every Bot API URL).
+            assert fake.token not in "".join(logged) + rest
+            assert "Polling Updates" in "".join(logged) + rest
         finally:
             if process.poll() is None:
                 process.kill()

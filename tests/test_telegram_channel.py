@@ -81,10 +81,13 @@ async def with_channel(fake: FakeTelegram, scenario: Any, **overrides: Any) -> A
 
 
 def test_run_once_posts_every_item_to_the_channel_escaped(
-    tg_config: Config, fake: FakeTelegram, invoke: Any
+    tg_config: Config, fake: FakeTelegram, invoke: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    result = invoke("run", "--once", "--json", "--config", str(tg_config.file))
+    with caplog.at_level(logging.DEBUG):
+        result = invoke("run", "--once", "--json", "--config", str(tg_config.file))
     assert result.exit_code == 0, result.output
+    assert caplog.records  # PTB logged its calls, and the token is in none of them
+    assert not [r.getMessage() for r in caplog.records if fake.token in r.getMessage()]
     summary = json.loads(result.output)
     assert summary["channels"] == [
         {"channel": "telegram", "new": 5, "posted": 5, "retrying": 0, "failed": 0, "unknown": 0}

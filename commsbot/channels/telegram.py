@@ -73,6 +73,10 @@ def bot_token(settings: TelegramSettings) -> str:
 def make_request(settings: TelegramSettings, pool_size: int = 8) -> HTTPXRequest:
     from telegram.request import HTTPXRequest
 
+    # A Bot API URL holds the bot token: httpx logs every request's URL at INFO, and PTB's
+    # bot logs its API URL at DEBUG. Neither may reach a log, even with --verbose.
+    for name in ("httpx", "httpcore", "telegram.Bot", "telegram.ext.ExtBot"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return HTTPXRequest(
         connection_pool_size=pool_size,
         connect_timeout=settings.connect_timeout,
