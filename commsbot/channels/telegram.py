@@ -265,8 +265,9 @@ class TelegramChannel(Channel):
             return Delivery(
                 post.post_id,
                 "failed",
-                error="the text is not valid Telegram HTML: a template for Telegram must live "
-                "under templates/telegram/ (where values are escaped)",
+                error="the text is not valid Telegram HTML: templates for Telegram live under "
+                "templates/telegram/ (where values are escaped), and an edited text writes "
+                "&amp; for &, &lt; for <",
             )
         photo: str | bytes | None = None
         if post.image and telegram_length(post.text) <= MAX_CAPTION:
