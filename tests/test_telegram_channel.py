@@ -365,3 +365,36 @@ def test_config_keys_are_typed(tmp_path: Path, fake: FakeTelegram) -> None:
         ConfigError, match=r"channels\.telegram\.chat_id: must be a string, not an integer"
     ):
         load_config(path)
+
+
+def test_every_sample_item_renders_valid_telegram_html(sample_store: Store, config: Config) -> None:
+    from commsbot.pipeline import render_item
+    from commsbot.render import Renderer
+    from commsbot.select import Lookup
+    from commsbot.store import content as content_q
+
+    channel = TelegramChannel(TelegramSettings())
+    renderer, lookup = Renderer(None), Lookup.load(sample_store)
+    rendered_items = 0
+    for item_type in ("practice", "event", "newsletter"):
+        for item in content_q.list_items(sample_store, item_type):
+            out = render_item(renderer, lookup, channel, item_type, item)
+            assert is_valid_telegram_html(out.text), out.text
+            assert not out.truncated
+            rendered_items += 1
+    assert rendered_items == 44 + 12 + 2
+    announcement = renderer.render(
+        channel, "announcement", {"text": "Meet in Plzeň <soon> & bring R&D"}, link=None, what="x"
+    )
+    assert announcement.text == "Meet in Plzeň &lt;soon&gt; &amp; bring R&amp;D"
+    news = {
+        "slug": "n1",
+        "title": "<b>Big</b> news &amp; &lt;co&gt;",  # HTML from a feed
+        "summary": "<p>First</p><p>second &lt;3</p>",
+        "link": "https://example.org/n1?a=1&b=2",
+    }
+    out = render_item(renderer, lookup, channel, "news", news)
+    assert out.text == (
+        "<b>Big news &amp; &lt;co&gt;</b>\n\nFirst second &lt;3\n\n"
+        "https://example.org/n1?a=1&amp;b=2"
+    )
