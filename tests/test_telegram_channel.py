@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Coroutine, Iterator
@@ -59,6 +60,7 @@ def settings(fake: FakeTelegram, **overrides: Any) -> TelegramSettings:
         "base_url": fake.base_url,
         "base_file_url": fake.base_file_url,
         "posts_per_minute": 1800.0,
+        "part_interval": 0.05,
         **overrides,
     }
     return TelegramSettings(**values)
@@ -290,6 +292,9 @@ def test_send_direct_html_split_and_blocked(fake: FakeTelegram) -> None:
     assert len(texts) == 1 + 3
     assert " ".join(" ".join(texts[1:]).split()) == " ".join(long_text.split())
     assert all(len(t) <= 4096 for t in texts[1:])
+    # The parts to one chat are spaced by part_interval.
+    times = [r["time"] for r in fake.requests if r["method"] == "sendMessage"][1:4]
+    assert all(later - earlier >= 0.05 for earlier, later in itertools.pairwise(times))
     assert (blocked.post_id, blocked.status, blocked.channel_down) == (12, "failed", False)
     assert blocked.error == "Telegram: Forbidden: bot was blocked by the user"
 

@@ -9,6 +9,7 @@ bot as ``message_reaction_count`` updates, and ``commsbot.bot`` stores them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import warnings
@@ -57,6 +58,9 @@ class TelegramSettings(ChannelSettings):
     salt_env: str | None = None
     # Whether /announce from the bot waits for /approve (else it goes out in the next slot).
     announce_needs_approval: bool = False
+    # Seconds between the parts of a long message to one person: Telegram asks for at
+    # most one message a second in a chat.
+    part_interval: float = 1.0
 
 
 def telegram_settings(config: Config) -> TelegramSettings:
@@ -311,6 +315,8 @@ class TelegramChannel(Channel):
             mode = None
         first: str | None = None
         for number, part in enumerate(parts, 1):
+            if first is not None:
+                await asyncio.sleep(self.telegram.part_interval)
             try:
                 sent = await bot.send_message(message.recipient, part, parse_mode=mode)
             except Exception as exc:
