@@ -403,3 +403,26 @@ def test_every_sample_item_renders_valid_telegram_html(sample_store: Store, conf
         "<b>Big news &amp; &lt;co&gt;</b>\n\nFirst second &lt;3\n\n"
         "https://example.org/n1?a=1&amp;b=2"
     )
+
+
+def test_describe_names_the_bot_and_the_chat(fake: FakeTelegram) -> None:
+    fake.add_chat(CHANNEL, title="Cross-Innovation News", member_count=250)
+
+    async def scenario(channel: TelegramChannel) -> dict[str, str]:
+        return await channel.describe()
+
+    info = run(with_channel(fake, scenario))
+    chat_id = fake.chat_id_for(CHANNEL)
+    assert info == {
+        "bot": "@commsbot_test_bot",
+        "chat": f"Cross-Innovation News (channel, id {chat_id})",
+        "members": "250",
+        "limit": "4096 characters, 1024 as an image caption (UTF-16 units)",
+        "posting": "at most 1800 posts a minute, HTML",
+    }
+    fake.fail_next("getChat", 400, "Bad Request: chat not found")
+    with pytest.raises(
+        ChannelError,
+        match=r"^Telegram about channels\.telegram\.chat_id '@cross_innovation_news': Chat not found$",
+    ):
+        run(with_channel(fake, scenario))

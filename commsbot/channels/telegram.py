@@ -254,6 +254,27 @@ class TelegramChannel(Channel):
             bot, self._bot = self._bot, None
             await bot.shutdown()
 
+    async def describe(self) -> dict[str, str]:
+        """The bot, and the chat it posts to as Telegram shows it to the bot."""
+        from telegram.error import TelegramError
+
+        bot = self._require_bot()
+        chat_id = self.telegram.chat_id
+        try:
+            chat = await bot.get_chat(chat_id)
+            members = await bot.get_chat_member_count(chat.id)
+        except TelegramError as exc:
+            raise ChannelError(
+                f"Telegram about {KEY}.chat_id {chat_id!r}: {redact(exc.message, self._token)}"
+            ) from None
+        return {
+            "bot": f"@{bot.username}",
+            "chat": f"{chat.title or chat.username or chat_id} ({chat.type}, id {chat.id})",
+            "members": str(members),
+            "limit": f"{MAX_TEXT} characters, {MAX_CAPTION} as an image caption (UTF-16 units)",
+            "posting": f"at most {self.telegram.posts_per_minute:g} posts a minute, HTML",
+        }
+
     def _failed(self, ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
         delivery = delivery_for_error(ref, exc, to_channel=to_channel)
         return dataclasses.replace(delivery, error=redact(delivery.error or "", self._token))
