@@ -106,12 +106,7 @@ class TelegramBot:
                 if settings.salt_env
                 else audience_q.chat_salt(self._store)
             )
-            self._replies = Replies(
-                self._store,
-                self.config,
-                self.clock,
-                needs_approval=settings.announce_needs_approval,
-            )
+            self._replies = Replies(self._store, self.config, self.clock)
             await connect(app.bot, settings, token)
             await app.initialize()
             self.username = app.bot.username

@@ -177,13 +177,10 @@ class Replies:
         store: Store,
         config: Config,
         clock: Clock,
-        *,
-        needs_approval: bool = False,
     ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
-        self.needs_approval = needs_approval
         self.renderer = Renderer(config.service.templates)
         self._places: tuple[Any, Places] | None = None
         self.handlers: dict[str, Callable[[Request], Reply]] = {
@@ -405,17 +402,20 @@ class Replies:
         return self.render("queue", posts=rows, total=total)
 
     def announce(self, args: str) -> Reply:
+        from commsbot import queue_ops
         from commsbot.pipeline import make_channels
-        from commsbot.queue_ops import announce
 
         if not args:
             raise Malformed("")
         channels = make_channels(self.config)
         if not channels:
             raise Malformed("No channel is enabled in the config.")
-        status = "pending_approval" if self.needs_approval else "queued"
-        ids = announce(self.store, self.config, channels, args, at=self.clock(), status=status)
-        return self.render("announced", ids=ids, channels=list(channels), status=status)
+        # queue_ops decides whether it waits for approval; the reply says what it decided.
+        ids = queue_ops.announce(self.store, self.config, channels, args, at=self.clock())
+        posts = [queue_ops.require_post(self.store, post_id) for post_id in ids]
+        for post in posts:
+            post["when"] = self.local(post["not_before"])
+        return self.render("announced", posts=posts)
 
     def change_post(self, args: str, action: str) -> Reply:
         from commsbot import queue_ops

@@ -171,7 +171,7 @@ def test_the_comms_officer_queues_approves_and_cancels(running: Running) -> None
         == "The outbox is empty: nothing waiting, failed or unknown."
     )
     assert reply(running, "/announce General Meeting <5> & more", ADMIN) == (
-        "Announcement queued: post 1 on telegram, in the next slot."
+        "Announcement queued\nPost 1 on telegram: goes out from 2026-11-23 13:00"
     )
     with running.store() as store:
         post = posts_q.get_post(store, 1)

@@ -90,20 +90,23 @@ def test_a_huge_practice_is_cut_to_fit(sample: tuple[Store, Config]) -> None:
     assert reply.text.endswith("…")
 
 
-def test_announcements_wait_for_approval_when_the_config_says_so(
-    sample: tuple[Store, Config],
-) -> None:
+def test_announce_says_what_became_of_each_post(sample: tuple[Store, Config]) -> None:
     store, config = sample
-    replies = Replies(store, config, lambda: NOW, needs_approval=True)
+    replies = Replies(store, config, lambda: NOW)
     _, reply = replies.answer("announce", "Vote for the next meeting city", "1", admin=True)
-    ids = [p["id"] for p in posts_q.list_posts(store, status="pending_approval")]
-    assert len(ids) == 2
+    latest = store.scalar("SELECT max(id) FROM announcements")
+    first, second = posts_q.posts_for_item(store, "announcement", latest)
+    assert (first["channel"], second["channel"]) == ("outbox", "telegram")
     assert reply.text == (
-        f"Announcement waiting for approval: posts {ids[0]}, {ids[1]} on outbox, telegram. "
-        "/approve <i>id</i> sends each."
+        "<b>Announcement queued</b>\n"
+        f"Post {first['id']} on outbox: goes out from 2026-11-23 13:00\n"
+        f"Post {second['id']} on telegram: goes out from 2026-11-23 13:00"
     )
-    _, reply = replies.answer("approve", str(ids[1]), "1", admin=True)
-    assert reply.text == f"Post {ids[1]} approved: it goes out on telegram from 2026-11-23 13:00."
+    posts_q.change_post(store, second["id"], ("queued",), NOW, status="pending_approval")
+    _, reply = replies.answer("approve", str(second["id"]), "1", admin=True)
+    assert reply.text == (
+        f"Post {second['id']} approved: it goes out on telegram from 2026-11-23 13:00."
+    )
 
 
 def test_places_match_names_of_several_words(sample: tuple[Store, Config]) -> None:

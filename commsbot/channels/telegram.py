@@ -56,8 +56,6 @@ class TelegramSettings(ChannelSettings):
     # The environment variable holding the salt for hashing chats in bot statistics;
     # unset: a salt generated once and kept in the store.
     salt_env: str | None = None
-    # Whether /announce from the bot waits for /approve (else it goes out in the next slot).
-    announce_needs_approval: bool = False
     # Seconds between the parts of a long message to one person: Telegram asks for at
     # most one message a second in a chat.
     part_interval: float = 1.0
