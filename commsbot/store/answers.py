@@ -13,7 +13,7 @@ from typing import Any
 from commsbot.store import Store
 from commsbot.store import content as content_q
 
-PRACTICE_COLUMNS = "id, slug, title, city, theme, summary, url"
+PRACTICE_COLUMNS = "id, slug, title, city, theme, url"
 SEARCH_WINDOW = 60
 # A letter or digit run; underscore separates words, as in the index's tokenizer.
 _WORD_RE = re.compile(r"[^\W_]+")
