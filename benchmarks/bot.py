@@ -105,13 +105,16 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
-def measure(answer: Callable[[str], object], arguments: list[str]) -> tuple[float, float]:
-    samples = []
+def measure(answer: Callable[[str], object], arguments: list[str]) -> tuple[float, ...]:
+    """Wall-clock p50 and p99, then the same for the CPU time of this thread: on a shared
+    machine the wall clock also counts time spent waiting for a core."""
+    wall, cpu = [], []
     for args in arguments:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         answer(args)
-        samples.append(time.perf_counter() - start)
-    return percentiles(samples)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
+    return (*percentiles(wall), *percentiles(cpu))
 
 
 def main() -> None:
@@ -157,11 +160,12 @@ def main() -> None:
                 "page button (pages 1-400)": measure(replies.page, pages),
             }
     print(f"bot: {PRACTICES:,} practices (store built in {built:.1f} s), {SAMPLES} replies each")
-    for name, (p50, p99) in results.items():
+    for name, (p50, p99, cpu50, cpu99) in results.items():
         verdict = "ok" if p99 <= TARGET_MS else "ABOVE TARGET"
         print(
             f"  {name:28} p50 {p50:5.2f} ms  p99 {p99:5.2f} ms  "
-            f"= {p99 / TARGET_MS:.2f}x the target p99 of {TARGET_MS} ms ({verdict})"
+            f"= {p99 / TARGET_MS:.2f}x the target p99 of {TARGET_MS} ms ({verdict}); "
+            f"CPU p50 {cpu50:4.2f} ms, p99 {cpu99:4.2f} ms"
         )
 
 
