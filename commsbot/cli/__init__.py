@@ -4,6 +4,7 @@ from commsbot.cli import (  # noqa: F401  (registration)
     channels_cmds,
     content_cmds,
     feeds_cmds,
+    movement_cmds,
     queue_cmds,
     run_cmds,
     service_cmds,
