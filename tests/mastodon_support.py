@@ -144,7 +144,8 @@ class LoopbackServer:
 class LossyProxy(LoopbackServer):
     """Forwards HTTP to an upstream server; the answer to the first ``hold_count``
     requests matching ``hold`` is kept back for ``hold_seconds`` after the upstream
-    has answered: the request was processed, the client never hears so (a timeout)."""
+    has answered: the request was processed, the client never hears so (a timeout).
+    Every request forwarded is listed in ``seen`` as (method, path with query)."""
 
     def __init__(
         self,
@@ -154,6 +155,7 @@ class LossyProxy(LoopbackServer):
         hold_seconds: float = 3.0,
         hold_count: int = 1,
     ) -> None:
+        self.seen: list[tuple[str, str]] = []
         self.upstream_port = upstream_port
         self.hold = hold
         self.hold_seconds = hold_seconds
@@ -183,6 +185,8 @@ class LossyProxy(LoopbackServer):
                 return None
 
             def _forward(self) -> None:
+                with proxy.lock:
+                    proxy.seen.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
