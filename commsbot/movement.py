@@ -9,13 +9,13 @@ configured time zone; statuses count in the week they were posted.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from commsbot.stats import Period, stamp, week_end, week_label, week_range
+from commsbot.stats import Period, stamp, week_end, week_range
 
 if TYPE_CHECKING:
     from commsbot.store import Store
@@ -23,13 +23,12 @@ if TYPE_CHECKING:
 UNKNOWN_LANGUAGE = "(unknown)"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MovementStatus:
     acct: str
     account_url: str
     created_at: datetime
     language: str | None
-    url: str | None
     favourites: int
     boosts: int
     replies: int
@@ -45,13 +44,14 @@ class MovementStatus:
 
 def movement_statuses(rows: Iterable[dict[str, Any]]) -> list[MovementStatus]:
     """Rows of ``store.movement.statuses`` as figures."""
+    # An account's handle and url are kept once, however many statuses it has.
+    shared: dict[str, str] = {}
     return [
         MovementStatus(
-            acct=r["acct"],
-            account_url=r["account_url"],
+            acct=shared.setdefault(r["acct"], r["acct"]),
+            account_url=shared.setdefault(r["account_url"], r["account_url"]),
             created_at=stamp(r["created_at"]),
             language=r["language"],
-            url=r["url"],
             favourites=r["favourites"],
             boosts=r["boosts"],
             replies=r["replies"],
@@ -83,27 +83,37 @@ class Week:
         return asdict(self)
 
 
-def _tally(label: str, statuses: Iterable[MovementStatus], new_voices: int) -> Week:
-    week = Week(label, new_voices=new_voices)
-    accounts: set[str] = set()
-    voices: set[str] = set()
-    posts: set[int] = set()
-    for s in statuses:
+class _Tally:
+    """Counts of one week (or of the period) taken in one pass over its statuses."""
+
+    __slots__ = ("accounts", "posts", "voices", "week")
+
+    def __init__(self, label: str) -> None:
+        self.week = Week(label)
+        self.accounts: set[str] = set()
+        self.voices: set[str] = set()
+        self.posts: set[int] = set()
+
+    def add(self, s: MovementStatus) -> None:
+        week = self.week
         if s.own:
             week.own += s.tagged
-            continue
-        voices.add(s.acct)
-        week.reach += s.reach
+            return
+        self.voices.add(s.acct)
+        week.reach += s.favourites + s.boosts + s.replies
         if s.tagged:
             week.tagged += 1
-            accounts.add(s.acct)
-        if s.mention:
-            week.mentions += 1
+            self.accounts.add(s.acct)
+        week.mentions += s.mention
         if s.reply_to_post is not None:
             week.replies += 1
-            posts.add(s.reply_to_post)
-    week.accounts, week.voices, week.conversations = len(accounts), len(voices), len(posts)
-    return week
+            self.posts.add(s.reply_to_post)
+
+    def done(self, new_voices: int) -> Week:
+        week = self.week
+        week.accounts, week.voices = len(self.accounts), len(self.voices)
+        week.conversations, week.new_voices = len(self.posts), new_voices
+        return week
 
 
 def _inside(moment: datetime, period: Period) -> bool:
@@ -115,18 +125,21 @@ def weekly(
 ) -> tuple[list[Week], Week]:
     """Every ISO week of the period (from the first status when it has no start), and the
     whole period; ``first_seen`` is each voice's first status ever (``store.first_seen``)."""
-    zone = period.zone
     start = period.since or min((s.created_at for s in statuses), default=None)
-    labels = week_range(start, period.until, zone)
-    by_week: dict[str, list[MovementStatus]] = {label: [] for label in labels}
+    labels = week_range(start, period.until, period.zone)
+    # A status is in the week whose end is the first one after it (ends in UTC: quicker
+    # to compare than a label made for each of many statuses).
+    ends = [week_end(label, period.zone).astimezone(UTC) for label in labels]
+    weeks = [_Tally(label) for label in labels]
+    total = _Tally("total")
     for s in statuses:
-        by_week[week_label(s.created_at, zone)].append(s)
-    new: dict[str, int] = dict.fromkeys(labels, 0)
+        weeks[bisect_right(ends, s.created_at)].add(s)
+        total.add(s)
+    new = [0] * len(labels)
     for moment in first_seen.values():
         if _inside(moment, period):
-            new[week_label(moment, zone)] += 1
-    weeks = [_tally(label, by_week[label], new[label]) for label in labels]
-    return weeks, _tally("total", statuses, sum(new.values()))
+            new[bisect_right(ends, moment)] += 1
+    return [w.done(n) for w, n in zip(weeks, new, strict=True)], total.done(sum(new))
 
 
 @dataclass(frozen=True)
@@ -166,23 +179,36 @@ def top_voices(
     statuses: Iterable[MovementStatus], first_seen: Mapping[str, datetime], n: int
 ) -> list[Voice]:
     """The ``n`` voices of most reach; ties go to more statuses, then by handle."""
-    mine: dict[str, list[MovementStatus]] = {}
+    # acct -> [url, statuses, tagged, mentions, favourites, boosts, replies, first status]
+    said: dict[str, list[Any]] = {}
     for s in statuses:
-        if not s.own:
-            mine.setdefault(s.acct, []).append(s)
+        if s.own:
+            continue
+        sums = said.get(s.acct)
+        if sums is None:
+            sums = said[s.acct] = ["", 0, 0, 0, 0, 0, 0, s.created_at]
+        sums[0] = s.account_url  # the latest known
+        sums[1] += 1
+        sums[2] += s.tagged
+        sums[3] += s.mention
+        sums[4] += s.favourites
+        sums[5] += s.boosts
+        sums[6] += s.replies
     voices = [
         Voice(
-            acct=acct,
-            url=said[-1].account_url,
-            statuses=len(said),
-            tagged=sum(s.tagged for s in said),
-            mentions=sum(s.mention for s in said),
-            favourites=sum(s.favourites for s in said),
-            boosts=sum(s.boosts for s in said),
-            replies=sum(s.replies for s in said),
-            first_seen=first_seen.get(acct, said[0].created_at),
+            acct,
+            url,
+            statuses,
+            tagged,
+            mentions,
+            favourites,
+            boosts,
+            replies,
+            first_seen.get(acct, first),
         )
-        for acct, said in mine.items()
+        for acct, (url, statuses, tagged, mentions, favourites, boosts, replies, first) in (
+            said.items()
+        )
     ]
     return sorted(voices, key=lambda v: (-v.reach, -v.statuses, v.acct.lower()))[:n]
 

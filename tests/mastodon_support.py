@@ -36,6 +36,23 @@ accounts = [
 """
 
 
+# Other accounts, for the movement tests and benchmark: they post with and without the
+# campaign hashtag and mention the account commsbot posts as.
+OTHERS = ("alice", "bob", "carol", "dave")
+MOVEMENT_MOCK_CONFIG = """
+domain = "127.0.0.1"
+url_scheme = "http"
+
+[seed]
+accounts = [
+    {username = "alice", display_name = "Alice of Vilnius"},
+    {username = "bob", display_name = "Bob"},
+    {username = "carol", display_name = "Carol"},
+    {username = "dave", display_name = "Dave"},
+]
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -195,11 +212,16 @@ class LossyProxy(LoopbackServer):
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = upstream.getresponse()
                     data = answer.read()
-                    kept = [
-                        (k, v)
-                        for k, v in answer.getheaders()
-                        if k.lower() not in ("transfer-encoding", "connection", "content-length")
-                    ]
+                    # send_response writes its own Date and Server: two Date headers
+                    # would make one that a client cannot parse.
+                    dropped = (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "date",
+                        "server",
+                    )
+                    kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in dropped]
                 finally:
                     upstream.close()
                 if proxy._take_hold(self.command, self.path.split("?")[0]):

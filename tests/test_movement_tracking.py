@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,29 +29,22 @@ from commsbot.queue_ops import announce
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import posts as posts_q
-from tests.mastodon_support import LossyProxy, MockMastodon, mastodon_config
+from tests.mastodon_support import (
+    MOVEMENT_MOCK_CONFIG,
+    OTHERS,
+    LossyProxy,
+    MockMastodon,
+    mastodon_config,
+)
 
 TOKEN_ENV = "COMMSBOT_TEST_MOVEMENT_TOKEN"
-OTHERS = ("alice", "bob", "carol", "dave")
-MOCK_CONFIG = """
-domain = "127.0.0.1"
-url_scheme = "http"
-
-[seed]
-accounts = [
-    {username = "alice", display_name = "Alice of Vilnius"},
-    {username = "bob", display_name = "Bob"},
-    {username = "carol", display_name = "Carol"},
-    {username = "dave", display_name = "Dave"},
-]
-"""
 # What commsbot asks that is not tracking: opening the channel reads the instance.
 OPENING = ("/api/v1/instance", "/api/v2/instance")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockMastodon]:
-    mock = MockMastodon(tmp_path_factory.mktemp("movement_mock"), MOCK_CONFIG).start()
+    mock = MockMastodon(tmp_path_factory.mktemp("movement_mock"), MOVEMENT_MOCK_CONFIG).start()
     try:
         yield mock
     finally:
@@ -385,6 +379,38 @@ def test_a_rate_limit_stops_the_run_and_loses_nothing(world: World) -> None:
     resumed = track(world, config)
 
     assert (resumed.new, resumed.stopped) == (4, [])
+
+
+def test_no_request_while_the_server_allows_only_what_posting_needs(world: World) -> None:
+    """The server says 5 requests are left until its reset: below the channel's reserve of
+    60, so tracking asks nothing more and posting keeps them."""
+    config = world.config("mentions = true")
+    world.post("alice", f"#{world.tag} waiting")
+    me = world.me.account_verify_credentials()
+    world.server.fault(
+        "/api/v1/accounts/verify_credentials",
+        {
+            "type": "status",
+            "status": 200,
+            "body": json.loads(json.dumps(me, default=str)),
+            "headers": {
+                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Remaining": "5",
+                "X-RateLimit-Reset": str(int(time.time()) + 120),
+            },
+        },
+        methods=("GET",),
+    )
+
+    held = track(world, config)
+
+    assert world.requests() == ["/api/v1/accounts/verify_credentials"]
+    assert (held.new, held.requests) == (0, 1)
+    assert held.stopped == [
+        f"#{world.tag.lower()}: the server allows 5 more requests until its reset; "
+        "they are kept for posting (reserve_requests 60)"
+    ]
+    assert track(world, config).new == 1  # the next run, past the fault
 
 
 def test_counts_are_refreshed_and_deleted_statuses_removed(world: World) -> None:

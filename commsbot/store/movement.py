@@ -7,7 +7,7 @@ Of a status's author only the public handle (``user@server``) and profile url ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,13 +85,13 @@ def _new_count(store: Store, remote_ids: Sequence[str]) -> int:
 def refresh_due(
     store: Store, posted_since: datetime, counted_before: datetime, limit: int
 ) -> list[str]:
-    """Remote ids of statuses posted since a time whose counts were read before another,
-    the longest unread first."""
+    """Remote ids of others' statuses posted since a time whose counts were read before
+    another, the longest unread first (our own are polled by collect-engagement)."""
     return [
         r["remote_id"]
         for r in store.rows(
-            "SELECT remote_id FROM movement_statuses WHERE created_at >= ? AND counts_at < ? "
-            "ORDER BY counts_at, id LIMIT ?",
+            "SELECT remote_id FROM movement_statuses WHERE own = 0 AND created_at >= ? "
+            "AND counts_at < ? ORDER BY counts_at, id LIMIT ?",
             (iso(posted_since), iso(counted_before), limit),
         )
     ]
@@ -133,16 +133,20 @@ def forget_account(store: Store, account: str) -> tuple[int, int]:
 
 def statuses(
     store: Store, since: datetime | None = None, until: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Statuses posted in [since, until), each saying whether it used a campaign hashtag."""
+) -> Iterator[dict[str, Any]]:
+    """Statuses posted in [since, until), each saying whether it used a campaign hashtag;
+    one row at a time, so that a year of them is never all in memory as rows."""
     where, params = window("created_at", since, until)
-    return store.rows(
-        "SELECT remote_id, acct, account_url, created_at, language, url, favourites, boosts, "
-        "replies, own, mention, reply_to_post, "
+    cursor = store.conn.execute(
+        "SELECT acct, account_url, created_at, language, favourites, boosts, replies, own, "
+        "mention, reply_to_post, "
         "EXISTS (SELECT 1 FROM movement_tags t WHERE t.status_id = s.id) AS tagged "
         f"FROM movement_statuses s WHERE {where} ORDER BY created_at, id",
         params,
     )
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
 
 
 def first_seen(store: Store) -> dict[str, str]:
