@@ -127,12 +127,17 @@ def build(path: Path) -> None:
 
 
 def child(config: Path, *args: str) -> tuple[float, float, int]:
-    """Seconds, peak memory (MB) and output size of one commsbot command."""
+    """Seconds, peak memory (MB) and output size of one commsbot command.
+
+    The peak is the child's VmHWM (Linux): its ru_maxrss would also count this process's
+    memory, which a child inherits as its high-water mark when it is forked.
+    """
     code = (
-        "import resource, sys; from commsbot.cli import main; sys.argv = ['commsbot'] + "
+        "import sys; from commsbot.cli import main; sys.argv = ['commsbot'] + "
         f"{['--config', str(config), *args]!r}\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
+        "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "sys.stderr.write(hwm.split()[1])"
     )
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

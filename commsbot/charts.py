@@ -212,9 +212,10 @@ def stacked_columns(categories: Sequence[str], series: Mapping[str, Sequence[int
     return _plot(ticks, labels, names, segments=segments)
 
 
-def line_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]]) -> Plot:
-    """One line per series over categories (active subscribers per week and channel)."""
-    peak = max((v for values in series.values() for v in values), default=0)
+def line_chart(categories: Sequence[str], series: Mapping[str, Sequence[int | None]]) -> Plot:
+    """One line per series over categories (active subscribers per week and channel); a
+    value of None (not measured yet) has no point."""
+    peak = max((v for values in series.values() for v in values if v is not None), default=0)
     ticks, labels, slot, scale = _frame(categories, peak)
     names = [Series(name, colour(i)) for i, name in enumerate(series)]
     lines = [
@@ -224,11 +225,12 @@ def line_chart(categories: Sequence[str], series: Mapping[str, Sequence[int]]) -
             [
                 Point(
                     c,
-                    series[s.name][i],
+                    value,
                     round(_LEFT + slot * (i + 0.5), 1),
-                    round(_TOP + _PLOT_H - series[s.name][i] * scale, 1),
+                    round(_TOP + _PLOT_H - value * scale, 1),
                 )
-                for i, c in enumerate(categories)
+                for i, (c, value) in enumerate(zip(categories, series[s.name], strict=True))
+                if value is not None
             ],
         )
         for s in names

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import os
+import re
 import tomllib
 import types
 import typing
@@ -151,6 +152,27 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class MovementConfig:
+    """Movement tracking on Mastodon: campaign hashtags and mentions of our account, and
+    how much of the account's request allowance one ``track-movement`` run may use."""
+
+    # Tags without '#', e.g. ["CrossInnovation"]; their public timelines are read.
+    hashtags: tuple[str, ...] = ()
+    # Also store public mentions of and replies to our account (its notifications).
+    mentions: bool = False
+    # Statuses asked for per request (Mastodon gives at most 40), and pages read per
+    # hashtag (and of mentions) in one run: the rest is read by the next run.
+    page_size: int = 40
+    max_pages: int = 5
+    # Requests one run may make, all reads included; Mastodon allows an account 300 per
+    # 5 minutes, shared with posting and engagement polls.
+    requests_per_run: int = 30
+    # The favourites, boosts and replies of statuses this many days old or younger are
+    # read again with the budget left over (0: keep the counts first seen).
+    refresh_days: int = 7
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     store: StoreConfig
@@ -161,6 +183,7 @@ class Config:
     ingest: IngestConfig = IngestConfig()
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    movement: MovementConfig = MovementConfig()
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -224,7 +247,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         # where the user runs commsbot, not in site-packages.
         base = Path.cwd()
     loader = _Builder(path, base)
-    known = {"store", "service", "posting", "channels", "feeds", "ingest", "approval", "digest"}
+    known = {
+        "store",
+        "service",
+        "posting",
+        "channels",
+        "feeds",
+        "ingest",
+        "approval",
+        "digest",
+        "movement",
+    }
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -274,6 +307,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ingest=_ingest(loader, raw.get("ingest", {})),
         approval=approval,
         digest=digest,
+        movement=_movement(loader, raw.get("movement", {})),
     )
 
 
@@ -306,6 +340,45 @@ def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
     if ingest.backoff_max_seconds < ingest.backoff_seconds:
         raise loader.fail("ingest.backoff_max_seconds", "must not be less than backoff_seconds")
     return ingest
+
+
+# Mastodon's hashtags: letters, digits and underscores, not only digits.
+_HASHTAG = re.compile(r"\w+")
+# Half of the 300 requests per 5 minutes Mastodon allows an account: the rest is posting's.
+MAX_MOVEMENT_REQUESTS = 150
+
+
+def _movement(loader: _Builder, raw: Any) -> MovementConfig:
+    movement = loader.build(MovementConfig, raw, "movement")
+    seen: dict[str, int] = {}
+    for i, tag in enumerate(movement.hashtags):
+        key = f"movement.hashtags[{i}]"
+        if not tag.strip():
+            raise loader.fail(key, 'is empty; write a tag without "#", e.g. "CrossInnovation"')
+        if tag.startswith("#"):
+            raise loader.fail(key, f'write the tag without "#": {tag.lstrip("#")!r}')
+        if not _HASHTAG.fullmatch(tag) or tag.isdigit():
+            raise loader.fail(
+                key, f"{tag!r} is not a hashtag (letters, digits and _ only, not only digits)"
+            )
+        if tag.lower() in seen:
+            raise loader.fail(
+                key, f"{tag!r} is already movement.hashtags[{seen[tag.lower()]}] (tags ignore case)"
+            )
+        seen[tag.lower()] = i
+    if not 1 <= movement.page_size <= 40:
+        raise loader.fail("movement.page_size", "must be from 1 to 40 (Mastodon's maximum)")
+    if movement.max_pages < 1:
+        raise loader.fail("movement.max_pages", "must be 1 or more")
+    if not 1 <= movement.requests_per_run <= MAX_MOVEMENT_REQUESTS:
+        raise loader.fail(
+            "movement.requests_per_run",
+            f"must be from 1 to {MAX_MOVEMENT_REQUESTS}: Mastodon allows an account 300 "
+            "requests per 5 minutes, and posting needs the rest",
+        )
+    if movement.refresh_days < 0:
+        raise loader.fail("movement.refresh_days", "must be 0 or more")
+    return movement
 
 
 def check_feed_url(url: str) -> str:

@@ -69,6 +69,29 @@ def _needs_subscriber_channel(config: Config) -> str | None:
     return "no subscriber channel (email or telegram) is enabled"
 
 
+def _needs_audience(config: Config) -> str | None:
+    from commsbot.channels import channel_class
+    from commsbot.channels.base import Channel
+
+    # Digest subscribers are counted on the channels digests go out on.
+    counted = [
+        name
+        for name in config.enabled_channels
+        if name in ("email", "telegram")
+        or channel_class(name).audience_size is not Channel.audience_size
+    ]
+    return None if counted else "no enabled channel has followers or digest subscribers"
+
+
+def _needs_movement(config: Config) -> str | None:
+    if "mastodon" not in config.enabled_channels:
+        return "the mastodon channel is not enabled"
+    movement = config.movement
+    if not movement.hashtags and not movement.mentions:
+        return "[movement] names no hashtags and mentions = false"
+    return None
+
+
 JOBS: tuple[Job, ...] = (
     # Before publish, so that `run --once` posts what it has just ingested.
     Job("ingest-feeds", "commsbot.ingest:ingest_job", "poll partner feeds", _needs_feeds),
@@ -89,6 +112,18 @@ JOBS: tuple[Job, ...] = (
         "commsbot.digest_send:send_digests_job",
         "send partner digests due",
         _needs_subscriber_channel,
+    ),
+    Job(
+        "snapshot-audience",
+        "commsbot.tracking:snapshot_audience",
+        "record followers per channel and digest subscribers",
+        _needs_audience,
+    ),
+    Job(
+        "track-movement",
+        "commsbot.tracking:track_movement",
+        "read the campaign hashtags and mentions of our account on Mastodon",
+        _needs_movement,
     ),
 )
 

@@ -7,11 +7,13 @@ The page makes no requests: no scripts, no fonts, no images, CSS inline.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from commsbot import __version__, charts
+from commsbot import movement as mv
 from commsbot import stats as st
 from commsbot.render import Renderer
 from commsbot.store import Store
@@ -21,7 +23,9 @@ from commsbot.store import stats as stats_q
 TEMPLATE = "report/report.html.j2"
 
 
-def report_context(store: Store, period: st.Period, now: datetime, top: int) -> dict[str, Any]:
+def report_context(
+    store: Store, period: st.Period, now: datetime, top: int, hashtags: Sequence[str] = ()
+) -> dict[str, Any]:
     """Everything the report template shows, computed once."""
     reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
     posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
@@ -34,6 +38,7 @@ def report_context(store: Store, period: st.Period, now: datetime, top: int) -> 
     themes = st.summarise(posts, "theme", period, reference)
     cities = st.summarise(posts, "city", period, reference)
     heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    movement = mv.load(store, period, top)
     return {
         "period": period,
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
@@ -66,14 +71,42 @@ def report_context(store: Store, period: st.Period, now: datetime, top: int) -> 
         "commands": commands,
         "bot_total": bot_total,
         "bot_chart": charts.bar_chart([(c.command, c.queries) for c in commands]),
+        **movement_context(movement, hashtags),
+    }
+
+
+def movement_context(movement: mv.MovementFigures, hashtags: Sequence[str]) -> dict[str, Any]:
+    """The movement section: its figures and charts."""
+    weeks = movement.weeks
+    audience = movement.audience
+    return {
+        "movement": movement,
+        "hashtags": [f"#{tag}" for tag in hashtags],
+        "voices_chart": charts.stacked_columns(
+            [w.week for w in weeks],
+            {
+                "new voices": [w.new_voices for w in weeks],
+                "returning voices": [w.voices - w.new_voices for w in weeks],
+            },
+        ),
+        "languages_chart": charts.bar_chart([(x.language, x.statuses) for x in movement.languages]),
+        "audience_chart": charts.line_chart(
+            audience.weeks, {s.label: s.values for s in audience.series}
+        ),
     }
 
 
 def render_report(
-    store: Store, period: st.Period, now: datetime, *, top: int = 10, templates: Path | None
+    store: Store,
+    period: st.Period,
+    now: datetime,
+    *,
+    top: int = 10,
+    templates: Path | None,
+    hashtags: Sequence[str] = (),
 ) -> str:
-    """The report as one HTML document."""
-    context = report_context(store, period, now, top)
+    """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``)."""
+    context = report_context(store, period, now, top, hashtags)
     renderer = Renderer(templates)
     renderer.env.filters["thousands"] = thousands
     return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"

@@ -36,6 +36,23 @@ accounts = [
 """
 
 
+# Other accounts, for the movement tests and benchmark: they post with and without the
+# campaign hashtag and mention the account commsbot posts as.
+OTHERS = ("alice", "bob", "carol", "dave")
+MOVEMENT_MOCK_CONFIG = """
+domain = "127.0.0.1"
+url_scheme = "http"
+
+[seed]
+accounts = [
+    {username = "alice", display_name = "Alice of Vilnius"},
+    {username = "bob", display_name = "Bob"},
+    {username = "carol", display_name = "Carol"},
+    {username = "dave", display_name = "Dave"},
+]
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -144,7 +161,8 @@ class LoopbackServer:
 class LossyProxy(LoopbackServer):
     """Forwards HTTP to an upstream server; the answer to the first ``hold_count``
     requests matching ``hold`` is kept back for ``hold_seconds`` after the upstream
-    has answered: the request was processed, the client never hears so (a timeout)."""
+    has answered: the request was processed, the client never hears so (a timeout).
+    Every request forwarded is listed in ``seen`` as (method, path with query)."""
 
     def __init__(
         self,
@@ -154,6 +172,7 @@ class LossyProxy(LoopbackServer):
         hold_seconds: float = 3.0,
         hold_count: int = 1,
     ) -> None:
+        self.seen: list[tuple[str, str]] = []
         self.upstream_port = upstream_port
         self.hold = hold
         self.hold_seconds = hold_seconds
@@ -183,6 +202,8 @@ class LossyProxy(LoopbackServer):
                 return None
 
             def _forward(self) -> None:
+                with proxy.lock:
+                    proxy.seen.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
@@ -191,11 +212,16 @@ class LossyProxy(LoopbackServer):
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = upstream.getresponse()
                     data = answer.read()
-                    kept = [
-                        (k, v)
-                        for k, v in answer.getheaders()
-                        if k.lower() not in ("transfer-encoding", "connection", "content-length")
-                    ]
+                    # send_response writes its own Date and Server: two Date headers
+                    # would make one that a client cannot parse.
+                    dropped = (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "date",
+                        "server",
+                    )
+                    kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in dropped]
                 finally:
                     upstream.close()
                 if proxy._take_hold(self.command, self.path.split("?")[0]):

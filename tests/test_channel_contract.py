@@ -27,6 +27,7 @@ def test_channel_declares_itself(name: str) -> None:
     assert issubclass(cls.Settings, ChannelSettings)
     assert dataclasses.is_dataclass(cls.Settings)
     assert inspect.iscoroutinefunction(cls.send)
+    assert inspect.iscoroutinefunction(cls.audience_size)
     assert (cls.__doc__ or "").strip() or (inspect.getmodule(cls).__doc__ or "").strip()  # type: ignore[union-attr]
 
 

@@ -21,12 +21,20 @@ def config_with(tmp_path: Path, text: str, extra: str = "") -> Config:
 
 def test_packaged_default_schedule(config: Config) -> None:
     schedules = {s.name: s for s in load_schedules(config)}
-    assert list(schedules) == ["publish", "ingest-feeds", "collect-engagement", "send-digests"]
+    assert list(schedules) == [
+        "publish",
+        "ingest-feeds",
+        "collect-engagement",
+        "send-digests",
+        "snapshot-audience",
+        "track-movement",
+    ]
     publish = schedules["publish"]
     assert (publish.job, publish.every, publish.at_start) == ("publish", timedelta(minutes=1), True)
     assert availability(publish, config) is None
     # Jobs of other capabilities are optional: reported when this build lacks them.
-    for name in ("ingest-feeds", "collect-engagement", "send-digests"):
+    optional = ("ingest-feeds", "collect-engagement", "send-digests")
+    for name in (*optional, "snapshot-audience", "track-movement"):
         schedule = schedules[name]
         assert (schedule.job, schedule.optional) == (name, True)
         job = next((j for j in JOBS if j.name == name), None)

@@ -47,3 +47,27 @@ def test_service_posts_to_the_channel_and_answers_chat_users(
         assert "Plzeň Creative Voucher for Engineering Firms" in str(reply["text"])
         assert "message_reaction_count" in (fake.allowed_updates_seen[-1] or [])
         assert len(fake.messages_to(CHANNEL)) == 58
+
+
+def test_audience_snapshot_counts_channel_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commsbot.jobs import JobContext
+    from commsbot.pipeline import close_channels, open_channels, utcnow
+    from commsbot.tracking import snapshot_audience
+
+    monkeypatch.setenv(TOKEN_ENV, "123:TEST")
+    with FakeTelegram(token="123:TEST") as fake:
+        fake.add_chat(CHANNEL, member_count=137)
+        config = load_config(telegram_config(tmp_path, fake))
+
+        async def scenario() -> dict[str, object]:
+            channels = await open_channels(config, [])
+            try:
+                with Store(config.store.path) as store:
+                    return await snapshot_audience(JobContext(store, config, utcnow, channels))
+            finally:
+                await close_channels(channels)
+
+        assert asyncio.run(scenario()) == {"telegram": 137}
+        assert fake.calls["getChatMemberCount"] == 1

@@ -156,6 +156,10 @@ class Channel(ABC):
         """Current counts for (post id, remote id) pairs; channels without any return none."""
         return []
 
+    async def audience_size(self) -> int | None:
+        """How many follow the channel now (followers, members); None: it cannot tell."""
+        return None
+
     def engagement_polling(self) -> EngagementPolling | None:
         """The schedule on which to call ``fetch_engagement``; None: this channel is not polled."""
         return None

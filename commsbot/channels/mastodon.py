@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from commsbot import __version__
 from commsbot.channels.base import Channel, Delivery, Engagement, EngagementPolling, Rendered
@@ -39,6 +40,9 @@ LOOKUP_PAGES = 5
 ALT_TEXT_LIMIT = 1500
 STATUSES_PER_REQUEST = 20
 SECRET_KEY = "channels.mastodon.access_token_env"
+
+if TYPE_CHECKING:
+    from commsbot.channels.mastodon_timelines import TimelineReader
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class MastodonSettings(ChannelSettings):
         return None
 
 
-def _api_error(exc: Exception) -> tuple[int | None, str]:
+def api_error(exc: Exception) -> tuple[int | None, str]:
     """HTTP status and the server's message of a Mastodon.py error."""
     # MastodonAPIError args: ("Mastodon API returned error", status, reason, message).
     args = exc.args
@@ -189,7 +193,7 @@ class MastodonChannel(Channel):
                 retryable=True,
             ) from None
         except MastodonError as exc:
-            _, message = _api_error(exc)
+            _, message = api_error(exc)
             raise ChannelError(
                 f"mastodon: {self.cfg.api_base_url} does not answer as a Mastodon server "
                 f"({message})"
@@ -238,15 +242,15 @@ class MastodonChannel(Channel):
             ),
         }
 
-    def _me(self) -> Any:
-        """The token's account (cached); a rejected token is a ChannelError."""
+    def _me(self, fresh: bool = False) -> Any:
+        """The token's account (cached unless ``fresh``); a rejected token is a ChannelError."""
         from mastodon.errors import MastodonError
 
-        if self._account is None:
+        if self._account is None or fresh:
             try:
                 self._account = self._client.account_verify_credentials()
             except MastodonError as exc:
-                code, message = _api_error(exc)
+                code, message = api_error(exc)
                 if code in (401, 403):
                     raise ChannelError(self._token_refused(code, message)) from None
                 raise ChannelError(f"mastodon: cannot check the account: {message}") from None
@@ -340,7 +344,7 @@ class MastodonChannel(Channel):
         if isinstance(exc, ChannelError):
             status: Literal["retry", "failed"] = "retry" if exc.retryable else "failed"
             return Delivery(post.post_id, status, error=f"{exc}{public}")
-        code, message = _api_error(exc)
+        code, message = api_error(exc)
         if isinstance(exc, MastodonRatelimitError) or code == 429:
             wait = self._until_reset() or 60.0
             return Delivery(
@@ -526,7 +530,7 @@ class MastodonChannel(Channel):
                     del pending[0]  # deleted since it was posted
                 continue
             except MastodonError as exc:
-                code, message = _api_error(exc)
+                code, message = api_error(exc)
                 if code in (401, 403):
                     raise ChannelError(self._token_refused(code, message)) from None
                 break  # rate limit or network: the rest waits for the next poll
@@ -544,3 +548,32 @@ class MastodonChannel(Channel):
                         )
                     )
         return found
+
+    # -- movement -------------------------------------------------------------------
+
+    async def audience_size(self) -> int:
+        """The account's followers, read now."""
+        if self._client is None:
+            await self.open()
+        me = await asyncio.to_thread(self._me, True)
+        return int(me.followers_count or 0)
+
+    async def timeline_reader(self, requests: int) -> TimelineReader:
+        """A reader of public timelines through this channel's client, allowed ``requests``
+        requests (finding out which account is ours included) and keeping the channel's
+        ``reserve_requests`` for posting."""
+        from commsbot.channels.mastodon_timelines import TimelineReader
+
+        if self._client is None:
+            await self.open()
+        asked = self._account is None
+        me = await asyncio.to_thread(self._me)
+        return TimelineReader(
+            self._client,
+            str(me.id),
+            self._server or urlsplit(self.cfg.api_base_url).netloc,
+            requests=requests,
+            used=int(asked),
+            reserve=self.cfg.reserve_requests,
+            token_refused=self._token_refused,
+        )

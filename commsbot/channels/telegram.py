@@ -297,6 +297,20 @@ class TelegramChannel(Channel):
             "posting": f"at most {self.telegram.posts_per_minute:g} posts a minute, HTML",
         }
 
+    async def audience_size(self) -> int:
+        """The channel's members, as getChatMemberCount tells the bot now."""
+        from telegram.error import TelegramError
+
+        if self._bot is None:
+            await self.open()
+        try:
+            return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+        except TelegramError as exc:
+            raise ChannelError(
+                f"Telegram member count of {self.telegram.chat_id!r}: "
+                f"{redact(exc.message, self._token)}"
+            ) from None
+
     def _failed(self, ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
         delivery = delivery_for_error(ref, exc, to_channel=to_channel)
         return dataclasses.replace(delivery, error=redact(delivery.error or "", self._token))

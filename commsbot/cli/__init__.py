@@ -6,6 +6,7 @@ from commsbot.cli import (  # noqa: F401  (registration)
     content_cmds,
     digest_cmds,
     feeds_cmds,
+    movement_cmds,
     queue_cmds,
     run_cmds,
     service_cmds,

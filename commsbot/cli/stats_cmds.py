@@ -289,12 +289,19 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
 )
 @pass_app
 def report(app: App, html_path: Path, since: date | None, until: date | None, top: int) -> None:
-    """Write the engagement report: one HTML file with charts and tables, no external requests."""
+    """Write the engagement report: one HTML file with charts and tables, no external requests.
+
+    It includes the movement: campaign hashtags, mentions and audience growth."""
     from commsbot.report import render_report
 
     period = make_period(app, since, until)
     html = render_report(
-        app.store, period, datetime.now(UTC), top=top, templates=app.config.service.templates
+        app.store,
+        period,
+        datetime.now(UTC),
+        top=top,
+        templates=app.config.service.templates,
+        hashtags=app.config.movement.hashtags,
     )
     try:
         html_path.write_text(html, encoding="utf-8")

@@ -317,6 +317,51 @@ CREATE INDEX practices_status_theme ON practices (status, theme);
 CREATE INDEX practices_status_city_theme ON practices (status, city, theme);
 """
 
+# Movement tracking (#10): public statuses using the campaign hashtags or mentioning our
+# account, as read from Mastodon (only the author's public handle and profile url, no
+# names or pictures); where each timeline was read up to; audience sizes over time.
+_MOVEMENT = """
+CREATE TABLE movement_statuses (
+    id INTEGER PRIMARY KEY,
+    remote_id TEXT NOT NULL UNIQUE,
+    acct TEXT NOT NULL,
+    account_url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    language TEXT,
+    url TEXT,
+    favourites INTEGER NOT NULL DEFAULT 0,
+    boosts INTEGER NOT NULL DEFAULT 0,
+    replies INTEGER NOT NULL DEFAULT 0,
+    own INTEGER NOT NULL DEFAULT 0,
+    mention INTEGER NOT NULL DEFAULT 0,
+    -- Our post this status replies to, when it is one of the outbox's.
+    reply_to_post INTEGER REFERENCES posts(id) ON DELETE SET NULL,
+    first_seen_at TEXT NOT NULL,
+    counts_at TEXT NOT NULL
+);
+CREATE INDEX movement_statuses_created ON movement_statuses (created_at);
+CREATE INDEX movement_statuses_acct ON movement_statuses (acct COLLATE NOCASE);
+CREATE TABLE movement_tags (
+    status_id INTEGER NOT NULL REFERENCES movement_statuses(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (status_id, tag)
+) WITHOUT ROWID;
+-- How far each timeline has been read: 'tag:<name>' or 'mentions'.
+CREATE TABLE movement_cursors (
+    source TEXT PRIMARY KEY,
+    newest_id TEXT,
+    read_at TEXT NOT NULL
+);
+CREATE TABLE audience_snapshots (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('audience', 'subscribers')),
+    size INTEGER NOT NULL,
+    observed_at TEXT NOT NULL
+);
+CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -328,4 +373,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "digests", _DIGESTS),
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
+    (10, "movement", _MOVEMENT),
 ]

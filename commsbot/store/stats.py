@@ -12,7 +12,7 @@ from typing import Any
 from commsbot.store import Store, iso
 
 
-def _window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[str]]:
+def window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[str]]:
     """[since, until) over second-precision stamps: a fraction of a second in ``until``
     rounds up, so that "until now" includes what happened earlier in this second."""
     clauses, params = [], []
@@ -32,7 +32,7 @@ def sent_posts(
 ) -> list[dict[str, Any]]:
     """Posts sent in [since, until), each with its item's city, theme and title, and its
     latest engagement snapshot (zeros and ``observed_at`` None when there is none)."""
-    where, params = _window("p.sent_at", since, until)
+    where, params = window("p.sent_at", since, until)
     # The correlated lookup walks the (post_id, observed_at) index: one step per post.
     return store.rows(
         "SELECT p.id, p.channel, p.item_type, p.item_id, p.item_ref, p.text, p.remote_url, "
@@ -73,7 +73,7 @@ def bot_queries(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Bot commands used in [since, until): command, salted chat hash, time."""
-    where, params = _window("at", since, until)
+    where, params = window("at", since, until)
     return store.rows(
         f"SELECT command, chat_hash, at FROM bot_queries WHERE {where} ORDER BY at, id", params
     )

@@ -1,0 +1,169 @@
+"""``commsbot stats movement`` and ``commsbot movement``: the movement beyond our own posts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.stats_cmds import emit, format_option, make_period, period_options, stats
+
+if TYPE_CHECKING:
+    from commsbot.movement import AudienceGrowth, MovementFigures
+
+PARTS = ("all", "weeks", "voices", "languages", "audience")
+
+
+def _week_line(w: Any) -> dict[str, Any]:
+    return {
+        "week": w.week,
+        "tagged": w.tagged,
+        "accounts": w.accounts,
+        "mentions": w.mentions,
+        "replies": w.replies,
+        "voices": w.voices,
+        "new voices": w.new_voices,
+        "own": w.own,
+        "reach": w.reach,
+    }
+
+
+def _audience_rows(growth: AudienceGrowth) -> list[dict[str, Any]]:
+    return [
+        {"week": week, **{s.label: s.values[i] for s in growth.series}}
+        for i, week in enumerate(growth.weeks)
+    ]
+
+
+def _headline(app: App, figures: MovementFigures) -> str:
+    t = figures.total
+    tags = ", ".join(f"#{tag}" for tag in app.config.movement.hashtags) or "no campaign hashtags"
+    return (
+        f"Movement from {figures.period.describe()}: {_count(t.voices, 'voice', 'voices')} "
+        f"({t.new_voices} new); {_count(t.tagged, 'status', 'statuses')} by "
+        f"{_count(t.accounts, 'account', 'accounts')} with {tags}; "
+        f"{_count(t.mentions, 'mention', 'mentions')}; "
+        f"{_count(t.replies, 'reply', 'replies')} to {t.conversations} of our posts."
+    )
+
+
+def _tables(app: App, figures: MovementFigures, part: str) -> None:
+    period = figures.period
+    if part == "all":
+        click.echo(_headline(app, figures))
+    if part in ("all", "weeks"):
+        click.echo("\nPer week (tagged: statuses by others with a campaign hashtag; accounts: who")
+        click.echo("posted them; replies: to our posts; voices: accounts heard either way):")
+        echo_table([_week_line(w) for w in [*figures.weeks, figures.total]])
+    if part in ("all", "voices"):
+        click.echo("\nTop voices by reach (favourites + boosts + replies of their statuses):")
+        echo_table(
+            [
+                {
+                    "#": rank,
+                    "account": v.acct,
+                    "statuses": v.statuses,
+                    "reach": v.reach,
+                    "first seen": v.first_seen.astimezone(period.zone).strftime("%Y-%m-%d"),
+                    "profile": v.url,
+                }
+                for rank, v in enumerate(figures.voices, 1)
+            ]
+        )
+    if part in ("all", "languages"):
+        click.echo("\nStatuses by others, by language:")
+        echo_table([{**x.as_row(), "share_pct": f"{x.share_pct:.1f} %"} for x in figures.languages])
+    if part in ("all", "audience"):
+        click.echo("\nAudience at the end of each week (followers, digest subscribers):")
+        echo_table(
+            [
+                {k: "-" if v is None else v for k, v in row.items()}
+                for row in _audience_rows(figures.audience)
+            ]
+        )
+        changes = [
+            f"{s.label} {s.change:+d}" for s in figures.audience.series if s.change is not None
+        ]
+        if changes:
+            click.echo(f"Change over the period: {', '.join(changes)}")
+
+
+@stats.command("movement")
+@period_options
+@click.option(
+    "--top", type=click.IntRange(1), default=10, show_default=True, help="Top voices to list."
+)
+@click.option(
+    "--show",
+    type=click.Choice(PARTS),
+    default="all",
+    show_default=True,
+    help="One table only. CSV holds one table: the weekly one unless another is named.",
+)
+@format_option
+@pass_app
+def stats_movement(
+    app: App, since: date | None, until: date | None, top: int, show: str, fmt: str
+) -> None:
+    """The movement: voices using the campaign hashtags or mentioning us, per week; new
+    voices; top voices by reach; languages; audience growth per channel."""
+    from commsbot import movement
+
+    period = make_period(app, since, until)
+    figures = movement.load(app.store, period, top)
+    document = figures.as_dict()
+    parts: dict[str, list[dict[str, Any]]] = {
+        "weeks": document["weeks"],
+        "voices": document["top_voices"],
+        "languages": document["languages"],
+        "audience": _audience_rows(figures.audience),
+    }
+    rows = parts["weeks" if show == "all" else show]
+    if show != "all":
+        key = {"voices": "top_voices"}.get(show, show)
+        document = {"period": document["period"], key: document[key]}
+
+    def table() -> None:
+        if figures.empty:
+            click.echo(
+                f"No movement recorded from {period.describe()}: set [movement] hashtags or "
+                "mentions = true and run track-movement, and snapshot-audience for growth."
+            )
+            return
+        _tables(app, figures, show)
+
+    emit(fmt, rows, document, table)
+
+
+@cli.group()
+def movement() -> None:
+    """Movement tracking: the public statuses stored about other accounts."""
+
+
+@movement.command("forget")
+@click.argument("account")
+@pass_app
+def movement_forget(app: App, account: str) -> None:
+    """Remove every stored status and mention of ACCOUNT (user@server or profile url)."""
+    from commsbot.store import movement as movement_q
+
+    handle = account.strip().removeprefix("@")
+    if not handle:
+        raise click.BadParameter(
+            "give an account, e.g. alice@mastodon.social", param_hint="ACCOUNT"
+        )
+    statuses, mentions = movement_q.forget_account(app.store, handle)
+    if not statuses + mentions:
+        hint = "" if "@" in handle or "://" in handle else "; give the full handle, user@server"
+        click.echo(f"Nothing is stored about {handle}{hint}.")
+        return
+    click.echo(
+        f"Forgot {handle}: removed {_count(statuses, 'hashtag status', 'hashtag statuses')} "
+        f"and {_count(mentions, 'mention', 'mentions')}."
+    )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
