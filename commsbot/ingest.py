@@ -395,18 +395,6 @@ async def ingest(
     return report
 
 
-def feeds_missing(config: Config) -> str | None:
-    """Why the ingest job cannot run (no feeds, or all disabled), or None."""
-    if config.feeds:
-        return None
-    total, enabled = feeds_q.counts_at(config.store.path)
-    if not total:
-        return "no feeds configured"
-    if not enabled:
-        return f"all {total} feeds are disabled (see `commsbot feeds list`)"
-    return None
-
-
 async def ingest_job(ctx: JobContext) -> dict[str, Any]:
     """The scheduled job: poll the due feeds and report the counts.
 

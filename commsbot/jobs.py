@@ -51,9 +51,19 @@ def _needs_channel(config: Config) -> str | None:
 
 
 def _needs_feeds(config: Config) -> str | None:
-    from commsbot.ingest import feeds_missing
+    """Why the ingest job cannot run (no feeds, or all disabled), or None."""
+    # The store's feed counts, not commsbot.ingest: that imports requests and feedparser,
+    # which a run without feeds should not pay for.
+    from commsbot.store import feeds as feeds_q
 
-    return feeds_missing(config)
+    if config.feeds:
+        return None
+    total, enabled = feeds_q.counts_at(config.store.path)
+    if not total:
+        return "no feeds configured"
+    if not enabled:
+        return f"all {total} feeds are disabled (see `commsbot feeds list`)"
+    return None
 
 
 def _needs_polled_channel(config: Config) -> str | None:

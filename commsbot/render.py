@@ -95,7 +95,8 @@ def _append_tags(body: str, tags: str) -> str:
 def item_version(item: dict[str, Any]) -> str:
     """A fingerprint of an item's content, to tell later whether it was edited."""
     skip = {"updated_at", "created_at"}
-    data = json.dumps({k: v for k, v in item.items() if k not in skip}, sort_keys=True, default=str)
+    # Columns come in the table's order, so no sorting is needed for a stable fingerprint.
+    data = json.dumps({k: v for k, v in item.items() if k not in skip}, default=str)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from commsbot.config import load_config
 from commsbot.errors import ConfigError
-from commsbot.ingest import feeds_missing
+from commsbot.jobs import job
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
 from tests.conftest import BASE_CONFIG, NOW, Invoke
@@ -214,14 +214,17 @@ def test_job_is_skipped_without_feeds_and_says_why(
     sample_store: Store, invoke: Invoke, config_path: Path
 ) -> None:
     config = load_config(config_path)
-    assert feeds_missing(config) == "no feeds configured"
+    assert job("ingest-feeds").requires(config) == "no feeds configured"
     result = invoke("run", "--once")
     assert "ingest-feeds: skipped no feeds configured" in result.output.splitlines()
 
     feeds_q.add(sample_store, "https://a.example/f", "news", None, None, NOW)
-    assert feeds_missing(config) is None
+    assert job("ingest-feeds").requires(config) is None
     sample_store.conn.execute("UPDATE feeds SET disabled = 1")
-    assert feeds_missing(config) == "all 1 feeds are disabled (see `commsbot feeds list`)"
+    assert (
+        job("ingest-feeds").requires(config)
+        == "all 1 feeds are disabled (see `commsbot feeds list`)"
+    )
 
 
 def test_help_lists_the_feed_commands(invoke: Invoke) -> None:
