@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
@@ -21,6 +20,8 @@ def bot(app: App) -> None:
 
     def ready(running: TelegramBot) -> None:
         click.echo(f"bot @{running.username} is answering; Ctrl-C stops it", err=True)
+
+    import asyncio  # here: --help must not pay for it
 
     asyncio.run(run_until_stopped(app.config, ready))
     click.echo("bot stopped", err=True)

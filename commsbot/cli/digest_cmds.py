@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -120,6 +119,8 @@ def digest_send(
     else:
         periods = periods_due(app.config, _now())
     assert all(p.frequency in FREQUENCIES for p in periods)
+    import asyncio  # here: --help must not pay for it
+
     reports = asyncio.run(_send(app, periods, dry_run, limit))
     rows = [row for report in reports for row in report.rows()]
     problems = [p for report in reports for p in report.problems]
