@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import smtplib
 import sys
 import tempfile
@@ -36,9 +37,10 @@ EMAILS = 2_000
 EMAIL_PACE = 100.0
 CHATS = 5_000
 RATE = 1_000.0
+TOKEN_ENV = "COMMSBOT_BENCH_TELEGRAM_TOKEN"
 SLOW_RATE, SLOW_CHATS = 100.0, 1_000
 BARE_CHATS = 1_000
-IN_FLIGHT = 32
+IN_FLIGHT = 8  # as many as the telegram channel keeps in flight (its concurrency)
 CITIES = ["plzen", "vilnius", "tallinn", "birmingham", "amsterdam", "berlin"]
 THEMES = ["brokerage", "smart-incentives", "culture-based-innovation"]
 AFTER = {  # when each digest goes out: the Tuesday after its week
@@ -207,17 +209,21 @@ def bare_smtp(port: int, n: int, payload: bytes) -> float:
     return time.perf_counter() - began
 
 
-async def bare_telegram(channel: Any, n: int, text: str) -> float:
+async def bare_telegram(token: str, base_url: str, n: int, text: str) -> float:
     """python-telegram-bot alone, at the same pace and number of sends in flight."""
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
     from commsbot.dispatch import Pacer
 
-    await channel.open()
+    bot = Bot(token, base_url=base_url, request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
+    await bot.initialize()
     pacer = Pacer(RATE)
     slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def one(chat: int) -> None:
         try:
-            await channel.bot.send_message(chat, text, parse_mode="HTML")
+            await bot.send_message(chat, text, parse_mode="HTML")
         finally:
             slots.release()
 
@@ -229,7 +235,7 @@ async def bare_telegram(channel: Any, n: int, text: str) -> float:
         tasks.append(asyncio.create_task(one(900_000 + i)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - began
-    await channel.close()
+    await bot.shutdown()
     return elapsed
 
 
@@ -262,18 +268,26 @@ def main() -> None:
 
     from commsbot.channels.base import DirectMessage
     from commsbot.channels.email import EmailChannel
-    from tests.digest_support import BotApiChannel, BotSettings
-
-    class BenchTelegram(BotApiChannel):
-        concurrency = IN_FLIGHT
+    from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 
     smtp_proc, smtp_conn = start(smtp_child)
     tg_proc, tg_conn = start(telegram_child)
     port = smtp_conn.recv()
     token, base_url = tg_conn.recv()
 
-    def bot(per_second: float) -> BenchTelegram:
-        return BenchTelegram(BotSettings(token=token, base_url=base_url, per_second=per_second))
+    os.environ[TOKEN_ENV] = token
+
+    def bot(per_second: float) -> TelegramChannel:
+        """The real telegram channel, pointed at the fake and allowed its rate."""
+        settings = TelegramSettings(
+            enabled=True,
+            bot_token_env=TOKEN_ENV,
+            chat_id="@bench",
+            base_url=base_url,
+            base_file_url=base_url.replace("/bot", "/file/bot"),
+            direct_per_second=per_second,
+        )
+        return TelegramChannel(settings)
 
     with tempfile.TemporaryDirectory() as tmp:
         store, config = make_store(Path(tmp), port)
@@ -292,7 +306,9 @@ def main() -> None:
         tg_conn.send("stats")
         tg_stats = tg_conn.recv()
         line = "• <a href='https://cross-innovation.example/p'>A practice</a> (Plzeň, Brokerage)\n"
-        bare_tg = asyncio.run(bare_telegram(bot(RATE), BARE_CHATS, "<b>Digest</b>\n" + line * 9))
+        bare_tg = asyncio.run(
+            bare_telegram(token, base_url, BARE_CHATS, "<b>Digest</b>\n" + line * 9)
+        )
         tg_conn.send(SLOW_RATE)  # the fake now allows 100/s
         before = tg_conn.recv()
         slow_wall, slow_report = asyncio.run(

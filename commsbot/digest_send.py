@@ -134,7 +134,7 @@ class _Run:
 
     async def channel(self, channel: Channel, subscribers: list[dict[str, Any]]) -> None:
         """Send to one channel's subscribers, paced, with its number of sends in flight."""
-        pacer = Pacer(channel.rate())
+        pacer = Pacer(channel.direct_rate())
         slots = asyncio.Semaphore(channel.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         stop: list[str] = []

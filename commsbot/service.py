@@ -69,7 +69,14 @@ class Part:
 
 # Long-running parts, in start order. A capability adds its part with one line, e.g.
 #     Part("telegram-bot", "commsbot.bot:service_part", _needs_telegram_bot),
-PARTS: tuple[Part, ...] = ()
+def _needs_telegram(config: Config) -> str | None:
+    return None if "telegram" in config.enabled_channels else "the telegram channel is not enabled"
+
+
+PARTS: tuple[Part, ...] = (
+    # The bot answers chat users in the same loop as the jobs (#5).
+    Part("telegram-bot", "commsbot.bot:bot_part", _needs_telegram),
+)
 
 
 @dataclass

@@ -29,7 +29,11 @@ __all__ = [
     "mastodon_length",
     "split_thread",
     "telegram_escape",
+    "telegram_fit",
+    "telegram_length",
+    "telegram_visible",
     "truncate",
+    "utf16_length",
 ]
 
 _GRAPHEME_RE: Final[Any] = regex.compile(r"\X")
@@ -536,3 +540,88 @@ def is_valid_telegram_html(text: str) -> bool:
             stack.append(name)
         pos = tag.end()
     return not stack
+
+
+_TG_TAG_STRIP_RE: Final = re.compile(r"<[^<>]*>")
+# One token of Telegram HTML: a tag, an entity, a run of text, or a stray '<' or '&'.
+_TG_TOKEN_RE: Final = re.compile(
+    r"<[^<>]*>|&(?:lt|gt|amp|quot|#[0-9]+|#[xX][0-9a-fA-F]+);|[^<&]+|[<&]"
+)
+_TG_TAG_NAME_RE: Final = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
+_TG_NAMED: Final = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"'}
+
+
+def utf16_length(text: str) -> int:
+    """Length in UTF-16 code units, the unit Telegram counts in."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _tg_entity(match: re.Match[str]) -> str:
+    entity = match.group()
+    if entity in _TG_NAMED:
+        return _TG_NAMED[entity]
+    digits = entity[2:-1]
+    try:
+        return chr(int(digits[1:], 16) if digits[:1] in "xX" else int(digits))
+    except (ValueError, OverflowError):
+        return entity  # Telegram keeps an impossible code point literally
+
+
+def telegram_visible(html: str) -> str:
+    """The text a reader sees of Telegram HTML: tags dropped, Telegram's entities decoded."""
+    return _TG_ENTITY_RE.sub(_tg_entity, _TG_TAG_STRIP_RE.sub("", html))
+
+
+def telegram_length(html: str) -> int:
+    """Length as Telegram counts a text in HTML parse mode: visible characters in UTF-16 units."""
+    return utf16_length(telegram_visible(html))
+
+
+def _utf16_prefix(text: str, room: int) -> str:
+    """The longest run of whole grapheme clusters of text within room UTF-16 units,
+    ended at a space when one falls in its second half."""
+    end = used = 0
+    for match in _GRAPHEME_RE.finditer(text):
+        used += utf16_length(match.group())
+        if used > room:
+            break
+        end = match.end()
+    kept = text[:end]
+    if end < len(text):
+        space = kept.rfind(" ")
+        if space > len(kept) // 2:
+            kept = kept[:space]
+    return kept.rstrip()
+
+
+def telegram_fit(html: str, limit: int, ellipsis: str = "…") -> str:
+    """Telegram HTML cut to at most ``limit`` visible UTF-16 units.
+
+    Tags and entities are kept whole, tags left open are closed again, and an ellipsis
+    marks the cut; valid input stays valid.
+    """
+    if telegram_length(html) <= limit:
+        return html
+    room = limit - utf16_length(ellipsis)
+    out: list[str] = []
+    stack: list[str] = []
+    used = 0
+    for match in _TG_TOKEN_RE.finditer(html):
+        token = match.group()
+        tag = _TG_TAG_NAME_RE.match(token) if token.endswith(">") else None
+        if tag is not None:
+            if tag.group(1):
+                if stack:
+                    stack.pop()
+            else:
+                stack.append(tag.group(2).lower())
+            out.append(token)
+            continue
+        size = telegram_length(token)
+        if used + size > room:
+            if not _TG_ENTITY_RE.fullmatch(token):
+                out.append(_utf16_prefix(token, room - used))
+            break
+        out.append(token)
+        used += size
+    return "".join(out) + ellipsis + "".join(f"</{name}>" for name in reversed(stack))

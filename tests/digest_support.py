@@ -13,20 +13,17 @@ import asyncio
 import email
 import email.policy
 import itertools
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from commsbot.channels.base import Channel, Delivery, DirectMessage, Rendered
-from commsbot.config import ChannelSettings
 from commsbot.content import TYPES, add_items
 from commsbot.store import Store, audience, iso
 
@@ -222,78 +219,3 @@ def stamp(moment: datetime) -> str:
 
 
 # -- a test-only Telegram channel ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BotSettings(ChannelSettings):
-    enabled: bool = True
-    token: str = ""
-    base_url: str = ""
-    per_second: float = 30.0
-
-
-class BotApiChannel(Channel):
-    """Stands in for the telegram channel's ``send_direct`` (built in its own issue):
-    python-telegram-bot's ``Bot`` with ``base_url`` pointed at FakeTelegram."""
-
-    name = "telegram"
-    max_length = 4096
-    rate_per_second = 30.0
-    concurrency: ClassVar[int] = 8
-    takes_posts = False
-    Settings: ClassVar[type[ChannelSettings]] = BotSettings
-
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
-        assert isinstance(settings, BotSettings)
-        self.config = settings
-        self.bot: Any = None
-
-    def rate(self) -> float:
-        return self.config.per_second
-
-    async def open(self) -> None:
-        import socket
-
-        from telegram import Bot
-        from telegram.request import HTTPXRequest
-
-        request = HTTPXRequest(
-            connection_pool_size=self.concurrency,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        )
-        self.bot = Bot(self.config.token, base_url=self.config.base_url, request=request)
-        await self.bot.initialize()
-
-    async def close(self) -> None:
-        if self.bot is not None:
-            await self.bot.shutdown()
-
-    async def send(self, post: Rendered) -> Delivery:
-        return Delivery(post.post_id, "failed", error="test channel: direct messages only")
-
-    async def send_direct(self, message: DirectMessage) -> Delivery:
-        from telegram import LinkPreviewOptions
-        from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-
-        ref = message.ref
-        try:
-            sent = await self.bot.send_message(
-                int(message.recipient),
-                message.html or message.text,
-                parse_mode="HTML" if message.html else None,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        except RetryAfter as exc:
-            with warnings.catch_warnings():  # PTB 22 warns that it will become a timedelta
-                warnings.simplefilter("ignore")
-                wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            return Delivery(ref, "retry", error=exc.message, retry_after=seconds)
-        except Forbidden as exc:
-            return Delivery(ref, "failed", error=exc.message, bounced=True)
-        except BadRequest as exc:
-            return Delivery(ref, "failed", error=exc.message)
-        except (TimedOut, NetworkError) as exc:
-            return Delivery(ref, "unknown", error=exc.message)
-        return Delivery(ref, "sent", remote_id=str(sent.message_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailChannel
+from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 from commsbot.config import Config, load_config
 from commsbot.content import load_sample
 from commsbot.digest import parse_period
@@ -22,8 +24,6 @@ from commsbot.jobs import job
 from commsbot.store import Store, audience
 from tests.conftest import Invoke
 from tests.digest_support import (
-    BotApiChannel,
-    BotSettings,
     SmtpServer,
     add_practice,
     at,
@@ -367,10 +367,21 @@ def fake() -> Iterator[FakeTelegram]:
         yield server
 
 
-def telegram(fake: FakeTelegram, per_second: float = 200.0) -> BotApiChannel:
-    return BotApiChannel(
-        BotSettings(token=fake.token, base_url=fake.base_url, per_second=per_second)
+TOKEN_ENV = "COMMSBOT_TEST_DIGEST_TELEGRAM_TOKEN"
+
+
+def telegram(fake: FakeTelegram, per_second: float = 200.0) -> TelegramChannel:
+    """The real telegram channel on FakeTelegram, allowed more than Telegram's 30/s."""
+    os.environ[TOKEN_ENV] = fake.token
+    settings = TelegramSettings(
+        enabled=True,
+        bot_token_env=TOKEN_ENV,
+        chat_id="@digest_test",
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        direct_per_second=per_second,
     )
+    return TelegramChannel(settings)
 
 
 def test_telegram_fan_out(week47: Store, config: Config, fake: FakeTelegram) -> None:

@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",
     "mastodon": "commsbot.channels.mastodon:MastodonChannel",
     "email": "commsbot.channels.email:EmailChannel",
+    "telegram": "commsbot.channels.telegram:TelegramChannel",
 }
 
 

@@ -106,8 +106,9 @@ class Channel(ABC):
 
     name: ClassVar[str]
     max_length: ClassVar[int]
-    # Sends per second this channel allows itself, below the platform's limit.
-    rate_per_second: ClassVar[float]
+    # Sends per second this channel allows itself, below the platform's limit. A class
+    # default; a channel whose rate is a setting sets its own in __init__.
+    rate_per_second: float
     # How many posts dispatch hands over between two writes to the store. Only a
     # channel whose sends are local and cheap may take more than one.
     batch_size: ClassVar[int] = 1
@@ -132,6 +133,10 @@ class Channel(ABC):
     def rate(self) -> float:
         """Sends per second for this instance (its settings may set a lower one)."""
         return self.rate_per_second
+
+    def direct_rate(self) -> float:
+        """Messages per second to people (digests); by default the posting rate."""
+        return self.rate()
 
     async def open(self) -> None:  # noqa: B027  (optional hook)
         """Connect or check credentials before the first send; default: nothing to do."""

@@ -113,3 +113,15 @@ def log_bot_query(store: Store, command: str, chat_hash: str, now: datetime) -> 
             "INSERT INTO bot_queries (command, chat_hash, at) VALUES (?, ?, ?)",
             (command, chat_hash, iso(now)),
         )
+
+
+def chat_salt(store: Store) -> str:
+    """The salt for hashing chats: generated once, then kept in the store."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('bot_chat_salt', ?)",
+            (secrets.token_hex(32),),
+        )
+    salt = store.meta("bot_chat_salt")
+    assert salt is not None
+    return salt

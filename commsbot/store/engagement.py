@@ -89,3 +89,13 @@ def mark_remote_deleted(store: Store, post_id: int, now: datetime) -> bool:
             (iso(now), iso(now), post_id),
         )
         return cur.rowcount == 1
+
+
+def post_for_remote(store: Store, channel: str, remote_id: str) -> int | None:
+    """The id of the sent post a platform knows by ``remote_id``, if any."""
+    found = store.scalar(
+        "SELECT id FROM posts WHERE channel = ? AND remote_id = ? AND status = 'sent' "
+        "ORDER BY id DESC LIMIT 1",
+        (channel, remote_id),
+    )
+    return None if found is None else int(found)

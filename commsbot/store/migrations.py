@@ -306,6 +306,17 @@ CREATE INDEX digest_deliveries_subscriber ON digest_deliveries (subscriber_id, s
 CREATE INDEX subscribers_due ON subscribers (frequency, status);
 """
 
+_BOT_LOOKUPS = """
+-- Telegram reports reactions by message id: the post is found from it without a scan.
+CREATE INDEX posts_remote ON posts (channel, remote_id);
+-- Bot pages of published practices, newest first (the rowid ends every index), and
+-- their counts, read from an index alone: milliseconds with 50,000 practices.
+CREATE INDEX practices_status ON practices (status);
+CREATE INDEX practices_status_city ON practices (status, city);
+CREATE INDEX practices_status_theme ON practices (status, theme);
+CREATE INDEX practices_status_city_theme ON practices (status, city, theme);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -313,6 +324,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (3, "audience", _AUDIENCE),
     (4, "feeds", _FEEDS),
     (5, "service", _SERVICE),
+    (6, "bot_lookups", _BOT_LOOKUPS),
     (7, "digests", _DIGESTS),
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),

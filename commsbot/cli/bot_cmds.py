@@ -1,0 +1,26 @@
+"""``commsbot bot``: the Telegram bot on its own, with long polling."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import click
+
+from commsbot.cli.base import App, cli, pass_app
+
+if TYPE_CHECKING:
+    from commsbot.bot import TelegramBot
+
+
+@cli.command("bot")
+@pass_app
+def bot(app: App) -> None:
+    """Answer Telegram chat users until Ctrl-C or SIGTERM (needs [channels.telegram])."""
+    from commsbot.bot import run_until_stopped
+
+    def ready(running: TelegramBot) -> None:
+        click.echo(f"bot @{running.username} is answering; Ctrl-C stops it", err=True)
+
+    asyncio.run(run_until_stopped(app.config, ready))
+    click.echo("bot stopped", err=True)

@@ -1,0 +1,49 @@
+"""The bot runs inside the service: one process posts to the channel and answers users."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from conftest import NOW
+from telegram_support import CHANNEL, TOKEN_ENV, ask, telegram_config
+
+from commsbot.config import load_config
+from commsbot.content import load_sample
+from commsbot.service import Service
+from commsbot.store import Store
+from tests.fakes.telegram_api import FakeTelegram
+
+
+def test_service_posts_to_the_channel_and_answers_chat_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "123:TEST")
+    with FakeTelegram(token="123:TEST") as fake:
+        schedules = tmp_path / "schedules"
+        schedules.mkdir()
+        (schedules / "jobs.toml").write_text(
+            '[publish]\njob = "publish"\nevery = "1h"\nat_start = true\n'
+        )
+        path = telegram_config(tmp_path, fake)
+        path.write_text(path.read_text() + f'\n[service]\nschedules = "{schedules}"\n')
+        config = load_config(path)
+        with Store(config.store.path) as store:
+            load_sample(store, NOW)
+
+        async def scenario() -> dict[str, object]:
+            service = Service(config)
+            task = asyncio.create_task(service.run())
+            try:
+                # Both at once: the sample reaches the channel and a user gets an answer.
+                await asyncio.to_thread(fake.wait_for_messages, CHANNEL, 58, 60)
+                return await asyncio.to_thread(ask, fake, "/practice plzen-creative-voucher")
+            finally:
+                service.stop()
+                await asyncio.wait_for(task, 30)
+
+        reply = asyncio.run(scenario())
+        assert "Plzeň Creative Voucher for Engineering Firms" in str(reply["text"])
+        assert "message_reaction_count" in (fake.allowed_updates_seen[-1] or [])
+        assert len(fake.messages_to(CHANNEL)) == 58
