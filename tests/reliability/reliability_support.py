@@ -29,8 +29,11 @@ from typing import Any, Literal
 from mastodon_support import LoopbackServer, MockMastodon
 
 from commsbot.store import Store
+from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN_ENV = "COMMSBOT_RELIABILITY_TOKEN"
+TELEGRAM_TOKEN_ENV = "COMMSBOT_RELIABILITY_TELEGRAM_TOKEN"
+TELEGRAM_CHAT = "@cross_innovation_news"
 LINK = "https://example.org/reliability/p-{:03d}"
 LINK_RE = re.compile(r"https://example\.org/reliability/p-(\d{3})")
 
@@ -64,11 +67,13 @@ def report(title: str, figures: dict[str, Any]) -> None:
 
 # -- the fault-injecting proxy --------------------------------------------------------
 
-Fault = Literal["500", "502", "429", "slow", "drop", "drop-after"]
-FAULTS: tuple[Fault, ...] = ("500", "502", "429", "slow", "drop", "drop-after")
+Fault = Literal["500", "502", "502-after", "429", "slow", "drop", "drop-after"]
+FAULTS: tuple[Fault, ...] = ("500", "502", "502-after", "429", "slow", "drop", "drop-after")
 # Faults after which the server has done the work and only the answer is lost: the
 # ones that make a second post if a retry is not idempotent.
-PROCESSED: frozenset[Fault] = frozenset({"502", "slow", "drop-after"})
+PROCESSED: frozenset[Fault] = frozenset({"502-after", "slow", "drop-after"})
+# Faults that leave the client without an answer: for Telegram, an unknown outcome.
+UNANSWERED: frozenset[Fault] = frozenset({"slow", "drop", "drop-after"})
 Dialect = Literal["mastodon", "telegram"]
 
 
@@ -85,10 +90,11 @@ class FaultProxy(LoopbackServer):
     Each request waits ``delay`` seconds (a range, drawn per request) before it is
     forwarded and again before its answer goes back, so that a process killed at a random
     moment is often in the middle of a request. A ``share`` of the requests that
-    ``faulty(method, path)`` selects get a fault instead: 500 or 429 (with a retry time)
-    without reaching the server; 502, an answer held past the client's timeout ("slow")
-    or a dropped connection after the server did the work; or a connection dropped
-    before it. Choices come from a seeded generator, in the order requests arrive.
+    ``faulty(method, path)`` selects get a fault instead: 500, 502 or 429 (with a retry
+    time) without reaching the server; a 502, an answer held past the client's timeout
+    ("slow") or a dropped connection after the server did the work; or a connection
+    dropped before it. Which requests fail is drawn from a seeded generator in the order
+    requests arrive; the kinds of fault take turns.
     """
 
     def __init__(
@@ -141,7 +147,8 @@ class FaultProxy(LoopbackServer):
             self.counts.in_flight += 1
             fault = None
             if self.faulty(method, path) and self.rng.random() < self.share:
-                fault = self.rng.choice(self.faults)
+                # Kinds in turn, so that a short run injects each of them.
+                fault = self.faults[self.counts.faults.total() % len(self.faults)]
                 self.counts.faults[fault] += 1
             return fault, self.rng.uniform(*self.delay), self.rng.uniform(*self.delay)
 
@@ -214,7 +221,7 @@ class FaultProxy(LoopbackServer):
                     if fault == "drop":
                         self.close_connection = True  # closed without a word
                         return
-                    if fault in ("500", "429"):
+                    if fault in ("500", "502", "429"):
                         self._answer(int(fault), *proxy.error(int(fault)))
                         return
                     try:
@@ -226,7 +233,7 @@ class FaultProxy(LoopbackServer):
                     if fault == "drop-after":
                         self.close_connection = True
                         return
-                    if fault == "502":
+                    if fault == "502-after":
                         self._answer(502, *proxy.error(502))
                         return
                     if fault == "slow":
@@ -313,15 +320,23 @@ def write_items(folder: Path, count: int) -> Path:
     return path
 
 
-def write_config(folder: Path, mastodon_url: str, mastodon: str = "", posting: str = "") -> Path:
-    """A config posting practices to Mastodon only, with a publish schedule of a second;
-    ``mastodon`` and ``posting`` are more keys for those sections."""
+def write_config(
+    folder: Path,
+    mastodon_url: str,
+    *,
+    mastodon: str = "",
+    posting: str = "",
+    telegram_url: str | None = None,
+    telegram: str = "",
+) -> Path:
+    """A config posting practices to Mastodon (and to Telegram, given its Bot API URL),
+    with a publish schedule of a second; ``mastodon``, ``posting`` and ``telegram`` are
+    more keys for those sections."""
     schedules = folder / "schedules"
     schedules.mkdir(exist_ok=True)
     (schedules / "publish.toml").write_text('[publish]\nevery = "1s"\nat_start = true\n')
     path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
+    text = f"""
 [store]
 path = "commsbot.db"
 
@@ -339,9 +354,21 @@ enabled = true
 api_base_url = "{mastodon_url}"
 access_token_env = "{TOKEN_ENV}"
 {mastodon}
-""",
-        encoding="utf-8",
-    )
+"""
+    if telegram_url is not None:
+        # The fastest Telegram allows a bot, so that a run is not paced at 20 posts a minute.
+        text += f"""
+[channels.telegram]
+enabled = true
+bot_token_env = "{TELEGRAM_TOKEN_ENV}"
+chat_id = "{TELEGRAM_CHAT}"
+base_url = "{telegram_url}/bot"
+base_file_url = "{telegram_url}/file/bot"
+posts_per_minute = 1800
+poll_timeout = 1
+{telegram}
+"""
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -357,6 +384,57 @@ def count_by_status(db: Path, channel: str) -> dict[str, int]:
         (channel,),
     )
     return {r["status"]: r["n"] for r in found}
+
+
+def on_telegram(fake: FakeTelegram) -> Counter[int]:
+    """How many messages in the Telegram channel carry each item's link."""
+    found: Counter[int] = Counter()
+    for message in fake.messages_to(TELEGRAM_CHAT):
+        for number in set(LINK_RE.findall(message.get("text") or "")):
+            found[int(number)] += 1
+    return found
+
+
+def telegram_outcome(db: Path, fake: FakeTelegram, items: int) -> dict[str, int]:
+    """Check Telegram against the delivery rules (DESIGN.md) and return its figures.
+
+    Telegram has no idempotency: a post is ``sent`` (and its message is in the channel,
+    with the id recorded) or ``unknown`` (it may or may not be there; never re-sent). No
+    item is in the channel twice, and every item missing from it is listed ``unknown``.
+    """
+    posts = rows(
+        db,
+        "SELECT p.url, o.id, o.status, o.remote_id FROM posts o JOIN practices p "
+        "ON o.item_type = 'practice' AND p.id = o.item_id WHERE o.channel = 'telegram'",
+    )
+    assert len(posts) == items
+    assert {p["status"] for p in posts} <= {"sent", "unknown"}, posts
+    seen = on_telegram(fake)
+    twice = {item: n for item, n in seen.items() if n > 1}
+    assert twice == {}, f"items in the Telegram channel more than once: {twice}"
+    message_ids = {
+        int(m): message["message_id"]
+        for message in fake.messages_to(TELEGRAM_CHAT)
+        for m in LINK_RE.findall(message.get("text") or "")
+    }
+    gaps = unknown_delivered = 0
+    for post in posts:
+        item = int(LINK_RE.findall(post["url"])[0])
+        if post["status"] == "sent":
+            assert post["remote_id"] == str(message_ids.get(item)), post
+        elif item in seen:
+            unknown_delivered += 1
+        if item not in seen:
+            gaps += 1
+            assert post["status"] == "unknown", f"item {item} is missing and not listed: {post}"
+    unknown = sum(p["status"] == "unknown" for p in posts)
+    return {
+        "sent": len(posts) - unknown,
+        "unknown": unknown,
+        "unknown, in the channel": unknown_delivered,
+        "unknown, not in the channel (the gaps)": gaps,
+        "duplicates": 0,
+    }
 
 
 def published_items(mock: MockMastodon, token: str) -> Counter[int]:
