@@ -26,7 +26,7 @@ def backup(app: App, path: Path, force: bool, check: bool) -> None:
             raise StoreError(f"{path}: fails its integrity check: {found.integrity}")
         click.echo(f"backup ok: {found.describe()}")
         return
-    written = backup_q.backup(app.store, path, force=force)
+    written = backup_q.backup(app.store, path, datetime.now(UTC), force=force)
     click.echo(f"backup written: {written.describe()}")
 
 

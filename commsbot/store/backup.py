@@ -8,6 +8,7 @@ a complete one. A backup is one self-contained file (rollback journal, no ``-wal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from commsbot.store.migrations import MIGRATIONS
 COUNTED = ("posts", "practices", "events", "newsletters", "news", "subscribers")
 # Posts that may have gone out after the backup was made, so are not sent again blindly.
 MAY_HAVE_GONE = ("queued", "sending")
+MADE_AT = "backup_made_at"
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,15 @@ class Summary:
     schema: int
     integrity: str
     counts: dict[str, int]
+    # When ``commsbot backup`` made it (UTC, as stored); None for a copy made otherwise.
+    made_at: str | None = None
 
     def describe(self) -> str:
         figures = ", ".join(f"{n} {table}" for table, n in self.counts.items())
+        made = f", made {self.made_at}" if self.made_at else ""
         return (
-            f"{self.path}: {self.size:,} bytes, schema {self.schema}, integrity {self.integrity}"
-            f"; {figures}"
+            f"{self.path}: {self.size:,} bytes, schema {self.schema}{made}, "
+            f"integrity {self.integrity}; {figures}"
         )
 
 
@@ -61,14 +66,18 @@ def check(path: Path) -> Summary:
             for t in COUNTED
             if t in tables
         }
+        made = None
+        if "meta" in tables:
+            found = conn.execute("SELECT value FROM meta WHERE key = ?", (MADE_AT,)).fetchone()
+            made = found[0] if found else None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable SQLite store ({exc})") from None
     finally:
         conn.close()
-    return Summary(path, path.stat().st_size, schema, integrity, counts)
+    return Summary(path, path.stat().st_size, schema, integrity, counts, made)
 
 
-def backup(store: Store, target: Path, *, force: bool = False) -> Summary:
+def backup(store: Store, target: Path, now: datetime, *, force: bool = False) -> Summary:
     """Copy the open store to ``target`` (refused if it exists, unless ``force``)."""
     if target.exists() and not force:
         raise StoreError(f"{target}: already exists; give --force to overwrite it")
@@ -78,7 +87,7 @@ def backup(store: Store, target: Path, *, force: bool = False) -> Summary:
         raise StoreError(f"{target}: the folder {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        _copy(store.conn, partial)
+        _copy(store.conn, partial, made_at=iso(now))
         summary = check(partial)
         if summary.integrity != "ok":
             raise StoreError(f"{target}: the copy failed its integrity check: {summary.integrity}")
@@ -87,11 +96,12 @@ def backup(store: Store, target: Path, *, force: bool = False) -> Summary:
         raise StoreError(f"{target}: cannot write the backup: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
-    return Summary(target, summary.size, summary.schema, summary.integrity, summary.counts)
+    return dataclasses.replace(summary, path=target)
 
 
-def _copy(source: sqlite3.Connection, path: Path) -> None:
-    """The whole database in one backup step, into a single self-contained file."""
+def _copy(source: sqlite3.Connection, path: Path, made_at: str | None = None) -> None:
+    """The whole database in one backup step, into a single self-contained file; a backup
+    notes when it was made (the snapshot's time) in its own ``meta``."""
     try:
         dest = sqlite3.connect(str(path))
     except sqlite3.Error as exc:
@@ -99,6 +109,11 @@ def _copy(source: sqlite3.Connection, path: Path) -> None:
     try:
         source.backup(dest)
         dest.execute("PRAGMA journal_mode = DELETE")
+        if made_at is not None:
+            with dest:
+                dest.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (MADE_AT, made_at)
+                )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: the backup failed ({exc})") from None
     finally:
@@ -142,7 +157,11 @@ def restore(store_path: Path, source: Path, now: datetime) -> tuple[Summary, Pat
 
 def hold_due_posts(store: Store, now: datetime, restored: Summary) -> int:
     """Posts that were due but not known sent in the backup may have gone out after it
-    was made: they wait for approval instead of being posted a second time."""
+    was made: they wait for approval instead of being posted a second time.
+
+    Their last attempt is taken to be the backup's time, so that a channel that can look
+    its posts up (Mastodon) does so before it posts one that is approved.
+    """
     why = (
         f"restored from the backup {restored.path.name}: it may have been sent after the "
         "backup was made; check the channel, then queue approve or queue cancel"
@@ -150,8 +169,11 @@ def hold_due_posts(store: Store, now: datetime, restored: Summary) -> int:
     marks = ", ".join("?" * len(MAY_HAVE_GONE))
     with store.write() as conn:
         cur = conn.execute(
-            f"UPDATE posts SET status = 'pending_approval', last_error = ?, updated_at = ? "
+            f"UPDATE posts SET status = 'pending_approval', last_error = ?, updated_at = ?, "
+            f"attempted_at = coalesce(attempted_at, ?) "
             f"WHERE status IN ({marks}) AND not_before <= ?",
-            (why, iso(now), *MAY_HAVE_GONE, iso(now)),
+            (why, iso(now), restored.made_at, *MAY_HAVE_GONE, iso(now)),
         )
+        # The live store is no backup: its copies say when they were made.
+        conn.execute("DELETE FROM meta WHERE key = ?", (MADE_AT,))
         return cur.rowcount

@@ -52,17 +52,18 @@ class Form:
     deadline: float = 240.0
 
 
-SHORT = Form("short", items=60, kills=4, fault_share=0.3, fault_items=40, deadline=120.0)
+SHORT = Form("short", items=60, kills=3, fault_share=0.3, fault_items=30, deadline=120.0)
 LONG = Form("long", items=200, kills=20, fault_share=0.3, fault_items=200, deadline=600.0)
 FORM = LONG if os.environ.get("COMMSBOT_RELIABILITY") == "long" else SHORT
 
 
+# What the runs measured, printed at the end of the session (see conftest.py).
+FIGURES: list[tuple[str, dict[str, Any]]] = []
+
+
 def report(title: str, figures: dict[str, Any]) -> None:
-    """Print a run's figures (``make reliability`` shows them; pytest keeps them with -s)."""
-    width = max(len(k) for k in figures)
-    lines = [f"== {title} ({FORM.name} form)"]
-    lines += [f"   {key.ljust(width)}  {value}" for key, value in figures.items()]
-    print("\n" + "\n".join(lines), flush=True)
+    """Keep a run's figures for the session's summary (``make reliability`` shows them)."""
+    FIGURES.append((f"{title} ({FORM.name} form)", figures))
 
 
 # -- the fault-injecting proxy --------------------------------------------------------
@@ -122,11 +123,21 @@ class FaultProxy(LoopbackServer):
         self.counts = ProxyCounts()
         self.lock = threading.Lock()
         self.release = threading.Event()  # set at stop: nothing is held any longer
+        self.open = threading.Event()  # cleared by pause(): requests wait to be forwarded
+        self.open.set()
         super().__init__(self._handler())
 
     def stop(self) -> None:
         self.release.set()
+        self.open.set()
         super().stop()
+
+    def pause(self) -> None:
+        """Hold every request before it reaches the server, until ``resume()``."""
+        self.open.clear()
+
+    def resume(self) -> None:
+        self.open.set()
 
     def requests_to(self, method: str, pattern: str) -> int:
         """How many requests matching a method and a path regex have arrived."""
@@ -218,6 +229,7 @@ class FaultProxy(LoopbackServer):
                 fault, before, after = proxy._draw(self.command, self.path.split("?")[0])
                 try:
                     proxy.release.wait(before)
+                    proxy.open.wait(60)
                     if fault == "drop":
                         self.close_connection = True  # closed without a word
                         return

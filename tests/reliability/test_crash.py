@@ -21,7 +21,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from mastodon_support import MockMastodon
-from reliability_support import (
+
+from commsbot.cli import cli
+from commsbot.store import Store
+from commsbot.store.service import LEFT_BY_CRASH
+from reliability.reliability_support import (
     FORM,
     TELEGRAM_TOKEN_ENV,
     TOKEN_ENV,
@@ -36,16 +40,13 @@ from reliability_support import (
     write_config,
     write_items,
 )
-
-from commsbot.cli import cli
-from commsbot.store import Store
-from commsbot.store.service import LEFT_BY_CRASH
 from tests.fakes.telegram_api import FakeTelegram
 
 STATUSES = r"^POST /api/v1/statuses$"
-# 20-120 ms before a request reaches its server and again before the answer comes back:
-# a post takes about a quarter of a second, so most kills land mid-request.
-DELAY = (0.02, 0.12)
+# 10-80 ms before a request reaches its server and again before the answer comes back:
+# a post takes a tenth of a second or more, most of it in flight, so most kills land
+# mid-request.
+DELAY = (0.01, 0.08)
 
 
 @pytest.fixture

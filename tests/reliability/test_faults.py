@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mastodon_support import MockMastodon
-from reliability_support import (
+
+from commsbot.cli import cli
+from commsbot.store import Store
+from reliability.reliability_support import (
     FAULTS,
     FORM,
     PROCESSED,
@@ -36,9 +39,6 @@ from reliability_support import (
     write_config,
     write_items,
 )
-
-from commsbot.cli import cli
-from commsbot.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 
 # Clients give up after a second; a "slow" answer comes after two.
