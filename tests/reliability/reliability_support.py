@@ -47,13 +47,17 @@ class Form:
     kills: int
     fault_share: float
     fault_items: int
+    # Arbitrary bot commands and button data that hypothesis tries.
+    bot_examples: int
     seed: int = 9
     # Seconds any run may take before the test gives up on it.
     deadline: float = 240.0
 
 
-SHORT = Form("short", items=60, kills=3, fault_share=0.3, fault_items=30, deadline=120.0)
-LONG = Form("long", items=200, kills=20, fault_share=0.3, fault_items=200, deadline=600.0)
+SHORT = Form("short", 60, kills=3, fault_share=0.3, fault_items=30, bot_examples=150, deadline=120)
+LONG = Form(
+    "long", 200, kills=20, fault_share=0.3, fault_items=200, bot_examples=1000, deadline=600
+)
 FORM = LONG if os.environ.get("COMMSBOT_RELIABILITY") == "long" else SHORT
 
 

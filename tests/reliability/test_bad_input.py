@@ -30,7 +30,7 @@ from commsbot.cli import cli
 from commsbot.config import load_config
 from commsbot.store import Store
 from commsbot.text import is_valid_telegram_html
-from reliability.reliability_support import report
+from reliability.reliability_support import FORM, report
 from tests.conftest import NOW
 
 GOOD = """
@@ -439,8 +439,6 @@ def test_broken_feeds_are_named_with_their_problem_and_lose_nothing(
 
 # -- bot commands ------------------------------------------------------------------------
 
-EXAMPLES = 150
-
 
 @pytest.fixture(scope="module")
 def replies(home: Path) -> Iterator[Replies]:
@@ -471,7 +469,7 @@ ARGUMENT_WORDS = [
 
 
 @settings(
-    max_examples=EXAMPLES,
+    max_examples=FORM.bot_examples,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
