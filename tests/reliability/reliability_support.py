@@ -8,7 +8,6 @@ for the long form. Every server and process started here is stopped by its owner
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import json
 import os
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from mastodon_support import LoopbackServer, MockMastodon
+from mastodon_support import LoopbackServer, MockMastodon, read_body, relay, reply
 
 from commsbot.store import Store
 from tests.fakes.telegram_api import FakeTelegram
@@ -203,33 +202,8 @@ class FaultProxy(LoopbackServer):
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-            def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True  # the client is gone (killed, timed out)
-
-            def _forward(self, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                    skip = ("transfer-encoding", "connection", "content-length", "date", "server")
-                    kept = {k: v for k, v in answer.getheaders() if k.lower() not in skip}
-                    return answer.status, kept, data
-                finally:
-                    upstream.close()
-
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+                body = read_body(self)
                 fault, before, after = proxy._draw(self.command, self.path.split("?")[0])
                 try:
                     proxy.release.wait(before)
@@ -238,23 +212,23 @@ class FaultProxy(LoopbackServer):
                         self.close_connection = True  # closed without a word
                         return
                     if fault in ("500", "502", "429"):
-                        self._answer(int(fault), *proxy.error(int(fault)))
+                        reply(self, int(fault), *proxy.error(int(fault)))
                         return
                     try:
-                        status, headers, data = self._forward(body)
+                        status, headers, data = relay(self, proxy.upstream_port, body)
                     except OSError:
-                        self._answer(502, *proxy.error(502))
+                        reply(self, 502, *proxy.error(502))
                         return
                     proxy.release.wait(after)
                     if fault == "drop-after":
                         self.close_connection = True
                         return
                     if fault == "502-after":
-                        self._answer(502, *proxy.error(502))
+                        reply(self, 502, *proxy.error(502))
                         return
                     if fault == "slow":
                         proxy.release.wait(proxy.slow_seconds)
-                    self._answer(status, headers, data)
+                    reply(self, status, headers, data)
                 finally:
                     proxy._done()
 
