@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/pytest
+
+# The long form of tests/reliability (make test runs the short one): 200 items, 20 SIGKILLs,
+# 30 % faulty answers; prints kills survived, faults injected, inputs tried, duplicates, lost.
+reliability: $(VENV)/.installed-test
+	COMMSBOT_RELIABILITY=long $(BIN)/pytest tests/reliability -q
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -78,6 +78,8 @@ class PostingConfig:
 
     max_attempts: int = 5
     retry_backoff_seconds: int = 60
+    # The backoff doubles per attempt up to this: more attempts never mean waits of days.
+    retry_backoff_max_seconds: int = 3600
     content_types: tuple[str, ...] = ("practice", "event", "newsletter", "news")
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
@@ -291,6 +293,14 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     posting = loader.build(PostingConfig, raw.get("posting", {}), "posting")
     if posting.backlog_after_days < 1:
         raise loader.fail("posting.backlog_after_days", "must be 1 or more")
+    if posting.max_attempts < 1:
+        raise loader.fail("posting.max_attempts", "must be 1 or more")
+    if posting.retry_backoff_seconds < 1:
+        raise loader.fail("posting.retry_backoff_seconds", "must be 1 or more")
+    if posting.retry_backoff_max_seconds < posting.retry_backoff_seconds:
+        raise loader.fail(
+            "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
+        )
     _check_slots(loader, channels)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)

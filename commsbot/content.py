@@ -112,6 +112,8 @@ def _convert(f: Field, value: Any, ref: Reference) -> Any:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{value!r} is not a whole number")
+        if not -(2**63) <= value < 2**63:  # what an SQLite integer holds
+            raise ValueError(f"{value} is too large")
     if f.kind == "list":
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(";")) if v]

@@ -99,6 +99,10 @@ def month(year: int, number: int, zone: ZoneInfo) -> Period:
 def parse_period(text: str, zone: ZoneInfo) -> Period:
     """``2026-W48`` (an ISO week) or ``2026-11`` (a month)."""
     value = text.strip()
+    found = _WEEK_RE.match(value) or _MONTH_RE.match(value)
+    # The period's end and its start in UTC must exist: the year 9999 has no next week.
+    if found and not 1900 <= int(found.group(1)) <= 9998:
+        raise ContentError(f"period {text!r}: the year must be from 1900 to 9998")
     if found := _WEEK_RE.match(value):
         return week(int(found.group(1)), int(found.group(2)), zone)
     if found := _MONTH_RE.match(value):

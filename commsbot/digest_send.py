@@ -89,7 +89,7 @@ class _Run:
         self.report = report
         self.digest_id = digest_id
         self.budget = limit
-        self.policy = RetryPolicy(config.posting.max_attempts, config.posting.retry_backoff_seconds)
+        self.policy = RetryPolicy.of(config.posting)
         self.covered = q.covered_until(store, period.end)
         self.renderer = d.DigestRenderer(
             Renderer(config.service.templates), Lookup.load(store), config, period

@@ -112,6 +112,13 @@ async def recover(
         error = f"interrupted while sending; recovery failed: {type(exc).__name__}: {exc}"
         deliveries = [Delivery(p.post_id, "unknown", error=error) for p in posts]
     deliveries = [replace(d, error=why) if d.status == "unknown" else d for d in deliveries]
+    # A post sent again is not charged for the interrupted claim: most of a claimed batch
+    # was never handed to the channel, and a process killed again and again (an OOM
+    # loop, a crashing host) must not use up the attempts of posts it never tried.
+    again = {d.post_id for d in deliveries if d.status == "retry"}
+    for row in rows:
+        if row["id"] in again:
+            row["attempts"] -= 1
     log.warning("%s: %d post(s) left sending by an interrupted run", channel.name, len(rows))
     return record.apply(store, rows, deliveries, clock(), policy)
 

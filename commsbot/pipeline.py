@@ -63,7 +63,7 @@ def make_channels(config: Config, names: list[str] | None = None) -> dict[str, C
 
 
 def retry_policy(config: Config) -> record.RetryPolicy:
-    return record.RetryPolicy(config.posting.max_attempts, config.posting.retry_backoff_seconds)
+    return record.RetryPolicy.of(config.posting)
 
 
 def render_item(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commsbot.channels.base import Delivery, Engagement
+from commsbot.config import PostingConfig
 from commsbot.store import Store, iso
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
@@ -19,13 +20,21 @@ from commsbot.store import posts as posts_q
 class RetryPolicy:
     max_attempts: int = 5
     backoff_seconds: int = 60
+    backoff_max_seconds: int = 3600
+
+    @classmethod
+    def of(cls, posting: PostingConfig) -> RetryPolicy:
+        return cls(
+            posting.max_attempts, posting.retry_backoff_seconds, posting.retry_backoff_max_seconds
+        )
 
     def delay(self, attempts: int, retry_after: float | None) -> timedelta:
-        """Exponential backoff, or the platform's own wait when it gave one."""
+        """Exponential backoff (capped), or the platform's own wait when it gave one."""
         if retry_after is not None:
             # Zero is "queue it again now" (a post that was not attempted, or recovered).
             return timedelta(seconds=max(math.ceil(retry_after), 0))
-        return timedelta(seconds=self.backoff_seconds * 2 ** max(attempts - 1, 0))
+        doubled = self.backoff_seconds * 2 ** max(attempts - 1, 0)
+        return timedelta(seconds=min(doubled, self.backoff_max_seconds))
 
 
 def apply(

@@ -108,6 +108,7 @@ class Renderer:
         packaged = packaged_path("templates")
         if not user_folder or packaged.resolve() != user_folder.resolve():
             folders.append(str(packaged))
+        self.folders = [Path(f) for f in folders]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
@@ -147,6 +148,20 @@ class Renderer:
             raise TemplateError(
                 f"template {exc.name or exc.filename}, line {exc.lineno}: {exc.message}"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(names, exc) from None
+
+    def _not_utf8(self, names: tuple[str, ...], exc: UnicodeDecodeError) -> TemplateError:
+        """The error for a template file that is not UTF-8: the first of ``names`` found,
+        which is the one Jinja2 was reading."""
+        for name in names:
+            for folder in self.folders:
+                if (folder / name).is_file():
+                    return TemplateError(
+                        f"template {folder / name}: not UTF-8 text (byte {exc.start}); "
+                        "save it as UTF-8"
+                    )
+        return TemplateError(f"template {' or '.join(names)}: not UTF-8 text (byte {exc.start})")
 
     def render_text(self, name: str, context: dict[str, Any], what: str) -> str:
         """Render any template by name (bot replies, digests) with clear errors."""
@@ -156,6 +171,8 @@ class Renderer:
             raise TemplateError(f"template {name} not found") from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template {exc.name}, line {exc.lineno}: {exc.message}") from None
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8((name,), exc) from None
         return self._run(template, context, what)
 
     def _run(self, template: jinja2.Template, context: dict[str, Any], what: str) -> str:
@@ -165,7 +182,13 @@ class Renderer:
             raise TemplateError(f"template {template.name} for {what}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {template.name} for {what}: {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"template {template.name} for {what}: a template it includes is not UTF-8 "
+                f"text (byte {exc.start})"
+            ) from None
+        # What an expression in a template can raise, e.g. {{ 1 / 0 }} or {{ "x" | int + [] }}.
+        except (TypeError, ValueError, AttributeError, ArithmeticError, LookupError) as exc:
             raise TemplateError(f"template {template.name} for {what}: {exc}") from None
 
     def render(

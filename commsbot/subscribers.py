@@ -130,7 +130,9 @@ def find(store: Store, target: str) -> dict[str, Any]:
     """A subscriber by e-mail address, ``telegram:CHAT_ID``, or ``#ID``."""
     value = target.strip()
     if value.startswith("#") and value[1:].isdigit():
-        found = digests_q.subscriber_by_id(store, int(value[1:]))
+        number = int(value[1:])
+        # Beyond SQLite's 64-bit integers there is no such row (and no query to make).
+        found = digests_q.subscriber_by_id(store, number) if number < 2**63 else None
     elif value.lower().startswith("telegram:"):
         found = q.get_subscriber(store, "telegram", value.split(":", 1)[1].strip())
     else:

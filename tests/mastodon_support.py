@@ -204,41 +204,52 @@ class LossyProxy(LoopbackServer):
             def _forward(self) -> None:
                 with proxy.lock:
                     proxy.seen.append((self.command, self.path))
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                    # send_response writes its own Date and Server: two Date headers
-                    # would make one that a client cannot parse.
-                    dropped = (
-                        "transfer-encoding",
-                        "connection",
-                        "content-length",
-                        "date",
-                        "server",
-                    )
-                    kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in dropped]
-                finally:
-                    upstream.close()
+                answer = relay(self, proxy.upstream_port, read_body(self))
                 if proxy._take_hold(self.command, self.path.split("?")[0]):
                     proxy.release.wait(proxy.hold_seconds)
-                try:
-                    self.send_response(answer.status)
-                    for key, value in kept:
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True  # the client gave up waiting
+                reply(self, *answer)
 
             do_GET = do_POST = do_PUT = do_DELETE = _forward
 
         return Handler
+
+
+def read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes | None:
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else None
+
+
+def relay(
+    handler: http.server.BaseHTTPRequestHandler, upstream_port: int, body: bytes | None
+) -> tuple[int, dict[str, str], bytes]:
+    """Send a proxy's request on to the server on ``upstream_port``: its status, the
+    headers worth passing back, and its body."""
+    headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
+    upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+    try:
+        upstream.request(handler.command, handler.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+    finally:
+        upstream.close()
+    # The proxy writes its own framing, Date and Server: two Date headers confuse clients.
+    skip = ("transfer-encoding", "connection", "content-length", "date", "server")
+    return answer.status, {k: v for k, v in answer.getheaders() if k.lower() not in skip}, data
+
+
+def reply(
+    handler: http.server.BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes
+) -> None:
+    """Answer a proxy's client; one that is gone (it timed out, was killed) is let go."""
+    try:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except OSError:
+        handler.close_connection = True
 
 
 class FileServer(LoopbackServer):

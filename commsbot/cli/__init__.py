@@ -11,6 +11,7 @@ from commsbot.cli import (  # noqa: F401  (registration)
     run_cmds,
     service_cmds,
     stats_cmds,
+    store_cmds,
     subscriber_cmds,
 )
 from commsbot.cli.base import cli

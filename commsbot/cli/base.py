@@ -26,6 +26,23 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class PositiveInt(click.IntRange):
+    """An id or a count: a whole number from 1. SQLite integers are 64-bit, so a larger
+    number is refused here, naming the argument, rather than overflowing in the store."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number >= 2**63:
+            self.fail(f"{number} is too large", param, ctx)
+        return number
+
+
+POSITIVE_INT = PositiveInt()
+
+
 class App:
     """What commands share: the config and the store, opened on first use."""
 
@@ -92,6 +109,19 @@ def pass_app(f: F) -> F:
 
 class Group(click.Group):
     """Turns every CommsbotError into a clean one-line message, never a traceback."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Python hands over bytes that are not UTF-8 (a terminal in Latin-1) as lone
+        # surrogates, which no store, file or platform accepts: refused here, once.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise click.UsageError(
+                    f"argument {shown!r} is not UTF-8 text; set the terminal to UTF-8", ctx
+                ) from None
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, config_option, echo_table, pass_app, progress_bar
+from commsbot.cli.base import (
+    POSITIVE_INT,
+    App,
+    cli,
+    config_option,
+    echo_table,
+    pass_app,
+    progress_bar,
+)
 from commsbot.content_types import TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
 
@@ -131,7 +139,7 @@ def _content_group(ctype: ContentType) -> click.Group:
 
     list_params: list[click.Parameter] = [
         click.Option(["--status"], type=click.Choice(["published", "draft"])),
-        click.Option(["--limit"], type=click.IntRange(1), default=None, help="At most this many."),
+        click.Option(["--limit"], type=POSITIVE_INT, default=None, help="At most this many."),
         click.Option(["--format"], type=click.Choice(["table", "json"]), default="table"),
     ]
     for key in ("city", "theme", "kind"):
@@ -263,7 +271,10 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
         types = [content_type(type_name).name] if type_name else None
         text = json.dumps(export_data(app.store, types), ensure_ascii=False, indent=2) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ContentError(f"{output}: cannot write the export: {exc.strerror}") from None
         click.echo(f"wrote {output}", err=True)
     else:
         sys.stdout.write(text)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
@@ -100,7 +100,7 @@ def digest_preview(
 @digest.command("send")
 @click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
 @click.option("--dry-run", is_flag=True, help="Count who would get what; send and store nothing.")
-@click.option("--limit", type=click.IntRange(1), help="Send at most this many messages now.")
+@click.option("--limit", type=POSITIVE_INT, help="Send at most this many messages now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
 def digest_send(
@@ -167,7 +167,7 @@ async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | Non
 
 
 @digest.command("list")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--limit", type=POSITIVE_INT, default=20, show_default=True)
 @pass_app
 def digest_list(app: App, limit: int) -> None:
     """The latest digests, with how many deliveries ended in each state."""
@@ -181,7 +181,7 @@ def digest_list(app: App, limit: int) -> None:
 @click.option(
     "--status", type=click.Choice(["sending", "sent", "retry", "failed", "unknown", "skipped"])
 )
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
 @pass_app
 def digest_deliveries(app: App, period_text: str | None, status: str | None, limit: int) -> None:
     """Deliveries of digests, newest first: check what failed or is unknown."""

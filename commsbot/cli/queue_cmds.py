@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, local_time, pass_app
 
 
 def _now() -> datetime:
@@ -26,7 +26,12 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
             f"{text!r} is not a time; use YYYY-MM-DD HH:MM (in {zone.key}) or an ISO time",
             param_hint=option,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    try:
+        moment.astimezone(UTC)  # the store keeps UTC: year 1 in Brussels is not there
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is out of range", param_hint=option) from None
+    return moment
 
 
 def _channels(app: App, names: str | None) -> list[str]:
@@ -117,7 +122,7 @@ def queue_add(
     ),
 )
 @click.option("--channel", "channel_name", help="Only this channel.")
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
 def queue_list(
@@ -150,7 +155,7 @@ def queue_list(
 
 
 @queue.command("show")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POSITIVE_INT)
 @pass_app
 def queue_show(app: App, post_id: int) -> None:
     """Show one post: its state, exact text and history."""
@@ -168,7 +173,7 @@ def queue_show(app: App, post_id: int) -> None:
 
 
 @queue.command("approve")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
 @pass_app
 def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
     """Approve posts waiting for approval; each goes out in its channel's next free slot
@@ -187,7 +192,7 @@ def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
 
 
 @queue.command("cancel")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
 @pass_app
 def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
     """Cancel posts that have not been sent (waiting for approval, queued, failed)."""
@@ -199,7 +204,7 @@ def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
 
 
 @queue.command("retry")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POSITIVE_INT)
 @pass_app
 def queue_retry(app: App, post_id: int) -> None:
     """Queue a failed post again; for an 'unknown' one, check the platform first."""
@@ -213,7 +218,7 @@ def queue_retry(app: App, post_id: int) -> None:
 
 
 @queue.command("edit")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POSITIVE_INT)
 @click.option("--text", help="The new text, exactly as it should appear.")
 @click.option("--at", "at_text", help="A new time: YYYY-MM-DD HH:MM in the config's zone.")
 @pass_app

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
 
 if TYPE_CHECKING:
     from commsbot.stats import Group, Period, PostFigures
@@ -37,9 +37,14 @@ class DateParam(click.ParamType[date]):
         try:
             if not _DATE.fullmatch(text):
                 raise ValueError
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01", param, ctx)
+        # Far enough from date's own limits that a day in any time zone, and the day
+        # after --until, can still be computed.
+        if not 1900 <= day.year <= 9998:
+            self.fail(f"{value!r} is out of range (years 1900 to 9998)", param, ctx)
+        return day
 
 
 def period_options(f: F) -> F:
@@ -169,7 +174,7 @@ def _engagement_line(by: str, g: Group) -> dict[str, Any]:
 
 @stats.command("top")
 @period_options
-@click.option("--n", "n", type=click.IntRange(1), default=10, show_default=True, help="How many.")
+@click.option("--n", "n", type=POSITIVE_INT, default=10, show_default=True, help="How many.")
 @format_option
 @pass_app
 def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str) -> None:
@@ -284,9 +289,7 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
     help="Write the report to this HTML file.",
 )
 @period_options
-@click.option(
-    "--top", type=click.IntRange(1), default=10, show_default=True, help="Top posts to list."
-)
+@click.option("--top", type=POSITIVE_INT, default=10, show_default=True, help="Top posts to list.")
 @pass_app
 def report(app: App, html_path: Path, since: date | None, until: date | None, top: int) -> None:
     """Write the engagement report: one HTML file with charts and tables, no external requests.

@@ -1,0 +1,1 @@
+"""Reliability: crash, fault, bad-input and store-safety tests (issue 9)."""
