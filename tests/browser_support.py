@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,11 @@ def _error(message: dict[str, Any]) -> list[str]:
     if method == "Log.entryAdded" and params["entry"].get("level") == "error":
         return [f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}"]
     return []
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chromium]:
+    """Headless Chromium on a fresh profile; skips without it (fails when CI=true)."""
+    binary = chromium_or_skip()
+    with Chromium(binary, tmp_path / "profile") as chromium:
+        yield chromium

@@ -5,12 +5,9 @@ Without chromium the test skips, unless CI=true."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from commsbot.store import Store
-from tests.browser_support import Chromium, chromium_or_skip
+from tests.browser_support import Chromium
 from tests.conftest import Invoke
 from tests.movement_support import build_movement
 
@@ -50,13 +47,6 @@ FACTS = """(() => {
     innerWidth: window.innerWidth,
   };
 })()"""
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    binary = chromium_or_skip()
-    with Chromium(binary, tmp_path / "profile") as chromium:
-        yield chromium
 
 
 def test_movement_section_in_chromium(

@@ -8,12 +8,9 @@ leave a screenshot in the test's tmp dir. Without chromium the test skips, unles
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from commsbot.store import Store
-from tests.browser_support import Chromium, chromium_or_skip
+from tests.browser_support import Chromium
 from tests.conftest import Invoke
 from tests.stats_support import build_scenario
 
@@ -65,13 +62,6 @@ FACTS = """(() => {
     innerWidth: window.innerWidth,
   };
 })()"""
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    binary = chromium_or_skip()
-    with Chromium(binary, tmp_path / "profile") as chromium:
-        yield chromium
 
 
 def write_report(invoke: Invoke, path: Path) -> Path:
