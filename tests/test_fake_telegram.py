@@ -329,7 +329,7 @@ def test_drop_share_is_deterministic(fake: FakeTelegram) -> None:
     fake.drop_share("sendMessage", 0.5, seed=7)
     second = run(pattern())
     assert first == second
-    assert True in first and False in first
+    assert set(first) == {True, False}  # some sends dropped, some answered
 
 
 def test_drop_after_processing_loses_only_the_answer(fake: FakeTelegram) -> None:
