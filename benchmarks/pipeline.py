@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 from commsbot.content import load_sample
@@ -23,25 +24,10 @@ from commsbot.store import Store
 from commsbot.store import content as q
 
 ITEMS = 10_000
-THEMES = [
-    "smart-incentives",
-    "culture-based-innovation",
-    "brokerage",
-    "spatial-cross-collaboration",
-]
-CITIES = [
-    "birmingham",
-    "amsterdam",
-    "rome",
-    "berlin",
-    "tallinn",
-    "warsaw",
-    "vilnius",
-    "stockholm",
-    "linz",
-    "lisbon",
-    "plzen",
-]
+# The sample network's own cities and themes, so generated practices validate.
+_SAMPLE = json.loads(resources.files("commsbot.sample").joinpath("network.json").read_text("utf-8"))
+THEMES = [t["slug"] for t in _SAMPLE["themes"]]
+CITIES = [c["slug"] for c in _SAMPLE["cities"]]
 
 
 def make_store(folder: Path) -> Path:
