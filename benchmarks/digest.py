@@ -246,7 +246,8 @@ async def machinery(store: Any, config: Any) -> tuple[float, int]:
     from commsbot.config import ChannelSettings
 
     class Instant(Channel):
-        name = "telegram"
+        kind = "telegram"
+        sends_direct = True
         max_length = 4096
         rate_per_second = float("inf")
         concurrency = IN_FLIGHT

@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 from commsbot.bot_replies import COMMANDS, Button, Clock, Replies, Reply
 from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
-    KEY,
-    TelegramSettings,
     api_base,
     bot_token,
     connect,
     make_rate_limiter,
     make_request,
-    telegram_settings,
+    telegram_account,
 )
 from commsbot.config import Config, read_secret
 from commsbot.pipeline import utcnow
@@ -76,7 +74,8 @@ class TelegramBot:
 
     def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
         self.config = config
-        self.settings: TelegramSettings = telegram_settings(config)
+        self.account, self.settings = telegram_account(config)
+        self.key = f"channels.{self.account}"
         self.clock = clock
         self.username = ""
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -91,7 +90,7 @@ class TelegramBot:
         from telegram.ext import ApplicationBuilder
 
         settings = self.settings
-        token = bot_token(settings)
+        token = bot_token(settings, self.key)
         base_url, base_file_url = api_base(settings)
         app = (
             ApplicationBuilder()
@@ -109,7 +108,7 @@ class TelegramBot:
         try:
             self._store = Store(self.config.store.path)
             self._salt = (
-                read_secret(settings.salt_env, f"{KEY}.salt_env")
+                read_secret(settings.salt_env, f"{self.key}.salt_env")
                 if settings.salt_env
                 else audience_q.chat_salt(self._store)
             )

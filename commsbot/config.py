@@ -7,6 +7,7 @@ keys ending in ``_env`` name environment variables, read only when a channel nee
 from __future__ import annotations
 
 import dataclasses
+import functools
 import keyword
 import os
 import re
@@ -35,9 +36,23 @@ def packaged_path(name: str) -> Path:
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """Keys every channel section accepts; channels subclass this with their own."""
+    """Keys every channel section accepts; channels subclass this with their own.
 
+    A section is one account: ``kind`` names its platform (a registered channel kind) and
+    defaults to the section's name, so ``[channels.mastodon]`` alone is a Mastodon account.
+    """
+
+    kind: str = ""
     enabled: bool = False
+    # What this account takes; an empty filter takes everything. An item with no city
+    # (a newsletter) does not pass a ``cities`` filter, nor one not from a feed ``feeds``.
+    cities: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+    # The item's own language (ISO 639-1, e.g. "pl").
+    languages: tuple[str, ...] = ()
+    # Feed URLs (as in [[feeds]]): only news and newsletters read from these.
+    feeds: tuple[str, ...] = ()
     # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
     utm: dict[str, str] = field(default_factory=dict)
     # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
@@ -191,6 +206,10 @@ class Config:
     def enabled_channels(self) -> list[str]:
         return [name for name, s in self.channels.items() if s.enabled]
 
+    def enabled_accounts(self, kind: str) -> list[str]:
+        """The enabled accounts of one platform kind, in the config's order."""
+        return [name for name, s in self.channels.items() if s.enabled and s.kind == kind]
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.service.timezone)
@@ -270,14 +289,22 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: [channels] must be a table")
     channels: dict[str, ChannelSettings] = {}
     for name, section in channels_raw.items():
-        cls = settings_class(name)
+        kind = section.get("kind", name) if isinstance(section, dict) else name
+        cls = settings_class(kind) if isinstance(kind, str) else None
         if cls is None:
             from commsbot.channels import channel_names
 
+            kinds = ", ".join(channel_names())
+            if isinstance(section, dict) and "kind" in section:
+                raise loader.fail(
+                    f"channels.{name}.kind", f"unknown kind {kind!r} (known: {kinds})"
+                )
             raise ConfigError(
-                f"{path}: unknown channel [channels.{name}] (known: {', '.join(channel_names())})"
+                f"{path}: unknown channel [channels.{name}]: give it a kind, e.g. "
+                f'kind = "mastodon" (known kinds: {kinds})'
             )
-        channels[name] = loader.build(cls, section, f"channels.{name}")
+        settings = loader.build(cls, section, f"channels.{name}")
+        channels[name] = dataclasses.replace(settings, kind=str(kind))
         problem = channels[name].check()
         if problem:
             raise ConfigError(f"{path}: channels.{name}.{problem}")
@@ -302,6 +329,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
         )
     _check_slots(loader, channels)
+    _check_accounts(loader, channels, posting)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
     digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
@@ -408,6 +436,77 @@ def _check_slots(loader: _Builder, channels: dict[str, ChannelSettings]) -> None
                 parse_slot(text)
             except ValueError as exc:
                 raise loader.fail(f"channels.{name}.slots[{i}]", str(exc)) from None
+
+
+# An account's name is a key in TOML, a folder of templates and a word on the command line.
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+@functools.cache
+def network_reference() -> tuple[list[str], list[str]]:
+    """The slugs of the network's cities and themes (its packaged reference data)."""
+    import json
+    from importlib import resources
+
+    text = resources.files("commsbot.sample").joinpath("network.json").read_text("utf-8")
+    data = json.loads(text)
+    return [c["slug"] for c in data["cities"]], [t["slug"] for t in data["themes"]]
+
+
+def _check_accounts(
+    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig
+) -> None:
+    """Names, identities and filters of the accounts, each problem naming its key."""
+    from commsbot.channels import channel_class
+
+    seen: dict[str, str] = {}
+    identities: dict[tuple[object, ...], str] = {}
+    for name, settings in channels.items():
+        key = f"channels.{name}"
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise loader.fail(key, "a channel name is letters, digits, - and _ only")
+        if name.lower() in seen:
+            raise loader.fail(
+                key, f"the same name as channels.{seen[name.lower()]} (names ignore case)"
+            )
+        seen[name.lower()] = name
+        fields = channel_class(settings.kind).account_keys
+        if fields:
+            identity = (settings.kind, *(getattr(settings, f) for f in fields))
+            if identity in identities:
+                shown = " and ".join(toml_key(f) for f in fields)
+                raise loader.fail(
+                    f"{key}.{toml_key(fields[0])}",
+                    f"the same {shown} as channels.{identities[identity]}: two accounts "
+                    "would be one; give each its own",
+                )
+            identities[identity] = name
+        _check_filters(loader, key, settings, posting)
+
+
+def _check_filters(
+    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig
+) -> None:
+    known: dict[str, list[str]] = {"content_types": [*posting.content_types, "announcement"]}
+    if settings.cities or settings.themes:
+        known["cities"], known["themes"] = network_reference()
+    for field_name, choices in known.items():
+        for i, value in enumerate(getattr(settings, field_name)):
+            if value not in choices:
+                raise loader.fail(
+                    f"{key}.{field_name}[{i}]", f"unknown: {value!r} (known: {', '.join(choices)})"
+                )
+    for i, language in enumerate(settings.languages):
+        if not _LANGUAGE.fullmatch(language):
+            raise loader.fail(
+                f"{key}.languages[{i}]", f'{language!r} is not a language code such as "pl"'
+            )
+    for i, url in enumerate(settings.feeds):
+        try:
+            check_feed_url(url)
+        except ValueError as exc:
+            raise loader.fail(f"{key}.feeds[{i}]", str(exc)) from None
 
 
 def _check_approval(

@@ -55,7 +55,7 @@ def check_templates(
                             problems.append(f"{channel.name}: {exc}")
                             continue
                         if out.truncated:
-                            name = renderer.template(channel.name, item_type).name
+                            name = renderer.template(channel, item_type).name
                             problems.append(
                                 f"{channel.name}: template {name} for {what}: too long "
                                 f"({_full_length(renderer, lookup, channel, item_type, item)}"
@@ -80,7 +80,7 @@ def check_templates(
 def _full_length(
     renderer: Renderer, lookup: Lookup, channel: Channel, item_type: str, item: dict[str, object]
 ) -> int:
-    template = renderer.template(channel.name, item_type)
+    template = renderer.template(channel, item_type)
     body = renderer._run(
         template, {**lookup.context(item), "link": None, "channel": channel.name}, ""
     )

@@ -283,28 +283,47 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
-@click.option("--channel", "channel_name", required=True, help="Channel to render for.")
+@click.option(
+    "--channel",
+    "channel_name",
+    help="Account to render for (default: every enabled account whose filters take it).",
+)
 @pass_app
-def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
-    """Print exactly what CHANNEL would receive for an item, with its length."""
+def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> None:
+    """Print exactly what each account would receive for an item, with its length, and
+    which accounts take it."""
+    from commsbot.accounts import refusal
     from commsbot.content import require_item
     from commsbot.content_types import content_type
     from commsbot.pipeline import make_channels, render_item
     from commsbot.render import Renderer
-    from commsbot.select import Lookup
+    from commsbot.select import Lookup, feed_url
 
     ctype = content_type(type_name)
     item = require_item(app.store, ctype, slug)
-    channel = make_channels(app.config, [channel_name])[channel_name]
-    out = render_item(
-        Renderer(app.config.service.templates), Lookup.load(app.store), channel, ctype.name, item
-    )
-    click.echo(out.text)
-    for part in out.thread:
-        click.echo("---")
-        click.echo(part)
-    note = " (truncated to fit)" if out.truncated else ""
-    click.echo(f"--- {channel_name}: {out.length}/{out.limit} characters{note}", err=True)
+    names = [channel_name] if channel_name else None
+    channels = {n: c for n, c in make_channels(app.config, names).items() if c.takes_posts}
+    source = feed_url(app.store, ctype.name, item["id"])
+    refused = {n: refusal(c.settings, ctype.name, item, source) for n, c in channels.items()}
+    takers = [n for n, why in refused.items() if why is None]
+    click.echo(f"--- taken by: {', '.join(takers) or 'no enabled account'}", err=True)
+    renderer, lookup = Renderer(app.config.service.templates), Lookup.load(app.store)
+    for name, channel in channels.items():
+        why = refused[name]
+        if why is not None and not channel_name:
+            click.echo(f"--- {name}: not taken ({why})", err=True)
+            continue
+        out = render_item(renderer, lookup, channel, ctype.name, item)
+        if len(channels) > 1:
+            click.echo(f"=== {name}")
+        click.echo(out.text)
+        for part in out.thread:
+            click.echo("---")
+            click.echo(part)
+        note = " (truncated to fit)" if out.truncated else ""
+        if why is not None:
+            note += f"; its filters do not take this item ({why})"
+        click.echo(f"--- {name}: {out.length}/{out.limit} characters{note}", err=True)
 
 
 @cli.group()

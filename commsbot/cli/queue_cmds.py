@@ -35,15 +35,29 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
 
 
 def _channels(app: App, names: str | None) -> list[str]:
-    from commsbot.channels import channel_class
+    from commsbot.channels import account_class
 
+    config = app.config
     if names:
         chosen = [n.strip() for n in names.split(",") if n.strip()]
     else:
-        chosen = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
+        from commsbot.accounts import refusal
+
+        chosen = []
+        for name in config.enabled_channels:
+            settings = config.channels[name]
+            if not account_class(settings).takes_posts:
+                continue
+            # An announcement has no city, theme, language or feed: an account filtering
+            # by those takes one only when named with --channel.
+            why = refusal(settings, "announcement", {}, None)
+            if why is None:
+                chosen.append(name)
+            else:
+                click.echo(f"not for {name} ({why}; name it with --channel)", err=True)
     for name in chosen:
-        app.config.channel(name)  # names the file and the known channels when it is not there
-        if not channel_class(name).takes_posts:
+        # names the file and the known channels when it is not there
+        if not account_class(config.channel(name)).takes_posts:
             raise click.BadParameter(
                 f"channel {name} takes no posts (it sends digests)", param_hint="--channel"
             )
