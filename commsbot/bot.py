@@ -238,7 +238,7 @@ class TelegramBot:
         counts = update.message_reaction_count
         if counts is None or not self._is_posting_chat(counts.chat):
             return
-        post_id = engagement_q.post_for_remote(self.store, "telegram", str(counts.message_id))
+        post_id = engagement_q.post_for_remote(self.store, self.account, str(counts.message_id))
         if post_id is None:
             log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
             return

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from commsbot.channels import markup_of
 from commsbot.config import Config
 from commsbot.content import slugify
 from commsbot.errors import CommsbotError, TemplateError
@@ -178,9 +179,13 @@ class Replies:
         config: Config,
         clock: Clock,
     ) -> None:
+        from commsbot.channels.telegram import bot_account
+
         self.store = store
         self.config = config
         self.clock = clock
+        # Chat users subscribe to the digests of the account the bot answers as.
+        self.account = bot_account(config)
         self.renderer = Renderer(config.service.templates)
         self._places: tuple[Any, Places] | None = None
         self.handlers: dict[str, Callable[[Request], Reply]] = {
@@ -361,7 +366,7 @@ class Replies:
             raise places.not_known(unknown[0])
         row = audience_q.upsert_subscriber(
             self.store,
-            "telegram",
+            self.account,
             chat,
             frequencies[0] if frequencies else "weekly",
             cities,
@@ -378,14 +383,14 @@ class Replies:
         }
 
     def unsubscribe(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        row = audience_q.get_subscriber(self.store, self.account, chat)
         active = row is not None and row["status"] == "active"
         if row is not None and active:
             audience_q.set_subscriber_status(self.store, row["id"], "unsubscribed", self.clock())
         return self.render("unsubscribed", was_active=active)
 
     def subscriptions(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        row = audience_q.get_subscriber(self.store, self.account, chat)
         if row is None or row["status"] != "active":
             return self.render("subscriptions", subscriber=None)
         return self.render("subscriptions", subscriber=self._described(row, self.places()))
@@ -397,7 +402,9 @@ class Replies:
         for row in rows:
             row["when"] = self.local(row["not_before"])
             # Telegram posts are stored as HTML: show what the reader will see.
-            text = telegram_visible(row["text"]) if row["channel"] == "telegram" else row["text"]
+            # Posts stored as HTML (Telegram's) are shown as the reader sees them.
+            html = markup_of(self.config, row["channel"]) == "html"
+            text = telegram_visible(row["text"]) if html else row["text"]
             row["first_line"] = clip((text.splitlines() or [""])[0], 60)
         return self.render("queue", posts=rows, total=total)
 

@@ -175,6 +175,9 @@ class MovementConfig:
 
     # Tags without '#', e.g. ["CrossInnovation"]; their public timelines are read.
     hashtags: tuple[str, ...] = ()
+    # The Mastodon account that reads them (its mentions, its request allowance); "": the
+    # one named mastodon, else the first enabled Mastodon account.
+    account: str = ""
     # Also store public mentions of and replies to our account (its notifications).
     mentions: bool = False
     # Statuses asked for per request (Mastodon gives at most 40), and pages read per
@@ -209,6 +212,13 @@ class Config:
     def enabled_accounts(self, kind: str) -> list[str]:
         """The enabled accounts of one platform kind, in the config's order."""
         return [name for name, s in self.channels.items() if s.enabled and s.kind == kind]
+
+    def movement_account(self) -> str | None:
+        """The Mastodon account that tracks the movement, if one is enabled."""
+        enabled = self.enabled_accounts("mastodon")
+        if self.movement.account:
+            return self.movement.account if self.movement.account in enabled else None
+        return "mastodon" if "mastodon" in enabled else next(iter(enabled), None)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -345,7 +355,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ingest=_ingest(loader, raw.get("ingest", {})),
         approval=approval,
         digest=digest,
-        movement=_movement(loader, raw.get("movement", {})),
+        movement=_movement(loader, raw.get("movement", {}), channels),
     )
 
 
@@ -386,8 +396,17 @@ _HASHTAG = re.compile(r"\w+")
 MAX_MOVEMENT_REQUESTS = 150
 
 
-def _movement(loader: _Builder, raw: Any) -> MovementConfig:
+def _movement(loader: _Builder, raw: Any, channels: dict[str, ChannelSettings]) -> MovementConfig:
     movement = loader.build(MovementConfig, raw, "movement")
+    if movement.account:
+        own = channels.get(movement.account)
+        if own is None or own.kind != "mastodon":
+            mastodon = [n for n, s in channels.items() if s.kind == "mastodon"]
+            raise loader.fail(
+                "movement.account",
+                f"no Mastodon account {movement.account!r} is configured "
+                f"(configured: {', '.join(mastodon) or 'none'})",
+            )
     seen: dict[str, int] = {}
     for i, tag in enumerate(movement.hashtags):
         key = f"movement.hashtags[{i}]"

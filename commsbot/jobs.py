@@ -92,7 +92,7 @@ def _needs_audience(config: Config) -> str | None:
 
 
 def _needs_movement(config: Config) -> str | None:
-    if not config.enabled_accounts("mastodon"):
+    if config.movement_account() is None:
         return "the mastodon channel is not enabled"
     movement = config.movement
     if not movement.hashtags and not movement.mentions:

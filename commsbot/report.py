@@ -57,6 +57,9 @@ def report_context(
                 for i, (_, label) in enumerate(weekly.columns)
             },
         ),
+        # Several accounts make one platform: both views, one table each.
+        "accounts": st.summarise(posts, "channel", period, reference),
+        "platforms": st.summarise(posts, "platform", period, reference),
         "themes": themes,
         "themes_chart": charts.bar_chart([(g.label, g.engagement) for g in themes]),
         "cities": cities,

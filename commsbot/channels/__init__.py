@@ -46,6 +46,14 @@ def account_class(settings: ChannelSettings) -> type[Channel]:
     return channel_class(settings.kind)
 
 
+def markup_of(config: Config, name: str) -> str:
+    """The markup of an account's posts; a name no longer configured is taken as a kind
+    (before accounts, every channel was named so), and "plain" when it is not one."""
+    settings = config.channels.get(name)
+    kind = settings.kind if settings is not None else name
+    return channel_class(kind).markup if kind in REGISTRY else "plain"
+
+
 def kinds_declaring(declaration: str) -> list[str]:
     """The registered kinds that declare ``declaration``, e.g. ``"sends_direct"``."""
     return [kind for kind in REGISTRY if getattr(channel_class(kind), declaration)]

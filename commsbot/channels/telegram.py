@@ -82,14 +82,20 @@ class TelegramSettings(ChannelSettings):
         return None
 
 
-def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
-    """The account the bot answers as: ``[channels.telegram]``, else the first Telegram
-    account (enabled ones first); a clear error when there is none."""
+def bot_account(config: Config) -> str:
+    """The account the bot answers as (its subscribers, its channel's reactions):
+    ``[channels.telegram]``, else the first Telegram account, enabled ones first."""
     accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
     accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
-    settings = config.channel(accounts[0] if accounts else "telegram")
+    return accounts[0] if accounts else "telegram"
+
+
+def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
+    """The bot's account and its settings; a clear error when there is none."""
+    name = bot_account(config)
+    settings = config.channel(name)
     assert isinstance(settings, TelegramSettings)
-    return accounts[0], settings
+    return name, settings
 
 
 def bot_token(settings: TelegramSettings, key: str) -> str:

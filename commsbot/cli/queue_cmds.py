@@ -62,7 +62,11 @@ def _channels(app: App, names: str | None) -> list[str]:
                 f"channel {name} takes no posts (it sends digests)", param_hint="--channel"
             )
     if not chosen:
-        raise click.UsageError("no channel given and none is enabled in the config")
+        raise click.UsageError(
+            "no channel given, and no enabled channel takes announcements (see above)"
+            if config.enabled_channels
+            else "no channel given and none is enabled in the config"
+        )
     return chosen
 
 

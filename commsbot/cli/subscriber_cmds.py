@@ -19,6 +19,17 @@ def _describe(subscriber: dict[str, object]) -> str:
     return f"#{subscriber['id']} {subscriber['channel']} {subscriber['address']}"
 
 
+def _email_account(app: App, name: str) -> str:
+    """An account that sends digests by e-mail; "email" also when it is not configured
+    (the subscriber waits until it is)."""
+    settings = app.config.channels.get(name)
+    if settings is None and name == "email":
+        return name
+    if app.config.channel(name).kind != "email":
+        raise click.BadParameter(f"{name} is not an e-mail channel", param_hint="--channel")
+    return name
+
+
 @cli.group()
 def subscribers() -> None:
     """Partners who receive digests by e-mail or Telegram (Telegram users use /subscribe)."""
@@ -34,14 +45,24 @@ def subscribers() -> None:
 )
 @click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
 @click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
+@click.option(
+    "--channel", "channel", default="email", show_default=True, help="The e-mail account."
+)
 @pass_app
 def subscribers_add(
-    app: App, email: str, frequency: str, cities: tuple[str, ...], themes: tuple[str, ...]
+    app: App,
+    email: str,
+    frequency: str,
+    cities: tuple[str, ...],
+    themes: tuple[str, ...],
+    channel: str,
 ) -> None:
     """Subscribe EMAIL to a digest; for an existing address, change its choices."""
     from commsbot.subscribers import add_email
 
-    found = add_email(app.store, email, frequency, cities, themes, _now())
+    found = add_email(
+        app.store, email, frequency, cities, themes, _now(), _email_account(app, channel)
+    )
     click.echo(
         f"subscribed {_describe(found)}: {found['frequency']}, "
         f"cities: {', '.join(found['cities']) or 'all'}, "
@@ -56,7 +77,7 @@ def subscribers_add(
     default="active",
     show_default=True,
 )
-@click.option("--channel", type=click.Choice(["email", "telegram"]), help="Only this channel.")
+@click.option("--channel", help="Only this channel (account).")
 @click.option("--frequency", type=click.Choice(["weekly", "monthly"]), help="Only this frequency.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
@@ -97,8 +118,11 @@ def subscribers_remove(app: App, subscriber: str) -> None:
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--channel", "channel", default="email", show_default=True, help="The e-mail account."
+)
 @pass_app
-def subscribers_import(app: App, file: Path) -> None:
+def subscribers_import(app: App, file: Path, channel: str) -> None:
     """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).
 
     Cities and themes are ';'-separated. All or nothing: one bad row stores none.
@@ -106,7 +130,7 @@ def subscribers_import(app: App, file: Path) -> None:
     """
     from commsbot.subscribers import import_csv
 
-    result = import_csv(app.store, file, _now())
+    result = import_csv(app.store, file, _now(), _email_account(app, channel))
     click.echo(f"{file}: {result.added} added, {result.updated} updated")
     for address in result.kept_out:
         click.echo(f"left out: {address}")
