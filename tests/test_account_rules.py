@@ -260,3 +260,17 @@ def test_an_old_store_upgrades_and_keeps_every_post_and_statistic(tmp_path: Path
             "INSERT INTO digest_deliveries (digest_id, subscriber_id, status, created_at) "
             "VALUES (1, 99, 'sent', 'x')"
         )
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme[readme.index("### Several accounts") :]
+    example = section[section.index("```toml\n") + 8 : section.index("```\n", 10)]
+    config = load(tmp_path, example)
+    kinds = {n: s.kind for n, s in config.channels.items()}  # type: ignore[attr-defined]
+    assert kinds == {
+        "network-mastodon": "mastodon",
+        "tallinn-mastodon": "mastodon",
+        "polish-telegram": "telegram",
+        "newsletter-telegram": "telegram",
+    }
