@@ -13,7 +13,7 @@ from commsbot.accounts import refusal, takers
 from commsbot.channels import account
 from commsbot.channels.outbox import OutboxSettings
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
-from commsbot.config import ChannelSettings, load_config
+from commsbot.config import ChannelSettings, Config, load_config
 from commsbot.dispatch import pacer_for, shared_pacers
 from commsbot.errors import ConfigError
 from commsbot.pipeline import make_channels, plan
@@ -24,7 +24,7 @@ from commsbot.store import stats as stats_q
 from tests.conftest import NOW
 
 
-def load(tmp_path: Path, text: str) -> object:
+def load(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "c.toml"
     path.write_text(text, encoding="utf-8")
     return load_config(path)
@@ -87,7 +87,7 @@ def test_one_bot_may_post_to_several_chats(tmp_path: Path) -> None:
         '[channels.warsaw]\nkind = "telegram"\nchat_id = "@warsaw"\n'
         "[channels.telegram]\n",
     )
-    assert {n: s.kind for n, s in config.channels.items()} == {  # type: ignore[attr-defined]
+    assert {n: s.kind for n, s in config.channels.items()} == {
         "news": "telegram",
         "warsaw": "telegram",
         "telegram": "telegram",
@@ -118,8 +118,8 @@ def test_plan_gives_each_account_what_its_filters_take(sample_store: Store, tmp_
         '[channels.tallinn]\nkind = "outbox"\nenabled = true\npath = "b"\n'
         'cities = ["tallinn"]\nthemes = ["brokerage"]\n',
     )
-    channels = make_channels(config)  # type: ignore[arg-type]
-    plan(sample_store, config, Renderer(None), channels, NOW)  # type: ignore[arg-type]
+    channels = make_channels(config)
+    plan(sample_store, config, Renderer(None), channels, NOW)
     rows = posts_q.list_posts(sample_store, limit=1000)
     network = {(r["item_type"], r["item_ref"]) for r in rows if r["channel"] == "network"}
     newsletters = sample_store.rows("SELECT slug FROM newsletters")
@@ -267,7 +267,7 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     section = readme[readme.index("### Several accounts") :]
     example = section[section.index("```toml\n") + 8 : section.index("```\n", 10)]
     config = load(tmp_path, example)
-    kinds = {n: s.kind for n, s in config.channels.items()}  # type: ignore[attr-defined]
+    kinds = {n: s.kind for n, s in config.channels.items()}
     assert kinds == {
         "network-mastodon": "mastodon",
         "tallinn-mastodon": "mastodon",

@@ -336,7 +336,7 @@ def templates() -> None:
     "--channel",
     "channel_names",
     multiple=True,
-    help="Only these channels (default: all registered).",
+    help="Only these channels (default: every configured account, and each kind none uses).",
 )
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
