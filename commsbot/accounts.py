@@ -34,6 +34,14 @@ def refusal(
     return None
 
 
+def announcement_refusals(accounts: Mapping[str, ChannelSettings]) -> dict[str, str | None]:
+    """Per account, why it does not take an announcement by default (None: it does).
+
+    An announcement has no city, theme, language or feed: an account filtering by those
+    takes one only when it is named (``queue add --channel``)."""
+    return {name: refusal(s, "announcement", {}, None) for name, s in accounts.items()}
+
+
 def takers(
     accounts: Mapping[str, ChannelSettings],
     item_type: str,

@@ -410,11 +410,15 @@ class Replies:
 
     def announce(self, args: str) -> Reply:
         from commsbot import queue_ops
+        from commsbot.accounts import announcement_refusals
         from commsbot.pipeline import make_channels
 
         if not args:
             raise Malformed("")
         channels = {n: c for n, c in make_channels(self.config).items() if c.takes_posts}
+        # The accounts whose filters take an announcement, as `queue add` without --channel.
+        refused = announcement_refusals({n: c.settings for n, c in channels.items()})
+        channels = {n: c for n, c in channels.items() if refused[n] is None}
         if not channels:
             raise Malformed("No channel is enabled in the config.")
         # queue_ops decides whether it waits for approval; the reply says what it decided.

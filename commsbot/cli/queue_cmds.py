@@ -41,16 +41,15 @@ def _channels(app: App, names: str | None) -> list[str]:
     if names:
         chosen = [n.strip() for n in names.split(",") if n.strip()]
     else:
-        from commsbot.accounts import refusal
+        from commsbot.accounts import announcement_refusals
 
+        posting = {
+            n: config.channels[n]
+            for n in config.enabled_channels
+            if account_class(config.channels[n]).takes_posts
+        }
         chosen = []
-        for name in config.enabled_channels:
-            settings = config.channels[name]
-            if not account_class(settings).takes_posts:
-                continue
-            # An announcement has no city, theme, language or feed: an account filtering
-            # by those takes one only when named with --channel.
-            why = refusal(settings, "announcement", {}, None)
+        for name, why in announcement_refusals(posting).items():
             if why is None:
                 chosen.append(name)
             else:
