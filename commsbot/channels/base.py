@@ -24,6 +24,13 @@ What a kind declares, as class attributes, and who reads it:
   ``fetch_engagement`` are its own; ``counts_audience``: ``audience_size`` is its own.
 - ``account_keys``: the settings that together say which account this is (a token
   variable, a chat): two configured accounts with the same values are refused at load.
+
+An instance is built as ``Cls(settings, name)`` and must not read a secret or connect
+there (``open()`` does). ``self.name`` is the account's name (the outbox row's channel,
+the pause and the exactly-once key are per name); ``self.key`` (``channels.NAME``) is
+what its messages call its settings, e.g. ``read_secret(env, f"{self.key}.token_env")``.
+A kind does nothing about filters, templates, slots or approval: ``ChannelSettings``
+holds them for every kind, and selection and rendering apply them.
 """
 
 from __future__ import annotations
