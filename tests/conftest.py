@@ -1,12 +1,11 @@
 """Shared fixtures: a config and store in a temporary folder, and a CLI runner.
 
-Area-specific fixtures live next to their tests (or in tests/<area>_support.py).
+Area-specific fixtures live next to their tests (or in tests/support/<area>.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,12 @@ from click.testing import CliRunner, Result
 
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store
+from tests.support.base import BASE_CONFIG, NOW, Invoke
 
 # Fixtures of the browser tests (the report opened in headless Chromium).
-pytest_plugins = ["tests.browser_support"]
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-BASE_CONFIG = """
-[store]
-path = "commsbot.db"
-
-[service]
-timezone = "Europe/Brussels"
-
-[channels.outbox]
-enabled = true
-path = "outbox"
-"""
+pytest_plugins = ["tests.support.browser"]
 
 
 @pytest.fixture
@@ -57,9 +43,6 @@ def store(config: Config) -> Iterator[Store]:
 def sample_store(store: Store) -> Store:
     load_sample(store, NOW)
     return store
-
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from commsbot.channels import REGISTRY, channel_class, channel_names
-from commsbot.channels.base import Channel
-from commsbot.config import ChannelSettings
+from commsbot.channels.base import Channel, ChannelSettings
 
 HEAVY = ("telegram", "mastodon", "feedparser", "apscheduler", "jinja2", "requests")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.content import TYPES, Reference, add_items, export_data, import_file, slugify
+from commsbot.content.items import TYPES, Reference, add_items, export_data, import_file, slugify
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
-from tests.conftest import NOW, Invoke
+from tests.support.base import NOW, Invoke
 
 PRACTICE = {
     "title": "Design for Health Vouchers",

@@ -6,9 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
-from conftest import Invoke
-
 from commsbot.store import Store
+from tests.support.base import Invoke
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Not run here: `run` starts the service (tested in test_service_process.py), and

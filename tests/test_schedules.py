@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from service_support import make_config, write_schedules
 
 from commsbot.config import Config
 from commsbot.errors import ConfigError
-from commsbot.jobs import JOBS
-from commsbot.schedules import availability, load_schedules
+from commsbot.service.jobs import JOBS
+from commsbot.service.schedules import availability, load_schedules
+from tests.support.service import make_config, write_schedules
 
 
 def config_with(tmp_path: Path, text: str, extra: str = "") -> Config:

@@ -11,7 +11,7 @@ from commsbot.errors import StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.store.migrations import MIGRATIONS
-from tests.conftest import NOW
+from tests.support.base import NOW
 
 
 def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from commsbot.channels.base import Channel
-    from commsbot.config import ChannelSettings
+    from commsbot.channels.base import Channel, ChannelSettings
 
 REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",

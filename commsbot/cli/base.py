@@ -58,8 +58,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from commsbot import logs
             from commsbot.config import find_config, load_config
+            from commsbot.service import logs
 
             self._config = load_config(find_config(self.config_path))
             logs.mask_secrets(logs.secret_values(self._config))
@@ -139,7 +139,7 @@ class Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
-    from commsbot import logs
+    from commsbot.service import logs
 
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)

@@ -11,7 +11,7 @@ from commsbot.cli.base import App, cli, echo_table, pass_app
 from commsbot.cli.stats_cmds import emit, format_option, make_period, period_options, stats
 
 if TYPE_CHECKING:
-    from commsbot.movement import AudienceGrowth, MovementFigures
+    from commsbot.insights.movement import AudienceGrowth, MovementFigures
 
 PARTS = ("all", "weeks", "voices", "languages", "audience")
 
@@ -109,7 +109,7 @@ def stats_movement(
 ) -> None:
     """The movement: voices using the campaign hashtags or mentioning us, per week; new
     voices; top voices by reach; languages; audience growth per channel."""
-    from commsbot import movement
+    from commsbot.insights import movement
 
     period = make_period(app, since, until)
     figures = movement.load(app.store, period, top)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
 
 from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
 from commsbot.cli.queue_cmds import queue
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from commsbot.clock import utcnow
 
 
 @cli.command()
@@ -21,9 +18,9 @@ def _now() -> datetime:
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Is the service running, what runs when, what is queued, what needs you."""
-    from commsbot.status import gather
+    from commsbot.service.status import gather
 
-    data = gather(app.store, app.config, _now())
+    data = gather(app.store, app.config, utcnow())
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -87,7 +84,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
 
     config = app.config
     names = [channel_name] if channel_name else config.enabled_channels
-    now = _now()
+    now = utcnow()
     end = now + timedelta(days=days)
     calendar: dict[str, list[dict[str, Any]]] = {}
     for name in names:

@@ -21,17 +21,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from feeds_support import FeedServer, item, rss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commsbot.bot_replies import COMMANDS, Replies
+from commsbot.bot.replies import COMMANDS, Replies
 from commsbot.cli import cli
 from commsbot.config import load_config
 from commsbot.store import Store
 from commsbot.text import is_valid_telegram_html
-from reliability.reliability_support import FORM, report
-from tests.conftest import NOW
+from tests.support.base import NOW
+from tests.support.feeds import FeedServer, item, rss
+from tests.support.reliability import FORM, report
 
 GOOD = """
 [store]
@@ -368,7 +368,7 @@ def test_bad_input_through_a_real_process(
 LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
-from commsbot.lock import StoreLock
+from commsbot.service.lock import StoreLock
 with StoreLock(Path(sys.argv[1]), "commsbot run"):
     print("locked", flush=True)
     time.sleep(60)

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from mastodon_support import MockMastodon
 
 from commsbot.cli import cli
 from commsbot.store import Store
 from commsbot.store.service import LEFT_BY_CRASH
-from reliability.reliability_support import (
+from tests.support.mastodon import MockMastodon
+from tests.support.reliability import (
     FORM,
     TELEGRAM_TOKEN_ENV,
     TOKEN_ENV,
@@ -40,7 +40,7 @@ from reliability.reliability_support import (
     write_config,
     write_items,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 STATUSES = r"^POST /api/v1/statuses$"
 # 10-80 ms before a request reaches its server and again before the answer comes back:
