@@ -5,11 +5,13 @@ Area-specific fixtures live next to their tests (or in tests/support/<area>.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
@@ -17,8 +19,15 @@ from commsbot.content.items import load_sample
 from commsbot.store import Store
 from tests.support.base import BASE_CONFIG, NOW, Invoke
 
-# Fixtures of the browser tests (the report opened in headless Chromium).
-pytest_plugins = ["tests.support.browser"]
+# Fixtures of the browser tests (the report opened in headless Chromium), and the guard
+# that keeps every test on loopback.
+pytest_plugins = ["tests.support.browser", "tests.support.network"]
+
+# CI runs each property test on the same examples every time (a failure there is
+# reproducible, not a coin toss); a local run still explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.fixture

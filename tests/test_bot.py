@@ -429,7 +429,7 @@ def test_bot_command_runs_until_sigterm(tmp_path: Path) -> None:
         )
         try:
             assert process.stderr is not None
-            logged = []
+            logged: list[str] = []
             while not logged or "Ctrl-C" not in logged[-1]:  # bounded by pytest's timeout
                 logged.append(process.stderr.readline())
                 assert logged[-1], f"commsbot bot ended: {logged}"

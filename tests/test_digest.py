@@ -10,7 +10,8 @@ import pytest
 
 from commsbot.channels.email import EmailChannel, EmailSettings
 from commsbot.config import Config, load_config
-from commsbot.content.items import TYPES, add_items, edit_item, load_sample
+from commsbot.content.items import add_items, edit_item, load_sample
+from commsbot.content.types import TYPES
 from commsbot.digests.build import (
     Contents,
     DigestRenderer,

@@ -71,7 +71,9 @@ async def fan_out(
     channels: dict[str, Channel] | None = None,
     **kwargs: Any,
 ) -> Report:
-    chosen = channels if channels is not None else {"email": EmailChannel(config.channel("email"))}
+    chosen: dict[str, Channel] = (
+        channels if channels is not None else {"email": EmailChannel(config.channel("email"))}
+    )
     for channel in chosen.values():
         await channel.open()
     try:

@@ -23,7 +23,8 @@ from commsbot.channels.base import Channel
 from commsbot.cli import cli
 from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
-from commsbot.content.items import TYPES, add_items
+from commsbot.content.items import add_items
+from commsbot.content.types import TYPES
 from commsbot.posting import pipeline, select
 from commsbot.posting.engagement import collect_engagement
 from commsbot.posting.queue import announce

@@ -268,7 +268,7 @@ def test_public_statuses_with_the_tag_and_mentions_are_stored_once(world: World)
                 "tags": None,
             },
         ],
-        key=lambda r: r["remote_id"],
+        key=lambda r: str(r["remote_id"]),
     )
     # Nothing of the private or direct statuses, and no names or pictures at all.
     columns = {r["name"] for r in world.store.rows("PRAGMA table_info(movement_statuses)")}

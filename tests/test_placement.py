@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def run_plan(store: Store, config: Config, now: datetime = NOW) -> None:
     plan(store, config, Renderer(None), make_channels(config), now)
 
 
-def posts(store: Store, **filters: str) -> list[dict[str, object]]:
+def posts(store: Store, **filters: str) -> list[dict[str, Any]]:
     return posts_q.list_posts(store, limit=1000, **filters)
 
 

@@ -6,6 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from commsbot.store import Store
 from tests.support.base import Invoke
 
@@ -29,8 +31,8 @@ def tour_commands() -> list[list[str]]:
 
 
 def test_every_tour_command_works(
-    invoke: Invoke, store: Store, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    invoke: Invoke, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     commands = tour_commands()
     assert len(commands) >= 12

@@ -39,7 +39,7 @@ def test_packaged_default_schedule(config: Config) -> None:
         assert (schedule.job, schedule.optional) == (name, True)
         job = next((j for j in JOBS if j.name == name), None)
         if job is None:
-            expected = f"not available: this commsbot has no job {name!r}"
+            expected: str | None = f"not available: this commsbot has no job {name!r}"
         else:
             reason = job.requires(config)
             expected = f"not scheduled: {reason}" if reason else None

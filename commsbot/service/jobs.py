@@ -7,7 +7,7 @@ A job declares what it needs; one whose feature is not configured is not run, an
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,8 +41,7 @@ class Job:
     requires: Callable[[Config], str | None] = lambda config: None
 
     def load(self) -> JobFunc:
-        module, _, attr = self.target.partition(":")
-        func: JobFunc = getattr(importlib.import_module(module), attr)
+        func: JobFunc = pkgutil.resolve_name(self.target)
         return func
 
 

@@ -10,8 +10,8 @@ them: a post whose send was cut off is recorded ``unknown``, never left ``sendin
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
+import pkgutil
 import signal
 import sqlite3
 from collections.abc import Callable
@@ -61,10 +61,7 @@ class Part:
     requires: Callable[[Config], str | None] = lambda config: None
 
     def create(self, ctx: JobContext) -> LongRunning:
-        module, _, attr = self.target.partition(":")
-        factory: Callable[[JobContext], LongRunning] = getattr(
-            importlib.import_module(module), attr
-        )
+        factory: Callable[[JobContext], LongRunning] = pkgutil.resolve_name(self.target)
         return factory(ctx)
 
 

@@ -7,6 +7,7 @@ Pure functions only: no network, no database, nothing but the stdlib and ``regex
 from __future__ import annotations
 
 import functools
+import html
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -181,7 +182,7 @@ def html_to_text(html: str) -> str:
 
 def telegram_escape(text: str) -> str:
     """Escape &, < and > for Telegram's HTML parse mode (quotes need no escaping there)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)
 
 
 def _trimmable(char: str) -> bool:

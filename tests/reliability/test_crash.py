@@ -108,7 +108,7 @@ def test_killed_at_random_moments_every_item_is_posted_once_or_listed_unknown(
                 # the kills cannot run out of items), at a random moment of the next one.
                 target = posted_before + rng.randint(1, 4)
                 wait_for(
-                    lambda life=life, until=target: (
+                    lambda life=life, until=target: (  # type: ignore[misc]
                         slow_mastodon.requests_to("POST", STATUSES) >= until or not life.alive()
                     ),
                     f"statuses posted by life {kill}",

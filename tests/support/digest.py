@@ -24,7 +24,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from commsbot.content.items import TYPES, add_items
+from commsbot.content.items import add_items
+from commsbot.content.types import TYPES
 from commsbot.store import Store, audience, iso
 
 EMAIL_SETTINGS = """
@@ -78,7 +79,7 @@ class Recorder:
     ) -> str:
         if self.drop_at_mail:
             self.drop_at_mail -= 1
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
             return "421 4.4.2 closing (test)"
         envelope.mail_from = address
@@ -102,7 +103,7 @@ class Recorder:
         self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))
         if rcpt in self.drop_after_data:
             # Taken, but the answer never arrives: the client cannot know it was delivered.
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
         return "250 2.0.0 queued as test-" + str(len(self.messages))
 
@@ -124,9 +125,9 @@ class SmtpServer(Controller):
         return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]
         self.recorder.connections = 0  # the controller's own start-up probe
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from commsbot.bot.app import TelegramBot
 from commsbot.config import Config
-from commsbot.content.items import TYPES, add_items
+from commsbot.content.items import add_items
+from commsbot.content.types import TYPES
 from commsbot.store import Store
 from commsbot.store import content as content_q
 from tests.support.base import NOW
