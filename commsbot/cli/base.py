@@ -10,7 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -95,6 +95,76 @@ def config_option(f: F) -> F:
         callback=_set_config,
         help="Config file (default: $COMMSBOT_CONFIG, ./commsbot.toml, the packaged example).",
     )(f)
+
+
+def _format_attrs(choices: tuple[str, ...], help: str | None) -> dict[str, Any]:
+    return {
+        "type": click.Choice(choices),
+        "default": choices[0],
+        "show_default": True,
+        "help": help or "How to print the result.",
+    }
+
+
+def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
+    """``--format`` as every command declares it (into ``fmt``); the first choice is the
+    default."""
+    return click.option("--format", "fmt", **_format_attrs(choices, help))
+
+
+def format_param(*choices: str, help: str | None = None) -> click.Option:
+    """The same ``--format``, for commands built from a list of parameters."""
+    return click.Option(["--format", "fmt"], **_format_attrs(choices, help))
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    """``--format text|json`` for a command that prints a summary, into ``as_json``;
+    ``--json`` stays as its short form, which scripts already use."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, output_format: str, json_flag: bool, **kwargs: Any) -> Any:
+            return f(*args, as_json=json_flag or output_format == "json", **kwargs)
+
+        command = click.option(
+            "--json", "json_flag", is_flag=True, help="Short for --format json."
+        )(command)
+        return cast(
+            F,
+            click.option(
+                "--format",
+                "output_format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help=help,
+            )(command),
+        )
+
+    return decorate
+
+
+def _split_names(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(n.strip() for v in value for n in v.split(",") if n.strip())
+    return value
+
+
+def channel_option(
+    dest: str = "channel_name",
+    *,
+    many: bool = False,
+    help: str = "Only this channel.",
+    **attrs: Any,
+) -> Callable[[F], F]:
+    """``--channel NAME``, the one way to name channels. With ``many`` it repeats
+    (``--channel mastodon --channel telegram``; a comma-separated list reads the same)
+    and the command gets a tuple of names."""
+    if many:
+        attrs.update(multiple=True, callback=_split_names)
+    if "type" not in attrs:
+        attrs["metavar"] = "NAME"
+    return click.option("--channel", dest, help=help, **attrs)
 
 
 def pass_app(f: F) -> F:

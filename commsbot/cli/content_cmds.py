@@ -13,9 +13,12 @@ import click
 from commsbot.cli.base import (
     POSITIVE_INT,
     App,
+    channel_option,
     cli,
     config_option,
     echo_table,
+    format_option,
+    format_param,
     pass_app,
     progress_bar,
 )
@@ -124,7 +127,7 @@ def _content_group(ctype: ContentType) -> click.Group:
                     except ValueError as exc:
                         raise ContentError(f"--{key}: {exc}") from None
         items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
-        fmt = values["format"]
+        fmt = values["fmt"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
         else:
@@ -136,23 +139,23 @@ def _content_group(ctype: ContentType) -> click.Group:
     list_params: list[click.Parameter] = [
         click.Option(["--status"], type=click.Choice(["published", "draft"])),
         click.Option(["--limit"], type=POSITIVE_INT, default=None, help="At most this many."),
-        click.Option(["--format"], type=click.Choice(["table", "json"]), default="table"),
+        format_param("table", "json"),
     ]
     for key in ("city", "theme", "kind"):
         if key in ctype.names:
             list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
     group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
 
-    def show(slug: str, format: str) -> None:
+    def show(slug: str, fmt: str) -> None:
         from commsbot.content.items import require_item
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
-        _show(item, format)
+        _show(item, fmt)
 
     show_params: list[click.Parameter] = [
         click.Argument(["slug"]),
-        click.Option(["--format"], type=click.Choice(["text", "json"]), default="text"),
+        format_param("text", "json"),
     ]
     group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
 
@@ -243,7 +246,7 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 
 
 @content.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@format_option("json", "csv")
 @click.option("--type", "type_name", help="Only this content type (required for CSV).")
 @click.option(
     "-o",
@@ -279,7 +282,7 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
-@click.option("--channel", "channel_name", required=True, help="Channel to render for.")
+@channel_option(required=True, help="Channel to render for.")
 @pass_app
 def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
     """Print exactly what CHANNEL would receive for an item, with its length."""
@@ -309,12 +312,7 @@ def templates() -> None:
 
 
 @templates.command("check")
-@click.option(
-    "--channel",
-    "channel_names",
-    multiple=True,
-    help="Only these channels (default: all registered).",
-)
+@channel_option("channel_names", many=True, help="Only these channels (default: all registered).")
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
     """Render every template against every sample item (and the store's); report failures."""

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
+from commsbot.cli.base import (
+    POSITIVE_INT,
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    json_option,
+    pass_app,
+)
 from commsbot.clock import utcnow
 
 if TYPE_CHECKING:
@@ -38,8 +46,8 @@ def digest() -> None:
 @digest.command("preview")
 @click.option("--subscriber", "target", help="#ID, e-mail address or telegram:CHAT_ID.")
 @click.option("--period", "period_text", help="2026-W48 or 2026-11 (default: the last one over).")
-@click.option(
-    "--channel",
+@channel_option(
+    "channel",
     type=click.Choice(["email", "telegram"]),
     default="email",
     show_default=True,
@@ -97,7 +105,7 @@ def digest_preview(
 @click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
 @click.option("--dry-run", is_flag=True, help="Count who would get what; send and store nothing.")
 @click.option("--limit", type=POSITIVE_INT, help="Send at most this many messages now.")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@json_option("Print the outcome as text or as JSON.")
 @pass_app
 def digest_send(
     app: App, period_text: str | None, dry_run: bool, limit: int | None, as_json: bool

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, cli, echo_table, format_option, pass_app
 from commsbot.clock import utcnow
 from commsbot.errors import ContentError
 
@@ -65,7 +65,7 @@ def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None
 
 
 @feeds.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def feeds_list(app: App, fmt: str) -> None:
     """List the feeds: where they come from, their state and their last problem."""

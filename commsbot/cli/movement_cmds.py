@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commsbot.cli.base import App, cli, echo_table, pass_app
-from commsbot.cli.stats_cmds import emit, format_option, make_period, period_options, stats
+from commsbot.cli.stats_cmds import STATS_FORMAT, emit, make_period, period_options, stats
 
 if TYPE_CHECKING:
     from commsbot.insights.movement import AudienceGrowth, MovementFigures
@@ -102,7 +102,7 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
     show_default=True,
     help="One table only. CSV holds one table: the weekly one unless another is named.",
 )
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_movement(
     app: App, since: date | None, until: date | None, top: int, show: str, fmt: str

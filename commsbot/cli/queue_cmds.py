@@ -8,7 +8,16 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, local_time, pass_app
+from commsbot.cli.base import (
+    POSITIVE_INT,
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    format_option,
+    local_time,
+    pass_app,
+)
 from commsbot.clock import utcnow
 
 
@@ -31,11 +40,11 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
     return moment
 
 
-def _channels(app: App, names: str | None) -> list[str]:
+def _channels(app: App, names: tuple[str, ...]) -> list[str]:
     from commsbot.channels import channel_class
 
     if names:
-        chosen = [n.strip() for n in names.split(",") if n.strip()]
+        chosen = list(names)
     else:
         chosen = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
     for name in chosen:
@@ -56,7 +65,7 @@ def queue() -> None:
 
 @queue.command("add")
 @click.argument("text")
-@click.option("--channel", "channel_names", help="Comma-separated channels (default: all enabled).")
+@channel_option("channel_names", many=True, help="On these channels (default: all enabled).")
 @click.option(
     "--at", "at_text", help="Not before this time: YYYY-MM-DD HH:MM in the config's zone."
 )
@@ -69,7 +78,7 @@ def queue() -> None:
 def queue_add(
     app: App,
     text: str,
-    channel_names: str | None,
+    channel_names: tuple[str, ...],
     at_text: str | None,
     next_slot: bool,
     link: str | None,
@@ -118,9 +127,9 @@ def queue_add(
         ["draft", "pending_approval", "queued", "sending", "sent", "failed", "cancelled", "unknown"]
     ),
 )
-@click.option("--channel", "channel_name", help="Only this channel.")
+@channel_option()
 @click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def queue_list(
     app: App, status: str | None, channel_name: str | None, limit: int, fmt: str

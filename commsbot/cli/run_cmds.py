@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app, progress_bar
+from commsbot.cli.base import (
+    App,
+    cli,
+    echo_table,
+    format_option,
+    json_option,
+    pass_app,
+    progress_bar,
+)
 
 
 @cli.command()
@@ -53,7 +61,7 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
-@click.option("--json", "as_json", is_flag=True, help="With --once: print the summary as JSON.")
+@json_option("With --once: print the summary as text or as JSON.")
 @pass_app
 def run(app: App, once: bool, as_json: bool) -> None:
     """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
@@ -141,7 +149,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml")
+@format_option("toml", "json")
 @pass_app
 def config_show(app: App, fmt: str) -> None:
     """Print the effective config; secrets are never shown, only whether they are set."""

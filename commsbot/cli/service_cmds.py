@@ -8,13 +8,22 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+from commsbot.cli.base import (
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    format_option,
+    json_option,
+    local_time,
+    pass_app,
+)
 from commsbot.cli.queue_cmds import queue
 from commsbot.clock import utcnow
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (UTC times).")
+@json_option("Print everything as text, or as JSON (UTC times).")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Is the service running, what runs when, what is queued, what needs you."""
@@ -73,8 +82,8 @@ def _short(text: str | None, width: int) -> str | None:
 
 @queue.command("slots")
 @click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
-@click.option("--channel", "channel_name", help="Only this channel.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@channel_option()
+@format_option("table", "json")
 @pass_app
 def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None:
     """The coming posting slots of each channel, and the post that holds each one."""
@@ -122,7 +131,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
 
 
 @queue.command("pending")
-@click.option("--channel", "channel_name", help="Only this channel.")
+@channel_option()
 @pass_app
 def queue_pending(app: App, channel_name: str | None) -> None:
     """Posts waiting for approval, with why; approve or cancel them by id."""

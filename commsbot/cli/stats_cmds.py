@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
+from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, format_option, pass_app
 
 if TYPE_CHECKING:
     from commsbot.insights.stats import Group, Period, PostFigures
@@ -61,15 +61,7 @@ def period_options(f: F) -> F:
     )(f)
 
 
-def format_option(f: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "csv", "json"]),
-        default="table",
-        show_default=True,
-        help="A table to read, or CSV/JSON to export.",
-    )(f)
+STATS_FORMAT = format_option("table", "csv", "json", help="A table to read, or CSV/JSON to export.")
 
 
 def make_period(app: App, since: date | None, until: date | None) -> Period:
@@ -122,7 +114,7 @@ def _sent_posts(app: App, period: Period) -> list[PostFigures]:
     show_default=True,
     help="Group posts by channel, theme, city, content type or ISO week.",
 )
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -> None:
     """Engagement of the posts sent: posts, favourites, boosts, replies, reactions, per post.
@@ -175,7 +167,7 @@ def _engagement_line(by: str, g: Group) -> dict[str, Any]:
 @stats.command("top")
 @period_options
 @click.option("--n", "n", type=POSITIVE_INT, default=10, show_default=True, help="How many.")
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str) -> None:
     """The posts with the most engagement, with their links."""
@@ -228,7 +220,7 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
 
 @stats.command("subscribers")
 @period_options
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Digest subscribers: growth and churn by channel and frequency."""
@@ -258,7 +250,7 @@ def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str
 
 @stats.command("bot")
 @period_options
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Bot usage: queries and distinct chats per command."""

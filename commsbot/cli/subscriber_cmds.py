@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, channel_option, cli, echo_table, format_option, pass_app
 from commsbot.clock import utcnow
 
 
@@ -52,9 +52,9 @@ def subscribers_add(
     default="active",
     show_default=True,
 )
-@click.option("--channel", type=click.Choice(["email", "telegram"]), help="Only this channel.")
+@channel_option("channel", type=click.Choice(["email", "telegram"]))
 @click.option("--frequency", type=click.Choice(["weekly", "monthly"]), help="Only this frequency.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def subscribers_list(
     app: App, status: str, channel: str | None, frequency: str | None, fmt: str
