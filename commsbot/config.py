@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commsbot.channels.base import ChannelSettings
 from commsbot.errors import ConfigError
 
 T = TypeVar("T")
@@ -32,41 +33,6 @@ def packaged_path(name: str) -> Path:
     """A file or folder shipped with commsbot (inside the wheel, or the source checkout)."""
     inside = PACKAGE_DIR / name
     return inside if inside.exists() else PACKAGE_DIR.parent / name
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    """Keys every channel section accepts; channels subclass this with their own.
-
-    A section is one account: ``kind`` names its platform (a registered channel kind) and
-    defaults to the section's name, so ``[channels.mastodon]`` alone is a Mastodon account.
-    """
-
-    kind: str = ""
-    enabled: bool = False
-    # What this account takes; an empty filter takes everything. An item with no city
-    # (a newsletter) does not pass a ``cities`` filter, nor one not from a feed ``feeds``.
-    cities: tuple[str, ...] = ()
-    themes: tuple[str, ...] = ()
-    content_types: tuple[str, ...] = ()
-    # The item's own language (ISO 639-1, e.g. "pl").
-    languages: tuple[str, ...] = ()
-    # Feed URLs (as in [[feeds]]): only news and newsletters read from these.
-    feeds: tuple[str, ...] = ()
-    # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
-    utm: dict[str, str] = field(default_factory=dict)
-    # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
-    # New content takes the next free one; none means posts go out as soon as they are due.
-    slots: tuple[str, ...] = ()
-    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
-    hashtags: tuple[str, ...] = ()
-    # What becomes of a post longer than the channel allows: shortened (keeping the link),
-    # or a numbered thread with the link in its first post.
-    long_posts: Literal["truncate", "thread"] = "truncate"
-
-    def check(self) -> str | None:
-        """What is wrong with these settings as a whole ("key: problem"), or None."""
-        return None
 
 
 @dataclass(frozen=True)
@@ -232,14 +198,6 @@ class Config:
             raise ConfigError(
                 f"{self.file}: no channel {name!r} is configured (configured: {known})"
             ) from None
-
-
-def read_secret(env_name: str, key: str) -> str:
-    """The value of the environment variable a ``*_env`` key names; never logged."""
-    value = os.environ.get(env_name, "")
-    if not value:
-        raise ConfigError(f"{key} names the environment variable {env_name}, which is not set")
-    return value
 
 
 def find_config(explicit: str | None) -> Path:
@@ -466,10 +424,10 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 def network_reference() -> tuple[list[str], list[str]]:
     """The slugs of the network's cities and themes (its packaged reference data)."""
     import json
-    from importlib import resources
 
-    text = resources.files("commsbot.sample").joinpath("network.json").read_text("utf-8")
-    data = json.loads(text)
+    # Read as a file: importing commsbot.content from here would break the layers.
+    sample = PACKAGE_DIR / "content" / "sample" / "network.json"
+    data = json.loads(sample.read_text(encoding="utf-8"))
     return [c["slug"] for c in data["cities"]], [t["slug"] for t in data["themes"]]
 
 

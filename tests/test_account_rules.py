@@ -9,19 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.accounts import refusal, takers
 from commsbot.channels import account
+from commsbot.channels.base import ChannelSettings
 from commsbot.channels.outbox import OutboxSettings
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
-from commsbot.config import ChannelSettings, Config, load_config
-from commsbot.dispatch import pacer_for, shared_pacers
+from commsbot.config import Config, load_config
 from commsbot.errors import ConfigError
-from commsbot.pipeline import make_channels, plan
+from commsbot.posting.accounts import refusal, takers
+from commsbot.posting.dispatch import pacer_for, shared_pacers
+from commsbot.posting.pipeline import make_channels, plan
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
 from commsbot.store import stats as stats_q
-from tests.conftest import NOW
+from tests.support.base import NOW
 
 
 def load(tmp_path: Path, text: str) -> Config:

@@ -16,11 +16,13 @@ from click.testing import CliRunner, Result
 from commsbot.cli import cli
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.fakes.telegram_api import FakeTelegram
-from tests.mastodon_support import MOCK_CONFIG, MockMastodon
+from tests.support.mastodon import MOCK_CONFIG, MockMastodon
+from tests.support.telegram_api import FakeTelegram
 
 SAMPLE = json.loads(
-    (Path(__file__).resolve().parent.parent / "commsbot/sample/network.json").read_text("utf-8")
+    (Path(__file__).resolve().parent.parent / "commsbot/content/sample/network.json").read_text(
+        "utf-8"
+    )
 )
 NETWORK_ENV, TALLINN_ENV, BOT_ENV = (
     "COMMSBOT_TEST_NETWORK_TOKEN",

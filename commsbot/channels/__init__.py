@@ -7,12 +7,12 @@ that ``commsbot --help`` stays fast.
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from commsbot.channels.base import Channel
-    from commsbot.config import ChannelSettings, Config
+    from commsbot.channels.base import Channel, ChannelSettings
+    from commsbot.config import Config
 
 REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",
@@ -29,8 +29,7 @@ def channel_names() -> list[str]:
 
 def channel_class(kind: str) -> type[Channel]:
     """The ``Channel`` subclass of a registered kind."""
-    module, _, attr = REGISTRY[kind].partition(":")
-    cls: type[Channel] = getattr(importlib.import_module(module), attr)
+    cls: type[Channel] = pkgutil.resolve_name(REGISTRY[kind])
     return cls
 
 

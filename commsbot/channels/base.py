@@ -35,18 +35,61 @@ holds them for every kind, and selection and rendering apply them.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
-from commsbot.config import ChannelSettings
-from commsbot.errors import ChannelError
+from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import graphemes
 
 DeliveryStatus = Literal["sent", "retry", "failed", "unknown"]
 Markup = Literal["plain", "html"]
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Keys every channel section accepts; channels subclass this with their own.
+
+    A section is one account: ``kind`` names its platform (a registered channel kind) and
+    defaults to the section's name, so ``[channels.mastodon]`` alone is a Mastodon account.
+    """
+
+    kind: str = ""
+    enabled: bool = False
+    # What this account takes; an empty filter takes everything. An item with no city
+    # (a newsletter) does not pass a ``cities`` filter, nor one not from a feed ``feeds``.
+    cities: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+    # The item's own language (ISO 639-1, e.g. "pl").
+    languages: tuple[str, ...] = ()
+    # Feed URLs (as in [[feeds]]): only news and newsletters read from these.
+    feeds: tuple[str, ...] = ()
+    # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
+    utm: dict[str, str] = field(default_factory=dict)
+    # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
+    # New content takes the next free one; none means posts go out as soon as they are due.
+    slots: tuple[str, ...] = ()
+    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
+    hashtags: tuple[str, ...] = ()
+    # What becomes of a post longer than the channel allows: shortened (keeping the link),
+    # or a numbered thread with the link in its first post.
+    long_posts: Literal["truncate", "thread"] = "truncate"
+
+    def check(self) -> str | None:
+        """What is wrong with these settings as a whole ("key: problem"), or None."""
+        return None
+
+
+def read_secret(env_name: str, key: str) -> str:
+    """The value of the environment variable a ``*_env`` key names; never logged."""
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise ConfigError(f"{key} names the environment variable {env_name}, which is not set")
+    return value
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def channels_list(app: App) -> None:
 
     An account removed from the config is listed as removed, with its posts: its history
     stays in the store."""
-    from commsbot.select import channel_blocked
+    from commsbot.posting.select import channel_blocked
     from commsbot.store import accounts as accounts_q
     from commsbot.store import posts as posts_q
 
@@ -73,8 +73,8 @@ def channels_test(app: App, name: str) -> None:
 
     A channel that was down (its token rejected) resumes posting once this succeeds.
     """
-    from commsbot import record
-    from commsbot.pipeline import make_channels
+    from commsbot.posting import record
+    from commsbot.posting.pipeline import make_channels
     from commsbot.store import engagement as engagement_q
 
     app.config.channel(name)  # names the file and the configured channels when it is not there

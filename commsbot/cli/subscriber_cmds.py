@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from commsbot.cli.base import App, channel_option, cli, echo_table, format_option, pass_app
+from commsbot.clock import utcnow
 
 
 def _describe(subscriber: dict[str, object]) -> str:
@@ -45,9 +41,7 @@ def subscribers() -> None:
 )
 @click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
 @click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
-@click.option(
-    "--channel", "channel", default="email", show_default=True, help="The e-mail account."
-)
+@channel_option("channel", default="email", show_default=True, help="The e-mail account.")
 @pass_app
 def subscribers_add(
     app: App,
@@ -58,10 +52,10 @@ def subscribers_add(
     channel: str,
 ) -> None:
     """Subscribe EMAIL to a digest; for an existing address, change its choices."""
-    from commsbot.subscribers import add_email
+    from commsbot.digests.subscribers import add_email
 
     found = add_email(
-        app.store, email, frequency, cities, themes, _now(), _email_account(app, channel)
+        app.store, email, frequency, cities, themes, utcnow(), _email_account(app, channel)
     )
     click.echo(
         f"subscribed {_describe(found)}: {found['frequency']}, "
@@ -77,9 +71,9 @@ def subscribers_add(
     default="active",
     show_default=True,
 )
-@click.option("--channel", help="Only this channel (account).")
+@channel_option("channel", help="Only this channel (account).")
 @click.option("--frequency", type=click.Choice(["weekly", "monthly"]), help="Only this frequency.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def subscribers_list(
     app: App, status: str, channel: str | None, frequency: str | None, fmt: str
@@ -110,17 +104,15 @@ def subscribers_list(
 @pass_app
 def subscribers_remove(app: App, subscriber: str) -> None:
     """Unsubscribe SUBSCRIBER (an e-mail address, telegram:CHAT_ID or #ID); kept as history."""
-    from commsbot.subscribers import remove
+    from commsbot.digests.subscribers import remove
 
-    found = remove(app.store, subscriber, _now())
+    found = remove(app.store, subscriber, utcnow())
     click.echo(f"unsubscribed {_describe(found)}")
 
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--channel", "channel", default="email", show_default=True, help="The e-mail account."
-)
+@channel_option("channel", default="email", show_default=True, help="The e-mail account.")
 @pass_app
 def subscribers_import(app: App, file: Path, channel: str) -> None:
     """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).
@@ -128,9 +120,9 @@ def subscribers_import(app: App, file: Path, channel: str) -> None:
     Cities and themes are ';'-separated. All or nothing: one bad row stores none.
     Addresses that unsubscribed or bounced are left out, never re-subscribed.
     """
-    from commsbot.subscribers import import_csv
+    from commsbot.digests.subscribers import import_csv
 
-    result = import_csv(app.store, file, _now(), _email_account(app, channel))
+    result = import_csv(app.store, file, utcnow(), _email_account(app, channel))
     click.echo(f"{file}: {result.added} added, {result.updated} updated")
     for address in result.kept_out:
         click.echo(f"left out: {address}")
@@ -141,9 +133,9 @@ def subscribers_import(app: App, file: Path, channel: str) -> None:
 @pass_app
 def subscribers_unsubscribe(app: App, token: str) -> None:
     """Unsubscribe whoever holds TOKEN (the one-step link in every digest)."""
-    from commsbot.subscribers import unsubscribe_token
+    from commsbot.digests.subscribers import unsubscribe_token
 
-    found = unsubscribe_token(app.store, token, _now())
+    found = unsubscribe_token(app.store, token, utcnow())
     click.echo(f"unsubscribed {_describe(found)}")
 
 
@@ -152,7 +144,7 @@ def subscribers_unsubscribe(app: App, token: str) -> None:
 @pass_app
 def subscribers_forget(app: App, address: str) -> None:
     """Delete ADDRESS (e-mail, telegram:CHAT_ID or #ID) and its personal data for good."""
-    from commsbot.subscribers import forget
+    from commsbot.digests.subscribers import forget
 
     found = forget(app.store, address)
     click.echo(f"forgot subscriber #{found['id']}: their address and choices are deleted")
