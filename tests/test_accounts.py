@@ -35,6 +35,15 @@ NEWS_CHAT, WARSAW_CHAT = "@cross_innovation_news", "@ci_warszawa"
 LIMITED_MOCK_CONFIG = MOCK_CONFIG + "\n[ratelimit]\nenabled = true\nlimit = 9\n"
 
 
+def telegram(name: str, chat: str, fake: FakeTelegram) -> str:
+    """A Telegram account of the one test bot, on the fake Bot API."""
+    return (
+        f'[channels.{name}]\nkind = "telegram"\nenabled = true\nbot_token_env = "{BOT_ENV}"\n'
+        f'chat_id = "{chat}"\nbase_url = "{fake.base_url}"\n'
+        f'base_file_url = "{fake.base_file_url}"\nposts_per_minute = 1800'
+    )
+
+
 def accounts_config(folder: Path, mastodon_url: str, fake: FakeTelegram) -> Path:
     """The example of the README's "Several accounts", on the test servers."""
     path = folder / "commsbot.toml"
@@ -61,25 +70,11 @@ access_token_env = "{TALLINN_ENV}"
 cities = ["tallinn"]
 content_types = ["practice"]
 
-[channels.network-telegram]
-kind = "telegram"
-enabled = true
-bot_token_env = "{BOT_ENV}"
-chat_id = "{NEWS_CHAT}"
-base_url = "{fake.base_url}"
-base_file_url = "{fake.base_file_url}"
-posts_per_minute = 1800
+{telegram("network-telegram", NEWS_CHAT, fake)}
 content_types = ["newsletter"]
 
 # The same bot in a second channel: one account more, one rate limit shared.
-[channels.warsaw-telegram]
-kind = "telegram"
-enabled = true
-bot_token_env = "{BOT_ENV}"
-chat_id = "{WARSAW_CHAT}"
-base_url = "{fake.base_url}"
-base_file_url = "{fake.base_file_url}"
-posts_per_minute = 1800
+{telegram("warsaw-telegram", WARSAW_CHAT, fake)}
 cities = ["warsaw"]
 """,
         encoding="utf-8",
