@@ -22,6 +22,7 @@ from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
 from commsbot.channels.base import read_secret
 from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
+    TelegramSettings,
     api_base,
     bot_token,
     connect,
@@ -77,6 +78,16 @@ class TelegramBot:
         self.config = config
         self.account, self.settings = telegram_account(config)
         self.key = f"channels.{self.account}"
+        # Every account this bot posts for (the same token on the same Bot API server): the
+        # reactions in each of their chats belong to that account's posts.
+        self._chats = {
+            s.chat_id: name
+            for name, s in config.channels.items()
+            if isinstance(s, TelegramSettings)
+            and s.chat_id
+            and (s.bot_token_env, api_base(s)[0])
+            == (self.settings.bot_token_env, api_base(self.settings)[0])
+        }
         self.clock = clock
         self.username = ""
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -237,9 +248,10 @@ class TelegramBot:
     async def on_reactions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Reaction totals on a channel post, stored as an engagement snapshot of its post."""
         counts = update.message_reaction_count
-        if counts is None or not self._is_posting_chat(counts.chat):
+        account = None if counts is None else self._posting_account(counts.chat)
+        if counts is None or account is None:
             return
-        post_id = engagement_q.post_for_remote(self.store, self.account, str(counts.message_id))
+        post_id = engagement_q.post_for_remote(self.store, account, str(counts.message_id))
         if post_id is None:
             log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
             return
@@ -261,11 +273,15 @@ class TelegramBot:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _is_posting_chat(self, chat: Chat) -> bool:
-        wanted = self.settings.chat_id
-        if wanted.startswith("@"):
-            return (chat.username or "").lower() == wanted[1:].lower()
-        return wanted == str(chat.id)
+    def _posting_account(self, chat: Chat) -> str | None:
+        """The account whose channel or group this chat is, of those the bot posts for."""
+        for wanted, name in self._chats.items():
+            if wanted.startswith("@"):
+                if (chat.username or "").lower() == wanted[1:].lower():
+                    return name
+            elif wanted == str(chat.id):
+                return name
+        return None
 
     async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
         logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
