@@ -195,6 +195,10 @@ def test_preview_and_queue_add_say_which_accounts_take_it(
     assert "not for tallinn-mastodon (content_types: not announcement" in queued.output
     named = invoke(path, "queue", "add", "Tallinn only", "--channel", "tallinn-mastodon")
     assert named.exit_code == 0 and "on tallinn-mastodon: queued" in named.output
+    # `channels test NAME` checks that account's own token: it posts as the partner.
+    tested = invoke(path, "channels", "test", "tallinn-mastodon")
+    assert tested.exit_code == 0, tested.output
+    assert "A partner city" in tested.output and "tallinn-mastodon: OK" in tested.output
 
 
 def test_a_rate_limit_on_one_account_leaves_the_other_posting(
