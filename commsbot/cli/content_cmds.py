@@ -322,8 +322,14 @@ def templates() -> None:
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
     """Render every template against every sample item (and the store's); report failures."""
+    from commsbot.channels import channel_names as known
     from commsbot.templates_check import check_templates
 
+    for name in channel_names:
+        if name not in known():
+            raise click.BadParameter(
+                f"unknown channel {name!r} (known: {', '.join(known())})", param_hint="--channel"
+            )
     problems, checked = check_templates(app.config, app.store, list(channel_names) or None)
     for problem in problems:
         click.echo(problem, err=True)
