@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from commsbot.errors import StoreError
-from commsbot.store import Store, iso
+from commsbot.store import Store, iso, unusable
 from commsbot.store.migrations import MIGRATIONS
 
 # What a backup's summary counts, in the order it prints them.
@@ -70,8 +70,8 @@ def check(path: Path) -> Summary:
         if "meta" in tables:
             found = conn.execute("SELECT value FROM meta WHERE key = ?", (MADE_AT,)).fetchone()
             made = found[0] if found else None
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable SQLite store ({exc})") from None
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        raise unusable(path, exc) from None
     finally:
         conn.close()
     return Summary(path, path.stat().st_size, schema, integrity, counts, made)
@@ -139,8 +139,15 @@ def restore(store_path: Path, source: Path, now: datetime) -> tuple[Summary, Pat
     aside = None
     if store_path.exists():
         aside = store_path.with_name(f"{store_path.name}.replaced-{now:%Y%m%dT%H%M%SZ}")
-        with Store(store_path, migrate=False) as current:
-            _copy(current.conn, aside)
+        try:
+            with Store(store_path, migrate=False) as current:
+                _copy(current.conn, aside)
+        except StoreError:
+            # A damaged store cannot be read through SQLite: its files move aside as they are.
+            for suffix in ("", "-wal", "-shm"):
+                part = store_path.with_name(store_path.name + suffix)
+                if part.exists():
+                    os.replace(part, aside.with_name(aside.name + suffix))
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         with Store(store_path, migrate=False) as store:
