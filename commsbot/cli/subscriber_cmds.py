@@ -112,11 +112,15 @@ def subscribers_import(app: App, file: Path) -> None:
         click.echo(f"left out: {address}")
 
 
-@subscribers.command("unsubscribe")
+# Tokens made by earlier versions may begin with '-': such a TOKEN is an argument, not an option.
+@subscribers.command("unsubscribe", context_settings={"ignore_unknown_options": True})
 @click.argument("token")
 @pass_app
 def subscribers_unsubscribe(app: App, token: str) -> None:
-    """Unsubscribe whoever holds TOKEN (the one-step link in every digest)."""
+    """Unsubscribe whoever holds TOKEN (the one-step link in every digest).
+
+    A TOKEN that begins with '-' may also follow '--': commsbot subscribers unsubscribe -- TOKEN
+    """
     from commsbot.subscribers import unsubscribe_token
 
     found = unsubscribe_token(app.store, token, _now())

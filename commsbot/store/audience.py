@@ -15,6 +15,12 @@ from typing import Any
 from commsbot.store import Store, iso
 
 
+def new_token() -> str:
+    """An unsubscribe token: 192 random bits in hexadecimal, so that it never begins with
+    '-' and a command line never takes it for an option (URL-safe base64 did, 1 in 64)."""
+    return secrets.token_hex(24)
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     row["cities"] = json.loads(row["cities"])
     row["themes"] = json.loads(row["themes"])
@@ -45,7 +51,7 @@ def upsert_subscriber(
                 frequency,
                 json.dumps(list(cities)),
                 json.dumps(list(themes)),
-                secrets.token_urlsafe(24),
+                new_token(),
                 stamp,
                 stamp,
             ),
@@ -113,15 +119,3 @@ def log_bot_query(store: Store, command: str, chat_hash: str, now: datetime) -> 
             "INSERT INTO bot_queries (command, chat_hash, at) VALUES (?, ?, ?)",
             (command, chat_hash, iso(now)),
         )
-
-
-def chat_salt(store: Store) -> str:
-    """The salt for hashing chats: generated once, then kept in the store."""
-    with store.write() as conn:
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('bot_chat_salt', ?)",
-            (secrets.token_hex(32),),
-        )
-    salt = store.meta("bot_chat_salt")
-    assert salt is not None
-    return salt
