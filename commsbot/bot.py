@@ -14,8 +14,11 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
+import secrets
 import signal
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commsbot.bot_replies import COMMANDS, Button, Clock, Replies, Reply
@@ -31,6 +34,7 @@ from commsbot.channels.telegram import (
     telegram_settings,
 )
 from commsbot.config import Config, read_secret
+from commsbot.errors import ConfigError
 from commsbot.pipeline import utcnow
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
@@ -46,11 +50,51 @@ log = logging.getLogger("commsbot.bot")
 
 # Telegram sends message_reaction_count only to a bot that asks for it (and is a channel admin).
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
+# 128 bits as hexadecimal: a shorter salt could be guessed with the chat ids it hides.
+MIN_SALT = 32
 
 
 def chat_hash(salt: str, chat_id: int) -> str:
     """What bot statistics keep of a chat: a keyed hash, not reversible without the salt."""
     return hmac.new(salt.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def chat_salt(settings: TelegramSettings, store_path: Path) -> str:
+    """The salt of chat hashes, from outside the store: anyone holding a backup could
+    otherwise test whether a given Telegram user used the bot.
+
+    From ``salt_env``'s variable, else from ``salt_file`` (default: beside the store, with
+    ".salt" added), which is made with a random salt, readable by its owner only, on first use.
+    """
+    if settings.salt_env:
+        return read_secret(settings.salt_env, f"{KEY}.salt_env")
+    path = settings.salt_file or store_path.with_name(store_path.name + ".salt")
+    if not path.exists():
+        _write_new_salt(path)
+    try:
+        salt = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
+        raise ConfigError(f"{KEY}.salt_file: {path}: cannot read the salt: {problem}") from None
+    if len(salt) < MIN_SALT:
+        raise ConfigError(f"{KEY}.salt_file: {path}: a salt needs {MIN_SALT} characters or more")
+    return salt
+
+
+def _write_new_salt(path: Path) -> None:
+    """A new salt file, whole or not at all: written aside, then linked into place, so that
+    two processes starting at once agree on one salt."""
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        with contextlib.suppress(FileExistsError):  # another process was first: keep its salt
+            os.link(partial, path)
+    except OSError as exc:
+        raise ConfigError(f"{KEY}.salt_file: {path}: cannot write a salt: {exc.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -108,11 +152,7 @@ class TelegramBot:
         self._app = app
         try:
             self._store = Store(self.config.store.path)
-            self._salt = (
-                read_secret(settings.salt_env, f"{KEY}.salt_env")
-                if settings.salt_env
-                else audience_q.chat_salt(self._store)
-            )
+            self._salt = chat_salt(settings, self.config.store.path)
             self._replies = Replies(self._store, self.config, self.clock)
             await connect(app.bot, settings, token)
             await app.initialize()

@@ -326,9 +326,13 @@ def test_each_use_is_logged_with_a_salted_hash_of_the_chat(running: Running) -> 
     for text in ("/start", "/search design", "/queue", "/nope"):
         reply(running, text, 1008)
     with running.store() as store:
-        salt = store.meta("bot_chat_salt")
         rows = store.rows("SELECT command, chat_hash FROM bot_queries ORDER BY id")
-    assert salt is not None and len(salt) == 64
+        assert store.meta("bot_chat_salt") is None  # not in the store, so in no backup
+    # A salt made on first use, beside the store and readable by its owner only.
+    salt_file = running.config.store.path.with_name("telegram.db.salt")
+    assert salt_file.stat().st_mode & 0o777 == 0o600
+    salt = salt_file.read_text(encoding="ascii").strip()
+    assert len(salt) == 64
     mine = [r["command"] for r in rows if r["chat_hash"] == chat_hash(salt, 1008)]
     assert mine == ["start", "search", "unknown", "unknown"]
     assert not any("1008" in r["chat_hash"] for r in rows)
@@ -353,6 +357,34 @@ def test_any_arguments_get_a_valid_reply_through_telegram(
     message = ask(running.fake, text, user_id=ADMIN if admin else 1009)
     assert is_valid_telegram_html(message["text"])
     assert len(message["plain_text"].encode("utf-16-le")) // 2 <= 4096
+
+
+def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:
+    from commsbot.bot import chat_salt
+    from commsbot.channels.telegram import TelegramSettings
+
+    named = TelegramSettings(salt_file=tmp_path / "keys" / "bot.salt")
+    (tmp_path / "keys").mkdir()
+    first = chat_salt(named, tmp_path / "commsbot.db")
+    assert first == chat_salt(named, tmp_path / "commsbot.db")  # made once, then read
+    assert (tmp_path / "keys" / "bot.salt").read_text(encoding="ascii") == first + "\n"
+    assert not (tmp_path / "commsbot.db.salt").exists()
+    (tmp_path / "keys" / "bot.salt").write_text("short\n", encoding="ascii")
+    with pytest.raises(ConfigError, match=r"channels.telegram.salt_file: .*bot.salt: a salt needs"):
+        chat_salt(named, tmp_path / "commsbot.db")
+    missing = TelegramSettings(salt_file=tmp_path / "none" / "bot.salt")
+    with pytest.raises(ConfigError, match=r"none/bot.salt: cannot write a salt"):
+        chat_salt(missing, tmp_path / "commsbot.db")
+
+
+def test_the_migration_takes_the_salt_out_of_an_existing_store(tmp_path: Path) -> None:
+    with Store(tmp_path / "old.db", upto=10) as store:
+        store.conn.execute("INSERT INTO meta (key, value) VALUES ('bot_chat_salt', 'old')")
+        audience_q.log_bot_query(store, "start", chat_hash("old", 5), NOW)
+    with Store(tmp_path / "old.db") as store:
+        assert store.meta("bot_chat_salt") is None
+        # The old hashes stay (the usage figures keep them), unlinkable to new ones.
+        assert store.scalar("SELECT chat_hash FROM bot_queries") == chat_hash("old", 5)
 
 
 # -- starting and stopping -----------------------------------------------------------------

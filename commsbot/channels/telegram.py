@@ -54,9 +54,11 @@ class TelegramSettings(ChannelSettings):
     poll_timeout: int = 30
     # Posts to the channel per minute; Telegram allows about 20 in a group or channel.
     posts_per_minute: float = GROUP_MESSAGES_PER_MINUTE
-    # The environment variable holding the salt for hashing chats in bot statistics;
-    # unset: a salt generated once and kept in the store.
+    # The salt for hashing chats in bot statistics, never kept in the store (so never in a
+    # backup): the environment variable salt_env names, else the file salt_file names
+    # (unset: the store's path with ".salt" added), made with a random salt on first use.
     salt_env: str | None = None
+    salt_file: Path | None = None
     # Seconds between the parts of a long message to one person: Telegram asks for at
     # most one message a second in a chat.
     part_interval: float = 1.0
