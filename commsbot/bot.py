@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commsbot.bot_fair_share import FairShare, Verdict
 from commsbot.bot_replies import COMMANDS, Button, Clock, Replies, Reply
 from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
@@ -41,7 +42,7 @@ from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
 
 if TYPE_CHECKING:
-    from telegram import Chat, InlineKeyboardMarkup, Update
+    from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
     from telegram.ext import Application, ContextTypes
 
     from commsbot.jobs import JobContext
@@ -50,6 +51,8 @@ log = logging.getLogger("commsbot.bot")
 
 # Telegram sends message_reaction_count only to a bot that asks for it (and is a channel admin).
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
+# In a group, only its administrators change what the whole group receives.
+GROUP_ADMIN_COMMANDS = frozenset({"subscribe", "unsubscribe"})
 # 128 bits as hexadecimal: a shorter salt could be guessed with the chat ids it hides.
 MIN_SALT = 32
 
@@ -127,6 +130,7 @@ class TelegramBot:
         self._store: Store | None = None
         self._replies: Replies | None = None
         self._salt = ""
+        self._share = FairShare(self.settings.chat_burst, self.settings.chat_per_minute)
 
     # -- running ------------------------------------------------------------------------
 
@@ -240,7 +244,18 @@ class TelegramBot:
             return  # in a group, an unknown bare command is likely another bot's
         # Admin commands only in a private chat: a group would see the outbox.
         admin = chat.type == "private" and user is not None and user.id in self.settings.admins
-        await self._answer(chat.id, name, message.text[len(raw) :], admin=admin)
+        if not await self._within_share(chat.id):
+            return
+        in_group = chat.type in ("group", "supergroup")
+        if (
+            in_group
+            and name.lower() in GROUP_ADMIN_COMMANDS
+            and not await self._is_group_admin(chat, user, message)
+        ):
+            self._log_use(name.lower(), chat.id)
+            await self._send(chat.id, self.replies.render("group_admins_only"))
+            return
+        await self._reply(chat.id, name, message.text[len(raw) :], admin=admin)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point to /help."""
@@ -257,6 +272,12 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
+        if query.message is not None:
+            verdict = self._share.take(query.message.chat.id)
+            if verdict is not Verdict.ANSWER:
+                if verdict is Verdict.WARN:
+                    await query.answer("Too many taps: wait a little, then try again.")
+                return
         reply = self.replies.page(query.data or "")
         if reply is None or query.message is None:
             await query.answer("This button no longer works: send /practices again.")
@@ -307,10 +328,32 @@ class TelegramBot:
             return (chat.username or "").lower() == wanted[1:].lower()
         return wanted == str(chat.id)
 
+    async def _is_group_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
+        """Whether the sender administers the group, as Telegram says now (getChatMember);
+        an administrator writing anonymously sends as the group itself."""
+        if message.sender_chat is not None:
+            return message.sender_chat.id == chat.id
+        if user is None:
+            return False
+        member = await chat.get_member(user.id)
+        return member.status in ("creator", "administrator")
+
     async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
+        if await self._within_share(chat_id):
+            await self._reply(chat_id, command, args, admin=admin)
+
+    async def _reply(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
         logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
         self._log_use(logged, chat_id)
         await self._send(chat_id, reply)
+
+    async def _within_share(self, chat_id: int) -> bool:
+        """Whether to answer this chat now; over its share it is told once, then ignored."""
+        verdict = self._share.take(chat_id)
+        if verdict is Verdict.WARN:
+            seconds = self._share.wait_seconds(chat_id)
+            await self._send(chat_id, self.replies.render("slow_down", seconds=seconds))
+        return verdict is Verdict.ANSWER
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         from telegram import LinkPreviewOptions

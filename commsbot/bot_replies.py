@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from commsbot.channels.telegram import TelegramSettings
 from commsbot.config import Config
 from commsbot.content import slugify
 from commsbot.errors import CommsbotError, ContentError, TemplateError
@@ -364,6 +365,8 @@ class Replies:
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise places.not_known(unknown[0])
+        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
+            self._pace_new_subscription()
         row = audience_q.upsert_subscriber(
             self.store,
             "telegram",
@@ -374,6 +377,19 @@ class Replies:
             self.clock(),
         )
         return self.render("subscribed", subscriber=self._described(row, places))
+
+    def _pace_new_subscription(self) -> None:
+        """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
+        a script cannot sign up thousands of chats to the digests."""
+        settings = self.config.channels.get("telegram")
+        if not isinstance(settings, TelegramSettings):
+            settings = TelegramSettings()
+        hour_ago = self.clock() - timedelta(hours=1)
+        if (
+            audience_q.subscribers_created_since(self.store, "telegram", hour_ago)
+            >= settings.new_subscriptions_per_hour
+        ):
+            raise ContentError("many chats subscribed in the last hour: please try again later.")
 
     def _described(self, row: dict[str, Any], places: Places) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -357,6 +358,77 @@ def test_any_arguments_get_a_valid_reply_through_telegram(
     message = ask(running.fake, text, user_id=ADMIN if admin else 1009)
     assert is_valid_telegram_html(message["text"])
     assert len(message["plain_text"].encode("utf-16-le")) // 2 <= 4096
+
+
+def test_a_flooding_chat_gets_its_share_then_silence_and_others_are_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flooder, victim = 3001, 3002
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        monkeypatch.setenv(TOKEN_ENV, fake.token)
+        # Three at once, and then (in this test's time) no more.
+        config = load_config(telegram_config(tmp_path, fake, chat_burst=3, chat_per_minute=0.01))
+        with BotThread(config):
+            for n in range(60):
+                fake.push_message(f"/search flood {n}", user_id=flooder)
+            answer = ask(fake, "/start", user_id=victim)["plain_text"]
+            # Updates are handled in order: the flood is behind us when the victim is answered.
+            flooded = [m["plain_text"] for m in fake.messages_to(flooder)]
+        with Store(config.store.path) as store:
+            logged = store.rows("SELECT command FROM bot_queries ORDER BY id")
+    assert answer.startswith("Hello!")
+    assert len(flooded) == 4
+    assert flooded[3].startswith("You are sending more than I can answer")
+    assert [r["command"] for r in logged] == ["search"] * 3 + ["start"]
+
+
+def test_only_a_groups_administrators_change_its_subscription(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group, member, admin, creator = -5001, 71, 72, 73
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        monkeypatch.setenv(TOKEN_ENV, fake.token)
+        config = load_config(telegram_config(tmp_path, fake))
+        fake.add_chat(group, type="supergroup", title="Partners")
+        fake.set_member(group, admin, "administrator")
+        fake.set_member(group, creator, "creator")
+        with BotThread(config):
+
+            def say(text: str, user: int) -> str:
+                return str(ask(fake, text, user_id=user, chat_id=group)["plain_text"])
+
+            refused = "Only this group's administrators can change its digest subscription."
+            assert say("/subscribe monthly", member) == refused
+            assert say("/subscribe monthly", admin).startswith("Subscribed: a monthly digest")
+            assert say("/unsubscribe", member) == refused
+            assert say("/subscriptions", member).startswith("This chat gets a monthly digest")
+            assert say("/unsubscribe", creator).startswith("Unsubscribed")
+        assert fake.calls["getChatMember"] == 4
+        with Store(config.store.path) as store:
+            row = audience_q.get_subscriber(store, "telegram", str(group))
+    assert row is not None and row["status"] == "unsubscribed"
+
+
+def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
+    from commsbot.bot_replies import Replies
+
+    with FakeTelegram() as fake:
+        config = load_config(telegram_config(tmp_path, fake, new_subscriptions_per_hour=2))
+    with Store(config.store.path) as store:
+        small_content(store)
+        now = [NOW]
+        replies = Replies(store, config, lambda: now[0])
+        texts = [replies.answer("subscribe", "", chat, admin=False)[1].text for chat in "123"]
+        assert texts[0].startswith("Subscribed") and texts[1].startswith("Subscribed")
+        assert texts[2] == (
+            "/subscribe: many chats subscribed in the last hour: please try again later."
+        )
+        # A chat already subscribed may change its choices; an hour later others may join.
+        assert replies.answer("subscribe", "monthly", "1", admin=False)[1].text.startswith(
+            "Subscribed: a <b>monthly</b>"
+        )
+        now[0] = NOW + timedelta(hours=1, seconds=1)
+        assert replies.answer("subscribe", "", "3", admin=False)[1].text.startswith("Subscribed")
 
 
 def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:

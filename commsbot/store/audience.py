@@ -68,6 +68,16 @@ def get_subscriber(store: Store, channel: str, address: str) -> dict[str, Any] |
     return None if row is None else _decode(row)
 
 
+def subscribers_created_since(store: Store, channel: str, since: datetime) -> int:
+    """How many of a channel's subscribers were new from ``since`` (re-subscribing is not)."""
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM subscribers WHERE channel = ? AND created_at >= ?",
+            (channel, iso(since)),
+        )
+    )
+
+
 def subscriber_by_token(store: Store, token: str) -> dict[str, Any] | None:
     row = store.row("SELECT * FROM subscribers WHERE token = ?", (token,))
     return None if row is None else _decode(row)
