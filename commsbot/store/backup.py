@@ -47,9 +47,18 @@ class Summary:
         )
 
 
+def _is_file(path: Path) -> bool:
+    """Whether a file is there; a path the system cannot even look up (a name too long)
+    is a StoreError naming it."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror}") from None
+
+
 def check(path: Path) -> Summary:
     """Open a store file read-only and say what it holds; StoreError if it is no store."""
-    if not path.is_file():
+    if not _is_file(path):
         raise StoreError(f"{path}: no such file")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -79,11 +88,15 @@ def check(path: Path) -> Summary:
 
 def backup(store: Store, target: Path, now: datetime, *, force: bool = False) -> Summary:
     """Copy the open store to ``target`` (refused if it exists, unless ``force``)."""
-    if target.exists() and not force:
+    try:
+        exists, folder = target.exists(), target.parent.is_dir()
+    except OSError as exc:
+        raise StoreError(f"{target}: {exc.strerror}") from None
+    if exists and not force:
         raise StoreError(f"{target}: already exists; give --force to overwrite it")
-    if target.exists() and target.resolve() == store.path.resolve():
+    if exists and target.resolve() == store.path.resolve():
         raise StoreError(f"{target}: that is the store itself")
-    if not target.parent.is_dir():
+    if not folder:
         raise StoreError(f"{target}: the folder {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
