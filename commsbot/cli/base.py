@@ -52,7 +52,8 @@ POSITIVE_INT = PositiveInt()
 
 
 class FilePath(click.Path):
-    """A file's path; an empty one is refused (as a path it would mean the current folder)."""
+    """A file's path; an empty one is refused (as a path it would mean the current folder),
+    and so is one with a NUL, which no file system takes."""
 
     def __init__(self) -> None:
         super().__init__(dir_okay=False, path_type=Path)
@@ -60,6 +61,8 @@ class FilePath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("the path is empty", param, ctx)
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} contains a NUL character", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -102,9 +105,9 @@ class App:
             self._store = None
 
 
-def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
     if value:
-        ctx.ensure_object(App).config_path = value
+        ctx.ensure_object(App).config_path = str(value)
 
 
 def config_option(f: F) -> F:
@@ -112,7 +115,7 @@ def config_option(f: F) -> F:
     return click.option(
         "--config",
         "config_path",
-        type=click.Path(dir_okay=False),
+        type=FILE_PATH,
         expose_value=False,
         is_eager=True,
         callback=_set_config,

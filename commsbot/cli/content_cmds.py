@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from commsbot.cli.base import (
+    FILE_PATH,
     POSITIVE_INT,
     App,
     cli,
@@ -50,7 +51,7 @@ def _field_options(ctype: ContentType) -> list[click.Option]:
     options.append(
         click.Option(
             ["--from-file", "from_file"],
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=FILE_PATH,
             help="Read the fields from a TOML or JSON file; flags override it.",
         )
     )
@@ -219,7 +220,7 @@ def content() -> None:
 
 
 @content.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FILE_PATH)
 @click.option("--type", "type_name", help="Content type of a CSV file or JSON list.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows and list the others.")
 @pass_app
@@ -252,7 +253,7 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="File to write (default: stdout).",
 )
 @pass_app

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import FILE_PATH, App, cli, echo_table, pass_app
 
 
 def _now() -> datetime:
@@ -96,7 +96,7 @@ def subscribers_remove(app: App, subscriber: str) -> None:
 
 
 @subscribers.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FILE_PATH)
 @pass_app
 def subscribers_import(app: App, file: Path) -> None:
     """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).

@@ -181,6 +181,8 @@ ARGUMENT_CASES = [
     case("backup over the store", "backup {home}/commsbot.db --force", 1, "{home}/commsbot.db: that is the store itself"),
     case("check not a backup", "backup --check {dir}/garbage.db", 1, "{dir}/garbage.db: not a usable SQLite store", files=NOT_SQLITE),
     case("check damaged", "backup --check {dir}/damaged.db", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", files=DAMAGED),
+    case("config path with NUL", ("--config", "a\x00b", "status"), 2, "Invalid value for '--config': 'a\\x00b' contains a NUL character"),
+    case("import path with NUL", ("content", "import", "a\x00b.csv"), 2, "Invalid value for 'FILE': 'a\\x00b.csv' contains a NUL character"),
     case("backup to an empty path", ("backup", "", "--force"), 2, "Invalid value for 'PATH': the path is empty"),
     case("restore an empty path", ("restore", ""), 2, "Invalid value for 'PATH': the path is empty"),
     case("templates check unknown channel", "templates check --channel fax", 2, "Invalid value for --channel: unknown channel 'fax' (known: "),
