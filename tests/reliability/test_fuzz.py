@@ -101,6 +101,17 @@ KNOWN = [
 ALWAYS = {("run",): ["--once"]}
 
 
+def fixed(examples: int) -> settings:
+    """The fixed profile: the same inputs every run (derandomized, no example database)."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     for name, command in sorted(group.commands.items()):
         if isinstance(command, click.Group):
@@ -189,13 +200,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_every_cli_command_ends_without_a_traceback(
     home: Path, tally: Counter[str], path: tuple[str, ...]
 ) -> None:
-    @settings(
-        max_examples=FORM.cli_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fixed(FORM.cli_examples)
     @given(args=words(path))
     def run(args: list[str]) -> None:
         argv = ["--config", "commsbot.toml", *path, *ALWAYS.get(path, []), *args]
@@ -229,13 +234,7 @@ BOT_WORDS = st.one_of(
 def test_every_bot_command_and_button_gets_a_valid_reply(
     replies: Replies, tally: Counter[str], command: str
 ) -> None:
-    @settings(
-        max_examples=FORM.bot_command_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fixed(FORM.bot_command_examples)
     @given(
         args=st.lists(BOT_WORDS, max_size=6).map(" ".join),
         admin=st.booleans(),
