@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the fake Bot API server lives under tests/
 
-from commsbot.bot_replies import Replies  # noqa: E402
+from commsbot.bot.replies import Replies  # noqa: E402
 from commsbot.channels.telegram import TelegramSettings  # noqa: E402
 from commsbot.config import load_config  # noqa: E402
-from commsbot.content import load_sample  # noqa: E402
+from commsbot.content.items import load_sample  # noqa: E402
 from commsbot.store import Store  # noqa: E402
 from commsbot.store import content as q  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commsbot.bot_fair_share import FairShare, Verdict
+from commsbot.bot.fair_share import FairShare, Verdict
 
 
 class Clock:

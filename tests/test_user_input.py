@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commsbot.user_input import SQLITE_MAX, row_id, whole_number, without_controls
+from commsbot.text.user_input import SQLITE_MAX, row_id, whole_number, without_controls
 
 
 @pytest.mark.parametrize(
