@@ -31,8 +31,8 @@ from commsbot.config import load_config  # noqa: E402
 from commsbot.content.items import load_sample  # noqa: E402
 from commsbot.store import Store  # noqa: E402
 from commsbot.store import content as q  # noqa: E402
-from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
-from tests.telegram_support import TOKEN_ENV, BotThread, ask, telegram_config  # noqa: E402
+from tests.support.telegram import TOKEN_ENV, BotThread, ask, telegram_config  # noqa: E402
+from tests.support.telegram_api import FakeTelegram  # noqa: E402
 
 PRACTICES = 50_000
 SAMPLES = 1_000

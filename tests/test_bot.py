@@ -410,7 +410,7 @@ def test_only_a_groups_administrators_change_its_subscription(
 
 
 def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
-    from commsbot.bot_replies import Replies
+    from commsbot.bot.replies import Replies
 
     with FakeTelegram() as fake:
         config = load_config(telegram_config(tmp_path, fake, new_subscriptions_per_hour=2))
@@ -432,7 +432,7 @@ def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
 
 
 def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:
-    from commsbot.bot import chat_salt
+    from commsbot.bot.app import chat_salt
     from commsbot.channels.telegram import TelegramSettings
 
     named = TelegramSettings(salt_file=tmp_path / "keys" / "bot.salt")

@@ -22,13 +22,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commsbot.bot_replies import COMMANDS, Replies
+from commsbot.bot.replies import COMMANDS, Replies
 from commsbot.cli import cli
 from commsbot.config import load_config
 from commsbot.store import Store
 from commsbot.text import is_valid_telegram_html
-from reliability.reliability_support import FORM, report
-from tests.conftest import NOW
+from tests.support.base import NOW
+from tests.support.reliability import FORM, report
 
 CONFIG = """
 [store]
@@ -98,7 +98,7 @@ KNOWN = [
     "http://127.0.0.1:9/feed",
 ]
 # Commands that would run until stopped are fuzzed in the form that ends.
-ALWAYS = {("run",): ["--once"]}
+ALWAYS: dict[tuple[str, ...], list[str]] = {("run",): ["--once"]}
 
 
 def fixed(examples: int) -> settings:
