@@ -207,7 +207,9 @@ def build(path: Path) -> None:
                     "tag": None if mention else "crossinnovation",
                 }
             )
-        movement_q.record_reading(store, "tag:crossinnovation", rows, rows[-1]["remote_id"], NOW)
+        movement_q.record_reading(
+            store, "mastodon", "tag:crossinnovation", rows, rows[-1]["remote_id"], NOW
+        )
         for day in range(364):
             movement_q.add_audience(
                 store,

@@ -141,10 +141,12 @@ class MovementConfig:
 
     # Tags without '#', e.g. ["CrossInnovation"]; their public timelines are read.
     hashtags: tuple[str, ...] = ()
-    # The Mastodon account that reads them (its mentions, its request allowance); "": the
-    # one named mastodon, else the first enabled Mastodon account.
+    # The Mastodon accounts that read them, each its own mentions with its own request
+    # allowance and cursors; empty: every enabled Mastodon account. ``account`` names one
+    # (the form before several accounts); give one of the two.
+    accounts: tuple[str, ...] = ()
     account: str = ""
-    # Also store public mentions of and replies to our account (its notifications).
+    # Also store public mentions of and replies to each account (its notifications).
     mentions: bool = False
     # Statuses asked for per request (Mastodon gives at most 40), and pages read per
     # hashtag (and of mentions) in one run: the rest is read by the next run.
@@ -179,12 +181,13 @@ class Config:
         """The enabled accounts of one platform kind, in the config's order."""
         return [name for name, s in self.channels.items() if s.enabled and s.kind == kind]
 
-    def movement_account(self) -> str | None:
-        """The Mastodon account that tracks the movement, if one is enabled."""
+    def movement_accounts(self) -> list[str]:
+        """The enabled Mastodon accounts that track the movement, in the config's order."""
         enabled = self.enabled_accounts("mastodon")
-        if self.movement.account:
-            return self.movement.account if self.movement.account in enabled else None
-        return "mastodon" if "mastodon" in enabled else next(iter(enabled), None)
+        named = self.movement.accounts or (
+            (self.movement.account,) if self.movement.account else ()
+        )
+        return [name for name in enabled if name in named] if named else enabled
 
     @property
     def zone(self) -> ZoneInfo:
@@ -356,13 +359,17 @@ MAX_MOVEMENT_REQUESTS = 150
 
 def _movement(loader: _Builder, raw: Any, channels: dict[str, ChannelSettings]) -> MovementConfig:
     movement = loader.build(MovementConfig, raw, "movement")
-    if movement.account:
-        own = channels.get(movement.account)
+    if movement.account and movement.accounts:
+        raise loader.fail("movement.account", "give movement.accounts or account, not both")
+    named = [("movement.account", movement.account)] if movement.account else []
+    named += [(f"movement.accounts[{i}]", n) for i, n in enumerate(movement.accounts)]
+    for key, name in named:
+        own = channels.get(name)
         if own is None or own.kind != "mastodon":
             mastodon = [n for n, s in channels.items() if s.kind == "mastodon"]
             raise loader.fail(
-                "movement.account",
-                f"no Mastodon account {movement.account!r} is configured "
+                key,
+                f"no Mastodon account {name!r} is configured "
                 f"(configured: {', '.join(mastodon) or 'none'})",
             )
     seen: dict[str, int] = {}

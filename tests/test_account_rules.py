@@ -72,6 +72,15 @@ def load(tmp_path: Path, text: str) -> Config:
         ('[channels.outbox]\nlanguages = ["Polish"]\n', r"channels\.outbox\.languages\[0\]"),
         ('[channels.outbox]\nfeeds = ["ftp://x"]\n', r"channels\.outbox\.feeds\[0\]: 'ftp://x'"),
         ('[movement]\naccount = "outbox"\n', r"movement\.account: no Mastodon account 'outbox'"),
+        (
+            '[channels.a]\nkind = "mastodon"\n[movement]\naccounts = ["a", "outbox"]\n',
+            r"movement\.accounts\[1\]: no Mastodon account 'outbox' is configured "
+            r"\(configured: a\)",
+        ),
+        (
+            '[movement]\naccount = "a"\naccounts = ["a"]\n',
+            r"movement\.account: give movement\.accounts or account, not both",
+        ),
     ],
 )
 def test_bad_accounts_are_refused_at_load_naming_file_and_key(

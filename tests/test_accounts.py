@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from commsbot.cli import cli
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.support.mastodon import MOCK_CONFIG, MockMastodon
+from tests.support.mastodon import MOCK_CONFIG, MockMastodon, mastodon_account
 from tests.support.telegram_api import FakeTelegram
 
 SAMPLE = json.loads(
@@ -55,18 +55,10 @@ path = "commsbot.db"
 [channels.outbox]
 enabled = false
 
-[channels.network-mastodon]
-kind = "mastodon"
-enabled = true
-api_base_url = "{mastodon_url}"
-access_token_env = "{NETWORK_ENV}"
+{mastodon_account("network-mastodon", mastodon_url, NETWORK_ENV)}
 content_types = ["event", "newsletter", "announcement"]
 
-[channels.tallinn-mastodon]
-kind = "mastodon"
-enabled = true
-api_base_url = "{mastodon_url}"
-access_token_env = "{TALLINN_ENV}"
+{mastodon_account("tallinn-mastodon", mastodon_url, TALLINN_ENV)}
 cities = ["tallinn"]
 content_types = ["practice"]
 

@@ -195,10 +195,12 @@ def test_a_status_seen_twice_is_stored_once(scenario: int, store: Store) -> None
     """Found by its tag and then as a mention: one row, both flags, one tag, new counts."""
     again = status("200", "alice@vilnius.social", "2026-11-10 09:00", favourites=7, mention=True)
     now = at("2026-12-02 12:00")
-    assert movement_q.record_reading(store, movement_q.MENTIONS, [again], "78", now) == 0
+    assert (
+        movement_q.record_reading(store, "mastodon", movement_q.MENTIONS, [again], "78", now) == 0
+    )
     assert (
         movement_q.record_reading(
-            store, movement_q.tag_source(TAG), [again | {"tag": TAG}], "500", now
+            store, "mastodon", movement_q.tag_source(TAG), [again | {"tag": TAG}], "500", now
         )
         == 0
     )
@@ -208,7 +210,7 @@ def test_a_status_seen_twice_is_stored_once(scenario: int, store: Store) -> None
     )
     assert row == {"favourites": 7, "boosts": 0, "mention": 1, "tags": 1}
     assert store.scalar("SELECT count(*) FROM movement_statuses") == 9
-    cursors = movement_q.cursors(store)
+    cursors = movement_q.cursors(store, "mastodon")
     assert {k: v["newest_id"] for k, v in cursors.items()} == {
         "tag:crossinnovation": "500",
         "mentions": "78",
@@ -227,7 +229,7 @@ def test_a_reply_to_our_post_is_linked_to_it(scenario: int, store: Store) -> Non
     [
         (
             "foo = 1",
-            "movement.foo: unknown key (known: account, hashtags, max_pages, mentions, page_size, refresh_days, requests_per_run)",
+            "movement.foo: unknown key (known: account, accounts, hashtags, max_pages, mentions, page_size, refresh_days, requests_per_run)",
         ),
         (
             'hashtags = [""]',
@@ -291,7 +293,9 @@ def test_a_good_movement_config(config_path: Path) -> None:
 
 def test_the_jobs_say_why_they_cannot_run(tmp_path: Path, config_path: Path) -> None:
     outbox_only = load_config(config_path)
-    assert job("track-movement").requires(outbox_only) == "the mastodon channel is not enabled"
+    assert job("track-movement").requires(outbox_only) == (
+        "no Mastodon account that tracks the movement is enabled"
+    )
     assert job("snapshot-audience").requires(outbox_only) == (
         "no enabled channel has followers or digest subscribers"
     )

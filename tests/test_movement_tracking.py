@@ -146,7 +146,7 @@ def run_job(
 
 def track(world: World, config: Config, **kwargs: Any) -> tracking.Tracked:
     result = run_job(world, config, tracking.track_movement, **kwargs)
-    tracked = result["movement"]
+    tracked = result["mastodon"]
     assert isinstance(tracked, tracking.Tracked)
     return tracked
 
@@ -192,7 +192,7 @@ def test_public_statuses_with_the_tag_and_mentions_are_stored_once(world: World)
     mine = f"{acct}@127.0.0.1"
     # carol's status is found twice: by its tag, and as a mention.
     assert tracked.describe() == (
-        "new 5, seen again 1, not public 2, refreshed 0, removed 0, requests 3"
+        "mastodon: new 5, seen again 1, not public 2, refreshed 0, removed 0, requests 3"
     )
     assert [r.split("?")[0] for r in world.requests()] == [
         "/api/v1/accounts/verify_credentials",
@@ -305,7 +305,7 @@ def test_public_statuses_with_the_tag_and_mentions_are_stored_once(world: World)
     # A second run finds nothing new and adds nothing twice.
     again = track(world, config)
     assert again.describe() == (
-        "new 0, seen again 0, not public 0, refreshed 0, removed 0, requests 3"
+        "mastodon: new 0, seen again 0, not public 0, refreshed 0, removed 0, requests 3"
     )
     assert len(world.rows()) == 5
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, channel_option, cli, echo_table, pass_app
 from commsbot.cli.stats_cmds import STATS_FORMAT, emit, make_period, period_options, stats
 
 if TYPE_CHECKING:
-    from commsbot.insights.movement import AudienceGrowth, MovementFigures
+    from commsbot.insights.movement import AccountMovement, AudienceGrowth, MovementFigures
 
-PARTS = ("all", "weeks", "voices", "languages", "audience")
+PARTS = ("all", "weeks", "accounts", "voices", "languages", "audience")
 
 
 def _week_line(w: Any) -> dict[str, Any]:
@@ -30,6 +30,21 @@ def _week_line(w: Any) -> dict[str, Any]:
     }
 
 
+def _account_line(a: AccountMovement) -> dict[str, Any]:
+    t, growth = a.total, a.audience
+    return {
+        "account": a.account,
+        "tagged": t.tagged,
+        "mentions": t.mentions,
+        "replies": t.replies,
+        "voices": t.voices,
+        "new voices": t.new_voices,
+        "reach": t.reach,
+        "followers": "-" if growth is None or growth.end is None else growth.end,
+        "change": "-" if growth is None or growth.change is None else f"{growth.change:+d}",
+    }
+
+
 def _audience_rows(growth: AudienceGrowth) -> list[dict[str, Any]]:
     return [
         {"week": week, **{s.label: s.values[i] for s in growth.series}}
@@ -40,8 +55,9 @@ def _audience_rows(growth: AudienceGrowth) -> list[dict[str, Any]]:
 def _headline(app: App, figures: MovementFigures) -> str:
     t = figures.total
     tags = ", ".join(f"#{tag}" for tag in app.config.movement.hashtags) or "no campaign hashtags"
+    heard = f" as {figures.account} read it" if figures.account else ""
     return (
-        f"Movement from {figures.period.describe()}: {_count(t.voices, 'voice', 'voices')} "
+        f"Movement{heard} from {figures.period.describe()}: {_count(t.voices, 'voice', 'voices')} "
         f"({t.new_voices} new); {_count(t.tagged, 'status', 'statuses')} by "
         f"{_count(t.accounts, 'account', 'accounts')} with {tags}; "
         f"{_count(t.mentions, 'mention', 'mentions')}; "
@@ -57,6 +73,11 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
         click.echo("\nPer week (tagged: statuses by others with a campaign hashtag; accounts: who")
         click.echo("posted them; replies: to our posts; voices: accounts heard either way):")
         echo_table([_week_line(w) for w in [*figures.weeks, figures.total]])
+    # One account's lines say nothing the totals do not.
+    if part == "accounts" or (part == "all" and len(figures.accounts) > 1):
+        click.echo("\nPer Mastodon account (what each read; a status two accounts read counts")
+        click.echo("once in the network's figures):")
+        echo_table([_account_line(a) for a in figures.accounts])
     if part in ("all", "voices"):
         click.echo("\nTop voices by reach (favourites + boosts + replies of their statuses):")
         echo_table(
@@ -102,27 +123,39 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
     show_default=True,
     help="One table only. CSV holds one table: the weekly one unless another is named.",
 )
+@channel_option(help="Only what this Mastodon account read, and its audience.")
 @STATS_FORMAT
 @pass_app
 def stats_movement(
-    app: App, since: date | None, until: date | None, top: int, show: str, fmt: str
+    app: App,
+    since: date | None,
+    until: date | None,
+    top: int,
+    show: str,
+    channel_name: str | None,
+    fmt: str,
 ) -> None:
-    """The movement: voices using the campaign hashtags or mentioning us, per week; new
-    voices; top voices by reach; languages; audience growth per channel."""
+    """The movement: voices using the campaign hashtags or mentioning us, per week and per
+    Mastodon account; new voices; top voices by reach; languages; audience growth per channel."""
     from commsbot.insights import movement
 
+    if channel_name is not None:
+        _check_account(app, channel_name)
     period = make_period(app, since, until)
-    figures = movement.load(app.store, period, top)
+    figures = movement.load(
+        app.store, period, top, channel_name, accounts=app.config.movement_accounts()
+    )
     document = figures.as_dict()
     parts: dict[str, list[dict[str, Any]]] = {
         "weeks": document["weeks"],
+        "accounts": document["by_account"],
         "voices": document["top_voices"],
         "languages": document["languages"],
         "audience": _audience_rows(figures.audience),
     }
     rows = parts["weeks" if show == "all" else show]
     if show != "all":
-        key = {"voices": "top_voices"}.get(show, show)
+        key = {"voices": "top_voices", "accounts": "by_account"}.get(show, show)
         document = {"period": document["period"], key: document[key]}
 
     def table() -> None:
@@ -135,6 +168,19 @@ def stats_movement(
         _tables(app, figures, show)
 
     emit(fmt, rows, document, table)
+
+
+def _check_account(app: App, name: str) -> None:
+    """A Mastodon account of the config, or one the store remembers (removed since)."""
+    from commsbot.store import accounts as accounts_q
+
+    kinds = {n: s.kind for n, s in app.config.channels.items()}
+    kinds.update({n: r["kind"] for n, r in accounts_q.known(app.store).items() if n not in kinds})
+    if kinds.get(name) != "mastodon":
+        known = ", ".join(n for n, kind in kinds.items() if kind == "mastodon") or "none"
+        raise click.BadParameter(
+            f"no Mastodon account {name!r} (known: {known})", param_hint="--channel"
+        )
 
 
 @cli.group()

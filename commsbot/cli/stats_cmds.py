@@ -316,6 +316,7 @@ def report(app: App, html_path: Path, since: date | None, until: date | None, to
         templates=app.config.service.templates,
         hashtags=app.config.movement.hashtags,
         digest_channels=_digest_accounts(app),
+        movement_accounts=app.config.movement_accounts(),
     )
     try:
         html_path.write_text(html, encoding="utf-8")

@@ -1,17 +1,22 @@
 """Movement figures: who takes up the campaign, week by week, and how the audience grows.
 
 Pure functions over rows read by ``commsbot.store.movement`` (``load`` reads them). A
-*voice* is an account other than ours that used a campaign hashtag or mentioned our
-account; it is *new* in the week of the first status of it the store has ever seen.
+*voice* is an account other than ours that used a campaign hashtag or mentioned one of
+our accounts; it is *new* in the week of the first status of it the store has ever seen.
 *Reach* is favourites + boosts + replies, as last read. Weeks are ISO weeks in the
 configured time zone; statuses count in the week they were posted.
+
+Each Mastodon account of ours reads the movement on its own (its mentions, the hashtags as
+its server sees them): the figures are those of one account, or of the network, where a
+status two accounts read (the same public url) counts once and our own accounts are
+never voices; ``by_account`` then gives each account's own totals.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +30,12 @@ UNKNOWN_LANGUAGE = "(unknown)"
 
 @dataclass(slots=True)
 class MovementStatus:
+    account: str  # ours, that read it
     acct: str
     account_url: str
     created_at: datetime
     language: str | None
+    url: str | None
     favourites: int
     boosts: int
     replies: int
@@ -41,6 +48,17 @@ class MovementStatus:
     def reach(self) -> int:
         return self.favourites + self.boosts + self.replies
 
+    def merge(self, other: MovementStatus) -> None:
+        """The same status as another account read it: what either saw, counted once."""
+        self.own = self.own or other.own
+        self.mention = self.mention or other.mention
+        self.tagged = self.tagged or other.tagged
+        self.favourites = max(self.favourites, other.favourites)
+        self.boosts = max(self.boosts, other.boosts)
+        self.replies = max(self.replies, other.replies)
+        if self.reply_to_post is None:
+            self.reply_to_post = other.reply_to_post
+
 
 def movement_statuses(rows: Iterable[dict[str, Any]]) -> list[MovementStatus]:
     """Rows of ``store.movement.statuses`` as figures."""
@@ -48,10 +66,12 @@ def movement_statuses(rows: Iterable[dict[str, Any]]) -> list[MovementStatus]:
     shared: dict[str, str] = {}
     return [
         MovementStatus(
+            account=shared.setdefault(r["account"], r["account"]),
             acct=shared.setdefault(r["acct"], r["acct"]),
             account_url=shared.setdefault(r["account_url"], r["account_url"]),
             created_at=stamp(r["created_at"]),
             language=r["language"],
+            url=r["url"],
             favourites=r["favourites"],
             boosts=r["boosts"],
             replies=r["replies"],
@@ -62,6 +82,23 @@ def movement_statuses(rows: Iterable[dict[str, Any]]) -> list[MovementStatus]:
         )
         for r in rows
     ]
+
+
+def network_statuses(statuses: Iterable[MovementStatus]) -> list[MovementStatus]:
+    """Each status once, however many of our accounts read it (by its public url)."""
+    seen: dict[str, MovementStatus] = {}
+    merged: list[MovementStatus] = []
+    for s in statuses:
+        first = seen.get(s.url) if s.url else None
+        if first is not None:
+            first.merge(s)
+            continue
+        # A copy: the account's own figures keep what that account read.
+        copy = replace(s)
+        merged.append(copy)
+        if s.url:
+            seen[s.url] = copy
+    return merged
 
 
 @dataclass
@@ -301,6 +338,50 @@ def audience_growth(rows: Iterable[dict[str, Any]], period: Period) -> AudienceG
 
 
 @dataclass(frozen=True)
+class AccountMovement:
+    """One Mastodon account's movement over the period: what it read, its audience."""
+
+    account: str
+    total: Week
+    audience: AudienceSeries | None
+
+    def as_row(self) -> dict[str, Any]:
+        growth = self.audience
+        return {
+            "account": self.account,
+            **{k: v for k, v in self.total.as_row().items() if k != "week"},
+            "audience_start": None if growth is None else growth.start,
+            "audience_end": None if growth is None else growth.end,
+            "audience_change": None if growth is None else growth.change,
+        }
+
+
+def by_account(
+    statuses: Iterable[MovementStatus],
+    first_seen: Mapping[str, Mapping[str, datetime]],
+    audience: AudienceGrowth,
+    period: Period,
+    accounts: Iterable[str],
+) -> list[AccountMovement]:
+    """Each account's totals: ``accounts`` (those tracking now) and every account that
+    read a status in the period, in that order."""
+    tallies = {name: _Tally("total") for name in accounts}
+    for s in statuses:
+        tallies.setdefault(s.account, _Tally("total")).add(s)
+    followers = {x.channel: x for x in audience.series if x.kind == "audience"}
+    return [
+        AccountMovement(
+            name,
+            tally.done(
+                sum(_inside(moment, period) for moment in first_seen.get(name, {}).values())
+            ),
+            followers.get(name),
+        )
+        for name, tally in tallies.items()
+    ]
+
+
+@dataclass(frozen=True)
 class MovementFigures:
     period: Period
     weeks: list[Week]
@@ -308,6 +389,9 @@ class MovementFigures:
     voices: list[Voice]
     languages: list[Language]
     audience: AudienceGrowth
+    # The figures of one account only; None: of the network.
+    account: str | None = None
+    accounts: list[AccountMovement] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -316,6 +400,8 @@ class MovementFigures:
     def as_dict(self) -> dict[str, Any]:
         return {
             "period": self.period.as_dict(),
+            "account": self.account,
+            "by_account": [a.as_row() for a in self.accounts],
             "weeks": [w.as_row() for w in self.weeks],
             "total": {k: v for k, v in self.total.as_row().items() if k != "week"},
             "top_voices": [v.as_row(self.period) for v in self.voices],
@@ -332,33 +418,66 @@ class MovementFigures:
 
 def figures(
     status_rows: Iterable[dict[str, Any]],
-    first_seen: Mapping[str, str],
+    first_seen: Mapping[str, Mapping[str, str]],
     snapshot_rows: Iterable[dict[str, Any]],
     period: Period,
     top: int,
+    *,
+    account: str | None = None,
+    accounts: Sequence[str] = (),
+    ours: set[str] | None = None,
 ) -> MovementFigures:
-    """Every movement figure of a period, from the rows the store gave."""
-    statuses = movement_statuses(status_rows)
-    firsts = {acct: stamp(moment) for acct, moment in first_seen.items()}
+    """Every movement figure of a period, from the rows the store gave: those of one
+    ``account`` (rows, first sightings and audience of it alone), or of the network,
+    with each of ``accounts`` (and any other that read something) on its own line."""
+    # Our accounts are never voices, not even to another account of ours.
+    known = ours or set()
+    read = movement_statuses(status_rows)
+    for s in read:
+        s.own = s.own or s.acct in known
+    heard = {
+        name: {acct: stamp(moment) for acct, moment in voices.items() if acct not in known}
+        for name, voices in first_seen.items()
+        if account is None or name == account
+    }
+    if account is not None:
+        firsts = heard.get(account, {})
+        snapshot_rows = [r for r in snapshot_rows if r["channel"] == account]
+        statuses = read
+    else:
+        firsts = {}
+        for voices in heard.values():
+            for acct, moment in voices.items():
+                firsts[acct] = min(moment, firsts.get(acct, moment))
+        statuses = network_statuses(read)
     weeks, total = weekly(statuses, firsts, period)
+    audience = audience_growth(snapshot_rows, period)
     return MovementFigures(
         period,
         weeks,
         total,
         top_voices(statuses, firsts, top),
         languages(statuses),
-        audience_growth(snapshot_rows, period),
+        audience,
+        account,
+        [] if account is not None else by_account(read, heard, audience, period, accounts),
     )
 
 
-def load(store: Store, period: Period, top: int) -> MovementFigures:
-    """Read the rows a period needs and compute its figures."""
+def load(
+    store: Store, period: Period, top: int, account: str | None = None, accounts: Sequence[str] = ()
+) -> MovementFigures:
+    """Read the rows a period needs and compute its figures: of one account, or of the
+    network with each of ``accounts`` (those tracking) on its own line."""
     from commsbot.store import movement as movement_q
 
     return figures(
-        movement_q.statuses(store, period.since, period.until),
+        movement_q.statuses(store, period.since, period.until, account),
         movement_q.first_seen(store),
         movement_q.audience_snapshots(store, period.until),
         period,
         top,
+        account=account,
+        accounts=accounts,
+        ours=movement_q.own_accounts(store),
     )

@@ -31,6 +31,7 @@ def report_context(
     top: int,
     hashtags: Sequence[str] = (),
     digest_channels: Sequence[str] = (),
+    movement_accounts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything the report template shows, computed once."""
     reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
@@ -44,7 +45,7 @@ def report_context(
     themes = st.summarise(posts, "theme", period, reference)
     cities = st.summarise(posts, "city", period, reference)
     heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
-    movement = mv.load(store, period, top)
+    movement = mv.load(store, period, top, accounts=movement_accounts)
     return {
         "period": period,
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
@@ -114,10 +115,12 @@ def render_report(
     templates: Path | None,
     hashtags: Sequence[str] = (),
     digest_channels: Sequence[str] = (),
+    movement_accounts: Sequence[str] = (),
 ) -> str:
     """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``),
-    ``digest_channels`` the accounts whose subscribers are shown even when there are none."""
-    context = report_context(store, period, now, top, hashtags, digest_channels)
+    ``digest_channels`` the accounts whose subscribers are shown even when there are none,
+    ``movement_accounts`` the Mastodon accounts tracking the movement, each on a line."""
+    context = report_context(store, period, now, top, hashtags, digest_channels, movement_accounts)
     renderer = Renderer(templates)
     renderer.env.filters["thousands"] = thousands
     return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"

@@ -1,10 +1,11 @@
 """Movement tracking jobs: channel -> store, nothing else.
 
 ``snapshot-audience`` records how many follow each channel and how many subscribe to
-digests on each. ``track-movement`` reads the Mastodon timelines of the campaign
-hashtags and the mentions of our account, from where the last run stopped and within
-``[movement] requests_per_run``, stores their public statuses, then reads fresh counts
-of recent ones with what is left of the budget.
+digests on each. ``track-movement`` has each tracking Mastodon account read the timelines
+of the campaign hashtags and its own mentions, from where that account last stopped and
+within ``[movement] requests_per_run`` of its own allowance (Mastodon counts requests per
+account), stores their public statuses, then reads fresh counts of recent ones with what
+is left of its budget. A rate limit or a revoked token stops that account alone.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ async def snapshot_audience(ctx: JobContext) -> dict[str, Any]:
 
 @dataclass
 class Tracked:
-    """What one run of ``track-movement`` did."""
+    """What one run of ``track-movement`` did with one account."""
 
+    account: str
     new: int = 0
     seen: int = 0
     skipped: int = 0
@@ -69,16 +71,15 @@ class Tracked:
 
     def describe(self) -> str:
         line = (
-            f"new {self.new}, seen again {self.seen - self.new}, not public {self.skipped}, "
+            f"{self.account}: new {self.new}, seen again {self.seen - self.new}, "
+            f"not public {self.skipped}, "
             f"refreshed {self.refreshed}, removed {self.removed}, requests {self.requests}"
         )
         return "; ".join([line, *self.stopped])
 
 
-def _row(status: PublicStatus, *, channel: str, mention: bool, tag: str | None) -> dict[str, Any]:
+def _row(status: PublicStatus, *, mention: bool, tag: str | None) -> dict[str, Any]:
     return {
-        # Replies are matched to the posts of the account that reads them.
-        "channel": channel,
         "remote_id": status.remote_id,
         "acct": status.acct,
         "account_url": status.account_url,
@@ -96,24 +97,37 @@ def _row(status: PublicStatus, *, channel: str, mention: bool, tag: str | None) 
 
 
 async def track_movement(ctx: JobContext) -> dict[str, Any]:
-    """The job: new statuses of every source, oldest-read source first, then refreshes."""
+    """The job: each tracking account in turn reads its sources, then refreshes counts."""
+    result: dict[str, Any] = {}
+    for name in ctx.config.movement_accounts():
+        try:
+            result[name] = await _track_account(ctx, name)
+        except ChannelError as exc:
+            # One account's revoked token or unreachable server: the others still read.
+            log.warning("%s movement: %s", name, exc)
+            result[name] = f"not read: {exc}"
+    return result or {"skipped": "no Mastodon account that tracks the movement is enabled"}
+
+
+async def _track_account(ctx: JobContext, name: str) -> Tracked | str:
+    """One account's run: new statuses of every source, oldest-read first, then refreshes;
+    or why it was not read."""
     from commsbot.channels.mastodon import MastodonChannel
 
-    name = ctx.config.movement_account() or "mastodon"
     channel = ctx.channels.get(name)
     if not isinstance(channel, MastodonChannel):
-        return {"skipped": f"the {name} channel is not open"}
+        return f"skipped: the {name} channel is not open"
     blocked = select.channel_blocked(ctx.store, name, ctx.clock())
     if blocked:
-        return {"skipped": f"{name} is {blocked}"}
+        return f"skipped: {name} is {blocked}"
     cfg = ctx.config.movement
     reader = await channel.timeline_reader(cfg.requests_per_run)
-    tracked = Tracked()
+    tracked = Tracked(name)
     # Tags by their lower-case name, as Mastodon files them.
     sources: dict[str, str | None] = {movement_q.tag_source(t): t.lower() for t in cfg.hashtags}
     if cfg.mentions:
         sources[movement_q.MENTIONS] = None
-    read = movement_q.cursors(ctx.store)
+    read = movement_q.cursors(ctx.store, name)
     # The source that waited longest goes first, so a tight budget serves each in turn.
     order = sorted(sources, key=lambda s: read[s]["read_at"] if s in read else "")
     stop = False
@@ -124,9 +138,9 @@ async def track_movement(ctx: JobContext) -> dict[str, Any]:
         if stop:
             break
     if cfg.refresh_days and not stop:
-        await _refresh(ctx, reader, timedelta(days=cfg.refresh_days), tracked)
+        await _refresh(ctx, reader, name, timedelta(days=cfg.refresh_days), tracked)
     tracked.requests = reader.used
-    return {"movement": tracked}
+    return tracked
 
 
 async def _read_source(
@@ -146,9 +160,9 @@ async def _read_source(
         reading = await reader.mentions(newest, cfg.page_size, cfg.max_pages)
     else:
         reading = await reader.hashtag(tag, newest, cfg.page_size, cfg.max_pages)
-    rows = [_row(s, channel=account, mention=tag is None, tag=tag) for s in reading.statuses]
+    rows = [_row(s, mention=tag is None, tag=tag) for s in reading.statuses]
     tracked.new += movement_q.record_reading(
-        ctx.store, source, rows, reading.newest_id, ctx.clock()
+        ctx.store, account, source, rows, reading.newest_id, ctx.clock()
     )
     tracked.seen += len(rows)
     tracked.skipped += reading.skipped
@@ -161,7 +175,7 @@ async def _read_source(
 
 
 async def _refresh(
-    ctx: JobContext, reader: TimelineReader, age: timedelta, tracked: Tracked
+    ctx: JobContext, reader: TimelineReader, account: str, age: timedelta, tracked: Tracked
 ) -> None:
     """Fresh counts for recent statuses, with the requests left (20 statuses each)."""
     from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST
@@ -171,7 +185,7 @@ async def _refresh(
         return
     now = ctx.clock()
     due = movement_q.refresh_due(
-        ctx.store, now - age, now - REFRESH_EVERY, left * STATUSES_PER_REQUEST
+        ctx.store, account, now - age, now - REFRESH_EVERY, left * STATUSES_PER_REQUEST
     )
     if not due:
         return
@@ -185,7 +199,7 @@ async def _refresh(
         }
         for s in refresh.statuses
     ]
-    tracked.removed += movement_q.update_counts(ctx.store, counts, refresh.gone, now)
+    tracked.removed += movement_q.update_counts(ctx.store, account, counts, refresh.gone, now)
     tracked.refreshed += len(counts)
     if refresh.stopped:
         tracked.stopped.append(f"refresh: {refresh.stopped}")

@@ -91,8 +91,8 @@ def _needs_audience(config: Config) -> str | None:
 
 
 def _needs_movement(config: Config) -> str | None:
-    if config.movement_account() is None:
-        return "the mastodon channel is not enabled"
+    if not config.movement_accounts():
+        return "no Mastodon account that tracks the movement is enabled"
     movement = config.movement
     if not movement.hashtags and not movement.mentions:
         return "[movement] names no hashtags and mentions = false"

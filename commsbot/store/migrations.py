@@ -403,7 +403,7 @@ CREATE INDEX subscribers_due ON subscribers (frequency, status);
 # Migrations that rebuild a table other tables refer to: they run with foreign keys off, as
 # SQLite's documented procedure asks, or dropping the old table would fire the children's
 # ON DELETE actions (digest deliveries would lose their subscriber).
-WITHOUT_FOREIGN_KEYS = {14}
+WITHOUT_FOREIGN_KEYS = {14, 20}
 
 # The bot's chat-hash salt leaves the store (and so every later backup): it comes from
 # salt_env or a salt file now. The hashes already stored stay, but no longer match new
@@ -411,6 +411,59 @@ WITHOUT_FOREIGN_KEYS = {14}
 # backup made from now on can test old or new hashes against a chat id.
 _SALT_OUT_OF_STORE = """
 DELETE FROM meta WHERE key = 'bot_chat_salt';
+"""
+
+# Movement per account (#16): each Mastodon account that tracks the movement reads the
+# hashtags and its own mentions with cursors of its own, and keeps the statuses it read (a
+# status id is only unique on one server, and two accounts may read the same status). The
+# rows read before belong to the one account that read them: the store's only Mastodon
+# account if it knows one, else the account named mastodon (before #16 the only one).
+_MOVEMENT_ACCOUNTS = """
+CREATE TEMP TABLE movement_reader AS SELECT coalesce(
+    (SELECT min(name) FROM accounts WHERE kind = 'mastodon'
+        HAVING count(*) = 1), 'mastodon') AS name;
+CREATE TABLE movement_statuses_20 (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    acct TEXT NOT NULL,
+    account_url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    language TEXT,
+    url TEXT,
+    favourites INTEGER NOT NULL DEFAULT 0,
+    boosts INTEGER NOT NULL DEFAULT 0,
+    replies INTEGER NOT NULL DEFAULT 0,
+    own INTEGER NOT NULL DEFAULT 0,
+    mention INTEGER NOT NULL DEFAULT 0,
+    reply_to_post INTEGER REFERENCES posts(id) ON DELETE SET NULL,
+    first_seen_at TEXT NOT NULL,
+    counts_at TEXT NOT NULL,
+    UNIQUE (account, remote_id)
+);
+INSERT INTO movement_statuses_20 (id, account, remote_id, acct, account_url, created_at,
+    language, url, favourites, boosts, replies, own, mention, reply_to_post, first_seen_at,
+    counts_at)
+    SELECT id, (SELECT name FROM movement_reader), remote_id, acct, account_url, created_at,
+    language, url, favourites, boosts, replies, own, mention, reply_to_post, first_seen_at,
+    counts_at FROM movement_statuses;
+DROP TABLE movement_statuses;
+ALTER TABLE movement_statuses_20 RENAME TO movement_statuses;
+CREATE INDEX movement_statuses_created ON movement_statuses (created_at);
+CREATE INDEX movement_statuses_acct ON movement_statuses (acct COLLATE NOCASE);
+CREATE TABLE movement_cursors_20 (
+    account TEXT NOT NULL,
+    source TEXT NOT NULL,
+    newest_id TEXT,
+    read_at TEXT NOT NULL,
+    PRIMARY KEY (account, source)
+);
+INSERT INTO movement_cursors_20 (account, source, newest_id, read_at)
+    SELECT (SELECT name FROM movement_reader), source, newest_id, read_at
+    FROM movement_cursors;
+DROP TABLE movement_cursors;
+ALTER TABLE movement_cursors_20 RENAME TO movement_cursors;
+DROP TABLE movement_reader;
 """
 
 # (number, name, SQL script). Later capabilities append theirs.
@@ -427,4 +480,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (10, "movement", _MOVEMENT),
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (14, "accounts", _ACCOUNTS),
+    (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
 ]

@@ -271,6 +271,14 @@ PNG = bytes.fromhex(
 )
 
 
+def mastodon_account(name: str, base_url: str, token_env: str) -> str:
+    """The ``[channels.NAME]`` section of an enabled Mastodon account on a test server."""
+    return (
+        f'[channels.{name}]\nkind = "mastodon"\nenabled = true\n'
+        f'api_base_url = "{base_url}"\naccess_token_env = "{token_env}"'
+    )
+
+
 def mastodon_config(
     folder: Path, base_url: str, token_env: str, extra: str = "", *, outbox: bool = False
 ) -> Path:

@@ -33,7 +33,6 @@ def status(
     """A status row as ``record_reading`` takes it (tagged unless it is a mention)."""
     user, _, server = acct.partition("@")
     return {
-        "channel": "mastodon",
         "remote_id": remote_id,
         "acct": acct,
         "account_url": f"https://{server}/@{user}",
@@ -88,8 +87,8 @@ def build_movement(store: Store) -> int:
         status("400", "dave@linz.social", "2026-11-22 23:30", mention=True),
     ]
     now = at("2026-12-01 12:00")
-    movement_q.record_reading(store, movement_q.tag_source(TAG), tagged, "500", now)
-    movement_q.record_reading(store, movement_q.MENTIONS, mentions, "77", now)
+    movement_q.record_reading(store, "mastodon", movement_q.tag_source(TAG), tagged, "500", now)
+    movement_q.record_reading(store, "mastodon", movement_q.MENTIONS, mentions, "77", now)
     for channel, kind, size, when in (
         ("mastodon", "audience", 100, "2026-11-08 22:00"),
         ("mastodon", "audience", 110, "2026-11-12 12:00"),
