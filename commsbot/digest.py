@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from commsbot.channels.email import EmailChannel
@@ -251,17 +250,28 @@ class DigestRenderer:
         since: datetime,
     ) -> Message:
         """Subject, plain text and HTML, with the unsubscribe link and headers."""
-        assert isinstance(channel, EmailChannel)
-        leave = channel.unsubscribe(subscriber["token"])
         context = self.context(contents, subscriber, since, self.config.digest.max_items)
-        context["unsubscribe"] = {"url": leave.url}
+        return self.email_for(channel, context, subscriber["token"], contents.total())
+
+    def email_for(
+        self, channel: Channel | None, context: dict[str, Any], token: str, items: int
+    ) -> Message:
+        """The e-mail of a prepared context for the holder of token.
+
+        The templates are rendered with this subscriber's own link in place, so the token
+        can only be where the template prints ``unsubscribe.url``: nothing in the content
+        (a feed link, a title) can ever be turned into a link holding it.
+        """
+        assert isinstance(channel, EmailChannel)
+        leave = channel.unsubscribe(token)
+        context = {**context, "unsubscribe": {"url": leave.url}}
         subject = " ".join(self.render("subject.txt.j2", context).split())
         return Message(
             text=self.render("email.txt.j2", context),
             subject=subject,
             html=self.render("email.html.j2", context),
             headers=dict(leave.headers),
-            items=contents.total(),
+            items=items,
         )
 
     def telegram(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Message:
@@ -295,37 +305,33 @@ class DigestRenderer:
         plain = html.unescape(_TAG_RE.sub("", best))
         return Message(text=plain, html=best, items=contents.total())
 
-    def message(
-        self,
-        channel: Channel | None,
-        contents: Contents,
-        subscriber: dict[str, Any],
-        since: datetime,
-    ) -> Message:
+    def shared(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Shared:
+        """What every subscriber with the same choices gets, before it is theirs."""
         if subscriber["channel"] == "email":
-            return self.email(channel, contents, subscriber, since)
-        return self.telegram(contents, subscriber, since)
+            context = self.context(contents, subscriber, since, self.config.digest.max_items)
+            return Shared(context=context, items=contents.total())
+        # A Telegram digest names the /unsubscribe command: it holds no token at all.
+        return Shared(message=self.telegram(contents, subscriber, since))
+
+    def personal(self, channel: Channel | None, shared: Shared, token: str) -> Message:
+        """One subscriber's digest from what they share with others."""
+        if shared.message is not None:
+            return shared.message
+        return self.email_for(channel, shared.context, token, shared.items)
 
 
-# Stands for a subscriber's unsubscribe token in a digest rendered for several of them
-# (URL-safe, like the tokens, so links built from it come out the same).
-TOKEN_MARK = "commsbot-unsubscribe-token-mark"
+@dataclass(frozen=True)
+class Shared:
+    """A digest as subscribers with the same choices share it: a finished message when it
+    holds nothing personal (Telegram), else the context their e-mails are rendered from."""
+
+    message: Message | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    items: int = 0
 
 
 def choices(subscriber: dict[str, Any]) -> tuple[list[str], list[str]]:
     return list(subscriber.get("cities") or ()), list(subscriber.get("themes") or ())
-
-
-def personal(message: Message, token: str) -> Message:
-    """A shared rendering with one subscriber's unsubscribe token filled in."""
-    mark, value = TOKEN_MARK, quote(token, safe="")
-    return Message(
-        text=message.text.replace(mark, value),
-        subject=message.subject,
-        html=message.html.replace(mark, value) if message.html else message.html,
-        headers={k: v.replace(mark, value) for k, v in message.headers.items()},
-        items=message.items,
-    )
 
 
 def _utf16(text: str) -> int:
