@@ -34,7 +34,7 @@ from commsbot.jobs import JobContext
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
 from commsbot.store.feeds import EntryRow, Stored
-from commsbot.text import html_to_text
+from commsbot.text import html_to_text, public_text
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,9 @@ def _text(detail: Any, fallback: Any = None) -> str:
     value = detail.get("value") if detail else fallback
     if not isinstance(value, str) or not value:
         return ""
-    if detail and detail.get("type") in HTML_TYPES:
-        return html_to_text(value)
-    return " ".join(value.split())
+    # Decoded once, here: what is stored is the text a reader sees, never markup again.
+    text = html_to_text(value) if detail and detail.get("type") in HTML_TYPES else value
+    return " ".join(public_text(text).split())
 
 
 def _link(value: Any) -> str | None:

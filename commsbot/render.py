@@ -22,9 +22,10 @@ from commsbot.text import (
     add_utm,
     hashtag,
     hashtags,
-    html_to_text,
+    public_text,
     split_thread,
     telegram_escape,
+    telegram_fit,
     truncate,
 )
 
@@ -122,7 +123,6 @@ class Renderer:
         self.env.filters.update(
             hashtag=hashtag,
             hashtags=hashtags,
-            html_to_text=html_to_text,
             telegram_escape=telegram_escape,
             shorten=shorten,
         )
@@ -207,9 +207,12 @@ class Renderer:
         if link and utm:
             link = add_utm(link, utm)
         shown_link = link
-        if link and _autoescape(tmpl.name):
+        markup = _autoescape(tmpl.name)
+        if link and markup:
             shown_link = telegram_escape(link)
-        body = self._run(tmpl, {**context, "link": link, "channel": channel.name}, what)
+        # Invisible controls (a U+202E that reverses what follows) never reach the public,
+        # whoever wrote the text: a feed, the officer or a template.
+        body = public_text(self._run(tmpl, {**context, "link": link, "channel": channel.name}, what))
         settings = channel.settings
         tags = missing_hashtags(body, settings.hashtags)
         full = _append_tags(body, tags)
@@ -226,7 +229,11 @@ class Renderer:
             try:
                 if room <= 0:
                     raise ValueError(f"the link and hashtags alone exceed the limit of {limit}")
-                if settings.long_posts == "thread":
+                if markup:
+                    # HTML is cut in its visible text, tags and entities kept whole and
+                    # closed again, never in its escaped form (a "&lt;" split is invalid).
+                    full, truncated = telegram_fit(body, room) + tail, True
+                elif settings.long_posts == "thread":
                     first, *rest = split_thread(body, room, counter=channel.length)
                     full, thread = first + tail, tuple(rest)
                 else:

@@ -134,3 +134,34 @@ def test_the_items_language_goes_with_the_post(tmp_path: Path) -> None:
         "thread": [],
         "language": "lt",
     }
+
+
+@pytest.mark.parametrize("filler", ["<tag> & more ", "Plzeň <co>lab 👩\u200d💻 ", "x&y<z>" * 3 + " "])
+def test_a_long_telegram_post_is_cut_in_its_text_not_its_escaped_html(filler: str) -> None:
+    """Cut the text, then escape: no entity or tag split, the link kept (#14 item 2)."""
+    from commsbot.channels.telegram import TelegramChannel, TelegramSettings
+    from commsbot.text import (
+        is_valid_telegram_html,
+        telegram_length,
+        telegram_visible,
+        utf16_length,
+    )
+
+    channel = TelegramChannel(TelegramSettings())
+    item = {"title": "Newsletter <7>", "number": 7, "published": "2026-11-02"}
+    link = "https://ci.example/n?a=1&b=2"
+    cut = 0
+    for size in range(4000, 4200, 7):  # every place the cut can fall in the filler
+        summary = (filler * (size // len(filler) + 1))[:size]
+        out = Renderer().render(
+            channel, "newsletter", {"item": {**item, "summary": summary}}, link=link, what="n"
+        )
+        assert is_valid_telegram_html(out.text), out.text[-80:]
+        assert telegram_length(out.text) <= 4096
+        shown = telegram_visible(out.text)
+        assert shown.endswith(("…" if out.truncated else summary.strip()) + "\n\n" + link)
+        if out.truncated:
+            kept = shown.split("\n\n", 1)[1].rsplit("…", 1)[0]
+            assert summary.startswith(kept) and utf16_length(kept) > 3900
+            cut += 1
+    assert cut > 20

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from commsbot.channels.base import Channel, Delivery, DirectMessage, Rendered
 from commsbot.config import ChannelSettings, Config, read_secret
 from commsbot.errors import ChannelError, ConfigError
-from commsbot.text import is_valid_telegram_html, split_thread, telegram_length, utf16_length
+from commsbot.text import (
+    is_valid_telegram_html,
+    split_thread,
+    telegram_length,
+    telegram_visible,
+    utf16_length,
+)
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -244,6 +250,9 @@ class TelegramChannel(Channel):
 
     def length(self, text: str) -> int:
         return telegram_length(text)
+
+    def visible(self, text: str) -> str:
+        return telegram_visible(text)
 
     def direct_rate(self) -> float:
         return self.telegram.direct_per_second
