@@ -212,7 +212,8 @@ class Renderer:
             shown_link = telegram_escape(link)
         # Invisible controls (a U+202E that reverses what follows) never reach the public,
         # whoever wrote the text: a feed, the officer or a template.
-        body = public_text(self._run(tmpl, {**context, "link": link, "channel": channel.name}, what))
+        values = {**context, "link": link, "channel": channel.name}
+        body = public_text(self._run(tmpl, values, what))
         settings = channel.settings
         tags = missing_hashtags(body, settings.hashtags)
         full = _append_tags(body, tags)

@@ -195,7 +195,8 @@ _HIDDEN_RE: Final[Any] = regex.compile(
 
 def public_text(text: str) -> str:
     """text without the invisible format and control characters that could disguise it."""
-    return _HIDDEN_RE.sub("", text)
+    cleaned: str = _HIDDEN_RE.sub("", text)
+    return cleaned
 
 
 def telegram_escape(text: str) -> str:

@@ -89,9 +89,9 @@ CASES = [
     Case(
         "emoji with joiners, a subdivision flag, Persian ZWNJ",
         "Team 👩\u200d💻 and 👨\u200d👩\u200d👧 meet 🏳️\u200d🌈",
-        "Scotland 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f joins; می\u200cخواهم ❤️\u200d🔥",
+        "Scotland 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f joins; \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 ❤️\u200d🔥",
         "Team 👩\u200d💻 and 👨\u200d👩\u200d👧 meet 🏳️\u200d🌈",
-        "Scotland 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f joins; می\u200cخواهم ❤️\u200d🔥",
+        "Scotland 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f joins; \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 ❤️\u200d🔥",
     ),
     Case(
         "Polish, Lithuanian and Czech diacritics",
@@ -138,7 +138,9 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, 
     server: FeedServer
     with feed_server() as server, Store(config.store.path) as store:
         entries = [
-            item(case.title_xml, guid=f"urn:case:{n}", link=link_of(n), description=case.summary_xml)
+            item(
+                case.title_xml, guid=f"urn:case:{n}", link=link_of(n), description=case.summary_xml
+            )
             for n, case in enumerate(CASES)
         ]
         url = server.set("/feed.xml", rss(entries))
@@ -186,7 +188,9 @@ def shown(store: Store, config: Config, channel: Channel, n: int) -> list[Shown]
             results.append(Shown("digest html", html_to_text(page), page, True))
         else:
             message = digests.telegram(contents, subscriber, since)
-            results.append(Shown("digest", channel.visible(message.html or ""), message.html or "", False))
+            results.append(
+                Shown("digest", channel.visible(message.html or ""), message.html or "", False)
+            )
     return results
 
 
@@ -225,7 +229,10 @@ def check(shown: Shown, case: Case, link: str, channel: Channel) -> None:
     after = starts[0] + len(title)
     if shown.summaries:
         summary = case.summary.split()
-        assert words_follow(seen, summary, after) >= min(len(summary), 2), (where, seen[after:][:10])
+        assert words_follow(seen, summary, after) >= min(len(summary), 2), (
+            where,
+            seen[after:][:10],
+        )
 
 
 @pytest.mark.parametrize("name", channel_names())
@@ -252,6 +259,11 @@ def test_the_store_holds_each_text_decoded_once(ingested: tuple[Store, Config]) 
 def test_a_table_row_fails_when_words_are_lost() -> None:
     """The checker itself: a post that dropped <co> (the old Telegram defect) fails."""
     case = CASES[2]
-    lost = Shown("post", "Design lab opens in Plzeň\n\nThe lab format & its teams.\n\n" + link_of(2), "", True)
+    lost = Shown(
+        "post",
+        "Design lab opens in Plzeň\n\nThe lab format & its teams.\n\n" + link_of(2),
+        "",
+        True,
+    )
     with pytest.raises(AssertionError):
         check(lost, case, link_of(2), channel_class("outbox")(channel_class("outbox").Settings()))

@@ -136,7 +136,9 @@ def test_the_items_language_goes_with_the_post(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("filler", ["<tag> & more ", "Plzeň <co>lab 👩\u200d💻 ", "x&y<z>" * 3 + " "])
+@pytest.mark.parametrize(
+    "filler", ["<tag> & more ", "Plzeň <co>lab 👩\u200d💻 ", "x&y<z>" * 3 + " "]
+)
 def test_a_long_telegram_post_is_cut_in_its_text_not_its_escaped_html(filler: str) -> None:
     """Cut the text, then escape: no entity or tag split, the link kept (#14 item 2)."""
     from commsbot.channels.telegram import TelegramChannel, TelegramSettings
