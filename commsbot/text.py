@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html.parser import HTMLParser
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 # regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is installed.
 import regex  # type: ignore[import-untyped, unused-ignore]
@@ -35,6 +35,7 @@ __all__ = [
     "telegram_visible",
     "truncate",
     "utf16_length",
+    "web_url",
 ]
 
 _GRAPHEME_RE: Final[Any] = regex.compile(r"\X")
@@ -393,6 +394,18 @@ def truncate(
     if link:
         return link
     return ellipsis if counter(ellipsis) <= limit else ""
+
+
+def web_url(value: object) -> str | None:
+    """value as a link that is safe to publish: an http(s) URL with a host, else None
+    (a ``javascript:`` or ``data:`` URL from another server never becomes a link)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def add_utm(url: str, params: Mapping[str, str]) -> str:

@@ -551,3 +551,24 @@ def test_graphemes_fast_path_matches_full_segmentation(text: str) -> None:
     import regex
 
     assert graphemes(text) == len(regex.findall(r"\X", text))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://mastodon.example/@anna", "https://mastodon.example/@anna"),
+        (" http://a.example/x ", "http://a.example/x"),
+        ("HTTPS://A.example", "HTTPS://A.example"),
+        ("javascript:alert(1)", None),
+        ("JavaScript://a.example/%0aalert(1)", None),
+        ("data:text/html,<script>", None),
+        ("https:///no-host", None),
+        ("//a.example/x", None),
+        (None, None),
+        (42, None),
+    ],
+)
+def test_web_url_keeps_only_http_links_with_a_host(value: object, expected: str | None) -> None:
+    from commsbot.text import web_url
+
+    assert web_url(value) == expected
