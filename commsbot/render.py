@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 # Where each item type keeps its link.
 LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
+# Item types whose tags are a feed's categories: the renderer adds them as hashtags (a
+# practice's tags are the officer's, printed where its template puts them).
+CATEGORY_TAGGED = ("news", "newsletter")
 
 
 @dataclass(frozen=True)
@@ -215,12 +218,22 @@ class Renderer:
         values = {**context, "link": link, "channel": channel.name}
         body = public_text(self._run(tmpl, values, what))
         settings = channel.settings
-        tags = missing_hashtags(body, settings.hashtags)
-        full = _append_tags(body, tags)
-        if shown_link:
-            full = f"{full}\n\n{shown_link}" if full else shown_link
+        item = context.get("item", {})
+        fixed = missing_hashtags(body, settings.hashtags)
+        # A feed's categories, when it asked for them: after the channel's own hashtags,
+        # none twice, and given up one by one (the last first) before any text is cut.
+        extra = item.get("tags") if isinstance(item, dict) and kind in CATEGORY_TAGGED else None
+        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra or ())).split()
         limit = channel.limit()
-        length = channel.length(full)
+        while True:
+            tags = " ".join(part for part in (fixed, *categories) if part)
+            full = _append_tags(body, tags)
+            if shown_link:
+                full = f"{full}\n\n{shown_link}" if full else shown_link
+            length = channel.length(full)
+            if length <= limit or not categories:
+                break
+            categories.pop()
         truncated = False
         thread: tuple[str, ...] = ()
         if length > limit:
@@ -244,7 +257,6 @@ class Renderer:
             length = channel.length(full)
         if not full:
             raise TemplateError(f"template {tmpl.name} for {what} rendered nothing")
-        item = context.get("item", {})
         return Output(
             text=full,
             link=link,

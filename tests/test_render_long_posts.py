@@ -167,3 +167,34 @@ def test_a_long_telegram_post_is_cut_in_its_text_not_its_escaped_html(filler: st
             assert summary.startswith(kept) and utf16_length(kept) > 3900
             cut += 1
     assert cut > 20
+
+
+def news_post(channel: Channel, summary: str, tags: list[str]) -> Output:
+    item = {"slug": "n", "title": "Plzeň lab", "summary": summary, "tags": tags, "link": LINK}
+    context = {"item": item, "city": None, "theme": None}
+    return Renderer().render(channel, "news", context, link=LINK, what="news 'n'")
+
+
+def test_a_feeds_categories_follow_the_channels_hashtags_each_once(tmp_path: Path) -> None:
+    channel = outbox(tmp_path, hashtags=("CrossInnovation",))
+    tags = ["machine-learning", "web.dev", "Machine Learning", "cross innovation", "2026"]
+
+    out = news_post(channel, "Designers met coders.", tags)
+
+    assert out.text == (
+        f"Plzeň lab\n\nDesigners met coders.\n\n#CrossInnovation #MachineLearning #WebDev\n\n{LINK}"
+    )
+
+
+def test_categories_give_way_before_the_text_and_the_link(tmp_path: Path) -> None:
+    channel = outbox(tmp_path, max_length=90, hashtags=("CrossInnovation",))
+    summary = "Designers met coders."
+
+    whole = news_post(channel, summary, ["machine-learning", "web.dev"])
+    assert whole.text == f"Plzeň lab\n\n{summary}\n\n#CrossInnovation #MachineLearning\n\n{LINK}"
+    assert not whole.truncated and graphemes(whole.text) <= 90
+
+    tight = news_post(
+        outbox(tmp_path, max_length=75, hashtags=("CrossInnovation",)), summary, ["web.dev"]
+    )
+    assert tight.text == f"Plzeň lab\n\n{summary}\n\n#CrossInnovation\n\n{LINK}"
