@@ -27,6 +27,7 @@ from commsbot.render import LINK_FIELD
 from commsbot.select import Lookup
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
+from commsbot.text import public_text
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
@@ -238,9 +239,11 @@ class DigestRenderer:
         return context
 
     def render(self, name: str, context: dict[str, Any]) -> str:
-        return self.renderer.render_text(
+        text = self.renderer.render_text(
             f"digest/{name}", context, f"the {self.period.label} digest"
         )
+        # As in posts: no invisible control from an officer's text reaches a subscriber.
+        return public_text(text)
 
     def email(
         self,

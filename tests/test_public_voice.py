@@ -267,3 +267,11 @@ def test_a_table_row_fails_when_words_are_lost() -> None:
     )
     with pytest.raises(AssertionError):
         check(lost, case, link_of(2), channel_class("outbox")(channel_class("outbox").Settings()))
+
+
+@pytest.mark.parametrize("name", [n for n in channel_names() if channel_class(n).takes_posts])
+def test_an_officers_text_loses_its_invisible_controls_too(tmp_path: Path, name: str) -> None:
+    [channel] = [c for c in channels(tmp_path) if c.name == name]
+    text = "Invoice \u202egpj.exe\u202c for 👩\u200d💻 \u2066now\u2069"
+    out = Renderer().render(channel, "announcement", {"text": text}, link=None, what="it")
+    assert channel.visible(out.text) == "Invoice gpj.exe for 👩\u200d💻 now"
