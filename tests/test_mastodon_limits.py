@@ -129,15 +129,20 @@ def test_the_mock_counts_graphemes_and_23_per_url(client: Any) -> None:
         client.status_post("👩\u200d💻" * 501)
 
 
+def long_practice_posted(tmp_path: Path, mock: MockMastodon, long_posts: str) -> dict[str, Any]:
+    """A practice of 12 sentences, each with a long link, published: its outbox row."""
+    config = setup(tmp_path, mock, long_posts)
+    add(config, "practice", practice(SENTENCE * 12))
+    [post] = publish(config)
+    assert post["status"] == "sent", post["last_error"]
+    return post
+
+
 def test_a_thread_with_links_fills_the_real_limit(
     tmp_path: Path, mock: MockMastodon, client: Any
 ) -> None:
-    config = setup(tmp_path, mock, "thread")
-    add(config, "practice", practice(SENTENCE * 12))
+    post = long_practice_posted(tmp_path, mock, "thread")
 
-    [post] = publish(config)
-
-    assert post["status"] == "sent", post["last_error"]
     parts = [post["text"], *post["payload"]["thread"]]
     shown = statuses(client)
     assert [client.status_source(s.id).text for s in shown] == parts
@@ -151,12 +156,8 @@ def test_a_thread_with_links_fills_the_real_limit(
 def test_truncation_keeps_the_link_at_the_real_limit(
     tmp_path: Path, mock: MockMastodon, client: Any
 ) -> None:
-    config = setup(tmp_path, mock, "truncate")
-    add(config, "practice", practice(SENTENCE * 12))
+    post = long_practice_posted(tmp_path, mock, "truncate")
 
-    [post] = publish(config)
-
-    assert post["status"] == "sent", post["last_error"]
     [status] = statuses(client)
     text = client.status_source(status.id).text
     assert text == post["text"] and text.endswith(f"…\n\n{LINK}")
