@@ -404,8 +404,7 @@ CREATE TABLE news_13 (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     language TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',
-    UNIQUE (feed_url, guid)
+    tags TEXT NOT NULL DEFAULT '[]'
 );
 INSERT INTO news_13 (id, slug, guid, feed_url, link, title, summary, published, city, theme,
     status, created_at, updated_at)
@@ -414,6 +413,8 @@ INSERT INTO news_13 (id, slug, guid, feed_url, link, title, summary, published, 
     FROM news;
 DROP TABLE news;
 ALTER TABLE news_13 RENAME TO news;
+-- A guid is unique within its feed; news imported by hand (no feed) share one namespace.
+CREATE UNIQUE INDEX news_feed_guid ON news (COALESCE(feed_url, ''), guid);
 CREATE INDEX news_guid ON news (guid);
 
 ALTER TABLE newsletters ADD COLUMN language TEXT;
