@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commsbot.config import load_config
-from commsbot.ingest import Report, ingest
+from commsbot.feeds.ingest import Report, ingest
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
-from tests.feeds_support import FeedServer, feed_server, item, rss
+from tests.support.feeds import FeedServer, feed_server, item, rss
 
 CONFIG = """
 [store]
@@ -153,7 +153,7 @@ def _peak_mb() -> float:
 
 def _ingest_and_post(config_path: str, answer: multiprocessing.SimpleQueue[object]) -> None:
     """In a fresh process: everything imported, then the feed ingested and posted."""
-    from commsbot.pipeline import run_once
+    from commsbot.service.runs import run_once
 
     config = load_config(Path(config_path))
     store = Store(config.store.path)

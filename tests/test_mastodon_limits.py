@@ -15,17 +15,18 @@ from typing import Any
 import pytest
 from mastodon.errors import MastodonAPIError
 
-from commsbot import pipeline
 from commsbot.config import Config, load_config
-from commsbot.content import TYPES, add_items
+from commsbot.content.items import add_items
+from commsbot.content.types import TYPES
+from commsbot.posting import pipeline
 from commsbot.store import Store
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.text import mastodon_length
-from tests.mastodon_support import MockMastodon
+from tests.support.mastodon import MockMastodon
 
 TOKEN_ENV = "COMMSBOT_TEST_MASTODON_LIMITS_TOKEN"
-SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "sample" / "network.json"
+SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "content" / "sample" / "network.json"
 LINK = "https://cross-innovation.example/practices/" + "a-practice-with-a-long-slug-" * 3
 SENTENCE = (
     "Designers from Plzeň and engineers from Vilnius met at "

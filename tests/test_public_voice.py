@@ -23,17 +23,17 @@ from commsbot.channels import channel_class, channel_names
 from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailSettings
 from commsbot.config import Config, load_config
-from commsbot.digest import Contents, DigestRenderer, parse_period, sample_subscriber
-from commsbot.digest_send import SUBSCRIBER_CHANNELS
-from commsbot.ingest import ingest
-from commsbot.pipeline import render_item
+from commsbot.digests.build import Contents, DigestRenderer, parse_period, sample_subscriber
+from commsbot.digests.send import SUBSCRIBER_CHANNELS
+from commsbot.feeds.ingest import ingest
+from commsbot.posting.pipeline import render_item
+from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
-from commsbot.select import Lookup
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
 from commsbot.text import html_to_text, is_valid_telegram_html
-from tests.conftest import BASE_CONFIG, NOW
-from tests.feeds_support import FeedServer, feed_server, item, rss
+from tests.support.base import BASE_CONFIG, NOW
+from tests.support.feeds import FeedServer, feed_server, item, rss
 
 # A summary just under the default 5 MB feed cap.
 LONG_WORDS = 980_000
