@@ -66,6 +66,31 @@ class Output:
         }
 
 
+# Where a template printed a Slot. Every other value a template prints is stripped of it
+# (``_printed``), so nothing in the content can stand where a slot is filled in later.
+SLOT_MARK = "\ufdd0"
+
+
+class Slot:
+    """A value filled in after rendering, for each reader: a subscriber's unsubscribe link
+    in a digest rendered once for all who chose the same."""
+
+    def __str__(self) -> str:
+        return SLOT_MARK
+
+    def __html__(self) -> str:
+        return SLOT_MARK
+
+
+def _printed(value: Any) -> Any:
+    """Jinja2's finalize: a slot prints its mark; any other text loses that mark."""
+    if isinstance(value, Slot):
+        return SLOT_MARK
+    if isinstance(value, str):  # Markup too: its replace keeps it Markup
+        return value.replace(SLOT_MARK, "")
+    return value
+
+
 def _autoescape(name: str | None) -> bool:
     # Telegram posts and bot replies are HTML; everything else is plain text.
     return bool(name) and (
@@ -117,6 +142,7 @@ class Renderer:
             loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
+            finalize=_printed,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,

@@ -167,7 +167,9 @@ def test_content_can_never_carry_a_subscribers_token(
     # A feed item whose link and title hold what a template could take for the token's
     # place: the old shared rendering filled it in for every subscriber (#14 item 4).
     bait = "https://harvest.example/?t=commsbot-unsubscribe-token-mark&u={token}"
-    row = {"guid": "urn:bait", "title": "Win {token} commsbot-unsubscribe-token-mark", "link": bait}
+    # The title also holds the mark the renderer itself uses for the link's place (U+FDD0).
+    title = "Win {token} commsbot-unsubscribe-token-mark \ufdd0 now"
+    row = {"guid": "urn:bait", "title": title, "link": bait}
     added, problems = add_items(week47, TYPES["news"], [("bait", row)], at(W47_DAY))
     assert added == 1, problems
     subs = [subscribe(week47, "email", f"{n}@example.org", "weekly", JOINED) for n in ("ann", "bo")]
@@ -177,6 +179,7 @@ def test_content_can_never_carry_a_subscribers_token(
         link = f"https://cross-innovation.example/unsubscribe?token={sub['token']}"
         text, html = received.part("plain"), received.part("html")
         assert bait in text and bait.replace("&", "&amp;") in html
+        assert "Win {token} commsbot-unsubscribe-token-mark  now" in text
         # The token is in the unsubscribe link and the header, and nowhere else.
         assert text.count(sub["token"]) == 1 and link in text
         assert html.count(sub["token"]) == 1 and f'<a href="{link}"' in html

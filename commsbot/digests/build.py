@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from commsbot.channels.email import EmailChannel
 from commsbot.errors import ContentError, TemplateError
 from commsbot.posting.select import Lookup
-from commsbot.render import LINK_FIELD
+from commsbot.render import LINK_FIELD, SLOT_MARK, Slot
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
 from commsbot.text import public_text
@@ -253,29 +253,25 @@ class DigestRenderer:
         since: datetime,
     ) -> Message:
         """Subject, plain text and HTML, with the unsubscribe link and headers."""
+        return self.personal(channel, self.shared(contents, subscriber, since), subscriber["token"])
+
+    def _email_parts(
+        self, contents: Contents, subscriber: dict[str, Any], since: datetime
+    ) -> Shared:
+        """The e-mail rendered once, cut where the templates print ``unsubscribe.url``."""
         context = self.context(contents, subscriber, since, self.config.digest.max_items)
-        return self.email_for(channel, context, subscriber["token"], contents.total())
-
-    def email_for(
-        self, channel: Channel | None, context: dict[str, Any], token: str, items: int
-    ) -> Message:
-        """The e-mail of a prepared context for the holder of token.
-
-        The templates are rendered with this subscriber's own link in place, so the token
-        can only be where the template prints ``unsubscribe.url``: nothing in the content
-        (a feed link, a title) can ever be turned into a link holding it.
-        """
-        assert isinstance(channel, EmailChannel)
-        leave = channel.unsubscribe(token)
-        context = {**context, "unsubscribe": {"url": leave.url}}
-        subject = " ".join(self.render("subject.txt.j2", context).split())
-        return Message(
-            text=self.render("email.txt.j2", context),
-            subject=subject,
-            html=self.render("email.html.j2", context),
-            headers=dict(leave.headers),
-            items=items,
-        )
+        context["unsubscribe"] = {"url": Slot()}
+        parts = {
+            name: self.render(f"{name}.j2", context).split(SLOT_MARK)
+            for name in ("subject.txt", "email.txt", "email.html")
+        }
+        for name in ("email.txt", "email.html"):
+            if len(parts[name]) < 2:
+                raise TemplateError(
+                    f"template digest/{name}.j2 must print {{{{ unsubscribe.url }}}} as it is: "
+                    "every digest says how to leave it"
+                )
+        return Shared(parts=parts, items=contents.total())
 
     def telegram(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Message:
         """One message in Telegram's HTML within 4096 characters: when the digest is too
@@ -311,25 +307,34 @@ class DigestRenderer:
     def shared(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Shared:
         """What every subscriber with the same choices gets, before it is theirs."""
         if subscriber["channel"] == "email":
-            context = self.context(contents, subscriber, since, self.config.digest.max_items)
-            return Shared(context=context, items=contents.total())
+            return self._email_parts(contents, subscriber, since)
         # A Telegram digest names the /unsubscribe command: it holds no token at all.
         return Shared(message=self.telegram(contents, subscriber, since))
 
     def personal(self, channel: Channel | None, shared: Shared, token: str) -> Message:
-        """One subscriber's digest from what they share with others."""
+        """One subscriber's digest: their own unsubscribe link built where the templates
+        print it, and nowhere else (the content around it was rendered without it)."""
         if shared.message is not None:
             return shared.message
-        return self.email_for(channel, shared.context, token, shared.items)
+        assert isinstance(channel, EmailChannel)
+        leave = channel.unsubscribe(token)
+        url, parts = leave.url, shared.parts
+        return Message(
+            text=url.join(parts["email.txt"]),
+            subject=" ".join(url.join(parts["subject.txt"]).split()),
+            html=html.escape(url).join(parts["email.html"]),
+            headers=dict(leave.headers),
+            items=shared.items,
+        )
 
 
 @dataclass(frozen=True)
 class Shared:
     """A digest as subscribers with the same choices share it: a finished message when it
-    holds nothing personal (Telegram), else the context their e-mails are rendered from."""
+    holds nothing personal (Telegram), else the e-mail's parts around the unsubscribe link."""
 
     message: Message | None = None
-    context: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, list[str]] = field(default_factory=dict)
     items: int = 0
 
 
