@@ -24,7 +24,6 @@ from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailSettings
 from commsbot.config import Config, load_config
 from commsbot.digests.build import Contents, DigestRenderer, parse_period, sample_subscriber
-from commsbot.digests.send import SUBSCRIBER_CHANNELS
 from commsbot.feeds.ingest import ingest
 from commsbot.posting.pipeline import render_item
 from commsbot.posting.select import Lookup
@@ -175,13 +174,13 @@ def shown(store: Store, config: Config, channel: Channel, n: int) -> list[Shown]
         out = render_item(Renderer(), Lookup.load(store), channel, "news", news)
         assert channel.length(out.text) <= channel.limit()
         results.append(Shown("post", channel.visible(out.text), out.text, True))
-    if channel.name in SUBSCRIBER_CHANNELS:
+    if channel.sends_direct:
         period = parse_period("2026-W48", config.zone)
         contents = Contents({"news": [{**news, "new_at": news["created_at"]}]})
         digests = DigestRenderer(Renderer(), Lookup.load(store), config, period)
         subscriber = sample_subscriber(channel.name, "weekly")
         since = period.start - timedelta(days=1)
-        if channel.name == "email":
+        if channel.kind == "email":
             message = digests.email(channel, contents, subscriber, since)
             results.append(Shown("digest text", message.text, message.text, True))
             page = message.html or ""
@@ -217,7 +216,7 @@ def check(shown: Shown, case: Case, link: str, channel: Channel) -> None:
     targets = [html.unescape(h) for h in HREF_RE.findall(shown.markup)]
     assert link in shown.visible or link in targets, where
     # No markup left: HTML a platform accepts, and no tag of the feed's among what is read.
-    if channel.name == "telegram":
+    if channel.markup == "html":
         assert is_valid_telegram_html(shown.markup), where
     for tag in ("<p>", "</p>", "<b>bold", "</b>", "<strong>bold"):
         assert tag not in shown.visible, (where, tag)

@@ -253,7 +253,8 @@ class DigestRenderer:
         since: datetime,
     ) -> Message:
         """Subject, plain text and HTML, with the unsubscribe link and headers."""
-        return self.personal(channel, self.shared(contents, subscriber, since), subscriber["token"])
+        shared = self.shared(channel, contents, subscriber, since)
+        return self.personal(channel, shared, subscriber["token"])
 
     def _email_parts(
         self, contents: Contents, subscriber: dict[str, Any], since: datetime
@@ -304,9 +305,16 @@ class DigestRenderer:
         plain = html.unescape(_TAG_RE.sub("", best))
         return Message(text=plain, html=best, items=contents.total())
 
-    def shared(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Shared:
+    def shared(
+        self,
+        channel: Channel | None,
+        contents: Contents,
+        subscriber: dict[str, Any],
+        since: datetime,
+    ) -> Shared:
         """What every subscriber with the same choices gets, before it is theirs."""
-        if subscriber["channel"] == "email":
+        kind = channel.kind if channel is not None else subscriber["channel"]
+        if kind == "email":
             return self._email_parts(contents, subscriber, since)
         # A Telegram digest names the /unsubscribe command: it holds no token at all.
         return Shared(message=self.telegram(contents, subscriber, since))
