@@ -173,7 +173,8 @@ def test_forget_deletes_personal_data(sample_store: Store, invoke: Invoke) -> No
     result = invoke("subscribers", "forget", "a@example.org")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: no subscriber 'a@example.org' (use an e-mail address, telegram:ID or #ID)\n"
+        "Error: no subscriber 'a@example.org' (use an e-mail address, ACCOUNT:ADDRESS such as "
+        "telegram:ID, or #ID)\n"
     )
 
 
@@ -185,6 +186,53 @@ def test_find_by_id_and_telegram_chat(sample_store: Store, invoke: Invoke) -> No
     assert invoke("subscribers", "forget", "#1").output == (
         "forgot subscriber #1: their address and choices are deleted\n"
     )
+
+
+def test_a_subscriber_is_found_on_its_account(sample_store: Store, invoke: Invoke) -> None:
+    """Two e-mail senders and two bots (#16): an address on one account is found bare, by
+    the account's name or its kind; an address on two must name its account."""
+    sample_store.conn.execute(
+        "INSERT INTO accounts (name, kind, first_seen_at, last_seen_at) VALUES "
+        "('partners-email', 'email', 'x', 'x'), ('news-bot', 'telegram', 'x', 'x'), "
+        "('warsaw-bot', 'telegram', 'x', 'x')"
+    )
+    for channel, address in [
+        ("email", "a@example.org"),
+        ("partners-email", "a@example.org"),
+        ("partners-email", "b@example.org"),
+        ("news-bot", "4242"),
+        ("warsaw-bot", "4242"),
+        ("warsaw-bot", "77"),
+    ]:
+        audience.upsert_subscriber(sample_store, channel, address, "weekly", [], [], NOW)
+    assert invoke("subscribers", "remove", "B@example.org").output == (
+        "unsubscribed #3 partners-email b@example.org\n"
+    )
+    assert invoke("subscribers", "remove", "telegram:77").output == (
+        "unsubscribed #6 warsaw-bot 77\n"
+    )
+    for ambiguous, accounts in [
+        ("a@example.org", "email, partners-email"),
+        ("telegram:4242", "news-bot, warsaw-bot"),
+    ]:
+        refused = invoke("subscribers", "remove", ambiguous)
+        assert refused.exit_code == 1
+        assert refused.output == (
+            f"Error: {ambiguous!r} subscribes on several accounts ({accounts}): give "
+            "ACCOUNT:ADDRESS or #ID\n"
+        )
+    assert invoke("subscribers", "remove", "Partners-Email:a@example.org").output == (
+        "unsubscribed #2 partners-email a@example.org\n"
+    )
+    assert invoke("subscribers", "forget", "news-bot:4242").exit_code == 0
+    remaining = sample_store.rows("SELECT channel, address, status FROM subscribers ORDER BY id")
+    assert remaining == [
+        {"channel": "email", "address": "a@example.org", "status": "active"},
+        {"channel": "partners-email", "address": "a@example.org", "status": "unsubscribed"},
+        {"channel": "partners-email", "address": "b@example.org", "status": "unsubscribed"},
+        {"channel": "warsaw-bot", "address": "4242", "status": "active"},
+        {"channel": "warsaw-bot", "address": "77", "status": "unsubscribed"},
+    ]
 
 
 def test_import_csv(sample_store: Store, invoke: Invoke, tmp_path: Path) -> None:

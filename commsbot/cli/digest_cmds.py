@@ -53,7 +53,9 @@ def digest() -> None:
 
 
 @digest.command("preview")
-@click.option("--subscriber", "target", help="#ID, e-mail address or telegram:CHAT_ID.")
+@click.option(
+    "--subscriber", "target", help="#ID, e-mail address or ACCOUNT:ADDRESS (telegram:CHAT_ID)."
+)
 @click.option("--period", "period_text", help="2026-W48 or 2026-11 (default: the last one over).")
 @channel_option(
     "channel",

@@ -111,7 +111,7 @@ def subscribers_list(
 @click.argument("subscriber")
 @pass_app
 def subscribers_remove(app: App, subscriber: str) -> None:
-    """Unsubscribe SUBSCRIBER (an e-mail address, telegram:CHAT_ID or #ID); kept as history."""
+    """Unsubscribe SUBSCRIBER (an e-mail address, ACCOUNT:ADDRESS or #ID); kept as history."""
     from commsbot.digests.subscribers import remove
 
     found = remove(app.store, subscriber, utcnow())
@@ -155,7 +155,7 @@ def subscribers_unsubscribe(app: App, token: str) -> None:
 @click.argument("address")
 @pass_app
 def subscribers_forget(app: App, address: str) -> None:
-    """Delete ADDRESS (e-mail, telegram:CHAT_ID or #ID) and its personal data for good."""
+    """Delete ADDRESS (e-mail, ACCOUNT:ADDRESS or #ID) and its personal data for good."""
     from commsbot.digests.subscribers import forget
 
     found = forget(app.store, address)

@@ -6,6 +6,7 @@ an address that unsubscribed or bounced.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,20 +126,37 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
     return result
 
 
+# ``ACCOUNT:ADDRESS``: an account's name (or a kind) before the colon.
+_ON_ACCOUNT = re.compile(r"([A-Za-z0-9][A-Za-z0-9_-]*):(.+)")
+
+
 def find(store: Store, target: str) -> dict[str, Any]:
-    """A subscriber by e-mail address, ``telegram:CHAT_ID``, or ``#ID``."""
+    """A subscriber by e-mail address, ``ACCOUNT:ADDRESS`` (an account's name or kind, e.g.
+    ``telegram:CHAT_ID`` or ``partners-email:a@example.org``), or ``#ID``. An address that
+    several accounts have must name its account."""
     value = target.strip()
     if value.startswith("#") and "@" not in value:
         # Beyond SQLite's 64-bit integers there is no such row (and no query to make).
         number = row_id(value[1:])
-        found = None if number is None else digests_q.subscriber_by_id(store, number)
-    elif value.lower().startswith("telegram:"):
-        found = q.get_subscriber(store, "telegram", value.split(":", 1)[1].strip())
+        one = None if number is None else digests_q.subscriber_by_id(store, number)
+        subscribers = [] if one is None else [one]
     else:
-        found = q.get_subscriber(store, "email", normalize_email(value))
-    if found is None:
-        raise ContentError(f"no subscriber {target!r} (use an e-mail address, telegram:ID or #ID)")
-    return found
+        on = _ON_ACCOUNT.fullmatch(value)
+        account, address = (on[1], on[2].strip()) if on else (None, value)
+        if "@" in address:
+            address = normalize_email(address)
+        subscribers = q.subscribers_at(store, address, account)
+    if not subscribers:
+        raise ContentError(
+            f"no subscriber {target!r} (use an e-mail address, ACCOUNT:ADDRESS such as "
+            "telegram:ID, or #ID)"
+        )
+    if len(subscribers) > 1:
+        accounts = ", ".join(s["channel"] for s in subscribers)
+        raise ContentError(
+            f"{target!r} subscribes on several accounts ({accounts}): give ACCOUNT:ADDRESS or #ID"
+        )
+    return subscribers[0]
 
 
 def remove(store: Store, target: str, now: datetime) -> dict[str, Any]:

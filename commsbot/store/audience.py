@@ -68,6 +68,23 @@ def get_subscriber(store: Store, channel: str, address: str) -> dict[str, Any] |
     return None if row is None else _decode(row)
 
 
+def subscribers_at(store: Store, address: str, account: str | None) -> list[dict[str, Any]]:
+    """The subscribers with an address on every account, or on one ``account`` given by
+    its name or its kind (an account the store never saw counts as its name's kind)."""
+    where, params = "s.address = ?", [address]
+    if account is not None:
+        where += (
+            " AND (s.channel = ? COLLATE NOCASE OR coalesce(a.kind, s.channel) = ? COLLATE NOCASE)"
+        )
+        params += [account, account]
+    rows = store.rows(
+        "SELECT s.* FROM subscribers s LEFT JOIN accounts a ON a.name = s.channel "
+        f"WHERE {where} ORDER BY s.channel",
+        params,
+    )
+    return [_decode(row) for row in rows]
+
+
 def subscribers_created_since(store: Store, channel: str, since: datetime) -> int:
     """How many of a channel's subscribers were new from ``since`` (re-subscribing is not)."""
     return int(
