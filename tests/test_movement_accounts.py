@@ -113,6 +113,10 @@ def test_each_account_reads_its_own_mentions_and_the_network_counts_a_status_onc
     for name in tracked:
         assert (tracked[name].account, tracked[name].new, tracked[name].requests) == (name, 3, 3)
     assert (audience["network-mastodon"], audience["tallinn-mastodon"]) == (0, 1)
+    # status and the logs name the account; run --once prints the line after its name.
+    line = "new 3, seen again 0, not public 0, refreshed 0, removed 0, requests 3"
+    assert tracked["tallinn-mastodon"].describe() == f"tallinn-mastodon: {line}"
+    assert str(tracked["tallinn-mastodon"]) == line
     with Store(config.store.path) as store:
         who = {alice.me().acct: "alice", bob.me().acct: "bob", "partner": "partner"}
         read = {

@@ -70,9 +70,13 @@ class Tracked:
     stopped: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
+        """The run as one line, naming the account (for status and the logs)."""
+        return f"{self.account}: {self}"
+
+    def __str__(self) -> str:
+        # What ``run --once`` prints after the account's name.
         line = (
-            f"{self.account}: new {self.new}, seen again {self.seen - self.new}, "
-            f"not public {self.skipped}, "
+            f"new {self.new}, seen again {self.seen - self.new}, not public {self.skipped}, "
             f"refreshed {self.refreshed}, removed {self.removed}, requests {self.requests}"
         )
         return "; ".join([line, *self.stopped])
