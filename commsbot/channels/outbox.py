@@ -77,7 +77,7 @@ class OutboxChannel(Channel):
             }
             self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
         except OSError as exc:
-            return Delivery(
-                post.post_id, "retry", error=f"outbox {self.folder}: {exc.strerror or exc}"
+            return Delivery.retry_later(
+                post.post_id, f"outbox {self.folder}: {exc.strerror or exc}"
             )
-        return Delivery(post.post_id, "sent", remote_id=name, remote_url=f"file://{target}")
+        return Delivery.sent(post.post_id, name, f"file://{target}")

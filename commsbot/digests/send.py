@@ -2,7 +2,8 @@
 
 For every subscriber, in order: render (pure), write the delivery row ``sending`` (the
 unique (digest, subscriber) row is the claim), send through the channel named by the
-subscriber's channel, record what the channel said. So:
+subscriber's channel, record what the channel said. The pace, the guarded send and what
+each outcome means are ``commsbot.delivery``'s, shared with posting. So:
 
 - a crash mid fan-out leaves rows ``sending``; the next run marks them ``unknown`` (the
   message may have gone) and carries on with the subscribers that have no row yet;
@@ -19,15 +20,15 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from commsbot.channels.base import Channel, Delivery, DirectMessage
+from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
 from commsbot.clock import Clock
 from commsbot.config import Config
+from commsbot.delivery import Lane, RetryPolicy, described, settle
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
-from commsbot.posting.dispatch import Pacer
-from commsbot.posting.record import RetryPolicy
 from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
@@ -133,7 +134,7 @@ class _Run:
 
     async def channel(self, channel: Channel, subscribers: list[dict[str, Any]]) -> None:
         """Send to one channel's subscribers, paced, with its number of sends in flight."""
-        pacer = Pacer(channel.direct_rate())
+        lane = Lane(channel, channel.direct_rate())
         slots = asyncio.Semaphore(channel.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         stop: list[str] = []
@@ -158,7 +159,7 @@ class _Run:
                 if stop:
                     slots.release()
                     break
-                await pacer.wait()
+                await lane.ready()
                 claimed = q.claim(
                     self.store, self.digest_id, subscriber["id"], channel.name, self.clock()
                 )
@@ -175,7 +176,7 @@ class _Run:
                     headers=message.headers,
                 )
                 task = asyncio.create_task(
-                    self.send(channel, direct, subscriber, attempt, pacer, slots, stop)
+                    self.send(lane, direct, subscriber, attempt, slots, stop)
                 )
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -188,23 +189,19 @@ class _Run:
 
     async def send(
         self,
-        channel: Channel,
+        lane: Lane,
         message: DirectMessage,
         subscriber: dict[str, Any],
         attempt: int,
-        pacer: Pacer,
         slots: asyncio.Semaphore,
         stop: list[str],
     ) -> None:
+        channel = lane.channel
         try:
-            try:
-                delivery = await channel.send_direct(message)
-            except Exception as exc:  # a channel bug: the message may have gone
-                log.exception("channel %s raised on digest delivery %s", channel.name, message.ref)
-                delivery = Delivery(message.ref, "unknown", error=f"{type(exc).__name__}: {exc}")
-            if delivery.retry_after:
-                pacer.pause(delivery.retry_after)
-            if delivery.channel_down and not stop:
+            delivery = await lane.send(
+                message.ref, "digest delivery", partial(channel.send_direct, message)
+            )
+            if delivery.outcome is Outcome.CHANNEL_DOWN and not stop:
                 stop.append(delivery.error or "the channel is down")
             self.record(channel.name, delivery, subscriber, attempt)
         finally:
@@ -215,34 +212,26 @@ class _Run:
     ) -> None:
         """The outcome of one send into its delivery row (and a bounce onto the subscriber)."""
         now = self.clock()
-        row: dict[str, Any] = {"id": delivery.post_id, "error": delivery.error}
-        outcome: str = delivery.status
-        if delivery.status == "sent":
-            row.update(status="sent", sent_at=iso(now), remote_id=delivery.remote_id)
-        elif delivery.status == "retry":
-            if attempt >= self.policy.max_attempts:
-                row.update(
-                    status="failed", error=f"gave up after {attempt} attempts: {delivery.error}"
-                )
-                outcome = "failed"
-            else:
-                when = now + self.policy.delay(attempt, delivery.retry_after)
-                row.update(status="retry", next_attempt_at=iso(when))
-                outcome = "retrying"
-        else:
-            row["status"] = delivery.status
-            if delivery.bounced:
-                outcome = "bounced"
-        bounced = [subscriber["id"]] if delivery.bounced else []
+        settled = settle(delivery, attempt, now, self.policy)
+        row: dict[str, Any] = {
+            "id": delivery.post_id,
+            "status": settled.state,
+            "error": settled.error,
+            "attempts": settled.attempts,
+        }
+        if settled.state == "sent":
+            row.update(sent_at=iso(now), remote_id=delivery.remote_id)
+        elif settled.next_attempt_at is not None:
+            row["next_attempt_at"] = iso(settled.next_attempt_at)
+        bounced = [subscriber["id"]] if delivery.outcome is Outcome.BOUNCED else []
         q.record(self.store, [row], bounced, now)
-        self.report.add(channel, outcome)
+        self.report.add(channel, settled.counted)
         log.info(
-            "digest %s to subscriber %s on %s: %s%s",
+            "digest %s to subscriber %s on %s: %s",
             self.period.label,
             subscriber["id"],
             channel,
-            outcome,
-            f" ({delivery.error})" if delivery.error else "",
+            described(delivery),
         )
 
 

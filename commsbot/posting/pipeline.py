@@ -16,8 +16,9 @@ from commsbot.channels import channel_class
 from commsbot.channels.base import Channel
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.delivery import RetryPolicy
 from commsbot.errors import ChannelError, TemplateError
-from commsbot.posting import dispatch, record, select
+from commsbot.posting import dispatch, select
 from commsbot.posting.placement import Placer
 from commsbot.render import LINK_FIELD, Renderer, item_version
 from commsbot.store import Store, iso
@@ -59,8 +60,8 @@ def make_channels(config: Config, names: list[str] | None = None) -> dict[str, C
     return {n: channel_class(n)(config.channel(n)) for n in chosen}
 
 
-def retry_policy(config: Config) -> record.RetryPolicy:
-    return record.RetryPolicy.of(config.posting)
+def retry_policy(config: Config) -> RetryPolicy:
+    return RetryPolicy.of(config.posting)
 
 
 def render_item(
