@@ -7,6 +7,7 @@ failing halfway through a read-then-write.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,9 @@ from commsbot.store.migrations import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 
+# A run stamps thousands of rows with the same few moments (its "now", a slot's time):
+# strftime was a tenth of the pipeline's time, so each moment is formatted once.
+@functools.lru_cache(maxsize=1024)
 def iso(moment: datetime) -> str:
     """A timestamp as stored: UTC, second precision, sortable as text."""
     if moment.tzinfo is None:
