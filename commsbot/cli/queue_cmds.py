@@ -135,9 +135,9 @@ def queue_list(
     app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
 ) -> None:
     """List posts in the outbox, oldest due first."""
-    from commsbot.store import posts as posts_q
+    from commsbot.posting import queue as queue_ops
 
-    rows = posts_q.list_posts(app.store, status=status, channel=channel_name, limit=limit)
+    rows = queue_ops.listed(app.store, status=status, channel=channel_name, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

@@ -99,10 +99,9 @@ def _pct(value: float | None) -> str:
 
 
 def _sent_posts(app: App, period: Period) -> list[PostFigures]:
-    from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
+    from commsbot.insights import figures
 
-    return st.post_figures(stats_q.sent_posts(app.store, period.since, period.until))
+    return figures.sent_posts(app.store, period)
 
 
 @cli.group(invoke_without_command=True)
@@ -123,12 +122,12 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
+    from commsbot.insights import figures
     from commsbot.insights import stats as st
-    from commsbot.store import content as content_q
 
     period = make_period(app, since, until)
     posts = _sent_posts(app, period)
-    reference = st.Reference.from_rows(content_q.cities(app.store), content_q.themes(app.store))
+    reference = figures.reference(app.store)
     groups = st.summarise(posts, by, period, reference)
     total = st.total(posts)
     rows = [g.as_row(by) for g in groups]
@@ -224,11 +223,11 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
 @pass_app
 def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Digest subscribers: growth and churn by channel and frequency."""
+    from commsbot.insights import figures
     from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
 
     period = make_period(app, since, until)
-    groups, total = st.subscriber_summary(stats_q.subscriber_history(app.store), period)
+    groups, total = st.subscriber_summary(figures.subscriber_history(app.store), period)
     rows = [g.as_row() for g in groups]
     document = {"period": period.as_dict(), "rows": rows, "total": total.as_row()}
 
@@ -254,11 +253,10 @@ def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str
 @pass_app
 def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Bot usage: queries and distinct chats per command."""
-    from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
+    from commsbot.insights import figures
 
     period = make_period(app, since, until)
-    uses, total = st.bot_usage(stats_q.bot_queries(app.store, period.since, period.until))
+    uses, total = figures.bot_usage(app.store, period)
     rows = [u.as_row() for u in uses]
     document = {"period": period.as_dict(), "rows": rows, "total": total.as_row()}
 

@@ -235,6 +235,32 @@ def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
 # -- files ---------------------------------------------------------------------
 
 
+def count(store: Store, type_name: str) -> int:
+    """How many items of a type the store holds."""
+    return q.count(store, type_name)
+
+
+def list_items(
+    store: Store, ctype: ContentType, filters: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Items of a type matching ``filters`` (a city or theme by slug, name or local name)."""
+    wanted = dict(filters)
+    if "city" in wanted or "theme" in wanted:
+        ref = Reference.load(store)
+        for key in ("city", "theme"):
+            if key in wanted:
+                try:
+                    wanted[key] = ref.resolve(key, wanted[key])
+                except ValueError as exc:
+                    raise ContentError(f"--{key}: {exc}") from None
+    return q.list_items(store, ctype.name, filters=wanted, limit=limit)
+
+
+def remove_item(store: Store, ctype: ContentType, item_id: int, now: datetime) -> int:
+    """Remove an item; its unsent posts are cancelled (how many), sent ones stay on record."""
+    return q.delete_item(store, ctype.name, item_id, now)
+
+
 def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()

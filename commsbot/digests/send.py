@@ -314,6 +314,24 @@ async def send_digests_job(ctx: Any) -> dict[str, Any]:
     return results
 
 
+def digests_sent(store: Store, limit: int) -> list[dict[str, Any]]:
+    """The latest digests, with how many deliveries ended in each state."""
+    return q.list_digests(store, limit)
+
+
+def deliveries(
+    store: Store, period: d.Period | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Deliveries of digests (of one period's, when given), newest first."""
+    digest_id = None
+    if period is not None:
+        row = q.get_digest(store, period.frequency, period.label)
+        if row is None:
+            raise ContentError(f"no digest for {period.label} has been sent")
+        digest_id = row["id"]
+    return q.deliveries(store, digest_id=digest_id, status=status, limit=limit)
+
+
 def preview(
     store: Store,
     config: Config,

@@ -126,6 +126,13 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     return result
 
 
+def listed(
+    store: Store, *, channel: str | None, frequency: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    """Subscribers and their choices, filtered (``subscribers list``)."""
+    return q.list_subscribers(store, channel=channel, frequency=frequency, status=status)
+
+
 def find(store: Store, target: str) -> dict[str, Any]:
     """A subscriber by e-mail address, ``telegram:CHAT_ID``, or ``#ID``."""
     value = target.strip()

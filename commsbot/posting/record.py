@@ -62,9 +62,14 @@ def channel_stopped(store: Store, channel: str, delivery: Delivery, now: datetim
         engagement_q.set_channel_state(store, channel, now, paused_until=until)
 
 
-def channel_cleared(store: Store, channel: str, now: datetime) -> None:
-    """The channel works again (its credentials were checked): posting resumes."""
+def clear_if_down(store: Store, channel: str, now: datetime) -> str | None:
+    """The channel works again (its credentials were checked): a channel that was down
+    resumes posting. Returns why it was down, or None when it was not."""
+    state = engagement_q.channel_state(store, channel)
+    if state is None or not state["down_reason"]:
+        return None
     engagement_q.set_channel_state(store, channel, now)
+    return str(state["down_reason"])
 
 
 def engagement(store: Store, snapshots: Sequence[Engagement], now: datetime) -> int:
