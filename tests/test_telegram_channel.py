@@ -391,13 +391,13 @@ def test_config_keys_are_typed(tmp_path: Path, fake: FakeTelegram) -> None:
 
 
 def test_every_sample_item_renders_valid_telegram_html(sample_store: Store, config: Config) -> None:
+    from commsbot.content.places import Places
     from commsbot.posting.pipeline import render_item
-    from commsbot.posting.select import Lookup
     from commsbot.render import Renderer
     from commsbot.store import content as content_q
 
     channel = TelegramChannel(TelegramSettings())
-    renderer, lookup = Renderer(None), Lookup.load(sample_store)
+    renderer, lookup = Renderer(None), Places.load(sample_store)
     rendered_items = 0
     for item_type in ("practice", "event", "newsletter"):
         for item in content_q.list_items(sample_store, item_type):

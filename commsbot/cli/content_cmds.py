@@ -276,16 +276,16 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
     """Print exactly what CHANNEL would receive for an item, with its length."""
     from commsbot.content.items import require_item
+    from commsbot.content.places import Places
     from commsbot.content.types import content_type
     from commsbot.posting.pipeline import make_channels, render_item
-    from commsbot.posting.select import Lookup
     from commsbot.render import Renderer
 
     ctype = content_type(type_name)
     item = require_item(app.store, ctype, slug)
     channel = make_channels(app.config, [channel_name])[channel_name]
     out = render_item(
-        Renderer(app.config.service.templates), Lookup.load(app.store), channel, ctype.name, item
+        Renderer(app.config.service.templates), Places.load(app.store), channel, ctype.name, item
     )
     click.echo(out.text)
     for part in out.thread:

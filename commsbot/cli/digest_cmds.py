@@ -115,7 +115,8 @@ def digest_send(
     Each subscriber gets each digest once: running it again sends only what is still
     due. A message whose outcome is unknown is shown, never sent again.
     """
-    from commsbot.digests.build import FREQUENCIES, parse_period
+    from commsbot.config import FREQUENCIES
+    from commsbot.digests.build import parse_period
     from commsbot.digests.send import periods_due
 
     if period_text:

@@ -90,11 +90,12 @@ def queue_add(
     from commsbot.posting.queue import announce, require_post
 
     if link:
-        from commsbot.content.items import Reference, _convert
+        from commsbot.content.items import _convert
+        from commsbot.content.places import Places
         from commsbot.content.types import Field
 
         try:
-            _convert(Field("link", "url"), link, Reference())
+            _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
     if at_text and next_slot:

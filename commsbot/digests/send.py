@@ -25,11 +25,11 @@ from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
 from commsbot.clock import Clock
-from commsbot.config import Config
+from commsbot.config import FREQUENCIES, Config
+from commsbot.content.places import Places
 from commsbot.delivery import Lane, RetryPolicy, described, settle
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
@@ -92,7 +92,7 @@ class _Run:
         self.policy = RetryPolicy.of(config.posting)
         self.covered = q.covered_until(store, period.end)
         self.renderer = d.DigestRenderer(
-            Renderer(config.service.templates), Lookup.load(store), config, period
+            Renderer(config.service.templates), Places.load(store), config, period
         )
         self.contents = d.Contents()
         self.rendered: OrderedDict[tuple[Any, ...], d.Message | None] = OrderedDict()
@@ -297,7 +297,7 @@ def channels_due(store: Store, periods: list[d.Period], now: datetime) -> set[st
 
 def periods_due(config: Config, now: datetime) -> list[d.Period]:
     """The latest complete week and month: what the job sends."""
-    return [d.last_complete(f, now, config.zone) for f in d.FREQUENCIES]
+    return [d.last_complete(f, now, config.zone) for f in FREQUENCIES]
 
 
 async def send_digests_job(ctx: Any) -> dict[str, Any]:

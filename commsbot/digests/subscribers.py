@@ -14,18 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from commsbot.content.items import Reference, read_text
+from commsbot.config import FREQUENCIES
+from commsbot.content.items import read_text
+from commsbot.content.places import Places
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import audience as q
 from commsbot.store import digests as digests_q
 from commsbot.text.addresses import normalize_email
 
-FREQUENCIES = ("weekly", "monthly")
 CHANNELS = ("email", "telegram")
 
 
-def resolve_choices(ref: Reference, kind: str, values: Iterable[str]) -> list[str]:
+def resolve_choices(ref: Places, kind: str, values: Iterable[str]) -> list[str]:
     """City or theme slugs for names, local names or slugs (';' also separates them)."""
     slugs: list[str] = []
     for value in values:
@@ -57,7 +58,7 @@ def add_email(
     now: datetime,
 ) -> dict[str, Any]:
     """Subscribe an e-mail address, or change its choices (this re-activates it)."""
-    ref = Reference.load(store)
+    ref = Places.load(store)
     return q.upsert_subscriber(
         store,
         "email",
@@ -92,7 +93,7 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
             f"{path}: unknown column {sorted(unknown)[0]!r} "
             "(known: email, frequency, cities, themes)"
         )
-    ref = Reference.load(store)
+    ref = Places.load(store)
     rows: list[tuple[str, str, list[str], list[str]]] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(reader, start=2):

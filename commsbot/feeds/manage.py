@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.config import Config, check_feed_url
-from commsbot.content.items import Reference
+from commsbot.content.places import Places
 from commsbot.errors import ContentError
 from commsbot.feeds.ingest import sync_config
 from commsbot.store import Store
@@ -27,7 +27,7 @@ def add(
         check_feed_url(url)
     except ValueError as exc:
         raise ContentError(f"URL: {exc}") from None
-    ref = Reference.load(store)
+    ref = Places.load(store)
     resolved: dict[str, str | None] = {}
     for key, value in (("city", city), ("theme", theme)):
         try:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from commsbot.content.places import Places
 from commsbot.insights import stats as st
 from commsbot.store import Store
-from commsbot.store import content as content_q
 from commsbot.store import stats as stats_q
 
 
-def reference(store: Store) -> st.Reference:
+def reference(store: Store) -> Places:
     """The known cities and themes, so groups with no posts show too."""
-    return st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
+    return Places.load(store)
 
 
 def sent_posts(store: Store, period: st.Period) -> list[st.PostFigures]:

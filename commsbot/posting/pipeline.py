@@ -16,6 +16,7 @@ from commsbot.channels import channel_class
 from commsbot.channels.base import Channel
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.content.places import Places
 from commsbot.delivery import RetryPolicy
 from commsbot.errors import ChannelError, TemplateError
 from commsbot.posting import dispatch, select
@@ -66,7 +67,7 @@ def retry_policy(config: Config) -> RetryPolicy:
 
 def render_item(
     renderer: Renderer,
-    lookup: select.Lookup,
+    lookup: Places,
     channel: Channel,
     item_type: str,
     item: dict[str, Any],
@@ -92,7 +93,7 @@ def plan(
     """Render every new item for every channel and add it to the outbox, placed by the
     approval and backlog policies in its channel's next free slot."""
     summary = Summary()
-    lookup = select.Lookup.load(store)
+    lookup = Places.load(store)
     rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for name, item_type, item in select.new_content(
         store, list(channels), config.posting.content_types

@@ -10,9 +10,9 @@ from typing import Any
 
 from commsbot.channels.base import Channel
 from commsbot.config import Config
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
@@ -122,7 +122,7 @@ def retry(
 
             out = render_item(
                 Renderer(config.service.templates),
-                Lookup.load(store),
+                Places.load(store),
                 channel,
                 post["item_type"],
                 item,
