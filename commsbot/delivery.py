@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -102,14 +102,22 @@ class Pacer:
     """Spaces sends to a channel's rate; an unlimited channel is never made to wait.
 
     Each caller reserves its slot before sleeping, so concurrent senders sharing one
-    pacer get distinct slots instead of waking together.
+    pacer get distinct slots instead of waking together. ``shared`` is a limit the
+    account shares with others (one Telegram bot's for all its chats): a send waits for
+    its own slot, then for one of the shared limit.
     """
 
-    def __init__(self, rate_per_second: float) -> None:
+    def __init__(self, rate_per_second: float, shared: Pacer | None = None) -> None:
         self.interval = 0.0 if math.isinf(rate_per_second) else 1.0 / rate_per_second
         self.next_at = 0.0
+        self.shared = shared
 
     async def wait(self) -> None:
+        await self._wait()
+        if self.shared is not None:
+            await self.shared._wait()
+
+    async def _wait(self) -> None:
         if not self.interval:
             return
         now = asyncio.get_running_loop().time()
@@ -124,12 +132,31 @@ class Pacer:
         self.next_at = max(self.next_at, now + seconds)
 
 
+def shared_pacers(channels: Iterable[Channel]) -> dict[str, Pacer]:
+    """One pacer per limit that accounts share (``Channel.rate_group``), for one run."""
+    pacers: dict[str, Pacer] = {}
+    for channel in channels:
+        group = channel.rate_group()
+        if group is not None:
+            key, rate = group
+            pacer = pacers.setdefault(key, Pacer(rate))
+            # Accounts may set different rates for one bot: the lowest is kept.
+            pacer.interval = max(pacer.interval, Pacer(rate).interval)
+    return pacers
+
+
+def pacer_for(channel: Channel, rate: float, shared: dict[str, Pacer]) -> Pacer:
+    """An account's own pacer at ``rate``, behind the limit it shares, if any."""
+    group = channel.rate_group()
+    return Pacer(rate, shared[group[0]] if group is not None else None)
+
+
 class Lane:
     """One channel's way out for one kind of message: its pace and its guarded send."""
 
-    def __init__(self, channel: Channel, rate_per_second: float) -> None:
+    def __init__(self, channel: Channel, pacer: Pacer) -> None:
         self.channel = channel
-        self.pacer = Pacer(rate_per_second)
+        self.pacer = pacer
 
     async def ready(self) -> None:
         """Wait for the channel's next slot (before claiming, so a claim is never held

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from commsbot.channels.base import Channel, ChannelSettings, Delivery, Outcome, Rendered
-from commsbot.delivery import Lane, RetryPolicy, Settled, settle, stops_channel
+from commsbot.delivery import Lane, Pacer, RetryPolicy, Settled, settle, stops_channel
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, backoff_seconds=60, backoff_max_seconds=600)
@@ -81,7 +81,7 @@ def test_a_channel_that_raises_is_unknown_never_resent() -> None:
     post = Rendered(5, "outbox", "practice", "p", "text", "key")
 
     async def scenario() -> Delivery:
-        lane = Lane(channel, channel.rate())
+        lane = Lane(channel, Pacer(channel.rate()))
         await lane.ready()
         return await lane.send(post.post_id, "post", lambda: channel.send(post))
 
@@ -94,7 +94,7 @@ def test_a_platforms_wait_holds_the_lanes_next_slot() -> None:
     channel = Raising(ChannelSettings())
 
     async def scenario() -> float:
-        lane = Lane(channel, 1000.0)
+        lane = Lane(channel, Pacer(1000.0))
         loop = asyncio.get_running_loop()
 
         async def wait_asked() -> Delivery:

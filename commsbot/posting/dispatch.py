@@ -21,7 +21,15 @@ from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, Outcome, Rendered
 from commsbot.clock import Clock
-from commsbot.delivery import Lane, RetryPolicy, described, stops_channel
+from commsbot.delivery import (
+    Lane,
+    Pacer,
+    RetryPolicy,
+    described,
+    pacer_for,
+    shared_pacers,
+    stops_channel,
+)
 from commsbot.posting import record, select
 from commsbot.store import Store, from_iso
 from commsbot.store.service import LEFT_BY_CRASH
@@ -88,6 +96,7 @@ async def dispatch_channel(
     clock: Clock,
     policy: RetryPolicy,
     progress: Progress | None = None,
+    shared: dict[str, Pacer] | None = None,
 ) -> Counter[str]:
     """Send everything due on one channel until none is left or the channel stops."""
     blocked = select.channel_blocked(store, channel.name, clock())
@@ -95,7 +104,7 @@ async def dispatch_channel(
         log.warning("%s not dispatched: %s", channel.name, blocked)
         return Counter(blocked=1)
     totals = await recover(store, channel, clock, policy)
-    lane = Lane(channel, channel.rate())
+    lane = Lane(channel, pacer_for(channel, channel.rate(), shared or shared_pacers([channel])))
     transient = 0
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size)
@@ -141,7 +150,8 @@ async def dispatch(
 ) -> dict[str, Counter[str]]:
     """Dispatch every channel at once; returns outcome counts per channel."""
     names = list(channels)
+    shared = shared_pacers(channels.values())
     results = await asyncio.gather(
-        *(dispatch_channel(store, channels[n], clock, policy, progress) for n in names)
+        *(dispatch_channel(store, channels[n], clock, policy, progress, shared) for n in names)
     )
     return dict(zip(names, results, strict=True))

@@ -16,6 +16,7 @@ from commsbot.errors import ContentError
 from commsbot.render import Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
+from commsbot.store import accounts as accounts_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
@@ -54,6 +55,7 @@ def announce(
         for name, ch in channels.items()
     }
     with store.write():
+        accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, at)
         placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
         rows = []
@@ -199,3 +201,8 @@ def posts_by_channel(store: Store) -> dict[str, dict[str, int]]:
     for row in posts_q.status_counts(store):
         counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
     return counts
+
+
+def known_accounts(store: Store) -> dict[str, dict[str, Any]]:
+    """Every account the store has seen (posted or queued for), by name, with its kind."""
+    return accounts_q.known(store)
