@@ -68,7 +68,7 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 class Raising(Channel):
-    name = "outbox"
+    kind = "outbox"
     max_length = 500
     rate_per_second = float("inf")
 
@@ -107,3 +107,64 @@ def test_a_platforms_wait_holds_the_lanes_next_slot() -> None:
         return loop.time() - began
 
     assert asyncio.run(scenario()) >= 0.19
+
+
+# -- each channel's failure mapping, as a table ---------------------------------------
+
+
+def _network_error(cause: BaseException | None) -> Exception:
+    from telegram import error as tg
+
+    exc = tg.TimedOut("timed out")
+    exc.__cause__ = cause
+    return exc
+
+
+def _telegram_cases() -> list[tuple[Exception, bool, Outcome]]:
+    import httpx
+    from telegram import error as tg
+
+    return [
+        (tg.RetryAfter(7), True, Outcome.RETRY_AFTER),
+        (tg.InvalidToken(), True, Outcome.CHANNEL_DOWN),
+        (tg.Forbidden("bot is not a member of the channel chat"), True, Outcome.CHANNEL_DOWN),
+        (tg.Forbidden("bot was blocked by the user"), False, Outcome.BOUNCED),
+        (tg.ChatMigrated(-100123), True, Outcome.FAILED),
+        (tg.BadRequest("message is too long"), True, Outcome.FAILED),
+        (tg.NetworkError("Bad Gateway"), True, Outcome.RETRY_LATER),
+        (_network_error(httpx.ConnectError("refused")), True, Outcome.RETRY_LATER),
+        (_network_error(httpx.ReadTimeout("slow")), False, Outcome.UNKNOWN),
+        (tg.TelegramError("something else"), False, Outcome.FAILED),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
+def test_telegram_errors_map_to_one_outcome_each() -> None:
+    from commsbot.channels.telegram import delivery_for_error
+
+    got = [
+        (delivery_for_error(3, exc, to_channel=to_channel).outcome, expected)
+        for exc, to_channel, expected in _telegram_cases()
+    ]
+    assert [g for g, _ in got] == [e for _, e in got]
+    waited = delivery_for_error(3, _telegram_cases()[0][0], to_channel=True)
+    assert waited.retry_after == 7.0
+
+
+@pytest.mark.parametrize(
+    ("step", "code", "where", "expected"),
+    [
+        ("MAIL", 451, {}, Outcome.RETRY_LATER),
+        ("MAIL", 550, {"channel_down": True}, Outcome.CHANNEL_DOWN),
+        ("RCPT", 550, {"bounced": True}, Outcome.BOUNCED),
+        ("RCPT", 452, {"bounced": False}, Outcome.RETRY_LATER),
+        ("DATA", 554, {}, Outcome.FAILED),
+    ],
+)
+def test_smtp_answers_map_to_one_outcome_each(
+    step: str, code: int, where: dict[str, bool], expected: Outcome
+) -> None:
+    from commsbot.channels.email import _rejected
+
+    delivery = _rejected(4, step, code, "no", **where)
+    assert (delivery.outcome, delivery.error) == (expected, f"SMTP {step}: {code} no")
