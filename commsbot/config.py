@@ -127,6 +127,11 @@ class IngestConfig:
     max_failures: int = 10
 
 
+# How often a subscriber may get a digest (the subscribers table allows these). Digests,
+# the bot's /subscribe and the subscriber statistics all read it from here.
+FREQUENCIES = ("weekly", "monthly")
+
+
 @dataclass(frozen=True)
 class DigestConfig:
     """Partner digests: their title, how many items per section, and whether to send

@@ -248,9 +248,10 @@ def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
     """A stored UTC time as the officer reads it: in the config's zone, with its name."""
     if not stamp:
         return None
-    from commsbot.store import from_iso
+    from datetime import datetime
 
-    return from_iso(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    # Stored times are ISO 8601 with a Z, which fromisoformat reads since Python 3.11.
+    return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def echo_table(

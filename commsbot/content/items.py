@@ -10,16 +10,14 @@ import csv
 import difflib
 import io
 import json
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from commsbot.content.places import Places
 from commsbot.content.types import (
     PLURALS,
     SLUG_RE,
@@ -31,58 +29,11 @@ from commsbot.content.types import (
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
+from commsbot.text import slugify
 from commsbot.text.user_input import whole_number
 
 
-def slugify(text: str) -> str:
-    """ASCII slug from a title: 'Plzeň Creative Hub' -> 'plzen-creative-hub'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")
-
-
-@dataclass
-class Reference:
-    """Known cities and themes, for resolving names and suggesting near misses."""
-
-    cities: dict[str, str] = field(default_factory=dict)  # slug -> name
-    themes: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, store: Store) -> Reference:
-        ref = cls()
-        for c in q.cities(store):
-            ref.cities[c["slug"]] = c["name"]
-            if c.get("local_name"):
-                ref.cities.setdefault(c["local_name"], c["name"])
-        for t in q.themes(store):
-            ref.themes[t["slug"]] = t["name"]
-        return ref
-
-    def resolve(self, kind: str, value: str) -> str:
-        table = self.cities if kind == "city" else self.themes
-        real = {s: n for s, n in table.items() if SLUG_RE.match(s)}
-        if value in real:
-            return value
-        lowered = value.strip().lower()
-        for slug, name in real.items():
-            if lowered in (name.lower(), slugify(name), slug):
-                return slug
-        for other, name in table.items():  # a local name such as Warszawa
-            if other.lower() == lowered:
-                return next(s for s, n in real.items() if n == name)
-        by_name = {n.lower(): s for s, n in real.items()}
-        candidates = list(real) + list(by_name)
-        near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
-        suggestion = by_name.get(near[0], near[0]) if near else None
-        hint = (
-            f"; did you mean {suggestion!r}?"
-            if suggestion
-            else f" (known: {', '.join(sorted(real))})"
-        )
-        raise ValueError(f"unknown {kind} {value!r}{hint}")
-
-
-def _convert(f: Field, value: Any, ref: Reference) -> Any:
+def _convert(f: Field, value: Any, ref: Places) -> Any:
     if f.kind in ("text", "slug", "url", "date", "choice", "city", "theme"):
         if isinstance(value, date | datetime):
             value = value.isoformat()
@@ -131,7 +82,7 @@ def _convert(f: Field, value: Any, ref: Reference) -> Any:
 
 
 def validate(
-    ctype: ContentType, data: dict[str, Any], ref: Reference, where: str, *, partial: bool = False
+    ctype: ContentType, data: dict[str, Any], ref: Places, where: str, *, partial: bool = False
 ) -> dict[str, Any]:
     """A clean item from raw data, or a ContentError naming ``where`` and the field."""
     unknown = [
@@ -179,7 +130,7 @@ def add_items(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
-    ref = Reference.load(store)
+    ref = Places.load(store)
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
@@ -216,7 +167,7 @@ def edit_item(
     store: Store, ctype: ContentType, slug: str, changes: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     current = require_item(store, ctype, slug)
-    clean = validate(ctype, changes, Reference.load(store), f"{ctype.name} {slug!r}", partial=True)
+    clean = validate(ctype, changes, Places.load(store), f"{ctype.name} {slug!r}", partial=True)
     if "slug" in clean and clean["slug"] != slug and q.get_item(store, ctype.name, clean["slug"]):
         raise ContentError(f"{ctype.name} {slug!r}: slug {clean['slug']!r} is already taken")
     merged = {**current, **clean}
@@ -235,6 +186,32 @@ def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
 
 
 # -- files ---------------------------------------------------------------------
+
+
+def count(store: Store, type_name: str) -> int:
+    """How many items of a type the store holds."""
+    return q.count(store, type_name)
+
+
+def list_items(
+    store: Store, ctype: ContentType, filters: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Items of a type matching ``filters`` (a city or theme by slug, name or local name)."""
+    wanted = dict(filters)
+    if "city" in wanted or "theme" in wanted:
+        ref = Places.load(store)
+        for key in ("city", "theme"):
+            if key in wanted:
+                try:
+                    wanted[key] = ref.resolve(key, wanted[key])
+                except ValueError as exc:
+                    raise ContentError(f"--{key}: {exc}") from None
+    return q.list_items(store, ctype.name, filters=wanted, limit=limit)
+
+
+def remove_item(store: Store, ctype: ContentType, item_id: int, now: datetime) -> int:
+    """Remove an item; its unsent posts are cancelled (how many), sent ones stay on record."""
+    return q.delete_item(store, ctype.name, item_id, now)
 
 
 def read_text(path: Path) -> str:

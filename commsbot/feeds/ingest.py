@@ -28,13 +28,12 @@ import feedparser
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config, IngestConfig
-from commsbot.content.items import slugify
 from commsbot.errors import ContentError
 from commsbot.feeds.fetch import Fetched, fetch
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
 from commsbot.store.feeds import EntryRow, Stored
-from commsbot.text import html_to_text, public_text
+from commsbot.text import html_to_text, public_text, slugify
 
 if TYPE_CHECKING:
     from commsbot.service.jobs import JobContext
@@ -375,9 +374,9 @@ class Report:
 
 def sync_config(store: Store, config: Config, now: datetime) -> None:
     """Bring the config's ``[[feeds]]`` into the store, cities and themes resolved."""
-    from commsbot.content.items import Reference
+    from commsbot.content.places import Places
 
-    ref = Reference.load(store)
+    ref = Places.load(store)
     rows = []
     for i, feed in enumerate(config.feeds):
         row: dict[str, Any] = {

@@ -6,7 +6,6 @@ After downtime, whatever was not yet posted is still due.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,28 +19,6 @@ from commsbot.store import posts as posts_q
 
 if TYPE_CHECKING:
     from commsbot.channels.base import EngagementPolling
-
-
-@dataclass
-class Lookup:
-    """Cities and themes by slug, loaded once per run for rendering."""
-
-    cities: dict[str, dict[str, Any]] = field(default_factory=dict)
-    themes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, store: Store) -> Lookup:
-        return cls(
-            {c["slug"]: c for c in content_q.cities(store)},
-            {t["slug"]: t for t in content_q.themes(store)},
-        )
-
-    def context(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "item": item,
-            "city": self.cities.get(item.get("city") or ""),
-            "theme": self.themes.get(item.get("theme") or ""),
-        }
 
 
 def new_content(

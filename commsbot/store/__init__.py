@@ -7,6 +7,7 @@ failing halfway through a read-then-write.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from commsbot.errors import StoreError
 from commsbot.store.migrations import MIGRATIONS, WITHOUT_FOREIGN_KEYS
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 RESTORE_HINT = "if it is the store, put a backup in its place: commsbot restore BACKUP"
@@ -36,6 +38,9 @@ def unusable(path: Path, exc: Exception) -> StoreError:
     return StoreError(f"{path}: {detail}; {RESTORE_HINT}")
 
 
+# A run stamps thousands of rows with the same few moments (its "now", a slot's time):
+# strftime was a tenth of the pipeline's time, so each moment is formatted once.
+@functools.lru_cache(maxsize=1024)
 def iso(moment: datetime) -> str:
     """A timestamp as stored: UTC, second precision, sortable as text."""
     if moment.tzinfo is None:
@@ -63,6 +68,10 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # A run claims and records the same outbox pages several times: checkpointing
+            # every 40 MB of WAL (not SQLite's 4 MB) copies each page to the file once and
+            # syncs a few times a run, not every thousand posts. Durability is unchanged.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise unusable(self.path, exc) from None
