@@ -172,10 +172,10 @@ def stats_movement(
 
 def _check_account(app: App, name: str) -> None:
     """A Mastodon account of the config, or one the store remembers (removed since)."""
-    from commsbot.store import accounts as accounts_q
+    from commsbot.posting.queue import known_accounts
 
     kinds = {n: s.kind for n, s in app.config.channels.items()}
-    kinds.update({n: r["kind"] for n, r in accounts_q.known(app.store).items() if n not in kinds})
+    kinds.update({n: r["kind"] for n, r in known_accounts(app.store).items() if n not in kinds})
     if kinds.get(name) != "mastodon":
         known = ", ".join(n for n, kind in kinds.items() if kind == "mastodon") or "none"
         raise click.BadParameter(
