@@ -141,6 +141,9 @@ class IngestConfig:
     backoff_max_seconds: int = 86_400
     # Failures in a row after which a feed is disabled until an officer checks it.
     max_failures: int = 10
+    # Feeds may reach loopback, private and link-local addresses only at these hosts
+    # (names as in the feed URL, IP addresses, or networks such as "10.1.0.0/16").
+    allow_private_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,12 @@ def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
         raise loader.fail("ingest.max_redirects", "must be 0 or more")
     if ingest.backoff_max_seconds < ingest.backoff_seconds:
         raise loader.fail("ingest.backoff_max_seconds", "must not be less than backoff_seconds")
+    from commsbot.fetch_guard import entry_problem
+
+    for i, entry in enumerate(ingest.allow_private_hosts):
+        problem = entry_problem(entry)
+        if problem:
+            raise loader.fail(f"ingest.allow_private_hosts[{i}]", problem)
     return ingest
 
 

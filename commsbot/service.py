@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from commsbot import dispatch
+from commsbot import dispatch, fetch_guard
 from commsbot.config import Config
 from commsbot.errors import CommsbotError
 from commsbot.jobs import JOBS, JobContext
@@ -287,6 +287,11 @@ class Service:
             hurry.cancel()
         for task in pending:
             task.cancel()
+        # A cancelled task does not stop its worker thread: a fetch in flight would keep
+        # the process alive until its own total time. End them now.
+        ended = fetch_guard.abort_all()
+        if ended:
+            log.info("ended %d feed fetch(es) in flight", ended)
         await asyncio.gather(*pending, return_exceptions=True)
 
     def _save_state(self) -> None:

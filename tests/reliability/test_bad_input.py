@@ -396,6 +396,12 @@ BROKEN_FEEDS = [
     ("/cut", TWO_ITEMS.encode()[:-60], {}, 0, "the feed ends abruptly; its last entry waits for the next poll"),
     ("/latin1", LATIN1_FEED.encode("latin-1"), {}, 0, "document declared as utf-8, but parsed as windows-1252"),
     ("/untitled", UNTITLED.encode(), {}, 0, "1 entry skipped, e.g. https://a.example/x: no title and no text"),
+    # Hostile servers (#13): an endless Retry-After, headers a byte at a time, a redirect inwards.
+    ("/retry-huge", b"", {"status": 429, "headers": {"Retry-After": "9" * 5000}}, 1, "HTTP 429"),
+    ("/retry-date", b"", {"status": 503, "headers": {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}}, 1, "HTTP 503"),
+    ("/retry-junk", b"", {"status": 503, "headers": {"Retry-After": "-1, soon²"}}, 1, "HTTP 503"),
+    ("/slow-headers", b"", {"trickle_headers": 0.05}, 1, "no complete answer within 2 s"),
+    ("/to-metadata", b"", {"status": 302, "redirect_to": "http://169.254.169.254/latest/meta-data/"}, 1, "refused: 169.254.169.254 resolves to 169.254.169.254, a link-local address"),
 ]
 # fmt: on
 
@@ -411,7 +417,9 @@ def test_broken_feeds_are_named_with_their_problem_and_lose_nothing(
     home: Path, tmp_path: Path, feeds_server: FeedServer, tally: Counter[str]
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(GOOD.format(dir=home, service=""), encoding="utf-8")
+    # The feeds are served on loopback, which the operator must allow (#13).
+    allow = '\n[ingest]\ntotal_timeout = 2\nallow_private_hosts = ["127.0.0.1"]\n'
+    config.write_text(GOOD.format(dir=home, service="") + allow, encoding="utf-8")
     before = fingerprint(home / "commsbot.db")
     urls = []
     for path, body, options, code, problem in BROKEN_FEEDS:
