@@ -262,7 +262,7 @@ class TelegramBot:
     # -- helpers ------------------------------------------------------------------------
 
     def _is_posting_chat(self, chat: Chat) -> bool:
-        wanted = self.settings.chat_id
+        wanted = str(self.settings.chat_id)
         if wanted.startswith("@"):
             return (chat.username or "").lower() == wanted[1:].lower()
         return wanted == str(chat.id)

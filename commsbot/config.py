@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commsbot import config_names as names
 from commsbot.errors import ConfigError
 
 T = TypeVar("T")
@@ -284,6 +285,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         problem = channels[name].check()
         if problem:
             raise ConfigError(f"{path}: channels.{name}.{problem}")
+        own_language = getattr(channels[name], "language", None)
+        if own_language:
+            names.language(loader.fail, f"channels.{name}.language", own_language)
     service = loader.build(ServiceConfig, raw.get("service", {}), "service")
     try:
         ZoneInfo(service.timezone)
@@ -294,6 +298,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     if service.stop_grace_seconds < 0:
         raise loader.fail("service.stop_grace_seconds", "must be 0 or more")
     posting = loader.build(PostingConfig, raw.get("posting", {}), "posting")
+    for i, name in enumerate(posting.content_types):
+        names.content_type(loader.fail, f"posting.content_types[{i}]", name)
     if posting.backlog_after_days < 1:
         raise loader.fail("posting.backlog_after_days", "must be 1 or more")
     if posting.max_attempts < 1:
@@ -337,6 +343,10 @@ def _feeds(loader: _Builder, raw: Any) -> tuple[FeedConfig, ...]:
         if feed.url in seen:
             raise loader.fail(f"feeds[{i}].url", f"{feed.url} is already feeds[{seen[feed.url]}]")
         seen[feed.url] = i
+        if feed.city:
+            names.city(loader.fail, f"feeds[{i}].city", feed.city)
+        if feed.theme:
+            names.theme(loader.fail, f"feeds[{i}].theme", feed.theme)
     return typing.cast(tuple[FeedConfig, ...], feeds)
 
 
@@ -436,11 +446,7 @@ def _check_approval(
 
     check_types(approval.types, "approval.types")
     for name, own in approval.channels.items():
-        if name not in channels:
-            known = ", ".join(sorted(channels)) or "none"
-            raise loader.fail(
-                f"approval.channels.{name}", f"no such channel is configured (configured: {known})"
-            )
+        names.channel(loader.fail, f"approval.channels.{name}", name, channels)
         check_types(own.types, f"approval.channels.{name}.types")
 
 
@@ -490,7 +496,19 @@ class _Builder:
         args = typing.get_args(hint)
         if origin in (typing.Union, types.UnionType):
             inner = [a for a in args if a is not type(None)]
-            return self.convert(inner[0], value, key)
+            # The first member that takes the value: chat_id = -100123 or "@channel".
+            for member in inner[:-1]:
+                try:
+                    return self.convert(member, value, key)
+                except ConfigError:
+                    continue
+            try:
+                return self.convert(inner[-1], value, key)
+            except ConfigError:
+                if len(inner) == 1:
+                    raise
+            wanted = " or ".join(_WANTED.get(m, str(m)) for m in inner)
+            raise self.fail(key, f"must be {wanted}, not {_kind(value)}") from None
         if origin is Literal:
             if value not in args:
                 choices = " | ".join(str(a) for a in args)
@@ -531,6 +549,9 @@ class _Builder:
                 raise self.fail(key, f"must name an environment variable, not {value!r}")
             return value
         raise self.fail(key, f"unsupported type {hint!r}")  # a bug in a settings class
+
+
+_WANTED = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 def _kind(value: Any) -> str:
