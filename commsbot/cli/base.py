@@ -141,6 +141,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
     from commsbot import logs
 
+    # Before anything is written: every line on stdout and stderr has secrets masked.
+    logs.mask_streams()
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
     app.verbose, app.quiet, app.log_json = verbose, quiet, log_json
