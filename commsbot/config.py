@@ -71,6 +71,10 @@ class ServiceConfig:
     # On SIGTERM/Ctrl-C, how long running jobs may take to finish their sends before
     # they are stopped and whatever was in flight is recorded ``unknown``.
     stop_grace_seconds: int = 20
+    # A long-running part (the bot) that fails is started again after this many seconds,
+    # doubling per failure in a row up to the maximum.
+    restart_seconds: int = 10
+    restart_max_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,10 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ) from None
     if service.stop_grace_seconds < 0:
         raise loader.fail("service.stop_grace_seconds", "must be 0 or more")
+    if service.restart_seconds < 1:
+        raise loader.fail("service.restart_seconds", "must be 1 or more")
+    if service.restart_max_seconds < service.restart_seconds:
+        raise loader.fail("service.restart_max_seconds", "must not be less than restart_seconds")
     posting = loader.build(PostingConfig, raw.get("posting", {}), "posting")
     for i, name in enumerate(posting.content_types):
         names.content_type(loader.fail, f"posting.content_types[{i}]", name)

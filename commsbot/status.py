@@ -32,7 +32,7 @@ def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     }
     serving = lock is not None and lock["what"] == SERVICE_LOCK  # not a run --once
     data["schedules"], data["schedule_error"] = _schedules(store, config, running=serving)
-    data["parts"] = _parts(config)
+    data["parts"] = _parts(store, config, running=serving)
     data["queue"] = _queue(store)
     attention = list(ATTENTION) if lock else [*ATTENTION, "sending"]
     data["attention"] = [
@@ -95,10 +95,25 @@ def _with_runs(row: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any
     return row
 
 
-def _parts(config: Config) -> list[dict[str, Any]]:
-    return [
-        {"part": p.name, "state": p.requires(config) or "started with the service"} for p in PARTS
-    ]
+def _parts(store: Store, config: Config, *, running: bool) -> list[dict[str, Any]]:
+    """What each long-running part is doing, as the running service recorded it."""
+    states = service_q.part_states(store) if running else {}
+    rows = []
+    for part in PARTS:
+        reason = part.requires(config)
+        state = states.get(part.name)
+        if reason:
+            shown = reason
+        elif not running:
+            shown = "service not running"
+        elif state is None:
+            shown = "starting"
+        elif state["state"] == "running":
+            shown = f"running since {state['since']}"
+        else:
+            shown = f"failed at {state['since']}: {state['detail']}"
+        rows.append({"part": part.name, "state": shown})
+    return rows
 
 
 def _queue(store: Store) -> list[dict[str, Any]]:

@@ -362,6 +362,16 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# What each long-running part of the service (the bot) is doing, for `commsbot status`.
+_PART_STATE = """
+CREATE TABLE part_state (
+    part TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('running', 'failed')),
+    detail TEXT,
+    since TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -374,4 +384,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (11, "part_state", _PART_STATE),
 ]
