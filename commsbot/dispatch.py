@@ -139,7 +139,7 @@ async def dispatch_channel(
     pacer = Pacer(channel.rate())
     transient = 0
     while True:
-        claimed = select.claim(store, channel.name, clock(), channel.batch_size)
+        claimed = select.claim(store, channel.name, clock(), channel.batch_size, policy.longest)
         if not claimed:
             return totals
         deliveries: list[Delivery] = []
@@ -179,7 +179,7 @@ async def dispatch_channel(
             progress(len(claimed))
         if stop is not None:
             if _stops_channel(stop):
-                record.channel_stopped(store, channel.name, stop, now)
+                record.channel_stopped(store, channel.name, stop, now, policy)
             totals["stopped"] += 1
             return totals
 

@@ -28,11 +28,21 @@ class RetryPolicy:
             posting.max_attempts, posting.retry_backoff_seconds, posting.retry_backoff_max_seconds
         )
 
+    @property
+    def longest(self) -> timedelta:
+        """The longest a retry may wait: a retry time further away was recorded by a clock
+        that was wrong (far ahead), and is not honoured."""
+        return timedelta(seconds=self.backoff_max_seconds)
+
     def delay(self, attempts: int, retry_after: float | None) -> timedelta:
-        """Exponential backoff (capped), or the platform's own wait when it gave one."""
+        """Exponential backoff (capped), or the platform's own wait when it gave one (capped
+        too: a platform's "retry in a year" must not hold a post for a year)."""
         if retry_after is not None:
+            if not math.isfinite(retry_after):
+                return self.longest if retry_after > 0 else timedelta(0)
             # Zero is "queue it again now" (a post that was not attempted, or recovered).
-            return timedelta(seconds=max(math.ceil(retry_after), 0))
+            seconds = min(max(math.ceil(retry_after), 0), self.backoff_max_seconds)
+            return timedelta(seconds=seconds)
         doubled = self.backoff_seconds * 2 ** max(attempts - 1, 0)
         return timedelta(seconds=min(doubled, self.backoff_max_seconds))
 
@@ -73,13 +83,15 @@ def apply(
     return counts
 
 
-def channel_stopped(store: Store, channel: str, delivery: Delivery, now: datetime) -> None:
+def channel_stopped(
+    store: Store, channel: str, delivery: Delivery, now: datetime, policy: RetryPolicy
+) -> None:
     """Keep why a channel stopped: down (until an officer clears it) or paused until a time."""
     if delivery.channel_down:
         reason = delivery.error or "the platform refused this channel"
         engagement_q.set_channel_state(store, channel, now, down_reason=reason)
     elif delivery.retry_after:
-        until = now + timedelta(seconds=math.ceil(delivery.retry_after))
+        until = now + policy.delay(0, delivery.retry_after)
         engagement_q.set_channel_state(store, channel, now, paused_until=until)
 
 

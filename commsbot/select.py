@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from commsbot.store import Store, from_iso
@@ -51,9 +51,12 @@ def new_content(
                 yield channel, item_type, item
 
 
-def claim(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Due posts of a channel, marked ``sending`` before anything goes out."""
-    return posts_q.claim_due(store, channel, now, limit)
+def claim(
+    store: Store, channel: str, now: datetime, limit: int, longest: timedelta
+) -> list[dict[str, Any]]:
+    """Due posts of a channel, marked ``sending`` before anything goes out. A retry time
+    more than ``longest`` away was recorded by a clock far ahead: that post is due now."""
+    return posts_q.claim_due(store, channel, now, limit, now + longest)
 
 
 def interrupted(store: Store, channel: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ person, and each channel's state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from commsbot.config import Config
@@ -39,9 +39,28 @@ def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
         {k: p[k] for k in ("id", "channel", "status", "item_type", "item_ref", "last_error")}
         for status in attention
         for p in posts_q.list_posts(store, status=status, limit=ATTENTION_LIMIT)
-    ]
+    ] + _held(store, config, now)
     data["channels"] = _channels(store, config, now)
     return data
+
+
+def _held(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Queued posts held past the longest back-off (recorded by a clock far ahead)."""
+    longest = config.posting.retry_backoff_max_seconds
+    return [
+        {
+            "id": p["id"],
+            "channel": p["channel"],
+            "status": "held",
+            "item_type": p["item_type"],
+            "item_ref": p["item_ref"],
+            "last_error": (
+                f"retry held until {p['next_attempt_at']}, longer than the back-off allows "
+                f"({longest} s); it is tried at the next run. Last error: {p['last_error']}"
+            ),
+        }
+        for p in posts_q.held_beyond(store, now + timedelta(seconds=longest), ATTENTION_LIMIT)
+    ]
 
 
 def _schedules(

@@ -77,7 +77,7 @@ def interrupt(store: Store, config: Config, at: datetime, count: int) -> list[in
     """Claim posts at a time and never record them: a run that died while sending."""
     channels = pipeline.make_channels(config)
     pipeline.plan(store, config, Renderer(config.service.templates), channels, at)
-    return [row["id"] for row in select.claim(store, "outbox", at, count)]
+    return [row["id"] for row in select.claim(store, "outbox", at, count, timedelta(hours=1))]
 
 
 def test_posts_an_interrupted_run_left_sending_become_unknown_where_the_channel_cannot_tell(
@@ -168,3 +168,48 @@ def test_a_post_recorded_while_sending_is_never_counted_twice(
 
     assert post is not None
     assert (post["attempts"], post["attempted_at"]) == (1, iso(NOW - timedelta(hours=1)))
+
+
+# -- retry times (#13) -----------------------------------------------------------------
+
+
+def test_a_retry_recorded_by_a_clock_far_ahead_is_listed_and_sent_at_the_next_run(
+    sample_store: Store, config: Config
+) -> None:
+    from commsbot import record, status
+    from commsbot.channels.base import Delivery
+
+    far = NOW + timedelta(days=3650)  # the clock was ten years ahead when the send failed
+    channels = pipeline.make_channels(config)
+    pipeline.plan(sample_store, config, Renderer(config.service.templates), channels, NOW)
+    [claimed] = select.claim(sample_store, "outbox", far, 1, timedelta(hours=1))
+    post_id = claimed["id"]
+    failed = Delivery(post_id, "retry", error="connection reset")
+    record.apply(sample_store, [claimed], [failed], far, pipeline.retry_policy(config))
+    held = posts_q.get_post(sample_store, post_id)
+    assert held is not None and held["next_attempt_at"] == iso(far + timedelta(seconds=60))
+
+    # Back at the right time: status names the post, and the next run sends it.
+    attention = status.gather(sample_store, config, NOW)["attention"]
+    [row] = [a for a in attention if a["status"] == "held"]
+    assert row["id"] == post_id
+    assert row["last_error"].startswith(
+        f"retry held until {held['next_attempt_at']}, longer than the back-off allows (3600 s)"
+    )
+    publish(sample_store, config, NOW)
+    sent = posts_q.get_post(sample_store, post_id)
+    assert sent is not None and sent["status"] == "sent"
+    assert not [
+        a for a in status.gather(sample_store, config, NOW)["attention"] if a["status"] == "held"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [(30.0, 30), (1e12, 3600), (float("inf"), 3600), (-5.0, 0), (float("nan"), 0)],
+)
+def test_a_platforms_retry_after_never_exceeds_the_longest_back_off(
+    config: Config, retry_after: float, seconds: int
+) -> None:
+    policy = pipeline.retry_policy(config)
+    assert policy.delay(1, retry_after) == timedelta(seconds=seconds)

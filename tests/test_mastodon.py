@@ -386,7 +386,7 @@ def interrupted(store: Store, config: Config, ago: timedelta) -> dict[str, Any]:
     then = pipeline.utcnow() - ago
     channels = pipeline.make_channels(config)
     pipeline.plan(store, config, Renderer(config.service.templates), channels, then)
-    [row] = select.claim(store, "mastodon", then, 20)
+    [row] = select.claim(store, "mastodon", then, 20, timedelta(hours=1))
     assert posts_q.list_posts(store, status="sending")[0]["id"] == row["id"]
     return row
 
