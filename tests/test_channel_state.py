@@ -118,11 +118,14 @@ def test_engagement_is_polled_often_in_the_first_day_then_daily(
     def observe(after: timedelta) -> None:
         engagement_q.add_snapshots(sample_store, [{"post_id": i} for i in sent], NOW + after)
 
-    assert due(timedelta(minutes=1)) == sent  # never observed
-    observe(timedelta(minutes=1))
+    # Not in the run that sent them: they would read zeros (#13); one interval later.
+    assert due(timedelta(0)) == []
     assert due(timedelta(minutes=30)) == []
-    assert due(timedelta(minutes=55)) == sent  # an hour, with a tenth of slack
+    assert due(timedelta(minutes=55)) == sent  # never observed, an hour after sending
     observe(timedelta(minutes=55))
+    assert due(timedelta(minutes=80)) == []
+    assert due(timedelta(minutes=110)) == sent  # an hour, with a tenth of slack
+    observe(timedelta(minutes=110))
     assert due(timedelta(hours=20)) == sent  # still in the first day
     observe(timedelta(days=2))
     assert due(timedelta(days=2, hours=12)) == []  # daily after the first day
