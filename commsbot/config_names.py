@@ -8,6 +8,7 @@ name (a city or theme as its slug) or raises with the known values, so that a ty
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -22,8 +23,10 @@ LANGUAGES = ("en", "nl", "it", "de", "et", "pl", "lt", "sv", "pt", "cs")
 
 
 def _unknown(fail: Fail, key: str, what: str, value: object, known: Iterable[str]) -> ConfigError:
-    listed = ", ".join(known) or "none"
-    return fail(key, f"unknown {what} {value!r} (known: {listed})")
+    names = list(known)
+    near = difflib.get_close_matches(str(value).lower(), names, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return fail(key, f"unknown {what} {value!r}{hint} (known: {', '.join(names) or 'none'})")
 
 
 def content_type(fail: Fail, key: str, value: str, *, announcement: bool = False) -> str:

@@ -126,16 +126,16 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path, invoke: Inv
     [
         (
             '[posting]\ncontent_types = ["practice", "practise"]\n',
-            "posting.content_types[1]: unknown content type 'practise' "
-            "(known: practice, event, newsletter, news)",
+            "posting.content_types[1]: unknown content type 'practise'; did you mean "
+            "'practice'? (known: practice, event, newsletter, news)",
         ),
         (
             '[[feeds]]\nurl = "https://a.example/feed"\ncity = "Plzn"\n',
-            "feeds[0].city: unknown city 'Plzn' (known: amsterdam, berlin, birmingham, linz,",
+            "feeds[0].city: unknown city 'Plzn'; did you mean 'plzen'? (known: amsterdam, ",
         ),
         (
             '[[feeds]]\nurl = "https://a.example/feed"\ntheme = "brokrage"\n',
-            "feeds[0].theme: unknown theme 'brokrage' (known: ",
+            "feeds[0].theme: unknown theme 'brokrage'; did you mean 'brokerage'? (known: ",
         ),
         (
             '[channels.mastodon]\nlanguage = "english"\n',

@@ -141,7 +141,9 @@ def test_config_feed_with_unknown_city_is_a_clear_error(
     result = invoke("feeds", "list")
     assert (result.exit_code, result.output) == (
         1,
-        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'tallinn'?\n",
+        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'tallinn'? "
+        "(known: amsterdam, berlin, birmingham, linz, lisbon, plzen, rome, stockholm, tallinn, "
+        "vilnius, warsaw)\n",
     )
 
 

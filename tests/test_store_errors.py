@@ -75,13 +75,19 @@ def test_a_busy_store_is_a_clear_message_not_a_raw_lock_error(
     )
 
 
+def import_file_of(rows: int, batch: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file of ``rows`` practices, imported ``batch`` rows a transaction, without pauses."""
+    monkeypatch.setattr(content, "IMPORT_BATCH", batch)
+    monkeypatch.setattr(content, "IMPORT_PAUSE_SECONDS", 0.0)
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(practices(rows)), encoding="utf-8")
+    return path
+
+
 def test_an_import_validates_without_the_write_lock_and_writes_in_batches(
     sample_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(content, "IMPORT_BATCH", 100)
-    monkeypatch.setattr(content, "IMPORT_PAUSE_SECONDS", 0.0)
-    path = tmp_path / "items.json"
-    path.write_text(json.dumps(practices(350)), encoding="utf-8")
+    path = import_file_of(350, 100, tmp_path, monkeypatch)
     other = sqlite3.connect(str(sample_store.path), timeout=0, isolation_level=None)
     got_in: list[bool] = []
 
@@ -116,10 +122,7 @@ def test_an_import_validates_without_the_write_lock_and_writes_in_batches(
 def test_a_full_disk_part_way_says_how_many_rows_went_in(
     sample_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(content, "IMPORT_BATCH", 50)
-    monkeypatch.setattr(content, "IMPORT_PAUSE_SECONDS", 0.0)
-    path = tmp_path / "items.json"
-    path.write_text(json.dumps(practices(600)), encoding="utf-8")
+    path = import_file_of(600, 50, tmp_path, monkeypatch)
     # Room for a few batches, not for all of them.
     pages = sample_store.scalar("PRAGMA page_count")
     sample_store.conn.execute(f"PRAGMA max_page_count = {pages + 120}")
