@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commsbot import config_names as names
+from commsbot.channels.base import ChannelSettings
 from commsbot.errors import ConfigError
 
 T = TypeVar("T")
@@ -32,27 +33,6 @@ def packaged_path(name: str) -> Path:
     """A file or folder shipped with commsbot (inside the wheel, or the source checkout)."""
     inside = PACKAGE_DIR / name
     return inside if inside.exists() else PACKAGE_DIR.parent / name
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    """Keys every channel section accepts; channels subclass this with their own."""
-
-    enabled: bool = False
-    # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
-    utm: dict[str, str] = field(default_factory=dict)
-    # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
-    # New content takes the next free one; none means posts go out as soon as they are due.
-    slots: tuple[str, ...] = ()
-    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
-    hashtags: tuple[str, ...] = ()
-    # What becomes of a post longer than the channel allows: shortened (keeping the link),
-    # or a numbered thread with the link in its first post.
-    long_posts: Literal["truncate", "thread"] = "truncate"
-
-    def check(self) -> str | None:
-        """What is wrong with these settings as a whole ("key: problem"), or None."""
-        return None
 
 
 @dataclass(frozen=True)
@@ -85,7 +65,7 @@ class PostingConfig:
     retry_backoff_seconds: int = 60
     # The backoff doubles per attempt up to this: more attempts never mean waits of days.
     retry_backoff_max_seconds: int = 3600
-    content_types: tuple[str, ...] = ("practice", "event", "newsletter", "news")
+    content_types: tuple[str, ...] = names.CONTENT_TYPES
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
     # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
@@ -211,14 +191,6 @@ class Config:
             raise ConfigError(
                 f"{self.file}: no channel {name!r} is configured (configured: {known})"
             ) from None
-
-
-def read_secret(env_name: str, key: str) -> str:
-    """The value of the environment variable a ``*_env`` key names; never logged."""
-    value = os.environ.get(env_name, "")
-    if not value:
-        raise ConfigError(f"{key} names the environment variable {env_name}, which is not set")
-    return value
 
 
 def find_config(explicit: str | None) -> Path:
@@ -370,12 +342,8 @@ def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
         raise loader.fail("ingest.max_redirects", "must be 0 or more")
     if ingest.backoff_max_seconds < ingest.backoff_seconds:
         raise loader.fail("ingest.backoff_max_seconds", "must not be less than backoff_seconds")
-    from commsbot.fetch_guard import entry_problem
-
     for i, entry in enumerate(ingest.allow_private_hosts):
-        problem = entry_problem(entry)
-        if problem:
-            raise loader.fail(f"ingest.allow_private_hosts[{i}]", problem)
+        names.private_host(loader.fail, f"ingest.allow_private_hosts[{i}]", entry)
     return ingest
 
 

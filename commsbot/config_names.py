@@ -1,5 +1,5 @@
 """The names a config may use, checked when it loads: one function per kind of name
-(content type, channel, city, theme, job, language).
+(content type, channel, city, theme, language, a host allowed to feeds).
 
 Each takes the config's ``fail(key, message)`` and the dotted key, and either returns the
 name (a city or theme as its slug) or raises with the known values, so that a typo such as
@@ -9,7 +9,9 @@ name (a city or theme as its slug) or raises with the known values, so that a ty
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
@@ -20,6 +22,13 @@ Fail = Callable[[str, str], ConfigError]
 
 # The network's ten languages (ISO 639-1), which posts, digests and replies are written in.
 LANGUAGES = ("en", "nl", "it", "de", "et", "pl", "lt", "sv", "pt", "cs")
+# The content types (commsbot.content.types, a layer above, defines them; a test keeps the
+# two the same).
+CONTENT_TYPES = ("practice", "event", "newsletter", "news")
+# A host name as the operator would write it (letters, digits, hyphens, dots).
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_][a-z0-9_-]{0,62})*\.?$"
+)
 
 
 def _unknown(fail: Fail, key: str, what: str, value: object, known: Iterable[str]) -> ConfigError:
@@ -31,9 +40,7 @@ def _unknown(fail: Fail, key: str, what: str, value: object, known: Iterable[str
 
 def content_type(fail: Fail, key: str, value: str, *, announcement: bool = False) -> str:
     """A content type (``announcement`` too where a rule may name free-form posts)."""
-    from commsbot.content_types import TYPES
-
-    known = [*TYPES, *(["announcement"] if announcement else [])]
+    known = [*CONTENT_TYPES, *(["announcement"] if announcement else [])]
     if value not in known:
         raise _unknown(fail, key, "content type", value, known)
     return value
@@ -47,21 +54,24 @@ def channel(fail: Fail, key: str, value: str, configured: Iterable[str]) -> str:
     return value
 
 
-def job(fail: Fail, key: str, value: str) -> str:
-    """A job that the scheduler and ``run --once`` know."""
-    from commsbot.jobs import JOBS
-
-    known = [j.name for j in JOBS]
-    if value not in known:
-        raise _unknown(fail, key, "job", value, known)
-    return value
-
-
 def language(fail: Fail, key: str, value: str) -> str:
     """One of the network's languages."""
     if value not in LANGUAGES:
         raise _unknown(fail, key, "language", value, LANGUAGES)
     return value
+
+
+def private_host(fail: Fail, key: str, entry: str) -> str:
+    """A host feeds may reach on a private network: a name, an IP address or a network."""
+    try:
+        ipaddress.ip_network(entry.strip("[]"), strict=False)
+    except ValueError:
+        if not _HOST.match(entry.lower()):
+            raise fail(
+                key,
+                f"{entry!r} is not a host name, an IP address or a network such as 10.0.0.0/8",
+            ) from None
+    return entry
 
 
 def city(fail: Fail, key: str, value: str) -> str:
@@ -84,7 +94,7 @@ def _place(fail: Fail, key: str, value: str, what: str, table: str) -> str:
 @cache
 def _reference() -> dict[str, dict[str, set[str]]]:
     """Slug -> the lower-cased names it goes by, from the network's reference data."""
-    text = resources.files("commsbot.sample").joinpath("network.json").read_text("utf-8")
+    text = resources.files("commsbot.content.sample").joinpath("network.json").read_text("utf-8")
     data = json.loads(text)
     return {
         table: {

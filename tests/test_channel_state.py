@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from commsbot import pipeline, select
 from commsbot.channels.base import EngagementPolling
 from commsbot.config import Config, load_config
 from commsbot.errors import ConfigError
+from commsbot.posting import pipeline, select
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
-from tests.conftest import NOW, Invoke
+from tests.support.base import NOW, Invoke
 
 
 def publish(store: Store, config: Config, at: datetime) -> pipeline.Summary:
@@ -179,8 +179,9 @@ def test_a_post_recorded_while_sending_is_never_counted_twice(
 def test_a_retry_recorded_by_a_clock_far_ahead_is_listed_and_sent_at_the_next_run(
     sample_store: Store, config: Config
 ) -> None:
-    from commsbot import record, status
     from commsbot.channels.base import Delivery
+    from commsbot.posting import record
+    from commsbot.service import status
 
     far = NOW + timedelta(days=3650)  # the clock was ten years ahead when the send failed
     channels = pipeline.make_channels(config)

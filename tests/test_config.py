@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.config import load_config, read_secret
+from commsbot.channels.base import read_secret
+from commsbot.config import load_config
 from commsbot.errors import ConfigError
-from tests.conftest import BASE_CONFIG, Invoke
+from tests.support.base import BASE_CONFIG, Invoke
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -164,3 +165,10 @@ def test_cities_and_themes_go_by_slug_name_or_local_name(tmp_path: Path) -> None
     )
     config = load_config(write(tmp_path, BASE_CONFIG + feeds))
     assert [f.city for f in config.feeds] == ["Plzeň", "plzen", "Warszawa"]
+
+
+def test_the_config_knows_the_content_types_that_exist() -> None:
+    from commsbot.config_names import CONTENT_TYPES
+    from commsbot.content.types import TYPES
+
+    assert CONTENT_TYPES == tuple(TYPES)

@@ -14,13 +14,13 @@ import pytest
 
 from commsbot.config import IngestConfig, load_config
 from commsbot.errors import ConfigError
-from commsbot.fetch import fetch, retry_after_seconds
-from commsbot.fetch_guard import AddressPolicy, abort_all
-from commsbot.ingest import ingest
+from commsbot.feeds.fetch import fetch, retry_after_seconds
+from commsbot.feeds.guard import AddressPolicy, abort_all
+from commsbot.feeds.ingest import ingest
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
-from tests.conftest import BASE_CONFIG, NOW
-from tests.feeds_support import feed_server, item, rss
+from tests.support.base import BASE_CONFIG, NOW
+from tests.support.feeds import feed_server, item, rss
 
 LOOPBACK = IngestConfig(total_timeout=1.0, read_timeout=5.0, allow_private_hosts=("127.0.0.1",))
 NOW_UTC = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

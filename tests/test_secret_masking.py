@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from commsbot import logs
 from commsbot.cli import cli
+from commsbot.service import logs
 from commsbot.store import Store
-from tests.conftest import BASE_CONFIG
-from tests.mastodon_support import LoopbackServer
+from tests.support.base import BASE_CONFIG
+from tests.support.mastodon import LoopbackServer
 
 TOKEN = 'tok"en-\\Ünïcode-4f9a2b'  # quotes, a backslash, non-ASCII: JSON escapes them
 TOKEN_ENV = "COMMSBOT_TEST_MASKED_TOKEN"

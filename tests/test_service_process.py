@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from service_support import write_config, write_schedules
 
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
-from commsbot.lock import holder
-from commsbot.pipeline import make_channels
-from commsbot.queue_ops import announce
+from commsbot.content.items import load_sample
+from commsbot.posting.pipeline import make_channels
+from commsbot.posting.queue import announce
+from commsbot.service.lock import holder
 from commsbot.slots import DAYS
 from commsbot.store import Store, iso
+from tests.support.service import write_config, write_schedules
 
 WAIT = 30.0  # seconds: the bound on every wait; a healthy run takes a fraction of it
 SCHEDULE = '[publish]\nevery = "2s"\nat_start = true\n'
@@ -254,7 +254,7 @@ def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
     """A feed sending its headers a byte at a time (#13): the ingest run is cut off at the
     stop, and the process ends within ``stop_grace_seconds``, not at the fetch's own
     total time (five minutes here)."""
-    from tests.feeds_support import feed_server, item, rss
+    from tests.support.feeds import feed_server, item, rss
 
     write_schedules(tmp_path / "schedules", '[ingest-feeds]\nevery = "1h"\nat_start = true\n')
     with feed_server() as server:

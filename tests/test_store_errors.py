@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from commsbot import content
+from commsbot.content import items as content
 from commsbot.errors import CommsbotError
 from commsbot.store import Store
-from tests.conftest import NOW, Invoke
+from commsbot.store import content as content_q
+from tests.support.base import NOW, Invoke
 
 
 def practices(count: int, prefix: str = "Imported") -> dict[str, list[dict[str, str]]]:
@@ -101,14 +104,14 @@ def test_an_import_validates_without_the_write_lock_and_writes_in_batches(
             got_in.append(False)
 
     transactions: list[int] = []
-    insert = content.q.insert_items
+    insert = content_q.insert_items
 
-    def counted(store: Store, item_type: str, items: list[dict[str, object]], now: object) -> int:
+    def counted(store: Store, item_type: str, items: list[dict[str, Any]], now: datetime) -> int:
         transactions.append(len(items))
         assert not store.conn.in_transaction  # each batch its own transaction
-        return insert(store, item_type, items, now)  # type: ignore[arg-type]
+        return insert(store, item_type, items, now)
 
-    monkeypatch.setattr(content.q, "insert_items", counted)
+    monkeypatch.setattr(content_q, "insert_items", counted)
     try:
         added, _ = content.import_file(sample_store, path, NOW, progress=another_writer)
     finally:

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from commsbot.cli import cli
-from reliability.reliability_support import report
+from tests.support.reliability import report
 
 CONFIG = '[store]\npath = "commsbot.db"\n\n[channels.outbox]\nenabled = true\npath = "outbox"\n'
 # Runs inside the namespace: mount, copy, break the file system, run the commands, then
