@@ -171,4 +171,4 @@ def test_the_config_knows_the_content_types_that_exist() -> None:
     from commsbot.config_names import CONTENT_TYPES
     from commsbot.content.types import TYPES
 
-    assert CONTENT_TYPES == tuple(TYPES)
+    assert tuple(TYPES) == CONTENT_TYPES
