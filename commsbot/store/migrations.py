@@ -372,6 +372,14 @@ CREATE TABLE part_state (
 ) WITHOUT ROWID;
 """
 
+# The bot's chat-hash salt leaves the store (and so every later backup): it comes from
+# salt_env or a salt file now. The hashes already stored stay, but no longer match new
+# ones: a chat seen before the upgrade counts as a new chat after it, and nobody holding a
+# backup made from now on can test old or new hashes against a chat id.
+_SALT_OUT_OF_STORE = """
+DELETE FROM meta WHERE key = 'bot_chat_salt';
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -385,4 +393,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
     (11, "part_state", _PART_STATE),
+    (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
 ]
