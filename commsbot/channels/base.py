@@ -288,6 +288,10 @@ class Channel(ABC):
     async def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections; default: nothing to do."""
 
+    async def flush(self) -> None:  # noqa: B027  (optional hook)
+        """Finish what the sends of a batch left buffered; called after each batch, before
+        its outcomes are recorded. Default: nothing is buffered."""
+
     @abstractmethod
     async def send(self, post: Rendered) -> Delivery:
         """Publish one post and say what happened."""
