@@ -46,6 +46,21 @@ class RetryPolicy:
         doubled = self.backoff_seconds * 2 ** max(attempts - 1, 0)
         return timedelta(seconds=min(doubled, self.backoff_max_seconds))
 
+    @property
+    def longest(self) -> timedelta:
+        """The longest a retry may wait: a retry time further away was recorded by a clock
+        that was wrong (far ahead), and is not honoured."""
+        return timedelta(seconds=self.backoff_max_seconds)
+
+    def platform_wait(self, retry_after: float | None) -> timedelta:
+        """A platform's own "retry after", capped too: a platform's "retry in a year" must
+        not hold a post (or pause a channel) for a year."""
+        if retry_after is None or math.isnan(retry_after) or retry_after <= 0:
+            return timedelta(0)
+        if math.isinf(retry_after):
+            return self.longest
+        return timedelta(seconds=min(math.ceil(retry_after), self.backoff_max_seconds))
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -75,7 +90,7 @@ def settle(delivery: Delivery, attempts: int, now: datetime, policy: RetryPolicy
             return Settled("retry", "retrying", error, attempts, now + policy.backoff(attempts))
         case Outcome.RETRY_AFTER:
             # The platform's limit, not the message's fault: wait as asked, uncharged.
-            wait = timedelta(seconds=math.ceil(delivery.retry_after or 0))
+            wait = policy.platform_wait(delivery.retry_after)
             return Settled("retry", "retrying", error, attempts - 1, now + wait)
         case Outcome.NOT_TRIED | Outcome.CHANNEL_DOWN:
             # Goes as soon as the channel sends again (a down channel is skipped until then).

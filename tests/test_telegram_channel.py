@@ -379,10 +379,14 @@ def test_config_keys_are_typed(tmp_path: Path, fake: FakeTelegram) -> None:
     telegram = config.channel("telegram")
     assert isinstance(telegram, TelegramSettings)
     assert (telegram.admins, telegram.salt_env, telegram.chat_id) == ((1, 2), "SALT", CHANNEL)
-    path = tmp_path / "bad.toml"
+    path = tmp_path / "numeric.toml"
+    # An integer, as Telegram shows a channel's id (#13).
     path.write_text("[channels.telegram]\nchat_id = -1001234\n", encoding="utf-8")
+    assert load_config(path).channel("telegram").chat_id == -1001234  # type: ignore[attr-defined]
+    path.write_text("[channels.telegram]\nchat_id = true\n", encoding="utf-8")
     with pytest.raises(
-        ConfigError, match=r"channels\.telegram\.chat_id: must be a string, not an integer"
+        ConfigError,
+        match=r"channels\.telegram\.chat_id: must be a string or an integer, not a boolean",
     ):
         load_config(path)
 

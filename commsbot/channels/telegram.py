@@ -52,8 +52,8 @@ GROUP_MESSAGES_PER_MINUTE = 20.0
 @dataclass(frozen=True)
 class TelegramSettings(ChannelSettings):
     bot_token_env: str = "COMMSBOT_TELEGRAM_TOKEN"
-    # Where posts go: "@username", or a numeric id written as a string ("-1001234567890").
-    chat_id: str = ""
+    # Where posts go: "@username", or a numeric id as Telegram shows it (-1001234567890).
+    chat_id: str | int = ""
     # Telegram user ids allowed the admin bot commands.
     admins: tuple[int, ...] = ()
     # A self-hosted or test Bot API server, e.g. "http://127.0.0.1:8081/bot" (the token

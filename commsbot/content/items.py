@@ -10,6 +10,8 @@ import csv
 import difflib
 import io
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from importlib import resources
@@ -26,11 +28,16 @@ from commsbot.content.types import (
     Field,
     content_type,
 )
-from commsbot.errors import ContentError
+from commsbot.errors import ContentError, StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.text import slugify
 from commsbot.text.user_input import whole_number
+
+# Rows per write transaction of an import, and the pause between two: a batch takes well
+# under a second even on a busy machine, far within the store's busy timeout.
+IMPORT_BATCH = 1000
+IMPORT_PAUSE_SECONDS = 0.1
 
 
 def _convert(f: Field, value: Any, ref: Places) -> Any:
@@ -130,7 +137,23 @@ def add_items(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
-    ref = Places.load(store)
+    clean, skipped = prepare_items(
+        store, ctype, raw_items, skip_invalid=skip_invalid, progress=progress
+    )
+    return q.insert_items(store, ctype.name, clean, now), skipped
+
+
+def prepare_items(
+    store: Store,
+    ctype: ContentType,
+    raw_items: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    ref: Places | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validate items and check their slugs are new, writing nothing: (clean, skipped)."""
+    ref = ref or Places.load(store)
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
@@ -160,7 +183,7 @@ def add_items(
             raise ContentError(messages[0])
         skipped.extend(messages)
         clean = [i for i in clean if i["slug"] not in taken]
-    return q.insert_items(store, ctype.name, clean, now), skipped
+    return clean, skipped
 
 
 def edit_item(
@@ -333,35 +356,69 @@ def import_file(
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
-    """Import a file; all rows or (without ``skip_invalid``) none at all."""
+    """Import a file; all rows or (without ``skip_invalid``) none at all.
+
+    Every row is validated before anything is written and before the store's write lock
+    is taken. The rows are then written in batches of ``IMPORT_BATCH``, each a short
+    transaction with a pause after it, so that other writers (the service, ``queue add``)
+    never wait past the busy timeout. Should a batch fail (a full disk), the message says
+    how many rows went in; importing the file again with ``skip_invalid`` adds the rest.
+    """
     groups = parse_import(path, type_name)
     reference = reference_from_file(path)
+    try:
+        # The file's own cities and themes count as if they were stored already.
+        ref = Places.of(
+            [*q.cities(store), *reference.get("cities", [])],
+            [*q.themes(store), *reference.get("themes", [])],
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ContentError(f"{path}: bad cities/themes/institutions: {exc!r}") from None
+    prepared = {
+        name: prepare_items(
+            store, TYPES[name], groups[name], ref=ref, skip_invalid=skip_invalid, progress=progress
+        )
+        for name in ("practice", "event", "newsletter", "news")
+        if name in groups
+    }
+    if reference:
+        try:
+            q.insert_reference(
+                store,
+                reference.get("cities", []),
+                reference.get("themes", []),
+                reference.get("institutions", []),
+            )
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, KeyError, TypeError) as exc:
+            raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
     added: dict[str, int] = {}
     skipped: list[str] = []
-    with store.write():
-        if reference:
+    total = sum(len(clean) for clean, _ in prepared.values())
+    done = 0
+    for name, (clean, skip) in prepared.items():
+        added[name] = 0
+        skipped.extend(skip)
+        for start in range(0, len(clean), IMPORT_BATCH):
+            if done:
+                time.sleep(IMPORT_PAUSE_SECONDS)  # a window for writers waiting on the lock
             try:
-                q.insert_reference(
-                    store,
-                    reference.get("cities", []),
-                    reference.get("themes", []),
-                    reference.get("institutions", []),
-                )
-            except Exception as exc:  # sqlite3 errors and missing keys alike
-                raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
-        for name in ("practice", "event", "newsletter", "news"):
-            if name in groups:
-                count, skip = add_items(
-                    store,
-                    TYPES[name],
-                    groups[name],
-                    now,
-                    skip_invalid=skip_invalid,
-                    progress=progress,
-                )
-                added[name] = count
-                skipped.extend(skip)
+                written = q.insert_items(store, name, clean[start : start + IMPORT_BATCH], now)
+            except (StoreError, sqlite3.IntegrityError) as exc:
+                raise ContentError(_partial(path, exc, done, total)) from None
+            added[name] += written
+            done += written
     return added, skipped
+
+
+def _partial(path: Path, exc: Exception, done: int, total: int) -> str:
+    if isinstance(exc, sqlite3.IntegrityError):  # a slug taken meanwhile by another writer
+        exc = ContentError(f"{path}: {exc}")
+    if not done:
+        return f"{exc}; nothing was imported"
+    return (
+        f"{exc}; {done} of {total} rows were imported before this: import the file again "
+        "with --skip-invalid to add the rest (rows already there are skipped)"
+    )
 
 
 EXPORT_DROP = ("id", "created_at", "updated_at")

@@ -283,7 +283,8 @@ def _fail(
     failures = feed["error_count"] + 1
     wait = backoff(config.ingest, failures)
     if retry_after is not None:
-        wait = max(wait, timedelta(seconds=retry_after))
+        # fetch bounds it already; bounded here too, since a timedelta can overflow.
+        wait = max(wait, timedelta(seconds=min(retry_after, config.ingest.backoff_max_seconds)))
     disable = None
     if status == 410:
         disable = "the server says the feed is gone for good (HTTP 410)"

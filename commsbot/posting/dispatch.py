@@ -107,7 +107,7 @@ async def dispatch_channel(
     lane = Lane(channel, pacer_for(channel, channel.rate(), shared or shared_pacers([channel])))
     transient = 0
     while True:
-        claimed = select.claim(store, channel.name, clock(), channel.batch_size)
+        claimed = select.claim(store, channel.name, clock(), channel.batch_size, policy.longest)
         if not claimed:
             return totals
         deliveries: list[Delivery] = []
@@ -137,7 +137,7 @@ async def dispatch_channel(
             progress(len(claimed))
         if stop is not None:
             if stops_channel(stop):
-                record.channel_stopped(store, channel.name, stop, now)
+                record.channel_stopped(store, channel.name, stop, now, policy)
             totals["stopped"] += 1
             return totals
 

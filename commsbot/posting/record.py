@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from commsbot.channels.base import Delivery, Engagement, Outcome
@@ -52,13 +51,15 @@ def apply(
     return counts
 
 
-def channel_stopped(store: Store, channel: str, delivery: Delivery, now: datetime) -> None:
+def channel_stopped(
+    store: Store, channel: str, delivery: Delivery, now: datetime, policy: RetryPolicy
+) -> None:
     """Keep why a channel stopped: down (until an officer clears it) or paused until a time."""
     if delivery.outcome is Outcome.CHANNEL_DOWN:
         reason = delivery.error or "the platform refused this channel"
         engagement_q.set_channel_state(store, channel, now, down_reason=reason)
     elif delivery.outcome is Outcome.RETRY_AFTER and delivery.retry_after:
-        until = now + timedelta(seconds=math.ceil(delivery.retry_after))
+        until = now + policy.platform_wait(delivery.retry_after)
         engagement_q.set_channel_state(store, channel, now, paused_until=until)
 
 

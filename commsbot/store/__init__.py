@@ -8,6 +8,7 @@ failing halfway through a read-then-write.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -53,6 +54,44 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _full(path: Path) -> bool:
+    """Too little room left to open the store (its journal and shared memory files)."""
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 1024 * 1024
+
+
+def explain(path: Path, exc: sqlite3.Error) -> StoreError | None:
+    """What a user can do about an SQLite error they can fix (None: not one of those)."""
+    text = str(exc)
+    if "database or disk is full" in text:
+        why = (
+            "the disk holding the store is full; nothing of this change was written and "
+            "the store is as it was. Free some space, then try again"
+        )
+    elif "database is locked" in text or "database is busy" in text:
+        why = (
+            f"the store stayed busy for over {BUSY_TIMEOUT_MS / 1000:g} s (another commsbot "
+            "command or the service was writing); nothing was changed, try again"
+        )
+    elif "readonly" in text or "read-only" in text:
+        why = "the store cannot be written (a read-only file or file system)"
+    elif "disk I/O error" in text:
+        why = "the disk failed while reading or writing the store; check it, then try again"
+    else:
+        return None
+    return StoreError(f"{path}: {why}")
+
+
 class Store:
     """An open store. Create one per thread; ``close`` when done."""
 
@@ -74,6 +113,16 @@ class Store:
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if _read_only(self.path):
+                raise StoreError(
+                    f"{self.path}: the file system holding the store is read-only; commsbot "
+                    "needs to write there (the store, its journal and lock file)"
+                ) from None
+            if _full(self.path):
+                raise StoreError(
+                    f"{self.path}: the disk holding the store is full; free some space, "
+                    "then try again (nothing was changed)"
+                ) from None
             raise unusable(self.path, exc) from None
         self.conn = conn
         if migrate:
@@ -92,17 +141,35 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; nested calls join the outer one."""
+        """One short write transaction; nested calls join the outer one.
+
+        A full disk, a read-only file system, a failing disk or a writer that held the lock
+        past the busy timeout becomes a StoreError saying so; the transaction is rolled
+        back whole, so the store stays as it was.
+        """
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            explained = explain(self.path, exc)
+            if explained is None:
+                raise
+            raise explained from exc
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does): a second rollback would
+        # fail with "no transaction is active" and hide the real error.
+        if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
