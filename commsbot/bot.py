@@ -31,13 +31,14 @@ from commsbot.channels.telegram import (
     telegram_settings,
 )
 from commsbot.config import Config, read_secret
+from commsbot.i18n import speaker
 from commsbot.pipeline import utcnow
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
 
 if TYPE_CHECKING:
-    from telegram import Chat, InlineKeyboardMarkup, Update
+    from telegram import Chat, InlineKeyboardMarkup, Update, User
     from telegram.ext import Application, ContextTypes
 
     from commsbot.jobs import JobContext
@@ -51,6 +52,11 @@ ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
 def chat_hash(salt: str, chat_id: int) -> str:
     """What bot statistics keep of a chat: a keyed hash, not reversible without the salt."""
     return hmac.new(salt.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _language(user: User | None) -> str | None:
+    """The language the user's Telegram app is set to, when Telegram says."""
+    return user.language_code if user is not None else None
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -200,14 +206,18 @@ class TelegramBot:
             return  # in a group, an unknown bare command is likely another bot's
         # Admin commands only in a private chat: a group would see the outbox.
         admin = chat.type == "private" and user is not None and user.id in self.settings.admins
-        await self._answer(chat.id, name, message.text[len(raw) :], admin=admin)
+        await self._answer(
+            chat.id, name, message.text[len(raw) :], admin=admin, user_language=_language(user)
+        )
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point to /help."""
         chat = update.effective_chat
         if chat is None:
             return
-        await self._answer(chat.id, None, "", admin=False)
+        await self._answer(
+            chat.id, None, "", admin=False, user_language=_language(update.effective_user)
+        )
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A page button under a /practices reply: the same message shows the new page."""
@@ -217,9 +227,11 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        words = self.replies.speak(chat_hash(self._salt, chat_id), query.from_user.language_code)
         reply = self.replies.page(query.data or "")
         if reply is None or query.message is None:
-            await query.answer("This button no longer works: send /practices again.")
+            await query.answer(words.gettext("This button no longer works: send /practices again."))
             return
         self._log_use("practices", query.message.chat.id)
         await query.answer()
@@ -254,9 +266,11 @@ class TelegramBot:
 
         log.error("bot: handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.message is not None and update.effective_chat:
+            words = speaker(_language(update.effective_user), self.config.service.templates)
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(
-                    update.effective_chat.id, "Sorry, that went wrong. Please try again later."
+                    update.effective_chat.id,
+                    words.gettext("Sorry, that went wrong. Please try again later."),
                 )
 
     # -- helpers ------------------------------------------------------------------------
@@ -267,8 +281,23 @@ class TelegramBot:
             return (chat.username or "").lower() == wanted[1:].lower()
         return wanted == str(chat.id)
 
-    async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
-        logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
+    async def _answer(
+        self,
+        chat_id: int,
+        command: str | None,
+        args: str,
+        *,
+        admin: bool,
+        user_language: str | None,
+    ) -> None:
+        logged, reply = self.replies.answer(
+            command,
+            args,
+            str(chat_id),
+            admin=admin,
+            chat_key=chat_hash(self._salt, chat_id),
+            user_language=user_language,
+        )
         self._log_use(logged, chat_id)
         await self._send(chat_id, reply)
 

@@ -33,6 +33,10 @@ def packaged_path(name: str) -> Path:
     return inside if inside.exists() else PACKAGE_DIR.parent / name
 
 
+# The network's ten languages (#19); ``commsbot.i18n`` speaks them.
+Language = Literal["en", "nl", "it", "de", "et", "pl", "lt", "sv", "pt", "cs"]
+
+
 @dataclass(frozen=True)
 class ChannelSettings:
     """Keys every channel section accepts; channels subclass this with their own."""
@@ -48,6 +52,12 @@ class ChannelSettings:
     # What becomes of a post longer than the channel allows: shortened (keeping the link),
     # or a numbered thread with the link in its first post.
     long_posts: Literal["truncate", "thread"] = "truncate"
+    # The languages this account posts in: an item goes out in the first of them it has
+    # (its original or a translation), tagged with it. None set: every item as written.
+    languages: tuple[Language, ...] = ()
+    # An item in none of ``languages``: skip it (recorded cancelled, with the reason),
+    # post the original under its own language tag, or hold it for approval.
+    missing_translation: Literal["skip", "original", "approve"] = "original"
 
     def check(self) -> str | None:
         """What is wrong with these settings as a whole ("key: problem"), or None."""

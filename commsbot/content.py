@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from commsbot.content_types import (
     PLURALS,
     SLUG_RE,
+    TRANSLATED_FIELDS,
     TYPES,
     ContentType,
     Field,
@@ -31,6 +32,8 @@ from commsbot.content_types import (
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
+from commsbot.store import translations as translations_q
+from commsbot.translations import split_row
 
 
 def slugify(text: str) -> str:
@@ -181,17 +184,26 @@ def add_items(
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
+    translated: dict[str, dict[str, dict[str, str]]] = {}
     for n, (where, data) in enumerate(raw_items, start=1):
         if progress is not None and n % 100 == 0:
             progress(100)
         try:
-            item = validate(ctype, data, ref, where)
+            own, translations = split_row(ctype, data, where)
+            item = validate(ctype, own, ref, where)
+            if item.get("language", "en") in translations:
+                raise ContentError(
+                    f"{where}: translations: {item.get('language', 'en')} is the item's own "
+                    "language"
+                )
             if item["slug"] in seen:
                 raise ContentError(
                     f"{where}: slug {item['slug']!r} is also used by {seen[item['slug']]}"
                 )
             seen[item["slug"]] = where
             clean.append(item)
+            if translations:
+                translated[item["slug"]] = translations
         except ContentError as exc:
             if not skip_invalid:
                 raise
@@ -207,7 +219,19 @@ def add_items(
             raise ContentError(messages[0])
         skipped.extend(messages)
         clean = [i for i in clean if i["slug"] not in taken]
-    return q.insert_items(store, ctype.name, clean, now), skipped
+    with store.write():
+        added = q.insert_items(store, ctype.name, clean, now)
+        if translated:
+            ids = q.ids_by_slug(store, ctype.name, list(translated))
+            # The sample network's translations are drafts of the team, like its practices.
+            sample = {i["slug"] for i in clean if i.get("example")}
+            for slug, by_language in translated.items():
+                if slug in ids:
+                    for lang, fields in by_language.items():
+                        translations_q.put_translation(
+                            store, ctype.name, ids[slug], lang, fields, now, sample=slug in sample
+                        )
+    return added, skipped
 
 
 def edit_item(
@@ -381,20 +405,35 @@ def export_data(store: Store, types: Iterable[str] | None = None) -> dict[str, A
     }
     for name in chosen:
         ctype = TYPES[name]
-        data[ctype.plural] = [
-            {k: v for k, v in item.items() if k not in EXPORT_DROP}
-            for item in q.list_items(store, name)
-        ]
+        items = q.list_items(store, name)
+        translations = translations_q.of_items(store, name, [i["id"] for i in items])
+        rows = []
+        for item in items:
+            row = {k: v for k, v in item.items() if k not in EXPORT_DROP}
+            if item["id"] in translations:
+                row["translations"] = {
+                    lang: {k: v for k, v in fields.items() if k != "sample"}
+                    for lang, fields in translations[item["id"]].items()
+                }
+            rows.append(row)
+        data[ctype.plural] = rows
     return data
 
 
 def export_csv(store: Store, type_name: str) -> str:
+    """One type as CSV; translations as ``title_pl``-style columns, for languages in use."""
     ctype = content_type(type_name)
+    items = q.list_items(store, ctype.name)
+    translations = translations_q.of_items(store, ctype.name, [i["id"] for i in items])
+    used = sorted({lang for by_lang in translations.values() for lang in by_lang})
+    extra = [f"{f}_{lang}" for lang in used for f in TRANSLATED_FIELDS.get(ctype.name, ())]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=ctype.names, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=[*ctype.names, *extra], lineterminator="\n")
     writer.writeheader()
-    for item in q.list_items(store, ctype.name):
+    for item in items:
         row = {k: item.get(k) for k in ctype.names}
+        for lang, fields in translations.get(item["id"], {}).items():
+            row.update({f"{k}_{lang}": v for k, v in fields.items() if k != "sample"})
         for f in ctype.fields:
             if f.kind == "list":
                 row[f.name] = ";".join(row[f.name] or [])

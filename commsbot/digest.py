@@ -28,10 +28,13 @@ from commsbot.render import LINK_FIELD
 from commsbot.select import Lookup
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
+from commsbot.store import translations as translations_q
+from commsbot.translations import for_reader
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
     from commsbot.config import Config
+    from commsbot.i18n import Speaker
     from commsbot.render import Renderer
 
 FREQUENCIES = ("weekly", "monthly")
@@ -52,6 +55,20 @@ class Period:
     label: str  # 2026-W48 or 2026-11
     start: datetime  # aware, in the service's zone
     end: datetime
+
+    def title_in(self, words: Speaker) -> str:
+        """The period as a reader of ``words``' language names it ("Woche 48, 23.-29. Nov.")."""
+        from babel.dates import format_date, format_interval
+
+        if words.language == "en":  # the long English form digests have always had
+            return self.title
+        if self.frequency == "weekly":
+            last = (self.end - timedelta(days=1)).date()
+            span = format_interval(self.start.date(), last, "yMMMMd", locale=words.locale)
+            return words.gettext(
+                "Week %(number)d, %(span)s", number=int(self.label.split("W")[1]), span=span
+            )
+        return format_date(self.start.date(), "LLLL y", locale=words.locale)
 
     @property
     def title(self) -> str:
@@ -130,13 +147,21 @@ def last_complete(frequency: str, now: datetime, zone: ZoneInfo) -> Period:
 
 @dataclass
 class Contents:
-    """Items that became new in a window, by item type, each with its ``new_at``."""
+    """Items that became new in a window, by item type, each with its ``new_at``, and
+    their translations (type -> item id -> language -> fields)."""
 
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    translations: dict[str, dict[int, dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store, since: datetime, until: datetime) -> Contents:
-        return cls(q.new_items(store, since, until))
+        items = q.new_items(store, since, until)
+        translations = {
+            kind: translations_q.of_items(store, kind, [i["id"] for i in rows])
+            for kind, rows in items.items()
+            if rows
+        }
+        return cls(items, translations)
 
     def total(self) -> int:
         return sum(len(v) for v in self.items.values())
@@ -156,7 +181,8 @@ class Contents:
                     and not (themes and i.get("theme") and i["theme"] not in themes)
                 ]
                 for kind, items in self.items.items()
-            }
+            },
+            self.translations,
         )
 
 
@@ -204,21 +230,24 @@ class DigestRenderer:
             sections.append(
                 {
                     "kind": kind,
-                    "entries": [self._entry(kind, i) for i in shown],
+                    "entries": [
+                        self._entry(kind, i, contents.translations.get(kind, {})) for i in shown
+                    ],
                     "more": len(items) - len(shown),
                 }
             )
         zone = self.config.zone
+        words = self.renderer.words
         return {
             "title": self.config.digest.title,
             "period": {
                 "label": self.period.label,
-                "title": self.period.title,
+                "title": self.period.title_in(words),
                 "frequency": self.period.frequency,
                 "start": self.period.start.date().isoformat(),
                 "end": (self.period.end - timedelta(days=1)).date().isoformat(),
             },
-            "since": since.astimezone(zone).date().isoformat(),
+            "since": words.date(since.astimezone(zone).date()),
             "sections": sections,
             "total": contents.total(),
             "subscriber": {
@@ -233,9 +262,19 @@ class DigestRenderer:
         found = table.get(slug)
         return str(found["name"]) if found else slug
 
-    def _entry(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
-        context = self.lookup.context(item)
+    def _entry(
+        self, kind: str, item: dict[str, Any], translations: dict[int, dict[str, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """An item in the reader's language where it has that translation, else in its
+        original, with ``other_language`` (its language's name) to say so."""
+        words = self.renderer.words
+        shown = for_reader(item, translations.get(item["id"], {}), words.language)
+        context = self.lookup.context(shown)
         context["link"] = item.get(LINK_FIELD.get(kind, "url"))
+        language = shown.get("language") or shown["original_language"]
+        context["other_language"] = (
+            words.language_name(language) if language != words.language else None
+        )
         return context
 
     def render(self, name: str, context: dict[str, Any]) -> str:
@@ -260,7 +299,7 @@ class DigestRenderer:
             text=self.render("email.txt.j2", context),
             subject=subject,
             html=self.render("email.html.j2", context),
-            headers=dict(leave.headers),
+            headers={**leave.headers, "Content-Language": self.renderer.language},
             items=contents.total(),
         )
 

@@ -27,6 +27,7 @@ from commsbot.channels.base import Channel, Delivery, DirectMessage
 from commsbot.config import Config
 from commsbot.dispatch import Pacer
 from commsbot.errors import ContentError
+from commsbot.i18n import negotiate
 from commsbot.record import RetryPolicy
 from commsbot.render import Renderer
 from commsbot.select import Lookup
@@ -91,9 +92,9 @@ class _Run:
         self.budget = limit
         self.policy = RetryPolicy.of(config.posting)
         self.covered = q.covered_until(store, period.end)
-        self.renderer = d.DigestRenderer(
-            Renderer(config.service.templates), Lookup.load(store), config, period
-        )
+        self.lookup = Lookup.load(store)
+        # One renderer per subscriber language, made when a subscriber first needs it.
+        self.renderers: dict[str, d.DigestRenderer] = {}
         self.contents = d.Contents()
         self.rendered: OrderedDict[tuple[Any, ...], d.Message | None] = OrderedDict()
 
@@ -109,7 +110,8 @@ class _Run:
         since = d.since_for(subscriber, self.period, self.covered)
         # Subscribers who chose the same get the same digest but for their unsubscribe
         # token: it is rendered once, and the token filled in for each of them.
-        key = (subscriber["channel"], since, *map(tuple, d.choices(subscriber)))
+        language = negotiate(subscriber.get("language"))
+        key = (subscriber["channel"], since, language, *map(tuple, d.choices(subscriber)))
         if key in self.rendered:
             self.rendered.move_to_end(key)
             shared = self.rendered[key]
@@ -118,11 +120,21 @@ class _Run:
             shared = None
             if mine.total() or self.config.digest.send_empty:
                 anyone = {**subscriber, "token": d.TOKEN_MARK}
-                shared = self.renderer.message(channel, mine, anyone, since)
+                shared = self.renderer(language).message(channel, mine, anyone, since)
             self.rendered[key] = shared
             if len(self.rendered) > RENDERED_KEPT:
                 self.rendered.popitem(last=False)
         return None if shared is None else d.personal(shared, subscriber["token"])
+
+    def renderer(self, language: str) -> d.DigestRenderer:
+        if language not in self.renderers:
+            self.renderers[language] = d.DigestRenderer(
+                Renderer(self.config.service.templates, language),
+                self.lookup,
+                self.config,
+                self.period,
+            )
+        return self.renderers[language]
 
     def take_budget(self) -> bool:
         if self.budget is None:

@@ -18,6 +18,7 @@ import jinja2
 
 from commsbot.config import packaged_path
 from commsbot.errors import TemplateError
+from commsbot.i18n import DEFAULT, N_, install, speaker
 from commsbot.text import (
     add_utm,
     hashtag,
@@ -30,6 +31,16 @@ from commsbot.text import (
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
+
+# How an event's kind reads in a sentence; translated where it is shown.
+EVENT_KIND_LABELS = {
+    "study-visit": N_("study visit"),
+    "policy-clinic": N_("policy clinic"),
+    "general-meeting": N_("general meeting"),
+    "workshop": N_("workshop"),
+    "conference": N_("conference"),
+    "dissemination": N_("dissemination"),
+}
 
 # Where each item type keeps its link.
 LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
@@ -101,9 +112,11 @@ def item_version(item: dict[str, Any]) -> str:
 
 
 class Renderer:
-    """A Jinja2 environment over the user's templates, falling back to the packaged ones."""
+    """A Jinja2 environment over the user's templates, falling back to the packaged ones,
+    speaking one language: its catalog's words (``_``, ``ngettext``), its dates and numbers,
+    and its own templates (``<name>.<language>.j2``) where there are any."""
 
-    def __init__(self, user_folder: Path | None = None) -> None:
+    def __init__(self, user_folder: Path | None = None, language: str = DEFAULT) -> None:
         folders = [str(user_folder)] if user_folder else []
         packaged = packaged_path("templates")
         if not user_folder or packaged.resolve() != user_folder.resolve():
@@ -126,9 +139,26 @@ class Renderer:
             telegram_escape=telegram_escape,
             shorten=shorten,
         )
+        self.words = speaker(language, user_folder)
+        self.language = self.words.language
+        install(self.env, self.words)
+        self.env.filters["event_kind"] = self.event_kind
 
-    def template_names(self, channel: str, kind: str) -> tuple[str, str]:
-        return (f"{channel}/{kind}.j2", f"{kind}.j2")
+    def event_kind(self, kind: str) -> str:
+        """An event's kind as words of this language ("policy clinic", "klinika polityk")."""
+        label = EVENT_KIND_LABELS.get(kind)
+        return self.words.gettext(label) if label else kind.replace("-", " ")
+
+    def template_names(self, channel: str, kind: str) -> tuple[str, ...]:
+        """The templates that may serve (channel, kind), the most specific first: the
+        channel's in this language, the channel's, the shared one in this language, shared."""
+        lang = self.language
+        return (
+            f"{channel}/{kind}.{lang}.j2",
+            f"{channel}/{kind}.j2",
+            f"{kind}.{lang}.j2",
+            f"{kind}.j2",
+        )
 
     def template(self, channel: str, kind: str) -> jinja2.Template:
         key = (channel, kind)

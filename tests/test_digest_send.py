@@ -194,7 +194,7 @@ def test_next_digest_starts_where_the_last_one_ended(
     assert second["Subject"].endswith(": 1 new item")
     body = smtp.recorder.messages[1].part("plain")
     assert "New in week 48" in body and "Not for Vilnius" not in body
-    assert "New since 2026-11-23." in body
+    assert "New since Nov 23, 2026." in body
     assert statuses(week47) == {sub["id"]: "sent"}
 
 
@@ -210,7 +210,7 @@ def test_catch_up_after_downtime(store: Store, config: Config, smtp: SmtpServer)
     assert subjects[-1].endswith(": 2 new items")
     body = smtp.recorder.messages[-1].part("plain")
     assert "Week 45 item" in body and "Week 46 item" in body
-    assert "New since 2026-11-02." in body
+    assert "New since Nov 2, 2026." in body
 
 
 def test_resume_after_a_crash_leaves_unknown_unsent(

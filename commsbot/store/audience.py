@@ -29,16 +29,20 @@ def upsert_subscriber(
     cities: Sequence[str],
     themes: Sequence[str],
     now: datetime,
+    *,
+    language: str = "en",
 ) -> dict[str, Any]:
-    """Subscribe (or change the choices of, or re-subscribe) an address; validated by caller."""
+    """Subscribe (or change the choices and language of, or re-subscribe) an address;
+    validated by the caller."""
     stamp = iso(now)
     with store.write() as conn:
         conn.execute(
             "INSERT INTO subscribers (channel, address, frequency, cities, themes, token, status, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+            "language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) "
             "ON CONFLICT (channel, address) DO UPDATE SET frequency = excluded.frequency, "
             "cities = excluded.cities, themes = excluded.themes, status = 'active', "
-            "unsubscribed_at = NULL, updated_at = excluded.updated_at",
+            "language = excluded.language, unsubscribed_at = NULL, "
+            "updated_at = excluded.updated_at",
             (
                 channel,
                 address,
@@ -46,6 +50,7 @@ def upsert_subscriber(
                 json.dumps(list(cities)),
                 json.dumps(list(themes)),
                 secrets.token_urlsafe(24),
+                language,
                 stamp,
                 stamp,
             ),
