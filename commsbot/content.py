@@ -56,6 +56,8 @@ class Reference:
             ref.cities[c["slug"]] = c["name"]
             if c.get("local_name"):
                 ref.cities.setdefault(c["local_name"], c["name"])
+            for alias in c.get("aliases", ()):  # exonyms: Pilsen, Warschau, Lissabon
+                ref.cities.setdefault(alias, c["name"])
         for t in q.themes(store):
             ref.themes[t["slug"]] = t["name"]
         return ref

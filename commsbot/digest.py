@@ -384,16 +384,18 @@ def sample_subscriber(channel: str, frequency: str, token: str = "preview-token"
     }
 
 
-def check_digest_templates(config: Config, sample: Store) -> tuple[list[str], int]:
-    """Render the digest templates over a store where everything is new (the sample):
-    problems found, and how many renderings were tried."""
+def check_digest_templates(
+    config: Config, sample: Store, language: str = "en"
+) -> tuple[list[str], int]:
+    """Render the digest templates in a language over a store where everything is new
+    (the sample): problems found, and how many renderings were tried."""
     from commsbot.channels.email import EmailSettings
     from commsbot.render import Renderer
     from commsbot.text import is_valid_telegram_html
 
     period = period_of("weekly", datetime.now(ZoneInfo("UTC")), config.zone)
     renderer = DigestRenderer(
-        Renderer(config.service.templates), Lookup.load(sample), config, period
+        Renderer(config.service.templates, language), Lookup.load(sample), config, period
     )
     contents = Contents.load(sample, period.start - timedelta(days=365 * 100), period.end)
     settings = config.channels.get("email") or EmailSettings()
@@ -404,13 +406,14 @@ def check_digest_templates(config: Config, sample: Store) -> tuple[list[str], in
             EmailChannel(settings), contents, sample_subscriber("email", "weekly"), period.start
         )
     except TemplateError as exc:
-        problems.append(f"email: {exc}")
+        problems.append(f"email ({language}): {exc}")
     try:
         message = renderer.telegram(contents, sample_subscriber("telegram", "weekly"), period.start)
         if not is_valid_telegram_html(message.html or ""):
             problems.append(
-                "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
+                f"telegram ({language}): template digest/telegram.html.j2 makes HTML that "
+                "Telegram refuses"
             )
     except TemplateError as exc:
-        problems.append(f"telegram: {exc}")
+        problems.append(f"telegram ({language}): {exc}")
     return problems, 2

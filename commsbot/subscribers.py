@@ -17,6 +17,7 @@ from typing import Any
 from commsbot.addresses import normalize_email
 from commsbot.content import Reference, read_text
 from commsbot.errors import ContentError
+from commsbot.i18n import check_language
 from commsbot.store import Store
 from commsbot.store import audience as q
 from commsbot.store import digests as digests_q
@@ -55,8 +56,10 @@ def add_email(
     cities: Sequence[str],
     themes: Sequence[str],
     now: datetime,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """Subscribe an e-mail address, or change its choices (this re-activates it)."""
+    """Subscribe an e-mail address, or change its choices (this re-activates it); the
+    digest comes in ``language`` (None: as before, English for a new subscriber)."""
     ref = Reference.load(store)
     return q.upsert_subscriber(
         store,
@@ -66,6 +69,7 @@ def add_email(
         resolve_choices(ref, "city", cities),
         resolve_choices(ref, "theme", themes),
         now,
+        language=None if language is None else check_language(language, "language"),
     )
 
 
@@ -78,7 +82,8 @@ class ImportResult:
 
 
 def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
-    """Subscribe every row of a CSV (email, frequency, cities, themes); all or nothing."""
+    """Subscribe every row of a CSV (email, frequency, cities, themes, language); all or
+    nothing."""
     text = read_text(path)
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
@@ -86,14 +91,14 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     columns = [c.strip().lower() for c in reader.fieldnames]
     if "email" not in columns:
         raise ContentError(f"{path}: needs an 'email' column (found: {', '.join(columns)})")
-    unknown = set(columns) - {"email", "frequency", "cities", "themes"}
+    unknown = set(columns) - {"email", "frequency", "cities", "themes", "language"}
     if unknown:
         raise ContentError(
             f"{path}: unknown column {sorted(unknown)[0]!r} "
-            "(known: email, frequency, cities, themes)"
+            "(known: email, frequency, cities, themes, language)"
         )
     ref = Reference.load(store)
-    rows: list[tuple[str, str, list[str], list[str]]] = []
+    rows: list[tuple[str, str, list[str], list[str], str | None]] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(reader, start=2):
         if None in raw:
@@ -105,20 +110,24 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
             frequency = check_frequency(row.get("frequency") or "monthly")
             cities = resolve_choices(ref, "city", [row.get("cities", "")])
             themes = resolve_choices(ref, "theme", [row.get("themes", "")])
+            language = row.get("language", "").strip()
+            language = check_language(language, "language") if language else None
         except ContentError as exc:
             raise ContentError(f"{where}: {exc}") from None
         if address in seen:
             raise ContentError(f"{where}: {address} is already on row {seen[address]}")
         seen[address] = n
-        rows.append((address, frequency, cities, themes))
+        rows.append((address, frequency, cities, themes, language))
     result = ImportResult()
     with store.write():
-        for address, frequency, cities, themes in rows:
+        for address, frequency, cities, themes, language in rows:
             existing = q.get_subscriber(store, "email", address)
             if existing is not None and existing["status"] != "active":
                 result.kept_out.append(f"{address} ({existing['status']})")
                 continue
-            q.upsert_subscriber(store, "email", address, frequency, cities, themes, now)
+            q.upsert_subscriber(
+                store, "email", address, frequency, cities, themes, now, language=language
+            )
             if existing is None:
                 result.added += 1
             else:

@@ -332,11 +332,11 @@ def test_templates_check_covers_digest_templates(
     )
     result = invoke("templates", "check")
     assert result.exit_code == 1
-    assert "telegram: template digest/telegram.html.j2 for the " in result.output
+    assert "telegram (en): template digest/telegram.html.j2 for the " in result.output
     assert "'nope' is undefined" in result.output
     (folder / "telegram.html.j2").write_text("<b>{{ title }}</i>", encoding="utf-8")
     result = invoke("templates", "check")
     assert (
-        "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
+        "telegram (en): template digest/telegram.html.j2 makes HTML that Telegram refuses"
         in result.output
     )

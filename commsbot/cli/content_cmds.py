@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
@@ -20,8 +20,12 @@ from commsbot.cli.base import (
     pass_app,
     progress_bar,
 )
-from commsbot.content_types import TYPES, ContentType
+from commsbot.config import Language
+from commsbot.content_types import TRANSLATED_FIELDS, TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
+
+# How many practices ``list --search`` shows when no --limit is given.
+SEARCH_LIMIT = 50
 
 
 def _now() -> datetime:
@@ -84,6 +88,27 @@ def _show(item: dict[str, Any], fmt: str) -> None:
         click.echo(f"{key.ljust(width)}  {value if value is not None else ''}")
 
 
+def _search(app: App, words: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Published practices found as the bot's /search finds them, within the filters."""
+    from commsbot.bot_replies import Places
+    from commsbot.store import answers as answers_q
+    from commsbot.store import content as q
+
+    places = Places.of(q.cities(app.store), q.themes(app.store))
+    cities, rest = places.split_cities(words.split())
+    if filters.get("city"):
+        cities = [c for c in cities if c == filters["city"]] if cities else [filters["city"]]
+        if not cities:
+            return []
+    found = answers_q.search_practices(app.store, " ".join(rest), limit, cities)
+    items = [q.get_item_by_id(app.store, "practice", row["id"]) for row in found]
+    return [
+        i
+        for i in items
+        if i is not None and all(i.get(k) == v for k, v in filters.items() if k != "city")
+    ]
+
+
 def _command(
     name: str, callback: Any, params: Sequence[click.Parameter], help_text: str
 ) -> click.Command:
@@ -127,7 +152,10 @@ def _content_group(ctype: ContentType) -> click.Group:
                         filters[key] = ref.resolve(key, filters[key])
                     except ValueError as exc:
                         raise ContentError(f"--{key}: {exc}") from None
-        items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
+        if values.get("search"):
+            items = _search(app, values["search"], filters, values["limit"] or SEARCH_LIMIT)
+        else:
+            items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
         fmt = values["format"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
@@ -145,20 +173,94 @@ def _content_group(ctype: ContentType) -> click.Group:
     for key in ("city", "theme", "kind"):
         if key in ctype.names:
             list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
+    if ctype.name == "practice":
+        list_params.insert(
+            0,
+            click.Option(
+                ["--search"],
+                help="Only those that mention all these words, in any of their languages; "
+                "a city's name in any language (Pilsen, Warschau) names the city.",
+            ),
+        )
     group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
 
     def show(slug: str, format: str) -> None:
         from commsbot.content import require_item
+        from commsbot.store import translations as translations_q
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
+        translations = translations_q.of_item(app.store, ctype.name, item["id"])
+        original = item.get("language", "en")
+        if format == "json":
+            item["translations"] = translations
+        else:
+            # Which languages a reader can have it in; drafts marked as the samples they are.
+            item["languages"] = [f"{original} (original)"] + [
+                f"{lang} (sample)" if fields["sample"] else lang
+                for lang, fields in translations.items()
+            ]
         _show(item, format)
 
     show_params: list[click.Parameter] = [
         click.Argument(["slug"]),
         click.Option(["--format"], type=click.Choice(["text", "json"]), default="text"),
     ]
-    group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
+    group.add_command(
+        _command("show", show, show_params, f"Show one {ctype.name}, with the languages it has.")
+    )
+
+    def translate(slug: str, language: str, remove: bool, **fields: str | None) -> None:
+        from commsbot.store import content as q
+        from commsbot.store import translations as translations_q
+        from commsbot.translations import translate as add_translation
+
+        app = click.get_current_context().ensure_object(App)
+        given = {k: v for k, v in fields.items() if v is not None}
+        if remove:
+            if given:
+                raise click.UsageError("--remove takes no field flags")
+            item = q.get_item(app.store, ctype.name, slug)
+            if item is None:
+                raise ContentError(f"no {ctype.name} with slug {slug!r}")
+            if not translations_q.remove_translation(app.store, ctype.name, item["id"], language):
+                raise ContentError(f"{ctype.name} {slug!r} has no {language} translation")
+            click.echo(f"removed the {language} translation of {ctype.name} {slug}")
+            return
+        if not given:
+            raise click.UsageError(
+                "nothing to translate: give at least one of "
+                + ", ".join("--" + f.replace("_", "-") for f in TRANSLATED_FIELDS[ctype.name])
+            )
+        found = add_translation(app.store, ctype, slug, language, given, _now())
+        click.echo(
+            f"{ctype.name} {slug} in {language}: {', '.join(sorted(given))} "
+            f"(languages: {', '.join(found)})"
+        )
+
+    translate_params: list[click.Parameter] = [
+        click.Argument(["slug"]),
+        click.Option(
+            ["--lang", "language"],
+            required=True,
+            type=click.Choice(get_args(Language), case_sensitive=False),
+            help="The translation's language.",
+        ),
+        click.Option(["--remove"], is_flag=True, help="Remove this language's translation."),
+        *(
+            click.Option(["--" + f.replace("_", "-"), f], help=f"The {f.replace('_', ' ')}.")
+            for f in TRANSLATED_FIELDS[ctype.name]
+        ),
+    ]
+    group.add_command(
+        _command(
+            "translate",
+            translate,
+            translate_params,
+            f"Add or change a {ctype.name}'s translation into a language (fields not given "
+            "keep their translation, or show the original).",
+        )
+    )
 
     def edit(item_slug: str, **values: Any) -> None:
         from commsbot.content import edit_item

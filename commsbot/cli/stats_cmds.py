@@ -9,11 +9,12 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
 from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
+from commsbot.config import Language
 
 if TYPE_CHECKING:
     from commsbot.stats import Group, Period, PostFigures
@@ -290,8 +291,18 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
 )
 @period_options
 @click.option("--top", type=POSITIVE_INT, default=10, show_default=True, help="Top posts to list.")
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(get_args(Language)),
+    default="en",
+    show_default=True,
+    help="The report's language: labels, dates and numbers.",
+)
 @pass_app
-def report(app: App, html_path: Path, since: date | None, until: date | None, top: int) -> None:
+def report(
+    app: App, html_path: Path, since: date | None, until: date | None, top: int, language: str
+) -> None:
     """Write the engagement report: one HTML file with charts and tables, no external requests.
 
     It includes the movement: campaign hashtags, mentions and audience growth."""
@@ -305,6 +316,7 @@ def report(app: App, html_path: Path, since: date | None, until: date | None, to
         top=top,
         templates=app.config.service.templates,
         hashtags=app.config.movement.hashtags,
+        language=language,
     )
     try:
         html_path.write_text(html, encoding="utf-8")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import click
 
 from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.config import Language
 
 
 def _now() -> datetime:
@@ -34,18 +36,28 @@ def subscribers() -> None:
 )
 @click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
 @click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
+@click.option(
+    "--language",
+    type=click.Choice(get_args(Language), case_sensitive=False),
+    help="The digest's language (default: English; unchanged for an existing address).",
+)
 @pass_app
 def subscribers_add(
-    app: App, email: str, frequency: str, cities: tuple[str, ...], themes: tuple[str, ...]
+    app: App,
+    email: str,
+    frequency: str,
+    cities: tuple[str, ...],
+    themes: tuple[str, ...],
+    language: str | None,
 ) -> None:
     """Subscribe EMAIL to a digest; for an existing address, change its choices."""
     from commsbot.subscribers import add_email
 
-    found = add_email(app.store, email, frequency, cities, themes, _now())
+    found = add_email(app.store, email, frequency, cities, themes, _now(), language)
     click.echo(
         f"subscribed {_describe(found)}: {found['frequency']}, "
         f"cities: {', '.join(found['cities']) or 'all'}, "
-        f"themes: {', '.join(found['themes']) or 'all'}"
+        f"themes: {', '.join(found['themes']) or 'all'}, language: {found['language']}"
     )
 
 
@@ -80,7 +92,17 @@ def subscribers_list(
         r["themes"] = ", ".join(r["themes"]) or "all"
     echo_table(
         rows,
-        ["id", "channel", "address", "frequency", "cities", "themes", "status", "created_at"],
+        [
+            "id",
+            "channel",
+            "address",
+            "frequency",
+            "cities",
+            "themes",
+            "language",
+            "status",
+            "created_at",
+        ],
     )
 
 

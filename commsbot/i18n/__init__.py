@@ -56,11 +56,11 @@ def negotiate(code: str | None) -> str:
 
 def check_language(code: str, what: str) -> str:
     """A code that must be one of the ten exactly, or a one-line error naming ``what``."""
-    from commsbot.errors import CommsbotError
+    from commsbot.errors import ContentError
 
     cleaned = code.strip().lower()
     if cleaned not in LANGUAGES:
-        raise CommsbotError(f"{what}: unknown language {code!r} (known: {', '.join(LANGUAGES)})")
+        raise ContentError(f"{what}: unknown language {code!r} (known: {', '.join(LANGUAGES)})")
     return cleaned
 
 
@@ -96,11 +96,12 @@ class Speaker:
 
         return format_datetime(value, format, tzinfo=zone or value.tzinfo, locale=self.locale)
 
-    def number(self, value: float) -> str:
-        """A number with this language's separators (1,234.5 / 1.234,5 / 1 234,5)."""
+    def number(self, value: float, pattern: str | None = None) -> str:
+        """A number with this language's separators (1,234.5 / 1.234,5 / 1 234,5); a
+        ``pattern`` such as "0.00" fixes the decimals."""
         from babel.numbers import format_decimal
 
-        return format_decimal(value, locale=self.locale)
+        return format_decimal(value, pattern, locale=self.locale)
 
     def language_name(self, code: str) -> str:
         """A language's name in this language ("Polish" in English, "polski" in Polish)."""
@@ -131,5 +132,6 @@ def install(env: jinja2.Environment, words: Speaker) -> None:
         date=words.date,
         datetime=words.datetime,
         number=words.number,
+        decimal=words.number,
         language_name=words.language_name,
     )

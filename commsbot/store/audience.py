@@ -30,18 +30,20 @@ def upsert_subscriber(
     themes: Sequence[str],
     now: datetime,
     *,
-    language: str = "en",
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """Subscribe (or change the choices and language of, or re-subscribe) an address;
-    validated by the caller."""
+    """Subscribe (or change the choices of, or re-subscribe) an address; validated by the
+    caller. ``language`` None keeps a subscriber's language (English for a new one)."""
     stamp = iso(now)
     with store.write() as conn:
         conn.execute(
             "INSERT INTO subscribers (channel, address, frequency, cities, themes, token, status, "
-            "language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) "
+            "language, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'active', coalesce(?, 'en'), ?, ?) "
             "ON CONFLICT (channel, address) DO UPDATE SET frequency = excluded.frequency, "
             "cities = excluded.cities, themes = excluded.themes, status = 'active', "
-            "language = excluded.language, unsubscribed_at = NULL, "
+            "language = CASE WHEN ? IS NULL THEN language ELSE excluded.language END, "
+            "unsubscribed_at = NULL, "
             "updated_at = excluded.updated_at",
             (
                 channel,
@@ -53,6 +55,7 @@ def upsert_subscriber(
                 language,
                 stamp,
                 stamp,
+                language,
             ),
         )
     found = get_subscriber(store, channel, address)
