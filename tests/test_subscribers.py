@@ -72,7 +72,8 @@ def test_add_list_change_remove(sample_store: Store, invoke: Invoke) -> None:
     )
     result = invoke("subscribers", "add", "anna@example.org", "--frequency", "monthly")
     assert (
-        result.output == "subscribed #1 email anna@example.org: monthly, cities: all, themes: all, language: en\n"
+        result.output
+        == "subscribed #1 email anna@example.org: monthly, cities: all, themes: all, language: en\n"
     )
     result = invoke("subscribers", "list", "--format", "json")
     [row] = json.loads(result.output)

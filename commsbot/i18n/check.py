@@ -184,3 +184,8 @@ def update_catalogs() -> list[Path]:
             write_po(handle, catalog, sort_output=True, width=100)
         written.append(path)
     return written
+
+
+if __name__ == "__main__":  # make catalogs
+    for written in update_catalogs():
+        print(written)
