@@ -16,7 +16,7 @@ from commsbot.i18n import LANGUAGES, negotiate, speaker
 from commsbot.i18n.catalogs import PACKAGED, read_catalog
 from commsbot.i18n.check import check_catalogs, source_messages
 from commsbot.store import Store
-from tests.conftest import Invoke
+from tests.support.base import Invoke
 
 PRACTICE = ("%(num)d practice", "%(num)d practices")
 

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 import pytest
 
 from commsbot.config import Config, load_config
-from commsbot.content_types import TYPES
+from commsbot.content.translations import translate
+from commsbot.content.types import TYPES
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
 from commsbot.text import is_valid_telegram_html
-from commsbot.translations import translate
-from tests.conftest import NOW
-from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram_support import TOKEN_ENV, BotThread, add, ask, small_content, telegram_config
+from tests.support.base import NOW
+from tests.support.telegram import TOKEN_ENV, BotThread, add, ask, small_content, telegram_config
+from tests.support.telegram_api import FakeTelegram
 
 
 @dataclass

@@ -10,14 +10,14 @@ import pytest
 
 from commsbot.channels.email import EmailChannel
 from commsbot.config import Config
-from commsbot.content import load_sample
-from commsbot.digest import parse_period
-from commsbot.digest_send import send_period
+from commsbot.content.items import load_sample
+from commsbot.digests.build import parse_period
+from commsbot.digests.send import send_period
+from commsbot.digests.subscribers import add_email
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
-from commsbot.subscribers import add_email
-from tests.conftest import Invoke
-from tests.digest_support import SmtpServer, at, smtp_server, write_config
+from tests.support.base import Invoke
+from tests.support.digest import SmtpServer, at, smtp_server, write_config
 
 DASH = "\N{EN DASH}"
 

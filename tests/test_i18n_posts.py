@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 
 from commsbot.cli import cli
 from commsbot.config import load_config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.conftest import NOW
-from tests.mastodon_support import MockMastodon, mastodon_config
+from tests.support.base import NOW
+from tests.support.mastodon import MockMastodon, mastodon_config
 
 TOKEN_ENV = "COMMSBOT_TEST_MASTODON_TOKEN"
 TRANSLATED = "warsaw-warszawa-design-grants"  # the sample translates it into Polish

@@ -27,7 +27,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from commsbot.config import Language
+from commsbot.channels.base import Language
 
 if TYPE_CHECKING:
     import gettext
