@@ -20,6 +20,7 @@ from commsbot.config import Config, load_config
 from commsbot.content.items import load_sample
 from commsbot.digests.build import parse_period
 from commsbot.digests.send import Report, send_period
+from commsbot.digests.subscribers import add_email
 from commsbot.service.jobs import job
 from commsbot.store import Store, audience
 from tests.support.base import Invoke
@@ -493,3 +494,74 @@ def test_run_once_sends_the_digests_due(week47: Store, config: Config, smtp: Smt
     _, jobs = run(run_once(week47, config, clock=lambda: at("2026-11-24", 13)))
     assert jobs["send-digests"] == {"2026-W47": "nobody due", "2026-10": "nobody due"}
     assert len(smtp.recorder.messages) == 1
+
+
+# -- in the subscriber's language (#19) ---------------------------------------------------
+
+EN_DASH = "\N{EN DASH}"
+
+
+def test_a_german_subscriber_gets_the_digest_in_german(
+    store: Store, config: Config, smtp: SmtpServer, invoke: Invoke
+) -> None:
+    load_sample(store, at(W47_DAY))
+    add_email(store, "greta@example.org", "weekly", ["Berlin"], [], JOINED, "de")
+    add_email(store, "anna@example.org", "weekly", ["berlin"], [], JOINED)
+    run(fan_out(store, config, "2026-W47"))
+
+    [greta] = smtp.recorder.to("greta@example.org")
+    message, html = greta.message, greta.part("html")
+    text = greta.part("plain").replace("\r\n", "\n")
+    assert message["Content-Language"] == "de"
+    assert str(message["Subject"]).startswith(
+        f"Cross-Innovation digest, Woche 47, 16.{EN_DASH}22. Nov. 2026: "
+    )
+    assert str(message["Subject"]).endswith(" neue Einträge")
+    assert text.startswith(
+        f"Cross-Innovation digest\nWoche 47, 16.{EN_DASH}22. Nov. 2026\n"
+        "Für Berlin · alle Themen. Neu seit 16.11.2026.\n\nNeue gute Praxisbeispiele\n"
+    )
+    # The sample's German translation stands in for its original; the rest are marked English.
+    assert "* Prototypenfonds für Serious Games (Berlin, " in text
+    assert "Games Prototype Fund" not in text
+    assert " [Englisch] (Berlin, " in text
+    assert "Du erhältst den Cross-Innovation digest wöchentlich" in text
+    assert "Mit einem Klick abbestellen: https://" in text
+    assert '<html lang="de">' in html and "Prototypenfonds für Serious Games" in html
+
+    # The same digest for an English subscriber: English, with the original title.
+    [anna] = smtp.recorder.to("anna@example.org")
+    assert anna.message["Content-Language"] == "en"
+    assert "Games Prototype Fund for Serious Applications" in anna.part("plain")
+    assert "For Berlin · all themes. New since Nov 16, 2026." in anna.part("plain")
+
+
+def test_subscriber_language_from_the_import_and_kept_on_change(
+    store: Store, invoke: Invoke, tmp_path: Path
+) -> None:
+    load_sample(store, at(W47_DAY))
+    csv = tmp_path / "partners.csv"
+    csv.write_text(
+        "email,frequency,language\nola@example.org,weekly,pl\nbo@example.org,monthly,\n",
+        encoding="utf-8",
+    )
+    added = invoke(
+        "subscribers", "add", "greta@example.org", "--frequency", "weekly", "--language", "de"
+    )
+    assert added.output == (
+        "subscribed #1 email greta@example.org: weekly, cities: all, themes: all, language: de\n"
+    )
+    assert invoke("subscribers", "import", str(csv)).exit_code == 0
+    assert audience.get_subscriber(store, "email", "ola@example.org")["language"] == "pl"  # type: ignore[index]
+    assert audience.get_subscriber(store, "email", "bo@example.org")["language"] == "en"  # type: ignore[index]
+    # Changing other choices keeps the language.
+    invoke("subscribers", "add", "ola@example.org", "--frequency", "monthly")
+    assert audience.get_subscriber(store, "email", "ola@example.org")["language"] == "pl"  # type: ignore[index]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,language\nx@example.org,klingon\n", encoding="utf-8")
+    refused = invoke("subscribers", "import", str(bad))
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: {bad}: row 2: language: unknown language 'klingon' "
+        "(known: en, nl, it, de, et, pl, lt, sv, pt, cs)\n"
+    )

@@ -154,6 +154,7 @@ def version_for(
     if missing == "skip":
         return Version(None, original, reason=f"skipped: {what} (missing_translation = skip)")
     if missing == "approve":
-        hold = f"{what}: the original ({original}) waits for approval (missing_translation)"
+        # Short enough for ``queue pending``; the item is named by the post's own columns.
+        hold = f"no translation into {', '.join(wanted)}: approve to post the original ({original})"
         return Version(for_reader(item, {}, original), original, hold=hold)
     return Version(for_reader(item, {}, original), original)
