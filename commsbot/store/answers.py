@@ -83,14 +83,27 @@ def search_practices(
             "ORDER BY id DESC LIMIT ?",
             (*cities, limit),
         )
-    translated = translations_q.matching_items(store, "practice", query, SEARCH_WINDOW)
     rows = store.rows(
-        f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'{in_cities} AND "
-        "(id IN (SELECT rowid FROM practices_fts WHERE practices_fts MATCH ? "
-        f"ORDER BY rowid DESC LIMIT ?) OR id IN ({', '.join('?' * len(translated)) or 'NULL'})) "
-        "ORDER BY id DESC",
-        (*cities, query, SEARCH_WINDOW, *translated),
+        f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'{in_cities} "
+        "AND id IN (SELECT rowid FROM practices_fts WHERE practices_fts MATCH ? "
+        "ORDER BY rowid DESC LIMIT ?) ORDER BY id DESC",
+        (*cities, query, SEARCH_WINDOW),
     )
+    # Matches in translations are a second query: one "id IN (…) OR id IN (…)" would make
+    # SQLite scan every practice (2 ms became 11 ms with 50,000 of them).
+    translated = translations_q.matching_items(store, "practice", query, SEARCH_WINDOW)
+    if translated:
+        seen = {row["id"] for row in rows}
+        rows += [
+            row
+            for row in store.rows(
+                f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'"
+                f"{in_cities} AND id IN ({', '.join('?' * len(translated))})",
+                (*cities, *translated),
+            )
+            if row["id"] not in seen
+        ]
+        rows.sort(key=lambda row: row["id"], reverse=True)
     wanted = index_words(words)
     rows.sort(key=lambda row: not wanted <= index_words(row["title"]))  # stable: newest first
     return rows[:limit]
