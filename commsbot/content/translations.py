@@ -127,34 +127,30 @@ def for_reader(
 
 @dataclass(frozen=True)
 class Version:
-    """Which version of an item an account posts: ``item`` (None: none, skip it) in
-    ``language``; ``hold`` says why it waits for approval, ``reason`` why it is skipped."""
+    """Which version of an item an account posts: ``item`` in ``language``; ``hold`` says
+    why it waits for approval."""
 
-    item: dict[str, Any] | None
+    item: dict[str, Any]
     language: str
     hold: str | None = None
-    reason: str | None = None
 
 
 def version_for(
-    item_type: str,
     item: dict[str, Any],
     translations: Mapping[str, Mapping[str, Any]],
     wanted: Sequence[str],
     missing: str,
 ) -> Version:
     """The version for an account that posts in ``wanted`` languages: the first of them the
-    item is written or translated in; else per ``missing`` (skip, original, approve)."""
+    item is written or translated in; else the original, held for approval when ``missing``
+    is "approve". (With "skip" the account's filter has kept such an item out already.)"""
     original = item.get("language", "en")
     for language in wanted:
         shown = localized(item, translations, language)
         if shown is not None:
             return Version(shown, language)
-    what = f"{item_type} {item.get('slug')!r} has no translation into {', '.join(wanted)}"
-    if missing == "skip":
-        return Version(None, original, reason=f"skipped: {what} (missing_translation = skip)")
+    hold = None
     if missing == "approve":
         # Short enough for ``queue pending``; the item is named by the post's own columns.
         hold = f"no translation into {', '.join(wanted)}: approve to post the original ({original})"
-        return Version(for_reader(item, {}, original), original, hold=hold)
-    return Version(for_reader(item, {}, original), original)
+    return Version(for_reader(item, {}, original), original, hold)

@@ -22,7 +22,6 @@ from commsbot.text.addresses import normalize_email
 from commsbot.text.user_input import row_id
 
 FREQUENCIES = ("weekly", "monthly")
-CHANNELS = ("email", "telegram")
 
 
 def resolve_choices(ref: Reference, kind: str, values: Iterable[str]) -> list[str]:
@@ -55,14 +54,16 @@ def add_email(
     cities: Sequence[str],
     themes: Sequence[str],
     now: datetime,
+    channel: str = "email",
     language: str | None = None,
 ) -> dict[str, Any]:
-    """Subscribe an e-mail address, or change its choices (this re-activates it); the
-    digest comes in ``language`` (None: as before, English for a new subscriber)."""
+    """Subscribe an e-mail address to the digests of an e-mail account, or change its
+    choices (this re-activates it); the digest comes in ``language`` (None: as before,
+    English for a new subscriber)."""
     ref = Reference.load(store)
     return q.upsert_subscriber(
         store,
-        "email",
+        channel,
         normalize_email(address),
         check_frequency(frequency),
         resolve_choices(ref, "city", cities),
@@ -80,9 +81,9 @@ class ImportResult:
     kept_out: list[str] = field(default_factory=list)
 
 
-def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
-    """Subscribe every row of a CSV (email, frequency, cities, themes, language); all or
-    nothing."""
+def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") -> ImportResult:
+    """Subscribe every row of a CSV (email, frequency, cities, themes, language) to the
+    digests of an e-mail account; all or nothing."""
     text = read_text(path)
     fieldnames, records = read_csv(path, text)
     columns = [c.strip().lower() for c in fieldnames]
@@ -118,12 +119,12 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     result = ImportResult()
     with store.write():
         for address, frequency, cities, themes, language in rows:
-            existing = q.get_subscriber(store, "email", address)
+            existing = q.get_subscriber(store, channel, address)
             if existing is not None and existing["status"] != "active":
                 result.kept_out.append(f"{address} ({existing['status']})")
                 continue
             q.upsert_subscriber(
-                store, "email", address, frequency, cities, themes, now, language=language
+                store, channel, address, frequency, cities, themes, now, language=language
             )
             if existing is None:
                 result.added += 1
