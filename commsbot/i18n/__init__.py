@@ -107,7 +107,10 @@ class Speaker:
         """A language's name in this language ("Polish" in English, "polski" in Polish)."""
         import babel
 
-        return babel.Locale.parse(code).get_display_name(self.locale) or code
+        try:
+            return babel.Locale.parse(code).get_display_name(self.locale) or code
+        except (ValueError, TypeError, babel.UnknownLocaleError):  # a feed's odd or empty tag
+            return code or ""
 
 
 @functools.lru_cache(maxsize=64)

@@ -110,7 +110,7 @@ def plan(
             "not_before": iso(now),
             "item_version": item_version(item),
         }
-        version = Version(item, item.get("language", "en"))
+        version = Version(item, item.get("language") or "en")
         if settings.languages:
             version = version_for(
                 item,
