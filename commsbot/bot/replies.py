@@ -9,7 +9,6 @@ English (``commsbot.i18n``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,8 +17,8 @@ from typing import Any
 from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
 from commsbot.clock import Clock
-from commsbot.config import Config
-from commsbot.content.items import slugify
+from commsbot.config import FREQUENCIES, Config
+from commsbot.content.places import Places
 from commsbot.content.translations import for_reader
 from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
@@ -48,7 +47,6 @@ OUTCOMES_LIMIT = 5
 QUEUE_LIMIT = 15
 # Telegram's limit on an inline button's callback data.
 CALLBACK_BYTES = 64
-FREQUENCIES = ("weekly", "monthly")
 
 
 @dataclass(frozen=True)
@@ -125,72 +123,16 @@ def clip(text: str, width: int = 80) -> str:
     return truncate(" ".join(text.split()), width, counter=utf16_length)
 
 
-@dataclass
-class Places:
-    """Cities and themes by every name a user may type: slug, name, local name."""
-
-    cities: dict[str, dict[str, Any]]
-    themes: dict[str, dict[str, Any]]
-    keys: dict[str, tuple[str, str]]
-
-    @classmethod
-    def of(cls, city_rows: list[dict[str, Any]], theme_rows: list[dict[str, Any]]) -> Places:
-        cities = {c["slug"]: c for c in city_rows}
-        themes = {t["slug"]: t for t in theme_rows}
-        keys: dict[str, tuple[str, str]] = {}
-        for kind, table in (("city", cities), ("theme", themes)):
-            for slug, row in table.items():
-                names = [slug, row["name"], row.get("local_name") or "", *row.get("aliases", ())]
-                for name in names:
-                    if slugify(name):
-                        keys.setdefault(slugify(name), (kind, slug))
-        return cls(cities, themes, keys)
-
-    def split_cities(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
-        """(cities named by single words, in any of their names; the other words)."""
-        cities: list[str] = []
-        rest: list[str] = []
-        for word in words:
-            found = self.keys.get(slugify(word))
-            if found is not None and found[0] == "city":
-                if found[1] not in cities:
-                    cities.append(found[1])
-            else:
-                rest.append(word)
-        return cities, rest
-
-    def parse(self, words: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-        """(cities, themes, words not understood); names of several words are matched whole."""
-        cities: list[str] = []
-        themes: list[str] = []
-        unknown: list[str] = []
-        i = 0
-        while i < len(words):
-            for end in range(min(len(words), i + 4), i, -1):
-                found = self.keys.get(slugify(" ".join(words[i:end])))
-                if found is not None:
-                    target = cities if found[0] == "city" else themes
-                    if found[1] not in target:
-                        target.append(found[1])
-                    i = end
-                    break
-            else:
-                unknown.append(words[i])
-                i += 1
-        return cities, themes, unknown
-
-    def not_known(self, word: str, words: Speaker) -> Malformed:
-        names = [c["name"] for c in self.cities.values()] + [
-            t["name"] for t in self.themes.values()
-        ]
-        near = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-        hint = (
-            words.gettext("Did you mean %(name)s?", name=near[0])
-            if near
-            else words.gettext("See /cities and /themes.")
-        )
-        known = words.gettext("I know no city or theme called “%(word)s”.", word=clip(word, 40))
-        return Malformed(f"{known} {hint}")
+def not_known(places: Places, word: str, words: Speaker) -> Malformed:
+    """The answer to a word that names no city or theme, with the closest name if any."""
+    near = places.near_name(word)
+    hint = (
+        words.gettext("Did you mean %(name)s?", name=near)
+        if near
+        else words.gettext("See /cities and /themes.")
+    )
+    known = words.gettext("I know no city or theme called “%(word)s”.", word=clip(word, 40))
+    return Malformed(f"{known} {hint}")
 
 
 def page_data(city: str | None, theme: str | None, page: int) -> str | None:
@@ -345,7 +287,7 @@ class Replies:
         places = self.places()
         cities, themes, unknown = places.parse(args.split())
         if unknown:
-            raise places.not_known(unknown[0], self.words)
+            raise not_known(places, unknown[0], self.words)
         if len(cities) > 1 or len(themes) > 1:
             raise Malformed(self.words.gettext("Give one city and one theme at most."))
         return self.practices_page(
@@ -465,7 +407,7 @@ class Replies:
         places = self.places()
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
-            raise places.not_known(unknown[0], self.words)
+            raise not_known(places, unknown[0], self.words)
         if audience_q.get_subscriber(self.store, "telegram", chat) is None:
             self._pace_new_subscription()
         row = audience_q.upsert_subscriber(

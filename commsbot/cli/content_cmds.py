@@ -28,9 +28,6 @@ from commsbot.content.types import TRANSLATED_FIELDS, TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
 from commsbot.i18n import LANGUAGES
 
-# How many practices ``list --search`` shows when no --limit is given.
-SEARCH_LIMIT = 50
-
 
 def _field_options(ctype: ContentType) -> list[click.Option]:
     options = []
@@ -88,27 +85,6 @@ def _show(item: dict[str, Any], fmt: str) -> None:
         click.echo(f"{key.ljust(width)}  {value if value is not None else ''}")
 
 
-def _search(app: App, words: str, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    """Published practices found as the bot's /search finds them, within the filters."""
-    from commsbot.bot.replies import Places
-    from commsbot.store import answers as answers_q
-    from commsbot.store import content as q
-
-    places = Places.of(q.cities(app.store), q.themes(app.store))
-    cities, rest = places.split_cities(words.split())
-    if filters.get("city"):
-        cities = [c for c in cities if c == filters["city"]] if cities else [filters["city"]]
-        if not cities:
-            return []
-    found = answers_q.search_practices(app.store, " ".join(rest), limit, cities)
-    items = [q.get_item_by_id(app.store, "practice", row["id"]) for row in found]
-    return [
-        i
-        for i in items
-        if i is not None and all(i.get(k) == v for k, v in filters.items() if k != "city")
-    ]
-
-
 def _command(
     name: str, callback: Any, params: Sequence[click.Parameter], help_text: str
 ) -> click.Command:
@@ -136,26 +112,15 @@ def _content_group(ctype: ContentType) -> click.Group:
     group.add_command(_command("add", add, _field_options(ctype), f"Add a {ctype.name}."))
 
     def list_items(**values: Any) -> None:
-        from commsbot.store import content as q
+        from commsbot.content.items import list_items as matching
 
         app = click.get_current_context().ensure_object(App)
         filters = {
             k: v for k, v in values.items() if k in ("city", "theme", "kind", "status") and v
         }
-        if "city" in filters or "theme" in filters:
-            from commsbot.content.items import Reference
-
-            ref = Reference.load(app.store)
-            for key in ("city", "theme"):
-                if key in filters:
-                    try:
-                        filters[key] = ref.resolve(key, filters[key])
-                    except ValueError as exc:
-                        raise ContentError(f"--{key}: {exc}") from None
-        if values.get("search"):
-            items = _search(app, values["search"], filters, values["limit"] or SEARCH_LIMIT)
-        else:
-            items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
+        items = matching(
+            app.store, ctype, filters, values["limit"], search=values.get("search") or None
+        )
         fmt = values["fmt"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
@@ -186,11 +151,11 @@ def _content_group(ctype: ContentType) -> click.Group:
 
     def show(slug: str, fmt: str) -> None:
         from commsbot.content.items import require_item
-        from commsbot.store import translations as translations_q
+        from commsbot.content.translations import translations_of
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
-        translations = translations_q.of_item(app.store, ctype.name, item["id"])
+        translations = translations_of(app.store, ctype, item["id"])
         original = item.get("language", "en")
         if fmt == "json":
             item["translations"] = translations
@@ -211,20 +176,15 @@ def _content_group(ctype: ContentType) -> click.Group:
     )
 
     def translate(slug: str, language: str, remove: bool, **fields: str | None) -> None:
+        from commsbot.content.translations import remove_translation
         from commsbot.content.translations import translate as add_translation
-        from commsbot.store import content as q
-        from commsbot.store import translations as translations_q
 
         app = click.get_current_context().ensure_object(App)
         given = {k: v for k, v in fields.items() if v is not None}
         if remove:
             if given:
                 raise click.UsageError("--remove takes no field flags")
-            item = q.get_item(app.store, ctype.name, slug)
-            if item is None:
-                raise ContentError(f"no {ctype.name} with slug {slug!r}")
-            if not translations_q.remove_translation(app.store, ctype.name, item["id"], language):
-                raise ContentError(f"{ctype.name} {slug!r} has no {language} translation")
+            remove_translation(app.store, ctype, slug, language)
             click.echo(f"removed the {language} translation of {ctype.name} {slug}")
             return
         if not given:
@@ -282,14 +242,13 @@ def _content_group(ctype: ContentType) -> click.Group:
     )
 
     def remove(slug: str, yes: bool) -> None:
-        from commsbot.content.items import require_item
-        from commsbot.store import content as q
+        from commsbot.content.items import remove_item, require_item
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
         if not yes:
             click.confirm(f"Remove {ctype.name} {slug!r} ({item['title']})?", abort=True)
-        cancelled = q.delete_item(app.store, ctype.name, item["id"], utcnow())
+        cancelled = remove_item(app.store, ctype, item["id"], utcnow())
         click.echo(
             f"removed {ctype.name} {slug}"
             + (f"; {cancelled} unsent post(s) cancelled" if cancelled else "")
@@ -391,10 +350,11 @@ def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> No
     """Print exactly what each account would receive for an item, with its length, and
     which accounts take it."""
     from commsbot.content.items import require_item
+    from commsbot.content.places import Places
     from commsbot.content.types import content_type
     from commsbot.posting.accounts import refusal
     from commsbot.posting.pipeline import make_channels, render_item
-    from commsbot.posting.select import Lookup, feed_url
+    from commsbot.posting.select import feed_url
     from commsbot.render import Renderer
 
     ctype = content_type(type_name)
@@ -405,7 +365,7 @@ def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> No
     refused = {n: refusal(c.settings, ctype.name, item, source) for n, c in channels.items()}
     takers = [n for n, why in refused.items() if why is None]
     click.echo(f"--- taken by: {', '.join(takers) or 'no enabled account'}", err=True)
-    renderer, lookup = Renderer(app.config.service.templates), Lookup.load(app.store)
+    renderer, lookup = Renderer(app.config.service.templates), Places.load(app.store)
     for name, channel in channels.items():
         why = refused[name]
         if why is not None and not channel_name:

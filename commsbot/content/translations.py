@@ -75,6 +75,20 @@ def translate(
     return translations_q.of_item(store, ctype.name, item["id"])
 
 
+def translations_of(store: Store, ctype: ContentType, item_id: int) -> dict[str, dict[str, Any]]:
+    """An item's translations by language."""
+    return translations_q.of_item(store, ctype.name, item_id)
+
+
+def remove_translation(store: Store, ctype: ContentType, slug: str, language: str) -> None:
+    """Remove an item's translation into a language; an error names what is missing."""
+    item = q.get_item(store, ctype.name, slug)
+    if item is None:
+        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+    if not translations_q.remove_translation(store, ctype.name, item["id"], language):
+        raise ContentError(f"{ctype.name} {slug!r} has no {language} translation")
+
+
 def split_row(
     ctype: ContentType, data: dict[str, Any], where: str
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:

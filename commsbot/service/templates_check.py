@@ -8,13 +8,13 @@ from commsbot.channels.base import Channel
 from commsbot.clock import utcnow
 from commsbot.config import Config
 from commsbot.content.items import load_sample
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.digests.build import check_digest_templates
 from commsbot.errors import TemplateError
 from commsbot.i18n import DEFAULT, LANGUAGES
 from commsbot.i18n.check import check_catalogs
 from commsbot.posting.pipeline import render_item
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import content as q
@@ -61,7 +61,7 @@ def check_templates(
         problems.extend(found)
         checked += tried
         for source, label in ((sample, "sample"), (store, "store")):
-            lookup = Lookup.load(source)
+            lookup = Places.load(source)
             for item_type in config.posting.content_types:
                 items = q.list_items(source, item_type)
                 if not items:
@@ -128,7 +128,7 @@ def _check_languages(
     problems: list[str] = []
     checked = 0
     replies = Replies(sample, config, utcnow)
-    lookup = Lookup.load(sample)
+    lookup = Places.load(sample)
     first = q.list_items(sample, "practice", limit=1)
     commands = [*BOT_CHECKS, ("practice", first[0]["slug"] if first else "")]
     for language in LANGUAGES:
@@ -157,7 +157,7 @@ def _check_languages(
 
 
 def _full_length(
-    renderer: Renderer, lookup: Lookup, channel: Channel, item_type: str, item: dict[str, object]
+    renderer: Renderer, lookup: Places, channel: Channel, item_type: str, item: dict[str, object]
 ) -> int:
     template = renderer.template(channel, item_type)
     body = renderer._run(
