@@ -159,19 +159,19 @@ def insert_prepared(
     now: datetime,
 ) -> int:
     """Insert prepared items with their translations, in one transaction."""
+    mine = {i["slug"] for i in clean} & set(translated)
+    if not mine:
+        return q.insert_items(store, item_type, clean, now)
     with store.write():
         added = q.insert_items(store, item_type, clean, now)
-        mine = {i["slug"] for i in clean} & set(translated)
-        if mine:
-            ids = q.ids_by_slug(store, item_type, sorted(mine))
-            # The sample network's translations are drafts of the team, like its practices.
-            sample = {i["slug"] for i in clean if i.get("example")}
-            for slug in mine:
-                if slug in ids:
-                    for lang, fields in translated[slug].items():
-                        translations_q.put_translation(
-                            store, item_type, ids[slug], lang, fields, now, sample=slug in sample
-                        )
+        ids = q.ids_by_slug(store, item_type, sorted(mine))
+        # The sample network's translations are drafts of the team, like its practices.
+        sample = {i["slug"] for i in clean if i.get("example")}
+        for slug in mine:
+            for lang, fields in translated[slug].items():
+                translations_q.put_translation(
+                    store, item_type, ids[slug], lang, fields, now, sample=slug in sample
+                )
     return added
 
 
