@@ -537,6 +537,53 @@ ALTER TABLE newsletters ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE feeds ADD COLUMN hashtags_from_categories INTEGER NOT NULL DEFAULT 0;
 """
 
+# The ten languages (#19): translations of items' text fields (one row per item and
+# language, searched through their own full-text index), each chat's chosen language (by
+# the salted chat hash, as bot statistics keep chats), a subscriber's language, and the
+# names a city is known by in other languages (exonyms: Pilsen, Warschau, Lissabon).
+_LANGUAGES = """
+CREATE TABLE translations (
+    id INTEGER PRIMARY KEY,
+    item_type TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    title TEXT,
+    summary TEXT,
+    body TEXT,
+    outcome TEXT,
+    image_alt TEXT,
+    sample INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (item_type, item_id, language)
+);
+CREATE VIRTUAL TABLE translations_fts USING fts5 (
+    title, summary, body, outcome, content='translations', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER translations_ai AFTER INSERT ON translations BEGIN
+    INSERT INTO translations_fts (rowid, title, summary, body, outcome)
+    VALUES (new.id, new.title, new.summary, new.body, new.outcome);
+END;
+CREATE TRIGGER translations_ad AFTER DELETE ON translations BEGIN
+    INSERT INTO translations_fts (translations_fts, rowid, title, summary, body, outcome)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.outcome);
+END;
+CREATE TRIGGER translations_au AFTER UPDATE ON translations BEGIN
+    INSERT INTO translations_fts (translations_fts, rowid, title, summary, body, outcome)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.outcome);
+    INSERT INTO translations_fts (rowid, title, summary, body, outcome)
+    VALUES (new.id, new.title, new.summary, new.body, new.outcome);
+END;
+CREATE TABLE chat_languages (
+    chat_hash TEXT PRIMARY KEY,
+    language TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+ALTER TABLE cities ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -553,5 +600,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (13, "feed_items", _FEED_ITEMS),
     (14, "accounts", _ACCOUNTS),
+    (16, "languages", _LANGUAGES),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
 ]
