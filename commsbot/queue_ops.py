@@ -1,6 +1,8 @@
-"""What a comms officer does to the outbox: announce, approve, cancel, retry, edit.
+"""What a comms officer does to the outbox: announce, approve, cancel, restore, retry, edit.
 
-The CLI and the admin bot commands both call these.
+The CLI, the admin bot commands and the web console all call these. Each change is
+recorded in the post's audit trail with who made it (``actor``: "cli", "telegram bot",
+"web:NAME").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from commsbot.errors import ContentError
 from commsbot.render import Renderer
 from commsbot.select import Lookup
 from commsbot.store import Store, iso
+from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 
@@ -36,6 +39,7 @@ def announce(
     link: str | None = None,
     template: str = "announcement",
     next_slot: bool = False,
+    actor: str = "cli",
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
@@ -70,39 +74,88 @@ def announce(
                 }
             )
         posts_q.insert_posts(store, rows, at)
-        inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
-    return [r["id"] for r in inserted]
+        ids = [r["id"] for r in posts_q.posts_for_item(store, "announcement", announcement_id)]
+        audit_q.record(store, ids, actor, "created", at, "announcement")
+    return ids
 
 
 def _transition(
-    store: Store, post_id: int, allowed: tuple[str, ...], now: datetime, verb: str, **changes: Any
+    store: Store,
+    post_id: int,
+    allowed: tuple[str, ...],
+    now: datetime,
+    verb: str,
+    actor: str,
+    detail: str = "",
+    **changes: Any,
 ) -> dict[str, Any]:
     post = require_post(store, post_id)
-    if not posts_q.change_post(store, post_id, allowed, now, **changes):
-        raise ContentError(
-            f"post {post_id} is {post['status']}; only a post that is "
-            f"{' or '.join(allowed)} can be {verb}"
-        )
+    with store.write():
+        if not posts_q.change_post(store, post_id, allowed, now, **changes):
+            raise ContentError(
+                f"post {post_id} is {post['status']}; only a post that is "
+                f"{' or '.join(allowed)} can be {verb}"
+            )
+        audit_q.record(store, [post_id], actor, verb, now, detail)
     return require_post(store, post_id)
 
 
 def approve(
-    store: Store, post_id: int, now: datetime, *, not_before: datetime | None = None
+    store: Store,
+    post_id: int,
+    now: datetime,
+    *,
+    not_before: datetime | None = None,
+    actor: str = "cli",
 ) -> dict[str, Any]:
     """Queue a post waiting for approval, at ``not_before`` when given (see
     ``placement.approval_time``); a backlog note is cleared."""
     changes: dict[str, Any] = {"status": "queued", "last_error": None}
     if not_before is not None:
         changes["not_before"] = iso(not_before)
-    return _transition(store, post_id, ("pending_approval", "draft"), now, "approved", **changes)
+    return _transition(
+        store, post_id, ("pending_approval", "draft"), now, "approved", actor, **changes
+    )
 
 
-def cancel(store: Store, post_id: int, now: datetime) -> dict[str, Any]:
-    return _transition(store, post_id, posts_q.OPEN, now, "cancelled", status="cancelled")
+def cancel(store: Store, post_id: int, now: datetime, *, actor: str = "cli") -> dict[str, Any]:
+    return _transition(store, post_id, posts_q.OPEN, now, "cancelled", actor, status="cancelled")
+
+
+def restore(
+    store: Store, config: Config, post_id: int, now: datetime, *, actor: str = "cli"
+) -> dict[str, Any]:
+    """Undo a cancel: the post waits for approval again when its policy asks for it, else
+    it is queued at its own time if still ahead, or in its account's next free slot."""
+    from commsbot.placement import approval_time
+
+    post = require_post(store, post_id)
+    if config.approval.policy(post["item_type"], post["channel"]) == "approve":
+        return _transition(
+            store, post_id, ("cancelled",), now, "restored", actor, status="pending_approval"
+        )
+    when = approval_time(store, config, post, now)
+    return _transition(
+        store,
+        post_id,
+        ("cancelled",),
+        now,
+        "restored",
+        actor,
+        status="queued",
+        last_error=None,
+        not_before=iso(when),
+    )
 
 
 def retry(
-    store: Store, config: Config, channel: Channel, post_id: int, now: datetime
+    store: Store,
+    config: Config,
+    channel: Channel,
+    post_id: int,
+    now: datetime,
+    *,
+    actor: str = "cli",
 ) -> dict[str, Any]:
     """Queue a failed or unknown post again, re-rendered when its item still exists."""
     post = require_post(store, post_id)
@@ -126,7 +179,7 @@ def retry(
                 item,
             )
             changes.update(text=out.text, payload=out.payload())
-    return _transition(store, post_id, ("failed", "unknown"), now, "retried", **changes)
+    return _transition(store, post_id, ("failed", "unknown"), now, "retried", actor, **changes)
 
 
 def edit(
@@ -137,7 +190,9 @@ def edit(
     *,
     text: str | None = None,
     at: datetime | None = None,
+    actor: str = "cli",
 ) -> dict[str, Any]:
+    """Change a post's text (checked against the account's limit) or time."""
     changes: dict[str, Any] = {}
     if text is not None:
         if not text.strip():
@@ -153,6 +208,15 @@ def edit(
         changes["not_before"] = iso(at)
     if not changes:
         raise ContentError("nothing to change: give --text or --at")
+    verb = "edited" if text is not None else "rescheduled"
+    detail = f"to {changes['not_before']}" if at is not None else ""
     return _transition(
-        store, post_id, ("draft", "pending_approval", "queued", "failed"), now, "edited", **changes
+        store,
+        post_id,
+        ("draft", "pending_approval", "queued", "failed"),
+        now,
+        verb,
+        actor,
+        detail,
+        **changes,
     )

@@ -170,6 +170,14 @@ def queue_show(app: App, post_id: int) -> None:
         click.echo(f"{'thread':16} {len(payload['thread'])} more part(s)")
     click.echo("")
     click.echo(text)
+    from commsbot.store import audit as audit_q
+
+    click.echo("")
+    click.echo("history:")
+    for step in audit_q.trail(app.store, post_id):
+        when = local_time(step["at"], app.config.zone)
+        detail = f" ({step['detail']})" if step["detail"] else ""
+        click.echo(f"  {when}  {step['action']} by {step['actor']}{detail}")
 
 
 @queue.command("approve")
@@ -201,6 +209,22 @@ def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
     for post_id in post_ids:
         cancel(app.store, post_id, _now())
         click.echo(f"post {post_id} cancelled")
+
+
+@queue.command("restore")
+@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@pass_app
+def queue_restore(app: App, post_ids: tuple[int, ...]) -> None:
+    """Undo a cancel: each post waits for approval again or is queued in its next slot."""
+    from commsbot.queue_ops import restore
+
+    for post_id in post_ids:
+        post = restore(app.store, app.config, post_id, _now())
+        if post["status"] == "pending_approval":
+            click.echo(f"post {post_id} restored: waiting for approval")
+        else:
+            when = local_time(post["not_before"], app.config.zone)
+            click.echo(f"post {post_id} restored: queued for {post['channel']} at {when}")
 
 
 @queue.command("retry")

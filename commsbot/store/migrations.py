@@ -362,6 +362,54 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# The web console (#17): users with a role, sessions and one-time sign-in links (kept as
+# digests), failed sign-ins for throttling, and each post's audit trail.
+_CONSOLE = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('officer', 'coordinator', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    address TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE sign_in_links (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE sign_in_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL COLLATE NOCASE,
+    address TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX sign_in_failures_name ON sign_in_failures (name, at);
+CREATE INDEX sign_in_failures_address ON sign_in_failures (address, at);
+CREATE TABLE post_audit (
+    id INTEGER PRIMARY KEY,
+    post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX post_audit_post ON post_audit (post_id, at);
+-- The queue page sorts and filters by time across every account.
+CREATE INDEX posts_not_before ON posts (not_before, id);
+CREATE INDEX posts_status_time ON posts (status, not_before);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -374,4 +422,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (15, "console", _CONSOLE),
 ]

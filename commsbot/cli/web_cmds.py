@@ -1,0 +1,126 @@
+"""``commsbot web`` (the console alone) and ``commsbot users`` (who may sign in) (#17)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+
+ROLES = ("officer", "coordinator", "admin")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cli.command("web")
+@click.option("--host", help="Listen on this address (default: [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: [web] port, 8080).")
+@pass_app
+def web(app: App, host: str | None, port: int | None) -> None:
+    """Serve the web console alone, without the scheduler and the bot (Ctrl-C stops it)."""
+    import asyncio
+    import dataclasses
+    import signal
+
+    from commsbot.web.server import WebServer, announce
+
+    config = app.config
+    web_config = dataclasses.replace(
+        config.web, host=host or config.web.host, port=config.web.port if port is None else port
+    )
+    config = dataclasses.replace(config, web=web_config)
+    store = app.store
+
+    async def main() -> None:
+        server = WebServer(config)
+        await server.start()
+        announce(store, server.url(), _now())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    asyncio.run(main())
+
+
+@cli.group()
+def users() -> None:
+    """Console users: add, list, remove, change passwords."""
+
+
+def _password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
+    """The password from stdin, generated, or prompted twice; and whether to show it."""
+    from commsbot.web.auth import generate_password
+
+    if password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError("--password-stdin: standard input held no password")
+        return line, False
+    if generate:
+        return generate_password(), True
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate", is_flag=True, help="Make a password and show it once.")
+@pass_app
+def users_add(app: App, name: str, role: str, password_stdin: bool, generate: bool) -> None:
+    """Add a console user: officer (changes), coordinator (reads, stats), admin (users)."""
+    from commsbot.web.auth import add_user
+
+    password, show = _password(password_stdin, generate)
+    add_user(app.store, name, role, password, _now())
+    click.echo(f"user {name} added as {role}")
+    if show:
+        click.echo(f"password (shown once): {password}")
+
+
+@users.command("list")
+@pass_app
+def users_list(app: App) -> None:
+    """List the console users, their roles and open sessions."""
+    from commsbot.store import users as users_q
+
+    rows = users_q.list_users(app.store)
+    for r in rows:
+        r["created_at"] = local_time(r["created_at"], app.config.zone)
+    echo_table(rows, ["name", "role", "created_at", "sessions"])
+
+
+@users.command("remove")
+@click.argument("name")
+@pass_app
+def users_remove(app: App, name: str) -> None:
+    """Remove a user; their sessions end at once."""
+    from commsbot.store import users as users_q
+    from commsbot.web.auth import require_user
+
+    require_user(app.store, name)
+    users_q.remove_user(app.store, name)
+    click.echo(f"user {name} removed")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate", is_flag=True, help="Make a password and show it once.")
+@pass_app
+def users_passwd(app: App, name: str, password_stdin: bool, generate: bool) -> None:
+    """Set a new password; the user is signed out everywhere."""
+    from commsbot.web.auth import set_password
+
+    password, show = _password(password_stdin, generate)
+    ended = set_password(app.store, name, password, _now())
+    click.echo(f"password of {name} changed; {ended} session(s) ended")
+    if show:
+        click.echo(f"password (shown once): {password}")
