@@ -9,12 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.responses import Response
 from web_support import PASSWORD, Live, Running, csrf_of, make_config, sign_in, sign_in_token
 
 from commsbot.store import Store
 from commsbot.store import audit as audit_q
 from commsbot.store import queue_views as qv
 from commsbot.web import auth
+from commsbot.web.app import Console, set_session_cookie
 
 PAGES = (
     "/",
@@ -103,22 +105,20 @@ def test_throttled_per_user_then_per_address(live: Live) -> None:
 
 
 def test_secure_cookie_behind_https(tmp_path: Path) -> None:
-    config = make_config(tmp_path, 'base_url = "https://comms.example.org/console"')
-    now = datetime.now(UTC)
+    """Behind a TLS proxy at a path: links and the cookie's path carry the path, the
+    cookie is Secure, and the proxy-stripped app still answers at its own root."""
+    config = make_config(tmp_path, 'base_url = "https://comms.example.org/console/"')
     with Store(config.store.path) as store:
-        auth.add_user(store, "ana", "officer", PASSWORD, now)
-    with Running(config) as url:
+        auth.add_user(store, "ana", "officer", PASSWORD, datetime.now(UTC))
+    running = Running(config)
+    with running as url:
         assert url == "https://comms.example.org/console"
-        port = config.web.port
-        del port
-    # The proxy strips the path: the app answers at / and links under /console.
-    with Store(config.store.path) as store, Running(make_config(tmp_path, "")) as plain:
-        del store
-        with httpx.Client(base_url=plain, timeout=30) as c:
-            assert c.get("/sign-in").status_code == 200
-    from commsbot.web.app import Console, set_session_cookie
-    from starlette.responses import Response
-
+        with httpx.Client(base_url=f"http://127.0.0.1:{running.server.port}", timeout=30) as c:
+            page = c.get("/sign-in")
+    assert page.status_code == 200
+    assert 'action="/console/sign-in"' in page.text
+    assert 'href="/console/static/console.css"' in page.text
+    assert "Secure" in page.headers["set-cookie"]
     response = Response()
     set_session_cookie(response, Console(config), "token")
     cookie = response.headers["set-cookie"]
@@ -188,7 +188,9 @@ def test_coordinator_cannot_approve_even_by_a_forged_post(live: Live) -> None:
         assert page.status_code == 200 and "/approve" not in page.text  # no button...
         r = c.post(f"/posts/{post['id']}/approve", data={"csrf": csrf_of(c)})
         assert r.status_code == 403 and "Your role does not allow this" in r.text  # ...nor way
-        bulk = c.post("/queue/bulk", data={"csrf": csrf_of(c), "action": "approve", "post": [str(post["id"])]})
+        bulk = c.post(
+            "/queue/bulk", data={"csrf": csrf_of(c), "action": "approve", "post": [str(post["id"])]}
+        )
         assert bulk.status_code == 403
         assert c.get("/users").status_code == 403
         assert c.get("/stats/download.csv").status_code == 200
@@ -224,7 +226,10 @@ def test_bulk_cancel_then_restore(live: Live) -> None:
     ids = [p["id"] for p in qv.by_status(live.store, ("pending_approval",), 3)]
     with live.client() as c:
         sign_in(c, "ana")
-        r = c.post("/queue/bulk", data={"csrf": csrf_of(c), "action": "cancel", "post": [str(i) for i in ids]})
+        r = c.post(
+            "/queue/bulk",
+            data={"csrf": csrf_of(c), "action": "cancel", "post": [str(i) for i in ids]},
+        )
         assert r.status_code == 303 and "3%20post%28s%29%20cancelled" in r.headers["location"]
         assert all(post_row(live, i)["status"] == "cancelled" for i in ids)
         c.post(f"/posts/{ids[0]}/restore", data={"csrf": csrf_of(c)})
@@ -239,11 +244,18 @@ def test_compose_for_two_accounts_with_previews(live: Live) -> None:
     with live.client() as c:
         sign_in(c, "ana")
         token = csrf_of(c, "/compose")
-        data = {"csrf": token, "text": text, "link": "https://example.org/visit", "account": ["outbox", "mastodon"]}
+        data = {
+            "csrf": token,
+            "text": text,
+            "link": "https://example.org/visit",
+            "account": ["outbox", "mastodon"],
+        }
         frag = c.post("/compose/preview", data=data, headers={"HX-Request": "true"})
-        assert frag.status_code == 200 and frag.text.startswith("<div id=\"previews\"")
+        assert frag.status_code == 200 and frag.text.startswith('<div id="previews"')
         # Mastodon counts the link as 23 characters; the outbox counts every one.
-        counts = dict(re.findall(r'data-account="(\w+)".*?<span data-count>(\d+)</span>', frag.text, re.S))
+        counts = dict(
+            re.findall(r'data-account="(\w+)".*?<span data-count>(\d+)</span>', frag.text, re.S)
+        )
         assert int(counts["mastodon"]) == len(text) + 2 + 23
         assert int(counts["outbox"]) == len(text) + 2 + len("https://example.org/visit")
         r = c.post("/compose", data={**data, "when": "next-slot"})
@@ -261,7 +273,10 @@ def test_compose_for_two_accounts_with_previews(live: Live) -> None:
 def test_compose_errors_are_shown_beside_the_fields(live: Live) -> None:
     with live.client() as c:
         sign_in(c, "ana")
-        r = c.post("/compose", data={"csrf": csrf_of(c), "text": " ", "link": "ftp://x", "when": "at", "at": "soon"})
+        r = c.post(
+            "/compose",
+            data={"csrf": csrf_of(c), "text": " ", "link": "ftp://x", "when": "at", "at": "soon"},
+        )
     assert r.status_code == 400
     assert 'id="err-text"' in r.text and 'id="err-account"' in r.text
     assert 'id="err-link"' in r.text and 'id="err-at"' in r.text
@@ -271,7 +286,10 @@ def test_move_to_another_time_is_recorded(live: Live) -> None:
     post = qv.next_out(live.store, datetime.now(UTC), 1)[0]
     with live.client() as c:
         sign_in(c, "ana")
-        r = c.post(f"/posts/{post['id']}/edit", data={"csrf": csrf_of(c), "at": "2031-05-06T11:15", "back": "/calendar"})
+        r = c.post(
+            f"/posts/{post['id']}/edit",
+            data={"csrf": csrf_of(c), "at": "2031-05-06T11:15", "back": "/calendar"},
+        )
         assert r.status_code == 303 and "/calendar" in r.headers["location"]
     assert post_row(live, post["id"])["not_before"] == "2031-05-06T09:15:00Z"
     last = audit_q.trail(live.store, post["id"])[-1]
@@ -294,7 +312,7 @@ def test_downloads(live: Live) -> None:
 # -- quality bars -----------------------------------------------------------------------
 
 
-HOSTILE = ('<script>alert(1)</script>', '"><img src=x onerror=alert(2)>')
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 
 
 def test_hostile_titles_are_text_on_every_page(live: Live) -> None:
@@ -311,11 +329,20 @@ def test_hostile_titles_are_text_on_every_page(live: Live) -> None:
     from commsbot.render import Renderer
 
     plan(live.store, live.config, Renderer(), make_channels(live.config), now)
-    hostile_posts = [p["id"] for p in qv.by_status(live.store, ("pending_approval",), 10_000) if "alert(" in p["text"]]
+    hostile_posts = [
+        p["id"]
+        for p in qv.by_status(live.store, ("pending_approval",), 10_000)
+        if "alert(" in p["text"]
+    ]
     assert hostile_posts
     with live.client() as c:
         sign_in(c, "ana")
-        for path in (*PAGES, "/content?q=alert", f"/posts/{hostile_posts[0]}", "/queue?status=pending_approval&page=2"):
+        for path in (
+            *PAGES,
+            "/content?q=alert",
+            f"/posts/{hostile_posts[0]}",
+            "/queue?status=pending_approval&page=2",
+        ):
             text = c.get(path).text
             assert "<script>alert" not in text and "<img src=x" not in text, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get(f"/posts/{hostile_posts[0]}").text
@@ -327,7 +354,9 @@ def test_no_secret_or_store_path_on_any_page(live: Live) -> None:
         sign_in(c, "adam")
         for path in (*PAGES, "/users", "/posts/1", "/nothing-here"):
             text = c.get(path).text
-            assert folder not in text and "never-used" not in text and "commsbot.db" not in text, path
+            assert folder not in text and "never-used" not in text and "commsbot.db" not in text, (
+                path
+            )
             assert "$argon2" not in text
 
 

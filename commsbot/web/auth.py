@@ -2,8 +2,9 @@
 
 Passwords are hashed with argon2id at OWASP's recommended minimum (19 MiB, two passes,
 one lane): RFC 9106's 64 MiB four-lane profile, argon2-cffi's default, takes most of a
-second of both cores of a small server that also runs the service. Session ids, CSRF tokens and link tokens are 32 random bytes; the store keeps
-only the digests of session ids and link tokens.
+second of both cores of a small server that also runs the service. Session ids, CSRF
+tokens and link tokens are 32 random bytes; the store keeps only the digests of session
+ids and link tokens.
 """
 
 from __future__ import annotations

@@ -169,12 +169,17 @@ def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
 # -- calendar ---------------------------------------------------------------------------
 
 
+# Posts a day shows in each view; a busy day links to the rest in the queue.
+DAY_POSTS = {"week": 12, "month": 4}
+
+
 @dataclass
 class Day:
     day: date
     in_month: bool
     posts: list[dict[str, Any]]
     free_slots: list[tuple[str, str]]  # (account, local time) of empty slots
+    more: int = 0  # posts beyond what a day shows; the queue lists them all
 
 
 def calendar(
@@ -209,9 +214,14 @@ def calendar(
         d.in_month = first <= d.day <= last
     taken: set[tuple[str, str]] = set()
     # A month of 40 accounts' posts stays a page: beyond this the day says "more".
-    for post in queue_views.between(store, start, end, 2000):
+    shown = DAY_POSTS[view]
+    for post in queue_views.between(store, start, end, 5000):
         local = datetime.fromisoformat(post["not_before"]).astimezone(zone)
-        days[local.date()].posts.append({**post, "local": local.strftime("%H:%M")})
+        day = days[local.date()]
+        if len(day.posts) < shown:
+            day.posts.append({**post, "local": local.strftime("%H:%M")})
+        else:
+            day.more += 1
         taken.add((post["channel"], post["not_before"]))
     from commsbot.store import iso
 
