@@ -7,7 +7,7 @@ recorded in the post's audit trail with who made it (``actor``: "cli", "telegram
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from commsbot.channels.base import Channel
@@ -40,6 +40,7 @@ def announce(
     template: str = "announcement",
     next_slot: bool = False,
     actor: str = "cli",
+    now: datetime | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
@@ -75,7 +76,8 @@ def announce(
             )
         posts_q.insert_posts(store, rows, at)
         ids = [r["id"] for r in posts_q.posts_for_item(store, "announcement", announcement_id)]
-        audit_q.record(store, ids, actor, "created", at, "announcement")
+        # ``at`` is when it goes out; the trail says when it was made.
+        audit_q.record(store, ids, actor, "created", now or datetime.now(UTC), "announcement")
     return ids
 
 

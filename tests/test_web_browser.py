@@ -224,7 +224,7 @@ def test_every_page_accessible_responsive_and_photographed(browser: Any, live: L
             if wide > 0:
                 problems.append(f"{name} at {width} px scrolls sideways by {wide} px")
             problems += [
-                f"{name} at {width} px: {impact} {rule} ({n}×, e.g. {target})"
+                f"{name} at {width} px: {impact} {rule} ({n} nodes, e.g. {target})"
                 for impact, rule, n, target in axe_violations(ana.page, axe)
                 if impact in ("serious", "critical")
             ]

@@ -386,3 +386,23 @@ def test_expiry_is_slid_forward_on_use(live: Live) -> None:
         c.get("/")
         expires = live.store.scalar("SELECT expires_at FROM sessions")
     assert datetime.fromisoformat(expires) > datetime.now(UTC) + timedelta(hours=11)
+
+
+def test_stats_follow_what_the_service_records(live: Live) -> None:
+    """The stats page's figures are kept between views only until the store changes."""
+    from commsbot.store import posts as posts_q
+
+    def sent(c: httpx.Client) -> str:
+        found = re.search(r"Posts sent</th><td[^>]*>([\d,]+)<", c.get("/stats?days=7").text)
+        assert found
+        return found.group(1)
+
+    with live.client() as c:
+        sign_in(c, "cora")
+        before = sent(c)
+        post = qv.next_out(live.store, datetime.now(UTC), 1)[0]
+        with live.store.write() as conn:
+            conn.execute("UPDATE posts SET status = 'sending' WHERE id = ?", (post["id"],))
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        posts_q.record_results(live.store, [{"id": post["id"], "status": "sent", "attempts": 1, "sent_at": stamp}], datetime.now(UTC))
+        assert int(sent(c).replace(",", "")) == int(before.replace(",", "")) + 1

@@ -408,6 +408,8 @@ CREATE INDEX post_audit_post ON post_audit (post_id, at);
 -- The queue page sorts and filters by time across every account.
 CREATE INDEX posts_not_before ON posts (not_before, id);
 CREATE INDEX posts_status_time ON posts (status, not_before);
+-- Stats read the posts sent in a period: without this, every post is scanned.
+CREATE INDEX posts_status_sent ON posts (status, sent_at);
 """
 
 # (number, name, SQL script). Later capabilities append theirs.

@@ -243,6 +243,7 @@ def compose(req: Req) -> Response:
             link=link or None,
             next_slot=when == "next-slot",
             actor=_actor(req),
+            now=now,
         )
     except ContentError as exc:
         errors["text"] = str(exc)

@@ -158,6 +158,17 @@ def _chosen(req: Req) -> views.Chosen:
     return views.choose_period(req.query, req.config.zone, req.now())
 
 
+def _figures(req: Req, chosen: views.Chosen) -> dict[str, Any]:
+    """The period's figures, computed once per change of the store: the service commits
+    what changes them (sends, engagement), and the console's own writes never do."""
+    key = (chosen.since, chosen.until, req.console.changed())
+    cache = req.console.cache
+    if key not in cache:
+        cache.clear()  # one period at a time is what people look at
+        cache[key] = views.figures(req.store, chosen)
+    return cache[key]
+
+
 def stats(req: Req) -> Response:
     from urllib.parse import urlencode
 
@@ -169,7 +180,7 @@ def stats(req: Req) -> Response:
         presets=views.PRESETS,
         query=urlencode(kept),
         days=req.query.get("days", "" if kept else "30"),
-        **views.figures(req.store, chosen),
+        **_figures(req, chosen),
     )
 
 
@@ -181,7 +192,7 @@ def stats_download(req: Req) -> Response:
     if by not in GROUPINGS:
         by = "channel"
     fmt = req.params["fmt"]
-    figures = views.figures(req.store, chosen)
+    figures = _figures(req, chosen)
     rows = [g.as_row(by) for g in figures["groups"][by]]
     name = f"commsbot-stats-{by}-{chosen.since}-{chosen.until}"
     if fmt == "json":
