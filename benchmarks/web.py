@@ -22,15 +22,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from web_support import PASSWORD, Running, sign_in  # noqa: E402
+from web_support import PASSWORD, Running, make_config, sign_in
 
-from commsbot.config import load_config  # noqa: E402
-from commsbot.content import load_sample  # noqa: E402
-from commsbot.store import Store, iso  # noqa: E402
-from commsbot.store import content as content_q  # noqa: E402
-from commsbot.store import engagement as engagement_q  # noqa: E402
-from commsbot.store import posts as posts_q  # noqa: E402
-from commsbot.web import auth  # noqa: E402
+from commsbot.content import load_sample
+from commsbot.store import Store, iso
+from commsbot.store import content as content_q
+from commsbot.store import engagement as engagement_q
+from commsbot.store import posts as posts_q
+from commsbot.web import auth
 
 PRACTICES = 50_000
 CHANNELS = ("outbox", "mastodon")
@@ -39,23 +38,6 @@ SNAPSHOTS = 200_000
 REQUESTS = 40
 NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW - timedelta(days=365)
-CONFIG = """
-[store]
-path = "bench.db"
-[service]
-timezone = "Europe/Brussels"
-[channels.outbox]
-enabled = true
-path = "outbox"
-slots = ["daily 10:00", "daily 16:00"]
-[channels.mastodon]
-enabled = true
-api_base_url = "http://127.0.0.1:9"
-slots = ["Mon-Fri 09:30", "Mon-Fri 15:30"]
-[web]
-enabled = true
-port = 0
-"""
 PAGES = {
     "Today": "/",
     "Calendar (month)": "/calendar?view=month",
@@ -151,11 +133,11 @@ def p95(times: list[float]) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "commsbot.toml").write_text(CONFIG, encoding="utf-8")
+        # The tests' two accounts (the outbox and a Mastodon account never contacted).
+        config = make_config(Path(tmp))
         started = time.perf_counter()
-        build(folder / "bench.db")
-        with Store(folder / "bench.db") as store:
+        build(config.store.path)
+        with Store(config.store.path) as store:
             counts = {
                 t: store.scalar(f"SELECT count(*) FROM {t}")
                 for t in ("posts", "engagement", "practices")
@@ -164,7 +146,6 @@ def main() -> None:
             f"data: {counts['posts']:,} posts, {counts['engagement']:,} snapshots, "
             f"{counts['practices']:,} practices (built in {time.perf_counter() - started:.1f} s)"
         )
-        config = load_config(folder / "commsbot.toml")
         with Running(config) as url, httpx.Client(base_url=url, timeout=60) as client:
             assert sign_in(client, "ana").status_code == 303
             floor = p95(timed(client, "/static/console.css"))

@@ -12,14 +12,24 @@ from tests.conftest import Invoke
 
 
 def test_add_list_passwd_remove(store: Store, invoke: Invoke) -> None:
-    added = invoke("users", "add", "ana", "--role", "officer", "--password-stdin", input="correct horse battery\n")
+    added = invoke(
+        "users",
+        "add",
+        "ana",
+        "--role",
+        "officer",
+        "--password-stdin",
+        input="correct horse battery\n",
+    )
     assert added.exit_code == 0, added.output
     assert "correct horse" not in added.output
     made = invoke("users", "add", "cora", "--role", "coordinator", "--generate")
     shown = re.search(r"password \(shown once\): (\S+)", made.output)
     assert made.exit_code == 0 and shown
     assert auth.sign_in(store, "cora", shown.group(1), "127.0.0.1", datetime.now(UTC))
-    prompted = invoke("users", "add", "adam", "--role", "admin", input="a long passphrase\na long passphrase\n")
+    prompted = invoke(
+        "users", "add", "adam", "--role", "admin", input="a long passphrase\na long passphrase\n"
+    )
     assert prompted.exit_code == 0, prompted.output
     listing = invoke("users", "list").output
     assert all(n in listing for n in ("ana", "cora", "adam")) and "argon2" not in listing
@@ -33,18 +43,28 @@ def test_add_list_passwd_remove(store: Store, invoke: Invoke) -> None:
 
 
 def test_user_mistakes_are_one_line_errors(store: Store, invoke: Invoke) -> None:
-    invoke("users", "add", "ana", "--role", "officer", "--password-stdin", input="correct horse battery\n")
+    invoke(
+        "users",
+        "add",
+        "ana",
+        "--role",
+        "officer",
+        "--password-stdin",
+        input="correct horse battery\n",
+    )
+    add = ("users", "add")
+    stdin = ("--role", "officer", "--password-stdin")
     cases = [
-        (("users", "add", "ANA", "--role", "officer", "--password-stdin"), "correct horse battery\n", "user ANA exists already"),
-        (("users", "add", "bo", "--role", "officer", "--password-stdin"), "short\n", "at least 10 characters"),
-        (("users", "add", "bo b", "--role", "officer", "--password-stdin"), "correct horse battery\n", "without spaces"),
-        (("users", "add", "bo", "--role", "boss", "--password-stdin"), "x\n", "'boss' is not one of"),
-        (("users", "add", "bo", "--role", "officer", "--password-stdin"), "", "held no password"),
+        ((*add, "ANA", *stdin), "correct horse battery\n", "user ANA exists already"),
+        ((*add, "bo", *stdin), "short\n", "at least 10 characters"),
+        ((*add, "bo b", *stdin), "correct horse battery\n", "without spaces"),
+        ((*add, "bo", "--role", "boss"), None, "'boss' is not one of"),
+        ((*add, "bo", *stdin), "", "held no password"),
         (("users", "remove", "nobody"), None, "no user named 'nobody'"),
         (("users", "passwd", "nobody", "--generate"), None, "no user named 'nobody'"),
     ]
-    for args, stdin, message in cases:
-        result = invoke(*args, input=stdin)
+    for args, given, message in cases:
+        result = invoke(*args, input=given)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
         assert "Traceback" not in result.output
 
@@ -56,7 +76,10 @@ def test_queue_show_prints_the_history_and_restore_undoes_a_cancel(
     invoke("queue", "edit", "1", "--at", "2999-02-01 09:00")
     invoke("queue", "cancel", "1")
     restored = invoke("queue", "restore", "1")
-    assert restored.exit_code == 0 and "restored: queued for outbox at 2999-02-01 09:00" in restored.output
+    assert (
+        restored.exit_code == 0
+        and "restored: queued for outbox at 2999-02-01 09:00" in restored.output
+    )
     again = invoke("queue", "restore", "1")
     assert again.exit_code != 0 and "only a post that is cancelled can be restored" in again.output
     history = invoke("queue", "show", "1").output.split("history:", 1)[1]

@@ -404,5 +404,9 @@ def test_stats_follow_what_the_service_records(live: Live) -> None:
         with live.store.write() as conn:
             conn.execute("UPDATE posts SET status = 'sending' WHERE id = ?", (post["id"],))
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        posts_q.record_results(live.store, [{"id": post["id"], "status": "sent", "attempts": 1, "sent_at": stamp}], datetime.now(UTC))
+        posts_q.record_results(
+            live.store,
+            [{"id": post["id"], "status": "sent", "attempts": 1, "sent_at": stamp}],
+            datetime.now(UTC),
+        )
         assert int(sent(c).replace(",", "")) == int(before.replace(",", "")) + 1
