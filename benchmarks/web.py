@@ -22,14 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from web_support import PASSWORD, Running, make_config, sign_in
-
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store, iso
 from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.web import auth
+from tests.support.web import PASSWORD, Running, make_config, sign_in
 
 PRACTICES = 50_000
 CHANNELS = ("outbox", "mastodon")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from commsbot.store import Store
 from commsbot.store import users as users_q
 from commsbot.web import auth
-from tests.conftest import Invoke
+from tests.support.base import Invoke
 
 
 def test_add_list_passwd_remove(store: Store, invoke: Invoke) -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import chromium_or_skip
-from web_support import PASSWORD, Live
 
 from commsbot.store import queue_views as qv
 from commsbot.web import auth
+from tests.support.browser import chromium_or_skip
+from tests.support.web import PASSWORD, Live
 
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / ".ci" / "npm" / "node_modules" / "axe-core" / "axe.min.js"

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.responses import Response
-from web_support import PASSWORD, Live, Running, csrf_of, make_config, sign_in, sign_in_token
 
 from commsbot.store import Store
 from commsbot.store import audit as audit_q
 from commsbot.store import queue_views as qv
 from commsbot.web import auth
 from commsbot.web.app import Console, set_session_cookie
+from tests.support.web import PASSWORD, Live, Running, csrf_of, make_config, sign_in, sign_in_token
 
 PAGES = (
     "/",
@@ -39,12 +39,8 @@ def pending(live: Live) -> dict:  # type: ignore[type-arg]
     return qv.by_status(live.store, ("pending_approval",), 1)[0]
 
 
-def status_of(live: Live, post_id: int) -> str:
-    return qv.queue_page(live.store, qv.QueueFilter(), 0, 10_000)[0][post_id - 1]["status"]
-
-
 def post_row(live: Live, post_id: int) -> dict:  # type: ignore[type-arg]
-    from commsbot.queue_ops import require_post
+    from commsbot.posting.queue import require_post
 
     return require_post(live.store, post_id)
 
@@ -316,8 +312,8 @@ HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 
 
 def test_hostile_titles_are_text_on_every_page(live: Live) -> None:
-    from commsbot.content import add_items
-    from commsbot.content_types import TYPES
+    from commsbot.content.items import add_items
+    from commsbot.content.types import TYPES
 
     now = datetime.now(UTC)
     items = [
@@ -325,7 +321,7 @@ def test_hostile_titles_are_text_on_every_page(live: Live) -> None:
         for title in HOSTILE
     ]
     add_items(live.store, TYPES["practice"], items, now)
-    from commsbot.pipeline import make_channels, plan
+    from commsbot.posting.pipeline import make_channels, plan
     from commsbot.render import Renderer
 
     plan(live.store, live.config, Renderer(), make_channels(live.config), now)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 import click
 
 from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+from commsbot.clock import utcnow
 
 ROLES = ("officer", "coordinator", "admin")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @cli.command("web")
@@ -38,7 +34,7 @@ def web(app: App, host: str | None, port: int | None) -> None:
     async def main() -> None:
         server = WebServer(config)
         await server.start()
-        announce(store, server.url(), _now())
+        announce(store, server.url(), utcnow())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -79,7 +75,7 @@ def users_add(app: App, name: str, role: str, password_stdin: bool, generate: bo
     from commsbot.web.auth import add_user
 
     password, show = _password(password_stdin, generate)
-    add_user(app.store, name, role, password, _now())
+    add_user(app.store, name, role, password, utcnow())
     click.echo(f"user {name} added as {role}")
     if show:
         click.echo(f"password (shown once): {password}")
@@ -120,7 +116,7 @@ def users_passwd(app: App, name: str, password_stdin: bool, generate: bool) -> N
     from commsbot.web.auth import set_password
 
     password, show = _password(password_stdin, generate)
-    ended = set_password(app.store, name, password, _now())
+    ended = set_password(app.store, name, password, utcnow())
     click.echo(f"password of {name} changed; {ended} session(s) ended")
     if show:
         click.echo(f"password (shown once): {password}")

@@ -108,9 +108,9 @@ def sign_out_everywhere(req: Req) -> Response:
 
 def _change(req: Req, post_id: int, action: str) -> str:
     """Apply one queue action as the CLI does; the sentence that says what happened."""
-    from commsbot import queue_ops
-    from commsbot.pipeline import make_channels
-    from commsbot.placement import approval_time
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.placement import approval_time
 
     store, config, now, actor = req.store, req.config, req.now(), _actor(req)
     post = queue_ops.require_post(store, post_id)
@@ -168,8 +168,8 @@ def bulk(req: Req) -> Response:
 
 def edit(req: Req) -> Response:
     """New text or a new time ("move to…"): the same check as ``queue edit``."""
-    from commsbot import queue_ops
-    from commsbot.pipeline import make_channels
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
 
     post_id = _post_id(req)
     post = queue_ops.require_post(req.store, post_id)
@@ -205,8 +205,8 @@ def preview(req: Req) -> Response:
 
 
 def compose(req: Req) -> Response:
-    from commsbot import queue_ops
-    from commsbot.pipeline import make_channels
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
     from commsbot.web.pages import compose_page
 
     text, link, chosen = _draft(req)
@@ -216,8 +216,8 @@ def compose(req: Req) -> Response:
     if not chosen:
         errors["account"] = "choose at least one account"
     if link:
-        from commsbot.content import Reference, _convert
-        from commsbot.content_types import Field
+        from commsbot.content.items import Reference, _convert
+        from commsbot.content.types import Field
 
         try:
             _convert(Field("link", "url"), link, Reference())
@@ -255,8 +255,8 @@ def compose(req: Req) -> Response:
 
 
 def content_save(req: Req) -> Response:
-    from commsbot import content as content_ops
-    from commsbot.content_types import content_type
+    from commsbot.content import items as content_ops
+    from commsbot.content.types import content_type
 
     ctype = content_type(req.params["kind"])
     slug = req.params.get("slug", "")
@@ -274,7 +274,7 @@ def content_save(req: Req) -> Response:
 
 
 def subscriber_forget(req: Req) -> Response:
-    from commsbot import subscribers as subs
+    from commsbot.digests import subscribers as subs
 
     target = f"#{req.field('id')}"
     if req.field("confirm") != "yes":

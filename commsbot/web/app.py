@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.store import Store
 from commsbot.web import auth
@@ -47,11 +48,6 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -124,7 +120,7 @@ class Console:
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         renderer = Renderer(config.service.templates)
         self.env = renderer.env
-        from commsbot.report import thousands
+        from commsbot.insights.report import thousands
         from commsbot.web import views
 
         self.env.filters.update(thousands=thousands, local=self.local)

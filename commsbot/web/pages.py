@@ -19,7 +19,7 @@ STATUSES = tuple(views.STATE_LABELS)
 
 
 def today(req: Req) -> Response:
-    from commsbot.status import gather
+    from commsbot.service.status import gather
     from commsbot.store import feeds as feeds_q
     from commsbot.store import queue_views as qv
 
@@ -66,7 +66,7 @@ def _filter(req: Req) -> Any:
 def queue(req: Req) -> Response:
     from urllib.parse import urlencode
 
-    from commsbot.content_types import TYPES
+    from commsbot.content.types import TYPES
     from commsbot.store import content as content_q
     from commsbot.store import queue_views as qv
 
@@ -98,7 +98,7 @@ def queue(req: Req) -> Response:
 
 def post(req: Req) -> Response:
     from commsbot.errors import ContentError
-    from commsbot.queue_ops import require_post
+    from commsbot.posting.queue import require_post
     from commsbot.store import audit as audit_q
 
     try:
@@ -185,7 +185,7 @@ def stats(req: Req) -> Response:
 
 
 def stats_download(req: Req) -> Response:
-    from commsbot.stats import GROUPINGS
+    from commsbot.insights.stats import GROUPINGS
 
     chosen = _chosen(req)
     by = req.query.get("by", "channel")
@@ -210,7 +210,7 @@ def stats_download(req: Req) -> Response:
 
 
 def report(req: Req) -> Response:
-    from commsbot.report import render_report
+    from commsbot.insights.report import render_report
 
     chosen = _chosen(req)
     html = render_report(
@@ -232,7 +232,7 @@ def _download(body: str, filename: str, media: str) -> Response:
 
 
 def content(req: Req) -> Response:
-    from commsbot.content_types import TYPES
+    from commsbot.content.types import TYPES
     from commsbot.store import content as content_q
 
     kind = req.query.get("type", "practice")
@@ -262,14 +262,14 @@ def content(req: Req) -> Response:
 
 
 def content_new(req: Req) -> Response:
-    from commsbot.content_types import content_type
+    from commsbot.content.types import content_type
 
     return content_form(req, content_type(req.params["kind"]).name, "", {}, "")
 
 
 def content_edit(req: Req) -> Response:
-    from commsbot.content import require_item
-    from commsbot.content_types import content_type
+    from commsbot.content.items import require_item
+    from commsbot.content.types import content_type
 
     ctype = content_type(req.params["kind"])
     item = require_item(req.store, ctype, req.params["slug"])
@@ -285,7 +285,7 @@ def content_form(
 ) -> Response:
     """The add/edit form; a validation message from the CLI's checks is shown beside the
     field it names (``practice 'x': city: unknown city ...``)."""
-    from commsbot.content_types import TYPES
+    from commsbot.content.types import TYPES
 
     ctype = TYPES[kind]
     field_errors: dict[str, str] = {}
@@ -313,7 +313,7 @@ def _reference(req: Req, which: str) -> list[dict[str, Any]]:
 
 
 def _columns(kind: str) -> set[str]:
-    from commsbot.content_types import TYPES
+    from commsbot.content.types import TYPES
 
     return {f.name for f in TYPES[kind].fields}
 

@@ -17,7 +17,7 @@ from commsbot.store import Store
 if TYPE_CHECKING:
     import uvicorn
 
-    from commsbot.jobs import JobContext
+    from commsbot.service.jobs import JobContext
 
 log = logging.getLogger("commsbot.web")
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from commsbot import stats as st
 from commsbot.config import Config
 from commsbot.errors import CommsbotError, ContentError
+from commsbot.insights import stats as st
 from commsbot.store import Store
 from commsbot.store import content as content_q
 from commsbot.store import stats as stats_q
@@ -65,7 +65,7 @@ class Preview:
 
 def previews(config: Config, text: str, link: str | None, accounts: list[str]) -> list[Preview]:
     """Each account's post for an announcement, rendered as the pipeline will render it."""
-    from commsbot.pipeline import make_channels
+    from commsbot.posting.pipeline import make_channels
     from commsbot.render import Renderer
 
     if not text.strip():
@@ -87,7 +87,7 @@ def previews(config: Config, text: str, link: str | None, accounts: list[str]) -
 def post_length(config: Config, post: dict[str, Any]) -> tuple[int, int] | None:
     """A post's length as its platform counts it, and the limit; None for a channel that
     is no longer configured."""
-    from commsbot.pipeline import make_channels
+    from commsbot.posting.pipeline import make_channels
 
     if post["channel"] not in config.channels:
         return None
@@ -141,7 +141,7 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
 
 def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
     """The stats page: totals now and before, groupings, the heat-map and top posts."""
-    from commsbot import charts
+    from commsbot.insights import charts
 
     reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
     period = chosen.period
