@@ -405,8 +405,9 @@ CREATE TABLE post_audit (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX post_audit_post ON post_audit (post_id, at);
--- The queue page sorts and filters by time across every account.
-CREATE INDEX posts_not_before ON posts (not_before, id);
+-- The queue page sorts and filters by time across every account; the calendar reads
+-- which account holds each time from this index alone.
+CREATE INDEX posts_not_before ON posts (not_before, channel, status);
 CREATE INDEX posts_status_time ON posts (status, not_before);
 -- Stats read the posts sent in a period: without this, every post is scanned.
 CREATE INDEX posts_status_sent ON posts (status, sent_at);

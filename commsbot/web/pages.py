@@ -19,12 +19,12 @@ STATUSES = tuple(views.STATE_LABELS)
 
 
 def today(req: Req) -> Response:
-    from commsbot.service.status import gather
+    from commsbot.service.status import health
     from commsbot.store import feeds as feeds_q
     from commsbot.store import queue_views as qv
 
     store, now = req.store, req.now()
-    status = gather(store, req.config, now)
+    status = health(store, req.config, now)
     return req.page(
         "today",
         pending=qv.by_status(store, ("pending_approval",), 20),

@@ -33,14 +33,16 @@ def state_label(status: str) -> str:
     return STATE_LABELS.get(status, status)
 
 
+# Markup's %-formatting escapes like .format() does, at a fraction of its cost: these
+# two are called for every post on a page.
 def state_badge(status: str) -> Markup:
-    return Markup('<span class="state state-{}">{}</span>').format(status, state_label(status))
+    return Markup('<span class="state state-%s">%s</span>') % (status, state_label(status))
 
 
 def csrf_input(user: Any) -> Markup:
     """The hidden CSRF field every form carries: the session's token."""
     token = user.csrf if user is not None else ""
-    return Markup('<input type="hidden" name="csrf" value="{}">').format(token)
+    return Markup('<input type="hidden" name="csrf" value="%s">') % token
 
 
 def post_accounts(config: Config) -> list[str]:
@@ -213,16 +215,19 @@ def calendar(
     for d in days.values():
         d.in_month = first <= d.day <= last
     taken: set[tuple[str, str]] = set()
-    # A month of 40 accounts' posts stays a page: beyond this the day says "more".
-    shown = DAY_POSTS[view]
-    for post in queue_views.between(store, start, end, 5000):
-        local = datetime.fromisoformat(post["not_before"]).astimezone(zone)
+    shown_ids: list[tuple[int, Day, str]] = []
+    limit = DAY_POSTS[view]
+    for post_id, channel, stamp in queue_views.between(store, start, end):
+        local = datetime.fromisoformat(stamp).astimezone(zone)
         day = days[local.date()]
-        if len(day.posts) < shown:
-            day.posts.append({**post, "local": local.strftime("%H:%M")})
+        if len(shown_ids) < 2000 and sum(1 for _, d, _ in shown_ids[-limit:] if d is day) < limit:
+            shown_ids.append((post_id, day, local.strftime("%H:%M")))
         else:
             day.more += 1
-        taken.add((post["channel"], post["not_before"]))
+        taken.add((channel, stamp))
+    rows = {r["id"]: r for r in queue_views.by_ids(store, [i for i, _, _ in shown_ids])}
+    for post_id, day, at in shown_ids:
+        day.posts.append({**rows[post_id], "local": at})
     from commsbot.store import iso
 
     for name in post_accounts(config):
