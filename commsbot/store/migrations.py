@@ -413,6 +413,14 @@ CREATE INDEX posts_status_time ON posts (status, not_before);
 CREATE INDEX posts_status_sent ON posts (status, sent_at);
 """
 
+# The bot's chat-hash salt leaves the store (and so every later backup): it comes from
+# salt_env or a salt file now. The hashes already stored stay, but no longer match new
+# ones: a chat seen before the upgrade counts as a new chat after it, and nobody holding a
+# backup made from now on can test old or new hashes against a chat id.
+_SALT_OUT_OF_STORE = """
+DELETE FROM meta WHERE key = 'bot_chat_salt';
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -425,5 +433,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (15, "console", _CONSOLE),
 ]
