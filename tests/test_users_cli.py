@@ -1,4 +1,5 @@
-"""``commsbot users`` and the audit trail in ``queue show`` / ``queue restore`` (#17)."""
+"""``commsbot users``, ``commsbot web --check``, and the audit trail in ``queue show`` and
+``queue restore`` (#17)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,11 @@ def test_queue_show_prints_the_history_and_restore_undoes_a_cancel(
         "cancelled by cli",
         "restored by cli",
     ]
+
+
+def test_web_check_serves_once_and_names_what_is_wrong(store: Store, invoke: Invoke) -> None:
+    served = invoke("web", "--check", "--port", "0")
+    assert served.exit_code == 0 and re.search(r"serves on 127\.0\.0\.1:\d+", served.output)
+    bad = invoke("web", "--check", "--host", "no such host", "--port", "0")
+    assert bad.exit_code == 1 and "cannot listen on no such host:0" in bad.output
+    assert "Traceback" not in bad.output

@@ -15,8 +15,11 @@ ROLES = ("officer", "coordinator", "admin")
 @cli.command("web")
 @click.option("--host", help="Listen on this address (default: [web] host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: [web] port, 8080).")
+@click.option(
+    "--check", is_flag=True, help="Start, load the sign-in page once, stop: does it serve?"
+)
 @pass_app
-def web(app: App, host: str | None, port: int | None) -> None:
+def web(app: App, host: str | None, port: int | None, check: bool) -> None:
     """Serve the web console alone, without the scheduler and the bot (Ctrl-C stops it)."""
     import asyncio
     import dataclasses
@@ -34,6 +37,14 @@ def web(app: App, host: str | None, port: int | None) -> None:
     async def main() -> None:
         server = WebServer(config)
         await server.start()
+        if check:
+            port = server.port
+            try:
+                await asyncio.to_thread(_fetch_sign_in, port)
+            finally:
+                await server.stop()
+            click.echo(f"console: serves on {web_config.host}:{port}")
+            return
         announce(store, server.url(), utcnow())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -43,6 +54,21 @@ def web(app: App, host: str | None, port: int | None) -> None:
         await server.stop()
 
     asyncio.run(main())
+
+
+def _fetch_sign_in(port: int) -> None:
+    import urllib.request
+
+    from commsbot.errors import CommsbotError
+
+    url = f"http://127.0.0.1:{port}/sign-in"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            status = answer.status
+    except OSError as exc:
+        raise CommsbotError(f"the console started but {url} did not answer: {exc}") from None
+    if status != 200:
+        raise CommsbotError(f"the console started but {url} answered {status}")
 
 
 @cli.group()

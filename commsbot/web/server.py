@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,13 +30,13 @@ class WebServer:
         self.config = config
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
 
     @property
     def port(self) -> int:
         """The bound port (port 0 in the config asks the system for a free one)."""
-        assert self._server is not None and self._server.servers
-        sock = self._server.servers[0].sockets[0]
-        return int(sock.getsockname()[1])
+        assert self._socket is not None
+        return int(self._socket.getsockname()[1])
 
     async def start(self) -> None:
         import uvicorn
@@ -54,16 +55,22 @@ class WebServer:
             proxy_headers=True,
             server_header=False,
         )
+        # Bound here, not by uvicorn, whose bind errors end the process (sys.exit).
+        try:
+            family = socket.AF_INET6 if ":" in web.host else socket.AF_INET
+            self._socket = socket.create_server((web.host, web.port), family=family)
+        except (OSError, OverflowError) as exc:
+            raise CommsbotError(
+                f"web: the console cannot listen on {web.host}:{web.port} "
+                f"({getattr(exc, 'strerror', None) or exc}); set [web] host and port"
+            ) from None
         server = _server_class()(config)
         self._server = server
-        self._task = asyncio.create_task(server.serve())
+        self._task = asyncio.create_task(server.serve(sockets=[self._socket]))
         while not server.started:
             if self._task.done():
                 self._task.result()  # raises what stopped it
-                raise CommsbotError(
-                    f"web.port: the console could not listen on {web.host}:{web.port} "
-                    "(in use? choose another port in [web])"
-                )
+                raise CommsbotError("web: the console stopped while starting (see the log)")
             await asyncio.sleep(0.02)
         log.info("console listening on %s", self.url())
 
@@ -79,6 +86,8 @@ class WebServer:
         self._server.should_exit = True
         await self._task
         self._server = None
+        if self._socket is not None:
+            self._socket.close()
 
 
 def _server_class() -> type[uvicorn.Server]:
