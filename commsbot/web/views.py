@@ -47,9 +47,9 @@ def csrf_input(user: Any) -> Markup:
 
 def post_accounts(config: Config) -> list[str]:
     """The enabled accounts that take posts, in config order."""
-    from commsbot.channels import channel_class
+    from commsbot.channels import account_class
 
-    return [n for n in config.enabled_channels if channel_class(n).takes_posts]
+    return [n for n in config.enabled_channels if account_class(config.channel(n)).takes_posts]
 
 
 @dataclass(frozen=True)
