@@ -111,9 +111,9 @@ def users_add(app: App, name: str, role: str, password_stdin: bool, generate: bo
 @pass_app
 def users_list(app: App) -> None:
     """List the console users, their roles and open sessions."""
-    from commsbot.store import users as users_q
+    from commsbot.web.auth import list_users
 
-    rows = users_q.list_users(app.store)
+    rows = list_users(app.store)
     for r in rows:
         r["created_at"] = local_time(r["created_at"], app.config.zone)
     echo_table(rows, ["name", "role", "created_at", "sessions"])
@@ -124,11 +124,9 @@ def users_list(app: App) -> None:
 @pass_app
 def users_remove(app: App, name: str) -> None:
     """Remove a user; their sessions end at once."""
-    from commsbot.store import users as users_q
-    from commsbot.web.auth import require_user
+    from commsbot.web.auth import remove_user
 
-    require_user(app.store, name)
-    users_q.remove_user(app.store, name)
+    remove_user(app.store, name)
     click.echo(f"user {name} removed")
 
 

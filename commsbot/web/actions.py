@@ -216,11 +216,12 @@ def compose(req: Req) -> Response:
     if not chosen:
         errors["account"] = "choose at least one account"
     if link:
-        from commsbot.content.items import Reference, _convert
+        from commsbot.content.items import _convert
+        from commsbot.content.places import Places
         from commsbot.content.types import Field
 
         try:
-            _convert(Field("link", "url"), link, Reference())
+            _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             errors["link"] = str(exc)
     when = req.field("when", "next-slot")

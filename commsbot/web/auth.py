@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from commsbot.errors import ContentError
 from commsbot.store import Store, from_iso
@@ -119,6 +119,17 @@ def require_user(store: Store, name: str) -> dict[str, object]:
     if user is None:
         raise ContentError(f"no user named {name!r} (see commsbot users list)")
     return user
+
+
+def list_users(store: Store) -> list[dict[str, Any]]:
+    """Every console user with their role and open sessions."""
+    return users_q.list_users(store)
+
+
+def remove_user(store: Store, name: str) -> None:
+    """Remove a user; their sessions end with them."""
+    require_user(store, name)
+    users_q.remove_user(store, name)
 
 
 def set_password(store: Store, name: str, password: str, now: datetime) -> int:

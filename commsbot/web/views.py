@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from commsbot.config import Config
+from commsbot.content.places import Places
 from commsbot.errors import CommsbotError, ContentError
 from commsbot.insights import stats as st
 from commsbot.store import Store
@@ -145,7 +146,7 @@ def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
     """The stats page: totals now and before, groupings, the heat-map and top posts."""
     from commsbot.insights import charts
 
-    reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
+    reference = Places.of(content_q.cities(store), content_q.themes(store))
     period = chosen.period
     posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
     before = st.post_figures(
