@@ -216,8 +216,10 @@ def _start_postgres(folder: Path, procs: list[subprocess.Popen[Any]]) -> str:
 def _start_redis(folder: Path, procs: list[subprocess.Popen[Any]]) -> str:
     port = free_port()
     proc = subprocess.Popen(
-        [str(REDIS), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(folder)],
+        [
+            *(str(REDIS), "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "no", "--dir", str(folder)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -302,3 +304,100 @@ def bsky_appview() -> Iterator[Network]:
     network_or_skip(appview=True)
     with running(appview=True) as network:
         yield network
+
+
+class ForwardProxy:
+    """An HTTP forward proxy on loopback (a client reaches it through ``HTTP_PROXY``) that
+    passes requests on to loopback servers only, and can answer for them instead: a 429
+    with its ``ratelimit-reset``, or a request passed on whose answer is held back (the
+    server acted; the client never hears of it) until ``stop()``.
+
+    ``rules`` maps an XRPC method name (``com.atproto.repo.createRecord``) to
+    ``("429", reset_epoch)`` or ``("hold", None)``; ``seen`` counts the methods asked for,
+    ``held`` is set once a held request has been carried out.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.rules: dict[str, tuple[str, int | None]] = {}
+        self.seen: dict[str, int] = {}
+        self.held = threading.Event()
+        self._release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _relay(self) -> None:
+                proxy._handle(self)
+
+            do_GET = do_POST = _relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _handle(self, handler: Any) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        target = urlsplit(handler.path)
+        if target.hostname not in ("127.0.0.1", "localhost"):
+            handler.send_error(403, "this proxy reaches loopback only")
+            return
+        method = target.path.rsplit("/", 1)[-1]
+        self.seen[method] = self.seen.get(method, 0) + 1
+        rule = self.rules.get(method)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else None
+        if rule is not None and rule[0] == "429":
+            payload = b'{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}'
+            handler.send_response(429)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("RateLimit-Limit", "5000")
+            handler.send_header("RateLimit-Remaining", "0")
+            handler.send_header("RateLimit-Reset", str(rule[1]))
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        headers = {k: v for k, v in handler.headers.items() if k.lower() != "proxy-connection"}
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        try:
+            path = target.path + (f"?{target.query}" if target.query else "")
+            conn.request(handler.command, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        if rule is not None and rule[0] == "hold":
+            self.held.set()
+            self._release.wait(timeout=STOP_SECONDS * 6)
+            return  # the client never gets the answer
+        handler.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def stop(self) -> None:
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=STOP_SECONDS)
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[ForwardProxy]:
+    proxy = ForwardProxy()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -17,8 +17,9 @@ from commsbot.config import Config, load_config
 from commsbot.content import load_sample
 from commsbot.store import Store
 
-# Fixtures of the browser tests (the report opened in headless Chromium).
-pytest_plugins = ["tests.browser_support"]
+# Fixtures of the browser tests (the report opened in headless Chromium) and of the
+# Bluesky tests (a local AT Protocol network).
+pytest_plugins = ["tests.browser_support", "tests.bluesky_support"]
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

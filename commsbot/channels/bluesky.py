@@ -241,11 +241,11 @@ class BlueskyChannel(Channel):
 
     async def describe(self) -> dict[str, str]:
         """The account (handle, DID, PDS) and the limits it posts under."""
-        pds = self._client._session.pds_endpoint or self.cfg.service
+        pds = str(self._client._session.pds_endpoint or self.cfg.service).removesuffix("/xrpc")
         return {
             "account": f"@{self._handle}",
             "did": self._did,
-            "pds": str(pds),
+            "pds": pds,
             "limit": f"{MAX_GRAPHEMES} graphemes, links and hashtags as facets",
             "images": f"up to 4 a post, {BLOB_LIMIT} bytes each, with alt text",
             "posting": f"long posts as a {self.cfg.long_posts}; writes: {WRITE_POINTS}",
@@ -547,9 +547,16 @@ class BlueskyChannel(Channel):
 
     async def audience_size(self) -> int:
         """The account's followers, read now."""
+        from atproto_client.exceptions import AtProtocolError
+
         if self._client is None:
             await self.open()
-        profile = await self._client.get_profile(self._did)
+        try:
+            profile = await self._client.get_profile(self._did)
+        except AtProtocolError as exc:
+            raise ChannelError(
+                f"bluesky: cannot read the profile of @{self._handle}: {exc}", retryable=True
+            ) from None
         return int(profile.followers_count or 0)
 
 
@@ -557,7 +564,7 @@ def _seconds_until_reset(exc: Any) -> float:
     """How long a 429 asks us to wait: until ``ratelimit-reset``, else ``retry-after``."""
     reset = exc.reset_at
     if reset is not None:
-        return max(math.ceil((reset - datetime.now(UTC)).total_seconds()), 1)
+        return float(max(math.ceil((reset - datetime.now(UTC)).total_seconds()), 1))
     return float(exc.retry_after or 60)
 
 

@@ -362,6 +362,11 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# Bluesky counts quotes (a repost with a post of one's own) apart from reposts.
+_ENGAGEMENT_QUOTES = """
+ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -374,4 +379,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
 ]
