@@ -313,15 +313,16 @@ class ForwardProxy:
     server acted; the client never hears of it) until ``stop()``.
 
     ``rules`` maps an XRPC method name (``com.atproto.repo.createRecord``) to
-    ``("429", reset_epoch)`` or ``("hold", None)``; ``seen`` counts the methods asked for,
-    ``held`` is set once a held request has been carried out.
+    ``("429", reset_epoch)``, ``("hold", None)``, or ``("points", (left, reset_epoch))``
+    (passed on, the answer saying so few write points are left); ``seen`` counts the
+    methods asked for, ``held`` is set once a held request has been carried out.
     """
 
     def __init__(self) -> None:
         import http.server
         import threading
 
-        self.rules: dict[str, tuple[str, int | None]] = {}
+        self.rules: dict[str, tuple[str, Any]] = {}
         self.seen: dict[str, int] = {}
         self.held = threading.Event()
         self._release = threading.Event()
@@ -383,6 +384,10 @@ class ForwardProxy:
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                 handler.send_header(key, value)
+        if rule is not None and rule[0] == "points":
+            handler.send_header("RateLimit-Limit", "5000")
+            handler.send_header("RateLimit-Remaining", str(rule[1][0]))
+            handler.send_header("RateLimit-Reset", str(rule[1][1]))
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)

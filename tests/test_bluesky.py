@@ -30,14 +30,15 @@ from commsbot.channels.bluesky import BlueskyChannel, BlueskySettings, fit_image
 from commsbot.cli import cli
 from commsbot.collect import collect_engagement
 from commsbot.config import Config, load_config
-from commsbot.content import TYPES, add_items
 from commsbot.jobs import JobContext
 from commsbot.store import Store
-from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from tests.bluesky_support import ForwardProxy, Network
 from tests.mastodon_support import PNG
+
+# The same items and runs as the Mastodon tests, so both channels are held to one standard.
+from tests.test_mastodon import add_practice, fixed, publish, reference
 
 PASSWORD_ENV = "COMMSBOT_TEST_BLUESKY_PASSWORD"
 SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "sample" / "network.json"
@@ -134,43 +135,6 @@ def setup(tmp_path: Path, bsky_network: Network, account: Account) -> Iterator[S
     yield make
     for store in stores:
         store.close()
-
-
-def reference(store: Store) -> None:
-    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
-    content_q.insert_reference(store, data["cities"], data["themes"], data["institutions"])
-
-
-def add_practice(store: Store, slug: str, **fields: Any) -> None:
-    item = {
-        "slug": slug,
-        "title": fields.pop("title", f"Practice {slug}"),
-        "city": "vilnius",
-        "theme": "brokerage",
-        "summary": "Designers and manufacturers meet every month.",
-        "url": f"https://ci.example/{slug}",
-        **fields,
-    }
-    add_items(store, TYPES["practice"], [(slug, item)], datetime.now(UTC))
-
-
-def publish(
-    store: Store, config: Config, clock: Callable[[], datetime] = pipeline.utcnow
-) -> pipeline.Summary:
-    async def go() -> pipeline.Summary:
-        problems: list[str] = []
-        channels = await pipeline.open_channels(config, problems)
-        assert problems == []
-        try:
-            return await pipeline.publish(store, config, channels, clock=clock)
-        finally:
-            await pipeline.close_channels(channels)
-
-    return asyncio.run(go())
-
-
-def fixed(moment: datetime) -> Callable[[], datetime]:
-    return lambda: moment
 
 
 def facet_texts(record: Any) -> list[tuple[str, str]]:
@@ -544,6 +508,36 @@ def test_a_429_pauses_this_account_until_its_reset_and_the_others_keep_posting(
     forward_proxy.rules.clear()
     publish(store, config, fixed(paused + timedelta(seconds=1)))
     assert len(account.records()) == 2
+
+
+def test_write_points_nearly_used_pause_the_account_before_the_pds_says_429(
+    account: Account, setup: Setup, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = setup(outbox=True)
+    for slug in ("a", "b", "c"):
+        add_practice(store, slug)
+    reset = int(time.time()) + 600
+    # After the first record the PDS says 2 points are left: a record costs 3.
+    forward_proxy.rules["com.atproto.repo.createRecord"] = ("points", (2, reset))
+    monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    start = pipeline.utcnow()
+
+    summary = publish(store, config, fixed(start))
+
+    assert summary.outcomes["outbox"]["sent"] == 3
+    assert forward_proxy.seen.get("com.atproto.repo.createRecord") == 1
+    assert len(account.records()) == 1
+    state = engagement_q.channel_state(store, "bluesky")
+    assert state is not None
+    paused = datetime.fromisoformat(state["paused_until"])
+    assert start + timedelta(seconds=590) <= paused <= start + timedelta(seconds=602)
+    statuses = [
+        (p["status"], p["last_error"]) for p in posts_q.list_posts(store, channel="bluesky")
+    ]
+    assert statuses[0] == ("sent", None)
+    assert statuses[1][0] == "queued"
+    assert statuses[1][1].startswith("write points nearly used (2 left)")
 
 
 # -- the session ------------------------------------------------------------------------

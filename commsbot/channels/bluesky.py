@@ -22,6 +22,7 @@ import math
 import mimetypes
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,8 @@ BLOB_LIMIT = 1_000_000
 POSTS_PER_REQUEST = 25
 # What the PDS counts against an account (Bluesky's published limits): each created
 # record costs 3 points of 5,000 an hour and 35,000 a day.
-WRITE_POINTS = "5000 points an hour, 35000 a day, 3 per post"
+POINTS_PER_RECORD = 3
+WRITE_POINTS = f"5000 points an hour, 35000 a day, {POINTS_PER_RECORD} per post"
 # Record keys are TIDs whose time lies in this window: always in the past, and wide
 # enough (2^45 microseconds, about a year, times 1024 clock ids) that two rows of one
 # account practically never meet.
@@ -132,6 +134,8 @@ class BlueskyChannel(Channel):
         self._client: Any = None
         self._did = ""
         self._handle = settings.handle
+        # Write points the PDS last said were left, and when its window resets (epoch s).
+        self._points: tuple[int, float] | None = None
 
     # -- session --------------------------------------------------------------
 
@@ -142,7 +146,10 @@ class BlueskyChannel(Channel):
 
         client = AsyncClient(
             self.cfg.service,
-            request=AsyncRequest(timeout=self.cfg.request_timeout),
+            request=AsyncRequest(
+                timeout=self.cfg.request_timeout,
+                event_hooks={"response": [self._note_write_points]},
+            ),
         )
         client.request.add_additional_header("User-Agent", f"commsbot/{__version__}")
         if not await self._resume(client):
@@ -234,6 +241,26 @@ class BlueskyChannel(Channel):
             self.cfg.session_file.unlink()
         self._client = None
 
+    async def _note_write_points(self, response: Any) -> None:
+        """Keep what a createRecord answer says is left of the account's write points."""
+        if not response.url.path.endswith("/com.atproto.repo.createRecord"):
+            return
+        remaining = response.headers.get("ratelimit-remaining")
+        reset = response.headers.get("ratelimit-reset")
+        if remaining and reset and remaining.isdigit() and reset.isdigit():
+            self._points = (int(remaining), float(reset))
+
+    def _points_wait(self, records: int) -> float | None:
+        """Seconds to wait when the points left do not cover ``records`` more records."""
+        if self._points is None:
+            return None
+        remaining, reset = self._points
+        wait = reset - time.time()
+        if wait <= 0:
+            self._points = None
+            return None
+        return wait if remaining < POINTS_PER_RECORD * records else None
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.request.close()
@@ -266,6 +293,15 @@ class BlueskyChannel(Channel):
         try:
             if post.previous_attempt_at is not None:
                 refs = await self._published(post, parts)
+            wait = self._points_wait(len(parts) - len(refs))
+            if wait is not None:
+                return Delivery(
+                    post.post_id,
+                    "retry",
+                    retry_after=wait,
+                    error=f"write points nearly used ({self._points[0] if self._points else 0} "
+                    "left); account paused until the PDS's reset",
+                )
             for index in range(len(refs), len(parts)):
                 record = await self._record(post, parts[index], index, refs)
                 refs.append(await self._create(post, index, parts[index], record))
