@@ -26,7 +26,9 @@ run: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy commsbot
+	$(BIN)/mypy commsbot tests
+	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 test: lint
 	$(BIN)/pytest

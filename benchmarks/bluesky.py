@@ -31,7 +31,7 @@ from commsbot.config import load_config  # noqa: E402
 from commsbot.store import Store  # noqa: E402
 from commsbot.store import content as content_q  # noqa: E402
 from commsbot.store import posts as posts_q  # noqa: E402
-from tests import bluesky_support  # noqa: E402
+from tests.support import bluesky as bluesky_support  # noqa: E402
 
 PASSWORD_ENV = "COMMSBOT_BENCH_BLUESKY_PASSWORD"
 WARM_UP = 50

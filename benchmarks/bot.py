@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from commsbot.bot_replies import Replies
+from commsbot.bot.replies import Replies
 from commsbot.config import load_config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store
 from commsbot.store import content as q
 

@@ -53,7 +53,7 @@ AFTER = {  # when each digest goes out: the Tuesday after its week
 
 
 def smtp_child(conn: Connection) -> None:
-    from tests.digest_support import smtp_server
+    from tests.support.digest import smtp_server
 
     with smtp_server() as server:
         conn.send(server.port)
@@ -70,7 +70,7 @@ def smtp_child(conn: Connection) -> None:
 
 
 def telegram_child(conn: Connection) -> None:
-    from tests.fakes.telegram_api import FakeTelegram
+    from tests.support.telegram_api import FakeTelegram
 
     with FakeTelegram() as fake:
         fake.set_rate_limit(RATE)
@@ -102,7 +102,7 @@ def start(target: Any) -> tuple[multiprocessing.Process, Connection]:
 
 def make_store(folder: Path, smtp_port: int) -> tuple[Any, Any]:
     from commsbot.config import load_config
-    from commsbot.content import TYPES, add_items, load_sample
+    from commsbot.content.items import TYPES, add_items, load_sample
     from commsbot.store import Store, audience
 
     config_path = folder / "bench.toml"
@@ -181,8 +181,8 @@ def make_store(folder: Path, smtp_port: int) -> tuple[Any, Any]:
 async def fan_out(
     store: Any, config: Any, channel: Any, period: str, limit: int | None = None
 ) -> tuple[float, Any]:
-    from commsbot.digest import parse_period
-    from commsbot.digest_send import send_period
+    from commsbot.digests.build import parse_period
+    from commsbot.digests.send import send_period
 
     await channel.open()
     try:
@@ -214,7 +214,7 @@ async def bare_telegram(token: str, base_url: str, n: int, text: str) -> float:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from commsbot.dispatch import Pacer
+    from commsbot.posting.dispatch import Pacer
 
     bot = Bot(token, base_url=base_url, request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
     await bot.initialize()
@@ -242,8 +242,7 @@ async def bare_telegram(token: str, base_url: str, n: int, text: str) -> float:
 async def machinery(store: Any, config: Any) -> tuple[float, int]:
     """The fan-out alone (render, write, record): a channel that answers at once, unpaced,
     to the Telegram subscribers still due week 48's digest."""
-    from commsbot.channels.base import Channel, Delivery, DirectMessage, Rendered
-    from commsbot.config import ChannelSettings
+    from commsbot.channels.base import Channel, ChannelSettings, Delivery, DirectMessage, Rendered
 
     class Instant(Channel):
         name = "telegram"

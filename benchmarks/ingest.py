@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commsbot.config import load_config
-from commsbot.ingest import Report, ingest
+from commsbot.feeds.ingest import Report, ingest
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
-from tests.feeds_support import FeedServer, feed_server, item, rss
+from tests.support.feeds import FeedServer, feed_server, item, rss
 
 CONFIG = """
 [store]

@@ -28,13 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Mastodon.py package of the same name; the project root is wanted there (for tests/).
 sys.path[0] = str(ROOT)
 
-from commsbot import pipeline  # noqa: E402
 from commsbot.config import Config, load_config  # noqa: E402
-from commsbot.content import TYPES, add_items  # noqa: E402
+from commsbot.content.items import TYPES, add_items  # noqa: E402
+from commsbot.posting import pipeline  # noqa: E402
 from commsbot.store import Store  # noqa: E402
 from commsbot.store import content as content_q  # noqa: E402
 from commsbot.store import posts as posts_q  # noqa: E402
-from tests.mastodon_support import MockMastodon, mastodon_config  # noqa: E402
+from tests.support.mastodon import MockMastodon, mastodon_config  # noqa: E402
 
 TOKEN_ENV = "COMMSBOT_BENCH_MASTODON_TOKEN"
 SUMMARY = (
@@ -100,7 +100,7 @@ def main() -> None:
             _, token = mock.new_account()
             os.environ[TOKEN_ENV] = token
             config = load_config(mastodon_config(base, mock.base_url, TOKEN_ENV))
-            sample = json.loads((ROOT / "commsbot/sample/network.json").read_text("utf-8"))
+            sample = json.loads((ROOT / "commsbot/content/sample/network.json").read_text("utf-8"))
             with Store(config.store.path) as store:
                 content_q.insert_reference(
                     store, sample["cities"], sample["themes"], sample["institutions"]

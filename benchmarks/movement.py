@@ -37,15 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
 from benchmarks.stats import best_of, child  # noqa: E402
-from commsbot import movement as mv  # noqa: E402
-from commsbot import pipeline, tracking  # noqa: E402
+from commsbot.clock import utcnow  # noqa: E402
 from commsbot.config import Config, load_config  # noqa: E402
-from commsbot.jobs import JobContext  # noqa: E402
-from commsbot.report import render_report  # noqa: E402
-from commsbot.stats import Period  # noqa: E402
+from commsbot.insights import movement as mv  # noqa: E402
+from commsbot.insights import tracking  # noqa: E402
+from commsbot.insights.report import render_report  # noqa: E402
+from commsbot.insights.stats import Period  # noqa: E402
+from commsbot.posting import pipeline  # noqa: E402
+from commsbot.service.jobs import JobContext  # noqa: E402
 from commsbot.store import Store, iso  # noqa: E402
 from commsbot.store import movement as movement_q  # noqa: E402
-from tests.mastodon_support import (  # noqa: E402
+from tests.support.mastodon import (  # noqa: E402
     MOVEMENT_MOCK_CONFIG,
     OTHERS,
     LossyProxy,
@@ -87,7 +89,7 @@ def tracked_runs(config: Config, store: Store) -> tuple[Timed, Timed]:
         problems: list[str] = []
         channels = await pipeline.open_channels(config, problems)
         assert problems == [], problems
-        ctx = JobContext(store, config, pipeline.utcnow, channels)
+        ctx = JobContext(store, config, utcnow, channels)
         runs = []
         try:
             for _ in range(2):

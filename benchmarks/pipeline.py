@@ -19,13 +19,15 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store
 from commsbot.store import content as q
 
 ITEMS = 10_000
 # The sample network's own cities and themes, so generated practices validate.
-_SAMPLE = json.loads(resources.files("commsbot.sample").joinpath("network.json").read_text("utf-8"))
+_SAMPLE = json.loads(
+    resources.files("commsbot.content.sample").joinpath("network.json").read_text("utf-8")
+)
 THEMES = [t["slug"] for t in _SAMPLE["themes"]]
 CITIES = [c["slug"] for c in _SAMPLE["cities"]]
 

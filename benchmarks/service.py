@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from commsbot.config import load_config
-from commsbot.content import load_sample
-from commsbot.pipeline import make_channels, plan
+from commsbot.content.items import load_sample
+from commsbot.posting.pipeline import make_channels, plan
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import content as content_q

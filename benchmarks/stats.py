@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from commsbot import stats as st
-from commsbot.content import load_sample
-from commsbot.report import render_report
+from commsbot.content.items import load_sample
+from commsbot.insights import stats as st
+from commsbot.insights.report import render_report
 from commsbot.store import Store, iso
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commsbot.channels.base import ChannelSettings
 from commsbot.errors import ConfigError
 
 T = TypeVar("T")
@@ -31,27 +32,6 @@ def packaged_path(name: str) -> Path:
     """A file or folder shipped with commsbot (inside the wheel, or the source checkout)."""
     inside = PACKAGE_DIR / name
     return inside if inside.exists() else PACKAGE_DIR.parent / name
-
-
-@dataclass(frozen=True)
-class ChannelSettings:
-    """Keys every channel section accepts; channels subclass this with their own."""
-
-    enabled: bool = False
-    # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
-    utm: dict[str, str] = field(default_factory=dict)
-    # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
-    # New content takes the next free one; none means posts go out as soon as they are due.
-    slots: tuple[str, ...] = ()
-    # Hashtags added to every post of this channel (e.g. a campaign's), never truncated away.
-    hashtags: tuple[str, ...] = ()
-    # What becomes of a post longer than the channel allows: shortened (keeping the link),
-    # or a numbered thread with the link in its first post.
-    long_posts: Literal["truncate", "thread"] = "truncate"
-
-    def check(self) -> str | None:
-        """What is wrong with these settings as a whole ("key: problem"), or None."""
-        return None
 
 
 @dataclass(frozen=True)
@@ -203,14 +183,6 @@ class Config:
             raise ConfigError(
                 f"{self.file}: no channel {name!r} is configured (configured: {known})"
             ) from None
-
-
-def read_secret(env_name: str, key: str) -> str:
-    """The value of the environment variable a ``*_env`` key names; never logged."""
-    value = os.environ.get(env_name, "")
-    if not value:
-        raise ConfigError(f"{key} names the environment variable {env_name}, which is not set")
-    return value
 
 
 def find_config(explicit: str | None) -> Path:

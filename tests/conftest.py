@@ -1,39 +1,34 @@
 """Shared fixtures: a config and store in a temporary folder, and a CLI runner.
 
-Area-specific fixtures live next to their tests (or in tests/<area>_support.py).
+Area-specific fixtures live next to their tests (or in tests/support/<area>.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.store import Store
+from tests.support.base import BASE_CONFIG, NOW, Invoke
 
 # Fixtures of the browser tests (the report opened in headless Chromium) and of the
-# Bluesky tests (a local AT Protocol network).
-pytest_plugins = ["tests.browser_support", "tests.bluesky_support"]
+# Bluesky tests (a local AT Protocol network), and the guard that keeps every test on
+# loopback.
+pytest_plugins = ["tests.support.browser", "tests.support.bluesky", "tests.support.network"]
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-BASE_CONFIG = """
-[store]
-path = "commsbot.db"
-
-[service]
-timezone = "Europe/Brussels"
-
-[channels.outbox]
-enabled = true
-path = "outbox"
-"""
+# CI runs each property test on the same examples every time (a failure there is
+# reproducible, not a coin toss); a local run still explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.fixture
@@ -58,9 +53,6 @@ def store(config: Config) -> Iterator[Store]:
 def sample_store(store: Store) -> Store:
     load_sample(store, NOW)
     return store
-
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture

@@ -24,18 +24,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from commsbot import pipeline
 from commsbot.channels.base import Rendered
 from commsbot.channels.bluesky import BlueskyChannel, BlueskySettings, fit_image, record_key
 from commsbot.cli import cli
-from commsbot.collect import collect_engagement
+from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
-from commsbot.jobs import JobContext
+from commsbot.posting import pipeline
+from commsbot.posting.engagement import collect_engagement
+from commsbot.service.jobs import JobContext
 from commsbot.store import Store
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
-from tests.bluesky_support import ForwardProxy, Network
-from tests.mastodon_support import PNG
+from tests.support.bluesky import ForwardProxy, Network
+from tests.support.mastodon import PNG
 
 # The same items and runs as the Mastodon tests, so both channels are held to one standard.
 from tests.test_mastodon import add_practice, fixed, publish, reference
@@ -486,7 +487,7 @@ def test_a_429_pauses_this_account_until_its_reset_and_the_others_keep_posting(
     forward_proxy.rules["com.atproto.repo.createRecord"] = ("429", reset)
     monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
     monkeypatch.setenv("NO_PROXY", "")
-    start = pipeline.utcnow()
+    start = utcnow()
 
     summary = publish(store, config, fixed(start))
 
@@ -521,7 +522,7 @@ def test_write_points_nearly_used_pause_the_account_before_the_pds_says_429(
     forward_proxy.rules["com.atproto.repo.createRecord"] = ("points", (2, reset))
     monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
     monkeypatch.setenv("NO_PROXY", "")
-    start = pipeline.utcnow()
+    start = utcnow()
 
     summary = publish(store, config, fixed(start))
 
@@ -616,7 +617,7 @@ def test_engagement_counts_a_partners_like_repost_reply_and_quote(
         reference(store)
         add_practice(store, "liked", summary="Partners will like this.")
         add_practice(store, "quiet")
-        start = pipeline.utcnow()
+        start = utcnow()
         publish(store, config, fixed(start))
         liked, quiet = posts_q.list_posts(store, channel="bluesky")
         bsky_appview.process_all()

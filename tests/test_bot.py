@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commsbot.bot import ALLOWED_UPDATES, TelegramBot, chat_hash
-from commsbot.bot_replies import COMMANDS
+from commsbot.bot.app import ALLOWED_UPDATES, TelegramBot, chat_hash
+from commsbot.bot.replies import COMMANDS
 from commsbot.config import Config, load_config
 from commsbot.errors import ChannelError, ConfigError
 from commsbot.store import Store
@@ -25,9 +25,8 @@ from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.text import is_valid_telegram_html
-from tests.conftest import NOW
-from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram_support import (
+from tests.support.base import NOW
+from tests.support.telegram import (
     ADMIN,
     CHANNEL,
     TOKEN_ENV,
@@ -37,6 +36,7 @@ from tests.telegram_support import (
     small_content,
     telegram_config,
 )
+from tests.support.telegram_api import FakeTelegram
 
 BOT_NAME = "commsbot_test_bot"
 
@@ -429,7 +429,7 @@ def test_bot_command_runs_until_sigterm(tmp_path: Path) -> None:
         )
         try:
             assert process.stderr is not None
-            logged = []
+            logged: list[str] = []
             while not logged or "Ctrl-C" not in logged[-1]:  # bounded by pytest's timeout
                 logged.append(process.stderr.readline())
                 assert logged[-1], f"commsbot bot ended: {logged}"

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commsbot.bot_replies import COMMANDS, Replies, page_data, parse_page_data
+from commsbot.bot.replies import COMMANDS, Replies, page_data, parse_page_data
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample, slugify
+from commsbot.content.items import load_sample, slugify
 from commsbot.store import Store
 from commsbot.store import answers as answers_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.text import is_valid_telegram_html, telegram_length
-from tests.conftest import NOW
+from tests.support.base import NOW
 
 CONFIG = """
 [store]

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from commsbot import pipeline, select
 from commsbot.channels.base import EngagementPolling
 from commsbot.config import Config, load_config
 from commsbot.errors import ConfigError
+from commsbot.posting import pipeline, select
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
-from tests.conftest import NOW, Invoke
+from tests.support.base import NOW, Invoke
 
 
 def publish(store: Store, config: Config, at: datetime) -> pipeline.Summary:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.config import load_config, read_secret
+from commsbot.channels.base import read_secret
+from commsbot.config import load_config
 from commsbot.errors import ConfigError
-from tests.conftest import BASE_CONFIG, Invoke
+from tests.support.base import BASE_CONFIG, Invoke
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.content import TYPES, Reference, add_items, export_data, import_file, slugify
+from commsbot.content.items import Reference, add_items, export_data, import_file, slugify
+from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
-from tests.conftest import NOW, Invoke
+from tests.support.base import NOW, Invoke
 
 PRACTICE = {
     "title": "Design for Health Vouchers",
@@ -184,9 +185,8 @@ def test_cli_add_list_show_edit_remove(sample_store: Store, invoke: Invoke, tmp_
 
     result = invoke("practices", "edit", "kurybines-dirbtuves", "--summary", "New & improved")
     assert result.exit_code == 0, result.output
-    assert (
-        q.get_item(sample_store, "practice", "kurybines-dirbtuves")["summary"] == "New & improved"
-    )  # type: ignore[index]
+    edited = q.get_item(sample_store, "practice", "kurybines-dirbtuves")
+    assert edited is not None and edited["summary"] == "New & improved"
 
     item_file = tmp_path / "p.toml"
     item_file.write_text(

@@ -10,8 +10,9 @@ import pytest
 
 from commsbot.channels.email import EmailChannel, EmailSettings
 from commsbot.config import Config, load_config
-from commsbot.content import TYPES, add_items, edit_item, load_sample
-from commsbot.digest import (
+from commsbot.content.items import add_items, edit_item, load_sample
+from commsbot.content.types import TYPES
+from commsbot.digests.build import (
     Contents,
     DigestRenderer,
     Period,
@@ -20,15 +21,15 @@ from commsbot.digest import (
     period_of,
     sample_subscriber,
 )
-from commsbot.digest_send import preview
+from commsbot.digests.send import preview
 from commsbot.errors import ConfigError, ContentError
+from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
-from commsbot.select import Lookup
 from commsbot.store import Store
 from commsbot.text import is_valid_telegram_html
-from tests.conftest import NOW, Invoke
-from tests.digest_support import add_practice, at, subscribe
-from tests.fakes.telegram_api import parse_html, utf16_len
+from tests.support.base import NOW, Invoke
+from tests.support.digest import add_practice, at, subscribe
+from tests.support.telegram_api import parse_html, utf16_len
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 DASH = "\N{EN DASH}"

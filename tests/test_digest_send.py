@@ -17,13 +17,13 @@ from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailChannel
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
-from commsbot.digest import parse_period
-from commsbot.digest_send import Report, send_period
-from commsbot.jobs import job
+from commsbot.content.items import load_sample
+from commsbot.digests.build import parse_period
+from commsbot.digests.send import Report, send_period
+from commsbot.service.jobs import job
 from commsbot.store import Store, audience
-from tests.conftest import Invoke
-from tests.digest_support import (
+from tests.support.base import Invoke
+from tests.support.digest import (
     SmtpServer,
     add_practice,
     at,
@@ -32,7 +32,7 @@ from tests.digest_support import (
     subscribe,
     write_config,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 T = TypeVar("T")
 W47_DAY = "2026-11-18"
@@ -71,7 +71,9 @@ async def fan_out(
     channels: dict[str, Channel] | None = None,
     **kwargs: Any,
 ) -> Report:
-    chosen = channels if channels is not None else {"email": EmailChannel(config.channel("email"))}
+    chosen: dict[str, Channel] = (
+        channels if channels is not None else {"email": EmailChannel(config.channel("email"))}
+    )
     for channel in chosen.values():
         await channel.open()
     try:
@@ -480,7 +482,7 @@ def test_unreachable_relay_is_reported_and_nobody_is_marked(week47: Store, tmp_p
 
 
 def test_run_once_sends_the_digests_due(week47: Store, config: Config, smtp: SmtpServer) -> None:
-    from commsbot.pipeline import run_once
+    from commsbot.service.runs import run_once
 
     subscribe(week47, "email", "a@example.org", "weekly", JOINED)
     # Subscribed in September: due October's digest, which has nothing new for them.

@@ -13,7 +13,7 @@ from commsbot.channels.base import DirectMessage, Rendered
 from commsbot.channels.email import EmailChannel, EmailSettings
 from commsbot.config import load_config
 from commsbot.errors import ChannelError
-from tests.digest_support import SmtpServer, login_authenticator, smtp_server, write_config
+from tests.support.digest import SmtpServer, login_authenticator, smtp_server, write_config
 
 T = TypeVar("T")
 TEXT = "Nowe praktyki w Plzeň & Vilnius: <co>lab 🎉"
@@ -305,10 +305,10 @@ def test_posts_are_refused_and_publishing_leaves_email_out(
     assert delivery.status == "failed"
     assert delivery.error == "the email channel sends digests only; it takes no posts"
 
-    from commsbot.content import load_sample
-    from commsbot.pipeline import run_once
+    from commsbot.content.items import load_sample
+    from commsbot.service.runs import run_once
     from commsbot.store import Store
-    from tests.conftest import NOW
+    from tests.support.base import NOW
 
     config = load_config(write_config(tmp_path / "commsbot.toml", server.port))
     with Store(config.store.path) as store:

@@ -37,7 +37,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from tests.fakes.telegram_api import FakeTelegram, parse_html
+from tests.support.telegram_api import FakeTelegram, parse_html
 
 T = TypeVar("T")
 CHANNEL = "@commsbot_news"

@@ -10,11 +10,11 @@ import pytest
 
 from commsbot.config import load_config
 from commsbot.errors import ConfigError
-from commsbot.jobs import job
+from commsbot.service.jobs import job
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
-from tests.conftest import BASE_CONFIG, NOW, Invoke
-from tests.feeds_support import FeedServer, feed_server, item, rss
+from tests.support.base import BASE_CONFIG, NOW, Invoke
+from tests.support.feeds import FeedServer, feed_server, item, rss
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from commsbot.config import Config, load_config
-from commsbot.ingest import Report, ingest
-from commsbot.pipeline import run_once
+from commsbot.feeds.ingest import Report, ingest
+from commsbot.service.runs import run_once
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
-from tests.conftest import BASE_CONFIG, NOW
-from tests.feeds_support import FeedServer, feed_server, item, rss
+from tests.support.base import BASE_CONFIG, NOW
+from tests.support.feeds import FeedServer, feed_server, item, rss
 
 INGEST = """
 [ingest]

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Invoke
 
-from commsbot import logs
-from commsbot.config import ChannelSettings, Config, PostingConfig, ServiceConfig, StoreConfig
+from commsbot.channels.base import ChannelSettings
+from commsbot.config import Config, PostingConfig, ServiceConfig, StoreConfig
 from commsbot.errors import StoreError
-from commsbot.lock import StoreLock, holder
+from commsbot.service import logs
+from commsbot.service.lock import StoreLock, holder
+from tests.support.base import Invoke
 
 
 def test_lock_refuses_a_second_holder_naming_the_pid(tmp_path: Path) -> None:

@@ -19,21 +19,23 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from commsbot import pipeline, select
 from commsbot.channels.base import Channel
 from commsbot.cli import cli
-from commsbot.collect import collect_engagement
+from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
-from commsbot.content import TYPES, add_items
-from commsbot.jobs import JobContext
-from commsbot.queue_ops import announce
+from commsbot.content.items import add_items
+from commsbot.content.types import TYPES
+from commsbot.posting import pipeline, select
+from commsbot.posting.engagement import collect_engagement
+from commsbot.posting.queue import announce
 from commsbot.render import Renderer
+from commsbot.service.jobs import JobContext
 from commsbot.store import Store, iso
 from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.text import html_to_text, mastodon_length
-from tests.mastodon_support import (
+from tests.support.mastodon import (
     PNG,
     FileServer,
     LossyProxy,
@@ -43,7 +45,7 @@ from tests.mastodon_support import (
 )
 
 TOKEN_ENV = "COMMSBOT_TEST_MASTODON_TOKEN"
-SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "sample" / "network.json"
+SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "content" / "sample" / "network.json"
 
 
 @dataclass
@@ -134,7 +136,7 @@ def opened(config: Config) -> dict[str, Channel]:
 
 
 def publish(
-    store: Store, config: Config, clock: Callable[[], datetime] = pipeline.utcnow
+    store: Store, config: Config, clock: Callable[[], datetime] = utcnow
 ) -> pipeline.Summary:
     """What `run --once` does for posting: open the channels, plan and dispatch, close."""
 
@@ -314,7 +316,7 @@ def test_the_500_character_limit(
     words = ("Współpraca " * 60)[: size - 1].rstrip() + "."
     text = words + "x" * (size - len(words))
     link = "https://ci.example/p/23"  # 23 characters: as long as Mastodon counts any link
-    announce(store, config, channels, text, at=pipeline.utcnow(), link=link)
+    announce(store, config, channels, text, at=utcnow(), link=link)
 
     publish(store, config)
 
@@ -360,7 +362,7 @@ def test_a_retry_after_a_timeout_gets_the_status_the_server_already_made(
     try:
         config, store = setup("request_timeout = 0.5", base_url=proxy.base_url)
         add_practice(store, "once", summary="Posted exactly once, whatever happens.")
-        start = pipeline.utcnow()
+        start = utcnow()
 
         publish(store, config, fixed(start))
 
@@ -383,7 +385,7 @@ def test_a_retry_after_a_timeout_gets_the_status_the_server_already_made(
 
 def interrupted(store: Store, config: Config, ago: timedelta) -> dict[str, Any]:
     """Plan an item's post and claim it ``ago``: as if the process died while sending it."""
-    then = pipeline.utcnow() - ago
+    then = utcnow() - ago
     channels = pipeline.make_channels(config)
     pipeline.plan(store, config, Renderer(config.service.templates), channels, then)
     [row] = select.claim(store, "mastodon", then, 20)
@@ -546,7 +548,7 @@ def test_a_rate_limit_pauses_the_channel_until_the_reset_and_not_the_others(
         "/api/v1/statuses",
         {"type": "ratelimit", "headers": {"X-RateLimit-Reset": str(reset)}},
     )
-    start = pipeline.utcnow()
+    start = utcnow()
 
     summary = publish(store, config, fixed(start))
 
@@ -602,7 +604,7 @@ def test_server_errors_are_retried_with_backoff(
     add_practice(store, "a")
     add_practice(store, "b")
     mock.fault("/api/v1/statuses", {"type": "status", "status": 503})
-    start = pipeline.utcnow()
+    start = utcnow()
 
     publish(store, config, fixed(start))
 
@@ -737,7 +739,7 @@ def test_engagement_counts_a_partners_favourite_boost_and_reply(
     config, store = setup()
     add_practice(store, "liked", summary="Partners will like this.")
     add_practice(store, "long", summary=LONG)
-    start = pipeline.utcnow()
+    start = utcnow()
     publish(store, config, fixed(start))
     liked, long = posts_q.list_posts(store, channel="mastodon")
     partner = mock.client(mock.login("partner"))
@@ -763,7 +765,7 @@ def test_one_engagement_poll_stays_within_its_request_budget(setup: Setup) -> No
     config, store = setup("engagement_requests_per_run = 1")
     for number in range(25):
         add_practice(store, f"p{number}")
-    start = pipeline.utcnow()
+    start = utcnow()
     publish(store, config, fixed(start))
 
     assert collect(store, config, fixed(start)) == {"mastodon": 20}  # 20 statuses a request

@@ -1,6 +1,6 @@
 """Movement figures, `commsbot stats movement` and the [movement] config.
 
-The scenario is tests/movement_support.py; period 2026-11-09 to 2026-11-29 in
+The scenario is tests/support/movement.py; period 2026-11-09 to 2026-11-29 in
 Europe/Brussels (ISO weeks 46-48). Worked out by hand:
 
 - W46: alice (pl, 3 favourites + 1 boost) and bob (en) use the tag, both heard for the first
@@ -20,17 +20,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commsbot import movement as mv
 from commsbot.channels.outbox import OutboxChannel, OutboxSettings
 from commsbot.config import load_config
 from commsbot.errors import ConfigError
-from commsbot.jobs import job
-from commsbot.stats import Period
+from commsbot.insights import movement as mv
+from commsbot.insights.stats import Period
+from commsbot.service.jobs import job
 from commsbot.store import Store
 from commsbot.store import movement as movement_q
-from tests.conftest import BASE_CONFIG, Invoke
-from tests.movement_support import TAG, build_movement, status
-from tests.stats_support import at
+from tests.support.base import BASE_CONFIG, Invoke
+from tests.support.movement import TAG, build_movement, status
+from tests.support.stats import at
 
 PERIOD = ("--since", "2026-11-09", "--until", "2026-11-29")
 BRUSSELS = ZoneInfo("Europe/Brussels")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from commsbot.store import Store
-from tests.browser_support import Chromium
-from tests.conftest import Invoke
-from tests.movement_support import build_movement
+from tests.support.base import Invoke
+from tests.support.browser import Chromium
+from tests.support.movement import build_movement
 
 FACTS = """(() => {
   const text = (el) => (el ? el.textContent.replace(/\\s+/g, " ").trim() : null);

@@ -21,15 +21,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from commsbot import pipeline, tracking
 from commsbot.cli import cli
+from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
-from commsbot.jobs import JobContext
-from commsbot.queue_ops import announce
+from commsbot.insights import tracking
+from commsbot.posting import pipeline
+from commsbot.posting.queue import announce
+from commsbot.service.jobs import JobContext
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import posts as posts_q
-from tests.mastodon_support import (
+from tests.support.mastodon import (
     MOVEMENT_MOCK_CONFIG,
     OTHERS,
     LossyProxy,
@@ -125,7 +127,7 @@ Job = Callable[[JobContext], Awaitable[dict[str, Any]]]
 
 
 def run_job(
-    world: World, config: Config, job: Job, clock: Callable[[], datetime] = pipeline.utcnow
+    world: World, config: Config, job: Job, clock: Callable[[], datetime] = utcnow
 ) -> dict[str, Any]:
     """A job as the service runs it: channels opened, the job, channels closed."""
 
@@ -156,7 +158,7 @@ def publish_our_post(world: World, config: Config) -> tuple[int, str]:
         problems: list[str] = []
         channels = await pipeline.open_channels(config, problems)
         try:
-            announce(world.store, config, channels, "Policy clinic in Plzeň", at=pipeline.utcnow())
+            announce(world.store, config, channels, "Policy clinic in Plzeň", at=utcnow())
             await pipeline.publish(world.store, config, channels)
         finally:
             await pipeline.close_channels(channels)
@@ -266,7 +268,7 @@ def test_public_statuses_with_the_tag_and_mentions_are_stored_once(world: World)
                 "tags": None,
             },
         ],
-        key=lambda r: r["remote_id"],
+        key=lambda r: str(r["remote_id"]),
     )
     # Nothing of the private or direct statuses, and no names or pictures at all.
     columns = {r["name"] for r in world.store.rows("PRAGMA table_info(movement_statuses)")}
@@ -424,7 +426,7 @@ def test_counts_are_refreshed_and_deleted_statuses_removed(world: World) -> None
 
     # Within the hour counts are not read again.
     assert track(world, config).refreshed == 0
-    later = track(world, config, clock=lambda: pipeline.utcnow() + timedelta(hours=2))
+    later = track(world, config, clock=lambda: utcnow() + timedelta(hours=2))
 
     assert (later.refreshed, later.removed) == (1, 1)
     assert [(r["remote_id"], r["favourites"], r["boosts"]) for r in world.rows()] == [
@@ -463,7 +465,7 @@ def test_audience_snapshot_counts_followers_and_digest_subscribers(world: World)
     config = world.config()
     for name in ("alice", "bob"):
         world.others[name].account_follow(world.me_id)
-    now = pipeline.utcnow()
+    now = utcnow()
     audience_q.upsert_subscriber(world.store, "email", "a@example.org", "weekly", [], [], now)
     gone = audience_q.upsert_subscriber(world.store, "telegram", "42", "weekly", [], [], now)
     audience_q.set_subscriber_status(world.store, gone["id"], "unsubscribed", now)

@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from commsbot.config import Config
-from commsbot.pipeline import run_once
+from commsbot.service.runs import run_once
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.conftest import NOW, Invoke
+from tests.support.base import NOW, Invoke
 
 
 def statuses(store: Store) -> dict[str, int]:
@@ -102,8 +102,8 @@ def test_unwritable_outbox_retries_with_backoff_then_fails(
 
     folder.unlink()  # the officer fixes the folder and retries one post
     result_store = sample_store
-    from commsbot.pipeline import make_channels
-    from commsbot.queue_ops import retry
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import retry
 
     retry(result_store, config, make_channels(config)["outbox"], 1, clock[0])
     asyncio.run(run())

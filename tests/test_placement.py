@@ -7,20 +7,21 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import NOW
-from service_support import make_config
 
 from commsbot.config import ApprovalConfig, ChannelApproval, Config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.errors import ConfigError
-from commsbot.pipeline import make_channels, plan, publish
-from commsbot.placement import approval_time, backlog_reason, content_date
-from commsbot.queue_ops import announce, approve
+from commsbot.posting.pipeline import make_channels, plan, publish
+from commsbot.posting.placement import approval_time, backlog_reason, content_date
+from commsbot.posting.queue import announce, approve
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import posts as posts_q
+from tests.support.base import NOW
+from tests.support.service import make_config
 
 # NOW is Monday 2026-11-23 12:00 UTC (13:00 in Brussels).
 TUE = datetime(2026, 11, 24, 9, tzinfo=UTC)  # Tue 10:00 CET
@@ -39,7 +40,7 @@ def run_plan(store: Store, config: Config, now: datetime = NOW) -> None:
     plan(store, config, Renderer(None), make_channels(config), now)
 
 
-def posts(store: Store, **filters: str) -> list[dict[str, object]]:
+def posts(store: Store, **filters: str) -> list[dict[str, Any]]:
     return posts_q.list_posts(store, limit=1000, **filters)
 
 

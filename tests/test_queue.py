@@ -6,7 +6,7 @@ import json
 
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.conftest import Invoke
+from tests.support.base import Invoke
 
 
 def test_announcement_goes_out_when_due(sample_store: Store, invoke: Invoke) -> None:

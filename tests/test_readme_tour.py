@@ -6,9 +6,10 @@ import re
 import shlex
 from pathlib import Path
 
-from conftest import Invoke
+import pytest
 
 from commsbot.store import Store
+from tests.support.base import Invoke
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Not run here: `run` starts the service (tested in test_service_process.py), and
@@ -30,8 +31,8 @@ def tour_commands() -> list[list[str]]:
 
 
 def test_every_tour_command_works(
-    invoke: Invoke, store: Store, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    invoke: Invoke, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     commands = tour_commands()
     assert len(commands) >= 12

@@ -8,8 +8,8 @@ import pytest
 
 from commsbot.channels.outbox import OutboxChannel, OutboxSettings
 from commsbot.errors import TemplateError
+from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
-from commsbot.select import Lookup
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.text import graphemes
@@ -20,7 +20,7 @@ def outbox(limit: int = 500, **kw: object) -> OutboxChannel:
 
 
 def render(store: Store, slug: str, channel: OutboxChannel, renderer: Renderer | None = None):  # type: ignore[no-untyped-def]
-    from commsbot.pipeline import render_item
+    from commsbot.posting.pipeline import render_item
 
     item = q.get_item(store, "practice", slug)
     assert item is not None

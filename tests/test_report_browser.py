@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from commsbot.store import Store
-from tests.browser_support import Chromium
-from tests.conftest import Invoke
-from tests.stats_support import build_scenario
+from tests.support.base import Invoke
+from tests.support.browser import Chromium
+from tests.support.stats import build_scenario
 
 PERIOD = ("--since", "2026-11-09", "--until", "2026-11-29")
 PNG = b"\x89PNG\r\n\x1a\n"

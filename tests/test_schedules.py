@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from service_support import make_config, write_schedules
 
 from commsbot.config import Config
 from commsbot.errors import ConfigError
-from commsbot.jobs import JOBS
-from commsbot.schedules import availability, load_schedules
+from commsbot.service.jobs import JOBS
+from commsbot.service.schedules import availability, load_schedules
+from tests.support.service import make_config, write_schedules
 
 
 def config_with(tmp_path: Path, text: str, extra: str = "") -> Config:
@@ -39,7 +39,7 @@ def test_packaged_default_schedule(config: Config) -> None:
         assert (schedule.job, schedule.optional) == (name, True)
         job = next((j for j in JOBS if j.name == name), None)
         if job is None:
-            expected = f"not available: this commsbot has no job {name!r}"
+            expected: str | None = f"not available: this commsbot has no job {name!r}"
         else:
             reason = job.requires(config)
             expected = f"not scheduled: {reason}" if reason else None

@@ -13,19 +13,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import NOW
-from service_support import make_config, write_schedules
 
 from commsbot.channels import REGISTRY
-from commsbot.channels.base import Channel, Delivery, Rendered
-from commsbot.config import ChannelSettings, Config
-from commsbot.jobs import JobContext
-from commsbot.pipeline import make_channels
-from commsbot.queue_ops import announce
-from commsbot.service import Part, Service
+from commsbot.channels.base import Channel, ChannelSettings, Delivery, Rendered
+from commsbot.config import Config
+from commsbot.posting.pipeline import make_channels
+from commsbot.posting.queue import announce
+from commsbot.service.jobs import JobContext
+from commsbot.service.process import Part, Service
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
+from tests.support.base import NOW
+from tests.support.service import make_config, write_schedules
 
 WAIT = 10  # seconds: the bound on every wait in these tests
 
@@ -239,7 +239,7 @@ def test_unavailable_jobs_and_failing_jobs_do_not_stop_the_service(
         calls.append("publish")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("commsbot.pipeline.publish_job", broken)
+    monkeypatch.setattr("commsbot.posting.pipeline.publish_job", broken)
 
     async def scenario() -> None:
         service = Service(config, clock=lambda: NOW)

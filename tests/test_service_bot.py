@@ -6,14 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import NOW
-from telegram_support import CHANNEL, TOKEN_ENV, ask, telegram_config
 
 from commsbot.config import load_config
-from commsbot.content import load_sample
-from commsbot.service import Service
+from commsbot.content.items import load_sample
+from commsbot.service.process import Service
 from commsbot.store import Store
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.base import NOW
+from tests.support.telegram import CHANNEL, TOKEN_ENV, ask, telegram_config
+from tests.support.telegram_api import FakeTelegram
 
 
 def test_service_posts_to_the_channel_and_answers_chat_users(
@@ -52,9 +52,10 @@ def test_service_posts_to_the_channel_and_answers_chat_users(
 def test_audience_snapshot_counts_channel_members(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from commsbot.jobs import JobContext
-    from commsbot.pipeline import close_channels, open_channels, utcnow
-    from commsbot.tracking import snapshot_audience
+    from commsbot.clock import utcnow
+    from commsbot.insights.tracking import snapshot_audience
+    from commsbot.posting.pipeline import close_channels, open_channels
+    from commsbot.service.jobs import JobContext
 
     monkeypatch.setenv(TOKEN_ENV, "123:TEST")
     with FakeTelegram(token="123:TEST") as fake:

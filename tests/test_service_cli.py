@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW
-from service_support import write_config
 
 from commsbot.cli import cli
 from commsbot.config import load_config
-from commsbot.content import load_sample
+from commsbot.content.items import load_sample
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, iso
 from commsbot.store import service as service_q
+from tests.support.base import NOW
+from tests.support.service import write_config
 
 Run = Callable[..., Result]
 
@@ -183,7 +183,7 @@ def test_run_with_a_bad_schedule_stops_with_file_and_key(tmp_path: Path) -> None
         f"Error: {tmp_path / 'schedules' / 'mine.toml'}: publish.cron: '0 9 * * 1-5': "
         "write the day of the week as names"
     )
-    from commsbot.lock import holder
+    from commsbot.service.lock import holder
 
     assert holder(tmp_path / "commsbot.db") is None  # the lock was let go
 

@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from service_support import write_config, write_schedules
 
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
-from commsbot.content import load_sample
-from commsbot.lock import holder
-from commsbot.pipeline import make_channels
-from commsbot.queue_ops import announce
+from commsbot.content.items import load_sample
+from commsbot.posting.pipeline import make_channels
+from commsbot.posting.queue import announce
+from commsbot.service.lock import holder
 from commsbot.slots import DAYS
 from commsbot.store import Store, iso
+from tests.support.service import write_config, write_schedules
 
 WAIT = 30.0  # seconds: the bound on every wait; a healthy run takes a fraction of it
 SCHEDULE = '[publish]\nevery = "2s"\nat_start = true\n'

@@ -15,8 +15,10 @@ from commsbot.slots import Slot, SlotQueue, between, occurrences, parse_slot, pa
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Engagement aggregation on constructed data, with figures worked out by hand.
 
-The scenario (tests/stats_support.py), period 2026-11-09 .. 2026-11-29 in Europe/Brussels:
+The scenario (tests/support/stats.py), period 2026-11-09 .. 2026-11-29 in Europe/Brussels:
 
 post  channel   item                          sent (UTC)        latest snapshot    eng
 p1    mastodon  practice plzen/smart-inc.     11-10 09:00 W46   fav 5 boost 2 rep 1  8
@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commsbot import stats as st
-from commsbot.charts import nice_scale, wrap
 from commsbot.cli import stats_cmds
+from commsbot.insights import stats as st
+from commsbot.insights.charts import nice_scale, wrap
 from commsbot.store import Store
 from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import stats as stats_q
-from tests.stats_support import add_post, at, build_scenario, snapshot
+from tests.support.stats import add_post, at, build_scenario, snapshot
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 PERIOD = st.Period(

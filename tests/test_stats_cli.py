@@ -1,6 +1,6 @@
 """``commsbot stats`` and ``commsbot report`` as the coordinator runs them: table, CSV, JSON.
 
-The data and its figures are those of tests/test_stats.py (tests/stats_support.py).
+The data and its figures are those of tests/test_stats.py (tests/support/stats.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from commsbot.store import Store
-from tests.conftest import Invoke
-from tests.stats_support import add_post, build_scenario, snapshot, subscriber
+from tests.support.base import Invoke
+from tests.support.stats import add_post, build_scenario, snapshot, subscriber
 
 PERIOD = ("--since", "2026-11-09", "--until", "2026-11-29")
 EXPECTED_PERIOD = {

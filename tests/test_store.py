@@ -11,7 +11,7 @@ from commsbot.errors import StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.store.migrations import MIGRATIONS
-from tests.conftest import NOW
+from tests.support.base import NOW
 
 
 def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_old_store_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with Store(path, upto=1) as old:
         assert old.applied() == {1}
-        assert not old.db["posts"].exists()
+        assert not old.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'posts'")
         q.insert_reference(
             old,
             [{"slug": "linz", "name": "Linz", "country": "Austria"}],
@@ -41,7 +41,7 @@ def test_old_store_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
         )
     with Store(path) as new:
         assert new.applied() == {n for n, _, _ in MIGRATIONS}
-        assert new.db["posts"].exists()
+        assert new.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'posts'") == 1
         item = q.get_item(new, "practice", "linz-hub")
         assert item is not None and item["title"] == "Hub"
         assert new.integrity() == "ok"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from commsbot.addresses import normalize_email
 from commsbot.errors import ContentError
 from commsbot.store import Store, audience
-from tests.conftest import NOW, Invoke
-from tests.digest_support import delivery_rows
+from commsbot.text.addresses import normalize_email
+from tests.support.base import NOW, Invoke
+from tests.support.digest import delivery_rows
 
 
 @pytest.mark.parametrize(

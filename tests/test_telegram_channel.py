@@ -17,13 +17,13 @@ from commsbot.channels.base import DirectMessage, Rendered
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 from commsbot.config import Config, load_config
 from commsbot.errors import ChannelError, ConfigError
-from commsbot.pipeline import run_once
+from commsbot.service.runs import run_once
 from commsbot.store import Store, iso
 from commsbot.store import posts as posts_q
 from commsbot.text import is_valid_telegram_html
-from tests.conftest import NOW
-from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram_support import CHANNEL, TOKEN_ENV, small_content, telegram_config
+from tests.support.base import NOW
+from tests.support.telegram import CHANNEL, TOKEN_ENV, small_content, telegram_config
+from tests.support.telegram_api import FakeTelegram
 
 T = TypeVar("T")
 
@@ -383,9 +383,9 @@ def test_config_keys_are_typed(tmp_path: Path, fake: FakeTelegram) -> None:
 
 
 def test_every_sample_item_renders_valid_telegram_html(sample_store: Store, config: Config) -> None:
-    from commsbot.pipeline import render_item
+    from commsbot.posting.pipeline import render_item
+    from commsbot.posting.select import Lookup
     from commsbot.render import Renderer
-    from commsbot.select import Lookup
     from commsbot.store import content as content_q
 
     channel = TelegramChannel(TelegramSettings())

@@ -13,7 +13,7 @@ from commsbot.text import (
     telegram_visible,
     utf16_length,
 )
-from tests.fakes.telegram_api import parse_html
+from tests.support.telegram_api import parse_html
 
 
 def test_length_is_visible_text_in_utf16_units() -> None:

@@ -549,6 +549,6 @@ _TRICKY = "a\r\nň\u0301\u200d\ufe0f\U0001f3fd\U0001f1f5\U0001f1f1\u1100\u1161\u
 @given(st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(), max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_graphemes_fast_path_matches_full_segmentation(text: str) -> None:
-    import regex
+    import regex  # type: ignore[import-untyped, unused-ignore]
 
     assert graphemes(text) == len(regex.findall(r"\X", text))

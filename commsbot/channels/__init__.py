@@ -6,12 +6,11 @@ Modules are imported on demand so that ``commsbot --help`` stays fast.
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from commsbot.channels.base import Channel
-    from commsbot.config import ChannelSettings
+    from commsbot.channels.base import Channel, ChannelSettings
 
 REGISTRY: dict[str, str] = {
     "outbox": "commsbot.channels.outbox:OutboxChannel",
@@ -27,8 +26,7 @@ def channel_names() -> list[str]:
 
 
 def channel_class(name: str) -> type[Channel]:
-    module, _, attr = REGISTRY[name].partition(":")
-    cls: type[Channel] = getattr(importlib.import_module(module), attr)
+    cls: type[Channel] = pkgutil.resolve_name(REGISTRY[name])
     return cls
 
 

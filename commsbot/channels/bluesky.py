@@ -30,8 +30,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from commsbot import __version__
-from commsbot.channels.base import Channel, Delivery, Engagement, EngagementPolling, Rendered
-from commsbot.config import ChannelSettings, read_secret
+from commsbot.channels.base import (
+    Channel,
+    ChannelSettings,
+    Delivery,
+    Engagement,
+    EngagementPolling,
+    Rendered,
+    read_secret,
+)
 from commsbot.errors import ChannelError, ConfigError
 
 COLLECTION = "app.bsky.feed.post"

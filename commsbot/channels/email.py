@@ -28,8 +28,14 @@ from email.utils import getaddresses
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import quote
 
-from commsbot.channels.base import Channel, Delivery, DirectMessage, Rendered
-from commsbot.config import ChannelSettings, read_secret
+from commsbot.channels.base import (
+    Channel,
+    ChannelSettings,
+    Delivery,
+    DirectMessage,
+    Rendered,
+    read_secret,
+)
 from commsbot.errors import ChannelError, ConfigError, ContentError
 
 if TYPE_CHECKING:
@@ -94,7 +100,7 @@ class EmailChannel(Channel):
 
     def sender(self) -> str:
         """The From address, checked: one address, no header tricks."""
-        from commsbot.addresses import normalize_email
+        from commsbot.text.addresses import normalize_email
 
         raw = self.config.from_
         if not raw:
@@ -129,7 +135,7 @@ class EmailChannel(Channel):
 
     def check(self) -> None:
         """Refuse settings that would send a message nobody can leave, or from nowhere."""
-        from commsbot.addresses import normalize_email
+        from commsbot.text.addresses import normalize_email
 
         self.sender()
         url = self.config.unsubscribe_url

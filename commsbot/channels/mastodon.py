@@ -25,8 +25,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from commsbot import __version__
-from commsbot.channels.base import Channel, Delivery, Engagement, EngagementPolling, Rendered
-from commsbot.config import ChannelSettings, read_secret
+from commsbot.channels.base import (
+    Channel,
+    ChannelSettings,
+    Delivery,
+    Engagement,
+    EngagementPolling,
+    Rendered,
+    read_secret,
+)
+from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
 from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import html_to_text, mastodon_length, truncate
 
@@ -36,9 +44,8 @@ KEY_LIFETIME = timedelta(minutes=50)
 CLOCK_SKEW = timedelta(minutes=10)
 # How many pages (of 40) of the account's statuses a lookup reads at most.
 LOOKUP_PAGES = 5
-# Mastodon's limit on an image description, and on ids per GET /api/v1/statuses.
+# Mastodon's limit on an image description.
 ALT_TEXT_LIMIT = 1500
-STATUSES_PER_REQUEST = 20
 SECRET_KEY = "channels.mastodon.access_token_env"
 
 if TYPE_CHECKING:
@@ -92,15 +99,6 @@ class MastodonSettings(ChannelSettings):
         if self.reserve_requests < 0:
             return "reserve_requests: must not be negative"
         return None
-
-
-def api_error(exc: Exception) -> tuple[int | None, str]:
-    """HTTP status and the server's message of a Mastodon.py error."""
-    # MastodonAPIError args: ("Mastodon API returned error", status, reason, message).
-    args = exc.args
-    if len(args) >= 4 and isinstance(args[1], int):
-        return args[1], str(args[3] or args[2])
-    return None, str(exc)
 
 
 def _instance(client: Any) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from commsbot.channels.mastodon import STATUSES_PER_REQUEST, api_error
+from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
 from commsbot.errors import ChannelError
 
 PUBLIC = ("public", "unlisted")

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, ClassVar
 
-from commsbot.channels.base import Channel, Delivery, Rendered
-from commsbot.config import ChannelSettings
+from commsbot.channels.base import Channel, ChannelSettings, Delivery, Rendered
 
 
 @dataclass(frozen=True)

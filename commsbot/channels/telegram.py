@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from commsbot.channels.base import Channel, Delivery, DirectMessage, Rendered
-from commsbot.config import ChannelSettings, Config, read_secret
+from commsbot.channels.base import (
+    Channel,
+    ChannelSettings,
+    Delivery,
+    DirectMessage,
+    Rendered,
+    read_secret,
+)
 from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import is_valid_telegram_html, split_thread, telegram_length, utf16_length
 
@@ -26,6 +32,8 @@ if TYPE_CHECKING:
     from telegram import Bot
     from telegram.ext import AIORateLimiter, ExtBot
     from telegram.request import HTTPXRequest
+
+    from commsbot.config import Config
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

@@ -10,7 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -58,8 +58,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from commsbot import logs
             from commsbot.config import find_config, load_config
+            from commsbot.service import logs
 
             self._config = load_config(find_config(self.config_path))
             logs.mask_secrets(logs.secret_values(self._config))
@@ -95,6 +95,76 @@ def config_option(f: F) -> F:
         callback=_set_config,
         help="Config file (default: $COMMSBOT_CONFIG, ./commsbot.toml, the packaged example).",
     )(f)
+
+
+def _format_attrs(choices: tuple[str, ...], help: str | None) -> dict[str, Any]:
+    return {
+        "type": click.Choice(choices),
+        "default": choices[0],
+        "show_default": True,
+        "help": help or "How to print the result.",
+    }
+
+
+def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
+    """``--format`` as every command declares it (into ``fmt``); the first choice is the
+    default."""
+    return click.option("--format", "fmt", **_format_attrs(choices, help))
+
+
+def format_param(*choices: str, help: str | None = None) -> click.Option:
+    """The same ``--format``, for commands built from a list of parameters."""
+    return click.Option(["--format", "fmt"], **_format_attrs(choices, help))
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    """``--format text|json`` for a command that prints a summary, into ``as_json``;
+    ``--json`` stays as its short form, which scripts already use."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, output_format: str, json_flag: bool, **kwargs: Any) -> Any:
+            return f(*args, as_json=json_flag or output_format == "json", **kwargs)
+
+        command = click.option(
+            "--json", "json_flag", is_flag=True, help="Short for --format json."
+        )(command)
+        return cast(
+            F,
+            click.option(
+                "--format",
+                "output_format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help=help,
+            )(command),
+        )
+
+    return decorate
+
+
+def _split_names(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(n.strip() for v in value for n in v.split(",") if n.strip())
+    return value
+
+
+def channel_option(
+    dest: str = "channel_name",
+    *,
+    many: bool = False,
+    help: str = "Only this channel.",
+    **attrs: Any,
+) -> Callable[[F], F]:
+    """``--channel NAME``, the one way to name channels. With ``many`` it repeats
+    (``--channel mastodon --channel telegram``; a comma-separated list reads the same)
+    and the command gets a tuple of names."""
+    if many:
+        attrs.update(multiple=True, callback=_split_names)
+    if "type" not in attrs:
+        attrs["metavar"] = "NAME"
+    return click.option("--channel", dest, help=help, **attrs)
 
 
 def pass_app(f: F) -> F:
@@ -139,7 +209,7 @@ class Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
-    from commsbot import logs
+    from commsbot.service import logs
 
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)

@@ -9,14 +9,14 @@ import click
 from commsbot.cli.base import App, cli, pass_app
 
 if TYPE_CHECKING:
-    from commsbot.bot import TelegramBot
+    from commsbot.bot.app import TelegramBot
 
 
 @cli.command("bot")
 @pass_app
 def bot(app: App) -> None:
     """Answer Telegram chat users until Ctrl-C or SIGTERM (needs [channels.telegram])."""
-    from commsbot.bot import run_until_stopped
+    from commsbot.bot.app import run_until_stopped
 
     def ready(running: TelegramBot) -> None:
         click.echo(f"bot @{running.username} is answering; Ctrl-C stops it", err=True)

@@ -25,7 +25,7 @@ def channels(ctx: click.Context) -> None:
 @pass_app
 def channels_list(app: App) -> None:
     """Each configured channel: enabled or not, its state, and its posts by status."""
-    from commsbot.select import channel_blocked
+    from commsbot.posting.select import channel_blocked
     from commsbot.store import posts as posts_q
 
     now = datetime.now(UTC)
@@ -57,8 +57,8 @@ def channels_test(app: App, name: str) -> None:
 
     A channel that was down (its token rejected) resumes posting once this succeeds.
     """
-    from commsbot import record
-    from commsbot.pipeline import make_channels
+    from commsbot.posting import record
+    from commsbot.posting.pipeline import make_channels
     from commsbot.store import engagement as engagement_q
 
     app.config.channel(name)  # names the file and the configured channels when it is not there

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,18 @@ import click
 from commsbot.cli.base import (
     POSITIVE_INT,
     App,
+    channel_option,
     cli,
     config_option,
     echo_table,
+    format_option,
+    format_param,
     pass_app,
     progress_bar,
 )
-from commsbot.content_types import TYPES, ContentType
+from commsbot.clock import utcnow
+from commsbot.content.types import TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _field_options(ctype: ContentType) -> list[click.Option]:
@@ -58,7 +57,7 @@ def _field_options(ctype: ContentType) -> list[click.Option]:
 
 
 def _collect(ctype: ContentType, values: dict[str, Any]) -> dict[str, Any]:
-    from commsbot.content import read_item_file
+    from commsbot.content.items import read_item_file
 
     data: dict[str, Any] = {}
     if values.get("from_file"):
@@ -96,12 +95,12 @@ def _content_group(ctype: ContentType) -> click.Group:
     group = click.Group(ctype.plural, help=f"Add, list, show, edit and remove {ctype.plural}.")
 
     def add(**values: Any) -> None:
-        from commsbot.content import add_items
+        from commsbot.content.items import add_items
 
         app = click.get_current_context().ensure_object(App)
         data = _collect(ctype, values)
         where = str(values["from_file"]) if values.get("from_file") else ctype.name
-        added, _ = add_items(app.store, ctype, [(where, data)], _now())
+        added, _ = add_items(app.store, ctype, [(where, data)], utcnow())
         click.echo(
             f"added {ctype.name} {data.get('slug') or '(slug from title)'}"
             if added
@@ -118,7 +117,7 @@ def _content_group(ctype: ContentType) -> click.Group:
             k: v for k, v in values.items() if k in ("city", "theme", "kind", "status") and v
         }
         if "city" in filters or "theme" in filters:
-            from commsbot.content import Reference
+            from commsbot.content.items import Reference
 
             ref = Reference.load(app.store)
             for key in ("city", "theme"):
@@ -128,7 +127,7 @@ def _content_group(ctype: ContentType) -> click.Group:
                     except ValueError as exc:
                         raise ContentError(f"--{key}: {exc}") from None
         items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
-        fmt = values["format"]
+        fmt = values["fmt"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
         else:
@@ -140,34 +139,34 @@ def _content_group(ctype: ContentType) -> click.Group:
     list_params: list[click.Parameter] = [
         click.Option(["--status"], type=click.Choice(["published", "draft"])),
         click.Option(["--limit"], type=POSITIVE_INT, default=None, help="At most this many."),
-        click.Option(["--format"], type=click.Choice(["table", "json"]), default="table"),
+        format_param("table", "json"),
     ]
     for key in ("city", "theme", "kind"):
         if key in ctype.names:
             list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
     group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
 
-    def show(slug: str, format: str) -> None:
-        from commsbot.content import require_item
+    def show(slug: str, fmt: str) -> None:
+        from commsbot.content.items import require_item
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
-        _show(item, format)
+        _show(item, fmt)
 
     show_params: list[click.Parameter] = [
         click.Argument(["slug"]),
-        click.Option(["--format"], type=click.Choice(["text", "json"]), default="text"),
+        format_param("text", "json"),
     ]
     group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
 
     def edit(item_slug: str, **values: Any) -> None:
-        from commsbot.content import edit_item
+        from commsbot.content.items import edit_item
 
         app = click.get_current_context().ensure_object(App)
         changes = _collect(ctype, values)
         if not changes:
             raise click.UsageError("nothing to change: give at least one field flag or --from-file")
-        edit_item(app.store, ctype, item_slug, changes, _now())
+        edit_item(app.store, ctype, item_slug, changes, utcnow())
         click.echo(f"updated {ctype.name} {item_slug}: {', '.join(sorted(changes))}")
 
     group.add_command(
@@ -180,14 +179,14 @@ def _content_group(ctype: ContentType) -> click.Group:
     )
 
     def remove(slug: str, yes: bool) -> None:
-        from commsbot.content import require_item
+        from commsbot.content.items import require_item
         from commsbot.store import content as q
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
         if not yes:
             click.confirm(f"Remove {ctype.name} {slug!r} ({item['title']})?", abort=True)
-        cancelled = q.delete_item(app.store, ctype.name, item["id"], _now())
+        cancelled = q.delete_item(app.store, ctype.name, item["id"], utcnow())
         click.echo(
             f"removed {ctype.name} {slug}"
             + (f"; {cancelled} unsent post(s) cancelled" if cancelled else "")
@@ -225,14 +224,14 @@ def content() -> None:
 @pass_app
 def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bool) -> None:
     """Import FILE.json or FILE.csv: every row or, unless --skip-invalid, none."""
-    from commsbot.content import import_file, parse_import
+    from commsbot.content.items import import_file, parse_import
 
     rows = sum(len(group) for group in parse_import(file, type_name).values())
     with progress_bar(rows, "importing") as bar:
         added, skipped = import_file(
             app.store,
             file,
-            _now(),
+            utcnow(),
             type_name=type_name,
             skip_invalid=skip_invalid,
             progress=bar.update,
@@ -247,7 +246,7 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 
 
 @content.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@format_option("json", "csv")
 @click.option("--type", "type_name", help="Only this content type (required for CSV).")
 @click.option(
     "-o",
@@ -258,8 +257,8 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 @pass_app
 def content_export(app: App, fmt: str, type_name: str | None, output: Path | None) -> None:
     """Export content; importing the result into an empty store rebuilds it."""
-    from commsbot.content import export_csv, export_data
-    from commsbot.content_types import content_type
+    from commsbot.content.items import export_csv, export_data
+    from commsbot.content.types import content_type
 
     if fmt == "csv":
         if not type_name:
@@ -283,15 +282,15 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
-@click.option("--channel", "channel_name", required=True, help="Channel to render for.")
+@channel_option(required=True, help="Channel to render for.")
 @pass_app
 def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
     """Print exactly what CHANNEL would receive for an item, with its length."""
-    from commsbot.content import require_item
-    from commsbot.content_types import content_type
-    from commsbot.pipeline import make_channels, render_item
+    from commsbot.content.items import require_item
+    from commsbot.content.types import content_type
+    from commsbot.posting.pipeline import make_channels, render_item
+    from commsbot.posting.select import Lookup
     from commsbot.render import Renderer
-    from commsbot.select import Lookup
 
     ctype = content_type(type_name)
     item = require_item(app.store, ctype, slug)
@@ -313,16 +312,11 @@ def templates() -> None:
 
 
 @templates.command("check")
-@click.option(
-    "--channel",
-    "channel_names",
-    multiple=True,
-    help="Only these channels (default: all registered).",
-)
+@channel_option("channel_names", many=True, help="Only these channels (default: all registered).")
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
     """Render every template against every sample item (and the store's); report failures."""
-    from commsbot.templates_check import check_templates
+    from commsbot.service.templates_check import check_templates
 
     problems, checked = check_templates(app.config, app.store, list(channel_names) or None)
     for problem in problems:

@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
+from commsbot.cli.base import (
+    POSITIVE_INT,
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    json_option,
+    pass_app,
+)
+from commsbot.clock import utcnow
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
-    from commsbot.digest import Period
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    from commsbot.digests.build import Period
 
 
 def _period(app: App, text: str | None, frequency: str) -> Period:
-    from commsbot.digest import last_complete, parse_period
+    from commsbot.digests.build import last_complete, parse_period
 
     if text:
         return parse_period(text, app.config.zone)
-    return last_complete(frequency, _now(), app.config.zone)
+    return last_complete(frequency, utcnow(), app.config.zone)
 
 
 def _email_channel(app: App) -> Channel:
@@ -42,8 +46,8 @@ def digest() -> None:
 @digest.command("preview")
 @click.option("--subscriber", "target", help="#ID, e-mail address or telegram:CHAT_ID.")
 @click.option("--period", "period_text", help="2026-W48 or 2026-11 (default: the last one over).")
-@click.option(
-    "--channel",
+@channel_option(
+    "channel",
     type=click.Choice(["email", "telegram"]),
     default="email",
     show_default=True,
@@ -61,9 +65,9 @@ def digest_preview(
     app: App, target: str | None, period_text: str | None, channel: str, part: str
 ) -> None:
     """Show exactly what a subscriber would receive for a period; nothing is sent."""
-    from commsbot.digest import sample_subscriber
-    from commsbot.digest_send import preview
-    from commsbot.subscribers import find
+    from commsbot.digests.build import sample_subscriber
+    from commsbot.digests.send import preview
+    from commsbot.digests.subscribers import find
 
     if target:
         subscriber = find(app.store, target)
@@ -101,7 +105,7 @@ def digest_preview(
 @click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
 @click.option("--dry-run", is_flag=True, help="Count who would get what; send and store nothing.")
 @click.option("--limit", type=POSITIVE_INT, help="Send at most this many messages now.")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@json_option("Print the outcome as text or as JSON.")
 @pass_app
 def digest_send(
     app: App, period_text: str | None, dry_run: bool, limit: int | None, as_json: bool
@@ -111,13 +115,13 @@ def digest_send(
     Each subscriber gets each digest once: running it again sends only what is still
     due. A message whose outcome is unknown is shown, never sent again.
     """
-    from commsbot.digest import FREQUENCIES, parse_period
-    from commsbot.digest_send import periods_due
+    from commsbot.digests.build import FREQUENCIES, parse_period
+    from commsbot.digests.send import periods_due
 
     if period_text:
         periods = [parse_period(period_text, app.config.zone)]
     else:
-        periods = periods_due(app.config, _now())
+        periods = periods_due(app.config, utcnow())
     assert all(p.frequency in FREQUENCIES for p in periods)
     import asyncio  # here: --help must not pay for it
 
@@ -141,10 +145,10 @@ def digest_send(
 
 
 async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | None) -> list[Any]:
-    from commsbot.digest_send import SUBSCRIBER_CHANNELS, channels_due, send_period
-    from commsbot.pipeline import close_channels, make_channels, open_channels
+    from commsbot.digests.send import SUBSCRIBER_CHANNELS, channels_due, send_period
+    from commsbot.posting.pipeline import close_channels, make_channels, open_channels
 
-    due = channels_due(app.store, periods, _now())
+    due = channels_due(app.store, periods, utcnow())
     names = [n for n in app.config.enabled_channels if n in SUBSCRIBER_CHANNELS and n in due]
     problems: list[str] = []
     if dry_run:  # nothing is sent: rendering needs the channels, not connections
@@ -155,7 +159,7 @@ async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | Non
     try:
         for period in periods:
             report = await send_period(
-                app.store, app.config, opened, period, clock=_now, dry_run=dry_run, limit=limit
+                app.store, app.config, opened, period, clock=utcnow, dry_run=dry_run, limit=limit
             )
             reports.append(report)
     finally:
@@ -185,7 +189,7 @@ def digest_list(app: App, limit: int) -> None:
 @pass_app
 def digest_deliveries(app: App, period_text: str | None, status: str | None, limit: int) -> None:
     """Deliveries of digests, newest first: check what failed or is unknown."""
-    from commsbot.digest import parse_period
+    from commsbot.digests.build import parse_period
     from commsbot.errors import ContentError
     from commsbot.store import digests as q
 

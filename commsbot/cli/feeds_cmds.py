@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, cli, echo_table, format_option, pass_app
+from commsbot.clock import utcnow
 from commsbot.errors import ContentError
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _state(feed: dict[str, Any]) -> str:
@@ -46,7 +42,7 @@ def feeds() -> None:
 def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None) -> None:
     """Add a feed by URL; it is polled at the next run (or now, with `feeds check URL`)."""
     from commsbot.config import check_feed_url
-    from commsbot.content import Reference
+    from commsbot.content.items import Reference
     from commsbot.store import feeds as q
 
     try:
@@ -64,19 +60,19 @@ def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None
     if existing is not None:
         where = f" in {app.config.file}" if existing["source"] == "config" else ""
         raise ContentError(f"feed {url} is already configured{where}")
-    q.add(app.store, url, kind, resolved["city"], resolved["theme"], _now())
+    q.add(app.store, url, kind, resolved["city"], resolved["theme"], utcnow())
     click.echo(f"added {kind} feed {url}")
 
 
 @feeds.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def feeds_list(app: App, fmt: str) -> None:
     """List the feeds: where they come from, their state and their last problem."""
-    from commsbot.ingest import sync_config
+    from commsbot.feeds.ingest import sync_config
     from commsbot.store import feeds as q
 
-    sync_config(app.store, app.config, _now())
+    sync_config(app.store, app.config, utcnow())
     rows = q.all_feeds(app.store)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -104,10 +100,10 @@ def feeds_list(app: App, fmt: str) -> None:
 @pass_app
 def feeds_remove(app: App, url: str, yes: bool) -> None:
     """Stop polling a feed; the news it brought stay, and are not brought twice if re-added."""
-    from commsbot.ingest import sync_config
+    from commsbot.feeds.ingest import sync_config
     from commsbot.store import feeds as q
 
-    sync_config(app.store, app.config, _now())
+    sync_config(app.store, app.config, utcnow())
     feed = q.get(app.store, url)
     if feed is None:
         raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
@@ -130,7 +126,7 @@ def feeds_check(app: App, urls: tuple[str, ...]) -> None:
     """
     import asyncio
 
-    from commsbot.ingest import ingest
+    from commsbot.feeds.ingest import ingest
 
     report = asyncio.run(ingest(app.store, app.config, urls=urls or None, every=True))
     echo_table(

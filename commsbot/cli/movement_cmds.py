@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from commsbot.cli.base import App, cli, echo_table, pass_app
-from commsbot.cli.stats_cmds import emit, format_option, make_period, period_options, stats
+from commsbot.cli.stats_cmds import STATS_FORMAT, emit, make_period, period_options, stats
 
 if TYPE_CHECKING:
-    from commsbot.movement import AudienceGrowth, MovementFigures
+    from commsbot.insights.movement import AudienceGrowth, MovementFigures
 
 PARTS = ("all", "weeks", "voices", "languages", "audience")
 
@@ -102,14 +102,14 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
     show_default=True,
     help="One table only. CSV holds one table: the weekly one unless another is named.",
 )
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_movement(
     app: App, since: date | None, until: date | None, top: int, show: str, fmt: str
 ) -> None:
     """The movement: voices using the campaign hashtags or mentioning us, per week; new
     voices; top voices by reach; languages; audience growth per channel."""
-    from commsbot import movement
+    from commsbot.insights import movement
 
     period = make_period(app, since, until)
     figures = movement.load(app.store, period, top)

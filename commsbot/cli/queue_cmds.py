@@ -8,17 +8,23 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, local_time, pass_app
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from commsbot.cli.base import (
+    POSITIVE_INT,
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    format_option,
+    local_time,
+    pass_app,
+)
+from commsbot.clock import utcnow
 
 
 def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
     """'2026-11-24 10:00' (the config's time zone), an ISO time with offset, or 'now'."""
     if text.strip().lower() == "now":
-        return _now()
+        return utcnow()
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -34,11 +40,11 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
     return moment
 
 
-def _channels(app: App, names: str | None) -> list[str]:
+def _channels(app: App, names: tuple[str, ...]) -> list[str]:
     from commsbot.channels import channel_class
 
     if names:
-        chosen = [n.strip() for n in names.split(",") if n.strip()]
+        chosen = list(names)
     else:
         chosen = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
     for name in chosen:
@@ -59,7 +65,7 @@ def queue() -> None:
 
 @queue.command("add")
 @click.argument("text")
-@click.option("--channel", "channel_names", help="Comma-separated channels (default: all enabled).")
+@channel_option("channel_names", many=True, help="On these channels (default: all enabled).")
 @click.option(
     "--at", "at_text", help="Not before this time: YYYY-MM-DD HH:MM in the config's zone."
 )
@@ -72,7 +78,7 @@ def queue() -> None:
 def queue_add(
     app: App,
     text: str,
-    channel_names: str | None,
+    channel_names: tuple[str, ...],
     at_text: str | None,
     next_slot: bool,
     link: str | None,
@@ -80,12 +86,12 @@ def queue_add(
 ) -> None:
     """Queue TEXT as an announcement on one or more channels, now, --at a time, or in the
     --next-slot; with an approval policy it waits for `queue approve`."""
-    from commsbot.pipeline import make_channels
-    from commsbot.queue_ops import announce, require_post
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import announce, require_post
 
     if link:
-        from commsbot.content import Reference, _convert
-        from commsbot.content_types import Field
+        from commsbot.content.items import Reference, _convert
+        from commsbot.content.types import Field
 
         try:
             _convert(Field("link", "url"), link, Reference())
@@ -93,7 +99,7 @@ def queue_add(
             raise click.BadParameter(str(exc), param_hint="--link") from None
     if at_text and next_slot:
         raise click.UsageError("give --at or --next-slot, not both")
-    at = parse_time(at_text, app.config.zone) if at_text else _now()
+    at = parse_time(at_text, app.config.zone) if at_text else utcnow()
     channels = make_channels(app.config, _channels(app, channel_names))
     ids = announce(
         app.store,
@@ -121,9 +127,9 @@ def queue_add(
         ["draft", "pending_approval", "queued", "sending", "sent", "failed", "cancelled", "unknown"]
     ),
 )
-@click.option("--channel", "channel_name", help="Only this channel.")
+@channel_option()
 @click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @pass_app
 def queue_list(
     app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
@@ -159,7 +165,7 @@ def queue_list(
 @pass_app
 def queue_show(app: App, post_id: int) -> None:
     """Show one post: its state, exact text and history."""
-    from commsbot.queue_ops import require_post
+    from commsbot.posting.queue import require_post
 
     post = require_post(app.store, post_id)
     text = post.pop("text")
@@ -178,11 +184,11 @@ def queue_show(app: App, post_id: int) -> None:
 def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
     """Approve posts waiting for approval; each goes out in its channel's next free slot
     (or at its own time, if that is still ahead)."""
-    from commsbot.placement import approval_time
-    from commsbot.queue_ops import approve, require_post
+    from commsbot.posting.placement import approval_time
+    from commsbot.posting.queue import approve, require_post
 
     for post_id in post_ids:
-        now = _now()
+        now = utcnow()
         found = require_post(app.store, post_id)
         post = approve(
             app.store, post_id, now, not_before=approval_time(app.store, app.config, found, now)
@@ -196,10 +202,10 @@ def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
 @pass_app
 def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
     """Cancel posts that have not been sent (waiting for approval, queued, failed)."""
-    from commsbot.queue_ops import cancel
+    from commsbot.posting.queue import cancel
 
     for post_id in post_ids:
-        cancel(app.store, post_id, _now())
+        cancel(app.store, post_id, utcnow())
         click.echo(f"post {post_id} cancelled")
 
 
@@ -208,12 +214,12 @@ def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
 @pass_app
 def queue_retry(app: App, post_id: int) -> None:
     """Queue a failed post again; for an 'unknown' one, check the platform first."""
-    from commsbot.pipeline import make_channels
-    from commsbot.queue_ops import require_post, retry
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import require_post, retry
 
     post = require_post(app.store, post_id)
     channel = make_channels(app.config, [post["channel"]])[post["channel"]]
-    retry(app.store, app.config, channel, post_id, _now())
+    retry(app.store, app.config, channel, post_id, utcnow())
     click.echo(f"post {post_id} queued again for {post['channel']}")
 
 
@@ -224,11 +230,11 @@ def queue_retry(app: App, post_id: int) -> None:
 @pass_app
 def queue_edit(app: App, post_id: int, text: str | None, at_text: str | None) -> None:
     """Change the text or time of a post that has not been sent."""
-    from commsbot.pipeline import make_channels
-    from commsbot.queue_ops import edit, require_post
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import edit, require_post
 
     post = require_post(app.store, post_id)
     channel = make_channels(app.config, [post["channel"]])[post["channel"]]
     at = parse_time(at_text, app.config.zone) if at_text else None
-    edit(app.store, channel, post_id, _now(), text=text, at=at)
+    edit(app.store, channel, post_id, utcnow(), text=text, at=at)
     click.echo(f"post {post_id} updated")

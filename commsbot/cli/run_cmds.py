@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app, progress_bar
+from commsbot.cli.base import (
+    App,
+    cli,
+    echo_table,
+    format_option,
+    json_option,
+    pass_app,
+    progress_bar,
+)
 
 
 @cli.command()
@@ -16,9 +24,9 @@ from commsbot.cli.base import App, cli, echo_table, pass_app, progress_bar
 @pass_app
 def init(app: App, sample: bool) -> None:
     """Create the store, or upgrade an existing one in place. Never overwrites content."""
-    from commsbot.content import load_sample
+    from commsbot.clock import utcnow
+    from commsbot.content.items import load_sample
     from commsbot.errors import ContentError
-    from commsbot.pipeline import utcnow
 
     existed = app.config.store.path.exists()
     store = app.store
@@ -53,7 +61,7 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
-@click.option("--json", "as_json", is_flag=True, help="With --once: print the summary as JSON.")
+@json_option("With --once: print the summary as text or as JSON.")
 @pass_app
 def run(app: App, once: bool, as_json: bool) -> None:
     """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
@@ -61,13 +69,13 @@ def run(app: App, once: bool, as_json: bool) -> None:
     The service runs the jobs in the schedules folder and posts each channel's content
     in its slots. One process per store: a second one refuses to start.
     """
-    from commsbot.lock import StoreLock
+    from commsbot.service.lock import StoreLock
 
     if not once:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
-        from commsbot import logs
-        from commsbot.service import run_service
+        from commsbot.service import logs
+        from commsbot.service.process import run_service
 
         config = app.config
         # A service logs what it does by default: one line per action.
@@ -83,7 +91,8 @@ def run(app: App, once: bool, as_json: bool) -> None:
 def _run_once(app: App, as_json: bool) -> None:
     import asyncio
 
-    from commsbot.pipeline import run_once, utcnow
+    from commsbot.clock import utcnow
+    from commsbot.service.runs import run_once
     from commsbot.store import service as service_q
 
     store, config = app.store, app.config
@@ -140,7 +149,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml")
+@format_option("toml", "json")
 @pass_app
 def config_show(app: App, fmt: str) -> None:
     """Print the effective config; secrets are never shown, only whether they are set."""

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
+from commsbot.cli.base import (
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    format_option,
+    json_option,
+    local_time,
+    pass_app,
+)
 from commsbot.cli.queue_cmds import queue
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from commsbot.clock import utcnow
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON (UTC times).")
+@json_option("Print everything as text, or as JSON (UTC times).")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Is the service running, what runs when, what is queued, what needs you."""
-    from commsbot.status import gather
+    from commsbot.service.status import gather
 
-    data = gather(app.store, app.config, _now())
+    data = gather(app.store, app.config, utcnow())
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -76,8 +82,8 @@ def _short(text: str | None, width: int) -> str | None:
 
 @queue.command("slots")
 @click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
-@click.option("--channel", "channel_name", help="Only this channel.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@channel_option()
+@format_option("table", "json")
 @pass_app
 def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None:
     """The coming posting slots of each channel, and the post that holds each one."""
@@ -87,7 +93,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
 
     config = app.config
     names = [channel_name] if channel_name else config.enabled_channels
-    now = _now()
+    now = utcnow()
     end = now + timedelta(days=days)
     calendar: dict[str, list[dict[str, Any]]] = {}
     for name in names:
@@ -125,7 +131,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
 
 
 @queue.command("pending")
-@click.option("--channel", "channel_name", help="Only this channel.")
+@channel_option()
 @pass_app
 def queue_pending(app: App, channel_name: str | None) -> None:
     """Posts waiting for approval, with why; approve or cancel them by id."""

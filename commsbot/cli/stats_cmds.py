@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, pass_app
+from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, format_option, pass_app
 
 if TYPE_CHECKING:
-    from commsbot.stats import Group, Period, PostFigures
+    from commsbot.insights.stats import Group, Period, PostFigures
 
 F = Callable[..., Any]
 # The same as commsbot.stats.GROUPINGS (checked by a test); commsbot.stats is imported only
@@ -61,20 +61,12 @@ def period_options(f: F) -> F:
     )(f)
 
 
-def format_option(f: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "csv", "json"]),
-        default="table",
-        show_default=True,
-        help="A table to read, or CSV/JSON to export.",
-    )(f)
+STATS_FORMAT = format_option("table", "csv", "json", help="A table to read, or CSV/JSON to export.")
 
 
 def make_period(app: App, since: date | None, until: date | None) -> Period:
     """The period the options name; ``--until`` includes its whole day."""
-    from commsbot.stats import Period
+    from commsbot.insights.stats import Period
 
     zone = app.config.zone
     start = datetime.combine(since, time(), zone) if since else None
@@ -107,7 +99,7 @@ def _pct(value: float | None) -> str:
 
 
 def _sent_posts(app: App, period: Period) -> list[PostFigures]:
-    from commsbot import stats as st
+    from commsbot.insights import stats as st
     from commsbot.store import stats as stats_q
 
     return st.post_figures(stats_q.sent_posts(app.store, period.since, period.until))
@@ -122,7 +114,7 @@ def _sent_posts(app: App, period: Period) -> list[PostFigures]:
     show_default=True,
     help="Group posts by channel, theme, city, content type or ISO week.",
 )
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -> None:
     """Engagement of the posts sent: posts, favourites, boosts, replies, reactions, per post.
@@ -131,7 +123,7 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
-    from commsbot import stats as st
+    from commsbot.insights import stats as st
     from commsbot.store import content as content_q
 
     period = make_period(app, since, until)
@@ -175,11 +167,11 @@ def _engagement_line(by: str, g: Group) -> dict[str, Any]:
 @stats.command("top")
 @period_options
 @click.option("--n", "n", type=POSITIVE_INT, default=10, show_default=True, help="How many.")
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str) -> None:
     """The posts with the most engagement, with their links."""
-    from commsbot import stats as st
+    from commsbot.insights import stats as st
 
     period = make_period(app, since, until)
     best = st.top_posts(_sent_posts(app, period), n)
@@ -228,11 +220,11 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
 
 @stats.command("subscribers")
 @period_options
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Digest subscribers: growth and churn by channel and frequency."""
-    from commsbot import stats as st
+    from commsbot.insights import stats as st
     from commsbot.store import stats as stats_q
 
     period = make_period(app, since, until)
@@ -258,11 +250,11 @@ def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str
 
 @stats.command("bot")
 @period_options
-@format_option
+@STATS_FORMAT
 @pass_app
 def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Bot usage: queries and distinct chats per command."""
-    from commsbot import stats as st
+    from commsbot.insights import stats as st
     from commsbot.store import stats as stats_q
 
     period = make_period(app, since, until)
@@ -295,7 +287,7 @@ def report(app: App, html_path: Path, since: date | None, until: date | None, to
     """Write the engagement report: one HTML file with charts and tables, no external requests.
 
     It includes the movement: campaign hashtags, mentions and audience growth."""
-    from commsbot.report import render_report
+    from commsbot.insights.report import render_report
 
     period = make_period(app, since, until)
     html = render_report(

@@ -39,7 +39,7 @@ def restore(app: App, path: Path) -> None:
     The current store is kept next to it; posts that were due but not sent in the
     backup wait for approval, since they may have gone out after it was made.
     """
-    from commsbot.lock import StoreLock
+    from commsbot.service.lock import StoreLock
     from commsbot.store import backup as backup_q
 
     store_path = app.config.store.path

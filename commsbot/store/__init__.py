@@ -13,13 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from commsbot.errors import StoreError
 from commsbot.store.migrations import MIGRATIONS
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -55,18 +52,8 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
         self.conn = conn
-        self._db: sqlite_utils.Database | None = None
         if migrate:
             self.migrate(upto)
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over the same connection, imported on first use (it is slow to load)."""
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn)
-        return self._db
 
     def close(self) -> None:
         self.conn.close()

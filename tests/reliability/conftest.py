@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from mastodon_support import MockMastodon
 
-from reliability.reliability_support import FIGURES
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.mastodon import MockMastodon
+from tests.support.reliability import FIGURES
+from tests.support.telegram_api import FakeTelegram
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from mastodon_support import MockMastodon
 
 from commsbot.cli import cli
 from commsbot.store import Store
 from commsbot.store.service import LEFT_BY_CRASH
-from reliability.reliability_support import (
+from tests.support.mastodon import MockMastodon
+from tests.support.reliability import (
     FORM,
     TELEGRAM_TOKEN_ENV,
     TOKEN_ENV,
@@ -40,7 +40,7 @@ from reliability.reliability_support import (
     write_config,
     write_items,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 STATUSES = r"^POST /api/v1/statuses$"
 # 10-80 ms before a request reaches its server and again before the answer comes back:
@@ -108,7 +108,7 @@ def test_killed_at_random_moments_every_item_is_posted_once_or_listed_unknown(
                 # the kills cannot run out of items), at a random moment of the next one.
                 target = posted_before + rng.randint(1, 4)
                 wait_for(
-                    lambda life=life, until=target: (
+                    lambda life=life, until=target: (  # type: ignore[misc]
                         slow_mastodon.requests_to("POST", STATUSES) >= until or not life.alive()
                     ),
                     f"statuses posted by life {kill}",

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mastodon_support import MockMastodon
 
 from commsbot.cli import cli
 from commsbot.store import Store
-from reliability.reliability_support import (
+from tests.support.mastodon import MockMastodon
+from tests.support.reliability import (
     FAULTS,
     FORM,
     PROCESSED,
@@ -39,7 +39,7 @@ from reliability.reliability_support import (
     write_config,
     write_items,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.support.telegram_api import FakeTelegram
 
 # Clients give up after a second; a "slow" answer comes after two.
 TIMEOUT = 1.0

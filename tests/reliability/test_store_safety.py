@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from mastodon_support import MockMastodon
 
 from commsbot.cli import cli
 from commsbot.store import Store
 from commsbot.store import backup as backup_q
-from reliability.reliability_support import (
+from tests.support.mastodon import MockMastodon
+from tests.support.reliability import (
     TOKEN_ENV,
     FaultProxy,
     ServiceProcess,

@@ -1,0 +1,1 @@
+"""The Telegram bot: chat commands and their replies, admin actions."""

@@ -1,0 +1,309 @@
+"""The Telegram bot: answers chat users' commands, pages practices, and stores reaction counts.
+
+``TelegramBot`` drives python-telegram-bot's ``Application`` by hand (``initialize``,
+``start``, ``updater.start_polling`` and the reverse), so it runs inside any event loop:
+the scheduled service's, or its own under ``commsbot bot``. Like every input it only
+writes the store: subscriptions, reaction snapshots, and each command's use with a salted
+hash of the chat, never the chat's id. The answers themselves come from ``bot_replies``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
+from commsbot.channels.base import read_secret
+from commsbot.channels.telegram import (
+    GROUP_MESSAGES_PER_MINUTE,
+    KEY,
+    TelegramSettings,
+    api_base,
+    bot_token,
+    connect,
+    make_rate_limiter,
+    make_request,
+    telegram_settings,
+)
+from commsbot.clock import Clock, utcnow
+from commsbot.config import Config
+from commsbot.store import Store
+from commsbot.store import audience as audience_q
+from commsbot.store import engagement as engagement_q
+
+if TYPE_CHECKING:
+    from telegram import Chat, InlineKeyboardMarkup, Update
+    from telegram.ext import Application, ContextTypes
+
+    from commsbot.service.jobs import JobContext
+
+log = logging.getLogger("commsbot.bot")
+
+# Telegram sends message_reaction_count only to a bot that asks for it (and is a channel admin).
+ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
+
+
+def chat_hash(salt: str, chat_id: int) -> str:
+    """What bot statistics keep of a chat: a keyed hash, not reversible without the salt."""
+    return hmac.new(salt.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in buttons]]
+    )
+
+
+def bot_part(ctx: JobContext) -> TelegramBot:
+    """The bot as a part of the service, on the service's clock."""
+    return TelegramBot(ctx.config, clock=ctx.clock)
+
+
+class TelegramBot:
+    """The bot as a component: ``await start()`` inside a running loop, ``await stop()`` later.
+
+    The store is opened in ``start``, so it belongs to the loop's thread.
+    """
+
+    def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
+        self.config = config
+        self.settings: TelegramSettings = telegram_settings(config)
+        self.clock = clock
+        self.username = ""
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._store: Store | None = None
+        self._replies: Replies | None = None
+        self._salt = ""
+
+    # -- running ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, register the handlers and start long polling; errors are ChannelError."""
+        from telegram.ext import ApplicationBuilder
+
+        settings = self.settings
+        token = bot_token(settings)
+        base_url, base_file_url = api_base(settings)
+        app = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .base_file_url(base_file_url)
+            .request(make_request(settings))
+            .get_updates_request(make_request(settings, pool_size=1))
+            .rate_limiter(make_rate_limiter(GROUP_MESSAGES_PER_MINUTE))
+            .job_queue(None)  # the service schedules; PTB would start an APScheduler of its own
+            .build()
+        )
+        self._add_handlers(app)
+        self._app = app
+        try:
+            self._store = Store(self.config.store.path)
+            self._salt = (
+                read_secret(settings.salt_env, f"{KEY}.salt_env")
+                if settings.salt_env
+                else audience_q.chat_salt(self._store)
+            )
+            self._replies = Replies(self._store, self.config, self.clock)
+            await connect(app.bot, settings, token)
+            await app.initialize()
+            self.username = app.bot.username
+            await self._set_commands(app)
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0,
+                timeout=settings.poll_timeout,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("bot @%s is answering", self.username)
+
+    async def stop(self) -> None:
+        """Stop polling, let handlers finish, and close the store; safe to call twice."""
+        app, self._app = self._app, None
+        if app is not None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+            await app.bot.shutdown()  # when start failed before the application was initialized
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def _set_commands(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """The command menu users see; a failure here is not worth refusing to start."""
+        from telegram.error import TelegramError
+
+        try:
+            await app.bot.set_my_commands([(c.name, c.help) for c in COMMANDS if not c.admin])
+        except TelegramError as exc:
+            log.warning("could not set the bot's command menu: %s", exc.message)
+
+    def _add_handlers(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        from telegram.ext import (
+            CallbackQueryHandler,
+            MessageHandler,
+            MessageReactionHandler,
+            filters,
+        )
+
+        app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        app.add_handler(
+            MessageHandler(filters.TEXT & filters.ChatType.PRIVATE & ~filters.COMMAND, self.on_text)
+        )
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(
+            MessageReactionHandler(
+                self.on_reactions,
+                message_reaction_types=MessageReactionHandler.MESSAGE_REACTION_COUNT_UPDATED,
+            )
+        )
+        app.add_error_handler(self.on_error)
+
+    @property
+    def replies(self) -> Replies:
+        assert self._replies is not None, "the bot is not started"
+        return self._replies
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "the bot is not started"
+        return self._store
+
+    # -- handlers -----------------------------------------------------------------------
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if message is None or chat is None or not message.text or not message.entities:
+            return
+        # The command entity is at offset 0 and plain ASCII, so UTF-16 and str indexes agree.
+        raw = message.text[: message.entities[0].length]
+        name, _, addressee = raw[1:].partition("@")
+        if addressee and addressee.lower() != self.username.lower():
+            return  # a command for another bot in the same group
+        known = any(c.name == name.lower() for c in COMMANDS)
+        if chat.type != "private" and not addressee and not known:
+            return  # in a group, an unknown bare command is likely another bot's
+        # Admin commands only in a private chat: a group would see the outbox.
+        admin = chat.type == "private" and user is not None and user.id in self.settings.admins
+        await self._answer(chat.id, name, message.text[len(raw) :], admin=admin)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text in a private chat: point to /help."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        await self._answer(chat.id, None, "", admin=False)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A page button under a /practices reply: the same message shows the new page."""
+        from telegram import LinkPreviewOptions
+        from telegram.error import BadRequest
+
+        query = update.callback_query
+        if query is None:
+            return
+        reply = self.replies.page(query.data or "")
+        if reply is None or query.message is None:
+            await query.answer("This button no longer works: send /practices again.")
+            return
+        self._log_use("practices", query.message.chat.id)
+        await query.answer()
+        try:
+            await query.edit_message_text(
+                reply.text,
+                parse_mode="HTML",
+                reply_markup=keyboard(reply.buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():  # a double tap changes nothing
+                raise
+
+    async def on_reactions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Reaction totals on a channel post, stored as an engagement snapshot of its post."""
+        counts = update.message_reaction_count
+        if counts is None or not self._is_posting_chat(counts.chat):
+            return
+        post_id = engagement_q.post_for_remote(self.store, "telegram", str(counts.message_id))
+        if post_id is None:
+            log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
+            return
+        total = sum(r.total_count for r in counts.reactions)
+        engagement_q.add_snapshots(
+            self.store, [{"post_id": post_id, "reactions": total}], self.clock()
+        )
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        from telegram import Update
+        from telegram.error import TelegramError
+
+        log.error("bot: handling an update failed", exc_info=context.error)
+        if isinstance(update, Update) and update.message is not None and update.effective_chat:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_message(
+                    update.effective_chat.id, "Sorry, that went wrong. Please try again later."
+                )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _is_posting_chat(self, chat: Chat) -> bool:
+        wanted = self.settings.chat_id
+        if wanted.startswith("@"):
+            return (chat.username or "").lower() == wanted[1:].lower()
+        return wanted == str(chat.id)
+
+    async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
+        logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
+        self._log_use(logged, chat_id)
+        await self._send(chat_id, reply)
+
+    async def _send(self, chat_id: int, reply: Reply) -> None:
+        from telegram import LinkPreviewOptions
+
+        assert self._app is not None
+        await self._app.bot.send_message(
+            chat_id,
+            reply.text,
+            parse_mode="HTML",
+            reply_markup=keyboard(reply.buttons),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    def _log_use(self, command: str, chat_id: int) -> None:
+        audience_q.log_bot_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
+
+
+async def run_until_stopped(
+    config: Config, on_ready: Callable[[TelegramBot], None] | None = None
+) -> None:
+    """Run the bot in this loop until SIGINT or SIGTERM (``commsbot bot``)."""
+    bot = TelegramBot(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await bot.start()
+        if on_ready is not None:
+            on_ready(bot)
+        await stop.wait()
+    finally:
+        await bot.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,445 @@
+"""What the bot answers: each command's reply, from the store and the templates under
+``templates/bot/`` (HTML, values escaped). No network here: ``commsbot.bot`` carries the
+replies to Telegram, and the benchmark times them as they are.
+
+Every reply is valid Telegram HTML within 4096 characters as Telegram counts them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from commsbot.clock import Clock
+from commsbot.config import Config
+from commsbot.content.items import slugify
+from commsbot.errors import CommsbotError, TemplateError
+from commsbot.render import Renderer
+from commsbot.store import Store, from_iso
+from commsbot.store import answers as answers_q
+from commsbot.store import audience as audience_q
+from commsbot.store import content as content_q
+from commsbot.store import posts as posts_q
+from commsbot.text import (
+    is_valid_telegram_html,
+    telegram_fit,
+    telegram_visible,
+    truncate,
+    utf16_length,
+)
+
+MAX_REPLY = 4096
+PAGE_SIZE = 5
+SEARCH_LIMIT = 10
+SEARCH_WORDS = 12
+EVENTS_LIMIT = 8
+OUTCOMES_LIMIT = 5
+QUEUE_LIMIT = 15
+# Telegram's limit on an inline button's callback data.
+CALLBACK_BYTES = 64
+FREQUENCIES = ("weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+    help: str
+    admin: bool = False
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.args}".rstrip()
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "", "what this bot does"),
+    Command("help", "", "the commands"),
+    Command("practices", "[city] [theme]", "good practices, a page at a time"),
+    Command("practice", "<slug>", "one practice in full"),
+    Command("search", "<words>", "practices that mention all the words"),
+    Command("cities", "", "the partner cities"),
+    Command("themes", "", "the themes"),
+    Command("events", "[upcoming|past]", "the network's events"),
+    Command("outcomes", "", "what the events achieved"),
+    Command("newsletter", "", "the latest newsletter"),
+    Command("subscribe", "[weekly|monthly] [city ...] [theme ...]", "a digest in this chat"),
+    Command("unsubscribe", "", "stop the digest"),
+    Command("subscriptions", "", "what this chat receives"),
+    Command("queue", "", "posts waiting to go out", admin=True),
+    Command("announce", "<text>", "queue an announcement on every channel", admin=True),
+    Command("approve", "<post id>", "approve a post waiting for approval", admin=True),
+    Command("cancel", "<post id>", "cancel a post not yet sent", admin=True),
+    Command("status", "", "the outbox, the channels and the subscribers", admin=True),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str  # callback data, at most 64 bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # Telegram HTML
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    args: str  # the text after the command
+    chat: str  # the chat id, as subscriptions keep it
+    admin: bool
+
+
+class Malformed(Exception):
+    """The arguments do not fit the command; the message (may be empty) says why."""
+
+
+def clip(text: str, width: int = 80) -> str:
+    """User input shown back, at most ``width`` UTF-16 units."""
+    return truncate(" ".join(text.split()), width, counter=utf16_length)
+
+
+@dataclass
+class Places:
+    """Cities and themes by every name a user may type: slug, name, local name."""
+
+    cities: dict[str, dict[str, Any]]
+    themes: dict[str, dict[str, Any]]
+    keys: dict[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, city_rows: list[dict[str, Any]], theme_rows: list[dict[str, Any]]) -> Places:
+        cities = {c["slug"]: c for c in city_rows}
+        themes = {t["slug"]: t for t in theme_rows}
+        keys: dict[str, tuple[str, str]] = {}
+        for kind, table in (("city", cities), ("theme", themes)):
+            for slug, row in table.items():
+                for name in (slug, row["name"], row.get("local_name") or ""):
+                    if slugify(name):
+                        keys.setdefault(slugify(name), (kind, slug))
+        return cls(cities, themes, keys)
+
+    def parse(self, words: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+        """(cities, themes, words not understood); names of several words are matched whole."""
+        cities: list[str] = []
+        themes: list[str] = []
+        unknown: list[str] = []
+        i = 0
+        while i < len(words):
+            for end in range(min(len(words), i + 4), i, -1):
+                found = self.keys.get(slugify(" ".join(words[i:end])))
+                if found is not None:
+                    target = cities if found[0] == "city" else themes
+                    if found[1] not in target:
+                        target.append(found[1])
+                    i = end
+                    break
+            else:
+                unknown.append(words[i])
+                i += 1
+        return cities, themes, unknown
+
+    def not_known(self, word: str) -> Malformed:
+        names = [c["name"] for c in self.cities.values()] + [
+            t["name"] for t in self.themes.values()
+        ]
+        near = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+        hint = f" Did you mean {near[0]}?" if near else " See /cities and /themes."
+        return Malformed(f"I know no city or theme called “{clip(word, 40)}”.{hint}")
+
+
+def page_data(city: str | None, theme: str | None, page: int) -> str | None:
+    """Callback data for a page button; None when the filters are too long to fit."""
+    data = f"practices:{page}:{city or ''}:{theme or ''}"
+    return data if len(data.encode()) <= CALLBACK_BYTES else None
+
+
+def parse_page_data(data: str) -> tuple[str | None, str | None, int] | None:
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != "practices" or not parts[1].isdigit():
+        return None
+    return parts[2] or None, parts[3] or None, int(parts[1])
+
+
+class Replies:
+    """The answers to every command, for one store (use it from one thread)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.renderer = Renderer(config.service.templates)
+        self._places: tuple[Any, Places] | None = None
+        self.handlers: dict[str, Callable[[Request], Reply]] = {
+            "start": lambda r: self.render("start"),
+            "help": lambda r: self.help(admin=r.admin),
+            "practices": lambda r: self.practices(r.args),
+            "practice": lambda r: self.practice(r.args),
+            "search": lambda r: self.search(r.args),
+            "cities": lambda r: self.cities(),
+            "themes": lambda r: self.themes(),
+            "events": lambda r: self.events(r.args),
+            "outcomes": lambda r: self.outcomes(),
+            "newsletter": lambda r: self.newsletter(),
+            "subscribe": lambda r: self.subscribe(r.args, r.chat),
+            "unsubscribe": lambda r: self.unsubscribe(r.chat),
+            "subscriptions": lambda r: self.subscriptions(r.chat),
+            "queue": lambda r: self.queue(),
+            "announce": lambda r: self.announce(r.args),
+            "approve": lambda r: self.change_post(r.args, "approve"),
+            "cancel": lambda r: self.change_post(r.args, "cancel"),
+            "status": lambda r: self.status(),
+        }
+
+    def places(self) -> Places:
+        """Cities and themes as they are now; their names are indexed again only on a change."""
+        rows = (content_q.cities(self.store), content_q.themes(self.store))
+        if self._places is None or self._places[0] != rows:
+            self._places = (rows, Places.of(*rows))
+        return self._places[1]
+
+    # -- the way in --------------------------------------------------------------------
+
+    def answer(
+        self, command: str | None, args: str, chat: str, *, admin: bool
+    ) -> tuple[str, Reply]:
+        """(the command as logged, the reply) for a command and the text after it.
+
+        An admin command from anyone else gets the reply an unknown command gets.
+        """
+        spec = BY_NAME.get((command or "").lower())
+        if spec is None or (spec.admin and not admin):
+            return "unknown", self.render("unknown", command=clip(command, 40) if command else None)
+        try:
+            reply = self.handlers[spec.name](Request(args.strip(), chat, admin))
+        except Malformed as exc:
+            reply = self.render("usage", command=spec, problem=str(exc))
+        except CommsbotError as exc:
+            reply = self.render("problem", command=spec, problem=str(exc))
+        return spec.name, reply
+
+    def render(self, name: str, buttons: Sequence[Button] = (), **context: Any) -> Reply:
+        text = self.renderer.render_text(f"bot/{name}.j2", context, f"the bot's {name} reply")
+        if not is_valid_telegram_html(text):  # a template edited by hand
+            raise TemplateError(f"template bot/{name}.j2 does not render valid Telegram HTML")
+        return Reply(telegram_fit(text, MAX_REPLY), tuple(buttons))
+
+    def local(self, stamp: str) -> str:
+        """A stored UTC time as the officer reads it: in the config's time zone."""
+        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M")
+
+    # -- for everyone --------------------------------------------------------------------
+
+    def help(self, *, admin: bool) -> Reply:
+        shown = [c for c in COMMANDS if admin or not c.admin]
+        return self.render("help", commands=shown, admin=admin)
+
+    def practices(self, args: str) -> Reply:
+        places = self.places()
+        cities, themes, unknown = places.parse(args.split())
+        if unknown:
+            raise places.not_known(unknown[0])
+        if len(cities) > 1 or len(themes) > 1:
+            raise Malformed("Give one city and one theme at most.")
+        return self.practices_page(
+            cities[0] if cities else None, themes[0] if themes else None, 1, places
+        )
+
+    def practices_page(
+        self, city: str | None, theme: str | None, page: int, places: Places | None = None
+    ) -> Reply:
+        places = places or self.places()
+        city = city if city in places.cities else None
+        theme = theme if theme in places.themes else None
+        rows, total = answers_q.practices_page(
+            self.store, city, theme, PAGE_SIZE, (max(page, 1) - 1) * PAGE_SIZE
+        )
+        pages = max(1, -(-total // PAGE_SIZE))
+        if page > pages:  # a button from before some practices were removed
+            return self.practices_page(city, theme, pages, places)
+        buttons = []
+        for label, target in (("◀ Previous", page - 1), ("Next ▶", page + 1)):
+            data = page_data(city, theme, target)
+            if 1 <= target <= pages and data:
+                buttons.append(Button(label, data))
+        return self.render(
+            "practices",
+            buttons,
+            practices=rows,
+            total=total,
+            page=page,
+            pages=pages,
+            city=places.cities.get(city or ""),
+            theme=places.themes.get(theme or ""),
+            cities=places.cities,
+            themes=places.themes,
+        )
+
+    def page(self, data: str) -> Reply | None:
+        """The page a practices button asks for; None for a button this bot did not make."""
+        parsed = parse_page_data(data)
+        return None if parsed is None else self.practices_page(*parsed)
+
+    def practice(self, args: str) -> Reply:
+        words = args.split()
+        if len(words) != 1:
+            raise Malformed("")
+        item = content_q.get_item(self.store, "practice", words[0].lower())
+        if item is None or item["status"] != "published":
+            return self.render("not_found", slug=clip(words[0], 60))
+        places = self.places()
+        return self.render(
+            "practice",
+            item=item,
+            city=places.cities.get(item["city"]),
+            theme=places.themes.get(item["theme"]),
+        )
+
+    def search(self, args: str) -> Reply:
+        # A bounded number of bounded words: FTS work stays small whatever is typed.
+        words = " ".join(w[:64] for w in args.split()[:SEARCH_WORDS])
+        if not words:
+            raise Malformed("")
+        found = answers_q.search_practices(self.store, words, SEARCH_LIMIT)
+        places = self.places()
+        return self.render(
+            "search",
+            query=clip(args),
+            practices=found,
+            cities=places.cities,
+            themes=places.themes,
+        )
+
+    def cities(self) -> Reply:
+        counts = answers_q.practice_counts(self.store, "city")
+        return self.render("cities", cities=content_q.cities(self.store), counts=counts)
+
+    def themes(self) -> Reply:
+        counts = answers_q.practice_counts(self.store, "theme")
+        return self.render("themes", themes=content_q.themes(self.store), counts=counts)
+
+    def events(self, args: str) -> Reply:
+        which = args.lower() or "upcoming"
+        if which not in ("upcoming", "past"):
+            raise Malformed("")
+        today = self.clock().astimezone(self.config.zone).date().isoformat()
+        rows = answers_q.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
+        places = self.places()
+        return self.render("events", events=rows, which=which, cities=places.cities)
+
+    def outcomes(self) -> Reply:
+        rows, totals = answers_q.outcomes(self.store, OUTCOMES_LIMIT)
+        places = self.places()
+        return self.render("outcomes", events=rows, totals=totals, cities=places.cities)
+
+    def newsletter(self) -> Reply:
+        return self.render("newsletter", newsletter=answers_q.latest_newsletter(self.store))
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def subscribe(self, args: str, chat: str) -> Reply:
+        words = args.split()
+        frequencies = [w.lower() for w in words if w.lower() in FREQUENCIES]
+        if len(frequencies) > 1:
+            raise Malformed("Choose weekly or monthly, not both.")
+        places = self.places()
+        cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
+        if unknown:
+            raise places.not_known(unknown[0])
+        row = audience_q.upsert_subscriber(
+            self.store,
+            "telegram",
+            chat,
+            frequencies[0] if frequencies else "weekly",
+            cities,
+            themes,
+            self.clock(),
+        )
+        return self.render("subscribed", subscriber=self._described(row, places))
+
+    def _described(self, row: dict[str, Any], places: Places) -> dict[str, Any]:
+        return {
+            **row,
+            "city_names": [places.cities[c]["name"] for c in row["cities"] if c in places.cities],
+            "theme_names": [places.themes[t]["name"] for t in row["themes"] if t in places.themes],
+        }
+
+    def unsubscribe(self, chat: str) -> Reply:
+        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        active = row is not None and row["status"] == "active"
+        if row is not None and active:
+            audience_q.set_subscriber_status(self.store, row["id"], "unsubscribed", self.clock())
+        return self.render("unsubscribed", was_active=active)
+
+    def subscriptions(self, chat: str) -> Reply:
+        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        if row is None or row["status"] != "active":
+            return self.render("subscriptions", subscriber=None)
+        return self.render("subscriptions", subscriber=self._described(row, self.places()))
+
+    # -- for the comms officer ---------------------------------------------------------------
+
+    def queue(self) -> Reply:
+        rows, total = answers_q.open_posts(self.store, QUEUE_LIMIT)
+        for row in rows:
+            row["when"] = self.local(row["not_before"])
+            # Telegram posts are stored as HTML: show what the reader will see.
+            text = telegram_visible(row["text"]) if row["channel"] == "telegram" else row["text"]
+            row["first_line"] = clip((text.splitlines() or [""])[0], 60)
+        return self.render("queue", posts=rows, total=total)
+
+    def announce(self, args: str) -> Reply:
+        from commsbot.posting import queue as queue_ops
+        from commsbot.posting.pipeline import make_channels
+
+        if not args:
+            raise Malformed("")
+        channels = {n: c for n, c in make_channels(self.config).items() if c.takes_posts}
+        if not channels:
+            raise Malformed("No channel is enabled in the config.")
+        # queue_ops decides whether it waits for approval; the reply says what it decided.
+        ids = queue_ops.announce(
+            self.store, self.config, channels, args, at=self.clock(), next_slot=True
+        )
+        posts = [queue_ops.require_post(self.store, post_id) for post_id in ids]
+        for post in posts:
+            post["when"] = self.local(post["not_before"])
+        return self.render("announced", posts=posts)
+
+    def change_post(self, args: str, action: str) -> Reply:
+        from commsbot.posting import queue as queue_ops
+
+        words = args.split()
+        if len(words) != 1 or not words[0].isdigit():
+            raise Malformed("")
+        post_id = int(words[0])
+        change = queue_ops.approve if action == "approve" else queue_ops.cancel
+        post = change(self.store, post_id, self.clock())
+        return self.render(
+            "post_changed", post=post, action=action, when=self.local(post["not_before"])
+        )
+
+    def status(self) -> Reply:
+        counts: dict[str, dict[str, int]] = {}
+        for row in posts_q.status_counts(self.store):
+            counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
+        states = answers_q.channel_states(self.store)
+        for state in states:
+            state["until"] = self.local(state["paused_until"]) if state["paused_until"] else None
+        return self.render(
+            "status",
+            counts=counts,
+            states=[s for s in states if s["until"] or s["down_reason"]],
+            subscribers=answers_q.active_subscribers(self.store),
+        )

@@ -1,0 +1,1 @@
+"""Content items: their types, validation, import/export and the sample network."""

@@ -1,0 +1,423 @@
+"""Content items: their fields, validation, import/export and the sample network.
+
+Every error names the item (slug, or file and row) and the field, and a failed
+import stores nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from commsbot.content.types import (
+    PLURALS,
+    SLUG_RE,
+    TYPES,
+    ContentType,
+    Field,
+    content_type,
+)
+from commsbot.errors import ContentError
+from commsbot.store import Store
+from commsbot.store import content as q
+
+
+def slugify(text: str) -> str:
+    """ASCII slug from a title: 'Plzeň Creative Hub' -> 'plzen-creative-hub'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")
+
+
+@dataclass
+class Reference:
+    """Known cities and themes, for resolving names and suggesting near misses."""
+
+    cities: dict[str, str] = field(default_factory=dict)  # slug -> name
+    themes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store) -> Reference:
+        ref = cls()
+        for c in q.cities(store):
+            ref.cities[c["slug"]] = c["name"]
+            if c.get("local_name"):
+                ref.cities.setdefault(c["local_name"], c["name"])
+        for t in q.themes(store):
+            ref.themes[t["slug"]] = t["name"]
+        return ref
+
+    def resolve(self, kind: str, value: str) -> str:
+        table = self.cities if kind == "city" else self.themes
+        real = {s: n for s, n in table.items() if SLUG_RE.match(s)}
+        if value in real:
+            return value
+        lowered = value.strip().lower()
+        for slug, name in real.items():
+            if lowered in (name.lower(), slugify(name), slug):
+                return slug
+        for other, name in table.items():  # a local name such as Warszawa
+            if other.lower() == lowered:
+                return next(s for s, n in real.items() if n == name)
+        by_name = {n.lower(): s for s, n in real.items()}
+        candidates = list(real) + list(by_name)
+        near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
+        suggestion = by_name.get(near[0], near[0]) if near else None
+        hint = (
+            f"; did you mean {suggestion!r}?"
+            if suggestion
+            else f" (known: {', '.join(sorted(real))})"
+        )
+        raise ValueError(f"unknown {kind} {value!r}{hint}")
+
+
+def _convert(f: Field, value: Any, ref: Reference) -> Any:
+    if f.kind in ("text", "slug", "url", "date", "choice", "city", "theme"):
+        if isinstance(value, date | datetime):
+            value = value.isoformat()
+        if isinstance(value, int | float) and not isinstance(value, bool) and f.kind == "text":
+            value = str(value)
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, not {type(value).__name__}")
+        value = value.strip()
+    if f.kind == "slug" and not SLUG_RE.match(value):
+        raise ValueError(f"{value!r} is not a slug (lowercase letters, digits and hyphens)")
+    if f.kind == "url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+    if f.kind == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if f.kind == "choice" and value not in f.choices:
+        near = difflib.get_close_matches(value, f.choices, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}{hint}")
+    if f.kind in ("city", "theme"):
+        return ref.resolve(f.kind, value)
+    if f.kind == "int":
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is not a whole number")
+        if not -(2**63) <= value < 2**63:  # what an SQLite integer holds
+            raise ValueError(f"{value} is too large")
+    if f.kind == "list":
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(";")) if v]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of text")
+        value = [v.strip() for v in value if v.strip()]
+    if f.kind == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            value = value.lower() in ("true", "yes", "1")
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not true or false")
+    return value
+
+
+def validate(
+    ctype: ContentType, data: dict[str, Any], ref: Reference, where: str, *, partial: bool = False
+) -> dict[str, Any]:
+    """A clean item from raw data, or a ContentError naming ``where`` and the field."""
+    unknown = [
+        k for k in data if k not in ctype.names and k not in ("id", "created_at", "updated_at")
+    ]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], ctype.names, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f" (fields: {', '.join(ctype.names)})"
+        raise ContentError(f"{where}: unknown field {unknown[0]!r}{hint}")
+    clean: dict[str, Any] = {}
+    for f in ctype.fields:
+        value = data.get(f.name)
+        if value is None or value == "":
+            if f.required and not partial:
+                raise ContentError(f"{where}: {f.name} is required")
+            if f.required and partial and f.name in data:
+                raise ContentError(f"{where}: {f.name} cannot be emptied")
+            if (not partial and f.name != "slug") or (partial and f.name in data):
+                clean[f.name] = f.default
+            continue
+        try:
+            clean[f.name] = _convert(f, value, ref)
+        except ValueError as exc:
+            raise ContentError(f"{where}: {f.name}: {exc}") from None
+    if not partial:
+        if not clean.get("slug"):
+            clean["slug"] = slugify(str(clean.get(ctype.title_field) or clean.get("guid", "")))
+            if not clean["slug"]:
+                raise ContentError(f"{where}: slug: cannot make one from the title; give --slug")
+        if ctype.name == "event" and not clean.get("end_date"):
+            clean["end_date"] = clean["start_date"]
+    start, end = clean.get("start_date"), clean.get("end_date")
+    if ctype.name == "event" and start and end and end < start:
+        raise ContentError(f"{where}: end_date {end} is before start_date {start}")
+    return clean
+
+
+def add_items(
+    store: Store,
+    ctype: ContentType,
+    raw_items: Sequence[tuple[str, dict[str, Any]]],
+    now: datetime,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[str]]:
+    """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
+    ref = Reference.load(store)
+    clean: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    seen: dict[str, str] = {}
+    for n, (where, data) in enumerate(raw_items, start=1):
+        if progress is not None and n % 100 == 0:
+            progress(100)
+        try:
+            item = validate(ctype, data, ref, where)
+            if item["slug"] in seen:
+                raise ContentError(
+                    f"{where}: slug {item['slug']!r} is also used by {seen[item['slug']]}"
+                )
+            seen[item["slug"]] = where
+            clean.append(item)
+        except ContentError as exc:
+            if not skip_invalid:
+                raise
+            skipped.append(str(exc))
+    taken = q.existing_slugs(store, ctype.name, [i["slug"] for i in clean])
+    if taken:
+        messages = [
+            f"{seen[i['slug']]}: a {ctype.name} with slug {i['slug']!r} already exists"
+            for i in clean
+            if i["slug"] in taken
+        ]
+        if not skip_invalid:
+            raise ContentError(messages[0])
+        skipped.extend(messages)
+        clean = [i for i in clean if i["slug"] not in taken]
+    return q.insert_items(store, ctype.name, clean, now), skipped
+
+
+def edit_item(
+    store: Store, ctype: ContentType, slug: str, changes: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    current = require_item(store, ctype, slug)
+    clean = validate(ctype, changes, Reference.load(store), f"{ctype.name} {slug!r}", partial=True)
+    if "slug" in clean and clean["slug"] != slug and q.get_item(store, ctype.name, clean["slug"]):
+        raise ContentError(f"{ctype.name} {slug!r}: slug {clean['slug']!r} is already taken")
+    merged = {**current, **clean}
+    if ctype.name == "event" and merged["end_date"] < merged["start_date"]:
+        raise ContentError(f"{ctype.name} {slug!r}: end_date is before start_date")
+    if clean:
+        q.update_item(store, ctype.name, slug, clean, now)
+    return merged
+
+
+def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
+    item = q.get_item(store, ctype.name, slug)
+    if item is None:
+        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+    return item
+
+
+# -- files ---------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ContentError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ContentError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContentError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+
+
+def read_item_file(path: Path) -> dict[str, Any]:
+    """One item from a TOML or JSON file (for ``add --from-file``)."""
+    text = read_text(path)
+    data: Any
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ContentError(f"{path}: invalid TOML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: must hold one object (a table of fields)")
+    return data
+
+
+def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Rows of an import file, grouped by content type, each labelled with where it stands."""
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise ContentError(f"{path}: import reads .json or .csv files")
+    text = read_text(path)
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+        if isinstance(data, list):
+            if not type_name:
+                raise ContentError(f"{path}: a JSON list needs --type (practice, event, ...)")
+            data = {content_type(type_name).plural: data}
+        if not isinstance(data, dict):
+            raise ContentError(f"{path}: expected an object of lists or a list of items")
+        groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for key, rows in data.items():
+            if key in ("about", "cities", "themes", "institutions"):
+                continue
+            ctype = content_type(key)
+            if not isinstance(rows, list):
+                raise ContentError(f"{path}: {key} must be a list")
+            for i, row in enumerate(rows):
+                if not isinstance(row, dict):
+                    raise ContentError(f"{path}: {key}[{i}] must be an object")
+            groups[ctype.name] = [(f"{path}: {key}[{i}]", r) for i, r in enumerate(rows)]
+        return groups
+    guess = type_name or next((p for p in PLURALS if p in path.stem.lower()), None)
+    if not guess:
+        raise ContentError(f"{path}: say which content type the CSV holds with --type")
+    ctype = content_type(guess)
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        raise ContentError(f"{path}: empty CSV file")
+    rows = []
+    for n, row in enumerate(reader, start=2):
+        if None in row:
+            raise ContentError(f"{path}: row {n}: more values than columns")
+        rows.append((f"{path}: row {n}", {k: v for k, v in row.items() if v != ""}))
+    return {ctype.name: rows}
+
+
+def reference_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:
+    if path.suffix.lower() != ".json":
+        return {}
+    data = json.loads(read_text(path))
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: data[k] for k in ("cities", "themes", "institutions") if isinstance(data.get(k), list)
+    }
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    now: datetime,
+    *,
+    type_name: str | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, int], list[str]]:
+    """Import a file; all rows or (without ``skip_invalid``) none at all."""
+    groups = parse_import(path, type_name)
+    reference = reference_from_file(path)
+    added: dict[str, int] = {}
+    skipped: list[str] = []
+    with store.write():
+        if reference:
+            try:
+                q.insert_reference(
+                    store,
+                    reference.get("cities", []),
+                    reference.get("themes", []),
+                    reference.get("institutions", []),
+                )
+            except Exception as exc:  # sqlite3 errors and missing keys alike
+                raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
+        for name in ("practice", "event", "newsletter", "news"):
+            if name in groups:
+                count, skip = add_items(
+                    store,
+                    TYPES[name],
+                    groups[name],
+                    now,
+                    skip_invalid=skip_invalid,
+                    progress=progress,
+                )
+                added[name] = count
+                skipped.extend(skip)
+    return added, skipped
+
+
+EXPORT_DROP = ("id", "created_at", "updated_at")
+
+
+def export_data(store: Store, types: Iterable[str] | None = None) -> dict[str, Any]:
+    """Everything needed to rebuild the content in another store."""
+    chosen = list(types or TYPES)
+    data: dict[str, Any] = {
+        "cities": q.cities(store),
+        "themes": q.themes(store),
+        "institutions": [
+            {**i, "lead_partner": bool(i["lead_partner"])} for i in q.institutions(store)
+        ],
+    }
+    for name in chosen:
+        ctype = TYPES[name]
+        data[ctype.plural] = [
+            {k: v for k, v in item.items() if k not in EXPORT_DROP}
+            for item in q.list_items(store, name)
+        ]
+    return data
+
+
+def export_csv(store: Store, type_name: str) -> str:
+    ctype = content_type(type_name)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=ctype.names, lineterminator="\n")
+    writer.writeheader()
+    for item in q.list_items(store, ctype.name):
+        row = {k: item.get(k) for k in ctype.names}
+        for f in ctype.fields:
+            if f.kind == "list":
+                row[f.name] = ";".join(row[f.name] or [])
+            elif row[f.name] is None:
+                row[f.name] = ""
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def load_sample(store: Store, now: datetime) -> dict[str, int]:
+    """Load the packaged sample network into a store that has no content yet."""
+    if any(q.count(store, t) for t in TYPES):
+        raise ContentError(f"{store.path}: the store already has content; sample not loaded")
+    text = resources.files("commsbot.content.sample").joinpath("network.json").read_text("utf-8")
+    data = json.loads(text)
+    added: dict[str, int] = {}
+    with store.write():
+        q.insert_reference(store, data["cities"], data["themes"], data["institutions"])
+        for name in ("practice", "event", "newsletter"):
+            ctype = TYPES[name]
+            rows = [(f"sample {ctype.plural}[{i}]", r) for i, r in enumerate(data[ctype.plural])]
+            added[name], _ = add_items(store, ctype, rows, now)
+    added["city"] = len(data["cities"])
+    added["institution"] = len(data["institutions"])
+    added["theme"] = len(data["themes"])
+    return added

@@ -1,0 +1,1 @@
+"""Partner digests: periods, building, fan-out, subscribers."""

@@ -1,0 +1,165 @@
+"""Digest subscribers: validated e-mail addresses, chosen cities and themes, and leaving.
+
+Subscriber rows are personal data: ``forget`` deletes them; an import never brings back
+an address that unsubscribed or bounced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from commsbot.content.items import Reference, read_text
+from commsbot.errors import ContentError
+from commsbot.store import Store
+from commsbot.store import audience as q
+from commsbot.store import digests as digests_q
+from commsbot.text.addresses import normalize_email
+
+FREQUENCIES = ("weekly", "monthly")
+CHANNELS = ("email", "telegram")
+
+
+def resolve_choices(ref: Reference, kind: str, values: Iterable[str]) -> list[str]:
+    """City or theme slugs for names, local names or slugs (';' also separates them)."""
+    slugs: list[str] = []
+    for value in values:
+        for part in value.split(";"):
+            if not part.strip():
+                continue
+            try:
+                slug = ref.resolve(kind, part.strip())
+            except ValueError as exc:
+                raise ContentError(str(exc)) from None
+            if slug not in slugs:
+                slugs.append(slug)
+    return slugs
+
+
+def check_frequency(value: str) -> str:
+    frequency = value.strip().lower()
+    if frequency not in FREQUENCIES:
+        raise ContentError(f"frequency {value!r} must be weekly or monthly")
+    return frequency
+
+
+def add_email(
+    store: Store,
+    address: str,
+    frequency: str,
+    cities: Sequence[str],
+    themes: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """Subscribe an e-mail address, or change its choices (this re-activates it)."""
+    ref = Reference.load(store)
+    return q.upsert_subscriber(
+        store,
+        "email",
+        normalize_email(address),
+        check_frequency(frequency),
+        resolve_choices(ref, "city", cities),
+        resolve_choices(ref, "theme", themes),
+        now,
+    )
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    # Addresses that left (unsubscribed or bounced) are never re-subscribed by an import.
+    kept_out: list[str] = field(default_factory=list)
+
+
+def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
+    """Subscribe every row of a CSV (email, frequency, cities, themes); all or nothing."""
+    text = read_text(path)
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ContentError(f"{path}: empty CSV file")
+    columns = [c.strip().lower() for c in reader.fieldnames]
+    if "email" not in columns:
+        raise ContentError(f"{path}: needs an 'email' column (found: {', '.join(columns)})")
+    unknown = set(columns) - {"email", "frequency", "cities", "themes"}
+    if unknown:
+        raise ContentError(
+            f"{path}: unknown column {sorted(unknown)[0]!r} "
+            "(known: email, frequency, cities, themes)"
+        )
+    ref = Reference.load(store)
+    rows: list[tuple[str, str, list[str], list[str]]] = []
+    seen: dict[str, int] = {}
+    for n, raw in enumerate(reader, start=2):
+        if None in raw:
+            raise ContentError(f"{path}: row {n}: more values than columns")
+        row = {k.strip().lower(): (v or "") for k, v in raw.items()}
+        where = f"{path}: row {n}"
+        try:
+            address = normalize_email(row["email"])
+            frequency = check_frequency(row.get("frequency") or "monthly")
+            cities = resolve_choices(ref, "city", [row.get("cities", "")])
+            themes = resolve_choices(ref, "theme", [row.get("themes", "")])
+        except ContentError as exc:
+            raise ContentError(f"{where}: {exc}") from None
+        if address in seen:
+            raise ContentError(f"{where}: {address} is already on row {seen[address]}")
+        seen[address] = n
+        rows.append((address, frequency, cities, themes))
+    result = ImportResult()
+    with store.write():
+        for address, frequency, cities, themes in rows:
+            existing = q.get_subscriber(store, "email", address)
+            if existing is not None and existing["status"] != "active":
+                result.kept_out.append(f"{address} ({existing['status']})")
+                continue
+            q.upsert_subscriber(store, "email", address, frequency, cities, themes, now)
+            if existing is None:
+                result.added += 1
+            else:
+                result.updated += 1
+    return result
+
+
+def find(store: Store, target: str) -> dict[str, Any]:
+    """A subscriber by e-mail address, ``telegram:CHAT_ID``, or ``#ID``."""
+    value = target.strip()
+    if value.startswith("#") and value[1:].isdigit():
+        number = int(value[1:])
+        # Beyond SQLite's 64-bit integers there is no such row (and no query to make).
+        found = digests_q.subscriber_by_id(store, number) if number < 2**63 else None
+    elif value.lower().startswith("telegram:"):
+        found = q.get_subscriber(store, "telegram", value.split(":", 1)[1].strip())
+    else:
+        found = q.get_subscriber(store, "email", normalize_email(value))
+    if found is None:
+        raise ContentError(f"no subscriber {target!r} (use an e-mail address, telegram:ID or #ID)")
+    return found
+
+
+def remove(store: Store, target: str, now: datetime) -> dict[str, Any]:
+    """Unsubscribe (the row stays, for the history of deliveries and growth figures)."""
+    subscriber = find(store, target)
+    q.set_subscriber_status(store, subscriber["id"], "unsubscribed", now)
+    return subscriber
+
+
+def unsubscribe_token(store: Store, token: str, now: datetime) -> dict[str, Any]:
+    """The one step a subscriber takes to leave: the token from their unsubscribe link."""
+    subscriber = q.subscriber_by_token(store, token.strip())
+    if subscriber is None:
+        raise ContentError("no subscription has this token (it may have been forgotten already)")
+    q.set_subscriber_status(store, subscriber["id"], "unsubscribed", now)
+    return subscriber
+
+
+def forget(store: Store, target: str) -> dict[str, Any]:
+    """Delete a subscriber's personal data; past deliveries keep no link to them."""
+    subscriber = find(store, target)
+    q.forget_subscriber(store, subscriber["channel"], subscriber["address"])
+    return subscriber

@@ -1,0 +1,1 @@
+"""Partner feeds: fetching over HTTP and ingesting entries into the store."""

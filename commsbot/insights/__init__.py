@@ -1,0 +1,1 @@
+"""What the network learns: stats, the movement, the report and its charts."""

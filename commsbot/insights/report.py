@@ -1,0 +1,118 @@
+"""The coordinator's HTML report: one self-contained file, charts as inline SVG.
+
+Reads the store through ``commsbot.store.stats``, aggregates with ``commsbot.stats``,
+lays charts out with ``commsbot.charts`` and renders ``templates/report/report.html.j2``.
+The page makes no requests: no scripts, no fonts, no images, CSS inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from commsbot import __version__
+from commsbot.insights import charts
+from commsbot.insights import movement as mv
+from commsbot.insights import stats as st
+from commsbot.render import Renderer
+from commsbot.store import Store
+from commsbot.store import content as content_q
+from commsbot.store import stats as stats_q
+
+TEMPLATE = "report/report.html.j2"
+
+
+def report_context(
+    store: Store, period: st.Period, now: datetime, top: int, hashtags: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Everything the report template shows, computed once."""
+    reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
+    posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
+    subscribers = stats_q.subscriber_history(store)
+    commands, bot_total = st.bot_usage(stats_q.bot_queries(store, period.since, period.until))
+    sub_groups, sub_total = st.subscriber_summary(subscribers, period)
+    growth = st.subscriber_growth(subscribers, period)
+
+    weekly = st.cross(posts, "week", "channel", period, reference)
+    themes = st.summarise(posts, "theme", period, reference)
+    cities = st.summarise(posts, "city", period, reference)
+    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    movement = mv.load(store, period, top)
+    return {
+        "period": period,
+        "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "version": __version__,
+        "total": st.total(posts),
+        "weekly": weekly,
+        "weekly_chart": charts.stacked_columns(
+            [label for _, label in weekly.rows],
+            {
+                label: [row[i].engagement for row in weekly.cells]
+                for i, (_, label) in enumerate(weekly.columns)
+            },
+        ),
+        "themes": themes,
+        "themes_chart": charts.bar_chart([(g.label, g.engagement) for g in themes]),
+        "cities": cities,
+        "cities_chart": charts.bar_chart([(g.label, g.engagement) for g in cities]),
+        "heat": heat,
+        "heat_chart": charts.heat_map(
+            [label for _, label in heat.rows],
+            [label for _, label in heat.columns],
+            [[(g.engagement, g.posts) for g in row] for row in heat.cells],
+        ),
+        "top": st.top_posts(posts, top),
+        "subscribers": sub_groups,
+        "subscribers_total": sub_total,
+        "growth": growth,
+        "has_subscribers": bool(subscribers),
+        "growth_chart": charts.line_chart(growth.weeks, growth.active),
+        "commands": commands,
+        "bot_total": bot_total,
+        "bot_chart": charts.bar_chart([(c.command, c.queries) for c in commands]),
+        **movement_context(movement, hashtags),
+    }
+
+
+def movement_context(movement: mv.MovementFigures, hashtags: Sequence[str]) -> dict[str, Any]:
+    """The movement section: its figures and charts."""
+    weeks = movement.weeks
+    audience = movement.audience
+    return {
+        "movement": movement,
+        "hashtags": [f"#{tag}" for tag in hashtags],
+        "voices_chart": charts.stacked_columns(
+            [w.week for w in weeks],
+            {
+                "new voices": [w.new_voices for w in weeks],
+                "returning voices": [w.voices - w.new_voices for w in weeks],
+            },
+        ),
+        "languages_chart": charts.bar_chart([(x.language, x.statuses) for x in movement.languages]),
+        "audience_chart": charts.line_chart(
+            audience.weeks, {s.label: s.values for s in audience.series}
+        ),
+    }
+
+
+def render_report(
+    store: Store,
+    period: st.Period,
+    now: datetime,
+    *,
+    top: int = 10,
+    templates: Path | None,
+    hashtags: Sequence[str] = (),
+) -> str:
+    """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``)."""
+    context = report_context(store, period, now, top, hashtags)
+    renderer = Renderer(templates)
+    renderer.env.filters["thousands"] = thousands
+    return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"
+
+
+def thousands(value: int) -> str:
+    """12345 -> '12,345': big counts stay readable at a glance."""
+    return f"{value:,}"

@@ -1,0 +1,1 @@
+"""Posting: plan, select, dispatch, record, placement, the queue operations, engagement."""

@@ -1,0 +1,191 @@
+"""The one way through: store -> select -> render -> dispatch -> record.
+
+``plan`` turns new content into outbox rows (rendered, before any network call);
+``run_once`` plans, then dispatches what is due on every enabled channel.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from commsbot.channels import channel_class
+from commsbot.channels.base import Channel
+from commsbot.clock import Clock, utcnow
+from commsbot.config import Config
+from commsbot.errors import ChannelError, TemplateError
+from commsbot.posting import dispatch, record, select
+from commsbot.posting.placement import Placer
+from commsbot.render import LINK_FIELD, Renderer, item_version
+from commsbot.store import Store, iso
+from commsbot.store import posts as posts_q
+
+if TYPE_CHECKING:
+    from commsbot.service.jobs import JobContext
+
+
+@dataclass
+class Summary:
+    """What a run did, per channel: planned rows and the outcome of each send."""
+
+    planned: Counter[str] = field(default_factory=Counter)
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    # New posts not queued: pending_approval or cancelled (backlog skipped), by status.
+    held: Counter[str] = field(default_factory=Counter)
+
+    def total(self, outcome: str) -> int:
+        return sum(c[outcome] for c in self.outcomes.values())
+
+    def describe(self) -> str:
+        """One line for logs and job runs: "new 3, sent 3", with what went wrong."""
+        parts = [f"new {sum(self.planned.values())}"]
+        parts += [f"{status} {n}" for status, n in sorted(self.held.items())]
+        outcomes: Counter[str] = Counter()
+        for counts in self.outcomes.values():
+            outcomes += counts
+        parts += [f"{outcome} {n}" for outcome, n in sorted(outcomes.items())]
+        if self.problems:
+            parts.append(f"problems {len(self.problems)}")
+        return ", ".join(parts)
+
+
+def make_channels(config: Config, names: list[str] | None = None) -> dict[str, Channel]:
+    """Instances of the enabled channels (or the named ones)."""
+    chosen = names if names is not None else config.enabled_channels
+    return {n: channel_class(n)(config.channel(n)) for n in chosen}
+
+
+def retry_policy(config: Config) -> record.RetryPolicy:
+    return record.RetryPolicy.of(config.posting)
+
+
+def render_item(
+    renderer: Renderer,
+    lookup: select.Lookup,
+    channel: Channel,
+    item_type: str,
+    item: dict[str, Any],
+) -> Any:
+    link = item.get(LINK_FIELD.get(item_type, "url"))
+    return renderer.render(
+        channel,
+        item_type,
+        lookup.context(item),
+        link=link,
+        what=f"{item_type} {item['slug']!r}",
+    )
+
+
+def plan(
+    store: Store,
+    config: Config,
+    renderer: Renderer,
+    channels: dict[str, Channel],
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Render every new item for every channel and add it to the outbox, placed by the
+    approval and backlog policies in its channel's next free slot."""
+    summary = Summary()
+    lookup = select.Lookup.load(store)
+    rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for name, item_type, item in select.new_content(
+        store, list(channels), config.posting.content_types
+    ):
+        channel = channels[name]
+        base = {
+            "item_type": item_type,
+            "item_id": item["id"],
+            "item_ref": item["slug"],
+            "channel": name,
+            "not_before": iso(now),
+            "item_version": item_version(item),
+        }
+        try:
+            out = render_item(renderer, lookup, channel, item_type, item)
+        except TemplateError as exc:
+            # Recorded, not dropped: the officer fixes the template and retries.
+            summary.problems.append(str(exc))
+            rendered.append(
+                ({**base, "status": "failed", "text": "", "last_error": str(exc)}, item)
+            )
+            continue
+        rendered.append(
+            ({**base, "status": "queued", "text": out.text, "payload": out.payload()}, item)
+        )
+        if progress is not None and len(rendered) % 500 == 0:
+            progress(500)
+    # Slots are read and taken in the transaction that inserts, so that a post queued
+    # meanwhile (queue add --next-slot) cannot take the same slot.
+    with store.write():
+        placer = Placer(store, config, now)
+        rows = []
+        for row, item in rendered:
+            if row["status"] == "queued":
+                placed = placer.place(row["item_type"], row["channel"], item)
+                row.update(status=placed.status, not_before=iso(placed.not_before))
+                row["last_error"] = placed.note
+                summary.planned[row["channel"]] += 1
+                if placed.status != "queued":
+                    summary.held[placed.status] += 1
+            rows.append(row)
+        posts_q.insert_posts(store, rows, now)
+    return summary
+
+
+async def publish(
+    store: Store,
+    config: Config,
+    channels: dict[str, Channel],
+    *,
+    clock: Clock = utcnow,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Plan new content, then dispatch everything due on the given (opened) channels.
+
+    Channels that only send to people (e-mail digests) take no posts and are left out.
+    """
+    channels = {name: ch for name, ch in channels.items() if ch.takes_posts}
+    renderer = Renderer(config.service.templates)
+    summary = plan(store, config, renderer, channels, clock(), progress)
+    summary.outcomes.update(
+        await dispatch.dispatch(store, channels, clock, retry_policy(config), progress)
+    )
+    for name in channels:
+        blocked = select.channel_blocked(store, name, clock())
+        if blocked:
+            summary.problems.append(f"{name} is {blocked}")
+    return summary
+
+
+async def publish_job(ctx: JobContext) -> dict[str, Any]:
+    """The scheduled job: publish, and report the counts."""
+    summary = await publish(
+        ctx.store, ctx.config, ctx.channels, clock=ctx.clock, progress=ctx.progress
+    )
+    return {"summary": summary}
+
+
+async def open_channels(
+    config: Config, summary_problems: list[str], names: list[str] | None = None
+) -> dict[str, Channel]:
+    """Open every enabled channel (or the named ones); one with broken credentials is
+    left out and reported."""
+    opened: dict[str, Channel] = {}
+    for name, channel in make_channels(config, names).items():
+        try:
+            await channel.open()
+        except ChannelError as exc:
+            summary_problems.append(f"{name}: {exc}")
+            continue
+        opened[name] = channel
+    return opened
+
+
+async def close_channels(channels: dict[str, Channel]) -> None:
+    for channel in channels.values():
+        await channel.close()

@@ -1,0 +1,158 @@
+"""What a comms officer does to the outbox: announce, approve, cancel, retry, edit.
+
+The CLI and the admin bot commands both call these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from commsbot.channels.base import Channel
+from commsbot.config import Config
+from commsbot.content.types import TYPES
+from commsbot.errors import ContentError
+from commsbot.posting.select import Lookup
+from commsbot.render import Renderer
+from commsbot.store import Store, iso
+from commsbot.store import content as content_q
+from commsbot.store import posts as posts_q
+
+
+def require_post(store: Store, post_id: int) -> dict[str, Any]:
+    post = posts_q.get_post(store, post_id)
+    if post is None:
+        raise ContentError(f"no post with id {post_id}")
+    return post
+
+
+def announce(
+    store: Store,
+    config: Config,
+    channels: dict[str, Channel],
+    text: str,
+    *,
+    at: datetime,
+    link: str | None = None,
+    template: str = "announcement",
+    next_slot: bool = False,
+) -> list[int]:
+    """Queue a free-form announcement on each channel; rendered now, so errors show now.
+
+    It goes out at ``at``, or with ``next_slot`` in each channel's next free slot; the
+    approval policy for announcements decides whether it waits for approval first.
+    """
+    from commsbot.posting.placement import Placer
+
+    if not text.strip():
+        raise ContentError("an announcement needs some text")
+    renderer = Renderer(config.service.templates)
+    outputs = {
+        name: renderer.render(ch, template, {"text": text}, link=link, what="the announcement")
+        for name, ch in channels.items()
+    }
+    with store.write():
+        placer = Placer(store, config, at)
+        announcement_id = posts_q.insert_announcement(store, text, link, template, at)
+        rows = []
+        for name, out in outputs.items():
+            placed = placer.place("announcement", name, at=None if next_slot else at)
+            rows.append(
+                {
+                    "item_type": "announcement",
+                    "item_id": announcement_id,
+                    "item_ref": f"announcement-{announcement_id}",
+                    "channel": name,
+                    "status": placed.status,
+                    "text": out.text,
+                    "payload": out.payload(),
+                    "not_before": iso(placed.not_before),
+                }
+            )
+        posts_q.insert_posts(store, rows, at)
+        inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
+    return [r["id"] for r in inserted]
+
+
+def _transition(
+    store: Store, post_id: int, allowed: tuple[str, ...], now: datetime, verb: str, **changes: Any
+) -> dict[str, Any]:
+    post = require_post(store, post_id)
+    if not posts_q.change_post(store, post_id, allowed, now, **changes):
+        raise ContentError(
+            f"post {post_id} is {post['status']}; only a post that is "
+            f"{' or '.join(allowed)} can be {verb}"
+        )
+    return require_post(store, post_id)
+
+
+def approve(
+    store: Store, post_id: int, now: datetime, *, not_before: datetime | None = None
+) -> dict[str, Any]:
+    """Queue a post waiting for approval, at ``not_before`` when given (see
+    ``placement.approval_time``); a backlog note is cleared."""
+    changes: dict[str, Any] = {"status": "queued", "last_error": None}
+    if not_before is not None:
+        changes["not_before"] = iso(not_before)
+    return _transition(store, post_id, ("pending_approval", "draft"), now, "approved", **changes)
+
+
+def cancel(store: Store, post_id: int, now: datetime) -> dict[str, Any]:
+    return _transition(store, post_id, posts_q.OPEN, now, "cancelled", status="cancelled")
+
+
+def retry(
+    store: Store, config: Config, channel: Channel, post_id: int, now: datetime
+) -> dict[str, Any]:
+    """Queue a failed or unknown post again, re-rendered when its item still exists."""
+    post = require_post(store, post_id)
+    changes: dict[str, Any] = {
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": None,
+        "not_before": iso(now),
+    }
+    if post["item_type"] in TYPES:
+        item = content_q.get_item_by_id(store, post["item_type"], post["item_id"])
+        if item is not None:
+            from commsbot.posting.pipeline import render_item
+
+            out = render_item(
+                Renderer(config.service.templates),
+                Lookup.load(store),
+                channel,
+                post["item_type"],
+                item,
+            )
+            changes.update(text=out.text, payload=out.payload())
+    return _transition(store, post_id, ("failed", "unknown"), now, "retried", **changes)
+
+
+def edit(
+    store: Store,
+    channel: Channel,
+    post_id: int,
+    now: datetime,
+    *,
+    text: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if text is not None:
+        if not text.strip():
+            raise ContentError(f"post {post_id}: the text cannot be empty")
+        length = channel.length(text)
+        if length > channel.limit():
+            raise ContentError(
+                f"post {post_id}: the text is {length} characters; "
+                f"{channel.name} allows {channel.limit()}"
+            )
+        changes["text"] = text
+    if at is not None:
+        changes["not_before"] = iso(at)
+    if not changes:
+        raise ContentError("nothing to change: give --text or --at")
+    return _transition(
+        store, post_id, ("draft", "pending_approval", "queued", "failed"), now, "edited", **changes
+    )

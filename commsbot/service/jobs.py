@@ -1,0 +1,144 @@
+"""Jobs: plain async functions that the scheduler runs on its schedule and that
+``commsbot run --once`` runs once each, in order.
+
+A job declares what it needs; one whose feature is not configured is not run, and
+``requires`` says why. Later capabilities add their job here with one line.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from commsbot.channels.base import Channel
+    from commsbot.config import Config
+    from commsbot.store import Store
+
+
+@dataclass
+class JobContext:
+    store: Store
+    config: Config
+    clock: Callable[[], datetime]
+    # Opened channel instances, shared by the jobs of one process.
+    channels: dict[str, Channel]
+    progress: Callable[[int], None] | None = None
+
+
+JobFunc = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    target: str  # "module:function", imported when the job first runs
+    help: str
+    # Why the job cannot run with this config, or None when it can.
+    requires: Callable[[Config], str | None] = lambda config: None
+
+    def load(self) -> JobFunc:
+        func: JobFunc = pkgutil.resolve_name(self.target)
+        return func
+
+
+def _needs_channel(config: Config) -> str | None:
+    return None if config.enabled_channels else "no channel is enabled"
+
+
+def _needs_feeds(config: Config) -> str | None:
+    """Why the ingest job cannot run (no feeds, or all disabled), or None."""
+    # The store's feed counts, not commsbot.ingest: that imports requests and feedparser,
+    # which a run without feeds should not pay for.
+    from commsbot.store import feeds as feeds_q
+
+    if config.feeds:
+        return None
+    total, enabled = feeds_q.counts_at(config.store.path)
+    if not total:
+        return "no feeds configured"
+    if not enabled:
+        return f"all {total} feeds are disabled (see `commsbot feeds list`)"
+    return None
+
+
+def _needs_polled_channel(config: Config) -> str | None:
+    from commsbot.posting.pipeline import make_channels
+
+    polled = [c for c in make_channels(config).values() if c.engagement_polling() is not None]
+    return None if polled else "no enabled channel is polled for engagement"
+
+
+def _needs_subscriber_channel(config: Config) -> str | None:
+    if {"email", "telegram"} & set(config.enabled_channels):
+        return None
+    return "no subscriber channel (email or telegram) is enabled"
+
+
+def _needs_audience(config: Config) -> str | None:
+    from commsbot.channels import channel_class
+    from commsbot.channels.base import Channel
+
+    # Digest subscribers are counted on the channels digests go out on.
+    counted = [
+        name
+        for name in config.enabled_channels
+        if name in ("email", "telegram")
+        or channel_class(name).audience_size is not Channel.audience_size
+    ]
+    return None if counted else "no enabled channel has followers or digest subscribers"
+
+
+def _needs_movement(config: Config) -> str | None:
+    if "mastodon" not in config.enabled_channels:
+        return "the mastodon channel is not enabled"
+    movement = config.movement
+    if not movement.hashtags and not movement.mentions:
+        return "[movement] names no hashtags and mentions = false"
+    return None
+
+
+JOBS: tuple[Job, ...] = (
+    # Before publish, so that `run --once` posts what it has just ingested.
+    Job("ingest-feeds", "commsbot.feeds.ingest:ingest_job", "poll partner feeds", _needs_feeds),
+    Job(
+        "publish",
+        "commsbot.posting.pipeline:publish_job",
+        "render new content and post everything due",
+        _needs_channel,
+    ),
+    Job(
+        "collect-engagement",
+        "commsbot.posting.engagement:collect_engagement",
+        "poll favourites, boosts and replies of recent posts",
+        _needs_polled_channel,
+    ),
+    Job(
+        "send-digests",
+        "commsbot.digests.send:send_digests_job",
+        "send partner digests due",
+        _needs_subscriber_channel,
+    ),
+    Job(
+        "snapshot-audience",
+        "commsbot.insights.tracking:snapshot_audience",
+        "record followers per channel and digest subscribers",
+        _needs_audience,
+    ),
+    Job(
+        "track-movement",
+        "commsbot.insights.tracking:track_movement",
+        "read the campaign hashtags and mentions of our account on Mastodon",
+        _needs_movement,
+    ),
+)
+
+
+def job(name: str) -> Job:
+    for j in JOBS:
+        if j.name == name:
+            return j
+    raise KeyError(name)

@@ -1,0 +1,312 @@
+"""The long-running service: the job scheduler and the other long-running parts (the
+Telegram bot) in one asyncio loop, over one store that this process holds the lock of.
+
+The scheduler only decides *when* a job runs; the jobs are the same functions that
+``commsbot run --once`` runs. On SIGTERM or Ctrl-C the service stops taking new runs,
+lets running jobs finish their sends for ``service.stop_grace_seconds``, then stops
+them: a post whose send was cut off is recorded ``unknown``, never left ``sending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pkgutil
+import signal
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from commsbot.clock import Clock, utcnow
+from commsbot.config import Config
+from commsbot.errors import CommsbotError
+from commsbot.posting import dispatch
+from commsbot.posting.pipeline import close_channels, open_channels, retry_policy
+from commsbot.service.jobs import JOBS, JobContext
+from commsbot.service.lock import StoreLock
+from commsbot.service.runs import execute
+from commsbot.service.schedules import (
+    DEFAULT_MISFIRE_GRACE_SECONDS,
+    Schedule,
+    availability,
+    load_schedules,
+)
+from commsbot.store import Store
+from commsbot.store import service as service_q
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger("commsbot.service")
+# What the service writes in the store's lock file, so status can tell it from run --once.
+SERVICE_LOCK = "commsbot run"
+
+
+class LongRunning(Protocol):
+    """A part that runs beside the scheduler, e.g. the Telegram bot's polling."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """A long-running part, started after the scheduler and stopped before it."""
+
+    name: str
+    target: str  # "module:factory", where factory(ctx: JobContext) -> LongRunning
+    requires: Callable[[Config], str | None] = lambda config: None
+
+    def create(self, ctx: JobContext) -> LongRunning:
+        factory: Callable[[JobContext], LongRunning] = pkgutil.resolve_name(self.target)
+        return factory(ctx)
+
+
+# Long-running parts, in start order. A capability adds its part with one line, e.g.
+#     Part("telegram-bot", "commsbot.bot.app:service_part", _needs_telegram_bot),
+def _needs_telegram(config: Config) -> str | None:
+    return None if "telegram" in config.enabled_channels else "the telegram channel is not enabled"
+
+
+PARTS: tuple[Part, ...] = (
+    # The bot answers chat users in the same loop as the jobs (#5).
+    Part("telegram-bot", "commsbot.bot.app:bot_part", _needs_telegram),
+)
+
+
+@dataclass
+class _Running:
+    """What one service run holds, released in reverse order at shutdown."""
+
+    ctx: JobContext
+    scheduler: AsyncIOScheduler
+    parts: list[tuple[str, LongRunning]] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+class Service:
+    """``await Service(config).run()`` runs until ``stop()`` or a signal."""
+
+    def __init__(
+        self, config: Config, *, clock: Clock = utcnow, parts: tuple[Part, ...] | None = None
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.parts = PARTS if parts is None else parts
+        self.schedules = load_schedules(config)  # a mistake stops the start, before anything
+        self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second signal: stop without the grace period
+        self._reopen = asyncio.Lock()
+        self._running: _Running | None = None
+
+    def stop(self) -> None:
+        """Ask the service to stop; a second call cuts the grace period short."""
+        if self._stop.is_set():
+            self._hurry.set()
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        store = Store(self.config.store.path)
+        try:
+            await self._serve(store)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            store.close()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.warning(
+            "%s received: %s", sig.name, "stopping now" if self._stop.is_set() else "stopping"
+        )
+        self.stop()
+
+    async def _serve(self, store: Store) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        # Posts of enabled channels are recovered by their channel on its first dispatch.
+        left = service_q.mark_interrupted(
+            store, self.clock(), service_q.LEFT_BY_CRASH, besides=self.config.enabled_channels
+        )
+        if left:
+            log.warning(
+                "post(s) %s were left sending by a stopped process: recorded unknown",
+                ", ".join(map(str, left)),
+            )
+        problems: list[str] = []
+        channels = await open_channels(self.config, problems)
+        for problem in problems:
+            log.error("channel not opened, retried before each job: %s", problem)
+        ctx = JobContext(store, self.config, self.clock, channels)
+        scheduler = AsyncIOScheduler(
+            timezone=self.config.zone,
+            job_defaults={
+                # Runs missed while the loop was busy become one run, if not too late.
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": DEFAULT_MISFIRE_GRACE_SECONDS,
+            },
+        )
+        running = self._running = _Running(ctx, scheduler)
+        try:
+            self._add_jobs(scheduler)
+            scheduler.start()
+            self._save_state()
+            await self._start_parts(running)
+            log.info(
+                "service started: %d schedule(s), channels %s",
+                len(scheduler.get_jobs()),
+                ", ".join(channels) or "none",
+            )
+            await self._stop.wait()
+            await self._shutdown(running)
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            await close_channels(channels)
+            service_q.set_schedule_state(store, [], self.clock())
+            self._running = None
+        log.info("service stopped")
+
+    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        for schedule in self.schedules:
+            reason = availability(schedule, self.config)
+            if reason:
+                # Expected for an optional job this installation lacks; a warning otherwise.
+                level = logging.INFO if schedule.optional else logging.WARNING
+                log.log(level, "schedule %s (job %s): %s", schedule.name, schedule.job, reason)
+                continue
+            scheduler.add_job(
+                self._run_schedule,
+                schedule.trigger(self.config),
+                args=[schedule],
+                id=schedule.name,
+                name=schedule.job,
+                misfire_grace_time=schedule.misfire_grace_seconds,
+                # The first run at once, e.g. so that new content is posted at start.
+                **({"next_run_time": datetime.now(self.config.zone)} if schedule.at_start else {}),
+            )
+            log.info("schedule %s: job %s, %s", schedule.name, schedule.job, schedule.describe())
+
+    async def _run_schedule(self, schedule: Schedule) -> None:
+        running = self._running
+        if running is None or self._stop.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        running.tasks.add(task)
+        try:
+            self._save_state()
+            await self._reopen_channels(running.ctx)
+            job = next(j for j in JOBS if j.name == schedule.job)
+            await execute(job, running.ctx)
+        except Exception:
+            pass  # execute logged it and recorded it in job_runs; the service carries on
+        finally:
+            running.tasks.discard(task)
+            self._save_state()
+
+    async def _reopen_channels(self, ctx: JobContext) -> None:
+        """A channel that failed to open (a network blip at start) is tried again."""
+        missing = [n for n in self.config.enabled_channels if n not in ctx.channels]
+        if not missing:
+            return
+        async with self._reopen:
+            problems: list[str] = []
+            reopened = await open_channels(self.config, problems, names=missing)
+            ctx.channels.update(reopened)
+            for name in reopened:
+                log.info("channel %s opened", name)
+            for problem in problems:
+                log.error("channel still not opened: %s", problem)
+
+    async def _start_parts(self, running: _Running) -> None:
+        for part in self.parts:
+            reason = part.requires(self.config)
+            if reason:
+                log.info("%s not started: %s", part.name, reason)
+                continue
+            try:
+                instance = part.create(running.ctx)
+                await instance.start()
+            except Exception as exc:  # posting goes on without the part
+                log.error("%s failed to start: %s", part.name, exc)
+                continue
+            running.parts.append((part.name, instance))
+            log.info("%s started", part.name)
+
+    async def _shutdown(self, running: _Running) -> None:
+        running.scheduler.pause()
+        for name, instance in reversed(running.parts):
+            try:
+                await instance.stop()
+            except Exception as exc:
+                log.error("%s failed to stop cleanly: %s", name, exc)
+        await self._drain(running.tasks)
+        ctx = running.ctx
+        for channel in ctx.channels.values():
+            # A channel that can look its posts up queues them again; others say unknown.
+            await dispatch.recover(
+                ctx.store, channel, self.clock, retry_policy(ctx.config), service_q.INTERRUPTED
+            )
+        interrupted = service_q.mark_interrupted(
+            running.ctx.store, self.clock(), service_q.INTERRUPTED
+        )
+        if interrupted:
+            log.warning(
+                "post(s) %s were being sent at shutdown: recorded unknown",
+                ", ".join(map(str, interrupted)),
+            )
+
+    async def _drain(self, tasks: set[asyncio.Task[Any]]) -> None:
+        """Let running jobs finish within the grace period, then cancel them."""
+        pending = set(tasks)
+        if not pending:
+            return
+        grace = self.config.service.stop_grace_seconds
+        log.info("waiting up to %ss for %d running job(s)", grace, len(pending))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            while pending and not hurry.done() and loop.time() < deadline:
+                done, _ = await asyncio.wait(
+                    {*pending, hurry},
+                    timeout=deadline - loop.time(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                pending -= done
+        finally:
+            hurry.cancel()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def _save_state(self) -> None:
+        """Each schedule's next run, for ``commsbot status`` in another process."""
+        running = self._running
+        if running is None:
+            return
+        rows = [
+            {"schedule": j.id, "job": j.name, "next_run_at": j.next_run_time}
+            for j in running.scheduler.get_jobs()
+        ]
+        try:
+            service_q.set_schedule_state(running.ctx.store, rows, self.clock())
+        except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
+            log.warning("could not record the next runs for status: %s", exc)
+
+
+def run_service(config: Config) -> None:
+    """Hold the store's lock and run the service in the foreground until stopped."""
+    with StoreLock(config.store.path, SERVICE_LOCK):
+
+        async def main() -> None:
+            await Service(config).run()
+
+        asyncio.run(main())

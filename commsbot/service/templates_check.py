@@ -1,0 +1,88 @@
+"""``templates check``: every template against every sample item, before anything is public."""
+
+from __future__ import annotations
+
+from commsbot.channels import channel_class, channel_names
+from commsbot.channels.base import Channel
+from commsbot.clock import utcnow
+from commsbot.config import Config
+from commsbot.content.items import load_sample
+from commsbot.content.types import TYPES
+from commsbot.digests.build import check_digest_templates
+from commsbot.errors import TemplateError
+from commsbot.posting.pipeline import render_item
+from commsbot.posting.select import Lookup
+from commsbot.render import Renderer
+from commsbot.store import Store
+from commsbot.store import content as q
+
+SAMPLE_ANNOUNCEMENT = "Sample announcement: the network meets in Plzeň & Vilnius 🎉"
+
+
+def _channel(config: Config, name: str) -> Channel:
+    cls = channel_class(name)
+    settings = config.channels.get(name) or cls.Settings()
+    return cls(settings)
+
+
+def check_templates(
+    config: Config, store: Store, names: list[str] | None = None
+) -> tuple[list[str], int]:
+    """Problems found (template, item, what went wrong) and how many renderings were tried."""
+    renderer = Renderer(config.service.templates)
+    # Channels that take no posts (e-mail) have only digest templates, checked below.
+    channels = [_channel(config, n) for n in (names or channel_names())]
+    channels = [c for c in channels if c.takes_posts]
+    problems: list[str] = []
+    checked = 0
+    with Store(":memory:") as sample:
+        load_sample(sample, utcnow())
+        found, tried = check_digest_templates(config, sample)
+        problems.extend(found)
+        checked += tried
+        for source, label in ((sample, "sample"), (store, "store")):
+            lookup = Lookup.load(source)
+            for item_type in config.posting.content_types:
+                items = q.list_items(source, item_type)
+                if not items:
+                    continue
+                for channel in channels:
+                    for item in items:
+                        checked += 1
+                        what = f"{label} {item_type} {item['slug']!r}"
+                        try:
+                            out = render_item(renderer, lookup, channel, item_type, item)
+                        except TemplateError as exc:
+                            problems.append(f"{channel.name}: {exc}")
+                            continue
+                        if out.truncated:
+                            name = renderer.template(channel.name, item_type).name
+                            problems.append(
+                                f"{channel.name}: template {name} for {what}: too long "
+                                f"({_full_length(renderer, lookup, channel, item_type, item)}"
+                                f"/{out.limit}), would be truncated"
+                            )
+        for channel in channels:
+            checked += 1
+            try:
+                renderer.render(
+                    channel,
+                    "announcement",
+                    {"text": SAMPLE_ANNOUNCEMENT},
+                    link="https://cross-innovation.example/",
+                    what="a sample announcement",
+                )
+            except TemplateError as exc:
+                problems.append(f"{channel.name}: {exc}")
+    assert all(t in TYPES for t in config.posting.content_types)
+    return problems, checked
+
+
+def _full_length(
+    renderer: Renderer, lookup: Lookup, channel: Channel, item_type: str, item: dict[str, object]
+) -> int:
+    template = renderer.template(channel.name, item_type)
+    body = renderer._run(
+        template, {**lookup.context(item), "link": None, "channel": channel.name}, ""
+    )
+    return channel.length(body)

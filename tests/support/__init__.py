@@ -1,0 +1,1 @@
+"""Test support: servers, fakes and data builders shared by several test modules."""
