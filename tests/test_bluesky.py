@@ -366,7 +366,7 @@ def test_a_retry_after_a_lost_answer_finds_the_record_instead_of_posting_again(
         service=bsky_network.pds,
         handle=account.handle,
         app_password_env=PASSWORD_ENV,
-        session_file=tmp_path / "session",
+        session_folder=tmp_path,
     )
     post = Rendered(
         post_id=7,
@@ -410,7 +410,7 @@ def test_a_record_key_holding_another_text_is_never_taken_for_the_post(
         service=bsky_network.pds,
         handle=account.handle,
         app_password_env=PASSWORD_ENV,
-        session_file=tmp_path / "session",
+        session_folder=tmp_path,
     )
     post = Rendered(7, "bluesky", "practice", "x", "The first text", "commsbot-other")
 
@@ -556,7 +556,7 @@ def test_the_session_is_kept_and_resumed_without_the_password(
     monkeypatch.setenv("NO_PROXY", "")
     add_practice(store, "one")
     publish(store, config)
-    session = tmp_path / "bluesky.session"
+    session = tmp_path / f"bluesky-{account.handle}.session"
     assert stat.S_IMODE(session.stat().st_mode) == 0o600
     assert os.environ[PASSWORD_ENV] not in session.read_text()
 
@@ -566,6 +566,20 @@ def test_the_session_is_kept_and_resumed_without_the_password(
 
     assert forward_proxy.seen.get("com.atproto.server.createSession") == 1
     assert len(account.records()) == 2
+
+
+def test_a_session_that_cannot_be_kept_does_not_hold_the_post_back(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    config, store = setup('session_folder = "not-a-folder"')
+    add_practice(store, "one")
+
+    publish(store, config)
+
+    (post,) = posts_q.list_posts(store, channel="bluesky")
+    assert post["status"] == "sent"
+    assert len(account.records()) == 1
 
 
 def test_channels_test_prints_the_handle_did_pds_and_limits(

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import math
 import mimetypes
 import os
@@ -59,6 +60,8 @@ TID_SPAN_BITS = 45
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 SECRET_KEY = "channels.bluesky.app_password_env"
 
+log = logging.getLogger("commsbot.channels.bluesky")
+
 
 @dataclass(frozen=True)
 class BlueskySettings(ChannelSettings):
@@ -66,9 +69,9 @@ class BlueskySettings(ChannelSettings):
     service: str = "https://bsky.social"
     handle: str = ""
     app_password_env: str = "COMMSBOT_BLUESKY_APP_PASSWORD"
-    # Where the session (tokens, not the password) is kept between runs, readable by the
-    # service's user only.
-    session_file: Path = Path("bluesky.session")
+    # Where the session (tokens, not the password) is kept between runs, as
+    # bluesky-HANDLE.session, readable by the service's user only.
+    session_folder: Path = Path(".")
     # Where links to posts point (the Bluesky app by default).
     web_url: str = "https://bsky.app"
     # For items without a language of their own (BCP 47, e.g. "en"); "": no langs.
@@ -219,16 +222,20 @@ class BlueskyChannel(Channel):
 
     def _read_session(self) -> str | None:
         try:
-            kept = json.loads(self.cfg.session_file.read_text(encoding="utf-8"))
+            kept = json.loads(self.session_path().read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         same = kept.get("service") == self.cfg.service and kept.get("handle") == self.cfg.handle
         session = kept.get("session")
         return session if same and isinstance(session, str) else None
 
+    def session_path(self) -> Path:
+        """Where this account's session is kept: one file per handle."""
+        return self.cfg.session_folder / f"bluesky-{self.cfg.handle}.session"
+
     def _keep_session(self, _event: Any, session: Any) -> None:
         """Write the session (tokens only) for the next run, readable by this user alone."""
-        path = self.cfg.session_file
+        path = self.session_path()
         data = {"service": self.cfg.service, "handle": self.cfg.handle, "session": session.encode()}
         temp = path.with_name(f".{path.name}.{os.getpid()}")
         try:
@@ -238,14 +245,14 @@ class BlueskyChannel(Channel):
                 json.dump(data, out)
             os.replace(temp, path)
         except OSError as exc:
-            # Not fatal: the next run signs in again.
+            # Not fatal, and never a failed post: the next run signs in again.
             with contextlib.suppress(OSError):
                 temp.unlink()
-            raise ChannelError(f"bluesky: cannot keep the session in {path}: {exc}") from None
+            log.warning("bluesky: cannot keep the session in %s: %s", path, exc.strerror or exc)
 
     def _forget_session(self) -> None:
         with contextlib.suppress(OSError):
-            self.cfg.session_file.unlink()
+            self.session_path().unlink()
         self._client = None
 
     async def _note_write_points(self, response: Any) -> None:
@@ -543,7 +550,10 @@ class BlueskyChannel(Channel):
             )
         if isinstance(exc, RequestErrorBase):
             return Delivery(post.post_id, "retry", error=f"PDS error{where}: {exc}")
-        raise exc
+        # Anything else (an answer the SDK could not read): the retry looks the record up
+        # under its key before creating it, so even then the post is not made twice.
+        log.exception("bluesky post %s", post.post_id)
+        return Delivery(post.post_id, "retry", error=f"{type(exc).__name__}{where}: {exc}")
 
     # -- engagement ---------------------------------------------------------------
 
