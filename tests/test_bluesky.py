@@ -42,7 +42,6 @@ from tests.support.mastodon import PNG
 from tests.test_mastodon import add_practice, fixed, publish, reference
 
 PASSWORD_ENV = "COMMSBOT_TEST_BLUESKY_PASSWORD"
-SAMPLE = Path(__file__).resolve().parent.parent / "commsbot" / "sample" / "network.json"
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
 
