@@ -3,23 +3,36 @@
 No network: each sample is one ``Replies.answer`` call, what the bot does between
 receiving a command and handing the reply to Telegram. Prints p50 and p99 per command
 (target p99 <= 10 ms) over a mix of arguments, measured in one run.
+
+Then a flood, through the network: the real bot polls the project's fake Bot API server on
+loopback while one chat sends commands as fast as it can, and another user's /start is timed
+from the moment Telegram has it to the reply, against the same user alone in the same run.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from commsbot.bot.replies import Replies
-from commsbot.config import load_config
-from commsbot.content.items import load_sample
-from commsbot.store import Store
-from commsbot.store import content as q
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the fake Bot API server lives under tests/
+
+from commsbot.bot.replies import Replies  # noqa: E402
+from commsbot.channels.telegram import TelegramSettings  # noqa: E402
+from commsbot.config import load_config  # noqa: E402
+from commsbot.content.items import load_sample  # noqa: E402
+from commsbot.store import Store  # noqa: E402
+from commsbot.store import content as q  # noqa: E402
+from tests.support.telegram import TOKEN_ENV, BotThread, ask, telegram_config  # noqa: E402
+from tests.support.telegram_api import FakeTelegram  # noqa: E402
 
 PRACTICES = 50_000
 SAMPLES = 1_000
@@ -117,6 +130,75 @@ def measure(answer: Callable[[str], object], arguments: list[str]) -> tuple[floa
     return (*percentiles(wall), *percentiles(cpu))
 
 
+VICTIM_SAMPLES = 100
+FLOOD_PER_SECOND = 500
+FLOODER, VICTIMS = 9001, 10_000  # the victims: users 10,000 and up
+
+
+def victim_latencies(fake: FakeTelegram, samples: int, first: int) -> list[float]:
+    """Seconds from a /start reaching the server to the bot's reply, one after another,
+    each from a user of its own (one user is held to its own fair share)."""
+    times = []
+    for user in range(first, first + samples):
+        start = time.perf_counter()
+        ask(fake, "/start", user_id=user)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def flood(fake: FakeTelegram, stop: threading.Event, sent: list[int]) -> None:
+    """One chat's commands at FLOOD_PER_SECOND until stopped."""
+    interval = 1 / FLOOD_PER_SECOND
+    next_at = time.perf_counter()
+    while not stop.is_set():
+        fake.push_message(f"/search design {sent[0]}", user_id=FLOODER)
+        sent[0] += 1
+        next_at += interval
+        stop.wait(max(0.0, next_at - time.perf_counter()))
+
+
+def measure_flood(folder: Path) -> dict[str, float]:
+    """The victim's p50/p99 alone and with a flooder, and what the flooder got."""
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        os.environ[TOKEN_ENV] = fake.token
+        # The fair share as shipped (telegram_config loosens it for the tests).
+        shipped = TelegramSettings()
+        config = load_config(
+            telegram_config(
+                folder,
+                fake,
+                chat_burst=shipped.chat_burst,
+                chat_per_minute=shipped.chat_per_minute,
+            )
+        )
+        with BotThread(config):
+            victim_latencies(fake, 10, VICTIMS)  # warm up: templates compiled, connections open
+            alone = victim_latencies(fake, VICTIM_SAMPLES, VICTIMS + 10)
+            stop, sent = threading.Event(), [0]
+            flooder = threading.Thread(target=flood, args=(fake, stop, sent))
+            flooder.start()
+            try:
+                time.sleep(0.5)  # the flood is under way
+                flooded = victim_latencies(fake, VICTIM_SAMPLES, VICTIMS + 10 + VICTIM_SAMPLES)
+            finally:
+                stop.set()
+                flooder.join(timeout=10)
+            ask(fake, "/help", user_id=VICTIMS)  # every flood update is handled by now
+            answered = len(fake.messages_to(FLOODER))
+        with Store(config.store.path) as store:
+            rows = int(store.scalar("SELECT count(*) FROM bot_queries WHERE command = 'search'"))
+    (p50, p99), (f50, f99) = percentiles(alone), percentiles(flooded)
+    return {
+        "alone p50": p50,
+        "alone p99": p99,
+        "flood p50": f50,
+        "flood p99": f99,
+        "sent": sent[0],
+        "answered": answered,
+        "rows": rows,
+    }
+
+
 def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +241,7 @@ def main() -> None:
                 ),
                 "page button (pages 1-400)": measure(replies.page, pages),
             }
+        flooded = measure_flood(Path(tmp))
     print(f"bot: {PRACTICES:,} practices (store built in {built:.1f} s), {SAMPLES} replies each")
     for name, (p50, p99, cpu50, cpu99) in results.items():
         verdict = "ok" if p99 <= TARGET_MS else "ABOVE TARGET"
@@ -167,6 +250,18 @@ def main() -> None:
             f"= {p99 / TARGET_MS:.2f}x the target p99 of {TARGET_MS} ms ({verdict}); "
             f"CPU p50 {cpu50:4.2f} ms, p99 {cpu99:4.2f} ms"
         )
+
+    f = flooded
+    print(
+        f"bot under a flood: one chat sent {f['sent']:.0f} commands at {FLOOD_PER_SECOND}/s; "
+        f"it got {f['answered']:.0f} replies and {f['rows']:.0f} stored rows (its fair share)"
+    )
+    print(
+        f"  another user's /start over loopback ({VICTIM_SAMPLES} each): alone p50 "
+        f"{f['alone p50']:.1f} ms, p99 {f['alone p99']:.1f} ms; during the flood p50 "
+        f"{f['flood p50']:.1f} ms, p99 {f['flood p99']:.1f} ms "
+        f"= {f['flood p99'] / f['alone p99']:.2f}x its p99 alone"
+    )
 
 
 if __name__ == "__main__":

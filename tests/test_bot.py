@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -326,9 +327,13 @@ def test_each_use_is_logged_with_a_salted_hash_of_the_chat(running: Running) -> 
     for text in ("/start", "/search design", "/queue", "/nope"):
         reply(running, text, 1008)
     with running.store() as store:
-        salt = store.meta("bot_chat_salt")
         rows = store.rows("SELECT command, chat_hash FROM bot_queries ORDER BY id")
-    assert salt is not None and len(salt) == 64
+        assert store.meta("bot_chat_salt") is None  # not in the store, so in no backup
+    # A salt made on first use, beside the store and readable by its owner only.
+    salt_file = running.config.store.path.with_name("telegram.db.salt")
+    assert salt_file.stat().st_mode & 0o777 == 0o600
+    salt = salt_file.read_text(encoding="ascii").strip()
+    assert len(salt) == 64
     mine = [r["command"] for r in rows if r["chat_hash"] == chat_hash(salt, 1008)]
     assert mine == ["start", "search", "unknown", "unknown"]
     assert not any("1008" in r["chat_hash"] for r in rows)
@@ -353,6 +358,105 @@ def test_any_arguments_get_a_valid_reply_through_telegram(
     message = ask(running.fake, text, user_id=ADMIN if admin else 1009)
     assert is_valid_telegram_html(message["text"])
     assert len(message["plain_text"].encode("utf-16-le")) // 2 <= 4096
+
+
+def test_a_flooding_chat_gets_its_share_then_silence_and_others_are_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flooder, victim = 3001, 3002
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        monkeypatch.setenv(TOKEN_ENV, fake.token)
+        # Three at once, and then (in this test's time) no more.
+        config = load_config(telegram_config(tmp_path, fake, chat_burst=3, chat_per_minute=0.01))
+        with BotThread(config):
+            for n in range(60):
+                fake.push_message(f"/search flood {n}", user_id=flooder)
+            answer = ask(fake, "/start", user_id=victim)["plain_text"]
+            # Updates are handled in order: the flood is behind us when the victim is answered.
+            flooded = [m["plain_text"] for m in fake.messages_to(flooder)]
+        with Store(config.store.path) as store:
+            logged = store.rows("SELECT command FROM bot_queries ORDER BY id")
+    assert answer.startswith("Hello!")
+    assert len(flooded) == 4
+    assert flooded[3].startswith("You are sending more than I can answer")
+    assert [r["command"] for r in logged] == ["search"] * 3 + ["start"]
+
+
+def test_only_a_groups_administrators_change_its_subscription(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group, member, admin, creator = -5001, 71, 72, 73
+    with FakeTelegram(max_poll_timeout=1.0) as fake:
+        monkeypatch.setenv(TOKEN_ENV, fake.token)
+        config = load_config(telegram_config(tmp_path, fake))
+        fake.add_chat(group, type="supergroup", title="Partners")
+        fake.set_member(group, admin, "administrator")
+        fake.set_member(group, creator, "creator")
+        with BotThread(config):
+
+            def say(text: str, user: int) -> str:
+                return str(ask(fake, text, user_id=user, chat_id=group)["plain_text"])
+
+            refused = "Only this group's administrators can change its digest subscription."
+            assert say("/subscribe monthly", member) == refused
+            assert say("/subscribe monthly", admin).startswith("Subscribed: a monthly digest")
+            assert say("/unsubscribe", member) == refused
+            assert say("/subscriptions", member).startswith("This chat gets a monthly digest")
+            assert say("/unsubscribe", creator).startswith("Unsubscribed")
+        assert fake.calls["getChatMember"] == 4
+        with Store(config.store.path) as store:
+            row = audience_q.get_subscriber(store, "telegram", str(group))
+    assert row is not None and row["status"] == "unsubscribed"
+
+
+def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
+    from commsbot.bot.replies import Replies
+
+    with FakeTelegram() as fake:
+        config = load_config(telegram_config(tmp_path, fake, new_subscriptions_per_hour=2))
+    with Store(config.store.path) as store:
+        small_content(store)
+        now = [NOW]
+        replies = Replies(store, config, lambda: now[0])
+        texts = [replies.answer("subscribe", "", chat, admin=False)[1].text for chat in "123"]
+        assert texts[0].startswith("Subscribed") and texts[1].startswith("Subscribed")
+        assert texts[2] == (
+            "/subscribe: many chats subscribed in the last hour: please try again later."
+        )
+        # A chat already subscribed may change its choices; an hour later others may join.
+        assert replies.answer("subscribe", "monthly", "1", admin=False)[1].text.startswith(
+            "Subscribed: a <b>monthly</b>"
+        )
+        now[0] = NOW + timedelta(hours=1, seconds=1)
+        assert replies.answer("subscribe", "", "3", admin=False)[1].text.startswith("Subscribed")
+
+
+def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:
+    from commsbot.bot.app import chat_salt
+    from commsbot.channels.telegram import TelegramSettings
+
+    named = TelegramSettings(salt_file=tmp_path / "keys" / "bot.salt")
+    (tmp_path / "keys").mkdir()
+    first = chat_salt(named, tmp_path / "commsbot.db")
+    assert first == chat_salt(named, tmp_path / "commsbot.db")  # made once, then read
+    assert (tmp_path / "keys" / "bot.salt").read_text(encoding="ascii") == first + "\n"
+    assert not (tmp_path / "commsbot.db.salt").exists()
+    (tmp_path / "keys" / "bot.salt").write_text("short\n", encoding="ascii")
+    with pytest.raises(ConfigError, match=r"channels.telegram.salt_file: .*bot.salt: a salt needs"):
+        chat_salt(named, tmp_path / "commsbot.db")
+    missing = TelegramSettings(salt_file=tmp_path / "none" / "bot.salt")
+    with pytest.raises(ConfigError, match=r"none/bot.salt: cannot write a salt"):
+        chat_salt(missing, tmp_path / "commsbot.db")
+
+
+def test_the_migration_takes_the_salt_out_of_an_existing_store(tmp_path: Path) -> None:
+    with Store(tmp_path / "old.db", upto=10) as store:
+        store.conn.execute("INSERT INTO meta (key, value) VALUES ('bot_chat_salt', 'old')")
+        audience_q.log_bot_query(store, "start", chat_hash("old", 5), NOW)
+    with Store(tmp_path / "old.db") as store:
+        assert store.meta("bot_chat_salt") is None
+        # The old hashes stay (the usage figures keep them), unlinkable to new ones.
+        assert store.scalar("SELECT chat_hash FROM bot_queries") == chat_hash("old", 5)
 
 
 # -- starting and stopping -----------------------------------------------------------------

@@ -158,3 +158,53 @@ def test_a_template_that_renders_invalid_html_is_reported(tmp_path: Path) -> Non
         "start",
         "/start: template bot/start.j2 does not render valid Telegram HTML",
     )
+
+
+# Forged button data and admin arguments (#13): each gets the reply a wrong button or a
+# wrong id gets, never an exception. '²' and '٣' pass str.isdigit(); 30 digits overflow SQLite.
+FORGED_BUTTONS = [
+    "practices:9999999999999999999::",
+    "practices:²::",
+    "practices:٣::",
+    "practices:-1::",
+    "practices:" + "9" * 5000 + "::",
+]
+
+
+@pytest.mark.parametrize("data", FORGED_BUTTONS)
+def test_forged_button_data_is_a_button_that_no_longer_works(
+    sample: tuple[Store, Config], data: str
+) -> None:
+    store, config = sample
+    assert Replies(store, config, lambda: NOW).page(data) is None
+
+
+def test_the_largest_page_a_button_may_name_shows_the_last_page(
+    sample: tuple[Store, Config],
+) -> None:
+    store, config = sample
+    reply = Replies(store, config, lambda: NOW).page(f"practices:{2**63 - 1}::")
+    assert reply is not None and "page 9 of 9" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        ("approve", "²", "Usage: <code>/approve"),
+        ("cancel", "٣", "Usage: <code>/cancel"),
+        ("approve", "9" * 30, f"no post with id {'9' * 30}"),
+        ("cancel", str(2**63), f"no post with id {2**63}"),
+        ("approve", "-5", "Usage: <code>/approve"),
+        ("search", "a\x00b", "No practice mentions “a b”"),
+        ("search", "\x00", "Usage: <code>/search"),
+        ("practice", "\x00\x1b", "Usage: <code>/practice"),
+    ],
+)
+def test_forged_arguments_get_the_usage_or_not_found_reply(
+    sample: tuple[Store, Config], command: str, args: str, expected: str
+) -> None:
+    store, config = sample
+    logged, reply = Replies(store, config, lambda: NOW).answer(command, args, "7", admin=True)
+    assert logged == command
+    assert expected in reply.text
+    check(reply.text)

@@ -11,7 +11,7 @@ from commsbot.errors import StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.store.migrations import MIGRATIONS
-from tests.support.base import NOW
+from tests.support.base import NOW, Invoke
 
 
 def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:
@@ -99,3 +99,36 @@ def test_write_transaction_rolls_back_on_error(store: Store) -> None:
         conn.execute("INSERT INTO themes (slug, name) VALUES ('a', 'A')")
         raise RuntimeError("boom")
     assert q.themes(store) == []
+
+
+def _damage(path: Path) -> None:
+    """Make a table's name in the schema invalid UTF-8, as a bad disk or a stray write can."""
+    with Store(path) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"tablemigrationsmigrations") + len(b"table")
+    data[at : at + 2] = b"\xff\xfe"
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_store_says_so_and_a_backup_restores_over_it(
+    sample_store: Store, invoke: Invoke
+) -> None:
+    path = sample_store.path
+    assert invoke("backup", str(path.with_name("b.db"))).exit_code == 0
+    sample_store.close()
+    _damage(path)
+    for command in (["queue", "list"], ["status"], ["backup", "--check", str(path)]):
+        result = invoke(*command)
+        assert result.exit_code == 1, result.output
+        assert result.output.endswith(
+            "damaged: its schema is not UTF-8 text; if it is the store, put a backup in its "
+            "place: commsbot restore BACKUP\n"
+        ), result.output
+    damaged = path.read_bytes()
+    result = invoke("restore", str(path.with_name("b.db")))
+    assert result.exit_code == 0, result.output
+    [aside] = path.parent.glob("commsbot.db.replaced-*[0-9]Z")
+    assert aside.read_bytes() == damaged  # kept as it was, for whoever wants to look
+    assert "44 practices" in invoke("backup", "--check", str(path)).output
+    assert invoke("queue", "list").exit_code == 0

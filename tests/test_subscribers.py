@@ -128,6 +128,25 @@ def test_unsubscribe_by_token_is_one_step(sample_store: Store, invoke: Invoke) -
     )
 
 
+def test_tokens_never_look_like_options(sample_store: Store, invoke: Invoke) -> None:
+    for n in range(200):  # URL-safe base64 began with '-' about 1 time in 64
+        invoke("subscribers", "add", f"p{n}@example.org", "--frequency", "weekly")
+    tokens = [r["token"] for r in sample_store.rows("SELECT token FROM subscribers")]
+    assert len(tokens) == 200
+    assert all(not t.startswith("-") and len(t) == 48 for t in tokens)
+
+
+@pytest.mark.parametrize("before", [(), ("--",)])
+def test_an_old_token_that_begins_with_a_dash_still_unsubscribes(
+    sample_store: Store, invoke: Invoke, before: tuple[str, ...]
+) -> None:
+    invoke("subscribers", "add", "old@example.org", "--frequency", "weekly")
+    with sample_store.write() as conn:  # as tokens were made before (#13)
+        conn.execute("UPDATE subscribers SET token = '-Xq3-old' WHERE address = 'old@example.org'")
+    result = invoke("subscribers", "unsubscribe", *before, "-Xq3-old")
+    assert result.output == "unsubscribed #1 email old@example.org\n"
+
+
 def test_forget_deletes_personal_data(sample_store: Store, invoke: Invoke) -> None:
     invoke("subscribers", "add", "a@example.org", "--frequency", "weekly")
     sid = stored(sample_store, "a@example.org")["id"]

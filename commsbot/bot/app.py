@@ -14,10 +14,14 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
+import secrets
 import signal
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commsbot.bot.fair_share import FairShare, Verdict
 from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
 from commsbot.channels.base import read_secret
 from commsbot.channels.telegram import (
@@ -33,12 +37,13 @@ from commsbot.channels.telegram import (
 )
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.errors import ConfigError
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
 
 if TYPE_CHECKING:
-    from telegram import Chat, InlineKeyboardMarkup, Update
+    from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
     from telegram.ext import Application, ContextTypes
 
     from commsbot.service.jobs import JobContext
@@ -47,11 +52,53 @@ log = logging.getLogger("commsbot.bot")
 
 # Telegram sends message_reaction_count only to a bot that asks for it (and is a channel admin).
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction_count")
+# In a group, only its administrators change what the whole group receives.
+GROUP_ADMIN_COMMANDS = frozenset({"subscribe", "unsubscribe"})
+# 128 bits as hexadecimal: a shorter salt could be guessed with the chat ids it hides.
+MIN_SALT = 32
 
 
 def chat_hash(salt: str, chat_id: int) -> str:
     """What bot statistics keep of a chat: a keyed hash, not reversible without the salt."""
     return hmac.new(salt.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def chat_salt(settings: TelegramSettings, store_path: Path) -> str:
+    """The salt of chat hashes, from outside the store: anyone holding a backup could
+    otherwise test whether a given Telegram user used the bot.
+
+    From ``salt_env``'s variable, else from ``salt_file`` (default: beside the store, with
+    ".salt" added), which is made with a random salt, readable by its owner only, on first use.
+    """
+    if settings.salt_env:
+        return read_secret(settings.salt_env, f"{KEY}.salt_env")
+    path = settings.salt_file or store_path.with_name(store_path.name + ".salt")
+    if not path.exists():
+        _write_new_salt(path)
+    try:
+        salt = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
+        raise ConfigError(f"{KEY}.salt_file: {path}: cannot read the salt: {problem}") from None
+    if len(salt) < MIN_SALT:
+        raise ConfigError(f"{KEY}.salt_file: {path}: a salt needs {MIN_SALT} characters or more")
+    return salt
+
+
+def _write_new_salt(path: Path) -> None:
+    """A new salt file, whole or not at all: written aside, then linked into place, so that
+    two processes starting at once agree on one salt."""
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        with contextlib.suppress(FileExistsError):  # another process was first: keep its salt
+            os.link(partial, path)
+    except OSError as exc:
+        raise ConfigError(f"{KEY}.salt_file: {path}: cannot write a salt: {exc.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -84,6 +131,7 @@ class TelegramBot:
         self._store: Store | None = None
         self._replies: Replies | None = None
         self._salt = ""
+        self._share = FairShare(self.settings.chat_burst, self.settings.chat_per_minute)
 
     # -- running ------------------------------------------------------------------------
 
@@ -109,11 +157,7 @@ class TelegramBot:
         self._app = app
         try:
             self._store = Store(self.config.store.path)
-            self._salt = (
-                read_secret(settings.salt_env, f"{KEY}.salt_env")
-                if settings.salt_env
-                else audience_q.chat_salt(self._store)
-            )
+            self._salt = chat_salt(settings, self.config.store.path)
             self._replies = Replies(self._store, self.config, self.clock)
             await connect(app.bot, settings, token)
             await app.initialize()
@@ -201,7 +245,18 @@ class TelegramBot:
             return  # in a group, an unknown bare command is likely another bot's
         # Admin commands only in a private chat: a group would see the outbox.
         admin = chat.type == "private" and user is not None and user.id in self.settings.admins
-        await self._answer(chat.id, name, message.text[len(raw) :], admin=admin)
+        if not await self._within_share(chat.id):
+            return
+        in_group = chat.type in ("group", "supergroup")
+        if (
+            in_group
+            and name.lower() in GROUP_ADMIN_COMMANDS
+            and not await self._is_group_admin(chat, user, message)
+        ):
+            self._log_use(name.lower(), chat.id)
+            await self._send(chat.id, self.replies.render("group_admins_only"))
+            return
+        await self._reply(chat.id, name, message.text[len(raw) :], admin=admin)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point to /help."""
@@ -218,6 +273,12 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
+        if query.message is not None:
+            verdict = self._share.take(query.message.chat.id)
+            if verdict is not Verdict.ANSWER:
+                if verdict is Verdict.WARN:
+                    await query.answer("Too many taps: wait a little, then try again.")
+                return
         reply = self.replies.page(query.data or "")
         if reply is None or query.message is None:
             await query.answer("This button no longer works: send /practices again.")
@@ -268,10 +329,32 @@ class TelegramBot:
             return (chat.username or "").lower() == wanted[1:].lower()
         return wanted == str(chat.id)
 
+    async def _is_group_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
+        """Whether the sender administers the group, as Telegram says now (getChatMember);
+        an administrator writing anonymously sends as the group itself."""
+        if message.sender_chat is not None:
+            return message.sender_chat.id == chat.id
+        if user is None:
+            return False
+        member = await chat.get_member(user.id)
+        return member.status in ("creator", "administrator")
+
     async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
+        if await self._within_share(chat_id):
+            await self._reply(chat_id, command, args, admin=admin)
+
+    async def _reply(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
         logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
         self._log_use(logged, chat_id)
         await self._send(chat_id, reply)
+
+    async def _within_share(self, chat_id: int) -> bool:
+        """Whether to answer this chat now; over its share it is told once, then ignored."""
+        verdict = self._share.take(chat_id)
+        if verdict is Verdict.WARN:
+            seconds = self._share.wait_seconds(chat_id)
+            await self._send(chat_id, self.replies.render("slow_down", seconds=seconds))
+        return verdict is Verdict.ANSWER
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
         from telegram import LinkPreviewOptions

@@ -10,12 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from commsbot.channels.telegram import TelegramSettings
 from commsbot.clock import Clock
 from commsbot.config import Config
 from commsbot.content.items import slugify
-from commsbot.errors import CommsbotError, TemplateError
+from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.render import Renderer
 from commsbot.store import Store, from_iso
 from commsbot.store import answers as answers_q
@@ -29,6 +31,7 @@ from commsbot.text import (
     truncate,
     utf16_length,
 )
+from commsbot.text.user_input import SQLITE_MAX, row_id, whole_number, without_controls
 
 MAX_REPLY = 4096
 PAGE_SIZE = 5
@@ -162,9 +165,10 @@ def page_data(city: str | None, theme: str | None, page: int) -> str | None:
 
 def parse_page_data(data: str) -> tuple[str | None, str | None, int] | None:
     parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "practices" or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != "practices":
         return None
-    return parts[2] or None, parts[3] or None, int(parts[1])
+    page = row_id(parts[1])
+    return None if page is None else (parts[2] or None, parts[3] or None, page)
 
 
 class Replies:
@@ -218,6 +222,8 @@ class Replies:
 
         An admin command from anyone else gets the reply an unknown command gets.
         """
+        # NUL and other control characters mean nothing in a command and break FTS5 quoting.
+        args = without_controls(args)
         spec = BY_NAME.get((command or "").lower())
         if spec is None or (spec.admin and not admin):
             return "unknown", self.render("unknown", command=clip(command, 40) if command else None)
@@ -260,6 +266,7 @@ class Replies:
         self, city: str | None, theme: str | None, page: int, places: Places | None = None
     ) -> Reply:
         places = places or self.places()
+        page = min(page, SQLITE_MAX // PAGE_SIZE)  # a forged page whose offset SQLite can hold
         city = city if city in places.cities else None
         theme = theme if theme in places.themes else None
         rows, total = answers_q.practices_page(
@@ -357,6 +364,8 @@ class Replies:
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise places.not_known(unknown[0])
+        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
+            self._pace_new_subscription()
         row = audience_q.upsert_subscriber(
             self.store,
             "telegram",
@@ -367,6 +376,19 @@ class Replies:
             self.clock(),
         )
         return self.render("subscribed", subscriber=self._described(row, places))
+
+    def _pace_new_subscription(self) -> None:
+        """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
+        a script cannot sign up thousands of chats to the digests."""
+        settings = self.config.channels.get("telegram")
+        if not isinstance(settings, TelegramSettings):
+            settings = TelegramSettings()
+        hour_ago = self.clock() - timedelta(hours=1)
+        if (
+            audience_q.subscribers_created_since(self.store, "telegram", hour_ago)
+            >= settings.new_subscriptions_per_hour
+        ):
+            raise ContentError("many chats subscribed in the last hour: please try again later.")
 
     def _described(self, row: dict[str, Any], places: Places) -> dict[str, Any]:
         return {
@@ -421,9 +443,11 @@ class Replies:
         from commsbot.posting import queue as queue_ops
 
         words = args.split()
-        if len(words) != 1 or not words[0].isdigit():
+        if len(words) != 1 or whole_number(words[0]) is None:
             raise Malformed("")
-        post_id = int(words[0])
+        post_id = row_id(words[0])
+        if post_id is None:  # beyond any stored id
+            raise ContentError(f"no post with id {clip(words[0], 30)}")
         change = queue_ops.approve if action == "approve" else queue_ops.cancel
         post = change(self.store, post_id, self.clock())
         return self.render(

@@ -62,14 +62,34 @@ class TelegramSettings(ChannelSettings):
     poll_timeout: int = 30
     # Posts to the channel per minute; Telegram allows about 20 in a group or channel.
     posts_per_minute: float = GROUP_MESSAGES_PER_MINUTE
-    # The environment variable holding the salt for hashing chats in bot statistics;
-    # unset: a salt generated once and kept in the store.
+    # The salt for hashing chats in bot statistics, never kept in the store (so never in a
+    # backup): the environment variable salt_env names, else the file salt_file names
+    # (unset: the store's path with ".salt" added), made with a random salt on first use.
     salt_env: str | None = None
+    salt_file: Path | None = None
     # Seconds between the parts of a long message to one person: Telegram asks for at
     # most one message a second in a chat.
     part_interval: float = 1.0
     # Messages per second to single chats (digests): Telegram allows a bot about 30.
     direct_per_second: float = 30.0
+    # Each chat's fair share of the bot: this many commands at once, then chat_per_minute;
+    # over it, one "slow down" reply, then silence (no reply, no stored row).
+    chat_burst: int = 8
+    chat_per_minute: float = 20.0
+    # New subscriptions by /subscribe per hour, all chats together (a chat changing its
+    # choices is no new one); over it, a chat is asked to try again later.
+    new_subscriptions_per_hour: int = 60
+
+    def check(self) -> str | None:
+        """The fair share and the pacing must let something through."""
+        if self.chat_burst < 1:
+            return "chat_burst: must be at least 1"
+        per_minute = self.chat_per_minute
+        if not 0 < per_minute <= 3600:  # NaN fails both comparisons
+            return f"chat_per_minute: must be above 0 and at most 3600, not {per_minute:g}"
+        if self.new_subscriptions_per_hour < 1:
+            return "new_subscriptions_per_hour: must be at least 1"
+        return None
 
 
 def telegram_settings(config: Config) -> TelegramSettings:

@@ -10,12 +10,14 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from commsbot import __version__
 from commsbot.errors import CommsbotError
+from commsbot.text.user_input import SQLITE_MAX, whole_number
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -34,13 +36,37 @@ class PositiveInt(click.IntRange):
         super().__init__(min=1)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            # click's int() would read '٣' as 3; only ASCII digits are a number here.
+            number = whole_number(value, signed=True)
+            if number is None:
+                self.fail(f"{value!r} is not a valid integer", param, ctx)
+            value = number
         number = super().convert(value, param, ctx)
-        if number >= 2**63:
+        if number > SQLITE_MAX:
             self.fail(f"{number} is too large", param, ctx)
         return number
 
 
 POSITIVE_INT = PositiveInt()
+
+
+class FilePath(click.Path):
+    """A file's path; an empty one is refused (as a path it would mean the current folder),
+    and so is one with a NUL, which no file system takes."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("the path is empty", param, ctx)
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} contains a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+FILE_PATH = FilePath()
 
 
 class App:
@@ -79,9 +105,9 @@ class App:
             self._store = None
 
 
-def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
     if value:
-        ctx.ensure_object(App).config_path = value
+        ctx.ensure_object(App).config_path = str(value)
 
 
 def config_option(f: F) -> F:
@@ -89,7 +115,7 @@ def config_option(f: F) -> F:
     return click.option(
         "--config",
         "config_path",
-        type=click.Path(dir_okay=False),
+        type=FILE_PATH,
         expose_value=False,
         is_eager=True,
         callback=_set_config,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from commsbot.cli.base import (
+    FILE_PATH,
     POSITIVE_INT,
     App,
     channel_option,
@@ -49,7 +50,7 @@ def _field_options(ctype: ContentType) -> list[click.Option]:
     options.append(
         click.Option(
             ["--from-file", "from_file"],
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=FILE_PATH,
             help="Read the fields from a TOML or JSON file; flags override it.",
         )
     )
@@ -218,7 +219,7 @@ def content() -> None:
 
 
 @content.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FILE_PATH)
 @click.option("--type", "type_name", help="Content type of a CSV file or JSON list.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows and list the others.")
 @pass_app
@@ -251,7 +252,7 @@ def content_import(app: App, file: Path, type_name: str | None, skip_invalid: bo
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="File to write (default: stdout).",
 )
 @pass_app
@@ -316,8 +317,14 @@ def templates() -> None:
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
     """Render every template against every sample item (and the store's); report failures."""
+    from commsbot.channels import channel_names as known
     from commsbot.service.templates_check import check_templates
 
+    for name in channel_names:
+        if name not in known():
+            raise click.BadParameter(
+                f"unknown channel {name!r} (known: {', '.join(known())})", param_hint="--channel"
+            )
     problems, checked = check_templates(app.config, app.store, list(channel_names) or None)
     for problem in problems:
         click.echo(problem, err=True)

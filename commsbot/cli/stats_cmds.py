@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import POSITIVE_INT, App, cli, echo_table, format_option, pass_app
+from commsbot.cli.base import (
+    FILE_PATH,
+    POSITIVE_INT,
+    App,
+    cli,
+    echo_table,
+    format_option,
+    pass_app,
+)
 
 if TYPE_CHECKING:
     from commsbot.insights.stats import Group, Period, PostFigures
@@ -277,7 +285,7 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
     "--html",
     "html_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="Write the report to this HTML file.",
 )
 @period_options

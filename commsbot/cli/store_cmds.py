@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from commsbot.cli.base import App, cli, pass_app
+from commsbot.cli.base import FILE_PATH, App, cli, pass_app
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=FILE_PATH)
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.option("--check", is_flag=True, help="Check the backup at PATH instead of writing one.")
 @pass_app
@@ -31,7 +31,7 @@ def backup(app: App, path: Path, force: bool, check: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=FILE_PATH)
 @pass_app
 def restore(app: App, path: Path) -> None:
     """Put the backup at PATH in place of the store (stop the service first).

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from commsbot.cli.base import App, channel_option, cli, echo_table, format_option, pass_app
+from commsbot.cli.base import (
+    FILE_PATH,
+    App,
+    channel_option,
+    cli,
+    echo_table,
+    format_option,
+    pass_app,
+)
 from commsbot.clock import utcnow
 
 
@@ -92,7 +100,7 @@ def subscribers_remove(app: App, subscriber: str) -> None:
 
 
 @subscribers.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FILE_PATH)
 @pass_app
 def subscribers_import(app: App, file: Path) -> None:
     """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).
@@ -108,11 +116,15 @@ def subscribers_import(app: App, file: Path) -> None:
         click.echo(f"left out: {address}")
 
 
-@subscribers.command("unsubscribe")
+# Tokens made by earlier versions may begin with '-': such a TOKEN is an argument, not an option.
+@subscribers.command("unsubscribe", context_settings={"ignore_unknown_options": True})
 @click.argument("token")
 @pass_app
 def subscribers_unsubscribe(app: App, token: str) -> None:
-    """Unsubscribe whoever holds TOKEN (the one-step link in every digest)."""
+    """Unsubscribe whoever holds TOKEN (the one-step link in every digest).
+
+    A TOKEN that begins with '-' may also follow '--': commsbot subscribers unsubscribe -- TOKEN
+    """
     from commsbot.digests.subscribers import unsubscribe_token
 
     found = unsubscribe_token(app.store, token, utcnow())

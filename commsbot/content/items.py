@@ -31,6 +31,7 @@ from commsbot.content.types import (
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
+from commsbot.text.user_input import whole_number
 
 
 def slugify(text: str) -> str:
@@ -108,8 +109,9 @@ def _convert(f: Field, value: Any, ref: Reference) -> Any:
     if f.kind in ("city", "theme"):
         return ref.resolve(f.kind, value)
     if f.kind == "int":
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
+        if isinstance(value, str):
+            number = whole_number(value, signed=True)
+            value = value if number is None else number
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{value!r} is not a whole number")
         if not -(2**63) <= value < 2**63:  # what an SQLite integer holds
@@ -250,6 +252,28 @@ def read_text(path: Path) -> str:
         ) from None
 
 
+def read_csv(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[Any, Any]]]]:
+    """The columns and the rows of a CSV file, each row with its number as a spreadsheet
+    shows it; what the csv module refuses (a field over its size limit, a NUL) is a
+    ContentError naming the row."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[tuple[int, dict[Any, Any]]] = []
+    columns = None
+    try:
+        columns = reader.fieldnames
+        if not columns:
+            raise ContentError(f"{path}: empty CSV file")
+        for n, row in enumerate(reader, start=2):
+            rows.append((n, row))
+    except csv.Error as exc:
+        where = f"{path}: row {len(rows) + 2 if columns else 1}"
+        if "field limit" in str(exc):
+            limit = csv.field_size_limit()
+            raise ContentError(f"{where}: a field is longer than {limit:,} characters") from None
+        raise ContentError(f"{where}: not valid CSV ({exc})") from None
+    return list(columns), rows
+
+
 def read_item_file(path: Path) -> dict[str, Any]:
     """One item from a TOML or JSON file (for ``add --from-file``)."""
     text = read_text(path)
@@ -304,11 +328,8 @@ def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str,
     if not guess:
         raise ContentError(f"{path}: say which content type the CSV holds with --type")
     ctype = content_type(guess)
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        raise ContentError(f"{path}: empty CSV file")
     rows = []
-    for n, row in enumerate(reader, start=2):
+    for n, row in read_csv(path, text)[1]:
         if None in row:
             raise ContentError(f"{path}: row {n}: more values than columns")
         rows.append((f"{path}: row {n}", {k: v for k, v in row.items() if v != ""}))

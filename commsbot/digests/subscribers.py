@@ -6,20 +6,19 @@ an address that unsubscribed or bounced.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from commsbot.content.items import Reference, read_text
+from commsbot.content.items import Reference, read_csv, read_text
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import audience as q
 from commsbot.store import digests as digests_q
 from commsbot.text.addresses import normalize_email
+from commsbot.text.user_input import row_id
 
 FREQUENCIES = ("weekly", "monthly")
 CHANNELS = ("email", "telegram")
@@ -80,10 +79,8 @@ class ImportResult:
 def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     """Subscribe every row of a CSV (email, frequency, cities, themes); all or nothing."""
     text = read_text(path)
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise ContentError(f"{path}: empty CSV file")
-    columns = [c.strip().lower() for c in reader.fieldnames]
+    fieldnames, records = read_csv(path, text)
+    columns = [c.strip().lower() for c in fieldnames]
     if "email" not in columns:
         raise ContentError(f"{path}: needs an 'email' column (found: {', '.join(columns)})")
     unknown = set(columns) - {"email", "frequency", "cities", "themes"}
@@ -95,7 +92,7 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     ref = Reference.load(store)
     rows: list[tuple[str, str, list[str], list[str]]] = []
     seen: dict[str, int] = {}
-    for n, raw in enumerate(reader, start=2):
+    for n, raw in records:
         if None in raw:
             raise ContentError(f"{path}: row {n}: more values than columns")
         row = {k.strip().lower(): (v or "") for k, v in raw.items()}
@@ -129,10 +126,10 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
 def find(store: Store, target: str) -> dict[str, Any]:
     """A subscriber by e-mail address, ``telegram:CHAT_ID``, or ``#ID``."""
     value = target.strip()
-    if value.startswith("#") and value[1:].isdigit():
-        number = int(value[1:])
+    if value.startswith("#") and "@" not in value:
         # Beyond SQLite's 64-bit integers there is no such row (and no query to make).
-        found = digests_q.subscriber_by_id(store, number) if number < 2**63 else None
+        number = row_id(value[1:])
+        found = None if number is None else digests_q.subscriber_by_id(store, number)
     elif value.lower().startswith("telegram:"):
         found = q.get_subscriber(store, "telegram", value.split(":", 1)[1].strip())
     else:

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from commsbot.errors import StoreError
+from commsbot.text.user_input import whole_number
 
 # A ``status`` probing the lock holds it for an instant; a starting service retries
 # for this long before it concludes that another process holds it.
@@ -28,7 +29,7 @@ def lock_path(db_path: Path) -> Path:
 def _read(fd: int) -> dict[str, Any]:
     os.lseek(fd, 0, os.SEEK_SET)
     lines = os.read(fd, 4096).decode("utf-8", "replace").splitlines()
-    pid = int(lines[0]) if lines and lines[0].isdigit() else None
+    pid = whole_number(lines[0]) if lines else None
     return {
         "pid": pid,
         "since": lines[1] if len(lines) > 1 else None,

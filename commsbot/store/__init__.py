@@ -21,6 +21,21 @@ from commsbot.store.migrations import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 
+RESTORE_HINT = "if it is the store, put a backup in its place: commsbot restore BACKUP"
+
+
+def unusable(path: Path, exc: Exception) -> StoreError:
+    """The message for a file SQLite cannot read as a store: not a database at all, or a
+    store whose bytes are damaged (a schema that is not UTF-8 text, a malformed page)."""
+    if isinstance(exc, UnicodeDecodeError):
+        detail = "damaged: its schema is not UTF-8 text"
+    elif "malformed" in str(exc):
+        detail = f"damaged: {exc}"
+    else:
+        detail = f"not a usable SQLite store ({exc})"
+    return StoreError(f"{path}: {detail}; {RESTORE_HINT}")
+
+
 def iso(moment: datetime) -> str:
     """A timestamp as stored: UTC, second precision, sortable as text."""
     if moment.tzinfo is None:
@@ -49,8 +64,8 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise unusable(self.path, exc) from None
         self.conn = conn
         if migrate:
             self.migrate(upto)
@@ -112,8 +127,8 @@ class Store:
             )
             current = self.version()
             done = self.applied()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise unusable(self.path, exc) from None
         newest = max(number for number, _, _ in MIGRATIONS)
         if current > newest:
             raise StoreError(

@@ -15,6 +15,12 @@ from typing import Any
 from commsbot.store import Store, iso
 
 
+def new_token() -> str:
+    """An unsubscribe token: 192 random bits in hexadecimal, so that it never begins with
+    '-' and a command line never takes it for an option (URL-safe base64 did, 1 in 64)."""
+    return secrets.token_hex(24)
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     row["cities"] = json.loads(row["cities"])
     row["themes"] = json.loads(row["themes"])
@@ -45,7 +51,7 @@ def upsert_subscriber(
                 frequency,
                 json.dumps(list(cities)),
                 json.dumps(list(themes)),
-                secrets.token_urlsafe(24),
+                new_token(),
                 stamp,
                 stamp,
             ),
@@ -60,6 +66,16 @@ def get_subscriber(store: Store, channel: str, address: str) -> dict[str, Any] |
         "SELECT * FROM subscribers WHERE channel = ? AND address = ?", (channel, address)
     )
     return None if row is None else _decode(row)
+
+
+def subscribers_created_since(store: Store, channel: str, since: datetime) -> int:
+    """How many of a channel's subscribers were new from ``since`` (re-subscribing is not)."""
+    return int(
+        store.scalar(
+            "SELECT count(*) FROM subscribers WHERE channel = ? AND created_at >= ?",
+            (channel, iso(since)),
+        )
+    )
 
 
 def subscriber_by_token(store: Store, token: str) -> dict[str, Any] | None:
@@ -113,15 +129,3 @@ def log_bot_query(store: Store, command: str, chat_hash: str, now: datetime) -> 
             "INSERT INTO bot_queries (command, chat_hash, at) VALUES (?, ?, ?)",
             (command, chat_hash, iso(now)),
         )
-
-
-def chat_salt(store: Store) -> str:
-    """The salt for hashing chats: generated once, then kept in the store."""
-    with store.write() as conn:
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('bot_chat_salt', ?)",
-            (secrets.token_hex(32),),
-        )
-    salt = store.meta("bot_chat_salt")
-    assert salt is not None
-    return salt

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from commsbot.errors import StoreError
-from commsbot.store import Store, iso
+from commsbot.store import Store, iso, unusable
 from commsbot.store.migrations import MIGRATIONS
 
 # What a backup's summary counts, in the order it prints them.
@@ -47,9 +47,18 @@ class Summary:
         )
 
 
+def _is_file(path: Path) -> bool:
+    """Whether a file is there; a path the system cannot even look up (a name too long)
+    is a StoreError naming it."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror}") from None
+
+
 def check(path: Path) -> Summary:
     """Open a store file read-only and say what it holds; StoreError if it is no store."""
-    if not path.is_file():
+    if not _is_file(path):
         raise StoreError(f"{path}: no such file")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
@@ -70,8 +79,8 @@ def check(path: Path) -> Summary:
         if "meta" in tables:
             found = conn.execute("SELECT value FROM meta WHERE key = ?", (MADE_AT,)).fetchone()
             made = found[0] if found else None
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable SQLite store ({exc})") from None
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        raise unusable(path, exc) from None
     finally:
         conn.close()
     return Summary(path, path.stat().st_size, schema, integrity, counts, made)
@@ -79,11 +88,15 @@ def check(path: Path) -> Summary:
 
 def backup(store: Store, target: Path, now: datetime, *, force: bool = False) -> Summary:
     """Copy the open store to ``target`` (refused if it exists, unless ``force``)."""
-    if target.exists() and not force:
+    try:
+        exists, folder = target.exists(), target.parent.is_dir()
+    except OSError as exc:
+        raise StoreError(f"{target}: {exc.strerror}") from None
+    if exists and not force:
         raise StoreError(f"{target}: already exists; give --force to overwrite it")
-    if target.exists() and target.resolve() == store.path.resolve():
+    if exists and target.resolve() == store.path.resolve():
         raise StoreError(f"{target}: that is the store itself")
-    if not target.parent.is_dir():
+    if not folder:
         raise StoreError(f"{target}: the folder {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
@@ -139,8 +152,15 @@ def restore(store_path: Path, source: Path, now: datetime) -> tuple[Summary, Pat
     aside = None
     if store_path.exists():
         aside = store_path.with_name(f"{store_path.name}.replaced-{now:%Y%m%dT%H%M%SZ}")
-        with Store(store_path, migrate=False) as current:
-            _copy(current.conn, aside)
+        try:
+            with Store(store_path, migrate=False) as current:
+                _copy(current.conn, aside)
+        except StoreError:
+            # A damaged store cannot be read through SQLite: its files move aside as they are.
+            for suffix in ("", "-wal", "-shm"):
+                part = store_path.with_name(store_path.name + suffix)
+                if part.exists():
+                    os.replace(part, aside.with_name(aside.name + suffix))
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
         with Store(store_path, migrate=False) as store:

@@ -362,6 +362,14 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# The bot's chat-hash salt leaves the store (and so every later backup): it comes from
+# salt_env or a salt file now. The hashes already stored stay, but no longer match new
+# ones: a chat seen before the upgrade counts as a new chat after it, and nobody holding a
+# backup made from now on can test old or new hashes against a chat id.
+_SALT_OUT_OF_STORE = """
+DELETE FROM meta WHERE key = 'bot_chat_salt';
+"""
+
 # Bluesky counts quotes (a repost with a post of one's own) apart from reposts.
 _ENGAGEMENT_QUOTES = """
 ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
@@ -379,5 +387,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
 ]

@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,25 @@ THREE_ROWS = (
     f"title,city,theme,summary,url\n{GOOD_ROW}\nBad,plzen,gardening,s,https://a.b/c\n{GOOD_ROW}2\n"
 )
 NOT_SQLITE = {"garbage.db": b"not a database " * 100}
+
+
+def damaged_store() -> bytes:
+    """A store whose schema bytes are damaged: a table's name in sqlite_master is no longer
+    UTF-8, which Python's sqlite3 meets as a UnicodeDecodeError on the first statement."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "store.db"
+        with Store(path) as store:
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        data = bytearray(path.read_bytes())
+    at = data.index(b"tablemigrationsmigrations") + len(b"table")
+    data[at : at + 2] = b"\xff\xfe"
+    return bytes(data)
+
+
+DAMAGED = {"damaged.db": damaged_store()}
+DAMAGED_STORE = '[store]\npath = "{dir}/damaged.db"'
+RESTORE_HINT = "damaged: its schema is not UTF-8 text; if it is the store, put a backup in its place: commsbot restore BACKUP"
+LONG_FIELD = "x" * 131_073
 TEMPLATES = '[service]\ntemplates = "{dir}/templates"'
 MASTODON_UNSET = f'[channels.mastodon]\nenabled = true\napi_base_url = "http://127.0.0.1:9"\naccess_token_env = "{UNSET}"'
 TELEGRAM_UNSET = f'[channels.telegram]\nenabled = true\nchat_id = "@x"\nbot_token_env = "{UNSET}"'
@@ -103,6 +123,10 @@ CONFIG_CASES = [
     case("config ingest concurrency", "status", 1, "{config}: ingest.concurrency: must be at least 1", config="[ingest]\nconcurrency = 0"),
     case("config not UTF-8", "status", 1, "{config}: not UTF-8 text", files={"config.toml": b'[store]\npath = "caf\xe9.db"\n'}),
     case("config missing", ("--config", "{dir}/nowhere.toml", "status"), 1, "{dir}/nowhere.toml: config file not found"),
+    case("store damaged", "queue list", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", config=DAMAGED_STORE, files=DAMAGED),
+    case("store damaged status", "status", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", config=DAMAGED_STORE, files=DAMAGED),
+    case("store damaged run", "run --once", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", config=DAMAGED_STORE, files=DAMAGED),
+    case("store damaged backup", "backup {dir}/b.db", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", config=DAMAGED_STORE, files=DAMAGED),
     case("store not SQLite", "queue list", 1, "{dir}/garbage.db: not a usable SQLite store (file is not a database)", config='[store]\npath = "{dir}/garbage.db"', files=NOT_SQLITE),
     case("mastodon token unset", "channels test mastodon", 1, f"channels.mastodon.access_token_env names the environment variable {UNSET}, which is not set", config=MASTODON_UNSET),
     case("telegram token unset", "channels test telegram", 1, f"channels.telegram.bot_token_env names the environment variable {UNSET}, which is not set", config=TELEGRAM_UNSET),
@@ -158,6 +182,18 @@ ARGUMENT_CASES = [
     case("backup into no folder", "backup {dir}/none/b.db", 1, "{dir}/none/b.db: the folder {dir}/none does not exist"),
     case("backup over the store", "backup {home}/commsbot.db --force", 1, "{home}/commsbot.db: that is the store itself"),
     case("check not a backup", "backup --check {dir}/garbage.db", 1, "{dir}/garbage.db: not a usable SQLite store", files=NOT_SQLITE),
+    case("check damaged", "backup --check {dir}/damaged.db", 1, f"{{dir}}/damaged.db: {RESTORE_HINT}", files=DAMAGED),
+    case("config path with NUL", ("--config", "a\x00b", "status"), 2, "Invalid value for '--config': 'a\\x00b' contains a NUL character"),
+    case("import path with NUL", ("content", "import", "a\x00b.csv"), 2, "Invalid value for 'FILE': 'a\\x00b.csv' contains a NUL character"),
+    case("backup to an empty path", ("backup", "", "--force"), 2, "Invalid value for 'PATH': the path is empty"),
+    case("restore an empty path", ("restore", ""), 2, "Invalid value for 'PATH': the path is empty"),
+    case("templates check unknown channel", "templates check --channel fax", 2, "Invalid value for --channel: unknown channel 'fax' (known: "),
+    case("post id superscript", ("queue", "show", "²"), 2, "Invalid value for 'POST_ID': '²' is not a valid integer"),
+    case("post id Arabic-Indic digit", ("queue", "approve", "٣"), 2, "Invalid value for 'POST_IDS...': '٣' is not a valid integer"),
+    case("limit superscript", ("queue", "list", "--limit", "²"), 2, "Invalid value for '--limit': '²' is not a valid integer"),
+    case("subscriber id superscript", ("subscribers", "remove", "#²"), 1, "no subscriber '#²'"),
+    case("unsubscribe token like an option", ("subscribers", "unsubscribe", "-Xq3"), 1, "no subscription has this token"),
+    case("unsubscribe token after --", ("subscribers", "unsubscribe", "--", "--Xq3"), 1, "no subscription has this token"),
     case("check no backup", "backup --check {dir}/none.db", 1, "{dir}/none.db: no such file"),
     case("restore not a backup", "restore {dir}/garbage.db", 1, "{dir}/garbage.db: not a usable SQLite store", files=NOT_SQLITE),
     case("restore no backup", "restore {dir}/none.db", 1, "{dir}/none.db: no such file"),
@@ -182,6 +218,9 @@ IMPORT_CASES = [
     case("item file bad TOML", "practices add --from-file {dir}/item.toml", 1, "{dir}/item.toml: invalid TOML", files={"item.toml": "title = \n"}),
     case("subscribers bad row", "subscribers import {dir}/partners.csv", 1, "{dir}/partners.csv: row 3: e-mail address 'nobody' needs exactly one @", files={"partners.csv": "email,frequency\nanna@example.org,weekly\nnobody,weekly\n"}),
     case("subscribers Latin-1", "subscribers import {dir}/partners.csv", 1, "{dir}/partners.csv: not UTF-8 text", files={"partners.csv": "email,frequency,cities\nanna@example.org,weekly,Plze\xf1\n".encode("latin-1")}),
+    case("import CSV field too long", "content import {dir}/practices.csv", 1, "{dir}/practices.csv: row 2: a field is longer than 131,072 characters", files={"practices.csv": f"title,summary\nX,{LONG_FIELD}\n"}),
+    case("import CSV header too long", "content import {dir}/practices.csv", 1, "{dir}/practices.csv: row 1: a field is longer than 131,072 characters", files={"practices.csv": f"{LONG_FIELD}\nX\n"}),
+    case("subscribers CSV field too long", "subscribers import {dir}/partners.csv", 1, "{dir}/partners.csv: row 2: a field is longer than 131,072 characters", files={"partners.csv": f"email,cities\nanna@example.org,{LONG_FIELD}\n"}),
     case("subscribers bad frequency", "subscribers import {dir}/partners.csv", 1, "{dir}/partners.csv: row 2: frequency 'hourly'", files={"partners.csv": "email,frequency\nanna@example.org,hourly\n"}),
 ]
 

@@ -47,6 +47,9 @@ class Form:
     fault_items: int
     # Arbitrary bot commands and button data that hypothesis tries.
     bot_examples: int
+    # The fuzz run (test_fuzz.py): inputs per CLI command, and per bot command.
+    cli_examples: int = 12
+    bot_command_examples: int = 40
     seed: int = 9
     # Seconds any run may take before the test gives up on it.
     deadline: float = 240.0
@@ -54,7 +57,15 @@ class Form:
 
 SHORT = Form("short", 60, kills=3, fault_share=0.3, fault_items=30, bot_examples=150, deadline=120)
 LONG = Form(
-    "long", 200, kills=20, fault_share=0.3, fault_items=200, bot_examples=1000, deadline=600
+    "long",
+    200,
+    kills=20,
+    fault_share=0.3,
+    fault_items=200,
+    bot_examples=1000,
+    deadline=600,
+    cli_examples=100,
+    bot_command_examples=300,
 )
 FORM = LONG if os.environ.get("COMMSBOT_RELIABILITY") == "long" else SHORT
 

@@ -781,6 +781,8 @@ class FakeTelegram:
         # internal state
         self.chats: dict[int, JSONDict] = {}
         self._member_counts: dict[int, int] = {}
+        # chat id -> user id -> "creator" | "administrator" | "member" | "left" | ...
+        self._member_statuses: dict[int, dict[int, str]] = {}
         self._usernames: dict[str, int] = {}
         self._next_message_id: dict[int, int] = {}
         self._messages: dict[tuple[int, int], JSONDict] = {}
@@ -820,6 +822,8 @@ class FakeTelegram:
             ("answerCallbackQuery", self._api_answer_callback_query),
             ("getChat", self._api_get_chat),
             ("getChatMemberCount", self._api_get_chat_member_count),
+            ("getChatMember", self._api_get_chat_member),
+            ("getChatAdministrators", self._api_get_chat_administrators),
             ("setMyCommands", self._api_set_my_commands),
             ("getMyCommands", self._api_get_my_commands),
             ("deleteMyCommands", self._api_delete_my_commands),
@@ -1032,6 +1036,13 @@ class FakeTelegram:
             if member_count is not None:
                 self._member_counts[chat["id"]] = member_count
             return copy.deepcopy(chat)
+
+    def set_member(self, chat_id: int | str, user_id: int, status: str) -> None:
+        """A user's status in a group: "creator", "administrator", "member", "left", ...
+        (a user never set is a "member", as anyone who writes in the group is)."""
+        with self._lock:
+            chat = self._chat(chat_id)
+            self._member_statuses.setdefault(chat["id"], {})[user_id] = status
 
     def chat_id_for(self, chat_ref: int | str) -> int | None:
         """The numeric id of a chat given as id or ``"@username"`` (None if unknown)."""
@@ -1786,6 +1797,79 @@ class FakeTelegram:
             chat = self._chat(chat_ref)
             default = 2 if chat["type"] == "private" else 1
             return self._member_counts.get(chat["id"], default)
+
+    def _chat_member(self, chat_id: int, user_id: int, status: str) -> JSONDict:
+        """A ChatMember as the Bot API gives it, with the fields its status requires."""
+        member: JSONDict = {"status": status, "user": self._user(user_id, None, f"User{user_id}")}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member |= {"can_be_edited": False, "is_anonymous": False}
+            member |= dict.fromkeys(
+                (
+                    "can_manage_chat",
+                    "can_delete_messages",
+                    "can_manage_video_chats",
+                    "can_restrict_members",
+                    "can_promote_members",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_post_stories",
+                    "can_edit_stories",
+                    "can_delete_stories",
+                ),
+                True,
+            )
+        elif status == "restricted":
+            member |= {"until_date": 0, "is_member": True}
+            member |= dict.fromkeys(
+                (
+                    "can_send_messages",
+                    "can_send_audios",
+                    "can_send_documents",
+                    "can_send_photos",
+                    "can_send_videos",
+                    "can_send_video_notes",
+                    "can_send_voice_notes",
+                    "can_send_polls",
+                    "can_send_other_messages",
+                    "can_add_web_page_previews",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_pin_messages",
+                    "can_manage_topics",
+                ),
+                False,
+            )
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    def _api_get_chat_member(self, params: Params, files: Files) -> Any:
+        chat_ref = _chat_ref(params)
+        user_id = _opt_int(params, "user_id")
+        if user_id is None:
+            raise _bad_request("user not found")
+        with self._lock:
+            chat = self._chat(chat_ref)
+            if chat["type"] == "private":
+                status = "member" if user_id == chat["id"] else "left"
+            else:
+                status = self._member_statuses.get(chat["id"], {}).get(user_id, "member")
+            return self._chat_member(chat["id"], user_id, status)
+
+    def _api_get_chat_administrators(self, params: Params, files: Files) -> Any:
+        chat_ref = _chat_ref(params)
+        with self._lock:
+            chat = self._chat(chat_ref)
+            if chat["type"] == "private":
+                raise _bad_request("there are no administrators in the private chat")
+            statuses = self._member_statuses.get(chat["id"], {})
+            return [
+                self._chat_member(chat["id"], user, status)
+                for user, status in statuses.items()
+                if status in ("creator", "administrator")
+            ]
 
     @staticmethod
     def _commands_key(params: Params) -> tuple[str, str]:
