@@ -665,3 +665,16 @@ def test_engagement_counts_a_partners_like_repost_reply_and_quote(
         # The same decaying schedule as Mastodon: hourly in the first day.
         assert asyncio.run(collect(start + timedelta(minutes=30))) == {"bluesky": 0}
         assert asyncio.run(collect(start + timedelta(minutes=70))) == {"bluesky": 2}
+
+    # The audience: the profile's followers count.
+    partner.follow(str(ref.author.did))
+    bsky_appview.process_all()
+
+    async def audience() -> int | None:
+        channels = await pipeline.open_channels(config, [])
+        try:
+            return await channels["bluesky"].audience_size()
+        finally:
+            await pipeline.close_channels(channels)
+
+    assert asyncio.run(audience()) == 1
