@@ -58,8 +58,6 @@ WRITE_POINTS = f"5000 points an hour, 35000 a day, {POINTS_PER_RECORD} per post"
 TID_EPOCH_US = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
 TID_SPAN_BITS = 45
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-SECRET_KEY = "channels.bluesky.app_password_env"
-
 log = logging.getLogger("commsbot.channels.bluesky")
 
 
@@ -129,7 +127,11 @@ def _text_of(record: Any) -> str | None:
 
 
 class BlueskyChannel(Channel):
-    name = "bluesky"
+    kind = "bluesky"
+    polls_engagement = True
+    counts_audience = True
+    # One account is one handle on one service.
+    account_keys = ("service", "handle")
     max_length = MAX_GRAPHEMES
     # No fixed pace: the PDS counts write points and says when a 429's window resets.
     rate_per_second = math.inf
@@ -137,8 +139,8 @@ class BlueskyChannel(Channel):
     batch_size = 20
     Settings: ClassVar[type[ChannelSettings]] = BlueskySettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
+        super().__init__(settings, name)
         assert isinstance(settings, BlueskySettings)
         self.cfg = settings
         self._client: Any = None
@@ -181,7 +183,7 @@ class BlueskyChannel(Channel):
             await client.com.atproto.server.get_session()
         except NetworkError as exc:
             raise ChannelError(
-                f"bluesky: cannot reach {self.cfg.service}: {exc}", retryable=True
+                f"{self.name}: cannot reach {self.cfg.service}: {exc}", retryable=True
             ) from None
         except (AtProtocolError, ValueError):
             return False  # expired or revoked: sign in again
@@ -197,24 +199,24 @@ class BlueskyChannel(Channel):
         )
 
         try:
-            password = read_secret(self.cfg.app_password_env, SECRET_KEY)
+            password = read_secret(self.cfg.app_password_env, f"{self.key}.app_password_env")
         except ConfigError as exc:
-            raise ChannelError(f"bluesky: {exc}") from None
+            raise ChannelError(f"{self.name}: {exc}") from None
         try:
             await client.login(self.cfg.handle, password, fetch_bsky_profile=False)
         except RateLimitExceededError:
             raise ChannelError(
-                f"bluesky: {self.cfg.service} limits sign-ins (30 per 5 minutes, 300 a day); "
+                f"{self.name}: {self.cfg.service} limits sign-ins (30 per 5 minutes, 300 a day); "
                 "try later",
                 retryable=True,
             ) from None
         except NetworkError as exc:
             raise ChannelError(
-                f"bluesky: cannot reach {self.cfg.service}: {exc}", retryable=True
+                f"{self.name}: cannot reach {self.cfg.service}: {exc}", retryable=True
             ) from None
         except (UnauthorizedError, AtProtocolError) as exc:
             raise ChannelError(
-                f"bluesky: {self.cfg.service} refused {self.cfg.handle} with the app password "
+                f"{self.name}: {self.cfg.service} refused {self.cfg.handle} with the app password "
                 f"in {self.cfg.app_password_env} ({_xrpc_error(exc) or exc}); fix it, then run "
                 f"`commsbot channels test {self.name}`"
             ) from None
@@ -248,7 +250,9 @@ class BlueskyChannel(Channel):
             # Not fatal, and never a failed post: the next run signs in again.
             with contextlib.suppress(OSError):
                 temp.unlink()
-            log.warning("bluesky: cannot keep the session in %s: %s", path, exc.strerror or exc)
+            log.warning(
+                "%s: cannot keep the session in %s: %s", self.name, path, exc.strerror or exc
+            )
 
     def _forget_session(self) -> None:
         with contextlib.suppress(OSError):
@@ -552,7 +556,7 @@ class BlueskyChannel(Channel):
             return Delivery(post.post_id, "retry", error=f"PDS error{where}: {exc}")
         # Anything else (an answer the SDK could not read): the retry looks the record up
         # under its key before creating it, so even then the post is not made twice.
-        log.exception("bluesky post %s", post.post_id)
+        log.exception("%s post %s", self.name, post.post_id)
         return Delivery(post.post_id, "retry", error=f"{type(exc).__name__}{where}: {exc}")
 
     # -- engagement ---------------------------------------------------------------
@@ -580,7 +584,7 @@ class BlueskyChannel(Channel):
                 views = (await self._client.get_posts([uri for _, uri in chunk])).posts
             except UnauthorizedError as exc:
                 self._forget_session()
-                raise ChannelError(f"bluesky: session refused: {exc}") from None
+                raise ChannelError(f"{self.name}: session refused: {exc}") from None
             except AtProtocolError:
                 break  # rate limit or network: the rest waits for the next poll
             by_uri = {str(v.uri): v for v in views}
@@ -608,7 +612,7 @@ class BlueskyChannel(Channel):
             profile = await self._client.get_profile(self._did)
         except AtProtocolError as exc:
             raise ChannelError(
-                f"bluesky: cannot read the profile of @{self._handle}: {exc}", retryable=True
+                f"{self.name}: cannot read the profile of @{self._handle}: {exc}", retryable=True
             ) from None
         return int(profile.followers_count or 0)
 

@@ -15,6 +15,7 @@ from commsbot.errors import ContentError
 from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
+from commsbot.store import accounts as accounts_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 
@@ -52,6 +53,7 @@ def announce(
         for name, ch in channels.items()
     }
     with store.write():
+        accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, at)
         placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
         rows = []
