@@ -678,3 +678,61 @@ def test_engagement_counts_a_partners_like_repost_reply_and_quote(
             await pipeline.close_channels(channels)
 
     assert asyncio.run(audience()) == 1
+
+
+def test_two_bluesky_accounts_each_post_what_their_filters_take_once(
+    tmp_path: Path, bsky_network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    network_handle, password = bsky_network.account("network")
+    tallinn_handle, tallinn_password = bsky_network.account("tallinn")
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    monkeypatch.setenv("COMMSBOT_TEST_TALLINN_PASSWORD", tallinn_password)
+    path = tmp_path / "commsbot.toml"
+    path.write_text(
+        f"""
+[store]
+path = "commsbot.db"
+
+[posting]
+content_types = ["practice"]
+
+[channels.network-bluesky]
+kind = "bluesky"
+enabled = true
+service = "{bsky_network.pds}"
+handle = "{network_handle}"
+app_password_env = "{PASSWORD_ENV}"
+
+[channels.tallinn-bluesky]
+kind = "bluesky"
+enabled = true
+service = "{bsky_network.pds}"
+handle = "{tallinn_handle}"
+app_password_env = "COMMSBOT_TEST_TALLINN_PASSWORD"
+cities = ["tallinn"]
+""",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    with Store(config.store.path) as store:
+        reference(store)
+        add_practice(store, "vilnius-hub")
+        add_practice(store, "tallinn-hub", city="tallinn")
+
+        publish(store, config)
+        publish(store, config)
+
+        sent = {
+            name: sorted(p["item_ref"] for p in posts_q.list_posts(store, channel=name))
+            for name in ("network-bluesky", "tallinn-bluesky")
+        }
+    assert sent == {
+        "network-bluesky": ["tallinn-hub", "vilnius-hub"],
+        "tallinn-bluesky": ["tallinn-hub"],
+    }
+    network = Account(bsky_network, network_handle)
+    tallinn = Account(bsky_network, tallinn_handle)
+    assert len(network.records()) == 2
+    assert [r.value.text.splitlines()[0] for r in tallinn.records()] == [
+        "Practice tallinn-hub (Tallinn, Brokerage)"
+    ]
