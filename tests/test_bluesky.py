@@ -67,6 +67,7 @@ service = "{network.pds}"
 handle = "{handle}"
 app_password_env = "{PASSWORD_ENV}"
 language = "en"
+long_posts = "thread"
 {extra}
 """,
         encoding="utf-8",

@@ -74,7 +74,8 @@ class BlueskySettings(ChannelSettings):
     web_url: str = "https://bsky.app"
     # For items without a language of their own (BCP 47, e.g. "en"); "": no langs.
     language: str = ""
-    long_posts: Literal["truncate", "thread"] = "thread"
+    # Threads are asked for per account (long_posts = "thread"): a shortened post is the default.
+    long_posts: Literal["truncate", "thread"] = "truncate"
     # An item's link as a card (title, description, thumbnail); off: images only.
     link_cards: bool = True
     request_timeout: float = 30.0
