@@ -304,9 +304,9 @@ class BlueskyChannel(Channel):
             try:
                 await self.open()
             except ChannelError as exc:
-                return Delivery(
-                    post.post_id, "retry", error=str(exc), channel_down=not exc.retryable
-                )
+                if exc.retryable:
+                    return Delivery.retry_later(post.post_id, str(exc))
+                return Delivery.channel_down(post.post_id, str(exc))
         parts = (post.text, *post.thread)
         refs: list[Any] = []
         try:
@@ -314,11 +314,10 @@ class BlueskyChannel(Channel):
                 refs = await self._published(post, parts)
             wait = self._points_wait(len(parts) - len(refs))
             if wait is not None:
-                return Delivery(
+                return Delivery.retry_in(
                     post.post_id,
-                    "retry",
-                    retry_after=wait,
-                    error=f"write points nearly used ({self._points[0] if self._points else 0} "
+                    wait,
+                    f"write points nearly used ({self._points[0] if self._points else 0} "
                     "left); account paused until the PDS's reset",
                 )
             for index in range(len(refs), len(parts)):
@@ -326,9 +325,7 @@ class BlueskyChannel(Channel):
                 refs.append(await self._create(post, index, parts[index], record))
         except Exception as exc:
             return self._failure(post, exc, refs, len(parts))
-        return Delivery(
-            post.post_id, "sent", remote_id=str(refs[0].uri), remote_url=self.web_link(refs[0].uri)
-        )
+        return Delivery.sent(post.post_id, str(refs[0].uri), self.web_link(refs[0].uri))
 
     async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
         """Posts an interrupted run left ``sending``: sent if the PDS has every part, else
@@ -342,27 +339,20 @@ class BlueskyChannel(Channel):
                 refs = await self._published(post, parts)
             except ChannelError as exc:
                 if not exc.retryable:
-                    outcomes.append(Delivery(post.post_id, "failed", error=str(exc)))
+                    outcomes.append(Delivery.failed(post.post_id, str(exc)))
                     continue
                 refs = []
             except Exception:
                 refs = []  # the PDS did not answer: the send looks again before posting
             if len(refs) == len(parts):
                 outcomes.append(
-                    Delivery(
-                        post.post_id,
-                        "sent",
-                        remote_id=str(refs[0].uri),
-                        remote_url=self.web_link(refs[0].uri),
-                    )
+                    Delivery.sent(post.post_id, str(refs[0].uri), self.web_link(refs[0].uri))
                 )
             else:
                 outcomes.append(
-                    Delivery(
+                    Delivery.not_tried(
                         post.post_id,
-                        "retry",
-                        retry_after=0,
-                        error="interrupted while sending; the PDS is asked again before posting",
+                        "interrupted while sending; the PDS is asked again before posting",
                     )
                 )
         return outcomes
@@ -532,33 +522,31 @@ class BlueskyChannel(Channel):
         where = f" at part {len(refs) + 1} of {total}" if total > 1 else ""
         public = f"; parts 1-{len(refs)} are public: {self.web_link(refs[0].uri)}" if refs else ""
         if isinstance(exc, ChannelError):
-            status: Literal["retry", "failed"] = "retry" if exc.retryable else "failed"
-            return Delivery(post.post_id, status, error=f"{exc}{public}")
+            if exc.retryable:
+                return Delivery.retry_later(post.post_id, f"{exc}{public}")
+            return Delivery.failed(post.post_id, f"{exc}{public}")
         if isinstance(exc, RateLimitExceededError):
             wait = _seconds_until_reset(exc)
-            return Delivery(
+            return Delivery.retry_in(
                 post.post_id,
-                "retry",
-                retry_after=wait,
-                error=f"rate limit reached{where}; account paused for {math.ceil(wait)} s",
+                wait,
+                f"rate limit reached{where}; account paused for {math.ceil(wait)} s",
             )
         if isinstance(exc, UnauthorizedError):
             # The kept session was revoked: the next send signs in with the app password.
             self._forget_session()
-            return Delivery(post.post_id, "retry", error=f"session refused{where}: {exc}")
+            return Delivery.retry_later(post.post_id, f"session refused{where}: {exc}")
         if isinstance(exc, NetworkError):
             # The record may exist: the retry looks it up under its key before creating.
-            return Delivery(post.post_id, "retry", error=f"no answer{where}: {exc}")
+            return Delivery.retry_later(post.post_id, f"no answer{where}: {exc}")
         if isinstance(exc, BadRequestError):
-            return Delivery(
-                post.post_id, "failed", error=f"rejected by the PDS{where} ({exc}){public}"
-            )
+            return Delivery.failed(post.post_id, f"rejected by the PDS{where} ({exc}){public}")
         if isinstance(exc, RequestErrorBase):
-            return Delivery(post.post_id, "retry", error=f"PDS error{where}: {exc}")
+            return Delivery.retry_later(post.post_id, f"PDS error{where}: {exc}")
         # Anything else (an answer the SDK could not read): the retry looks the record up
         # under its key before creating it, so even then the post is not made twice.
         log.exception("%s post %s", self.name, post.post_id)
-        return Delivery(post.post_id, "retry", error=f"{type(exc).__name__}{where}: {exc}")
+        return Delivery.retry_later(post.post_id, f"{type(exc).__name__}{where}: {exc}")
 
     # -- engagement ---------------------------------------------------------------
 

@@ -107,11 +107,12 @@ def queue_add(
     from commsbot.posting.queue import announce, require_post
 
     if link:
-        from commsbot.content.items import Reference, _convert
+        from commsbot.content.items import _convert
+        from commsbot.content.places import Places
         from commsbot.content.types import Field
 
         try:
-            _convert(Field("link", "url"), link, Reference())
+            _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
     if at_text and next_slot:
@@ -152,9 +153,9 @@ def queue_list(
     app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
 ) -> None:
     """List posts in the outbox, oldest due first."""
-    from commsbot.store import posts as posts_q
+    from commsbot.posting import queue as queue_ops
 
-    rows = posts_q.list_posts(app.store, status=status, channel=channel_name, limit=limit)
+    rows = queue_ops.listed(app.store, status=status, channel=channel_name, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
