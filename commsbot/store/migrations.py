@@ -582,6 +582,11 @@ ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
 ALTER TABLE cities ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
 """
 
+# Bluesky counts quotes (a repost with a post of one's own) apart from reposts.
+_ENGAGEMENT_QUOTES = """
+ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -600,4 +605,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "accounts", _ACCOUNTS),
     (15, "console", _CONSOLE),
     (16, "languages", _LANGUAGES),
+    (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
 ]

@@ -120,10 +120,10 @@ class Console:
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         renderer = Renderer(config.service.templates)
         self.env = renderer.env
-        from commsbot.insights.report import thousands
         from commsbot.web import views
 
-        self.env.filters.update(thousands=thousands, local=self.local)
+        # Figures as the console's language writes them (the report's filter, too).
+        self.env.filters.update(thousands=renderer.words.number, local=self.local)
         self.env.globals.update(
             url=lambda p: self.root + p,
             state_label=views.state_label,
