@@ -483,7 +483,13 @@ class Replies:
             raise Malformed("No channel is enabled in the config.")
         # queue_ops decides whether it waits for approval; the reply says what it decided.
         ids = queue_ops.announce(
-            self.store, self.config, channels, args, at=self.clock(), next_slot=True
+            self.store,
+            self.config,
+            channels,
+            args,
+            at=self.clock(),
+            next_slot=True,
+            actor="telegram bot",
         )
         posts = [queue_ops.require_post(self.store, post_id) for post_id in ids]
         for post in posts:
@@ -500,7 +506,7 @@ class Replies:
         if post_id is None:  # beyond any stored id
             raise ContentError(f"no post with id {clip(words[0], 30)}")
         change = queue_ops.approve if action == "approve" else queue_ops.cancel
-        post = change(self.store, post_id, self.clock())
+        post = change(self.store, post_id, self.clock(), actor="telegram bot")
         return self.render(
             "post_changed", post=post, action=action, when=self.local(post["not_before"])
         )

@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "mastodon": "commsbot.channels.mastodon:MastodonChannel",
     "email": "commsbot.channels.email:EmailChannel",
     "telegram": "commsbot.channels.telegram:TelegramChannel",
+    "bluesky": "commsbot.channels.bluesky:BlueskyChannel",
 }
 
 

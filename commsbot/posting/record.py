@@ -85,6 +85,7 @@ def engagement(store: Store, snapshots: Sequence[Engagement], now: datetime) -> 
                 "replies": e.replies,
                 "reactions": e.reactions,
                 "clicks": e.clicks,
+                "quotes": e.extra.get("quotes", 0),
             }
             for e in snapshots
         ],

@@ -10,7 +10,7 @@ from commsbot.store import Store, iso
 
 
 def add_snapshots(store: Store, snapshots: Sequence[dict[str, Any]], now: datetime) -> int:
-    """Append snapshots (post_id, favourites, boosts, replies, reactions, clicks)."""
+    """Append snapshots (post_id, favourites, boosts, replies, reactions, clicks, quotes)."""
     rows = [
         {
             "favourites": 0,
@@ -18,6 +18,7 @@ def add_snapshots(store: Store, snapshots: Sequence[dict[str, Any]], now: dateti
             "replies": 0,
             "reactions": 0,
             "clicks": 0,
+            "quotes": 0,
             "observed_at": iso(now),
             **s,
         }
@@ -26,8 +27,8 @@ def add_snapshots(store: Store, snapshots: Sequence[dict[str, Any]], now: dateti
     with store.write() as conn:
         conn.executemany(
             "INSERT INTO engagement (post_id, favourites, boosts, replies, reactions, clicks, "
-            "observed_at) VALUES (:post_id, :favourites, :boosts, :replies, :reactions, :clicks, "
-            ":observed_at)",
+            "quotes, observed_at) VALUES (:post_id, :favourites, :boosts, :replies, :reactions, "
+            ":clicks, :quotes, :observed_at)",
             rows,
         )
     return len(rows)

@@ -372,6 +372,57 @@ CREATE TABLE part_state (
 ) WITHOUT ROWID;
 """
 
+# The web console (#17): users with a role, sessions and one-time sign-in links (kept as
+# digests), failed sign-ins for throttling, and each post's audit trail.
+_CONSOLE = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('officer', 'coordinator', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    address TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE sign_in_links (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE sign_in_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL COLLATE NOCASE,
+    address TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX sign_in_failures_name ON sign_in_failures (name, at);
+CREATE INDEX sign_in_failures_address ON sign_in_failures (address, at);
+CREATE TABLE post_audit (
+    id INTEGER PRIMARY KEY,
+    post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX post_audit_post ON post_audit (post_id, at);
+-- The queue page sorts and filters by time across every account; the calendar reads
+-- which account holds each time from this index alone.
+CREATE INDEX posts_not_before ON posts (not_before, channel, status);
+CREATE INDEX posts_status_time ON posts (status, not_before);
+-- Stats read the posts sent in a period: without this, every post is scanned.
+CREATE INDEX posts_status_sent ON posts (status, sent_at);
+"""
+
 # Accounts (#16): a channel is an account named by the officer, of a platform kind. Each
 # account that ever had a post or a subscriber is remembered with its kind, so statistics by
 # platform and ``channels`` still show an account removed from the config, with its posts.
@@ -584,6 +635,11 @@ ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
 ALTER TABLE cities ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
 """
 
+# Bluesky counts quotes (a repost with a post of one's own) apart from reposts.
+_ENGAGEMENT_QUOTES = """
+ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -600,6 +656,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (13, "feed_items", _FEED_ITEMS),
     (14, "accounts", _ACCOUNTS),
+    (15, "console", _CONSOLE),
     (16, "languages", _LANGUAGES),
+    (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
 ]
