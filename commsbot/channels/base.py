@@ -35,6 +35,9 @@ class ChannelSettings:
     # What becomes of a post longer than the channel allows: shortened (keeping the link),
     # or a numbered thread with the link in its first post.
     long_posts: Literal["truncate", "thread"] = "truncate"
+    # This channel's own backlog policy (posting.backlog when unset): the outbox is a
+    # preview, so the example config lets the sample reach it at once.
+    backlog: Literal["post", "approve", "skip"] | None = None
 
     def check(self) -> str | None:
         """What is wrong with these settings as a whole ("key: problem"), or None."""

@@ -253,6 +253,15 @@ def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
     return from_iso(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def local_iso(stamp: str | None, zone: ZoneInfo) -> str | None:
+    """A stored UTC time for JSON: ISO 8601 in the config's zone, with its offset."""
+    if not stamp:
+        return None
+    from commsbot.store import from_iso
+
+    return from_iso(stamp).astimezone(zone).isoformat()
+
+
 def echo_table(
     rows: list[dict[str, Any]], columns: list[str] | None = None, *, floatfmt: str = "g"
 ) -> None:

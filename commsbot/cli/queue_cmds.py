@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,10 +15,15 @@ from commsbot.cli.base import (
     cli,
     echo_table,
     format_option,
+    json_option,
+    local_iso,
     local_time,
     pass_app,
 )
 from commsbot.clock import utcnow
+
+# A time typed for "this minute" is not refused as past while the officer types it.
+PAST_GRACE = timedelta(minutes=1)
 
 
 def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
@@ -72,6 +77,7 @@ def queue() -> None:
 @click.option(
     "--next-slot", is_flag=True, help="In each channel's next free posting slot (see queue slots)."
 )
+@click.option("--now", "at_once", is_flag=True, help="As soon as possible (the default).")
 @click.option("--link", help="A link to add after the text; it is never truncated.")
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
@@ -81,11 +87,13 @@ def queue_add(
     channel_names: tuple[str, ...],
     at_text: str | None,
     next_slot: bool,
+    at_once: bool,
     link: str | None,
     template: str,
 ) -> None:
-    """Queue TEXT as an announcement on one or more channels, now, --at a time, or in the
-    --next-slot; with an approval policy it waits for `queue approve`."""
+    """Queue TEXT as an announcement on one or more channels, --now, --at a time, or in the
+    --next-slot; with an approval policy it waits for `queue approve`. A time in the past
+    is refused; a text too long for a channel is shown as it will be cut or threaded."""
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announce, require_post
 
@@ -97,9 +105,16 @@ def queue_add(
             _convert(Field("link", "url"), link, Reference())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
-    if at_text and next_slot:
-        raise click.UsageError("give --at or --next-slot, not both")
-    at = parse_time(at_text, app.config.zone) if at_text else utcnow()
+    if sum(map(bool, (at_text, next_slot, at_once))) > 1:
+        raise click.UsageError("give one of --at, --next-slot and --now")
+    now = utcnow()
+    at = parse_time(at_text, app.config.zone) if at_text else now
+    if at_text and at < now - PAST_GRACE:
+        shown = at.astimezone(app.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        raise click.BadParameter(
+            f"{at_text!r} ({shown}) is in the past; give --now to post as soon as possible",
+            param_hint="--at",
+        )
     channels = make_channels(app.config, _channels(app, channel_names))
     ids = announce(
         app.store,
@@ -110,6 +125,7 @@ def queue_add(
         link=link,
         template=template,
         next_slot=next_slot,
+        warn=lambda note: click.echo(f"warning: {note}", err=True),
     )
     for post_id in ids:
         post = require_post(app.store, post_id)
@@ -118,6 +134,50 @@ def queue_add(
             click.echo(f"post {post_id} on {post['channel']}: waiting for approval")
         else:
             click.echo(f"post {post_id} on {post['channel']}: queued for {when}")
+
+
+def echo_preview(app: App, as_json: bool) -> None:
+    """What the next run would post, where and when, and what would wait: nothing is sent
+    or stored (the planning is rolled back)."""
+    from commsbot.posting.pipeline import make_channels, preview
+
+    config = app.config
+    found = preview(app.store, config, make_channels(config), utcnow())
+    zone = config.zone
+    if as_json:
+        posts = [{**p, "when": local_iso(p["when"], zone)} for p in found.posts]
+        data = {"dry_run": True, "posts": posts, "problems": found.problems}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo("dry run: nothing is sent or stored")
+    for problem in found.problems:
+        click.echo(f"problem: {problem}", err=True)
+    rows = [
+        {
+            "post": "new" if p["id"] is None else p["id"],
+            "channel": p["channel"],
+            "action": p["action"],
+            "when": local_time(p["when"], zone) or "",
+            "item": p["item"],
+            "text": (p["text"].splitlines() or [""])[0][:40],
+            "note": (p["note"] or "")[:60],
+        }
+        for p in found.posts
+    ]
+    echo_table(rows)
+    click.echo(
+        f"{found.count('post now')} would post now, {found.count('post later')} later, "
+        f"{found.count('wait for approval')} would wait for approval (queue pending)"
+    )
+
+
+@queue.command("plan")
+@json_option("Print the plan as text or as JSON.")
+@pass_app
+def queue_plan(app: App, as_json: bool) -> None:
+    """What the next run would post, to which channel and when, and what would wait for
+    approval; nothing is sent or stored (the same as run --once --dry-run)."""
+    echo_preview(app, as_json)
 
 
 @queue.command("list")

@@ -61,9 +61,14 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --once: show what the run would post, nothing sent or stored (queue plan).",
+)
 @json_option("With --once: print the summary as text or as JSON.")
 @pass_app
-def run(app: App, once: bool, as_json: bool) -> None:
+def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
     """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
 
     The service runs the jobs in the schedules folder and posts each channel's content
@@ -71,6 +76,13 @@ def run(app: App, once: bool, as_json: bool) -> None:
     """
     from commsbot.service.lock import StoreLock
 
+    if dry_run:
+        if not once:
+            raise click.UsageError("--dry-run goes with --once")
+        from commsbot.cli.queue_cmds import echo_preview
+
+        echo_preview(app, as_json)
+        return
     if not once:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")

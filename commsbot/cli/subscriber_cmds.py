@@ -51,6 +51,12 @@ def subscribers_add(
         f"cities: {', '.join(found['cities']) or 'all'}, "
         f"themes: {', '.join(found['themes']) or 'all'}"
     )
+    if "email" not in app.config.enabled_channels:
+        click.echo(
+            f"warning: no e-mail channel is enabled in {app.config.file}: no digest reaches "
+            "this subscriber until [channels.email] is enabled",
+            err=True,
+        )
 
 
 @subscribers.command("list")

@@ -5,6 +5,7 @@ The CLI and the admin bot commands both call these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from commsbot.config import Config
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
 from commsbot.posting.select import Lookup
-from commsbot.render import Renderer
+from commsbot.render import Output, Renderer
 from commsbot.store import Store, iso
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
@@ -36,11 +37,14 @@ def announce(
     link: str | None = None,
     template: str = "announcement",
     next_slot: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
     It goes out at ``at``, or with ``next_slot`` in each channel's next free slot; the
     approval policy for announcements decides whether it waits for approval first.
+    ``warn`` hears, before anything is queued, how a text too long for a channel is cut
+    or threaded there.
     """
     from commsbot.posting.placement import Placer
 
@@ -51,6 +55,10 @@ def announce(
         name: renderer.render(ch, template, {"text": text}, link=link, what="the announcement")
         for name, ch in channels.items()
     }
+    for name, out in outputs.items():
+        note = long_text_note(name, out)
+        if note and warn is not None:
+            warn(note)
     with store.write():
         placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
@@ -72,6 +80,28 @@ def announce(
         posts_q.insert_posts(store, rows, at)
         inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
     return [r["id"] for r in inserted]
+
+
+def long_text_note(channel: str, out: Output) -> str | None:
+    """How a text over a channel's limit is posted there (cut, or a thread), or None."""
+    if out.thread:
+        return (
+            f"{channel}: the text is over its limit of {out.limit} characters; it will be "
+            f"posted as a thread of {len(out.thread) + 1} posts, the first ending "
+            f"{_ending(out.text)!r}"
+        )
+    if out.truncated:
+        return (
+            f"{channel}: the text is over its limit of {out.limit} characters; it will be "
+            f"cut to {out.length}, ending {_ending(out.text)!r} "
+            f'(or set channels.{channel}.long_posts = "thread")'
+        )
+    return None
+
+
+def _ending(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else "…" + flat[-width:]
 
 
 def _transition(

@@ -370,6 +370,18 @@ _SALT_OUT_OF_STORE = """
 DELETE FROM meta WHERE key = 'bot_chat_salt';
 """
 
+# When each channel first took part in a run: content already in the store then is
+# backlog for it (posted only by the backlog policy's say). A channel that has posted
+# before the upgrade counts as enabled since its first post.
+_CHANNEL_ENABLED = """
+CREATE TABLE channel_enabled (
+    channel TEXT PRIMARY KEY,
+    first_enabled_at TEXT NOT NULL
+);
+INSERT INTO channel_enabled (channel, first_enabled_at)
+    SELECT channel, min(created_at) FROM posts GROUP BY channel;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -383,4 +395,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
+    (18, "channel_enabled", _CHANNEL_ENABLED),
 ]

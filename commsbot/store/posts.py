@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commsbot.store import Store, iso
+from commsbot.store import Store, from_iso, iso
 
 STATUSES = (
     "draft",
@@ -197,4 +197,20 @@ def status_counts(store: Store) -> list[dict[str, Any]]:
     return store.rows(
         "SELECT channel, status, count(*) AS posts FROM posts GROUP BY channel, status "
         "ORDER BY channel, status"
+    )
+
+
+def first_enabled(store: Store, channel: str, now: datetime) -> datetime:
+    """When the channel first took part in a run; ``now`` (and so recorded) the first time."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO channel_enabled (channel, first_enabled_at) VALUES (?, ?)",
+            (channel, iso(now)),
+        )
+    return from_iso(
+        str(
+            store.scalar(
+                "SELECT first_enabled_at FROM channel_enabled WHERE channel = ?", (channel,)
+            )
+        )
     )
