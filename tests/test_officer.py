@@ -79,8 +79,10 @@ def test_enabling_telegram_on_the_sample_waits_for_approval_while_the_outbox_pre
     assert result.exit_code == 0, result.output
     assert fake.messages_to(CHANNEL) == []
     assert statuses(config, "telegram") == {"pending_approval": 58}
-    assert statuses(config, "outbox") == {"sent": 58}
-    assert "58 pending approval" in result.output
+    # The outbox, a preview, shows the sample at once; only the 2012-2014 events and
+    # newsletters wait there, old by their dates.
+    assert statuses(config, "outbox") == {"sent": 44, "pending_approval": 14}
+    assert "72 pending approval" in result.output
     pending = run(config, "queue", "list", "--status", "pending_approval", "--format", "json")
     notes = [p["last_error"] for p in json.loads(pending.output)]
     assert all(n and n.startswith("backlog: ") and n.endswith("approve to post") for n in notes)
@@ -135,7 +137,7 @@ def test_dry_run_and_queue_plan_show_the_next_run_and_store_nothing(
     dry = run(config, "run", "--once", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert dry.output.startswith("dry run: nothing is sent or stored\n")
-    assert "58 would post now, 0 later, 58 would wait for approval" in dry.output
+    assert "44 would post now, 0 later, 72 would wait for approval" in dry.output
     plan = run(config, "queue", "plan", "--json")
     data = json.loads(plan.output)
     assert data["dry_run"] is True
@@ -143,7 +145,10 @@ def test_dry_run_and_queue_plan_show_the_next_run_and_store_nothing(
     for post in data["posts"]:
         by_channel.setdefault(post["channel"], set()).add(post["action"])
         assert post["id"] is None  # the run would create every one of them
-    assert by_channel == {"outbox": {"post now"}, "telegram": {"wait for approval"}}
+    assert by_channel == {
+        "outbox": {"post now", "wait for approval"},
+        "telegram": {"wait for approval"},
+    }
     # Times in the service's zone, with its offset.
     when = next(p["when"] for p in data["posts"] if p["when"])
     assert when.endswith(("+01:00", "+02:00"))
@@ -154,10 +159,10 @@ def test_dry_run_and_queue_plan_show_the_next_run_and_store_nothing(
         assert store.scalar("SELECT count(*) FROM channel_enabled") == 0
     # The real run does what the plan said.
     assert run(config, "run", "--once").exit_code == 0
-    assert statuses(config, "outbox") == {"sent": 58}
+    assert statuses(config, "outbox") == {"sent": 44, "pending_approval": 14}
     assert statuses(config, "telegram") == {"pending_approval": 58}
     later = run(config, "queue", "plan")
-    assert "0 would post now, 0 later, 58 would wait for approval" in later.output
+    assert "0 would post now, 0 later, 72 would wait for approval" in later.output
 
 
 def test_dry_run_needs_once(tmp_path: Path) -> None:
@@ -201,7 +206,7 @@ def test_queue_add_says_how_an_over_long_text_is_cut_or_threaded(tmp_path: Path)
     assert "post 1 on outbox: queued for" in cut.stdout
     threaded = example_config(tmp_path / "t")
     text = threaded.read_text(encoding="utf-8").replace(
-        'backlog = "post"\n', 'backlog = "post"\nlong_posts = "thread"\n', 1
+        'path = "outbox"\n', 'path = "outbox"\nlong_posts = "thread"\n', 1
     )
     threaded.write_text(text, encoding="utf-8")
     run(threaded, "init")
@@ -224,3 +229,98 @@ def test_subscribers_add_warns_without_an_email_channel(tmp_path: Path) -> None:
         f"warning: no e-mail channel is enabled in {config}: no digest reaches this "
         "subscriber until [channels.email] is enabled\n"
     )
+
+
+# -- 5. exit codes for cron and monitoring -------------------------------------------
+
+
+def enable_mastodon(config: Path) -> None:
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[channels.mastodon]\nenabled = false", "[channels.mastodon]\nenabled = true"),
+        encoding="utf-8",
+    )
+
+
+def test_run_once_exits_1_when_a_channel_could_not_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMMSBOT_MASTODON_TOKEN", raising=False)
+    config = example_config(tmp_path)
+    enable_mastodon(config)
+    run(config, "init", "--sample")
+    result = run(config, "run", "--once")
+    assert result.exit_code == 1, result.output
+    assert "problem: mastodon: " in result.stderr and "not set" in result.stderr
+    assert "nothing to post" not in result.output
+    assert statuses(config, "outbox")["sent"] == 44  # the rest still ran
+    as_json = run(config, "run", "--once", "--json")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout)["problems"][0].startswith("mastodon: ")
+    # Once the officer disables it, the same run is all well again.
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[channels.mastodon]\nenabled = true", "[channels.mastodon]\nenabled = false"
+        ),
+        encoding="utf-8",
+    )
+    assert run(config, "run", "--once").exit_code == 0
+
+
+def test_only_the_mastodon_channel_enabled_and_unopened_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMMSBOT_MASTODON_TOKEN", raising=False)
+    config = example_config(tmp_path)
+    enable_mastodon(config)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[channels.outbox]\nenabled = true", "[channels.outbox]\nenabled = false"),
+        encoding="utf-8",
+    )
+    result = run(config, "run", "--once")
+    assert result.exit_code == 1
+    assert "nothing posted: no channel could be opened (see the problems above)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("run", "--once"), ("digest", "send"), ("feeds", "check"), ("run", "--once", "--dry-run")],
+)
+def test_a_config_error_exits_2_naming_the_key(tmp_path: Path, command: tuple[str, ...]) -> None:
+    config = example_config(tmp_path, '[ingest]\nmax_failures = "ten"\n')
+    result = run(config, *command)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ")
+    assert "ingest.max_failures" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_digest_send_exits_1_when_its_channel_could_not_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commsbot.content.items import load_sample
+    from tests.support.digest import at, smtp_server, subscribe, write_config
+
+    monkeypatch.delenv("COMMSBOT_TEST_SMTP_USER", raising=False)
+    monkeypatch.delenv("COMMSBOT_TEST_SMTP_PASSWORD", raising=False)
+    with smtp_server() as smtp:
+        config = write_config(tmp_path / "commsbot.toml", smtp.port)
+        with Store(tmp_path / "commsbot.db") as store:
+            load_sample(store, at("2026-11-18"))
+            subscribe(store, "email", "ana@example.org", "weekly", at("2026-11-01"))
+        assert run(config, "digest", "send", "--period", "2026-W47").exit_code == 0
+        assert len(smtp.recorder.messages) == 1
+        assert run(config, "digest", "send", "--period", "2026-W47").exit_code == 0  # none due
+        with Store(tmp_path / "commsbot.db") as store:
+            subscribe(store, "email", "ben@example.org", "weekly", at("2026-11-01"))
+        text = config.read_text(encoding="utf-8").replace(
+            "timeout = 5\n",
+            'timeout = 5\nusername_env = "COMMSBOT_TEST_SMTP_USER"\n'
+            'password_env = "COMMSBOT_TEST_SMTP_PASSWORD"\n',
+        )
+        config.write_text(text, encoding="utf-8")
+        failed = run(config, "digest", "send", "--period", "2026-W47")
+        assert failed.exit_code == 1, failed.output
+        assert "problem: " in failed.stderr and "COMMSBOT_TEST_SMTP_USER" in failed.stderr
+        assert len(smtp.recorder.messages) == 1

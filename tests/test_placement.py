@@ -32,9 +32,6 @@ SLOTS = 'slots = ["Tue 10:00", "Thu 14:00"]'
 
 def open_store(config: Config) -> Iterator[Store]:
     with Store(config.store.path) as store:
-        # The outbox was enabled before the content came: only the date rule of the
-        # backlog applies here (test_officer.py covers a channel enabled on old content).
-        posts_q.first_enabled(store, "outbox", NOW - timedelta(days=1))
         load_sample(store, NOW)
         yield store
 

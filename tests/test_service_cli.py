@@ -178,7 +178,7 @@ def test_run_with_a_bad_schedule_stops_with_file_and_key(tmp_path: Path) -> None
     (tmp_path / "schedules" / "mine.toml").write_text('[publish]\ncron = "0 9 * * 1-5"\n')
     path = write_config(tmp_path, service='schedules = "schedules"')
     result = runner_for(path)("run")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a config error (#20)
     assert result.output.startswith(
         f"Error: {tmp_path / 'schedules' / 'mine.toml'}: publish.cron: '0 9 * * 1-5': "
         "write the day of the week as names"

@@ -149,6 +149,9 @@ class Channel(ABC):
     concurrency: ClassVar[int] = 1
     # False for a channel that only sends to people (digests): publishing leaves it out.
     takes_posts: ClassVar[bool] = True
+    # True for a channel nobody outside reads (the outbox): enabling it on a store full of
+    # content is no surprise, so only content old by its date counts as its backlog.
+    preview: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
     def __init__(self, settings: ChannelSettings) -> None:

@@ -13,7 +13,9 @@ from commsbot.cli.base import (
     channel_option,
     cli,
     echo_table,
+    exit_codes,
     json_option,
+    needs_attention,
     pass_app,
 )
 from commsbot.clock import utcnow
@@ -87,17 +89,18 @@ def digest_preview(
     channel_obj = _email_channel(app) if subscriber["channel"] == "email" else None
     message, since = preview(app.store, app.config, channel_obj, period, subscriber)
     who = f"#{subscriber['id']}" if target else f"a {channel} subscriber with no filters"
-    click.echo(f"# {period.label} digest for {who}, new since {since.date().isoformat()}")
+    # The "# ..." lines go to stderr: `--part html > d.html` is the HTML alone.
+    click.echo(f"# {period.label} digest for {who}, new since {since.date().isoformat()}", err=True)
     if message is None:
         click.echo("nothing new: no digest would be sent (digest.send_empty = false)")
         return
     if subscriber["channel"] == "email":
-        click.echo(f"# Subject: {message.subject}")
+        click.echo(f"# Subject: {message.subject}", err=True)
         for key, value in message.headers.items():
-            click.echo(f"# {key}: {value}")
+            click.echo(f"# {key}: {value}", err=True)
         click.echo(message.html if part == "html" else message.text)
     else:
-        click.echo(f"# {len(message.html or '')} characters, Telegram HTML")
+        click.echo(f"# {len(message.html or '')} characters, Telegram HTML", err=True)
         click.echo(message.html)
 
 
@@ -107,6 +110,7 @@ def digest_preview(
 @click.option("--limit", type=POSITIVE_INT, help="Send at most this many messages now.")
 @json_option("Print the outcome as text or as JSON.")
 @pass_app
+@exit_codes
 def digest_send(
     app: App, period_text: str | None, dry_run: bool, limit: int | None, as_json: bool
 ) -> None:
@@ -131,7 +135,15 @@ def digest_send(
     stale = sum(report.stale for report in reports)
     if as_json:
         click.echo(json.dumps({"digests": rows, "problems": problems, "stale": stale}, indent=2))
-        return
+    else:
+        _echo_sent(rows, problems, stale, dry_run, periods)
+    if problems or stale or any(r.get("failed") or r.get("unknown") for r in rows):
+        needs_attention()
+
+
+def _echo_sent(
+    rows: list[dict[str, Any]], problems: list[str], stale: int, dry_run: bool, periods: list[Any]
+) -> None:
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if stale:

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, format_option, pass_app
+from commsbot.cli.base import (
+    App,
+    cli,
+    echo_table,
+    exit_codes,
+    format_option,
+    needs_attention,
+    pass_app,
+)
 from commsbot.clock import utcnow
 from commsbot.errors import ContentError
 
@@ -118,11 +126,13 @@ def feeds_remove(app: App, url: str, yes: bool) -> None:
 @feeds.command("check")
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @pass_app
+@exit_codes
 def feeds_check(app: App, urls: tuple[str, ...]) -> None:
     """Poll feeds now, backing off or not, and show what each gave.
 
     Without URL: every enabled feed. A disabled feed named here is tried, and enabled
-    again if it answers. Exits with status 1 if a feed failed.
+    again if it answers. Exits 0 when all answered, 1 when a feed failed or is
+    disabled, 2 on a usage or config error.
     """
     import asyncio
 
@@ -144,4 +154,4 @@ def feeds_check(app: App, urls: tuple[str, ...]) -> None:
         ]
     )
     if any(o.result in ("failed", "disabled") for o in report.outcomes):
-        click.get_current_context().exit(1)
+        needs_attention()

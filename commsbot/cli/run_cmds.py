@@ -12,8 +12,10 @@ from commsbot.cli.base import (
     App,
     cli,
     echo_table,
+    exit_codes,
     format_option,
     json_option,
+    needs_attention,
     pass_app,
     progress_bar,
 )
@@ -68,11 +70,14 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 )
 @json_option("With --once: print the summary as text or as JSON.")
 @pass_app
+@exit_codes
 def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
     """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
 
     The service runs the jobs in the schedules folder and posts each channel's content
-    in its slots. One process per store: a second one refuses to start.
+    in its slots. One process per store: a second one refuses to start. With --once it
+    exits 0 when all went well, 1 when something needs attention (a channel that could
+    not be opened, a failed or unknown post), 2 on a usage or config error.
     """
     from commsbot.service.lock import StoreLock
 
@@ -129,7 +134,15 @@ def _run_once(app: App, as_json: bool) -> None:
             "problems": summary.problems,
         }
         click.echo(json.dumps(data, indent=2, default=str))
-        return
+    else:
+        _echo_summary(summary, jobs, rows)
+    if summary.problems or summary.total("failed") or summary.total("unknown"):
+        needs_attention()
+
+
+def _echo_summary(
+    summary: Any, jobs: dict[str, dict[str, Any]], rows: list[dict[str, Any]]
+) -> None:
     for problem in summary.problems:
         click.echo(f"problem: {problem}", err=True)
     for name, result in jobs.items():
@@ -142,7 +155,10 @@ def _run_once(app: App, as_json: bool) -> None:
             + " (commsbot queue pending)"
         )
     if not rows:
-        click.echo("nothing to post: no channel is enabled")
+        if summary.problems:
+            click.echo("nothing posted: no channel could be opened (see the problems above)")
+        else:
+            click.echo("nothing to post: no channel is enabled")
         return
     echo_table(rows)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from commsbot.channels import channel_class
 from commsbot.config import Config
 from commsbot.slots import SlotQueue, parse_slots
 from commsbot.store import Store, from_iso
@@ -93,8 +94,11 @@ class Placer:
         self._queues: dict[str, SlotQueue] = {}
         self._enabled: dict[str, datetime] = {}
 
-    def enabled_at(self, channel: str) -> datetime:
-        """When the channel was first enabled (recorded now, on its first run)."""
+    def enabled_at(self, channel: str) -> datetime | None:
+        """When the channel was first enabled (recorded now, on its first run); None for
+        a preview channel, which has no back catalogue to hold."""
+        if channel_class(channel).preview:
+            return None
         if channel not in self._enabled:
             self._enabled[channel] = posts_q.first_enabled(self.store, channel, self.now)
         return self._enabled[channel]
