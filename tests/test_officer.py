@@ -84,7 +84,7 @@ def test_enabling_telegram_on_the_sample_waits_for_approval_while_the_outbox_pre
     assert statuses(config, "outbox") == {"sent": 44, "pending_approval": 14}
     assert "72 pending approval" in result.output
     pending = run(config, "queue", "list", "--status", "pending_approval", "--format", "json")
-    notes = [p["last_error"] for p in json.loads(pending.output)]
+    notes = [p["last_error"] for p in json.loads(pending.output)["posts"]]
     assert all(n and n.startswith("backlog: ") and n.endswith("approve to post") for n in notes)
     # The practices are recent by date: what holds them is that they were there before.
     assert any("was in the store before telegram was first enabled" in n for n in notes)
@@ -324,3 +324,78 @@ def test_digest_send_exits_1_when_its_channel_could_not_be_opened(
         assert failed.exit_code == 1, failed.output
         assert "problem: " in failed.stderr and "COMMSBOT_TEST_SMTP_USER" in failed.stderr
         assert len(smtp.recorder.messages) == 1
+
+
+# -- 9. a queue list that pages, and approvals in bulk -----------------------------------
+
+
+def test_queue_list_pages_with_a_total_and_all(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    run(config, "run", "--once")
+    page = run(config, "queue", "list", "--limit", "20")
+    assert page.exit_code == 0, page.output
+    assert page.output.rstrip().endswith(
+        "posts 1-20 of 58 (--all for every one; next page: --offset 20)"
+    )
+    last = run(config, "queue", "list", "--limit", "20", "--offset", "40")
+    assert last.output.rstrip().endswith("posts 41-58 of 58 (--all for every one)")
+    every = run(config, "queue", "list", "--all")
+    assert every.output.rstrip().endswith("58 post(s)")
+    data = json.loads(run(config, "queue", "list", "--format", "json", "--limit", "5").output)
+    assert data["total"] == 58 and data["offset"] == 0 and len(data["posts"]) == 5
+    # Times in the service's zone with its offset, as a person would read them.
+    assert data["posts"][0]["not_before"].endswith(("+01:00", "+02:00"))
+    assert (
+        len(json.loads(run(config, "queue", "list", "--all", "--format", "json").output)["posts"])
+        == 58
+    )
+    past = run(config, "queue", "list", "--offset", "100")
+    assert "no post past 100: there are 58" in past.output
+
+
+def test_approve_and_cancel_take_ranges_and_all_pending(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    run(config, "run", "--once")  # the events and newsletters, 45-58, wait for approval
+    approved = run(config, "queue", "approve", "45-47", "50")
+    assert approved.exit_code == 0, approved.output
+    assert [line.split(":")[0] for line in approved.stdout.splitlines()] == [
+        "post 45 approved",
+        "post 46 approved",
+        "post 47 approved",
+        "post 50 approved",
+    ]
+    # A range over a post that cannot be approved does the rest and says which.
+    mixed = run(config, "queue", "approve", "43-45", "48")
+    assert mixed.exit_code == 1
+    assert "Error: post 43 is sent;" in mixed.stderr and "Error: post 45 is queued;" in mixed.stderr
+    assert "3 of 4 post(s) not changed" in mixed.stderr
+    assert "post 48 approved" in mixed.stdout
+    cancelled = run(config, "queue", "cancel", "--all-pending")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.stdout.splitlines() == [f"post {i} cancelled" for i in (49, *range(51, 59))]
+    with Store(tmp_path / "commsbot.db") as store:
+        assert store.scalar("SELECT count(*) FROM posts WHERE status = 'pending_approval'") == 0
+    none = run(config, "queue", "approve", "--all-pending")
+    assert none.exit_code == 0 and none.output == "no post is waiting for approval\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("7-3",), "'7-3': a range goes from the lower id to the higher"),
+        (("x",), "'x' is not a post id or a range like 45-50"),
+        (("1-",), "'1-' is not a post id or a range like 45-50"),
+        (("1-20000",), "'1-20000' spans more than 10000 posts"),
+        (("3", "--all-pending"), "give post ids or --all-pending, not both"),
+        ((), "give post ids (12 13, or a range 45-50) or --all-pending"),
+    ],
+)
+def test_bad_ranges_are_clear_usage_errors(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    config = example_config(tmp_path)
+    result = run(config, "queue", "approve", *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

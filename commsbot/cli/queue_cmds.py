@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -180,6 +182,17 @@ def queue_plan(app: App, as_json: bool) -> None:
     echo_preview(app, as_json)
 
 
+# The stored times of a post, shown in the service's zone (JSON: ISO 8601 with offset).
+TIME_FIELDS = (
+    "not_before",
+    "next_attempt_at",
+    "attempted_at",
+    "sent_at",
+    "created_at",
+    "updated_at",
+)
+
+
 @queue.command("list")
 @click.option(
     "--status",
@@ -188,22 +201,42 @@ def queue_plan(app: App, as_json: bool) -> None:
     ),
 )
 @channel_option()
-@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
+@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True, help="Rows per page.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@click.option("--all", "show_all", is_flag=True, help="Every row, no paging.")
 @format_option("table", "json")
 @pass_app
 def queue_list(
-    app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
+    app: App,
+    status: str | None,
+    channel_name: str | None,
+    limit: int,
+    offset: int,
+    show_all: bool,
+    fmt: str,
 ) -> None:
-    """List posts in the outbox, oldest due first."""
+    """List posts in the outbox, oldest due first, a page at a time with the total."""
     from commsbot.store import posts as posts_q
 
-    rows = posts_q.list_posts(app.store, status=status, channel=channel_name, limit=limit)
+    zone = app.config.zone
+    total = posts_q.count_posts(app.store, status=status, channel=channel_name)
+    rows = posts_q.list_posts(
+        app.store,
+        status=status,
+        channel=channel_name,
+        limit=None if show_all else limit,
+        offset=0 if show_all else offset,
+    )
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        for r in rows:
+            r.update({k: local_iso(r.get(k), zone) for k in TIME_FIELDS if k in r})
+        data = {"total": total, "offset": 0 if show_all else offset, "posts": rows}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for r in rows:
         r["text"] = (r["text"].splitlines() or [""])[0][:50]
         r["error"] = (r["last_error"] or "")[:40]
+        r["not_before"] = local_time(r["not_before"], zone)
     echo_table(
         rows,
         [
@@ -218,6 +251,15 @@ def queue_list(
             "error",
         ],
     )
+    first = (0 if show_all else offset) + 1
+    if rows and len(rows) < total:
+        last = first + len(rows) - 1
+        more = f"; next page: --offset {last}" if last < total else ""
+        click.echo(f"\nposts {first}-{last} of {total} (--all for every one{more})")
+    elif rows:
+        click.echo(f"\n{total} post(s)")
+    elif total:
+        click.echo(f"no post past {offset}: there are {total}")
 
 
 @queue.command("show")
@@ -238,35 +280,101 @@ def queue_show(app: App, post_id: int) -> None:
     click.echo(text)
 
 
+class PostIds(click.ParamType[list[int]]):
+    """A post id or a range of them, "45-50"."""
+
+    name = "ID|FROM-TO"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, list):
+            return value
+        from commsbot.text.user_input import row_id
+
+        first, dash, last = str(value).partition("-")
+        low, high = row_id(first), row_id(last) if dash else row_id(first)
+        if low is None or high is None:
+            self.fail(f"{value!r} is not a post id or a range like 45-50", param, ctx)
+        if high < low:
+            self.fail(f"{value!r}: a range goes from the lower id to the higher", param, ctx)
+        if high - low >= MAX_RANGE:
+            self.fail(f"{value!r} spans more than {MAX_RANGE} posts", param, ctx)
+        return list(range(low, high + 1))
+
+
+# A range is typed by a person: one this long is a typo, not a plan.
+MAX_RANGE = 10_000
+
+
+def _chosen_posts(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> list[int]:
+    from commsbot.store import posts as posts_q
+
+    if all_pending and ranges:
+        raise click.UsageError("give post ids or --all-pending, not both")
+    if all_pending:
+        rows = posts_q.list_posts(app.store, status="pending_approval", limit=None)
+        return [r["id"] for r in rows]
+    if not ranges:
+        raise click.UsageError("give post ids (12 13, or a range 45-50) or --all-pending")
+    return list(dict.fromkeys(i for ids in ranges for i in ids))
+
+
+def _each_post(post_ids: list[int], act: Callable[[int], str]) -> None:
+    """Act on each post, saying what became of it; one that cannot be changed is said
+    and the rest still done, then the command exits 1."""
+    from commsbot.errors import ContentError
+
+    if not post_ids:
+        click.echo("no post is waiting for approval")
+        return
+    refused = 0
+    for post_id in post_ids:
+        try:
+            click.echo(act(post_id))
+        except ContentError as exc:
+            refused += 1
+            click.echo(f"Error: {exc}", err=True)
+    if refused:
+        if len(post_ids) > 1:
+            click.echo(f"{refused} of {len(post_ids)} post(s) not changed", err=True)
+        click.get_current_context().exit(1)
+
+
 @queue.command("approve")
-@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@click.argument("ranges", type=PostIds(), nargs=-1)
+@click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
-def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
-    """Approve posts waiting for approval; each goes out in its channel's next free slot
-    (or at its own time, if that is still ahead)."""
+def queue_approve(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:
+    """Approve posts waiting for approval (ids, ranges like 45-50, or --all-pending); each
+    goes out in its channel's next free slot (or at its own time, if still ahead)."""
     from commsbot.posting.placement import approval_time
     from commsbot.posting.queue import approve, require_post
 
-    for post_id in post_ids:
+    def act(post_id: int) -> str:
         now = utcnow()
         found = require_post(app.store, post_id)
         post = approve(
             app.store, post_id, now, not_before=approval_time(app.store, app.config, found, now)
         )
         when = local_time(post["not_before"], app.config.zone)
-        click.echo(f"post {post_id} approved: queued for {post['channel']} at {when}")
+        return f"post {post_id} approved: queued for {post['channel']} at {when}"
+
+    _each_post(_chosen_posts(app, ranges, all_pending), act)
 
 
 @queue.command("cancel")
-@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@click.argument("ranges", type=PostIds(), nargs=-1)
+@click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
-def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
-    """Cancel posts that have not been sent (waiting for approval, queued, failed)."""
+def queue_cancel(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:
+    """Cancel posts that have not been sent (waiting for approval, queued, failed): ids,
+    ranges like 45-50, or --all-pending."""
     from commsbot.posting.queue import cancel
 
-    for post_id in post_ids:
+    def act(post_id: int) -> str:
         cancel(app.store, post_id, utcnow())
-        click.echo(f"post {post_id} cancelled")
+        return f"post {post_id} cancelled"
+
+    _each_post(_chosen_posts(app, ranges, all_pending), act)
 
 
 @queue.command("retry")

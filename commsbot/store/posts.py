@@ -152,13 +152,7 @@ def posts_for_item(store: Store, item_type: str, item_id: int) -> list[dict[str,
     )
 
 
-def list_posts(
-    store: Store,
-    *,
-    status: str | None = None,
-    channel: str | None = None,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
+def _where(status: str | None, channel: str | None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if status:
         clauses.append("status = ?")
@@ -166,10 +160,29 @@ def list_posts(
     if channel:
         clauses.append("channel = ?")
         params.append(channel)
-    where = " AND ".join(clauses) or "1"
+    return " AND ".join(clauses) or "1", params
+
+
+def list_posts(
+    store: Store,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Posts, oldest due first: ``limit`` of them (None: all) from ``offset``."""
+    where, params = _where(status, channel)
     return store.rows(
-        f"SELECT * FROM posts WHERE {where} ORDER BY not_before, id LIMIT ?", (*params, limit)
+        f"SELECT * FROM posts WHERE {where} ORDER BY not_before, id LIMIT ? OFFSET ?",
+        (*params, -1 if limit is None else limit, offset),
     )
+
+
+def count_posts(store: Store, *, status: str | None = None, channel: str | None = None) -> int:
+    """How many posts ``list_posts`` would list without a limit."""
+    where, params = _where(status, channel)
+    return int(store.scalar(f"SELECT count(*) FROM posts WHERE {where}", params))
 
 
 def change_post(
