@@ -190,7 +190,7 @@ def test_queue_add_refuses_a_past_time_unless_now(tmp_path: Path) -> None:
     assert now.exit_code == 0, now.output
     assert "post 1 on outbox: queued for" in now.output
     both = run(config, "queue", "add", "Hello", "--now", "--next-slot")
-    assert both.exit_code == 2 and "give one of --at, --next-slot and --now" in both.output
+    assert both.exit_code == 2 and "give one of --at, --next-slot, --first and --now" in both.output
 
 
 def test_queue_add_says_how_an_over_long_text_is_cut_or_threaded(tmp_path: Path) -> None:
@@ -399,3 +399,44 @@ def test_bad_ranges_are_clear_usage_errors(
     result = run(config, "queue", "approve", *args)
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+# -- 7. --first: share next ----------------------------------------------------------------
+
+
+def test_first_takes_the_earliest_slot_and_names_the_post_it_moved(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    text = config.read_text(encoding="utf-8").replace(
+        'slots = []\n', 'slots = ["Tue 10:00", "Thu 14:00"]\n', 1
+    )
+    config.write_text(text, encoding="utf-8")
+    run(config, "init", "--sample")
+    run(config, "run", "--once")  # the 44 practices take the coming slots, one each
+    db = tmp_path / "commsbot.db"
+    with Store(db) as store:
+        before = store.rows(
+            "SELECT id, not_before FROM posts WHERE status = 'queued' ORDER BY not_before"
+        )
+    assert len(before) == 44
+    earliest, second_id = before[0], before[1]["id"]
+    behind = run(config, "queue", "add", "Behind the backlog", "--next-slot")
+    with Store(db) as store:
+        late = store.scalar("SELECT not_before FROM posts WHERE id = 59")
+    assert late > before[-1]["not_before"]  # --next-slot: after all 44
+    assert behind.exit_code == 0
+    urgent = run(config, "queue", "add", "Urgent: venue changed", "--first")
+    assert urgent.exit_code == 0, urgent.output
+    lines = urgent.stdout.splitlines()
+    assert lines[0].startswith("post 60 on outbox: queued for ")
+    assert lines[1].startswith(f"post {earliest['id']} on outbox (")
+    assert lines[1].endswith(" to make room")
+    with Store(db) as store:
+        got = {r["id"]: r["not_before"] for r in store.rows("SELECT id, not_before FROM posts")}
+        held = store.scalar(
+            "SELECT count(*) FROM posts WHERE status = 'queued' GROUP BY not_before "
+            "ORDER BY count(*) DESC LIMIT 1"
+        )
+    assert got[60] == earliest["not_before"]
+    assert got[earliest["id"]] > late  # to the next free slot, after the one --next-slot took
+    assert got[second_id] == before[1]["not_before"]  # nothing else moved
+    assert held == 1  # one post per slot still

@@ -137,7 +137,7 @@ def test_queue_slots_without_slots(tmp_path: Path) -> None:
 def test_at_and_next_slot_exclude_each_other(slotted: Run) -> None:
     result = slotted("queue", "add", "Hi", "--next-slot", "--at", "2026-12-01 10:00")
     assert result.exit_code == 2
-    assert "give one of --at, --next-slot and --now" in result.output
+    assert "give one of --at, --next-slot, --first and --now" in result.output
 
 
 def test_pending_approve_and_cancel(tmp_path: Path) -> None:

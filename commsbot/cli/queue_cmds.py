@@ -80,6 +80,11 @@ def queue() -> None:
     "--next-slot", is_flag=True, help="In each channel's next free posting slot (see queue slots)."
 )
 @click.option("--now", "at_once", is_flag=True, help="As soon as possible (the default).")
+@click.option(
+    "--first",
+    is_flag=True,
+    help="Share next: each channel's earliest slot; the post holding it moves (and is named).",
+)
 @click.option("--link", help="A link to add after the text; it is never truncated.")
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
@@ -90,12 +95,14 @@ def queue_add(
     at_text: str | None,
     next_slot: bool,
     at_once: bool,
+    first: bool,
     link: str | None,
     template: str,
 ) -> None:
-    """Queue TEXT as an announcement on one or more channels, --now, --at a time, or in the
-    --next-slot; with an approval policy it waits for `queue approve`. A time in the past
-    is refused; a text too long for a channel is shown as it will be cut or threaded."""
+    """Queue TEXT as an announcement on one or more channels, --now, --at a time, in the
+    --next-slot or the --first slot; with an approval policy it waits for `queue approve`.
+    A time in the past is refused; a text too long for a channel is shown as it will be
+    cut or threaded."""
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announce, require_post
 
@@ -107,8 +114,8 @@ def queue_add(
             _convert(Field("link", "url"), link, Reference())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
-    if sum(map(bool, (at_text, next_slot, at_once))) > 1:
-        raise click.UsageError("give one of --at, --next-slot and --now")
+    if sum(map(bool, (at_text, next_slot, at_once, first))) > 1:
+        raise click.UsageError("give one of --at, --next-slot, --first and --now")
     now = utcnow()
     at = parse_time(at_text, app.config.zone) if at_text else now
     if at_text and at < now - PAST_GRACE:
@@ -118,6 +125,7 @@ def queue_add(
             param_hint="--at",
         )
     channels = make_channels(app.config, _channels(app, channel_names))
+    moved: list[dict[str, Any]] = []
     ids = announce(
         app.store,
         app.config,
@@ -127,7 +135,9 @@ def queue_add(
         link=link,
         template=template,
         next_slot=next_slot,
+        first=first,
         warn=lambda note: click.echo(f"warning: {note}", err=True),
+        moved=moved,
     )
     for post_id in ids:
         post = require_post(app.store, post_id)
@@ -136,6 +146,12 @@ def queue_add(
             click.echo(f"post {post_id} on {post['channel']}: waiting for approval")
         else:
             click.echo(f"post {post_id} on {post['channel']}: queued for {when}")
+    for post in moved:
+        click.echo(
+            f"post {post['id']} on {post['channel']} ({post['item_ref']}) moved from "
+            f"{local_time(post['not_before'], app.config.zone)} to "
+            f"{local_time(post['moved_to'], app.config.zone)} to make room"
+        )
 
 
 def echo_preview(app: App, as_json: bool) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from commsbot.channels import channel_class
 from commsbot.config import Config
-from commsbot.slots import SlotQueue, parse_slots
-from commsbot.store import Store, from_iso
+from commsbot.slots import SlotQueue, occurrences, parse_slots
+from commsbot.store import Store, from_iso, iso
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
 
@@ -140,6 +140,24 @@ class Placer:
         if self.config.approval.policy(item_type, channel) == "approve":
             return Placement("pending_approval", at or self.now)
         return Placement("queued", at or self.next_slot(channel))
+
+
+def first_slot(
+    store: Store, config: Config, channel: str, now: datetime
+) -> tuple[datetime, dict[str, Any] | None]:
+    """The channel's earliest coming slot (``now`` without slots) and the queued post that
+    holds it, to be moved; a slot held by a post already on its way is passed over."""
+    slots = parse_slots(config.channel(channel).slots)
+    for moment in occurrences(slots, config.zone, now):
+        marks = ", ".join("?" * len(service_q.HOLDS_SLOT))
+        holder = store.row(
+            f"SELECT * FROM posts WHERE channel = ? AND not_before = ? AND status IN ({marks}) "
+            "ORDER BY id LIMIT 1",
+            (channel, iso(moment), *service_q.HOLDS_SLOT),
+        )
+        if holder is None or holder["status"] in ("queued", "draft"):
+            return moment, holder
+    return now, None
 
 
 def approval_time(store: Store, config: Config, post: dict[str, Any], now: datetime) -> datetime:

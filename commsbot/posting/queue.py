@@ -13,6 +13,7 @@ from commsbot.channels.base import Channel
 from commsbot.config import Config
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
+from commsbot.posting.placement import Placer, first_slot
 from commsbot.posting.select import Lookup
 from commsbot.render import Output, Renderer
 from commsbot.store import Store, iso
@@ -37,17 +38,18 @@ def announce(
     link: str | None = None,
     template: str = "announcement",
     next_slot: bool = False,
+    first: bool = False,
     warn: Callable[[str], None] | None = None,
+    moved: list[dict[str, Any]] | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
     It goes out at ``at``, or with ``next_slot`` in each channel's next free slot; the
     approval policy for announcements decides whether it waits for approval first.
     ``warn`` hears, before anything is queued, how a text too long for a channel is cut
-    or threaded there.
+    or threaded there. With ``first`` it takes each channel's earliest coming slot; the
+    post that held it moves to the next free one, and is added to ``moved``.
     """
-    from commsbot.posting.placement import Placer
-
     if not text.strip():
         raise ContentError("an announcement needs some text")
     renderer = Renderer(config.service.templates)
@@ -64,7 +66,13 @@ def announce(
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
         rows = []
         for name, out in outputs.items():
-            placed = placer.place("announcement", name, at=None if next_slot else at)
+            when: datetime | None = None if next_slot else at
+            if first:
+                when, holder = first_slot(store, config, name, at)
+                # One waiting for approval holds no slot: it moves nothing.
+                if holder is not None and config.approval.policy("announcement", name) == "auto":
+                    _move(store, holder, placer, at, moved)
+            placed = placer.place("announcement", name, at=when)
             rows.append(
                 {
                     "item_type": "announcement",
@@ -80,6 +88,20 @@ def announce(
         posts_q.insert_posts(store, rows, at)
         inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
     return [r["id"] for r in inserted]
+
+
+def _move(
+    store: Store,
+    holder: dict[str, Any],
+    placer: Placer,
+    now: datetime,
+    moved: list[dict[str, Any]] | None,
+) -> None:
+    """Move the post holding a slot to its channel's next free one."""
+    new = placer.next_slot(holder["channel"])
+    posts_q.change_post(store, holder["id"], ("queued", "draft"), now, not_before=iso(new))
+    if moved is not None:
+        moved.append({**holder, "moved_to": iso(new)})
 
 
 def long_text_note(channel: str, out: Output) -> str | None:
