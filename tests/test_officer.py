@@ -407,7 +407,7 @@ def test_bad_ranges_are_clear_usage_errors(
 def test_first_takes_the_earliest_slot_and_names_the_post_it_moved(tmp_path: Path) -> None:
     config = example_config(tmp_path)
     text = config.read_text(encoding="utf-8").replace(
-        'slots = []\n', 'slots = ["Tue 10:00", "Thu 14:00"]\n', 1
+        "slots = []\n", 'slots = ["Tue 10:00", "Thu 14:00"]\n', 1
     )
     config.write_text(text, encoding="utf-8")
     run(config, "init", "--sample")
@@ -440,3 +440,60 @@ def test_first_takes_the_earliest_slot_and_names_the_post_it_moved(tmp_path: Pat
     assert got[earliest["id"]] > late  # to the next free slot, after the one --next-slot took
     assert got[second_id] == before[1]["not_before"]  # nothing else moved
     assert held == 1  # one post per slot still
+
+
+# -- 13. output plumbing -------------------------------------------------------------------
+
+
+def test_export_to_dash_is_stdout_and_practices_add_names_its_slug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    exported = run(config, "content", "export", "-o", "-")
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads(exported.stdout)["practices"]) == 44
+    assert not (tmp_path / "-").exists()
+    added = run(
+        config,
+        "practices",
+        "add",
+        "--title",
+        "Design for Health Vouchers",
+        "--city",
+        "birmingham",
+        "--theme",
+        "smart-incentives",
+        "--summary",
+        "Vouchers.",
+        "--url",
+        "https://example.org/v",
+    )
+    assert added.stdout == "added practice design-for-health-vouchers\n"
+    # One enabled channel that posts: preview needs no --channel.
+    shown = run(config, "preview", "practice", "design-for-health-vouchers")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("Design for Health Vouchers")
+    assert "--- outbox: " in shown.stderr
+
+
+def test_preview_asks_for_a_channel_when_several_post(tmp_path: Path, fake: FakeTelegram) -> None:
+    config = example_config(tmp_path, telegram_section(fake))
+    run(config, "init", "--sample")
+    result = run(config, "preview", "practice", "tallinn-factory-creative-incubator")
+    assert result.exit_code == 2
+    assert "give --channel: of the enabled channels, 2 post (outbox, telegram)" in result.output
+
+
+def test_digest_preview_html_alone_on_stdout(tmp_path: Path) -> None:
+    from commsbot.content.items import load_sample
+    from tests.support.digest import at, write_config
+
+    config = write_config(tmp_path / "commsbot.toml", 25)
+    with Store(tmp_path / "commsbot.db") as store:
+        load_sample(store, at("2026-11-18"))
+    result = run(config, "digest", "preview", "--period", "2026-W47", "--part", "html")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.lstrip().startswith("<")
+    assert "# Subject: " in result.stderr and "#" not in result.stdout.splitlines()[0]

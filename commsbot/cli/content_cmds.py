@@ -102,11 +102,13 @@ def _content_group(ctype: ContentType) -> click.Group:
         data = _collect(ctype, values)
         where = str(values["from_file"]) if values.get("from_file") else ctype.name
         added, _ = add_items(app.store, ctype, [(where, data)], utcnow())
-        click.echo(
-            f"added {ctype.name} {data.get('slug') or '(slug from title)'}"
-            if added
-            else "nothing added"
-        )
+        if not added:
+            click.echo("nothing added")
+            return
+        from commsbot.store.content import newest_slug
+
+        # The slug a title gave is the one the officer types next (show, preview, edit).
+        click.echo(f"added {ctype.name} {data.get('slug') or newest_slug(app.store, ctype.name)}")
 
     group.add_command(_command("add", add, _field_options(ctype), f"Add a {ctype.name}."))
 
@@ -270,7 +272,7 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
     else:
         types = [content_type(type_name).name] if type_name else None
         text = json.dumps(export_data(app.store, types), ensure_ascii=False, indent=2) + "\n"
-    if output:
+    if output and str(output) != "-":  # "-" is stdout, as for most tools
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -283,9 +285,9 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
-@channel_option(required=True, help="Channel to render for.")
+@channel_option(help="Channel to render for (default: the one enabled channel that posts).")
 @pass_app
-def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
+def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> None:
     """Print exactly what CHANNEL would receive for an item, with its length."""
     from commsbot.content.items import require_item
     from commsbot.content.types import content_type
@@ -293,6 +295,14 @@ def preview(app: App, type_name: str, slug: str, channel_name: str) -> None:
     from commsbot.posting.select import Lookup
     from commsbot.render import Renderer
 
+    if channel_name is None:
+        from commsbot.channels import channel_class
+
+        posting = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
+        if len(posting) != 1:
+            which = f"{len(posting)} post ({', '.join(posting)})" if posting else "none posts"
+            raise click.UsageError(f"give --channel: of the enabled channels, {which}")
+        channel_name = posting[0]
     ctype = content_type(type_name)
     item = require_item(app.store, ctype, slug)
     channel = make_channels(app.config, [channel_name])[channel_name]

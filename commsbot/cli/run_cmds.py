@@ -133,11 +133,20 @@ def _run_once(app: App, as_json: bool) -> None:
             "jobs": jobs,
             "problems": summary.problems,
         }
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(json.dumps(data, indent=2, default=_plain))
     else:
         _echo_summary(summary, jobs, rows)
     if summary.problems or summary.total("failed") or summary.total("unknown"):
         needs_attention()
+
+
+def _plain(value: Any) -> Any:
+    """A job's result object (a dataclass such as Tracked) as JSON data, not its repr."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 def _echo_summary(
@@ -145,9 +154,11 @@ def _echo_summary(
 ) -> None:
     for problem in summary.problems:
         click.echo(f"problem: {problem}", err=True)
+    from commsbot.service.runs import describe
+
     for name, result in jobs.items():
-        if result:
-            click.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+        if result:  # one short line, as the job runs record it (never a Python repr)
+            click.echo(f"{name}: {describe(result)}")
     if summary.held:
         click.echo(
             "not queued: "
