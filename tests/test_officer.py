@@ -385,7 +385,7 @@ def test_approve_and_cancel_take_ranges_and_all_pending(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("7-3",), "'7-3': a range goes from the lower id to the higher"),
-        (("x",), "'x' is not a post id or a range like 45-50"),
+        (("x",), "'x' is not a valid integer"),
         (("1-",), "'1-' is not a post id or a range like 45-50"),
         (("1-20000",), "'1-20000' spans more than 10000 posts"),
         (("3", "--all-pending"), "give post ids or --all-pending, not both"),

@@ -304,11 +304,13 @@ class PostIds(click.ParamType[list[int]]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, list):
             return value
-        from commsbot.text.user_input import row_id
-
         first, dash, last = str(value).partition("-")
-        low, high = row_id(first), row_id(last) if dash else row_id(first)
-        if low is None or high is None:
+        if not dash:  # one id, refused as any id argument is (digits, size)
+            return [POSITIVE_INT.convert(value, param, ctx)]
+        try:
+            low = POSITIVE_INT.convert(first, param, ctx)
+            high = POSITIVE_INT.convert(last, param, ctx)
+        except click.BadParameter:
             self.fail(f"{value!r} is not a post id or a range like 45-50", param, ctx)
         if high < low:
             self.fail(f"{value!r}: a range goes from the lower id to the higher", param, ctx)
@@ -356,7 +358,7 @@ def _each_post(post_ids: list[int], act: Callable[[int], str]) -> None:
 
 
 @queue.command("approve")
-@click.argument("ranges", type=PostIds(), nargs=-1)
+@click.argument("ranges", type=PostIds(), nargs=-1, metavar="POST_IDS...")
 @click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
 def queue_approve(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:
@@ -378,7 +380,7 @@ def queue_approve(app: App, ranges: tuple[list[int], ...], all_pending: bool) ->
 
 
 @queue.command("cancel")
-@click.argument("ranges", type=PostIds(), nargs=-1)
+@click.argument("ranges", type=PostIds(), nargs=-1, metavar="POST_IDS...")
 @click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
 def queue_cancel(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:

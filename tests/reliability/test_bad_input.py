@@ -369,7 +369,7 @@ BAD_SCHEDULE = {"schedules/bad.toml": '[publish]\nevery = "soon"\n'}
 PROCESS_CASES = [
     case("process: config error", "status", 1, "{config}: service.bogus: unknown key", config="[service]\nbogus = 1"),
     case("process: argument not UTF-8", ("queue", "add", b"Caf\xe9"), 2, "argument 'Caf\ufffd' is not UTF-8 text"),
-    case("process: schedule error", "run", 1, "{dir}/schedules/bad.toml: publish.every: 'soon' is not an interval", config=SCHEDULES, files=BAD_SCHEDULE),
+    case("process: schedule error", "run", 2, "{dir}/schedules/bad.toml: publish.every: 'soon' is not an interval", config=SCHEDULES, files=BAD_SCHEDULE),
     case("process: store locked", "run --once", 1, "the store is in use by commsbot PID"),
 ]
 # fmt: on
