@@ -497,3 +497,49 @@ def test_digest_preview_html_alone_on_stdout(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.lstrip().startswith("<")
     assert "# Subject: " in result.stderr and "#" not in result.stdout.splitlines()[0]
+
+
+# -- 8. digest retry -------------------------------------------------------------------
+
+
+def test_digest_retry_resends_failed_deliveries_and_unknown_ones_only_by_id(
+    tmp_path: Path,
+) -> None:
+    from commsbot.content.items import load_sample
+    from tests.support.digest import at, smtp_server, subscribe, write_config
+
+    with smtp_server() as smtp:
+        config = write_config(
+            tmp_path / "commsbot.toml", smtp.port, "[posting]\nmax_attempts = 1\n"
+        )
+        with Store(tmp_path / "commsbot.db") as store:
+            load_sample(store, at("2026-11-18"))
+            for who in ("ana", "ben", "cy"):
+                subscribe(store, "email", f"{who}@example.org", "weekly", at("2026-11-01"))
+        smtp.recorder.data_replies["ben@example.org"] = "451 4.3.0 try again later"
+        smtp.recorder.drop_after_data.add("cy@example.org")
+        first = run(config, "digest", "send", "--period", "2026-W47")
+        assert first.exit_code == 1, first.output  # a failed and an unknown delivery
+        assert len(smtp.recorder.to("ana@example.org")) == 1
+        # Sending again says nobody is due: the failed one is only resent by retry.
+        assert "nobody is due" in run(config, "digest", "send", "--period", "2026-W47").output
+        del smtp.recorder.data_replies["ben@example.org"]
+        smtp.recorder.drop_after_data.clear()
+        retried = run(config, "digest", "retry", "--period", "2026-W47")
+        assert retried.exit_code == 1, retried.output  # cy's unknown one still needs a look
+        assert "1 unknown delivery(ies) not sent again: check that they did not arrive" in (
+            retried.stdout
+        )
+        assert "1 delivery(ies) to send again" in retried.stdout
+        assert len(smtp.recorder.to("ben@example.org")) == 1
+        assert len(smtp.recorder.to("cy@example.org")) == 1  # the dropped one, once
+        with Store(tmp_path / "commsbot.db") as store:
+            unknown = store.scalar("SELECT id FROM digest_deliveries WHERE status = 'unknown'")
+        checked = run(config, "digest", "retry", str(unknown))
+        assert checked.exit_code == 0, checked.output
+        assert len(smtp.recorder.to("cy@example.org")) == 2
+        again = run(config, "digest", "retry", str(unknown))
+        assert again.exit_code == 1
+        assert f"delivery {unknown} is sent; only a failed or unknown one" in again.output
+        nothing = run(config, "digest", "retry")
+        assert nothing.exit_code == 0 and "no failed delivery to send again" in nothing.output

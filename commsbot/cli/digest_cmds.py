@@ -182,6 +182,52 @@ async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | Non
     return reports
 
 
+@digest.command("retry")
+@click.argument("delivery_ids", type=POSITIVE_INT, nargs=-1, metavar="[DELIVERY_ID]...")
+@click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
+@json_option("Print the outcome as text or as JSON.")
+@pass_app
+@exit_codes
+def digest_retry(
+    app: App, delivery_ids: tuple[int, ...], period_text: str | None, as_json: bool
+) -> None:
+    """Send failed digest deliveries again (of --period, or all), now; an unknown one only
+    by its id, once you checked it did not arrive (see digest deliveries)."""
+    import asyncio
+
+    from commsbot.digests.build import parse_period
+    from commsbot.digests.send import requeue
+
+    period = parse_period(period_text, app.config.zone) if period_text else None
+    periods, requeued, unknown = requeue(
+        app.store, app.config, utcnow(), period=period, delivery_ids=delivery_ids
+    )
+    if unknown and not as_json:
+        click.echo(
+            f"{unknown} unknown delivery(ies) not sent again: check that they did not "
+            "arrive, then `commsbot digest retry ID` (ids in `digest deliveries --status unknown`)"
+        )
+    if not requeued:
+        if not as_json:
+            click.echo("no failed delivery to send again")
+        else:
+            click.echo(json.dumps({"digests": [], "problems": [], "stale": 0}, indent=2))
+        if unknown:
+            needs_attention()
+        return
+    if not as_json:
+        click.echo(f"{len(requeued)} delivery(ies) to send again")
+    reports = asyncio.run(_send(app, periods, False, None))
+    rows = [row for report in reports for row in report.rows()]
+    problems = [p for report in reports for p in report.problems]
+    if as_json:
+        click.echo(json.dumps({"digests": rows, "problems": problems, "stale": 0}, indent=2))
+    else:
+        _echo_sent(rows, problems, 0, False, periods)
+    if problems or unknown or any(r.get("failed") or r.get("unknown") for r in rows):
+        needs_attention()
+
+
 @digest.command("list")
 @click.option("--limit", type=POSITIVE_INT, default=20, show_default=True)
 @pass_app
