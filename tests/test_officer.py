@@ -543,3 +543,23 @@ def test_digest_retry_resends_failed_deliveries_and_unknown_ones_only_by_id(
         assert f"delivery {unknown} is sent; only a failed or unknown one" in again.output
         nothing = run(config, "digest", "retry")
         assert nothing.exit_code == 0 and "no failed delivery to send again" in nothing.output
+
+
+# -- 11. one clock for people -------------------------------------------------------------
+
+
+def test_queue_show_and_list_read_in_the_service_zone(tmp_path: Path) -> None:
+    import re
+
+    config = example_config(tmp_path)
+    run(config, "init")
+    run(config, "queue", "add", "Hello", "--at", "2030-03-01 09:00")
+    shown = run(config, "queue", "show", "1")
+    assert shown.exit_code == 0, shown.output
+    assert re.search(r"^not_before +2030-03-01 09:00 CET$", shown.output, flags=re.M)
+    assert re.search(r"^created_at +\d{4}-\d\d-\d\d \d\d:\d\d CES?T$", shown.output, flags=re.M)
+    assert not re.search(r"\d\dZ\b", shown.output)  # no UTC stamp is left for a person
+    listed = run(config, "queue", "list")
+    assert "2030-03-01 09:00 CET" in listed.output
+    data = json.loads(run(config, "queue", "list", "--format", "json").output)
+    assert data["posts"][0]["not_before"] == "2030-03-01T09:00:00+01:00"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,18 +13,22 @@ from commsbot.cli.base import (
     echo_table,
     exit_codes,
     format_option,
+    local_time,
     needs_attention,
     pass_app,
 )
 from commsbot.clock import utcnow
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 from commsbot.errors import ContentError
 
 
-def _state(feed: dict[str, Any]) -> str:
+def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
     if feed["disabled"]:
         return "disabled"
     if feed["error_count"]:
-        return f"failing ({feed['error_count']}), next try {feed['next_poll_at']}"
+        return f"failing ({feed['error_count']}), next try {local_time(feed['next_poll_at'], zone)}"
     if feed["last_success_at"] is None:
         return "not polled yet"
     return "ok"
@@ -93,8 +97,8 @@ def feeds_list(app: App, fmt: str) -> None:
                 "city": f["city"] or "",
                 "theme": f["theme"] or "",
                 "from": f["source"],
-                "state": _state(f),
-                "last poll": f["last_polled_at"] or "",
+                "state": _state(f, app.config.zone),
+                "last poll": local_time(f["last_polled_at"], app.config.zone) or "",
                 "problem": f["disabled_reason"] or f["last_error"] or f["last_warning"] or "",
             }
             for f in rows

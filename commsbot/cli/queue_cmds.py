@@ -288,6 +288,7 @@ def queue_show(app: App, post_id: int) -> None:
     post = require_post(app.store, post_id)
     text = post.pop("text")
     payload = post.pop("payload")
+    post.update({k: local_time(post[k], app.config.zone) for k in TIME_FIELDS if k in post})
     for key, value in post.items():
         click.echo(f"{key:16} {'' if value is None else value}")
     if payload.get("thread"):
