@@ -245,7 +245,8 @@ async def machinery(store: Any, config: Any) -> tuple[float, int]:
     from commsbot.channels.base import Channel, ChannelSettings, Delivery, DirectMessage, Rendered
 
     class Instant(Channel):
-        name = "telegram"
+        kind = "telegram"
+        sends_direct = True
         max_length = 4096
         rate_per_second = float("inf")
         concurrency = IN_FLIGHT

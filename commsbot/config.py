@@ -7,6 +7,7 @@ keys ending in ``_env`` name environment variables, read only when a channel nee
 from __future__ import annotations
 
 import dataclasses
+import functools
 import keyword
 import os
 import re
@@ -140,6 +141,9 @@ class MovementConfig:
 
     # Tags without '#', e.g. ["CrossInnovation"]; their public timelines are read.
     hashtags: tuple[str, ...] = ()
+    # The Mastodon account that reads them (its mentions, its request allowance); "": the
+    # one named mastodon, else the first enabled Mastodon account.
+    account: str = ""
     # Also store public mentions of and replies to our account (its notifications).
     mentions: bool = False
     # Statuses asked for per request (Mastodon gives at most 40), and pages read per
@@ -170,6 +174,17 @@ class Config:
     @property
     def enabled_channels(self) -> list[str]:
         return [name for name, s in self.channels.items() if s.enabled]
+
+    def enabled_accounts(self, kind: str) -> list[str]:
+        """The enabled accounts of one platform kind, in the config's order."""
+        return [name for name, s in self.channels.items() if s.enabled and s.kind == kind]
+
+    def movement_account(self) -> str | None:
+        """The Mastodon account that tracks the movement, if one is enabled."""
+        enabled = self.enabled_accounts("mastodon")
+        if self.movement.account:
+            return self.movement.account if self.movement.account in enabled else None
+        return "mastodon" if "mastodon" in enabled else next(iter(enabled), None)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -242,14 +257,22 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: [channels] must be a table")
     channels: dict[str, ChannelSettings] = {}
     for name, section in channels_raw.items():
-        cls = settings_class(name)
+        kind = section.get("kind", name) if isinstance(section, dict) else name
+        cls = settings_class(kind) if isinstance(kind, str) else None
         if cls is None:
             from commsbot.channels import channel_names
 
+            kinds = ", ".join(channel_names())
+            if isinstance(section, dict) and "kind" in section:
+                raise loader.fail(
+                    f"channels.{name}.kind", f"unknown kind {kind!r} (known: {kinds})"
+                )
             raise ConfigError(
-                f"{path}: unknown channel [channels.{name}] (known: {', '.join(channel_names())})"
+                f"{path}: unknown channel [channels.{name}]: give it a kind, e.g. "
+                f'kind = "mastodon" (known kinds: {kinds})'
             )
-        channels[name] = loader.build(cls, section, f"channels.{name}")
+        settings = loader.build(cls, section, f"channels.{name}")
+        channels[name] = dataclasses.replace(settings, kind=str(kind))
         problem = channels[name].check()
         if problem:
             raise ConfigError(f"{path}: channels.{name}.{problem}")
@@ -274,6 +297,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
         )
     _check_slots(loader, channels)
+    _check_accounts(loader, channels, posting)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
     digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
@@ -289,7 +313,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ingest=_ingest(loader, raw.get("ingest", {})),
         approval=approval,
         digest=digest,
-        movement=_movement(loader, raw.get("movement", {})),
+        movement=_movement(loader, raw.get("movement", {}), channels),
     )
 
 
@@ -330,8 +354,17 @@ _HASHTAG = re.compile(r"\w+")
 MAX_MOVEMENT_REQUESTS = 150
 
 
-def _movement(loader: _Builder, raw: Any) -> MovementConfig:
+def _movement(loader: _Builder, raw: Any, channels: dict[str, ChannelSettings]) -> MovementConfig:
     movement = loader.build(MovementConfig, raw, "movement")
+    if movement.account:
+        own = channels.get(movement.account)
+        if own is None or own.kind != "mastodon":
+            mastodon = [n for n, s in channels.items() if s.kind == "mastodon"]
+            raise loader.fail(
+                "movement.account",
+                f"no Mastodon account {movement.account!r} is configured "
+                f"(configured: {', '.join(mastodon) or 'none'})",
+            )
     seen: dict[str, int] = {}
     for i, tag in enumerate(movement.hashtags):
         key = f"movement.hashtags[{i}]"
@@ -380,6 +413,77 @@ def _check_slots(loader: _Builder, channels: dict[str, ChannelSettings]) -> None
                 parse_slot(text)
             except ValueError as exc:
                 raise loader.fail(f"channels.{name}.slots[{i}]", str(exc)) from None
+
+
+# An account's name is a key in TOML, a folder of templates and a word on the command line.
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+@functools.cache
+def network_reference() -> tuple[list[str], list[str]]:
+    """The slugs of the network's cities and themes (its packaged reference data)."""
+    import json
+
+    # Read as a file: importing commsbot.content from here would break the layers.
+    sample = PACKAGE_DIR / "content" / "sample" / "network.json"
+    data = json.loads(sample.read_text(encoding="utf-8"))
+    return [c["slug"] for c in data["cities"]], [t["slug"] for t in data["themes"]]
+
+
+def _check_accounts(
+    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig
+) -> None:
+    """Names, identities and filters of the accounts, each problem naming its key."""
+    from commsbot.channels import channel_class
+
+    seen: dict[str, str] = {}
+    identities: dict[tuple[object, ...], str] = {}
+    for name, settings in channels.items():
+        key = f"channels.{name}"
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise loader.fail(key, "a channel name is letters, digits, - and _ only")
+        if name.lower() in seen:
+            raise loader.fail(
+                key, f"the same name as channels.{seen[name.lower()]} (names ignore case)"
+            )
+        seen[name.lower()] = name
+        fields = channel_class(settings.kind).account_keys
+        if fields:
+            identity = (settings.kind, *(getattr(settings, f) for f in fields))
+            if identity in identities:
+                shown = " and ".join(toml_key(f) for f in fields)
+                raise loader.fail(
+                    f"{key}.{toml_key(fields[0])}",
+                    f"the same {shown} as channels.{identities[identity]}: two accounts "
+                    "would be one; give each its own",
+                )
+            identities[identity] = name
+        _check_filters(loader, key, settings, posting)
+
+
+def _check_filters(
+    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig
+) -> None:
+    known: dict[str, list[str]] = {"content_types": [*posting.content_types, "announcement"]}
+    if settings.cities or settings.themes:
+        known["cities"], known["themes"] = network_reference()
+    for field_name, choices in known.items():
+        for i, value in enumerate(getattr(settings, field_name)):
+            if value not in choices:
+                raise loader.fail(
+                    f"{key}.{field_name}[{i}]", f"unknown: {value!r} (known: {', '.join(choices)})"
+                )
+    for i, language in enumerate(settings.languages):
+        if not _LANGUAGE.fullmatch(language):
+            raise loader.fail(
+                f"{key}.languages[{i}]", f'{language!r} is not a language code such as "pl"'
+            )
+    for i, url in enumerate(settings.feeds):
+        try:
+            check_feed_url(url)
+        except ValueError as exc:
+            raise loader.fail(f"{key}.feeds[{i}]", str(exc)) from None
 
 
 def _check_approval(

@@ -29,7 +29,7 @@ from commsbot.text import (
 )
 
 if TYPE_CHECKING:
-    from commsbot.channels.base import Channel
+    from commsbot.channels.base import Channel, Markup
 
 # Where each item type keeps its link.
 LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
@@ -63,9 +63,10 @@ class Output:
 
 
 def _autoescape(name: str | None) -> bool:
-    # Telegram posts and bot replies are HTML; everything else is plain text.
+    # Templates that are not a channel's posts: bot replies and *.html.j2 are HTML. A post's
+    # escaping follows its channel's declared markup instead (``Renderer.environment``).
     return bool(name) and (
-        name.startswith(("telegram/", "bot/")) or name.endswith(".html.j2")  # type: ignore[union-attr]
+        name.startswith("bot/") or name.endswith(".html.j2")  # type: ignore[union-attr]
     )
 
 
@@ -117,8 +118,8 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
-        # Which template serves (channel, kind): looked up once per run, not per item.
-        self._chosen: dict[tuple[str, str], jinja2.Template] = {}
+        # Which template serves (account, type): looked up once per run, not per item.
+        self._chosen: dict[tuple[str, str, str], jinja2.Template] = {}
         self.env.filters.update(
             hashtag=hashtag,
             hashtags=hashtags,
@@ -127,22 +128,35 @@ class Renderer:
             shorten=shorten,
         )
 
-    def template_names(self, channel: str, kind: str) -> tuple[str, str]:
-        return (f"{channel}/{kind}.j2", f"{kind}.j2")
+        # Posts: the same templates, escaped as the channel declares (compiled apart).
+        self._markup_envs = {
+            "plain": self.env.overlay(autoescape=False),
+            "html": self.env.overlay(autoescape=True),
+        }
 
-    def template(self, channel: str, kind: str) -> jinja2.Template:
-        key = (channel, kind)
+    def environment(self, markup: Markup) -> jinja2.Environment:
+        """The environment for posts in a channel's declared markup."""
+        return self._markup_envs[markup]
+
+    @staticmethod
+    def template_names(channel: Channel, item_type: str) -> tuple[str, ...]:
+        """The account's own template, then its kind's, then the type's default."""
+        names = (f"{channel.name}/{item_type}.j2", f"{channel.kind}/{item_type}.j2")
+        return (*dict.fromkeys(names), f"{item_type}.j2")
+
+    def template(self, channel: Channel, item_type: str) -> jinja2.Template:
+        key = (channel.name, channel.kind, item_type)
         if key not in self._chosen:
-            self._chosen[key] = self._select(channel, kind)
+            self._chosen[key] = self._select(channel, item_type)
         return self._chosen[key]
 
-    def _select(self, channel: str, kind: str) -> jinja2.Template:
-        names = self.template_names(channel, kind)
+    def _select(self, channel: Channel, item_type: str) -> jinja2.Template:
+        names = self.template_names(channel, item_type)
         try:
-            return self.env.select_template(names)
+            return self.environment(channel.markup).select_template(names)
         except jinja2.TemplateNotFound:
             raise TemplateError(
-                f"no template for {kind} on {channel}: looked for {' and '.join(names)}"
+                f"no template for {item_type} on {channel.name}: looked for {', '.join(names)}"
             ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
@@ -202,12 +216,12 @@ class Renderer:
         template: str | None = None,
     ) -> Output:
         """Render one post for one channel: the body from its template, then the link."""
-        tmpl = self.template(channel.name, template or kind)
+        tmpl = self.template(channel, template or kind)
         utm = channel.settings.utm
         if link and utm:
             link = add_utm(link, utm)
         shown_link = link
-        if link and _autoescape(tmpl.name):
+        if link and channel.markup == "html":
             shown_link = telegram_escape(link)
         body = self._run(tmpl, {**context, "link": link, "channel": channel.name}, what)
         settings = channel.settings

@@ -40,6 +40,7 @@ from tests.support.telegram import (
 from tests.support.telegram_api import FakeTelegram
 
 BOT_NAME = "commsbot_test_bot"
+WARSAW = "@ci_warszawa"
 
 
 @dataclass
@@ -58,7 +59,14 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     folder = tmp_path_factory.mktemp("bot")
     with FakeTelegram(max_poll_timeout=1.0) as fake, pytest.MonkeyPatch.context() as patch:
         patch.setenv(TOKEN_ENV, fake.token)
-        config = load_config(telegram_config(folder, fake))
+        path = telegram_config(folder, fake)
+        # A second chat of the same bot (#16): its reactions belong to its own account.
+        second = (
+            f'\n[channels.warsaw-telegram]\nkind = "telegram"\nbot_token_env = "{TOKEN_ENV}"\n'
+            f'chat_id = "{WARSAW}"\nbase_url = "{fake.base_url}"\n'
+        )
+        path.write_text(path.read_text(encoding="utf-8") + second, encoding="utf-8")
+        config = load_config(path)
         with Store(config.store.path) as store:
             small_content(store)
             extra = [
@@ -291,24 +299,31 @@ def test_in_groups_only_commands_meant_for_this_bot_are_answered(running: Runnin
 
 
 def test_reaction_counts_are_stored_for_the_channel_post(running: Running) -> None:
+    ids = {}
     with running.store() as store:
-        posts_q.insert_posts(
-            store,
-            [
-                {
-                    "item_type": "practice",
-                    "item_id": 2,
-                    "item_ref": "vouchers",
-                    "channel": "telegram",
-                    "status": "queued",
-                    "text": "Creative vouchers",
-                    "not_before": "2026-11-23T12:00:00Z",
-                }
-            ],
-            NOW,
-        )
-        post_id = posts_q.list_posts(store, channel="telegram", limit=10)[-1]["id"]
-        assert posts_q.change_post(store, post_id, ("queued",), NOW, status="sent", remote_id="7")
+        for channel in ("telegram", "warsaw-telegram"):
+            posts_q.insert_posts(
+                store,
+                [
+                    {
+                        "item_type": "practice",
+                        "item_id": 2,
+                        "item_ref": "vouchers",
+                        "channel": channel,
+                        "status": "queued",
+                        "text": "Creative vouchers",
+                        "not_before": "2026-11-23T12:00:00Z",
+                    }
+                ],
+                NOW,
+            )
+            post_id = posts_q.list_posts(store, channel=channel, limit=10)[-1]["id"]
+            sent = posts_q.change_post(
+                store, post_id, ("queued",), NOW, status="sent", remote_id="7"
+            )
+            assert sent
+            ids[channel] = post_id
+    post_id = ids["telegram"]
     fake = running.fake
     assert "message_reaction_count" in fake.allowed_updates_seen[-1]
     fake.push_reaction_count(CHANNEL, 7, {"👍": 3, "🔥": 1})
@@ -321,6 +336,13 @@ def test_reaction_counts_are_stored_for_the_channel_post(running: Running) -> No
         latest = engagement_q.latest(store, post_id)
     assert rows == [{"post_id": post_id, "reactions": 4}, {"post_id": post_id, "reactions": 7}]
     assert latest is not None and latest["reactions"] == 7
+    # The same message id in the bot's other chat is the other account's post.
+    fake.push_reaction_count(WARSAW, 7, {"👍": 2})
+    reply(running, "/start", 1007)
+    with running.store() as store:
+        warsaw = engagement_q.latest(store, ids["warsaw-telegram"])
+        assert warsaw is not None and warsaw["reactions"] == 2
+        assert engagement_q.latest(store, post_id)["reactions"] == 7  # type: ignore[index]
 
 
 def test_each_use_is_logged_with_a_salted_hash_of_the_chat(running: Running) -> None:

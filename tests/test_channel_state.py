@@ -49,6 +49,7 @@ def test_a_down_channel_is_skipped_and_says_why(
     listing = invoke("channels").output.splitlines()
     assert listing[2].split() == [
         "outbox",
+        "outbox",
         "yes",
         "down:",
         "disk",

@@ -33,7 +33,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[stor]\n", r"unknown section \[stor\]"),
         (
             "[channels.myspace]\nenabled = true\n",
-            r"unknown channel \[channels\.myspace\] \(known: outbox",
+            r"unknown channel \[channels\.myspace\]: give it a kind.*\(known kinds: outbox",
         ),
         (
             "[channels.outbox]\nenabled = 'yes'\n",
@@ -42,6 +42,15 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[service]\ntimezone = 'Europe/Atlantis'\n", r"service\.timezone: unknown time zone"),
         ("[store\npath=1", r"c\.toml: invalid TOML"),
         ("[channels.outbox]\nutm = 'x'\n", r"channels\.outbox\.utm: must be a table, not a string"),
+        # Checked when the config loads, not when the channel first opens (#15).
+        (
+            "[channels.telegram]\nposts_per_minute = 0\n",
+            r"channels\.telegram\.posts_per_minute: must be above 0 and at most 1800",
+        ),
+        (
+            "[channels.telegram]\ndirect_per_second = -1\n",
+            r"channels\.telegram\.direct_per_second: must be above 0",
+        ),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:

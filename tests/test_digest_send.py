@@ -494,3 +494,30 @@ def test_run_once_sends_the_digests_due(week47: Store, config: Config, smtp: Smt
     _, jobs = run(run_once(week47, config, clock=lambda: at("2026-11-24", 13)))
     assert jobs["send-digests"] == {"2026-W47": "nobody due", "2026-10": "nobody due"}
     assert len(smtp.recorder.messages) == 1
+
+
+def test_two_email_accounts_send_from_their_own_senders(
+    week47: Store, config_path: Path, smtp: SmtpServer
+) -> None:
+    # A second e-mail account (#16): its subscribers get its digest from its own sender.
+    text = config_path.read_text(encoding="utf-8")
+    extra = text[text.index("[channels.email]") :].replace(
+        "[channels.email]", '[channels.tallinn-email]\nkind = "email"'
+    )
+    extra = extra.replace("news@cross-innovation.example", "tallinn@cross-innovation.example")
+    config_path.write_text(text + "\n" + extra, encoding="utf-8")
+    config = load_config(config_path)
+    subscribe(week47, "email", "anna@example.org", "weekly", JOINED)
+    subscribe(week47, "tallinn-email", "anna@example.org", "weekly", JOINED, ("tallinn",))
+    channels: dict[str, Channel] = {
+        name: EmailChannel(config.channel(name), name) for name in ("email", "tallinn-email")
+    }
+    report = run(fan_out(week47, config, "2026-W47", channels=channels))
+    assert {r["channel"]: r["sent"] for r in report.rows()} == {"email": 1, "tallinn-email": 1}
+    senders = sorted(m.message["From"] for m in smtp.recorder.to("anna@example.org"))
+    assert senders == [
+        "Cross-Innovation <news@cross-innovation.example>",
+        "Cross-Innovation <tallinn@cross-innovation.example>",
+    ]
+    assert {r["channel"] for r in delivery_rows(week47)} == {"email", "tallinn-email"}
+    assert run(fan_out(week47, config, "2026-W47", channels=channels)).rows() == []

@@ -227,7 +227,7 @@ def test_a_reply_to_our_post_is_linked_to_it(scenario: int, store: Store) -> Non
     [
         (
             "foo = 1",
-            "movement.foo: unknown key (known: hashtags, max_pages, mentions, page_size, refresh_days, requests_per_run)",
+            "movement.foo: unknown key (known: account, hashtags, max_pages, mentions, page_size, refresh_days, requests_per_run)",
         ),
         (
             'hashtags = [""]',

@@ -471,19 +471,11 @@ def test_export_to_dash_is_stdout_and_practices_add_names_its_slug(
         "https://example.org/v",
     )
     assert added.stdout == "added practice design-for-health-vouchers\n"
-    # One enabled channel that posts: preview needs no --channel.
+    # Preview needs no --channel: every enabled account that takes the item.
     shown = run(config, "preview", "practice", "design-for-health-vouchers")
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith("Design for Health Vouchers")
     assert "--- outbox: " in shown.stderr
-
-
-def test_preview_asks_for_a_channel_when_several_post(tmp_path: Path, fake: FakeTelegram) -> None:
-    config = example_config(tmp_path, telegram_section(fake))
-    run(config, "init", "--sample")
-    result = run(config, "preview", "practice", "tallinn-factory-creative-incubator")
-    assert result.exit_code == 2
-    assert "give --channel: of the enabled channels, 2 post (outbox, telegram)" in result.output
 
 
 def test_digest_preview_html_alone_on_stdout(tmp_path: Path) -> None:

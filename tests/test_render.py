@@ -70,7 +70,7 @@ def test_user_template_overrides_packaged_and_falls_back(
     out = render(sample_store, "plzen-creative-voucher", outbox(), Renderer(tmp_path))
     assert out.text.startswith("PLZEŇ CREATIVE VOUCHER FOR ENGINEERING FIRMS Plzeň\n\n")
     renderer = Renderer(tmp_path)
-    assert renderer.template("outbox", "event").name == "event.j2"  # packaged fallback
+    assert renderer.template(outbox(), "event").name == "event.j2"  # packaged fallback
 
 
 def test_missing_field_is_an_error_naming_template_and_item(
@@ -91,7 +91,7 @@ def test_broken_template_syntax_names_file_and_line(sample_store: Store, tmp_pat
 
 def test_telegram_templates_escape_html(sample_store: Store) -> None:
     renderer = Renderer()
-    template = renderer.env.get_template("telegram/practice.j2")
+    template = renderer.environment("html").get_template("telegram/practice.j2")
     lookup = Lookup.load(sample_store)
     item = q.get_item(sample_store, "practice", "amsterdam-creative-matchmaking-desk")
     assert item is not None

@@ -38,7 +38,7 @@ class SlowSettings(ChannelSettings):
 class SlowChannel(Channel):
     """Each send waits until the test releases it."""
 
-    name = "slow"
+    kind = "slow"
     max_length = 500
     rate_per_second = 1000.0
     Settings: ClassVar[type[ChannelSettings]] = SlowSettings

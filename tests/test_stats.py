@@ -222,14 +222,18 @@ def test_no_data(store: Store) -> None:
     )
     assert st.total(posts).per_post is None
     assert st.top_posts(posts, 5) == []
-    groups, total = st.subscriber_summary(stats_q.subscriber_history(store), PERIOD)
+    groups, total = st.subscriber_summary(
+        stats_q.subscriber_history(store), PERIOD, ("email", "telegram")
+    )
     assert len(groups) == 4 and total.as_row()["active_end"] == 0
     assert total.churn_pct is None
     assert st.bot_usage(stats_q.bot_queries(store)) == ([], st.CommandUse("total", 0, 0, 0.0))
 
 
 def test_subscribers(scenario: Store) -> None:
-    groups, total = st.subscriber_summary(stats_q.subscriber_history(scenario), PERIOD)
+    groups, total = st.subscriber_summary(
+        stats_q.subscriber_history(scenario), PERIOD, ("email", "telegram")
+    )
     keys = ("active_start", "new", "unsubscribed", "bounced", "net", "active_end", "churn_pct")
     assert {(g.channel, g.frequency): tuple(g.as_row()[k] for k in keys) for g in groups} == {
         ("email", "weekly"): (2, 0, 1, 0, -1, 1, 50.0),
@@ -241,7 +245,9 @@ def test_subscribers(scenario: Store) -> None:
 
 
 def test_subscriber_growth_per_week(scenario: Store) -> None:
-    growth = st.subscriber_growth(stats_q.subscriber_history(scenario), PERIOD)
+    growth = st.subscriber_growth(
+        stats_q.subscriber_history(scenario), PERIOD, ("email", "telegram")
+    )
     assert growth.weeks == ["2026-W46", "2026-W47", "2026-W48"]
     assert growth.active == {"email": [2, 2, 2], "telegram": [1, 0, 2]}
     assert growth.totals() == [3, 2, 4]

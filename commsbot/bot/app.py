@@ -26,14 +26,13 @@ from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
 from commsbot.channels.base import read_secret
 from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
-    KEY,
     TelegramSettings,
     api_base,
     bot_token,
     connect,
     make_rate_limiter,
     make_request,
-    telegram_settings,
+    telegram_account,
 )
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
@@ -63,7 +62,7 @@ def chat_hash(salt: str, chat_id: int) -> str:
     return hmac.new(salt.encode(), str(chat_id).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def chat_salt(settings: TelegramSettings, store_path: Path) -> str:
+def chat_salt(settings: TelegramSettings, store_path: Path, key: str = "channels.telegram") -> str:
     """The salt of chat hashes, from outside the store: anyone holding a backup could
     otherwise test whether a given Telegram user used the bot.
 
@@ -71,21 +70,21 @@ def chat_salt(settings: TelegramSettings, store_path: Path) -> str:
     ".salt" added), which is made with a random salt, readable by its owner only, on first use.
     """
     if settings.salt_env:
-        return read_secret(settings.salt_env, f"{KEY}.salt_env")
+        return read_secret(settings.salt_env, f"{key}.salt_env")
     path = settings.salt_file or store_path.with_name(store_path.name + ".salt")
     if not path.exists():
-        _write_new_salt(path)
+        _write_new_salt(path, key)
     try:
         salt = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
-        raise ConfigError(f"{KEY}.salt_file: {path}: cannot read the salt: {problem}") from None
+        raise ConfigError(f"{key}.salt_file: {path}: cannot read the salt: {problem}") from None
     if len(salt) < MIN_SALT:
-        raise ConfigError(f"{KEY}.salt_file: {path}: a salt needs {MIN_SALT} characters or more")
+        raise ConfigError(f"{key}.salt_file: {path}: a salt needs {MIN_SALT} characters or more")
     return salt
 
 
-def _write_new_salt(path: Path) -> None:
+def _write_new_salt(path: Path, key: str) -> None:
     """A new salt file, whole or not at all: written aside, then linked into place, so that
     two processes starting at once agree on one salt."""
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
@@ -96,7 +95,7 @@ def _write_new_salt(path: Path) -> None:
         with contextlib.suppress(FileExistsError):  # another process was first: keep its salt
             os.link(partial, path)
     except OSError as exc:
-        raise ConfigError(f"{KEY}.salt_file: {path}: cannot write a salt: {exc.strerror}") from None
+        raise ConfigError(f"{key}.salt_file: {path}: cannot write a salt: {exc.strerror}") from None
     finally:
         partial.unlink(missing_ok=True)
 
@@ -124,7 +123,18 @@ class TelegramBot:
 
     def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
         self.config = config
-        self.settings: TelegramSettings = telegram_settings(config)
+        self.account, self.settings = telegram_account(config)
+        self.key = f"channels.{self.account}"
+        # Every account this bot posts for (the same token on the same Bot API server): the
+        # reactions in each of their chats belong to that account's posts.
+        self._chats = {
+            s.chat_id: name
+            for name, s in config.channels.items()
+            if isinstance(s, TelegramSettings)
+            and s.chat_id
+            and (s.bot_token_env, api_base(s)[0])
+            == (self.settings.bot_token_env, api_base(self.settings)[0])
+        }
         self.clock = clock
         self.username = ""
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -140,7 +150,7 @@ class TelegramBot:
         from telegram.ext import ApplicationBuilder
 
         settings = self.settings
-        token = bot_token(settings)
+        token = bot_token(settings, self.key)
         base_url, base_file_url = api_base(settings)
         app = (
             ApplicationBuilder()
@@ -157,7 +167,7 @@ class TelegramBot:
         self._app = app
         try:
             self._store = Store(self.config.store.path)
-            self._salt = chat_salt(settings, self.config.store.path)
+            self._salt = chat_salt(settings, self.config.store.path, self.key)
             self._replies = Replies(self._store, self.config, self.clock)
             await connect(app.bot, settings, token)
             await app.initialize()
@@ -299,9 +309,10 @@ class TelegramBot:
     async def on_reactions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Reaction totals on a channel post, stored as an engagement snapshot of its post."""
         counts = update.message_reaction_count
-        if counts is None or not self._is_posting_chat(counts.chat):
+        account = None if counts is None else self._posting_account(counts.chat)
+        if counts is None or account is None:
             return
-        post_id = engagement_q.post_for_remote(self.store, "telegram", str(counts.message_id))
+        post_id = engagement_q.post_for_remote(self.store, account, str(counts.message_id))
         if post_id is None:
             log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
             return
@@ -323,11 +334,15 @@ class TelegramBot:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _is_posting_chat(self, chat: Chat) -> bool:
-        wanted = self.settings.chat_id
-        if wanted.startswith("@"):
-            return (chat.username or "").lower() == wanted[1:].lower()
-        return wanted == str(chat.id)
+    def _posting_account(self, chat: Chat) -> str | None:
+        """The account whose channel or group this chat is, of those the bot posts for."""
+        for wanted, name in self._chats.items():
+            if wanted.startswith("@"):
+                if (chat.username or "").lower() == wanted[1:].lower():
+                    return name
+            elif wanted == str(chat.id):
+                return name
+        return None
 
     async def _is_group_admin(self, chat: Chat, user: User | None, message: Message) -> bool:
         """Whether the sender administers the group, as Telegram says now (getChatMember);

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
 from commsbot.clock import Clock
 from commsbot.config import Config
@@ -180,9 +181,13 @@ class Replies:
         config: Config,
         clock: Clock,
     ) -> None:
+        from commsbot.channels.telegram import bot_account
+
         self.store = store
         self.config = config
         self.clock = clock
+        # Chat users subscribe to the digests of the account the bot answers as.
+        self.account = bot_account(config)
         self.renderer = Renderer(config.service.templates)
         self._places: tuple[Any, Places] | None = None
         self.handlers: dict[str, Callable[[Request], Reply]] = {
@@ -369,7 +374,7 @@ class Replies:
             self._pace_new_subscription()
         row = audience_q.upsert_subscriber(
             self.store,
-            "telegram",
+            self.account,
             chat,
             frequencies[0] if frequencies else "weekly",
             cities,
@@ -381,12 +386,12 @@ class Replies:
     def _pace_new_subscription(self) -> None:
         """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
         a script cannot sign up thousands of chats to the digests."""
-        settings = self.config.channels.get("telegram")
+        settings = self.config.channels.get(self.account)
         if not isinstance(settings, TelegramSettings):
             settings = TelegramSettings()
         hour_ago = self.clock() - timedelta(hours=1)
         if (
-            audience_q.subscribers_created_since(self.store, "telegram", hour_ago)
+            audience_q.subscribers_created_since(self.store, self.account, hour_ago)
             >= settings.new_subscriptions_per_hour
         ):
             raise ContentError("many chats subscribed in the last hour: please try again later.")
@@ -399,14 +404,14 @@ class Replies:
         }
 
     def unsubscribe(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        row = audience_q.get_subscriber(self.store, self.account, chat)
         active = row is not None and row["status"] == "active"
         if row is not None and active:
             audience_q.set_subscriber_status(self.store, row["id"], "unsubscribed", self.clock())
         return self.render("unsubscribed", was_active=active)
 
     def subscriptions(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, "telegram", chat)
+        row = audience_q.get_subscriber(self.store, self.account, chat)
         if row is None or row["status"] != "active":
             return self.render("subscriptions", subscriber=None)
         return self.render("subscriptions", subscriber=self._described(row, self.places()))
@@ -418,17 +423,23 @@ class Replies:
         for row in rows:
             row["when"] = self.local(row["not_before"])
             # Telegram posts are stored as HTML: show what the reader will see.
-            text = telegram_visible(row["text"]) if row["channel"] == "telegram" else row["text"]
+            # Posts stored as HTML (Telegram's) are shown as the reader sees them.
+            html = markup_of(self.config, row["channel"]) == "html"
+            text = telegram_visible(row["text"]) if html else row["text"]
             row["first_line"] = clip((text.splitlines() or [""])[0], 60)
         return self.render("queue", posts=rows, total=total)
 
     def announce(self, args: str) -> Reply:
         from commsbot.posting import queue as queue_ops
+        from commsbot.posting.accounts import announcement_refusals
         from commsbot.posting.pipeline import make_channels
 
         if not args:
             raise Malformed("")
         channels = {n: c for n, c in make_channels(self.config).items() if c.takes_posts}
+        # The accounts whose filters take an announcement, as `queue add` without --channel.
+        refused = announcement_refusals({n: c.settings for n, c in channels.items()})
+        channels = {n: c for n, c in channels.items() if refused[n] is None}
         if not channels:
             raise Malformed("No channel is enabled in the config.")
         # queue_ops decides whether it waits for approval; the reply says what it decided.

@@ -3,6 +3,34 @@
 A channel gets a rendered post and returns a ``Delivery``: a failed send is a value,
 not an exception. Channels never touch the store; dispatch hands them posts and
 record writes back what they said.
+
+A *kind* (mastodon, telegram, ...) is a ``Channel`` subclass; an *account* is one instance
+of it, named in the config (``[channels.tallinn-mastodon] kind = "mastodon"``;
+``[channels.mastodon]`` alone means kind = name). Adding a kind is one module with one
+subclass plus one line in ``commsbot.channels.REGISTRY``; the contract tests
+(``tests/test_channel_contract.py``) then run over it without being written again.
+
+What a kind declares, as class attributes, and who reads it:
+
+- ``kind``: its registry name; ``Settings``: its settings dataclass (a ``ChannelSettings``
+  subclass), built and checked (``Settings.check``) when the config loads, so a bad value
+  is an error naming file and key before anything opens.
+- ``max_length`` and ``length()``: how the platform counts a post; ``rate_per_second``:
+  its own pace (``rate_group()`` names a limit shared between accounts, such as a
+  Telegram bot's, which dispatch then paces as one).
+- ``markup``: ``"plain"`` or ``"html"``: the renderer escapes templates and links by it.
+- ``takes_posts``: publishing hands it posts; ``sends_direct``: it sends digests to people
+  (``send_direct``); ``polls_engagement``: ``engagement_polling()`` and
+  ``fetch_engagement`` are its own; ``counts_audience``: ``audience_size`` is its own.
+- ``account_keys``: the settings that together say which account this is (a token
+  variable, a chat): two configured accounts with the same values are refused at load.
+
+An instance is built as ``Cls(settings, name)`` and must not read a secret or connect
+there (``open()`` does). ``self.name`` is the account's name (the outbox row's channel,
+the pause and the exactly-once key are per name); ``self.key`` (``channels.NAME``) is
+what its messages call its settings, e.g. ``read_secret(env, f"{self.key}.token_env")``.
+A kind does nothing about filters, templates, slots or approval: ``ChannelSettings``
+holds them for every kind, and selection and rendering apply them.
 """
 
 from __future__ import annotations
@@ -18,13 +46,28 @@ from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import graphemes
 
 DeliveryStatus = Literal["sent", "retry", "failed", "unknown"]
+Markup = Literal["plain", "html"]
 
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """Keys every channel section accepts; channels subclass this with their own."""
+    """Keys every channel section accepts; channels subclass this with their own.
 
+    A section is one account: ``kind`` names its platform (a registered channel kind) and
+    defaults to the section's name, so ``[channels.mastodon]`` alone is a Mastodon account.
+    """
+
+    kind: str = ""
     enabled: bool = False
+    # What this account takes; an empty filter takes everything. An item with no city
+    # (a newsletter) does not pass a ``cities`` filter, nor one not from a feed ``feeds``.
+    cities: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    content_types: tuple[str, ...] = ()
+    # The item's own language (ISO 639-1, e.g. "pl").
+    languages: tuple[str, ...] = ()
+    # Feed URLs (as in [[feeds]]): only news and newsletters read from these.
+    feeds: tuple[str, ...] = ()
     # Query parameters added to every link this channel posts, e.g. {utm_source = "mastodon"}.
     utm: dict[str, str] = field(default_factory=dict)
     # Weekly posting times in the service's time zone, e.g. ["Tue 10:00", "weekdays 09:30"].
@@ -134,13 +177,14 @@ class DirectMessage:
 
 
 class Channel(ABC):
-    """Base class: declare name, limit and rate; implement ``send``."""
+    """Base class: declare the kind (see the module's docstring); implement ``send``."""
 
-    name: ClassVar[str]
+    kind: ClassVar[str]
     max_length: ClassVar[int]
     # Sends per second this channel allows itself, below the platform's limit. A class
     # default; a channel whose rate is a setting sets its own in __init__.
     rate_per_second: float
+    markup: ClassVar[Markup] = "plain"
     # How many posts dispatch hands over between two writes to the store. Only a
     # channel whose sends are local and cheap may take more than one.
     batch_size: ClassVar[int] = 1
@@ -149,13 +193,26 @@ class Channel(ABC):
     concurrency: ClassVar[int] = 1
     # False for a channel that only sends to people (digests): publishing leaves it out.
     takes_posts: ClassVar[bool] = True
+    sends_direct: ClassVar[bool] = False
+    polls_engagement: ClassVar[bool] = False
+    counts_audience: ClassVar[bool] = False
+    account_keys: ClassVar[tuple[str, ...]] = ()
     # True for a channel nobody outside reads (the outbox): enabling it on a store full of
     # content is no surprise, so only content old by its date counts as its backlog.
     preview: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
         self.settings = settings
+        # The account's name in the config; its kind's name when there is one account.
+        self.name = name or self.kind
+        # Where its settings are, for messages: "channels.tallinn-mastodon".
+        self.key = f"channels.{self.name}"
+
+    def rate_group(self) -> tuple[str, float] | None:
+        """A limit this account shares with other accounts: (what is counted, sends per
+        second), e.g. one Telegram bot posting to several chats; None: only its own rate."""
+        return None
 
     def length(self, text: str) -> int:
         """Length of a text as this platform counts it."""
@@ -185,7 +242,7 @@ class Channel(ABC):
 
     async def send_direct(self, message: DirectMessage) -> Delivery:
         """Send to one person; the Delivery's post_id is the message's ``ref``."""
-        raise ChannelError(f"channel {self.name} cannot send messages to a person")
+        raise ChannelError(f"channel {self.name} ({self.kind}) cannot send messages to a person")
 
     async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         """Current counts for (post id, remote id) pairs; channels without any return none."""

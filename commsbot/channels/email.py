@@ -41,7 +41,6 @@ from commsbot.errors import ChannelError, ConfigError, ContentError
 if TYPE_CHECKING:
     import smtplib
 
-KEY = "channels.email"
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -75,7 +74,9 @@ class _Dropped(Exception):
 
 
 class EmailChannel(Channel):
-    name = "email"
+    kind = "email"
+    sends_direct = True
+    account_keys = ("smtp_host", "smtp_port", "username_env", "from_")
     max_length = 1_000_000
     rate_per_second = 10.0
     # Two in flight: one message is built while the other is on the wire. The connection
@@ -84,8 +85,8 @@ class EmailChannel(Channel):
     takes_posts = False
     Settings: ClassVar[type[ChannelSettings]] = EmailSettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
+        super().__init__(settings, name)
         assert isinstance(settings, EmailSettings)
         self.config = settings
         self._smtp: smtplib.SMTP | None = None
@@ -104,7 +105,9 @@ class EmailChannel(Channel):
 
         raw = self.config.from_
         if not raw:
-            raise ChannelError(f'{KEY}.from: set the sender, e.g. "Network <news@example.org>"')
+            raise ChannelError(
+                f'{self.key}.from: set the sender, e.g. "Network <news@example.org>"'
+            )
         found = getaddresses([raw])
         address = found[0][1] if len(found) == 1 else ""
         try:
@@ -114,7 +117,9 @@ class EmailChannel(Channel):
                 raise ContentError("give one address, optionally with a name")
             normalize_email(address)
         except ContentError as exc:
-            raise ChannelError(f"{KEY}.from: {raw!r} is not one sender address: {exc}") from None
+            raise ChannelError(
+                f"{self.key}.from: {raw!r} is not one sender address: {exc}"
+            ) from None
         return address
 
     def unsubscribe(self, token: str) -> Unsubscribe:
@@ -126,7 +131,7 @@ class EmailChannel(Channel):
             subject = quote(f"unsubscribe {token}")
             links.append(f"mailto:{self.config.unsubscribe_mailto}?subject={subject}")
         if not links:
-            return Unsubscribe(f"(no unsubscribe link: set {KEY}.unsubscribe_url)", {})
+            return Unsubscribe(f"(no unsubscribe link: set {self.key}.unsubscribe_url)", {})
         headers = {"List-Unsubscribe": ", ".join(f"<{link}>" for link in links)}
         # One-click (RFC 8058) is only defined for an HTTPS link.
         if links[0].startswith("https://"):
@@ -141,18 +146,18 @@ class EmailChannel(Channel):
         url = self.config.unsubscribe_url
         if not url and not self.config.unsubscribe_mailto:
             raise ChannelError(
-                f"{KEY}: set unsubscribe_url or unsubscribe_mailto; every digest must say "
+                f"{self.key}: set unsubscribe_url or unsubscribe_mailto; every digest must say "
                 "how to leave it"
             )
         if url and (not url.startswith(("https://", "http://")) or "{token}" not in url):
             raise ChannelError(
-                f"{KEY}.unsubscribe_url: {url!r} must be an http(s) link holding {{token}}"
+                f"{self.key}.unsubscribe_url: {url!r} must be an http(s) link holding {{token}}"
             )
         if self.config.unsubscribe_mailto:
             try:
                 normalize_email(self.config.unsubscribe_mailto)
             except ContentError as exc:
-                raise ChannelError(f"{KEY}.unsubscribe_mailto: {exc}") from None
+                raise ChannelError(f"{self.key}.unsubscribe_mailto: {exc}") from None
 
     # -- connection ----------------------------------------------------------
 
@@ -161,11 +166,13 @@ class EmailChannel(Channel):
         user_env, password_env = self.config.username_env, self.config.password_env
         if user_env or password_env:
             if not (user_env and password_env):
-                raise ChannelError(f"{KEY}: set both username_env and password_env, or neither")
+                raise ChannelError(
+                    f"{self.key}: set both username_env and password_env, or neither"
+                )
             try:
                 self._login = (
-                    read_secret(user_env, f"{KEY}.username_env"),
-                    read_secret(password_env, f"{KEY}.password_env"),
+                    read_secret(user_env, f"{self.key}.username_env"),
+                    read_secret(password_env, f"{self.key}.password_env"),
                 )
             except ConfigError as exc:  # said as the channel's problem: it is left out
                 raise ChannelError(str(exc)) from None
@@ -179,7 +186,7 @@ class EmailChannel(Channel):
         await asyncio.to_thread(quit_politely)
 
     def _where(self) -> str:
-        return f"{KEY}: {self.config.smtp_host}:{self.config.smtp_port}"
+        return f"{self.key}: {self.config.smtp_host}:{self.config.smtp_port}"
 
     def _connect(self) -> smtplib.SMTP:
         import smtplib

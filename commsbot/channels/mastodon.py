@@ -46,7 +46,6 @@ CLOCK_SKEW = timedelta(minutes=10)
 LOOKUP_PAGES = 5
 # Mastodon's limit on an image description.
 ALT_TEXT_LIMIT = 1500
-SECRET_KEY = "channels.mastodon.access_token_env"
 
 if TYPE_CHECKING:
     from commsbot.channels.mastodon_timelines import TimelineReader
@@ -128,7 +127,12 @@ def part_key(post: Rendered, index: int) -> str:
 
 
 class MastodonChannel(Channel):
-    name = "mastodon"
+    kind = "mastodon"
+    polls_engagement = True
+    counts_audience = True
+    # One token is one account: a second account with the same token variable would post
+    # as the first.
+    account_keys = ("access_token_env",)
     max_length = 500
     # No fixed pace: the server says how many requests remain until when (X-RateLimit-*),
     # and a post that would not fit in what remains pauses the channel until the reset.
@@ -138,8 +142,8 @@ class MastodonChannel(Channel):
     batch_size = 20
     Settings: ClassVar[type[ChannelSettings]] = MastodonSettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
+        super().__init__(settings, name)
         assert isinstance(settings, MastodonSettings)
         self.cfg = settings
         self._limit = settings.max_characters
@@ -167,11 +171,11 @@ class MastodonChannel(Channel):
         from mastodon.errors import MastodonError, MastodonNetworkError, MastodonRatelimitError
 
         if not self.cfg.api_base_url:
-            raise ChannelError("mastodon: channels.mastodon.api_base_url is not set")
+            raise ChannelError(f"{self.name}: {self.key}.api_base_url is not set")
         try:
-            token = read_secret(self.cfg.access_token_env, SECRET_KEY)
+            token = read_secret(self.cfg.access_token_env, f"{self.key}.access_token_env")
         except ConfigError as exc:
-            raise ChannelError(f"mastodon: {exc}") from None
+            raise ChannelError(f"{self.name}: {exc}") from None
         client = Mastodon(
             access_token=token,
             api_base_url=self.cfg.api_base_url,
@@ -183,17 +187,17 @@ class MastodonChannel(Channel):
             instance = await asyncio.to_thread(_instance, client)
         except MastodonNetworkError as exc:
             raise ChannelError(
-                f"mastodon: cannot reach {self.cfg.api_base_url}: {exc}", retryable=True
+                f"{self.name}: cannot reach {self.cfg.api_base_url}: {exc}", retryable=True
             ) from None
         except MastodonRatelimitError:
             raise ChannelError(
-                f"mastodon: {self.cfg.api_base_url} says the rate limit is reached; try later",
+                f"{self.name}: {self.cfg.api_base_url} says the rate limit is reached; try later",
                 retryable=True,
             ) from None
         except MastodonError as exc:
             _, message = api_error(exc)
             raise ChannelError(
-                f"mastodon: {self.cfg.api_base_url} does not answer as a Mastodon server "
+                f"{self.name}: {self.cfg.api_base_url} does not answer as a Mastodon server "
                 f"({message})"
             ) from None
         self._client = client
@@ -251,13 +255,13 @@ class MastodonChannel(Channel):
                 code, message = api_error(exc)
                 if code in (401, 403):
                     raise ChannelError(self._token_refused(code, message)) from None
-                raise ChannelError(f"mastodon: cannot check the account: {message}") from None
+                raise ChannelError(f"{self.name}: cannot check the account: {message}") from None
         return self._account
 
     def _token_refused(self, code: int | None, message: str) -> str:
         return (
             f"{self.cfg.api_base_url} refused the token in {self.cfg.access_token_env} "
-            f"({code}: {message}); fix it, then run `commsbot channels test mastodon`"
+            f"({code}: {message}); fix it, then run `commsbot channels test {self.name}`"
         )
 
     def _until_reset(self) -> float | None:

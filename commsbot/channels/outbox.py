@@ -25,15 +25,16 @@ class OutboxSettings(ChannelSettings):
 
 
 class OutboxChannel(Channel):
-    name = "outbox"
+    kind = "outbox"
+    account_keys = ("path",)
     max_length = 500
     rate_per_second = 10_000.0
     batch_size = 1000
     preview = True
     Settings: ClassVar[type[ChannelSettings]] = OutboxSettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
+        super().__init__(settings, name)
         assert isinstance(settings, OutboxSettings)
         self.folder = settings.path
         self._limit = settings.max_length

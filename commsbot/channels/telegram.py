@@ -41,7 +41,6 @@ MAX_CAPTION = 1024
 MESSAGES_PER_SECOND = 30
 MAX_DIRECT_PER_SECOND = 1000
 GROUP_MESSAGES_PER_MINUTE = 20.0
-KEY = "channels.telegram"
 
 
 @dataclass(frozen=True)
@@ -81,26 +80,51 @@ class TelegramSettings(ChannelSettings):
     new_subscriptions_per_hour: int = 60
 
     def check(self) -> str | None:
-        """The fair share and the pacing must let something through."""
+        """The fair share, the pacing and the rates must let something through."""
         if self.chat_burst < 1:
             return "chat_burst: must be at least 1"
-        per_minute = self.chat_per_minute
-        if not 0 < per_minute <= 3600:  # NaN fails both comparisons
-            return f"chat_per_minute: must be above 0 and at most 3600, not {per_minute:g}"
+        chat_rate = self.chat_per_minute
+        if not 0 < chat_rate <= 3600:  # NaN fails both comparisons
+            return f"chat_per_minute: must be above 0 and at most 3600, not {chat_rate:g}"
         if self.new_subscriptions_per_hour < 1:
             return "new_subscriptions_per_hour: must be at least 1"
+        per_minute = self.posts_per_minute
+        if not 0 < per_minute <= MESSAGES_PER_SECOND * 60:  # NaN fails both comparisons
+            return (
+                f"posts_per_minute: must be above 0 and at most {MESSAGES_PER_SECOND * 60} "
+                f"(Telegram allows about 30 messages a second), not {per_minute:g}"
+            )
+        direct = self.direct_per_second
+        # Above Telegram's 30 only for a Bot API server of one's own that allows more.
+        if not 0 < direct <= MAX_DIRECT_PER_SECOND:
+            return (
+                f"direct_per_second: must be above 0 and at most {MAX_DIRECT_PER_SECOND}, "
+                f"not {direct:g}"
+            )
+        for key in ("connect_timeout", "read_timeout", "write_timeout", "part_interval"):
+            if not getattr(self, key) > 0:
+                return f"{key}: must be more than 0"
         return None
 
 
-def telegram_settings(config: Config) -> TelegramSettings:
-    """The [channels.telegram] section; a clear error when it is missing."""
-    settings = config.channel("telegram")
+def bot_account(config: Config) -> str:
+    """The account the bot answers as (its subscribers, its channel's reactions):
+    ``[channels.telegram]``, else the first Telegram account, enabled ones first."""
+    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
+    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    return accounts[0] if accounts else "telegram"
+
+
+def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
+    """The bot's account and its settings; a clear error when there is none."""
+    name = bot_account(config)
+    settings = config.channel(name)
     assert isinstance(settings, TelegramSettings)
-    return settings
+    return name, settings
 
 
-def bot_token(settings: TelegramSettings) -> str:
-    return read_secret(settings.bot_token_env, f"{KEY}.bot_token_env")
+def bot_token(settings: TelegramSettings, key: str) -> str:
+    return read_secret(settings.bot_token_env, f"{key}.bot_token_env")
 
 
 def make_request(settings: TelegramSettings, pool_size: int = 8) -> HTTPXRequest:
@@ -142,22 +166,6 @@ def make_rate_limiter(
         group_time_period=60,
         max_retries=0,
     )
-
-
-def check_rate(settings: TelegramSettings) -> None:
-    per_minute = settings.posts_per_minute
-    if not 0 < per_minute <= MESSAGES_PER_SECOND * 60:  # NaN fails both comparisons
-        raise ConfigError(
-            f"{KEY}.posts_per_minute must be above 0 and at most {MESSAGES_PER_SECOND * 60} "
-            f"(Telegram allows about 30 messages a second), not {per_minute:g}"
-        )
-    direct = settings.direct_per_second
-    # Above Telegram's 30 only for a Bot API server of one's own that allows more.
-    if not 0 < direct <= MAX_DIRECT_PER_SECOND:
-        raise ConfigError(
-            f"{KEY}.direct_per_second must be above 0 and at most {MAX_DIRECT_PER_SECOND}, "
-            f"not {direct:g}"
-        )
 
 
 def api_base(settings: TelegramSettings) -> tuple[str, str]:
@@ -255,15 +263,20 @@ def delivery_for_error(ref: int, exc: Exception, *, to_channel: bool) -> Deliver
 class TelegramChannel(Channel):
     """Posts to one Telegram channel or group; sends digests to single chats."""
 
-    name = "telegram"
+    kind = "telegram"
+    markup = "html"
+    sends_direct = True
+    counts_audience = True
+    # One bot may post to several chats: the account is the bot and the chat together.
+    account_keys = ("bot_token_env", "chat_id")
     max_length = MAX_TEXT
     rate_per_second = GROUP_MESSAGES_PER_MINUTE / 60
     # Digest fan-out may have this many messages in flight: PTB's client is safe to share.
     concurrency: ClassVar[int] = 8
     Settings: ClassVar[type[ChannelSettings]] = TelegramSettings
 
-    def __init__(self, settings: ChannelSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
+        super().__init__(settings, name)
         assert isinstance(settings, TelegramSettings)
         self.telegram = settings
         self.rate_per_second = settings.posts_per_minute / 60
@@ -276,15 +289,19 @@ class TelegramChannel(Channel):
     def direct_rate(self) -> float:
         return self.telegram.direct_per_second
 
+    def rate_group(self) -> tuple[str, float]:
+        # Telegram counts about 30 messages a second per bot, whichever chats they go to.
+        base_url, _ = api_base(self.telegram)
+        return f"telegram bot ${self.telegram.bot_token_env} at {base_url}", self.direct_rate()
+
     async def open(self) -> None:
         from telegram.ext import ExtBot
 
         settings = self.telegram
         try:
-            check_rate(settings)
             if not settings.chat_id:
-                raise ConfigError(f"{KEY}.chat_id is not set: the channel or group to post to")
-            token = bot_token(settings)
+                raise ConfigError(f"{self.key}.chat_id is not set: the channel or group to post to")
+            token = bot_token(settings, self.key)
         except ConfigError as exc:
             raise ChannelError(str(exc)) from None
         base_url, base_file_url = api_base(settings)
@@ -315,7 +332,7 @@ class TelegramChannel(Channel):
             members = await bot.get_chat_member_count(chat.id)
         except TelegramError as exc:
             raise ChannelError(
-                f"Telegram about {KEY}.chat_id {chat_id!r}: {redact(exc.message, self._token)}"
+                f"Telegram about {self.key}.chat_id {chat_id!r}: {redact(exc.message, self._token)}"
             ) from None
         return {
             "bot": f"@{bot.username}",

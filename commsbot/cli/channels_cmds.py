@@ -24,22 +24,38 @@ def channels(ctx: click.Context) -> None:
 @channels.command("list")
 @pass_app
 def channels_list(app: App) -> None:
-    """Each configured channel: enabled or not, its state, and its posts by status."""
+    """Each channel (account): its kind, enabled or not, its state, and its posts by status.
+
+    An account removed from the config is listed as removed, with its posts: its history
+    stays in the store."""
     from commsbot.posting.select import channel_blocked
+    from commsbot.store import accounts as accounts_q
     from commsbot.store import posts as posts_q
 
     now = datetime.now(UTC)
     counts: dict[str, dict[str, int]] = {}
     for row in posts_q.status_counts(app.store):
         counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
+    known = accounts_q.known(app.store)
+    kinds = {name: s.kind for name, s in app.config.channels.items()}
+    for name in [*known, *counts]:
+        if name not in kinds:
+            kinds[name] = known[name]["kind"] if name in known else name
     rows: list[dict[str, Any]] = []
-    for name, settings in app.config.channels.items():
+    for name, kind in kinds.items():
         mine = counts.get(name, {})
+        settings = app.config.channels.get(name)
+        if settings is None:
+            enabled, state = "removed", "-"
+        else:
+            enabled = "yes" if settings.enabled else "no"
+            state = channel_blocked(app.store, name, now) or "ok"
         rows.append(
             {
                 "channel": name,
-                "enabled": "yes" if settings.enabled else "no",
-                "state": channel_blocked(app.store, name, now) or "ok",
+                "kind": kind,
+                "enabled": enabled,
+                "state": state,
                 "queued": mine.get("queued", 0),
                 "sent": mine.get("sent", 0),
                 "failed": mine.get("failed", 0),

@@ -285,36 +285,43 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
 @cli.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
-@channel_option(help="Channel to render for (default: the one enabled channel that posts).")
+@channel_option(help="Account to render for (default: every enabled account taking the item).")
 @pass_app
 def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> None:
-    """Print exactly what CHANNEL would receive for an item, with its length."""
+    """Print exactly what each account would receive for an item, with its length, and
+    which accounts take it."""
     from commsbot.content.items import require_item
     from commsbot.content.types import content_type
+    from commsbot.posting.accounts import refusal
     from commsbot.posting.pipeline import make_channels, render_item
-    from commsbot.posting.select import Lookup
+    from commsbot.posting.select import Lookup, feed_url
     from commsbot.render import Renderer
 
-    if channel_name is None:
-        from commsbot.channels import channel_class
-
-        posting = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
-        if len(posting) != 1:
-            which = f"{len(posting)} post ({', '.join(posting)})" if posting else "none posts"
-            raise click.UsageError(f"give --channel: of the enabled channels, {which}")
-        channel_name = posting[0]
     ctype = content_type(type_name)
     item = require_item(app.store, ctype, slug)
-    channel = make_channels(app.config, [channel_name])[channel_name]
-    out = render_item(
-        Renderer(app.config.service.templates), Lookup.load(app.store), channel, ctype.name, item
-    )
-    click.echo(out.text)
-    for part in out.thread:
-        click.echo("---")
-        click.echo(part)
-    note = " (truncated to fit)" if out.truncated else ""
-    click.echo(f"--- {channel_name}: {out.length}/{out.limit} characters{note}", err=True)
+    names = [channel_name] if channel_name else None
+    channels = {n: c for n, c in make_channels(app.config, names).items() if c.takes_posts}
+    source = feed_url(app.store, ctype.name, item["id"])
+    refused = {n: refusal(c.settings, ctype.name, item, source) for n, c in channels.items()}
+    takers = [n for n, why in refused.items() if why is None]
+    click.echo(f"--- taken by: {', '.join(takers) or 'no enabled account'}", err=True)
+    renderer, lookup = Renderer(app.config.service.templates), Lookup.load(app.store)
+    for name, channel in channels.items():
+        why = refused[name]
+        if why is not None and not channel_name:
+            click.echo(f"--- {name}: not taken ({why})", err=True)
+            continue
+        out = render_item(renderer, lookup, channel, ctype.name, item)
+        if len(channels) > 1:
+            click.echo(f"=== {name}")
+        click.echo(out.text)
+        for part in out.thread:
+            click.echo("---")
+            click.echo(part)
+        note = " (truncated to fit)" if out.truncated else ""
+        if why is not None:
+            note += f"; its filters do not take this item ({why})"
+        click.echo(f"--- {name}: {out.length}/{out.limit} characters{note}", err=True)
 
 
 @cli.group()
@@ -323,7 +330,11 @@ def templates() -> None:
 
 
 @templates.command("check")
-@channel_option("channel_names", many=True, help="Only these channels (default: all registered).")
+@channel_option(
+    "channel_names",
+    many=True,
+    help="Only these channels (default: every configured account, and each kind none uses).",
+)
 @pass_app
 def templates_check(app: App, channel_names: tuple[str, ...]) -> None:
     """Render every template against every sample item (and the store's); report failures."""

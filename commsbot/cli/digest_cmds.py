@@ -33,11 +33,20 @@ def _period(app: App, text: str | None, frequency: str) -> Period:
     return last_complete(frequency, utcnow(), app.config.zone)
 
 
-def _email_channel(app: App) -> Channel:
-    """The e-mail channel, unopened: rendering needs its unsubscribe settings only."""
-    from commsbot.channels.email import EmailChannel, EmailSettings
+def _digest_channel(app: App, name: str) -> Channel:
+    """A digest account, unopened: rendering needs its settings only. A name that is not
+    configured is a kind (email, telegram), with its defaults."""
+    from commsbot.channels import account, account_class, channel_class
 
-    return EmailChannel(app.config.channels.get("email") or EmailSettings())
+    settings = app.config.channels.get(name)
+    if settings is None:
+        if name not in ("email", "telegram"):
+            app.config.channel(name)  # the error naming the configured channels
+        cls = channel_class(name)
+        settings = cls.Settings(kind=name)
+    if not account_class(settings).sends_direct:
+        raise click.BadParameter(f"channel {name} sends no digests", param_hint="--channel")
+    return account(name, settings)
 
 
 @cli.group()
@@ -50,10 +59,10 @@ def digest() -> None:
 @click.option("--period", "period_text", help="2026-W48 or 2026-11 (default: the last one over).")
 @channel_option(
     "channel",
-    type=click.Choice(["email", "telegram"]),
     default="email",
     show_default=True,
-    help="Without --subscriber: preview as a subscriber of this channel with no filters.",
+    help="Without --subscriber: preview as a subscriber of this channel (an e-mail or "
+    "telegram account) with no filters.",
 )
 @click.option(
     "--part",
@@ -86,7 +95,7 @@ def digest_preview(
             f"{subscriber['frequency']} digests",
             param_hint="--period",
         )
-    channel_obj = _email_channel(app) if subscriber["channel"] == "email" else None
+    channel_obj = _digest_channel(app, subscriber["channel"])
     message, since = preview(app.store, app.config, channel_obj, period, subscriber)
     who = f"#{subscriber['id']}" if target else f"a {channel} subscriber with no filters"
     # The "# ..." lines go to stderr: `--part html > d.html` is the HTML alone.
@@ -94,7 +103,7 @@ def digest_preview(
     if message is None:
         click.echo("nothing new: no digest would be sent (digest.send_empty = false)")
         return
-    if subscriber["channel"] == "email":
+    if channel_obj.kind == "email":
         click.echo(f"# Subject: {message.subject}", err=True)
         for key, value in message.headers.items():
             click.echo(f"# {key}: {value}", err=True)
@@ -157,11 +166,11 @@ def _echo_sent(
 
 
 async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | None) -> list[Any]:
-    from commsbot.digests.send import SUBSCRIBER_CHANNELS, channels_due, send_period
+    from commsbot.digests.send import channels_due, digest_channels, send_period
     from commsbot.posting.pipeline import close_channels, make_channels, open_channels
 
     due = channels_due(app.store, periods, utcnow())
-    names = [n for n in app.config.enabled_channels if n in SUBSCRIBER_CHANNELS and n in due]
+    names = [n for n in digest_channels(app.config) if n in due]
     problems: list[str] = []
     if dry_run:  # nothing is sent: rendering needs the channels, not connections
         opened = make_channels(app.config, names)

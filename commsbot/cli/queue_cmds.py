@@ -48,20 +48,37 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
 
 
 def _channels(app: App, names: tuple[str, ...]) -> list[str]:
-    from commsbot.channels import channel_class
+    from commsbot.channels import account_class
 
+    config = app.config
     if names:
         chosen = list(names)
     else:
-        chosen = [n for n in app.config.enabled_channels if channel_class(n).takes_posts]
+        from commsbot.posting.accounts import announcement_refusals
+
+        posting = {
+            n: config.channels[n]
+            for n in config.enabled_channels
+            if account_class(config.channels[n]).takes_posts
+        }
+        chosen = []
+        for name, why in announcement_refusals(posting).items():
+            if why is None:
+                chosen.append(name)
+            else:
+                click.echo(f"not for {name} ({why}; name it with --channel)", err=True)
     for name in chosen:
-        app.config.channel(name)  # names the file and the known channels when it is not there
-        if not channel_class(name).takes_posts:
+        # names the file and the known channels when it is not there
+        if not account_class(config.channel(name)).takes_posts:
             raise click.BadParameter(
                 f"channel {name} takes no posts (it sends digests)", param_hint="--channel"
             )
     if not chosen:
-        raise click.UsageError("no channel given and none is enabled in the config")
+        raise click.UsageError(
+            "no channel given, and no enabled channel takes announcements (see above)"
+            if config.enabled_channels
+            else "no channel given and none is enabled in the config"
+        )
     return chosen
 
 

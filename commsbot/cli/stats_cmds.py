@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 F = Callable[..., Any]
 # The same as commsbot.stats.GROUPINGS (checked by a test); commsbot.stats is imported only
 # when a command runs, so that `commsbot --help` stays fast.
-GROUPINGS = ("channel", "theme", "city", "type", "week")
+GROUPINGS = ("channel", "platform", "theme", "city", "type", "week")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -106,6 +106,15 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} %"
 
 
+def _digest_accounts(app: App) -> list[str]:
+    """The accounts whose subscribers are shown even when there are none: the configured
+    digest accounts, else the kinds that send digests."""
+    from commsbot.channels import accounts_declaring, kinds_declaring
+
+    found = accounts_declaring(app.config, "sends_direct", enabled=False)
+    return found or kinds_declaring("sends_direct")
+
+
 def _sent_posts(app: App, period: Period) -> list[PostFigures]:
     from commsbot.insights import stats as st
     from commsbot.store import stats as stats_q
@@ -120,7 +129,7 @@ def _sent_posts(app: App, period: Period) -> list[PostFigures]:
     type=click.Choice(GROUPINGS),
     default="channel",
     show_default=True,
-    help="Group posts by channel, theme, city, content type or ISO week.",
+    help="Group posts by channel (account), platform, theme, city, content type or ISO week.",
 )
 @STATS_FORMAT
 @pass_app
@@ -236,7 +245,8 @@ def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str
     from commsbot.store import stats as stats_q
 
     period = make_period(app, since, until)
-    groups, total = st.subscriber_summary(stats_q.subscriber_history(app.store), period)
+    shown = _digest_accounts(app)
+    groups, total = st.subscriber_summary(stats_q.subscriber_history(app.store), period, shown)
     rows = [g.as_row() for g in groups]
     document = {"period": period.as_dict(), "rows": rows, "total": total.as_row()}
 
@@ -305,6 +315,7 @@ def report(app: App, html_path: Path, since: date | None, until: date | None, to
         top=top,
         templates=app.config.service.templates,
         hashtags=app.config.movement.hashtags,
+        digest_channels=_digest_accounts(app),
     )
     try:
         html_path.write_text(html, encoding="utf-8")

@@ -23,6 +23,17 @@ def _describe(subscriber: dict[str, object]) -> str:
     return f"#{subscriber['id']} {subscriber['channel']} {subscriber['address']}"
 
 
+def _email_account(app: App, name: str) -> str:
+    """An account that sends digests by e-mail; "email" also when it is not configured
+    (the subscriber waits until it is)."""
+    settings = app.config.channels.get(name)
+    if settings is None and name == "email":
+        return name
+    if app.config.channel(name).kind != "email":
+        raise click.BadParameter(f"{name} is not an e-mail channel", param_hint="--channel")
+    return name
+
+
 @cli.group()
 def subscribers() -> None:
     """Partners who receive digests by e-mail or Telegram (Telegram users use /subscribe)."""
@@ -38,20 +49,28 @@ def subscribers() -> None:
 )
 @click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
 @click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
+@channel_option("channel", default="email", show_default=True, help="The e-mail account.")
 @pass_app
 def subscribers_add(
-    app: App, email: str, frequency: str, cities: tuple[str, ...], themes: tuple[str, ...]
+    app: App,
+    email: str,
+    frequency: str,
+    cities: tuple[str, ...],
+    themes: tuple[str, ...],
+    channel: str,
 ) -> None:
     """Subscribe EMAIL to a digest; for an existing address, change its choices."""
     from commsbot.digests.subscribers import add_email
 
-    found = add_email(app.store, email, frequency, cities, themes, utcnow())
+    found = add_email(
+        app.store, email, frequency, cities, themes, utcnow(), _email_account(app, channel)
+    )
     click.echo(
         f"subscribed {_describe(found)}: {found['frequency']}, "
         f"cities: {', '.join(found['cities']) or 'all'}, "
         f"themes: {', '.join(found['themes']) or 'all'}"
     )
-    if "email" not in app.config.enabled_channels:
+    if not app.config.enabled_accounts("email"):
         click.echo(
             f"warning: no e-mail channel is enabled in {app.config.file}: no digest reaches "
             "this subscriber until [channels.email] is enabled",
@@ -66,7 +85,7 @@ def subscribers_add(
     default="active",
     show_default=True,
 )
-@channel_option("channel", type=click.Choice(["email", "telegram"]))
+@channel_option("channel", help="Only this channel (account).")
 @click.option("--frequency", type=click.Choice(["weekly", "monthly"]), help="Only this frequency.")
 @format_option("table", "json")
 @pass_app
@@ -107,8 +126,9 @@ def subscribers_remove(app: App, subscriber: str) -> None:
 
 @subscribers.command("import")
 @click.argument("file", type=FILE_PATH)
+@channel_option("channel", default="email", show_default=True, help="The e-mail account.")
 @pass_app
-def subscribers_import(app: App, file: Path) -> None:
+def subscribers_import(app: App, file: Path, channel: str) -> None:
     """Subscribe every row of a CSV file (columns: email, frequency, cities, themes).
 
     Cities and themes are ';'-separated. All or nothing: one bad row stores none.
@@ -116,7 +136,7 @@ def subscribers_import(app: App, file: Path) -> None:
     """
     from commsbot.digests.subscribers import import_csv
 
-    result = import_csv(app.store, file, utcnow())
+    result = import_csv(app.store, file, utcnow(), _email_account(app, channel))
     click.echo(f"{file}: {result.added} added, {result.updated} updated")
     for address in result.kept_out:
         click.echo(f"left out: {address}")

@@ -302,7 +302,8 @@ class DigestRenderer:
         subscriber: dict[str, Any],
         since: datetime,
     ) -> Message:
-        if subscriber["channel"] == "email":
+        kind = channel.kind if channel is not None else subscriber["channel"]
+        if kind == "email":
             return self.email(channel, contents, subscriber, since)
         return self.telegram(contents, subscriber, since)
 

@@ -26,7 +26,7 @@ from commsbot.clock import Clock
 from commsbot.config import Config
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
-from commsbot.posting.dispatch import Pacer
+from commsbot.posting.dispatch import Pacer, pacer_for, shared_pacers
 from commsbot.posting.record import RetryPolicy
 from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
@@ -35,8 +35,6 @@ from commsbot.store import digests as q
 
 log = logging.getLogger("commsbot.digest")
 
-# The channels a subscriber can choose (the subscribers table allows these).
-SUBSCRIBER_CHANNELS = ("email", "telegram")
 OUTCOMES = ("sent", "skipped", "retrying", "failed", "bounced", "unknown", "waiting")
 DRY_RUN_OUTCOMES = ("to_send", "skipped", "waiting")
 # Rendered digests kept for reuse: one per distinct choice of cities and themes.
@@ -95,6 +93,8 @@ class _Run:
         )
         self.contents = d.Contents()
         self.rendered: OrderedDict[tuple[Any, ...], d.Message | None] = OrderedDict()
+        # Limits that accounts share (one bot sending for two accounts), set by send_period.
+        self.shared: dict[str, Pacer] = {}
 
     def load(self, subscribers: list[dict[str, Any]]) -> None:
         """Every item any of them may get, read once."""
@@ -133,7 +133,7 @@ class _Run:
 
     async def channel(self, channel: Channel, subscribers: list[dict[str, Any]]) -> None:
         """Send to one channel's subscribers, paced, with its number of sends in flight."""
-        pacer = Pacer(channel.direct_rate())
+        pacer = pacer_for(channel, channel.direct_rate(), self.shared)
         slots = asyncio.Semaphore(channel.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         stop: list[str] = []
@@ -290,8 +290,16 @@ async def send_period(
                 "or could not be opened"
             )
     run.load([s for subs in runnable.values() for s in subs])
+    run.shared = shared_pacers(channels[n] for n in runnable)
     await asyncio.gather(*(run.channel(channels[n], subs) for n, subs in runnable.items()))
     return report
+
+
+def digest_channels(config: Config) -> list[str]:
+    """The enabled accounts that send digests to people (their kind declares it)."""
+    from commsbot.channels import accounts_declaring
+
+    return accounts_declaring(config, "sends_direct")
 
 
 def channels_due(store: Store, periods: list[d.Period], now: datetime) -> set[str]:
@@ -313,7 +321,7 @@ def periods_due(config: Config, now: datetime) -> list[d.Period]:
 
 async def send_digests_job(ctx: Any) -> dict[str, Any]:
     """The scheduled job: send the latest complete weekly and monthly digests."""
-    channels = {n: c for n, c in ctx.channels.items() if n in SUBSCRIBER_CHANNELS}
+    channels = {n: c for n, c in ctx.channels.items() if c.sends_direct}
     results: dict[str, Any] = {}
     for period in periods_due(ctx.config, ctx.clock()):
         report = await send_period(ctx.store, ctx.config, channels, period, clock=ctx.clock)

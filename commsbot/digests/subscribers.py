@@ -21,7 +21,6 @@ from commsbot.text.addresses import normalize_email
 from commsbot.text.user_input import row_id
 
 FREQUENCIES = ("weekly", "monthly")
-CHANNELS = ("email", "telegram")
 
 
 def resolve_choices(ref: Reference, kind: str, values: Iterable[str]) -> list[str]:
@@ -54,12 +53,14 @@ def add_email(
     cities: Sequence[str],
     themes: Sequence[str],
     now: datetime,
+    channel: str = "email",
 ) -> dict[str, Any]:
-    """Subscribe an e-mail address, or change its choices (this re-activates it)."""
+    """Subscribe an e-mail address to the digests of an e-mail account, or change its
+    choices (this re-activates it)."""
     ref = Reference.load(store)
     return q.upsert_subscriber(
         store,
-        "email",
+        channel,
         normalize_email(address),
         check_frequency(frequency),
         resolve_choices(ref, "city", cities),
@@ -76,8 +77,9 @@ class ImportResult:
     kept_out: list[str] = field(default_factory=list)
 
 
-def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
-    """Subscribe every row of a CSV (email, frequency, cities, themes); all or nothing."""
+def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") -> ImportResult:
+    """Subscribe every row of a CSV (email, frequency, cities, themes) to the digests of an
+    e-mail account; all or nothing."""
     text = read_text(path)
     fieldnames, records = read_csv(path, text)
     columns = [c.strip().lower() for c in fieldnames]
@@ -111,11 +113,11 @@ def import_csv(store: Store, path: Path, now: datetime) -> ImportResult:
     result = ImportResult()
     with store.write():
         for address, frequency, cities, themes in rows:
-            existing = q.get_subscriber(store, "email", address)
+            existing = q.get_subscriber(store, channel, address)
             if existing is not None and existing["status"] != "active":
                 result.kept_out.append(f"{address} ({existing['status']})")
                 continue
-            q.upsert_subscriber(store, "email", address, frequency, cities, themes, now)
+            q.upsert_subscriber(store, channel, address, frequency, cities, themes, now)
             if existing is None:
                 result.added += 1
             else:

@@ -25,15 +25,20 @@ TEMPLATE = "report/report.html.j2"
 
 
 def report_context(
-    store: Store, period: st.Period, now: datetime, top: int, hashtags: Sequence[str] = ()
+    store: Store,
+    period: st.Period,
+    now: datetime,
+    top: int,
+    hashtags: Sequence[str] = (),
+    digest_channels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything the report template shows, computed once."""
     reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
     posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
     subscribers = stats_q.subscriber_history(store)
     commands, bot_total = st.bot_usage(stats_q.bot_queries(store, period.since, period.until))
-    sub_groups, sub_total = st.subscriber_summary(subscribers, period)
-    growth = st.subscriber_growth(subscribers, period)
+    sub_groups, sub_total = st.subscriber_summary(subscribers, period, digest_channels)
+    growth = st.subscriber_growth(subscribers, period, digest_channels)
 
     weekly = st.cross(posts, "week", "channel", period, reference)
     themes = st.summarise(posts, "theme", period, reference)
@@ -53,6 +58,9 @@ def report_context(
                 for i, (_, label) in enumerate(weekly.columns)
             },
         ),
+        # Several accounts make one platform: both views, one table each.
+        "accounts": st.summarise(posts, "channel", period, reference),
+        "platforms": st.summarise(posts, "platform", period, reference),
         "themes": themes,
         "themes_chart": charts.bar_chart([(g.label, g.engagement) for g in themes]),
         "cities": cities,
@@ -105,9 +113,11 @@ def render_report(
     top: int = 10,
     templates: Path | None,
     hashtags: Sequence[str] = (),
+    digest_channels: Sequence[str] = (),
 ) -> str:
-    """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``)."""
-    context = report_context(store, period, now, top, hashtags)
+    """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``),
+    ``digest_channels`` the accounts whose subscribers are shown even when there are none."""
+    context = report_context(store, period, now, top, hashtags, digest_channels)
     renderer = Renderer(templates)
     renderer.env.filters["thousands"] = thousands
     return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"

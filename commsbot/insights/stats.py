@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from commsbot.text import truncate
 
-GROUPINGS = ("channel", "theme", "city", "type", "week")
-SUBSCRIBER_CHANNELS = ("email", "telegram")
+GROUPINGS = ("channel", "platform", "theme", "city", "type", "week")
 FREQUENCIES = ("weekly", "monthly")
 NONE_LABEL = "(none)"
 TITLE_WIDTH = 80
@@ -99,6 +98,8 @@ class PostFigures:
     id: int
     channel: str
     item_type: str
+    # The channel's kind (mastodon, telegram, ...): several accounts make one platform.
+    platform: str
     title: str
     city: str | None
     theme: str | None
@@ -128,6 +129,7 @@ def post_figures(rows: Iterable[dict[str, Any]]) -> list[PostFigures]:
                 id=r["id"],
                 channel=r["channel"],
                 item_type=r["item_type"],
+                platform=r["platform"],
                 title=title,
                 city=r["city"],
                 theme=r["theme"],
@@ -247,7 +249,8 @@ def _keys(
 def summarise(
     posts: Sequence[PostFigures], by: str, period: Period, reference: Reference
 ) -> list[Group]:
-    """Posts and engagement per channel, theme, city, content type or ISO week."""
+    """Posts and engagement per channel (account), platform, theme, city, content type or
+    ISO week."""
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r} (known: {', '.join(GROUPINGS)})")
     groups = {key: Group(key, label) for key, label in _keys(by, posts, period, reference)}
@@ -391,12 +394,13 @@ def _subscriptions(rows: Iterable[dict[str, Any]]) -> list[_Subscription]:
 
 
 def subscriber_summary(
-    rows: Iterable[dict[str, Any]], period: Period
+    rows: Iterable[dict[str, Any]], period: Period, channels: Sequence[str] = ()
 ) -> tuple[list[SubscriberGroup], SubscriberGroup]:
     """Per (channel, frequency), every combination shown: active at the start and end of the
-    period, who joined, unsubscribed or bounced in it; and the total."""
+    period, who joined, unsubscribed or bounced in it; and the total. ``channels`` (the
+    configured digest accounts) are shown even without subscribers."""
     subs = _subscriptions(rows)
-    combos = [(c, f) for c in SUBSCRIBER_CHANNELS for f in FREQUENCIES]
+    combos = [(c, f) for c in channels for f in FREQUENCIES]
     combos += sorted({(s.channel, s.frequency) for s in subs} - set(combos))
     groups = {combo: SubscriberGroup(*combo) for combo in combos}
     everyone = SubscriberGroup("total", "all")
@@ -435,11 +439,13 @@ class Growth:
         return [sum(self.active[c][i] for c in self.channels) for i in range(len(self.weeks))]
 
 
-def subscriber_growth(rows: Iterable[dict[str, Any]], period: Period) -> Growth:
+def subscriber_growth(
+    rows: Iterable[dict[str, Any]], period: Period, shown: Sequence[str] = ()
+) -> Growth:
     subs = _subscriptions(rows)
     first = period.since or min((s.joined for s in subs), default=None)
     weeks = week_range(first, period.until, period.zone)
-    channels = [*SUBSCRIBER_CHANNELS, *sorted({s.channel for s in subs} - {*SUBSCRIBER_CHANNELS})]
+    channels = [*shown, *sorted({s.channel for s in subs} - {*shown})]
     active: dict[str, list[int]] = {c: [] for c in channels}
     for channel in channels:
         # Active just before t: joined before t, less those who also left before t.

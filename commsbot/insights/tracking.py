@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("commsbot.tracking")
 
-CHANNEL = "mastodon"
 # Counts read less than this long ago are not read again.
 REFRESH_EVERY = timedelta(hours=1)
 
@@ -76,8 +75,10 @@ class Tracked:
         return "; ".join([line, *self.stopped])
 
 
-def _row(status: PublicStatus, *, mention: bool, tag: str | None) -> dict[str, Any]:
+def _row(status: PublicStatus, *, channel: str, mention: bool, tag: str | None) -> dict[str, Any]:
     return {
+        # Replies are matched to the posts of the account that reads them.
+        "channel": channel,
         "remote_id": status.remote_id,
         "acct": status.acct,
         "account_url": status.account_url,
@@ -98,12 +99,13 @@ async def track_movement(ctx: JobContext) -> dict[str, Any]:
     """The job: new statuses of every source, oldest-read source first, then refreshes."""
     from commsbot.channels.mastodon import MastodonChannel
 
-    channel = ctx.channels.get(CHANNEL)
+    name = ctx.config.movement_account() or "mastodon"
+    channel = ctx.channels.get(name)
     if not isinstance(channel, MastodonChannel):
-        return {"skipped": "the mastodon channel is not open"}
-    blocked = select.channel_blocked(ctx.store, CHANNEL, ctx.clock())
+        return {"skipped": f"the {name} channel is not open"}
+    blocked = select.channel_blocked(ctx.store, name, ctx.clock())
     if blocked:
-        return {"skipped": f"mastodon is {blocked}"}
+        return {"skipped": f"{name} is {blocked}"}
     cfg = ctx.config.movement
     reader = await channel.timeline_reader(cfg.requests_per_run)
     tracked = Tracked()
@@ -116,7 +118,9 @@ async def track_movement(ctx: JobContext) -> dict[str, Any]:
     order = sorted(sources, key=lambda s: read[s]["read_at"] if s in read else "")
     stop = False
     for source in order:
-        stop = await _read_source(ctx, reader, source, sources[source], read.get(source), tracked)
+        stop = await _read_source(
+            ctx, reader, name, source, sources[source], read.get(source), tracked
+        )
         if stop:
             break
     if cfg.refresh_days and not stop:
@@ -128,6 +132,7 @@ async def track_movement(ctx: JobContext) -> dict[str, Any]:
 async def _read_source(
     ctx: JobContext,
     reader: TimelineReader,
+    account: str,
     source: str,
     tag: str | None,
     cursor: dict[str, Any] | None,
@@ -141,7 +146,7 @@ async def _read_source(
         reading = await reader.mentions(newest, cfg.page_size, cfg.max_pages)
     else:
         reading = await reader.hashtag(tag, newest, cfg.page_size, cfg.max_pages)
-    rows = [_row(s, mention=tag is None, tag=tag) for s in reading.statuses]
+    rows = [_row(s, channel=account, mention=tag is None, tag=tag) for s in reading.statuses]
     tracked.new += movement_q.record_reading(
         ctx.store, source, rows, reading.newest_id, ctx.clock()
     )

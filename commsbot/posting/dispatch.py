@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -55,14 +55,22 @@ class Pacer:
     """Spaces sends to a channel's rate; an unlimited channel is never made to wait.
 
     Each caller reserves its slot before sleeping, so concurrent senders sharing one
-    pacer get distinct slots instead of waking together.
+    pacer get distinct slots instead of waking together. ``shared`` is a limit the
+    account shares with others (one Telegram bot's for all its chats): a send waits for
+    its own slot, then for one of the shared limit.
     """
 
-    def __init__(self, rate_per_second: float) -> None:
+    def __init__(self, rate_per_second: float, shared: Pacer | None = None) -> None:
         self.interval = 0.0 if math.isinf(rate_per_second) else 1.0 / rate_per_second
         self.next_at = 0.0
+        self.shared = shared
 
     async def wait(self) -> None:
+        await self._wait()
+        if self.shared is not None:
+            await self.shared._wait()
+
+    async def _wait(self) -> None:
         if not self.interval:
             return
         now = asyncio.get_running_loop().time()
@@ -75,6 +83,25 @@ class Pacer:
         """No slot before ``seconds`` from now (the platform asked us to wait)."""
         now = asyncio.get_running_loop().time()
         self.next_at = max(self.next_at, now + seconds)
+
+
+def shared_pacers(channels: Iterable[Channel]) -> dict[str, Pacer]:
+    """One pacer per limit that accounts share (``Channel.rate_group``), for one run."""
+    pacers: dict[str, Pacer] = {}
+    for channel in channels:
+        group = channel.rate_group()
+        if group is not None:
+            key, rate = group
+            pacer = pacers.setdefault(key, Pacer(rate))
+            # Accounts may set different rates for one bot: the lowest is kept.
+            pacer.interval = max(pacer.interval, Pacer(rate).interval)
+    return pacers
+
+
+def pacer_for(channel: Channel, rate: float, shared: dict[str, Pacer]) -> Pacer:
+    """An account's own pacer at ``rate``, behind the limit it shares, if any."""
+    group = channel.rate_group()
+    return Pacer(rate, shared[group[0]] if group is not None else None)
 
 
 async def send_one(channel: Channel, post: Rendered) -> Delivery:
@@ -128,6 +155,7 @@ async def dispatch_channel(
     clock: Clock,
     policy: record.RetryPolicy,
     progress: Progress | None = None,
+    shared: dict[str, Pacer] | None = None,
 ) -> Counter[str]:
     """Send everything due on one channel until none is left or the channel stops."""
     blocked = select.channel_blocked(store, channel.name, clock())
@@ -135,7 +163,7 @@ async def dispatch_channel(
         log.warning("%s not dispatched: %s", channel.name, blocked)
         return Counter(blocked=1)
     totals = await recover(store, channel, clock, policy)
-    pacer = Pacer(channel.rate())
+    pacer = pacer_for(channel, channel.rate(), shared or shared_pacers([channel]))
     transient = 0
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size)
@@ -192,7 +220,8 @@ async def dispatch(
 ) -> dict[str, Counter[str]]:
     """Dispatch every channel at once; returns outcome counts per channel."""
     names = list(channels)
+    shared = shared_pacers(channels.values())
     results = await asyncio.gather(
-        *(dispatch_channel(store, channels[n], clock, policy, progress) for n in names)
+        *(dispatch_channel(store, channels[n], clock, policy, progress, shared) for n in names)
     )
     return dict(zip(names, results, strict=True))

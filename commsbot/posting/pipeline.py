@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from commsbot.channels import channel_class
+from commsbot.channels import account
 from commsbot.channels.base import Channel
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
@@ -21,6 +21,7 @@ from commsbot.posting import dispatch, record, select
 from commsbot.posting.placement import Placer
 from commsbot.render import LINK_FIELD, Renderer, item_version
 from commsbot.store import Store, iso
+from commsbot.store import accounts as accounts_q
 from commsbot.store import posts as posts_q
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Summary:
 def make_channels(config: Config, names: list[str] | None = None) -> dict[str, Channel]:
     """Instances of the enabled channels (or the named ones)."""
     chosen = names if names is not None else config.enabled_channels
-    return {n: channel_class(n)(config.channel(n)) for n in chosen}
+    return {n: account(n, config.channel(n)) for n in chosen}
 
 
 def retry_policy(config: Config) -> record.RetryPolicy:
@@ -93,9 +94,8 @@ def plan(
     summary = Summary()
     lookup = select.Lookup.load(store)
     rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for name, item_type, item in select.new_content(
-        store, list(channels), config.posting.content_types
-    ):
+    accounts = {name: channel.settings for name, channel in channels.items()}
+    for name, item_type, item in select.new_content(store, accounts, config.posting.content_types):
         channel = channels[name]
         base = {
             "item_type": item_type,
@@ -122,6 +122,7 @@ def plan(
     # Slots are read and taken in the transaction that inserts, so that a post queued
     # meanwhile (queue add --next-slot) cannot take the same slot.
     with store.write():
+        accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, now)
         placer = Placer(store, config, now)
         rows = []
         for row, item in rendered:

@@ -97,7 +97,7 @@ class Placer:
     def enabled_at(self, channel: str) -> datetime | None:
         """When the channel was first enabled (recorded now, on its first run); None for
         a preview channel, which has no back catalogue to hold."""
-        if channel_class(channel).preview:
+        if channel_class(self.config.channel(channel).kind).preview:
             return None
         if channel not in self._enabled:
             self._enabled[channel] = posts_q.first_enabled(self.store, channel, self.now)

@@ -17,6 +17,7 @@ from commsbot.posting.placement import Placer, first_slot
 from commsbot.posting.select import Lookup
 from commsbot.render import Output, Renderer
 from commsbot.store import Store, iso
+from commsbot.store import accounts as accounts_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 
@@ -62,6 +63,7 @@ def announce(
         if note and warn is not None:
             warn(note)
     with store.write():
+        accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, at)
         placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
         rows = []

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from commsbot.channels.base import ChannelSettings
+from commsbot.posting.accounts import refusal
 from commsbot.store import Store, from_iso
 from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
+from commsbot.store import feeds as feeds_q
 from commsbot.store import posts as posts_q
 
 if TYPE_CHECKING:
@@ -42,13 +45,26 @@ class Lookup:
 
 
 def new_content(
-    store: Store, channels: list[str], types: tuple[str, ...]
+    store: Store, accounts: dict[str, ChannelSettings], types: tuple[str, ...]
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(channel, type, item) for every published item a channel has no post for."""
-    for channel in channels:
+    """(account, type, item) for every published item an account takes (its filters)
+    and has no post for."""
+    feed_urls: dict[str, dict[int, str]] = {}
+    for name, settings in accounts.items():
         for item_type in types:
-            for item in content_q.unposted(store, item_type, channel):
-                yield channel, item_type, item
+            if settings.content_types and item_type not in settings.content_types:
+                continue
+            if settings.feeds and item_type not in feed_urls:
+                feed_urls[item_type] = feeds_q.item_feed_urls(store, item_type)
+            urls = feed_urls.get(item_type, {})
+            for item in content_q.unposted(store, item_type, name):
+                if refusal(settings, item_type, item, urls.get(item["id"])) is None:
+                    yield name, item_type, item
+
+
+def feed_url(store: Store, item_type: str, item_id: int) -> str | None:
+    """The feed an item was read from, if it was."""
+    return feeds_q.item_feed_urls(store, item_type).get(item_id)
 
 
 def claim(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:

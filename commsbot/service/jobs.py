@@ -66,34 +66,32 @@ def _needs_feeds(config: Config) -> str | None:
 
 
 def _needs_polled_channel(config: Config) -> str | None:
-    from commsbot.posting.pipeline import make_channels
-
-    polled = [c for c in make_channels(config).values() if c.engagement_polling() is not None]
+    polled = _enabled_declaring(config, "polls_engagement")
     return None if polled else "no enabled channel is polled for engagement"
 
 
+def _enabled_declaring(config: Config, declaration: str) -> list[str]:
+    from commsbot.channels import accounts_declaring
+
+    return accounts_declaring(config, declaration)
+
+
 def _needs_subscriber_channel(config: Config) -> str | None:
-    if {"email", "telegram"} & set(config.enabled_channels):
+    if _enabled_declaring(config, "sends_direct"):
         return None
     return "no subscriber channel (email or telegram) is enabled"
 
 
 def _needs_audience(config: Config) -> str | None:
-    from commsbot.channels import channel_class
-    from commsbot.channels.base import Channel
-
     # Digest subscribers are counted on the channels digests go out on.
-    counted = [
-        name
-        for name in config.enabled_channels
-        if name in ("email", "telegram")
-        or channel_class(name).audience_size is not Channel.audience_size
-    ]
+    counted = _enabled_declaring(config, "counts_audience") + _enabled_declaring(
+        config, "sends_direct"
+    )
     return None if counted else "no enabled channel has followers or digest subscribers"
 
 
 def _needs_movement(config: Config) -> str | None:
-    if "mastodon" not in config.enabled_channels:
+    if config.movement_account() is None:
         return "the mastodon channel is not enabled"
     movement = config.movement
     if not movement.hashtags and not movement.mentions:

@@ -68,7 +68,7 @@ class Part:
 # Long-running parts, in start order. A capability adds its part with one line, e.g.
 #     Part("telegram-bot", "commsbot.bot.app:service_part", _needs_telegram_bot),
 def _needs_telegram(config: Config) -> str | None:
-    return None if "telegram" in config.enabled_channels else "the telegram channel is not enabled"
+    return None if config.enabled_accounts("telegram") else "the telegram channel is not enabled"
 
 
 PARTS: tuple[Part, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commsbot.channels import channel_class, channel_names
+from commsbot.channels import account, channel_class, channel_names
 from commsbot.channels.base import Channel
 from commsbot.clock import utcnow
 from commsbot.config import Config
@@ -20,9 +20,19 @@ SAMPLE_ANNOUNCEMENT = "Sample announcement: the network meets in Plzeň & Vilniu
 
 
 def _channel(config: Config, name: str) -> Channel:
+    """A configured account, or a kind that no account uses, with its defaults."""
+    if name in config.channels:
+        return account(name, config.channels[name])
+    if name not in channel_names():
+        config.channel(name)  # the error naming the configured channels
     cls = channel_class(name)
-    settings = config.channels.get(name) or cls.Settings()
-    return cls(settings)
+    return cls(cls.Settings(kind=name))
+
+
+def _names(config: Config) -> list[str]:
+    """Every configured account, and each kind no account uses."""
+    used = {s.kind for s in config.channels.values()}
+    return [*config.channels, *(k for k in channel_names() if k not in used)]
 
 
 def check_templates(
@@ -31,7 +41,7 @@ def check_templates(
     """Problems found (template, item, what went wrong) and how many renderings were tried."""
     renderer = Renderer(config.service.templates)
     # Channels that take no posts (e-mail) have only digest templates, checked below.
-    channels = [_channel(config, n) for n in (names or channel_names())]
+    channels = [_channel(config, n) for n in (names or _names(config))]
     channels = [c for c in channels if c.takes_posts]
     problems: list[str] = []
     checked = 0
@@ -56,7 +66,7 @@ def check_templates(
                             problems.append(f"{channel.name}: {exc}")
                             continue
                         if out.truncated:
-                            name = renderer.template(channel.name, item_type).name
+                            name = renderer.template(channel, item_type).name
                             problems.append(
                                 f"{channel.name}: template {name} for {what}: too long "
                                 f"({_full_length(renderer, lookup, channel, item_type, item)}"
@@ -81,7 +91,7 @@ def check_templates(
 def _full_length(
     renderer: Renderer, lookup: Lookup, channel: Channel, item_type: str, item: dict[str, object]
 ) -> int:
-    template = renderer.template(channel.name, item_type)
+    template = renderer.template(channel, item_type)
     body = renderer._run(
         template, {**lookup.context(item), "link": None, "channel": channel.name}, ""
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from commsbot.errors import StoreError
-from commsbot.store.migrations import MIGRATIONS
+from commsbot.store.migrations import MIGRATIONS, WITHOUT_FOREIGN_KEYS
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -141,6 +141,9 @@ class Store:
             if number in done or (upto is not None and number > upto):
                 continue
             stamp = iso(datetime.now(UTC))
+            # Outside a transaction, or SQLite ignores it.
+            if number in WITHOUT_FOREIGN_KEYS:
+                self.conn.execute("PRAGMA foreign_keys = OFF")
             # executescript commits anything pending, so the transaction is in the script.
             try:
                 self.conn.executescript(
@@ -154,6 +157,8 @@ class Store:
                 raise StoreError(
                     f"{self.path}: migration {number} ({name}) failed: {exc}"
                 ) from None
+            finally:
+                self.conn.execute("PRAGMA foreign_keys = ON")
             applied.append(f"{number:03d} {name}")
         if current == 0 and applied:
             self.conn.execute(

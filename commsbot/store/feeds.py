@@ -77,6 +77,16 @@ def sync_config(store: Store, feeds: Sequence[dict[str, Any]], now: datetime) ->
         )
 
 
+def item_feed_urls(store: Store, item_type: str) -> dict[int, str]:
+    """The feed each item of a type was read from, by item id (items of no feed left out)."""
+    rows = store.rows(
+        "SELECT e.item_id, f.url FROM feed_entries e JOIN feeds f ON f.id = e.feed_id "
+        "WHERE e.item_type = ? AND e.item_id IS NOT NULL",
+        (item_type,),
+    )
+    return {r["item_id"]: r["url"] for r in rows}
+
+
 def due(store: Store, now: datetime) -> list[dict[str, Any]]:
     """Enabled feeds whose backoff, if any, has passed."""
     return store.rows(

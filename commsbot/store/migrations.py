@@ -362,6 +362,49 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# Accounts (#16): a channel is an account named by the officer, of a platform kind. Each
+# account that ever had a post or a subscriber is remembered with its kind, so statistics by
+# platform and ``channels`` still show an account removed from the config, with its posts.
+# Subscribers lose the CHECK that named the two digest channels ('email', 'telegram'): a
+# digest account is named in the config (SQLite cannot alter a CHECK: the table is rebuilt,
+# ids and every row kept).
+_ACCOUNTS = """
+CREATE TABLE accounts (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+-- Before accounts, a channel's name was its kind.
+INSERT OR IGNORE INTO accounts (name, kind, first_seen_at, last_seen_at)
+    SELECT channel, channel, min(created_at), max(updated_at) FROM posts GROUP BY channel;
+INSERT OR IGNORE INTO accounts (name, kind, first_seen_at, last_seen_at)
+    SELECT channel, channel, min(created_at), max(updated_at) FROM subscribers GROUP BY channel;
+CREATE TABLE subscribers_14 (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    frequency TEXT NOT NULL CHECK (frequency IN ('weekly', 'monthly')),
+    cities TEXT NOT NULL DEFAULT '[]',
+    themes TEXT NOT NULL DEFAULT '[]',
+    token TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    unsubscribed_at TEXT,
+    UNIQUE (channel, address)
+);
+INSERT INTO subscribers_14 SELECT * FROM subscribers;
+DROP TABLE subscribers;
+ALTER TABLE subscribers_14 RENAME TO subscribers;
+CREATE INDEX subscribers_due ON subscribers (frequency, status);
+"""
+
+# Migrations that rebuild a table other tables refer to: they run with foreign keys off, as
+# SQLite's documented procedure asks, or dropping the old table would fire the children's
+# ON DELETE actions (digest deliveries would lose their subscriber).
+WITHOUT_FOREIGN_KEYS = {14}
+
 # The bot's chat-hash salt leaves the store (and so every later backup): it comes from
 # salt_env or a salt file now. The hashes already stored stay, but no longer match new
 # ones: a chat seen before the upgrade counts as a new chat after it, and nobody holding a
@@ -395,5 +438,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
+    (14, "accounts", _ACCOUNTS),
     (18, "channel_enabled", _CHANNEL_ENABLED),
 ]

@@ -21,7 +21,7 @@ _UPSERT = (
     "favourites, boosts, replies, own, mention, reply_to_post, first_seen_at, counts_at) "
     "VALUES (:remote_id, :acct, :account_url, :created_at, :language, :url, :favourites, "
     ":boosts, :replies, :own, :mention, "
-    "(SELECT id FROM posts WHERE channel = 'mastodon' AND remote_id = :in_reply_to_id), "
+    "(SELECT id FROM posts WHERE channel = :channel AND remote_id = :in_reply_to_id), "
     ":now, :now) "
     "ON CONFLICT (remote_id) DO UPDATE SET favourites = excluded.favourites, "
     "boosts = excluded.boosts, replies = excluded.replies, counts_at = excluded.counts_at, "
@@ -51,7 +51,8 @@ def record_reading(
     (a cursor never runs ahead of what is stored); the number of statuses new to the store.
 
     Each status row has the columns of ``movement_statuses`` (times as ``iso``), plus
-    ``in_reply_to_id`` and, for a hashtag's statuses, ``tag``.
+    ``in_reply_to_id``, ``channel`` (the account reading, whose posts replies are matched
+    to) and, for a hashtag's statuses, ``tag``.
     """
     stamp = iso(now)
     with store.write() as conn:

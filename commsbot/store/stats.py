@@ -35,7 +35,8 @@ def sent_posts(
     where, params = window("p.sent_at", since, until)
     # The correlated lookup walks the (post_id, observed_at) index: one step per post.
     return store.rows(
-        "SELECT p.id, p.channel, p.item_type, p.item_id, p.item_ref, p.text, p.remote_url, "
+        "SELECT p.id, p.channel, coalesce(a.kind, p.channel) AS platform, p.item_type, "
+        "p.item_id, p.item_ref, p.text, p.remote_url, "
         "p.sent_at, p.remote_deleted_at, "
         "coalesce(pr.title, ev.title, nl.title, nw.title, json_extract(p.payload, '$.title')) "
         "AS title, "
@@ -43,7 +44,7 @@ def sent_posts(
         "coalesce(e.favourites, 0) AS favourites, coalesce(e.boosts, 0) AS boosts, "
         "coalesce(e.replies, 0) AS replies, coalesce(e.reactions, 0) AS reactions, "
         "e.observed_at "
-        "FROM posts p "
+        "FROM posts p LEFT JOIN accounts a ON a.name = p.channel "
         "LEFT JOIN engagement e ON e.id = (SELECT x.id FROM engagement x WHERE x.post_id = p.id "
         "ORDER BY x.observed_at DESC, x.id DESC LIMIT 1) "
         "LEFT JOIN practices pr ON p.item_type = 'practice' AND pr.id = p.item_id "

@@ -33,6 +33,7 @@ def status(
     """A status row as ``record_reading`` takes it (tagged unless it is a mention)."""
     user, _, server = acct.partition("@")
     return {
+        "channel": "mastodon",
         "remote_id": remote_id,
         "acct": acct,
         "account_url": f"https://{server}/@{user}",

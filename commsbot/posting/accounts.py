@@ -1,0 +1,52 @@
+"""Which accounts take an item: each account's filters (``cities``, ``themes``,
+``content_types``, ``languages``, ``feeds``), decided the same way for publishing,
+``preview`` and ``queue add``.
+
+An empty filter takes everything; a filter that is set takes only items that have a
+matching value, so a newsletter (no city) does not pass a ``cities`` filter and a
+practice (not from a feed) does not pass a ``feeds`` filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from commsbot.channels.base import ChannelSettings
+
+
+def refusal(
+    settings: ChannelSettings, item_type: str, item: Mapping[str, Any], feed_url: str | None
+) -> str | None:
+    """Which filter of an account keeps an item out ("cities: not vilnius"), or None when
+    the account takes it."""
+    checks = (
+        ("content_types", item_type),
+        ("cities", item.get("city")),
+        ("themes", item.get("theme")),
+        ("languages", item.get("language")),
+        ("feeds", feed_url),
+    )
+    for name, value in checks:
+        wanted = getattr(settings, name)
+        if wanted and value not in wanted:
+            return f"{name}: not {value}" if value else f"{name}: it has none"
+    return None
+
+
+def announcement_refusals(accounts: Mapping[str, ChannelSettings]) -> dict[str, str | None]:
+    """Per account, why it does not take an announcement by default (None: it does).
+
+    An announcement has no city, theme, language or feed: an account filtering by those
+    takes one only when it is named (``queue add --channel``)."""
+    return {name: refusal(s, "announcement", {}, None) for name, s in accounts.items()}
+
+
+def takers(
+    accounts: Mapping[str, ChannelSettings],
+    item_type: str,
+    item: Mapping[str, Any],
+    feed_url: str | None = None,
+) -> list[str]:
+    """The accounts (of those given) that take an item."""
+    return [n for n, s in accounts.items() if refusal(s, item_type, item, feed_url) is None]
