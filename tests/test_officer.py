@@ -555,3 +555,52 @@ def test_queue_show_and_list_read_in_the_service_zone(tmp_path: Path) -> None:
     assert "2030-03-01 09:00 CET" in listed.output
     data = json.loads(run(config, "queue", "list", "--format", "json").output)
     assert data["posts"][0]["not_before"] == "2030-03-01T09:00:00+01:00"
+
+
+# -- 10. an image with its alt text, and a text per account ------------------------------
+
+
+def test_queue_add_with_an_image_and_a_text_per_account(tmp_path: Path, fake: FakeTelegram) -> None:
+    config = example_config(tmp_path, telegram_section(fake))
+    run(config, "init")
+    picture = tmp_path / "gm5.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    no_alt = run(config, "queue", "add", "GM5", "--image", str(picture), "--now")
+    assert no_alt.exit_code == 2
+    assert "--image needs --alt TEXT, for people who cannot see it" in no_alt.output
+    alt_alone = run(config, "queue", "add", "GM5", "--alt", "A hall", "--now")
+    assert alt_alone.exit_code == 2 and "--alt describes an --image" in alt_alone.output
+    missing = run(config, "queue", "add", "GM5", "--image", "gone.png", "--alt", "x", "--now")
+    assert missing.exit_code == 2 and "gone.png" in missing.output
+    bad_pair = run(config, "queue", "add", "GM5", "--text-for", "telegram", "--now")
+    assert bad_pair.exit_code == 2 and "'telegram' is not NAME=TEXT" in bad_pair.output
+    stray = run(config, "queue", "add", "GM5", "--text-for", "mastodon=Hi", "--now")
+    assert stray.exit_code == 1
+    assert "a text for mastodon, which this announcement does not go to" in stray.output
+    with Store(tmp_path / "commsbot.db") as store:
+        assert store.scalar("SELECT count(*) FROM posts") == 0
+    added = run(
+        config,
+        "queue",
+        "add",
+        "General Meeting 5 opens in Vilnius",
+        "--image",
+        str(picture),
+        "--alt",
+        "The Vilnius town hall, where GM5 meets",
+        "--text-for",
+        "telegram=GM5 opens in Vilnius today 🎉",
+        "--now",
+    )
+    assert added.exit_code == 0, added.output
+    assert run(config, "run", "--once").exit_code == 0
+    sent = fake.messages_to(CHANNEL)
+    assert [(m["method"], m["caption"]) for m in sent] == [
+        ("sendPhoto", "GM5 opens in Vilnius today 🎉")
+    ]
+    assert sent[0]["photo_data"] == picture.read_bytes()
+    with Store(tmp_path / "commsbot.db") as store:
+        rows = store.rows("SELECT channel, text, payload FROM posts ORDER BY channel")
+    outbox = rows[0]
+    assert outbox["text"] == "General Meeting 5 opens in Vilnius"
+    assert json.loads(outbox["payload"])["image_alt"] == "The Vilnius town hall, where GM5 meets"

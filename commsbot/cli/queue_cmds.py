@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -103,6 +104,19 @@ def queue() -> None:
     help="Share next: each channel's earliest slot; the post holding it moves (and is named).",
 )
 @click.option("--link", help="A link to add after the text; it is never truncated.")
+@click.option(
+    "--image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An image file to post with the text (needs --alt).",
+)
+@click.option("--alt", "image_alt", help="The image's description, for people who cannot see it.")
+@click.option(
+    "--text-for",
+    "text_for",
+    multiple=True,
+    metavar="NAME=TEXT",
+    help="This account's own text instead of TEXT (repeat for several).",
+)
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
 def queue_add(
@@ -114,6 +128,9 @@ def queue_add(
     at_once: bool,
     first: bool,
     link: str | None,
+    image: Path | None,
+    image_alt: str | None,
+    text_for: tuple[str, ...],
     template: str,
 ) -> None:
     """Queue TEXT as an announcement on one or more channels, --now, --at a time, in the
@@ -131,6 +148,16 @@ def queue_add(
             _convert(Field("link", "url"), link, Reference())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
+    if image and not (image_alt or "").strip():
+        raise click.UsageError("--image needs --alt TEXT, for people who cannot see it")
+    if image_alt and not image:
+        raise click.UsageError("--alt describes an --image; give the image too")
+    own_texts: dict[str, str] = {}
+    for pair in text_for:
+        name, equals, own = pair.partition("=")
+        if not equals or not name.strip() or not own.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=TEXT", param_hint="--text-for")
+        own_texts[name.strip()] = own
     if sum(map(bool, (at_text, next_slot, at_once, first))) > 1:
         raise click.UsageError("give one of --at, --next-slot, --first and --now")
     now = utcnow()
@@ -155,6 +182,9 @@ def queue_add(
         first=first,
         warn=lambda note: click.echo(f"warning: {note}", err=True),
         moved=moved,
+        image=str(image.resolve()) if image else None,
+        image_alt=image_alt,
+        text_for=own_texts,
     )
     for post_id in ids:
         post = require_post(app.store, post_id)

@@ -42,6 +42,9 @@ def announce(
     first: bool = False,
     warn: Callable[[str], None] | None = None,
     moved: list[dict[str, Any]] | None = None,
+    image: str | None = None,
+    image_alt: str | None = None,
+    text_for: dict[str, str] | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
@@ -49,13 +52,26 @@ def announce(
     approval policy for announcements decides whether it waits for approval first.
     ``warn`` hears, before anything is queued, how a text too long for a channel is cut
     or threaded there. With ``first`` it takes each channel's earliest coming slot; the
-    post that held it moves to the next free one, and is added to ``moved``.
+    post that held it moves to the next free one, and is added to ``moved``. ``image``
+    (a path or URL) goes with every post, described by ``image_alt``; ``text_for`` gives
+    an account its own text instead of ``text``.
     """
-    if not text.strip():
+    texts = {name: (text_for or {}).get(name, text) for name in channels}
+    unknown = sorted(set(text_for or {}) - set(channels))
+    if unknown:
+        raise ContentError(
+            f"a text for {', '.join(unknown)}, which this announcement does not go to "
+            f"(it goes to {', '.join(channels)})"
+        )
+    if not all(t.strip() for t in texts.values()):
         raise ContentError("an announcement needs some text")
+    if image and not (image_alt or "").strip():
+        raise ContentError("an image needs its alt text, for people who cannot see it")
     renderer = Renderer(config.service.templates)
     outputs = {
-        name: renderer.render(ch, template, {"text": text}, link=link, what="the announcement")
+        name: renderer.render(
+            ch, template, {"text": texts[name]}, link=link, what="the announcement"
+        )
         for name, ch in channels.items()
     }
     for name, out in outputs.items():
@@ -83,7 +99,9 @@ def announce(
                     "channel": name,
                     "status": placed.status,
                     "text": out.text,
-                    "payload": out.payload(),
+                    "payload": {**out.payload(), "image": image, "image_alt": image_alt}
+                    if image
+                    else out.payload(),
                     "not_before": iso(placed.not_before),
                 }
             )
