@@ -604,3 +604,27 @@ def test_queue_add_with_an_image_and_a_text_per_account(tmp_path: Path, fake: Fa
     outbox = rows[0]
     assert outbox["text"] == "General Meeting 5 opens in Vilnius"
     assert json.loads(outbox["payload"])["image_alt"] == "The Vilnius town hall, where GM5 meets"
+
+
+def test_subscribers_import_names_every_bad_row_and_imports_none(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    csv_file = tmp_path / "partners.csv"
+    csv_file.write_text(
+        "email,frequency,cities\n"
+        "anna@example.org,weekly,plzen\n"
+        "nobody,weekly,\n"
+        "ben@example.org,hourly,\n"
+        "anna@example.org,monthly,\n",
+        encoding="utf-8",
+    )
+    result = run(config, "subscribers", "import", str(csv_file))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {csv_file}: 3 bad rows, nothing imported: "
+        "row 3: e-mail address 'nobody' needs exactly one @ between name and domain; "
+        "row 4: frequency 'hourly' must be weekly or monthly; "
+        "row 5: anna@example.org is already on row 2\n"
+    )
+    with Store(tmp_path / "commsbot.db") as store:
+        assert store.scalar("SELECT count(*) FROM subscribers") == 0
