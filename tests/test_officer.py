@@ -628,3 +628,17 @@ def test_subscribers_import_names_every_bad_row_and_imports_none(tmp_path: Path)
     )
     with Store(tmp_path / "commsbot.db") as store:
         assert store.scalar("SELECT count(*) FROM subscribers") == 0
+
+
+# -- 12. the report's first impression ----------------------------------------------------
+
+
+def test_stats_top_without_engagement_says_so_rather_than_ranking_zeros(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    run(config, "run", "--once")
+    result = run(config, "stats", "top")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("No engagement yet on the posts sent from ")
+    assert "an account that reports them (Mastodon, Telegram)" in result.output
+    assert "#" not in result.output  # no ranking table of zeros
