@@ -271,6 +271,16 @@ def test_subscriptions_from_the_chat(running: Running) -> None:
     assert reply(running, "/subscriptions", 1005) == (
         "This chat gets a monthly digest of what is new in Plzeň on Brokerage.\n/unsubscribe stops it."
     )
+    # Another frequency replaces the chat's one subscription, and says so (#20).
+    assert reply(running, "/subscribe weekly", 1005) == (
+        "Subscribed: a weekly digest in this chat of what is new.\n"
+        "It replaces this chat's monthly digest: a chat has one subscription.\n"
+        "/unsubscribe stops it at any time."
+    )
+    assert reply(running, "/subscribe weekly", 1005) == (
+        "Subscribed: a weekly digest in this chat of what is new.\n"
+        "/unsubscribe stops it at any time."
+    )
     assert reply(running, "/unsubscribe", 1005) == (
         "Unsubscribed: this chat gets no more digests. /subscribe brings them back."
     )

@@ -370,7 +370,8 @@ class Replies:
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise places.not_known(unknown[0])
-        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
+        before = audience_q.get_subscriber(self.store, "telegram", chat)
+        if before is None:
             self._pace_new_subscription()
         row = audience_q.upsert_subscriber(
             self.store,
@@ -381,7 +382,12 @@ class Replies:
             themes,
             self.clock(),
         )
-        return self.render("subscribed", subscriber=self._described(row, places))
+        # A chat has one subscription: another frequency replaces it, and the reply says so.
+        replaced = None
+        if before is not None and before["status"] == "active":
+            if before["frequency"] != row["frequency"]:
+                replaced = before["frequency"]
+        return self.render("subscribed", subscriber=self._described(row, places), replaced=replaced)
 
     def _pace_new_subscription(self) -> None:
         """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
