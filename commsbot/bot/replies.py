@@ -384,9 +384,9 @@ class Replies:
         )
         # A chat has one subscription: another frequency replaces it, and the reply says so.
         replaced = None
-        if before is not None and before["status"] == "active":
-            if before["frequency"] != row["frequency"]:
-                replaced = before["frequency"]
+        active = before is not None and before["status"] == "active"
+        if active and before is not None and before["frequency"] != row["frequency"]:
+            replaced = before["frequency"]
         return self.render("subscribed", subscriber=self._described(row, places), replaced=replaced)
 
     def _pace_new_subscription(self) -> None:
