@@ -642,3 +642,18 @@ def test_stats_top_without_engagement_says_so_rather_than_ranking_zeros(tmp_path
     assert result.output.startswith("No engagement yet on the posts sent from ")
     assert "an account that reports them (Mastodon, Telegram)" in result.output
     assert "#" not in result.output  # no ranking table of zeros
+
+
+def test_a_dry_run_names_a_template_error_exits_1_and_stores_no_failed_post(
+    tmp_path: Path,
+) -> None:
+    config = example_config(tmp_path)
+    broken = tmp_path / "templates" / "newsletter.j2"
+    broken.write_text("{{ item.missing }}\n", encoding="utf-8")
+    run(config, "init", "--sample")
+    for args in (("queue", "plan"), ("run", "--once", "--dry-run", "--json")):
+        result = run(config, *args)
+        assert result.exit_code == 1, result.output
+        assert "template newsletter.j2 for newsletter 'newsletter-1'" in result.output
+    with Store(tmp_path / "commsbot.db") as store:
+        assert store.scalar("SELECT count(*) FROM posts") == 0

@@ -17,10 +17,12 @@ from commsbot.cli.base import (
     channel_option,
     cli,
     echo_table,
+    exit_codes,
     format_option,
     json_option,
     local_iso,
     local_time,
+    needs_attention,
     pass_app,
 )
 from commsbot.clock import utcnow
@@ -213,7 +215,13 @@ def echo_preview(app: App, as_json: bool) -> None:
         posts = [{**p, "when": local_iso(p["when"], zone)} for p in found.posts]
         data = {"dry_run": True, "posts": posts, "problems": found.problems}
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
+    else:
+        _echo_found(found, zone)
+    if found.problems:  # a template error now is a failed post at the next run
+        needs_attention()
+
+
+def _echo_found(found: Any, zone: ZoneInfo) -> None:
     click.echo("dry run: nothing is sent or stored")
     for problem in found.problems:
         click.echo(f"problem: {problem}", err=True)
@@ -239,9 +247,11 @@ def echo_preview(app: App, as_json: bool) -> None:
 @queue.command("plan")
 @json_option("Print the plan as text or as JSON.")
 @pass_app
+@exit_codes
 def queue_plan(app: App, as_json: bool) -> None:
     """What the next run would post, to which channel and when, and what would wait for
-    approval; nothing is sent or stored (the same as run --once --dry-run)."""
+    approval; nothing is sent or stored (the same as run --once --dry-run). Exits 1 when
+    something would fail (a template error), 2 on a config error."""
     echo_preview(app, as_json)
 
 
