@@ -234,20 +234,28 @@ def test_subscribers_add_warns_without_an_email_channel(tmp_path: Path) -> None:
 # -- 5. exit codes for cron and monitoring -------------------------------------------
 
 
-def enable_mastodon(config: Path) -> None:
+def edit(config: Path, old: str, new: str) -> None:
+    """Change one passage of a config file, as the officer would in an editor."""
     text = config.read_text(encoding="utf-8")
-    config.write_text(
-        text.replace("[channels.mastodon]\nenabled = false", "[channels.mastodon]\nenabled = true"),
-        encoding="utf-8",
-    )
+    assert old in text, old
+    config.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_run_once_exits_1_when_a_channel_could_not_be_opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+MASTODON_OFF = "[channels.mastodon]\nenabled = false"
+MASTODON_ON = "[channels.mastodon]\nenabled = true"
+
+
+@pytest.fixture
+def tokenless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example config with Mastodon enabled and its token not set."""
     monkeypatch.delenv("COMMSBOT_MASTODON_TOKEN", raising=False)
     config = example_config(tmp_path)
-    enable_mastodon(config)
+    edit(config, MASTODON_OFF, MASTODON_ON)
+    return config
+
+
+def test_run_once_exits_1_when_a_channel_could_not_be_opened(tokenless: Path) -> None:
+    config = tokenless
     run(config, "init", "--sample")
     result = run(config, "run", "--once")
     assert result.exit_code == 1, result.output
@@ -258,26 +266,13 @@ def test_run_once_exits_1_when_a_channel_could_not_be_opened(
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout)["problems"][0].startswith("mastodon: ")
     # Once the officer disables it, the same run is all well again.
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "[channels.mastodon]\nenabled = true", "[channels.mastodon]\nenabled = false"
-        ),
-        encoding="utf-8",
-    )
+    edit(config, MASTODON_ON, MASTODON_OFF)
     assert run(config, "run", "--once").exit_code == 0
 
 
-def test_only_the_mastodon_channel_enabled_and_unopened_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("COMMSBOT_MASTODON_TOKEN", raising=False)
-    config = example_config(tmp_path)
-    enable_mastodon(config)
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        text.replace("[channels.outbox]\nenabled = true", "[channels.outbox]\nenabled = false"),
-        encoding="utf-8",
-    )
+def test_only_the_mastodon_channel_enabled_and_unopened_says_so(tokenless: Path) -> None:
+    config = tokenless
+    edit(config, "[channels.outbox]\nenabled = true", "[channels.outbox]\nenabled = false")
     result = run(config, "run", "--once")
     assert result.exit_code == 1
     assert "nothing posted: no channel could be opened (see the problems above)" in result.stdout
