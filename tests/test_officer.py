@@ -652,3 +652,19 @@ def test_a_dry_run_names_a_template_error_exits_1_and_stores_no_failed_post(
         assert "template newsletter.j2 for newsletter 'newsletter-1'" in result.output
     with Store(tmp_path / "commsbot.db") as store:
         assert store.scalar("SELECT count(*) FROM posts") == 0
+
+
+def test_the_report_on_a_fresh_install_says_why_there_are_no_figures(tmp_path: Path) -> None:
+    config = example_config(tmp_path)
+    run(config, "init", "--sample")
+    run(config, "queue", "add", "General Meeting 5 opens today", "--now")  # no theme
+    run(config, "run", "--once")
+    out = tmp_path / "report.html"
+    result = run(config, "report", "--html", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert 'id="no-engagement"' in html
+    assert "Figures come once an account that reports them is enabled" in html
+    # The bar of posts without a theme says what they are.
+    assert "no theme: events, newsletters and announcements" in html
+    assert "no city: newsletters and announcements" in html
