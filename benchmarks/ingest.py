@@ -6,6 +6,10 @@ validators (every feed parsed again, nothing stored twice). Prints items/s and t
 number of documents parsed in each run; exits 1 if the unchanged re-poll parsed
 anything or stored a second copy.
 
+Then memory at the cap: one feed just under the default 5 MB cap, a single 4.9 MB summary,
+ingested and posted (``run --once`` to the outbox) in a fresh process; prints its peak
+resident memory and that of the same process before the feed (target: peak under 150 MB).
+
 Run: .venv/bin/python benchmarks/ingest.py [--feeds N] [--items N]
 """
 
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import resource
 import sys
 import tempfile
 import time
@@ -119,7 +125,65 @@ def main() -> int:
     if not ok:
         print("FAILED: the unchanged re-poll parsed something, or an item was stored twice")
         return 1
+    before, peak = at_the_cap()
+    print(
+        f"one feed at the 5 MB cap (a 4.9 MB summary), ingested and posted: peak {peak:.0f} MB "
+        f"resident ({before:.0f} MB before the feed; target: under 150 MB)"
+    )
     return 0
+
+
+CAP_CONFIG = """
+[store]
+path = "cap.db"
+
+[channels.outbox]
+enabled = true
+path = "outbox"
+
+[[feeds]]
+url = "{url}"
+"""
+SUMMARY_BYTES = 4_900_000
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _ingest_and_post(config_path: str, answer: multiprocessing.SimpleQueue[object]) -> None:
+    """In a fresh process: everything imported, then the feed ingested and posted."""
+    from commsbot.service.runs import run_once
+
+    config = load_config(Path(config_path))
+    store = Store(config.store.path)
+    before = _peak_mb()
+    asyncio.run(run_once(store, config))
+    posted = store.scalar("SELECT count(*) FROM posts")
+    answer.put((before, _peak_mb(), posted))
+
+
+def at_the_cap() -> tuple[float, float]:
+    """Peak memory of a process that ingests and posts one feed at the cap."""
+    paragraph = "&lt;p&gt;Creative firms &amp;amp; manufacturers met in Plzeň.&lt;/p&gt; "
+    description = paragraph * (SUMMARY_BYTES // len(paragraph.encode()))
+    document = rss([item("At the cap", guid="urn:cap", link="/cap", description=description)])
+    assert len(document.encode()) < 5_000_000
+    with tempfile.TemporaryDirectory() as folder, feed_server() as server:
+        url = server.set("/cap.xml", document)
+        config_path = Path(folder) / "commsbot.toml"
+        config_path.write_text(CAP_CONFIG.format(url=url), encoding="utf-8")
+        context = multiprocessing.get_context("spawn")
+        answer: multiprocessing.SimpleQueue[object] = context.SimpleQueue()
+        child = context.Process(target=_ingest_and_post, args=(str(config_path), answer))
+        child.start()
+        child.join(300)
+        if child.exitcode != 0:
+            raise SystemExit(f"the process at the cap failed (exit code {child.exitcode})")
+        before, peak, posted = answer.get()  # type: ignore[misc]
+        if posted != 1:
+            raise SystemExit(f"the item at the cap was not posted ({posted} posts)")
+    return before, peak
 
 
 def serve(server: FeedServer, feeds: int, items: int, validators: bool = True) -> list[str]:

@@ -105,6 +105,9 @@ class FeedConfig:
     kind: Literal["news", "newsletter"] = "news"
     city: str | None = None
     theme: str | None = None
+    # The entries' categories become hashtags of their posts (machine-learning ->
+    # #MachineLearning), after the channel's own and dropped before the text or link is.
+    hashtags_from_categories: bool = False
 
 
 @dataclass(frozen=True)

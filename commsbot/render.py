@@ -22,9 +22,10 @@ from commsbot.text import (
     add_utm,
     hashtag,
     hashtags,
-    html_to_text,
+    public_text,
     split_thread,
     telegram_escape,
+    telegram_fit,
     truncate,
 )
 
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 # Where each item type keeps its link.
 LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
+# Item types whose tags are a feed's categories: the renderer adds them as hashtags (a
+# practice's tags are the officer's, printed where its template puts them).
+CATEGORY_TAGGED = ("news", "newsletter")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,31 @@ class Output:
             "thread": list(self.thread),
             "language": self.language,
         }
+
+
+# Where a template printed a Slot. Every other value a template prints is stripped of it
+# (``_printed``), so nothing in the content can stand where a slot is filled in later.
+SLOT_MARK = "\ufdd0"
+
+
+class Slot:
+    """A value filled in after rendering, for each reader: a subscriber's unsubscribe link
+    in a digest rendered once for all who chose the same."""
+
+    def __str__(self) -> str:
+        return SLOT_MARK
+
+    def __html__(self) -> str:
+        return SLOT_MARK
+
+
+def _printed(value: Any) -> Any:
+    """Jinja2's finalize: a slot prints its mark; any other text loses that mark."""
+    if isinstance(value, Slot):
+        return SLOT_MARK
+    if isinstance(value, str):  # Markup too: its replace keeps it Markup
+        return value.replace(SLOT_MARK, "")
+    return value
 
 
 def _autoescape(name: str | None) -> bool:
@@ -114,6 +143,7 @@ class Renderer:
             loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
+            finalize=_printed,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
@@ -123,7 +153,6 @@ class Renderer:
         self.env.filters.update(
             hashtag=hashtag,
             hashtags=hashtags,
-            html_to_text=html_to_text,
             telegram_escape=telegram_escape,
             shorten=shorten,
         )
@@ -221,16 +250,30 @@ class Renderer:
         if link and utm:
             link = add_utm(link, utm)
         shown_link = link
-        if link and channel.markup == "html":
+        markup = channel.markup == "html"
+        if link and markup:
             shown_link = telegram_escape(link)
-        body = self._run(tmpl, {**context, "link": link, "channel": channel.name}, what)
+        # Invisible controls (a U+202E that reverses what follows) never reach the public,
+        # whoever wrote the text: a feed, the officer or a template.
+        values = {**context, "link": link, "channel": channel.name}
+        body = public_text(self._run(tmpl, values, what))
         settings = channel.settings
-        tags = missing_hashtags(body, settings.hashtags)
-        full = _append_tags(body, tags)
-        if shown_link:
-            full = f"{full}\n\n{shown_link}" if full else shown_link
+        item = context.get("item", {})
+        fixed = missing_hashtags(body, settings.hashtags)
+        # A feed's categories, when it asked for them: after the channel's own hashtags,
+        # none twice, and given up one by one (the last first) before any text is cut.
+        extra = item.get("tags") if isinstance(item, dict) and kind in CATEGORY_TAGGED else None
+        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra or ())).split()
         limit = channel.limit()
-        length = channel.length(full)
+        while True:
+            tags = " ".join(part for part in (fixed, *categories) if part)
+            full = _append_tags(body, tags)
+            if shown_link:
+                full = f"{full}\n\n{shown_link}" if full else shown_link
+            length = channel.length(full)
+            if length <= limit or not categories:
+                break
+            categories.pop()
         truncated = False
         thread: tuple[str, ...] = ()
         if length > limit:
@@ -240,7 +283,11 @@ class Renderer:
             try:
                 if room <= 0:
                     raise ValueError(f"the link and hashtags alone exceed the limit of {limit}")
-                if settings.long_posts == "thread":
+                if markup:
+                    # HTML is cut in its visible text, tags and entities kept whole and
+                    # closed again, never in its escaped form (a "&lt;" split is invalid).
+                    full, truncated = telegram_fit(body, room) + tail, True
+                elif settings.long_posts == "thread":
                     first, *rest = split_thread(body, room, counter=channel.length)
                     full, thread = first + tail, tuple(rest)
                 else:
@@ -250,7 +297,6 @@ class Renderer:
             length = channel.length(full)
         if not full:
             raise TemplateError(f"template {tmpl.name} for {what} rendered nothing")
-        item = context.get("item", {})
         return Output(
             text=full,
             link=link,

@@ -22,7 +22,7 @@ from commsbot.digests.build import (
     sample_subscriber,
 )
 from commsbot.digests.send import preview
-from commsbot.errors import ConfigError, ContentError
+from commsbot.errors import ConfigError, ContentError, TemplateError
 from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
@@ -340,3 +340,23 @@ def test_templates_check_covers_digest_templates(
         "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
         in result.output
     )
+
+
+@pytest.mark.parametrize(
+    "footer",
+    ["Leave: (ask us)", "Leave: {{ unsubscribe.url | upper }}", "{{ 'x' ~ unsubscribe.url }}"],
+)
+def test_an_email_template_must_print_the_unsubscribe_link_as_it_is(
+    week47: Store, config: Config, tmp_path: Path, footer: str
+) -> None:
+    """The link is built where the template prints it; a template that hides or changes
+    it would send a digest nobody can leave, so it is refused (#14)."""
+    folder = tmp_path / "templates" / "digest"
+    folder.mkdir(parents=True)
+    (folder / "email.txt.j2").write_text("{{ title }}\n" + footer, encoding="utf-8")
+    period = parse_period("2026-W47", BRUSSELS)
+    digests = DigestRenderer(Renderer(tmp_path / "templates"), Lookup.load(week47), config, period)
+    contents = Contents.load(week47, period.start, period.end)
+    subscriber = sample_subscriber("email", "weekly")
+    with pytest.raises(TemplateError, match=r"must print \{\{ unsubscribe.url \}\} as it is"):
+        digests.email(email_channel(), contents, subscriber, period.start)

@@ -17,7 +17,8 @@ from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailChannel
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 from commsbot.config import Config, load_config
-from commsbot.content.items import load_sample
+from commsbot.content.items import add_items, load_sample
+from commsbot.content.types import TYPES
 from commsbot.digests.build import parse_period
 from commsbot.digests.send import Report, send_period
 from commsbot.service.jobs import job
@@ -158,6 +159,31 @@ def test_same_choices_share_a_rendering_but_not_a_token(
         assert "token-mark" not in received.data.decode("ascii")
     first, second = (m.message for m in smtp.recorder.messages)
     assert first["Subject"] == second["Subject"]
+
+
+def test_content_can_never_carry_a_subscribers_token(
+    week47: Store, config: Config, smtp: SmtpServer
+) -> None:
+    # A feed item whose link and title hold what a template could take for the token's
+    # place: the old shared rendering filled it in for every subscriber (#14 item 4).
+    bait = "https://harvest.example/?t=commsbot-unsubscribe-token-mark&u={token}"
+    # The title also holds the mark the renderer itself uses for the link's place (U+FDD0).
+    title = "Win {token} commsbot-unsubscribe-token-mark \ufdd0 now"
+    row = {"guid": "urn:bait", "title": title, "link": bait}
+    added, problems = add_items(week47, TYPES["news"], [("bait", row)], at(W47_DAY))
+    assert added == 1, problems
+    subs = [subscribe(week47, "email", f"{n}@example.org", "weekly", JOINED) for n in ("ann", "bo")]
+    run(fan_out(week47, config, "2026-W47"))
+    for sub in subs:
+        [received] = smtp.recorder.to(sub["address"])
+        link = f"https://cross-innovation.example/unsubscribe?token={sub['token']}"
+        text, html = received.part("plain"), received.part("html")
+        assert bait in text and bait.replace("&", "&amp;") in html
+        assert "Win {token} commsbot-unsubscribe-token-mark  now" in text
+        # The token is in the unsubscribe link and the header, and nowhere else.
+        assert text.count(sub["token"]) == 1 and link in text
+        assert html.count(sub["token"]) == 1 and f'<a href="{link}"' in html
+        assert received.message["List-Unsubscribe"] == f"<{link}>"
 
 
 def test_nothing_new_means_nothing_sent(store: Store, config: Config, smtp: SmtpServer) -> None:

@@ -150,7 +150,7 @@ def test_config_feed_with_unknown_city_is_a_clear_error(
         ),
         (
             '[[feeds]]\nurl = "https://a.example/"\ncolour = "red"\n',
-            "feeds[0].colour: unknown key (known: city, kind, theme, url)",
+            "feeds[0].colour: unknown key (known: city, hashtags_from_categories, kind, theme, url)",
         ),
         ('[feeds]\nurl = "https://a.example/"\n', "feeds: must be an array of tables ([[feeds]])"),
         ("[ingest]\nread_timeout = 0\n", "ingest.read_timeout: must be more than 0 seconds"),

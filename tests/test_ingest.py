@@ -690,3 +690,100 @@ def test_a_removed_feed_added_again_brings_nothing_twice(
 
     assert (again.parsed, again.totals()["new"]) == (1, 0)
     assert [n["title"] for n in news(sample_store)] == ["Kept", "No guid"]
+
+
+# -- per-feed identity, language, categories (#14) ---------------------------------
+
+
+def test_a_feed_reusing_another_feeds_guid_and_link_never_changes_its_items(
+    sample_store: Store, config: Config, server: FeedServer
+) -> None:
+    shared = {"guid": "https://shared.example/1", "link": "https://shared.example/1"}
+    first = server.set("/a", rss([item("Tallinn's own story", permalink=True, **shared)]))
+    second = server.set("/b", rss([item("A copy elsewhere", permalink=True, **shared)]))
+    add(sample_store, first)
+    add(sample_store, second)
+    report = poll(sample_store, config)
+    assert (report.totals()["new"], report.totals()["updated"]) == (2, 0)
+    rows = sample_store.rows("SELECT feed_url, title FROM news ORDER BY feed_url")
+    assert [(r["feed_url"], r["title"]) for r in rows] == [
+        (first, "Tallinn's own story"),
+        (second, "A copy elsewhere"),
+    ]
+    # Each feed's edit reaches its own item only.
+    server.set("/b", rss([item("A copy, edited", permalink=True, **shared)]))
+    again = poll(sample_store, config, NOW + timedelta(seconds=60), every=True)
+    assert (again.totals()["new"], again.totals()["updated"]) == (0, 1)
+    assert [r["title"] for r in sample_store.rows("SELECT title FROM news ORDER BY feed_url")] == [
+        "Tallinn's own story",
+        "A copy, edited",
+    ]
+
+
+def test_an_older_store_keeps_its_entries_when_identity_becomes_per_feed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path, upto=10) as old:
+        feeds_q.add(old, "https://a.example/feed", "news", None, None, NOW)
+        old.conn.execute(
+            "INSERT INTO feed_entries (item_type, identity, feed_id, item_id, fingerprint, "
+            "first_seen_at, updated_at) VALUES ('news', 'urn:1', 1, 1, 'f', 'x', 'x')"
+        )
+    with Store(path) as upgraded:
+        row = upgraded.row("SELECT feed_url, identity, fingerprint FROM feed_entries")
+    assert row == {"feed_url": "https://a.example/feed", "identity": "urn:1", "fingerprint": "f"}
+
+
+def test_the_feeds_or_entrys_language_is_stored_and_posted(
+    sample_store: Store, config: Config, server: FeedServer
+) -> None:
+    document = rss([item("Po polsku", guid="urn:pl"), item("Lietuviškai", guid="urn:lt")])
+    document = document.replace("<channel>", "<channel><language>pl-PL</language>", 1)
+    document = document.replace(
+        "<item><title>Lietuviškai", '<item xml:lang="lt"><title>Lietuviškai'
+    )
+    url = server.set("/feed", document)
+    atom = server.set(
+        "/atom",
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="cs">'
+        "<title>t</title><id>urn:f</id><updated>2026-11-02T10:00:00Z</updated>"
+        "<entry><id>urn:cs</id><title>Česky</title><updated>2026-11-02T10:00:00Z</updated>"
+        "<summary>Plzeň</summary></entry></feed>",
+        content_type="application/atom+xml",
+    )
+    no_language = server.set("/plain", rss([item("No language", guid="urn:none")]))
+    for feed in (url, atom, no_language):
+        add(sample_store, feed)
+    poll(sample_store, config)
+    rows = sample_store.rows("SELECT title, language FROM news ORDER BY title")
+    assert {r["title"]: r["language"] for r in rows} == {
+        "Po polsku": "pl",
+        "Lietuviškai": "lt",
+        "Česky": "cs",
+        "No language": None,
+    }
+
+
+def test_categories_become_hashtags_only_for_a_feed_that_asks(
+    sample_store: Store, config_path: Path, server: FeedServer
+) -> None:
+    tagged = item("Tagged", guid="urn:t").replace(
+        "</item>",
+        "<category>machine-learning</category><category>web.dev</category>"
+        "<category>Machine Learning</category><category>CrossInnovation</category></item>",
+    )
+    asks = server.set("/asks", rss([tagged]))
+    plain = server.set("/plain", rss([tagged.replace("urn:t", "urn:p")]))
+    config_path.write_text(
+        BASE_CONFIG
+        + INGEST
+        + f'\n[[feeds]]\nurl = "{asks}"\nhashtags_from_categories = true\n'
+        + f'\n[[feeds]]\nurl = "{plain}"\n',
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    poll(sample_store, config)
+    rows = sample_store.rows("SELECT guid, tags FROM news ORDER BY guid")
+    assert {r["guid"]: r["tags"] for r in rows} == {
+        "urn:p": "[]",
+        "urn:t": '["machine-learning", "web.dev", "Machine Learning", "CrossInnovation"]',
+    }

@@ -316,3 +316,20 @@ def test_forget_needs_an_account(invoke: Invoke, store: Store) -> None:
     result = invoke("movement", "forget", " @ ")
     assert result.exit_code == 2
     assert "Invalid value for ACCOUNT: give an account, e.g. alice@mastodon.social" in result.output
+
+
+def test_a_voice_with_a_javascript_profile_url_is_not_a_link(
+    invoke: Invoke, scenario: int, sample_store: Store, tmp_path: Path
+) -> None:
+    """Another server's profile URL reaches the report's HTML only when it is http(s) (#14)."""
+    hostile = status("9001", "mallory@evil.example", "2026-11-18T10:00:00Z", favourites=50)
+    hostile["account_url"] = "javascript:alert(document.cookie)"
+    movement_q.record_reading(
+        sample_store, movement_q.tag_source(TAG), [hostile], "9001", at("2026-11-20T00:00:00Z")
+    )
+    target = tmp_path / "report.html"
+    result = invoke("report", "--html", str(target), *PERIOD)
+    assert result.exit_code == 0, result.output
+    page = target.read_text(encoding="utf-8")
+    assert "mallory@evil.example" in page
+    assert "javascript:" not in page

@@ -134,3 +134,66 @@ def test_the_items_language_goes_with_the_post(tmp_path: Path) -> None:
         "thread": [],
         "language": "lt",
     }
+
+
+@pytest.mark.parametrize(
+    "filler", ["<tag> & more ", "Plzeň <co>lab 👩\u200d💻 ", "x&y<z>" * 3 + " "]
+)
+def test_a_long_telegram_post_is_cut_in_its_text_not_its_escaped_html(filler: str) -> None:
+    """Cut the text, then escape: no entity or tag split, the link kept (#14 item 2)."""
+    from commsbot.channels.telegram import TelegramChannel, TelegramSettings
+    from commsbot.text import (
+        is_valid_telegram_html,
+        telegram_length,
+        telegram_visible,
+        utf16_length,
+    )
+
+    channel = TelegramChannel(TelegramSettings())
+    link = "https://ci.example/n?a=1&b=2"
+    cut = 0
+    for size in range(4000, 4200, 7):  # every place the cut can fall in the filler
+        summary = (filler * (size // len(filler) + 1))[:size]
+        # An announcement prints its whole text: the post as a whole is cut to fit.
+        text = f"Newsletter <7>\n\n{summary}"
+        out = Renderer().render(channel, "announcement", {"text": text}, link=link, what="n")
+        assert is_valid_telegram_html(out.text), out.text[-80:]
+        assert telegram_length(out.text) <= 4096
+        shown = telegram_visible(out.text)
+        assert shown.endswith(("…" if out.truncated else summary.strip()) + "\n\n" + link)
+        if out.truncated:
+            kept = shown.split("\n\n", 1)[1].rsplit("…", 1)[0]
+            assert summary.startswith(kept) and utf16_length(kept) > 3900
+            cut += 1
+    assert cut > 20
+
+
+def news_post(channel: Channel, summary: str, tags: list[str]) -> Output:
+    item = {"slug": "n", "title": "Plzeň lab", "summary": summary, "tags": tags, "link": LINK}
+    context = {"item": item, "city": None, "theme": None}
+    return Renderer().render(channel, "news", context, link=LINK, what="news 'n'")
+
+
+def test_a_feeds_categories_follow_the_channels_hashtags_each_once(tmp_path: Path) -> None:
+    channel = outbox(tmp_path, hashtags=("CrossInnovation",))
+    tags = ["machine-learning", "web.dev", "Machine Learning", "cross innovation", "2026"]
+
+    out = news_post(channel, "Designers met coders.", tags)
+
+    assert out.text == (
+        f"Plzeň lab\n\nDesigners met coders.\n\n#CrossInnovation #MachineLearning #WebDev\n\n{LINK}"
+    )
+
+
+def test_categories_give_way_before_the_text_and_the_link(tmp_path: Path) -> None:
+    channel = outbox(tmp_path, max_length=90, hashtags=("CrossInnovation",))
+    summary = "Designers met coders."
+
+    whole = news_post(channel, summary, ["machine-learning", "web.dev"])
+    assert whole.text == f"Plzeň lab\n\n{summary}\n\n#CrossInnovation #MachineLearning\n\n{LINK}"
+    assert not whole.truncated and graphemes(whole.text) <= 90
+
+    tight = news_post(
+        outbox(tmp_path, max_length=75, hashtags=("CrossInnovation",)), summary, ["web.dev"]
+    )
+    assert tight.text == f"Plzeň lab\n\n{summary}\n\n#CrossInnovation\n\n{LINK}"

@@ -218,6 +218,10 @@ class Channel(ABC):
         """Length of a text as this platform counts it."""
         return graphemes(text)
 
+    def visible(self, text: str) -> str:
+        """What a reader sees of a rendered text (a channel with markup drops it here)."""
+        return text
+
     def limit(self) -> int:
         """The current length limit (a server may announce its own)."""
         return self.max_length

@@ -21,6 +21,7 @@ from typing import Any
 
 from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
 from commsbot.errors import ChannelError
+from commsbot.text import web_url
 
 PUBLIC = ("public", "unlisted")
 
@@ -200,10 +201,11 @@ class TimelineReader:
         return PublicStatus(
             remote_id=str(status.id),
             acct=acct if "@" in acct else f"{acct}@{self.domain}",
-            account_url=str(account.url),
+            # Another server's word: only an http(s) URL may become a link in the report.
+            account_url=web_url(account.get("url")) or "",
             created_at=status.created_at,
             language=status.get("language") or None,
-            url=status.get("url") or status.get("uri"),
+            url=web_url(status.get("url")) or web_url(status.get("uri")),
             favourites=int(status.get("favourites_count") or 0),
             boosts=int(status.get("reblogs_count") or 0),
             replies=int(status.get("replies_count") or 0),

@@ -26,7 +26,13 @@ from commsbot.channels.base import (
     read_secret,
 )
 from commsbot.errors import ChannelError, ConfigError
-from commsbot.text import is_valid_telegram_html, split_thread, telegram_length, utf16_length
+from commsbot.text import (
+    is_valid_telegram_html,
+    split_thread,
+    telegram_length,
+    telegram_visible,
+    utf16_length,
+)
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -285,6 +291,9 @@ class TelegramChannel(Channel):
 
     def length(self, text: str) -> int:
         return telegram_length(text)
+
+    def visible(self, text: str) -> str:
+        return telegram_visible(text)
 
     def direct_rate(self) -> float:
         return self.telegram.direct_per_second

@@ -19,15 +19,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from commsbot.channels.email import EmailChannel
 from commsbot.errors import ContentError, TemplateError
 from commsbot.posting.select import Lookup
-from commsbot.render import LINK_FIELD
+from commsbot.render import LINK_FIELD, SLOT_MARK, Slot
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
+from commsbot.text import public_text
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
@@ -239,9 +239,11 @@ class DigestRenderer:
         return context
 
     def render(self, name: str, context: dict[str, Any]) -> str:
-        return self.renderer.render_text(
+        text = self.renderer.render_text(
             f"digest/{name}", context, f"the {self.period.label} digest"
         )
+        # As in posts: no invisible control from an officer's text reaches a subscriber.
+        return public_text(text)
 
     def email(
         self,
@@ -251,18 +253,26 @@ class DigestRenderer:
         since: datetime,
     ) -> Message:
         """Subject, plain text and HTML, with the unsubscribe link and headers."""
-        assert isinstance(channel, EmailChannel)
-        leave = channel.unsubscribe(subscriber["token"])
+        shared = self.shared(channel, contents, subscriber, since)
+        return self.personal(channel, shared, subscriber["token"])
+
+    def _email_parts(
+        self, contents: Contents, subscriber: dict[str, Any], since: datetime
+    ) -> Shared:
+        """The e-mail rendered once, cut where the templates print ``unsubscribe.url``."""
         context = self.context(contents, subscriber, since, self.config.digest.max_items)
-        context["unsubscribe"] = {"url": leave.url}
-        subject = " ".join(self.render("subject.txt.j2", context).split())
-        return Message(
-            text=self.render("email.txt.j2", context),
-            subject=subject,
-            html=self.render("email.html.j2", context),
-            headers=dict(leave.headers),
-            items=contents.total(),
-        )
+        context["unsubscribe"] = {"url": Slot()}
+        parts = {
+            name: self.render(f"{name}.j2", context).split(SLOT_MARK)
+            for name in ("subject.txt", "email.txt", "email.html")
+        }
+        for name in ("email.txt", "email.html"):
+            if len(parts[name]) < 2:
+                raise TemplateError(
+                    f"template digest/{name}.j2 must print {{{{ unsubscribe.url }}}} as it is: "
+                    "every digest says how to leave it"
+                )
+        return Shared(parts=parts, items=contents.total())
 
     def telegram(self, contents: Contents, subscriber: dict[str, Any], since: datetime) -> Message:
         """One message in Telegram's HTML within 4096 characters: when the digest is too
@@ -295,38 +305,49 @@ class DigestRenderer:
         plain = html.unescape(_TAG_RE.sub("", best))
         return Message(text=plain, html=best, items=contents.total())
 
-    def message(
+    def shared(
         self,
         channel: Channel | None,
         contents: Contents,
         subscriber: dict[str, Any],
         since: datetime,
-    ) -> Message:
+    ) -> Shared:
+        """What every subscriber with the same choices gets, before it is theirs."""
         kind = channel.kind if channel is not None else subscriber["channel"]
         if kind == "email":
-            return self.email(channel, contents, subscriber, since)
-        return self.telegram(contents, subscriber, since)
+            return self._email_parts(contents, subscriber, since)
+        # A Telegram digest names the /unsubscribe command: it holds no token at all.
+        return Shared(message=self.telegram(contents, subscriber, since))
+
+    def personal(self, channel: Channel | None, shared: Shared, token: str) -> Message:
+        """One subscriber's digest: their own unsubscribe link built where the templates
+        print it, and nowhere else (the content around it was rendered without it)."""
+        if shared.message is not None:
+            return shared.message
+        assert isinstance(channel, EmailChannel)
+        leave = channel.unsubscribe(token)
+        url, parts = leave.url, shared.parts
+        return Message(
+            text=url.join(parts["email.txt"]),
+            subject=" ".join(url.join(parts["subject.txt"]).split()),
+            html=html.escape(url).join(parts["email.html"]),
+            headers=dict(leave.headers),
+            items=shared.items,
+        )
 
 
-# Stands for a subscriber's unsubscribe token in a digest rendered for several of them
-# (URL-safe, like the tokens, so links built from it come out the same).
-TOKEN_MARK = "commsbot-unsubscribe-token-mark"
+@dataclass(frozen=True)
+class Shared:
+    """A digest as subscribers with the same choices share it: a finished message when it
+    holds nothing personal (Telegram), else the e-mail's parts around the unsubscribe link."""
+
+    message: Message | None = None
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    items: int = 0
 
 
 def choices(subscriber: dict[str, Any]) -> tuple[list[str], list[str]]:
     return list(subscriber.get("cities") or ()), list(subscriber.get("themes") or ())
-
-
-def personal(message: Message, token: str) -> Message:
-    """A shared rendering with one subscriber's unsubscribe token filled in."""
-    mark, value = TOKEN_MARK, quote(token, safe="")
-    return Message(
-        text=message.text.replace(mark, value),
-        subject=message.subject,
-        html=message.html.replace(mark, value) if message.html else message.html,
-        headers={k: v.replace(mark, value) for k, v in message.headers.items()},
-        items=message.items,
-    )
 
 
 def _utf16(text: str) -> int:

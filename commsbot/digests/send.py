@@ -92,7 +92,7 @@ class _Run:
             Renderer(config.service.templates), Lookup.load(store), config, period
         )
         self.contents = d.Contents()
-        self.rendered: OrderedDict[tuple[Any, ...], d.Message | None] = OrderedDict()
+        self.rendered: OrderedDict[tuple[Any, ...], d.Shared | None] = OrderedDict()
         # Limits that accounts share (one bot sending for two accounts), set by send_period.
         self.shared: dict[str, Pacer] = {}
 
@@ -106,8 +106,8 @@ class _Run:
         """The subscriber's digest, or None when nothing is new for them (and that is
         configured to mean nothing is sent)."""
         since = d.since_for(subscriber, self.period, self.covered)
-        # Subscribers who chose the same get the same digest but for their unsubscribe
-        # token: it is rendered once, and the token filled in for each of them.
+        # Subscribers who chose the same share their digest, rendered once; an e-mail gets
+        # each one's own unsubscribe link where its templates print it.
         key = (subscriber["channel"], since, *map(tuple, d.choices(subscriber)))
         if key in self.rendered:
             self.rendered.move_to_end(key)
@@ -116,12 +116,13 @@ class _Run:
             mine = self.contents.for_subscriber(subscriber, since)
             shared = None
             if mine.total() or self.config.digest.send_empty:
-                anyone = {**subscriber, "token": d.TOKEN_MARK}
-                shared = self.renderer.message(channel, mine, anyone, since)
+                shared = self.renderer.shared(channel, mine, subscriber, since)
             self.rendered[key] = shared
             if len(self.rendered) > RENDERED_KEPT:
                 self.rendered.popitem(last=False)
-        return None if shared is None else d.personal(shared, subscriber["token"])
+        if shared is None:
+            return None
+        return self.renderer.personal(channel, shared, subscriber["token"])
 
     def take_budget(self) -> bool:
         if self.budget is None:

@@ -34,7 +34,7 @@ from commsbot.feeds.fetch import Fetched, fetch
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
 from commsbot.store.feeds import EntryRow, Stored
-from commsbot.text import html_to_text
+from commsbot.text import html_to_text, public_text
 
 if TYPE_CHECKING:
     from commsbot.service.jobs import JobContext
@@ -91,8 +91,9 @@ def parse(
     entries: list[EntryRow] = []
     seen: set[str] = set()
     repeated = 0
+    feed_language = language_tag(doc.get("feed", {}).get("language"))
     for entry in found:
-        row = entry_row(entry, feed, zone, now)
+        row = entry_row(entry, feed, zone, now, feed_language)
         if row.identity in seen:
             repeated += 1  # the first occurrence is the one kept
             continue
@@ -117,9 +118,9 @@ def _text(detail: Any, fallback: Any = None) -> str:
     value = detail.get("value") if detail else fallback
     if not isinstance(value, str) or not value:
         return ""
-    if detail and detail.get("type") in HTML_TYPES:
-        return html_to_text(value)
-    return " ".join(value.split())
+    # Decoded once, here: what is stored is the text a reader sees, never markup again.
+    text = html_to_text(value) if detail and detail.get("type") in HTML_TYPES else value
+    return " ".join(public_text(text).split())
 
 
 def _link(value: Any) -> str | None:
@@ -140,6 +141,36 @@ def _published(entry: Any) -> datetime | None:
         return None
 
 
+_LANGUAGE_RE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]{1,8})*$")
+
+
+def language_tag(value: Any) -> str | None:
+    """The language of a BCP 47 tag as Mastodon takes it ("pl-PL" -> "pl"), or None."""
+    found = _LANGUAGE_RE.match(value.strip()) if isinstance(value, str) else None
+    return found.group(1).lower() if found else None
+
+
+def _entry_language(entry: Any, feed_language: str | None) -> str | None:
+    """An entry's own language (xml:lang on it or its text), else its feed's."""
+    details = [entry.get("summary_detail"), entry.get("title_detail"), *entry.get("content", [])]
+    for detail in details:
+        own = language_tag(detail.get("language")) if detail else None
+        if own:
+            return own
+    return feed_language
+
+
+def categories(entry: Any) -> list[str]:
+    """An entry's categories (RSS <category>, Atom category term), clean and in order."""
+    found: list[str] = []
+    for tag in entry.get("tags") or []:
+        term = tag.get("term") or tag.get("label") if hasattr(tag, "get") else None
+        text = " ".join(public_text(term).split()) if isinstance(term, str) else ""
+        if text and text not in found:
+            found.append(text)
+    return found
+
+
 def _hash(*parts: Any) -> str:
     data = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(data.encode()).hexdigest()
@@ -157,7 +188,13 @@ def identity(entry: Any, feed_url: str, title: str, link: str | None) -> str:
     return f"{feed_url}#sha256:{_hash(title, date)[:32]}"
 
 
-def entry_row(entry: Any, feed: dict[str, Any], zone: ZoneInfo, now: datetime) -> EntryRow:
+def entry_row(
+    entry: Any,
+    feed: dict[str, Any],
+    zone: ZoneInfo,
+    now: datetime,
+    feed_language: str | None = None,
+) -> EntryRow:
     """One feedparser entry as a row for the store, or the reason it cannot be one.
 
     An entry without a date is dated when first seen (``now``); the fingerprint, which
@@ -186,6 +223,13 @@ def entry_row(entry: Any, feed: dict[str, Any], zone: ZoneInfo, now: datetime) -
         first = iso(now)
         # The hash keeps same-titled news apart and the slug stable across runs.
         new = {"slug": f"{base or 'news'}-{_hash(key)[:8]}", "guid": key, "feed_url": feed["url"]}
+    # Only when there is one, so that the fingerprints of entries without stay as they were.
+    language = _entry_language(entry, feed_language)
+    if language:
+        fields["language"] = language
+    tags = categories(entry) if feed.get("hashtags_from_categories") else []
+    if tags:
+        fields["tags"] = json.dumps(tags, ensure_ascii=False)
     return EntryRow(
         key,
         _hash(fields, when, skipped)[:32],
@@ -336,7 +380,11 @@ def sync_config(store: Store, config: Config, now: datetime) -> None:
     ref = Reference.load(store)
     rows = []
     for i, feed in enumerate(config.feeds):
-        row: dict[str, Any] = {"url": feed.url, "kind": feed.kind}
+        row: dict[str, Any] = {
+            "url": feed.url,
+            "kind": feed.kind,
+            "hashtags_from_categories": feed.hashtags_from_categories,
+        }
         for key in ("city", "theme"):
             value = getattr(feed, key)
             try:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from commsbot.insights.stats import Period, stamp, week_end, week_range
+from commsbot.text import web_url
 
 if TYPE_CHECKING:
     from commsbot.store import Store
@@ -187,7 +188,8 @@ def top_voices(
         sums = said.get(s.acct)
         if sums is None:
             sums = said[s.acct] = ["", 0, 0, 0, 0, 0, 0, s.created_at]
-        sums[0] = s.account_url  # the latest known
+        # The latest known; one stored before URLs were checked is checked here too.
+        sums[0] = web_url(s.account_url) or ""
         sums[1] += 1
         sums[2] += s.tagged
         sums[3] += s.mention

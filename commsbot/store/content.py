@@ -18,6 +18,8 @@ TABLES: dict[str, str] = {
 }
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     "practice": ("creative_sectors", "beneficiary_sectors", "tags"),
+    "newsletter": ("tags",),
+    "news": ("tags",),
 }
 ORDER: dict[str, str] = {
     "practice": "id",

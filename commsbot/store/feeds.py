@@ -60,13 +60,19 @@ def sync_config(store: Store, feeds: Sequence[dict[str, Any]], now: datetime) ->
     urls = [f["url"] for f in feeds]
     with store.write() as conn:
         conn.executemany(
-            "INSERT INTO feeds (url, kind, city, theme, source, created_at, updated_at) "
-            "VALUES (:url, :kind, :city, :theme, 'config', :stamp, :stamp) "
+            "INSERT INTO feeds (url, kind, city, theme, hashtags_from_categories, source, "
+            "created_at, updated_at) "
+            "VALUES (:url, :kind, :city, :theme, :tags, 'config', :stamp, :stamp) "
             "ON CONFLICT (url) DO UPDATE SET kind = excluded.kind, city = excluded.city, "
-            "theme = excluded.theme, source = 'config', updated_at = excluded.updated_at "
+            "theme = excluded.theme, hashtags_from_categories = excluded.hashtags_from_categories, "
+            "source = 'config', updated_at = excluded.updated_at "
             "WHERE feeds.kind IS NOT excluded.kind OR feeds.city IS NOT excluded.city "
-            "OR feeds.theme IS NOT excluded.theme OR feeds.source != 'config'",
-            [{**f, "stamp": stamp} for f in feeds],
+            "OR feeds.theme IS NOT excluded.theme OR feeds.source != 'config' "
+            "OR feeds.hashtags_from_categories != excluded.hashtags_from_categories",
+            [
+                {**f, "tags": int(bool(f.get("hashtags_from_categories"))), "stamp": stamp}
+                for f in feeds
+            ],
         )
         marks = ", ".join("?" * len(urls))
         conn.execute(
@@ -192,16 +198,17 @@ class Stored:
 
 
 def _known(
-    conn: sqlite3.Connection, item_type: str, identities: Sequence[str]
+    conn: sqlite3.Connection, item_type: str, feed_url: str, identities: Sequence[str]
 ) -> dict[str, tuple[int | None, str]]:
+    """The entries of this feed already seen: another feed's same guid is not one of them."""
     found: dict[str, tuple[int | None, str]] = {}
     for start in range(0, len(identities), 500):
         chunk = list(identities[start : start + 500])
         marks = ", ".join("?" * len(chunk))
         for identity, item_id, fingerprint in conn.execute(
             f"SELECT identity, item_id, fingerprint FROM feed_entries "
-            f"WHERE item_type = ? AND identity IN ({marks})",
-            [item_type, *chunk],
+            f"WHERE item_type = ? AND feed_url = ? AND identity IN ({marks})",
+            [item_type, feed_url, *chunk],
         ):
             found[identity] = (item_id, fingerprint)
     return found
@@ -218,8 +225,13 @@ def _free_slug(conn: sqlite3.Connection, table: str, wanted: str) -> str:
 def _insert_item(conn: sqlite3.Connection, item_type: str, row: dict[str, Any], stamp: str) -> int:
     table = ITEM_TABLES[item_type]
     if item_type == "news":
-        # A news item imported by hand under the same guid is the same item: adopt it.
-        existing = conn.execute("SELECT id FROM news WHERE guid = ?", (row["guid"],)).fetchone()
+        # A news item imported by hand under the same guid (for this feed, or for none) is
+        # the same item: adopt it. Another feed's item with that guid is not.
+        existing = conn.execute(
+            "SELECT id FROM news WHERE guid = ? AND (feed_url = ? OR feed_url IS NULL) "
+            "ORDER BY feed_url IS NULL LIMIT 1",
+            (row["guid"], row["feed_url"]),
+        ).fetchone()
         if existing:
             _update_item(conn, item_type, int(existing[0]), row, stamp)
             return int(existing[0])
@@ -263,7 +275,7 @@ def store_entries(
     stamp = iso(now)
     stored = Stored()
     with store.write() as conn:
-        known = _known(conn, item_type, [e.identity for e in entries])
+        known = _known(conn, item_type, feed["url"], [e.identity for e in entries])
         for entry in entries:
             item_id, fingerprint = known.get(entry.identity, (None, ""))
             if fingerprint == entry.fingerprint:
@@ -279,13 +291,16 @@ def store_entries(
                 item_id = _insert_item(conn, item_type, entry.new, stamp)
                 stored.new += 1
             conn.execute(
-                "INSERT INTO feed_entries (item_type, identity, feed_id, item_id, fingerprint, "
-                "skipped, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (item_type, identity) DO UPDATE SET item_id = excluded.item_id, "
+                "INSERT INTO feed_entries (item_type, feed_url, identity, feed_id, item_id, "
+                "fingerprint, skipped, first_seen_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (item_type, feed_url, identity) DO UPDATE SET "
+                "item_id = excluded.item_id, feed_id = excluded.feed_id, "
                 "fingerprint = excluded.fingerprint, skipped = excluded.skipped, "
                 "updated_at = excluded.updated_at",
                 (
                     item_type,
+                    feed["url"],
                     entry.identity,
                     feed["id"],
                     item_id,

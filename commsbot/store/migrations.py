@@ -425,6 +425,67 @@ INSERT INTO channel_enabled (channel, first_enabled_at)
     SELECT channel, min(created_at) FROM posts GROUP BY channel;
 """
 
+# Feed items (#14): an entry's identity counts within its own feed only, so a partner whose
+# feed reuses another feed's guid or link gets an item of its own and never changes the
+# other's; the feed's or entry's language and, for feeds that ask for it, its categories
+# (the item's tags, a JSON list) are kept with the item.
+_FEED_ITEMS = """
+CREATE TABLE feed_entries_13 (
+    id INTEGER PRIMARY KEY,
+    item_type TEXT NOT NULL CHECK (item_type IN ('news', 'newsletter')),
+    -- The feed the entry came from, kept when the feed itself is removed.
+    feed_url TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+    item_id INTEGER,
+    fingerprint TEXT NOT NULL,
+    skipped TEXT,
+    first_seen_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (item_type, feed_url, identity)
+);
+INSERT INTO feed_entries_13 (id, item_type, feed_url, identity, feed_id, item_id, fingerprint,
+    skipped, first_seen_at, updated_at)
+    SELECT e.id, e.item_type, COALESCE(f.url, ''), e.identity, e.feed_id, e.item_id,
+        e.fingerprint, e.skipped, e.first_seen_at, e.updated_at
+    FROM feed_entries AS e LEFT JOIN feeds AS f ON f.id = e.feed_id;
+DROP TABLE feed_entries;
+ALTER TABLE feed_entries_13 RENAME TO feed_entries;
+
+CREATE TABLE news_13 (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    guid TEXT NOT NULL,
+    feed_url TEXT,
+    link TEXT,
+    title TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    city TEXT REFERENCES cities(slug),
+    theme TEXT REFERENCES themes(slug),
+    status TEXT NOT NULL DEFAULT 'published',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    language TEXT,
+    tags TEXT NOT NULL DEFAULT '[]'
+);
+INSERT INTO news_13 (id, slug, guid, feed_url, link, title, summary, published, city, theme,
+    status, created_at, updated_at)
+    SELECT id, slug, guid, feed_url, link, title, summary, published, city, theme, status,
+        created_at, updated_at
+    FROM news;
+DROP TABLE news;
+ALTER TABLE news_13 RENAME TO news;
+-- A guid is unique within its feed; news imported by hand (no feed) share one namespace.
+CREATE UNIQUE INDEX news_feed_guid ON news (COALESCE(feed_url, ''), guid);
+CREATE INDEX news_guid ON news (guid);
+
+ALTER TABLE newsletters ADD COLUMN language TEXT;
+ALTER TABLE newsletters ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+-- Whether a feed's categories become its items' hashtags ([[feeds]] hashtags_from_categories).
+ALTER TABLE feeds ADD COLUMN hashtags_from_categories INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -438,6 +499,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
+    (13, "feed_items", _FEED_ITEMS),
     (14, "accounts", _ACCOUNTS),
     (18, "channel_enabled", _CHANNEL_ENABLED),
 ]

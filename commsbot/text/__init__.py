@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html.parser import HTMLParser
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 # regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is installed.
 import regex  # type: ignore[import-untyped, unused-ignore]
@@ -28,6 +28,7 @@ __all__ = [
     "html_to_text",
     "is_valid_telegram_html",
     "mastodon_length",
+    "public_text",
     "split_thread",
     "telegram_escape",
     "telegram_fit",
@@ -35,6 +36,7 @@ __all__ = [
     "telegram_visible",
     "truncate",
     "utf16_length",
+    "web_url",
 ]
 
 _GRAPHEME_RE: Final[Any] = regex.compile(r"\X")
@@ -77,8 +79,10 @@ def graphemes(text: str) -> int:
     count = len(text) - text.count("\r\n")
     for run in _COMPLEX_RUN_RE.finditer(text):
         start, end = max(run.start() - 1, 0), run.end() + 1
-        segment = text[start:end]
-        count -= len(segment) - len(_GRAPHEME_RE.findall(segment))
+        # Counted one match at a time: a list of every cluster of a long run of Cyrillic
+        # or emoji would hold the whole text again, as one small string per character.
+        clusters = sum(1 for _ in _GRAPHEME_RE.finditer(text, start, min(end, len(text))))
+        count -= min(end, len(text)) - start - clusters
     return count
 
 
@@ -180,6 +184,23 @@ def html_to_text(html: str) -> str:
     return " ".join("".join(parser.parts).split())
 
 
+# Format and control characters a reader cannot see: bidirectional overrides, embeddings
+# and isolates (U+202A-202E, U+2066-2069) that reorder what follows, marks, zero-width
+# spaces, BOMs, soft hyphens, C0/C1 controls. Kept: tab and line feed; ZWNJ and ZWJ, which
+# Persian, Indic scripts and emoji sequences (👩‍💻) need; tag characters right after a
+# black flag or another tag (🏴 + tags = a subdivision flag); Arabic prepended marks.
+_HIDDEN_RE: Final[Any] = regex.compile(
+    r"(?![\t\n\u200c\u200d\u0600-\u0605\u06dd\u070f\u08e2])[\p{Cf}\p{Cc}]"
+    r"(?<!(?<=[\U0001F3F4\U000E0020-\U000E007F])[\U000E0020-\U000E007F])"
+)
+
+
+def public_text(text: str) -> str:
+    """text without the invisible format and control characters that could disguise it."""
+    cleaned: str = _HIDDEN_RE.sub("", text)
+    return cleaned
+
+
 def telegram_escape(text: str) -> str:
     """Escape &, < and > for Telegram's HTML parse mode (quotes need no escaping there)."""
     return html.escape(text, quote=False)
@@ -259,6 +280,31 @@ def _last_fit(
     return cuts[good]
 
 
+_SPACE_RE: Final = re.compile(r"\s")
+# How far past a window's end a word may run before the window is cut inside it.
+_WORD_SLACK = 4096
+
+
+def _window(text: str, limit: int, counter: Callable[[str], int]) -> str:
+    """A prefix of text that already exceeds limit, or the whole text if none does.
+
+    Every cut that can fit lies inside it, so truncating a 5 MB summary to 280 characters
+    counts and segments a few kilobytes, not the megabytes. It ends at a space where one
+    follows soon, so no URL or word is cut short by the window itself.
+    """
+    size = 4 * max(limit, 0) + 64
+    while size < len(text):
+        space = _SPACE_RE.search(text, size, size + _WORD_SLACK)
+        end = space.start() if space else size + _WORD_SLACK
+        if end >= len(text):
+            break
+        prefix = text[:end]
+        if counter(prefix) > limit:
+            return prefix
+        size *= 4
+    return text
+
+
 def _standalone(link: str) -> re.Pattern[str]:
     """Pattern for link standing whole in text (not inside a longer URL), with space before."""
     return re.compile(
@@ -313,6 +359,11 @@ def truncate(
     the link moves to the end. If no text fits, the result is the link alone
     (without a link: the ellipsis, or "" when even that is too long).
     """
+    # Only a prefix can be kept: the rest of a long text is never counted or segmented.
+    window = _window(text, limit, counter)
+    whole = window is text
+    fits_whole = whole and counter(text) <= limit
+    text = window
     if link:
         if counter(link) > limit:
             raise ValueError(f"the link alone does not fit the limit of {limit}: {link!r}")
@@ -320,7 +371,7 @@ def truncate(
         body = text.strip()
         in_text = standalone.search(body)
         if in_text is not None:
-            if counter(text) <= limit:
+            if fits_whole:
                 return text
             # Keep at least one word after the link, so the ellipsis never touches the URL.
             kept = _shorten(body, limit, counter, ellipsis, "", in_text.end())
@@ -329,14 +380,14 @@ def truncate(
             text = standalone.sub("", body)
     elif limit < 0:
         raise ValueError(f"nothing fits a negative limit of {limit}")
-    elif counter(text) <= limit:
+    elif fits_whole:
         return text
 
     body = text.strip()
     if not body:
         return link or ""
     suffix = f" {link}" if link else ""
-    if counter(body + suffix) <= limit:
+    if whole and counter(body + suffix) <= limit:
         return body + suffix
     shortened = _shorten(body, limit, counter, ellipsis, suffix)
     if shortened is not None:
@@ -344,6 +395,18 @@ def truncate(
     if link:
         return link
     return ellipsis if counter(ellipsis) <= limit else ""
+
+
+def web_url(value: object) -> str | None:
+    """value as a link that is safe to publish: an http(s) URL with a host, else None
+    (a ``javascript:`` or ``data:`` URL from another server never becomes a link)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def add_utm(url: str, params: Mapping[str, str]) -> str:

@@ -60,11 +60,16 @@ def free_port() -> int:
 
 
 class MockMastodon:
-    """``mastodon_mock serve`` as a subprocess, with its mock-only helpers."""
+    """``mastodon_mock serve`` as a subprocess, with its mock-only helpers.
 
-    def __init__(self, folder: Path, config: str = MOCK_CONFIG) -> None:
+    ``counting=True`` runs it through ``tests/support/mastodon_counting.py``, whose length
+    check counts as Mastodon does (graphemes, 23 per URL) rather than ``len()``.
+    """
+
+    def __init__(self, folder: Path, config: str = MOCK_CONFIG, *, counting: bool = False) -> None:
         self.folder = folder
         self.config = config
+        self.module = "tests.support.mastodon_counting" if counting else "mastodon_mock"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -73,10 +78,12 @@ class MockMastodon:
     def start(self, timeout: float = 60.0) -> MockMastodon:
         config = self.folder / "mastodon_mock.toml"
         config.write_text(self.config, encoding="utf-8")
-        command = [sys.executable, "-m", "mastodon_mock", "serve", "--config", str(config)]
+        command = [sys.executable, "-m", self.module, "serve", "--config", str(config)]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        # From the project's folder, so that the wrapper under tests/ can be imported.
+        root = Path(__file__).resolve().parents[2]
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=root)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
