@@ -214,7 +214,7 @@ async def bare_telegram(token: str, base_url: str, n: int, text: str) -> float:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from commsbot.posting.dispatch import Pacer
+    from commsbot.delivery import Pacer
 
     bot = Bot(token, base_url=base_url, request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
     await bot.initialize()
@@ -257,7 +257,7 @@ async def machinery(store: Any, config: Any) -> tuple[float, int]:
 
         async def send_direct(self, message: DirectMessage) -> Delivery:
             await asyncio.sleep(0)
-            return Delivery(message.ref, "sent", remote_id="1")
+            return Delivery.sent(message.ref, "1")
 
     wall, report = await fan_out(store, config, Instant(ChannelSettings()), "2026-W48")
     return wall, report.total("sent")

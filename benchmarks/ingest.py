@@ -42,6 +42,7 @@ path = "outbox"
 [ingest]
 concurrency = 4
 max_bytes = 10_000_000
+allow_private_hosts = ["127.0.0.1"]
 """
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

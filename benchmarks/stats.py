@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from commsbot.content.items import load_sample
+from commsbot.content.places import Places
 from commsbot.insights import stats as st
 from commsbot.insights.report import render_report
 from commsbot.store import Store, iso
@@ -191,7 +192,7 @@ def main() -> None:
             read_s = best_of(3, read)
             scan_s = best_of(3, lambda: store.rows("SELECT * FROM engagement"))
             posts = st.post_figures(rows)  # type: ignore[arg-type]
-            ref = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
+            ref = Places.load(store)
             agg_s = best_of(
                 3, lambda: [st.summarise(posts, by, period, ref) for by in st.GROUPINGS]
             )

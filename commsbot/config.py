@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commsbot import config_names as names
 from commsbot.channels.base import ChannelSettings
 from commsbot.errors import ConfigError
 
@@ -51,6 +52,10 @@ class ServiceConfig:
     # On SIGTERM/Ctrl-C, how long running jobs may take to finish their sends before
     # they are stopped and whatever was in flight is recorded ``unknown``.
     stop_grace_seconds: int = 20
+    # A long-running part (the bot) that fails is started again after this many seconds,
+    # doubling per failure in a row up to the maximum.
+    restart_seconds: int = 10
+    restart_max_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class PostingConfig:
     retry_backoff_seconds: int = 60
     # The backoff doubles per attempt up to this: more attempts never mean waits of days.
     retry_backoff_max_seconds: int = 3600
-    content_types: tuple[str, ...] = ("practice", "event", "newsletter", "news")
+    content_types: tuple[str, ...] = names.CONTENT_TYPES
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
     # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
@@ -125,6 +130,14 @@ class IngestConfig:
     backoff_max_seconds: int = 86_400
     # Failures in a row after which a feed is disabled until an officer checks it.
     max_failures: int = 10
+    # Feeds may reach loopback, private and link-local addresses only at these hosts
+    # (names as in the feed URL, IP addresses, or networks such as "10.1.0.0/16").
+    allow_private_hosts: tuple[str, ...] = ()
+
+
+# How often a subscriber may get a digest (the subscribers table allows these). Digests,
+# the bot's /subscribe and the subscriber statistics all read it from here.
+FREQUENCIES = ("weekly", "monthly")
 
 
 @dataclass(frozen=True)
@@ -279,6 +292,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         problem = channels[name].check()
         if problem:
             raise ConfigError(f"{path}: channels.{name}.{problem}")
+        own_language = getattr(channels[name], "language", None)
+        if own_language:
+            names.language(loader.fail, f"channels.{name}.language", own_language)
     service = loader.build(ServiceConfig, raw.get("service", {}), "service")
     try:
         ZoneInfo(service.timezone)
@@ -288,7 +304,13 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ) from None
     if service.stop_grace_seconds < 0:
         raise loader.fail("service.stop_grace_seconds", "must be 0 or more")
+    if service.restart_seconds < 1:
+        raise loader.fail("service.restart_seconds", "must be 1 or more")
+    if service.restart_max_seconds < service.restart_seconds:
+        raise loader.fail("service.restart_max_seconds", "must not be less than restart_seconds")
     posting = loader.build(PostingConfig, raw.get("posting", {}), "posting")
+    for i, name in enumerate(posting.content_types):
+        names.content_type(loader.fail, f"posting.content_types[{i}]", name)
     if posting.backlog_after_days < 1:
         raise loader.fail("posting.backlog_after_days", "must be 1 or more")
     if posting.max_attempts < 1:
@@ -333,6 +355,10 @@ def _feeds(loader: _Builder, raw: Any) -> tuple[FeedConfig, ...]:
         if feed.url in seen:
             raise loader.fail(f"feeds[{i}].url", f"{feed.url} is already feeds[{seen[feed.url]}]")
         seen[feed.url] = i
+        if feed.city:
+            names.city(loader.fail, f"feeds[{i}].city", feed.city)
+        if feed.theme:
+            names.theme(loader.fail, f"feeds[{i}].theme", feed.theme)
     return typing.cast(tuple[FeedConfig, ...], feeds)
 
 
@@ -348,6 +374,8 @@ def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
         raise loader.fail("ingest.max_redirects", "must be 0 or more")
     if ingest.backoff_max_seconds < ingest.backoff_seconds:
         raise loader.fail("ingest.backoff_max_seconds", "must not be less than backoff_seconds")
+    for i, entry in enumerate(ingest.allow_private_hosts):
+        names.private_host(loader.fail, f"ingest.allow_private_hosts[{i}]", entry)
     return ingest
 
 
@@ -506,11 +534,7 @@ def _check_approval(
 
     check_types(approval.types, "approval.types")
     for name, own in approval.channels.items():
-        if name not in channels:
-            known = ", ".join(sorted(channels)) or "none"
-            raise loader.fail(
-                f"approval.channels.{name}", f"no such channel is configured (configured: {known})"
-            )
+        names.channel(loader.fail, f"approval.channels.{name}", name, channels)
         check_types(own.types, f"approval.channels.{name}.types")
 
 
@@ -560,7 +584,19 @@ class _Builder:
         args = typing.get_args(hint)
         if origin in (typing.Union, types.UnionType):
             inner = [a for a in args if a is not type(None)]
-            return self.convert(inner[0], value, key)
+            # The first member that takes the value: chat_id = -100123 or "@channel".
+            for member in inner[:-1]:
+                try:
+                    return self.convert(member, value, key)
+                except ConfigError:
+                    continue
+            try:
+                return self.convert(inner[-1], value, key)
+            except ConfigError:
+                if len(inner) == 1:
+                    raise
+            wanted = " or ".join(_WANTED.get(m, str(m)) for m in inner)
+            raise self.fail(key, f"must be {wanted}, not {_kind(value)}") from None
         if origin is Literal:
             if value not in args:
                 choices = " | ".join(str(a) for a in args)
@@ -601,6 +637,9 @@ class _Builder:
                 raise self.fail(key, f"must name an environment variable, not {value!r}")
             return value
         raise self.fail(key, f"unsupported type {hint!r}")  # a bug in a settings class
+
+
+_WANTED = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 def _kind(value: Any) -> str:

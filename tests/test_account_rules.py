@@ -14,9 +14,9 @@ from commsbot.channels.base import ChannelSettings
 from commsbot.channels.outbox import OutboxSettings
 from commsbot.channels.telegram import TelegramChannel, TelegramSettings
 from commsbot.config import Config, load_config
+from commsbot.delivery import pacer_for, shared_pacers
 from commsbot.errors import ConfigError
 from commsbot.posting.accounts import refusal, takers
-from commsbot.posting.dispatch import pacer_for, shared_pacers
 from commsbot.posting.pipeline import make_channels, plan
 from commsbot.render import Renderer
 from commsbot.store import Store

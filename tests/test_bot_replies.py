@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from commsbot.bot.replies import COMMANDS, Replies, page_data, parse_page_data
 from commsbot.config import Config, load_config
-from commsbot.content.items import load_sample, slugify
+from commsbot.content.items import load_sample
 from commsbot.store import Store
 from commsbot.store import answers as answers_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
-from commsbot.text import is_valid_telegram_html, telegram_length
+from commsbot.text import is_valid_telegram_html, slugify, telegram_length
 from tests.support.base import NOW
 
 CONFIG = """

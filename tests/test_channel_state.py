@@ -78,7 +78,7 @@ def interrupt(store: Store, config: Config, at: datetime, count: int) -> list[in
     """Claim posts at a time and never record them: a run that died while sending."""
     channels = pipeline.make_channels(config)
     pipeline.plan(store, config, Renderer(config.service.templates), channels, at)
-    return [row["id"] for row in select.claim(store, "outbox", at, count)]
+    return [row["id"] for row in select.claim(store, "outbox", at, count, timedelta(hours=1))]
 
 
 def test_posts_an_interrupted_run_left_sending_become_unknown_where_the_channel_cannot_tell(
@@ -119,11 +119,14 @@ def test_engagement_is_polled_often_in_the_first_day_then_daily(
     def observe(after: timedelta) -> None:
         engagement_q.add_snapshots(sample_store, [{"post_id": i} for i in sent], NOW + after)
 
-    assert due(timedelta(minutes=1)) == sent  # never observed
-    observe(timedelta(minutes=1))
+    # Not in the run that sent them: they would read zeros (#13); one interval later.
+    assert due(timedelta(0)) == []
     assert due(timedelta(minutes=30)) == []
-    assert due(timedelta(minutes=55)) == sent  # an hour, with a tenth of slack
+    assert due(timedelta(minutes=55)) == sent  # never observed, an hour after sending
     observe(timedelta(minutes=55))
+    assert due(timedelta(minutes=80)) == []
+    assert due(timedelta(minutes=110)) == sent  # an hour, with a tenth of slack
+    observe(timedelta(minutes=110))
     assert due(timedelta(hours=20)) == sent  # still in the first day
     observe(timedelta(days=2))
     assert due(timedelta(days=2, hours=12)) == []  # daily after the first day
@@ -169,3 +172,49 @@ def test_a_post_recorded_while_sending_is_never_counted_twice(
 
     assert post is not None
     assert (post["attempts"], post["attempted_at"]) == (1, iso(NOW - timedelta(hours=1)))
+
+
+# -- retry times (#13) -----------------------------------------------------------------
+
+
+def test_a_retry_recorded_by_a_clock_far_ahead_is_listed_and_sent_at_the_next_run(
+    sample_store: Store, config: Config
+) -> None:
+    from commsbot.channels.base import Delivery
+    from commsbot.posting import record
+    from commsbot.service import status
+
+    far = NOW + timedelta(days=3650)  # the clock was ten years ahead when the send failed
+    channels = pipeline.make_channels(config)
+    pipeline.plan(sample_store, config, Renderer(config.service.templates), channels, NOW)
+    [claimed] = select.claim(sample_store, "outbox", far, 1, timedelta(hours=1))
+    post_id = claimed["id"]
+    failed = Delivery.retry_later(post_id, "connection reset")
+    record.apply(sample_store, [claimed], [failed], far, pipeline.retry_policy(config))
+    held = posts_q.get_post(sample_store, post_id)
+    assert held is not None and held["next_attempt_at"] == iso(far + timedelta(seconds=60))
+
+    # Back at the right time: status names the post, and the next run sends it.
+    attention = status.gather(sample_store, config, NOW)["attention"]
+    [row] = [a for a in attention if a["status"] == "held"]
+    assert row["id"] == post_id
+    assert row["last_error"].startswith(
+        f"retry held until {held['next_attempt_at']}, longer than the back-off allows (3600 s)"
+    )
+    publish(sample_store, config, NOW)
+    sent = posts_q.get_post(sample_store, post_id)
+    assert sent is not None and sent["status"] == "sent"
+    assert not [
+        a for a in status.gather(sample_store, config, NOW)["attention"] if a["status"] == "held"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [(30.0, 30), (1e12, 3600), (float("inf"), 3600), (-5.0, 0), (float("nan"), 0)],
+)
+def test_a_platforms_retry_after_never_exceeds_the_longest_back_off(
+    config: Config, retry_after: float, seconds: int
+) -> None:
+    policy = pipeline.retry_policy(config)
+    assert policy.platform_wait(retry_after) == timedelta(seconds=seconds)

@@ -127,3 +127,57 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path, invoke: Inv
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert f"Error: {bad}: posting.max_attempts: must be an integer" in result.output
+
+
+# Every value that names something is checked at load (#13): a typo here used to pass and
+# then crash every publish run.
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[posting]\ncontent_types = ["practice", "practise"]\n',
+            "posting.content_types[1]: unknown content type 'practise'; did you mean "
+            "'practice'? (known: practice, event, newsletter, news)",
+        ),
+        (
+            '[[feeds]]\nurl = "https://a.example/feed"\ncity = "Plzn"\n',
+            "feeds[0].city: unknown city 'Plzn'; did you mean 'plzen'? (known: amsterdam, ",
+        ),
+        (
+            '[[feeds]]\nurl = "https://a.example/feed"\ntheme = "brokrage"\n',
+            "feeds[0].theme: unknown theme 'brokrage'; did you mean 'brokerage'? (known: ",
+        ),
+        (
+            '[channels.mastodon]\nlanguage = "english"\n',
+            "channels.mastodon.language: unknown language 'english' "
+            "(known: en, nl, it, de, et, pl, lt, sv, pt, cs)",
+        ),
+        (
+            '[approval.channels.mastodn]\ndefault = "approve"\n',
+            "approval.channels.mastodn: unknown channel 'mastodn' (known: outbox)",
+        ),
+    ],
+)
+def test_names_in_the_config_are_known_ones(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, BASE_CONFIG + text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_cities_and_themes_go_by_slug_name_or_local_name(tmp_path: Path) -> None:
+    feeds = "".join(
+        f'[[feeds]]\nurl = "https://a.example/{i}"\ncity = "{city}"\ntheme = "{theme}"\n'
+        for i, (city, theme) in enumerate(
+            [("Plzeň", "Brokerage"), ("plzen", "brokerage"), ("Warszawa", "smart-incentives")]
+        )
+    )
+    config = load_config(write(tmp_path, BASE_CONFIG + feeds))
+    assert [f.city for f in config.feeds] == ["Plzeň", "plzen", "Warszawa"]
+
+
+def test_the_config_knows_the_content_types_that_exist() -> None:
+    from commsbot.config_names import CONTENT_TYPES
+    from commsbot.content.types import TYPES
+
+    assert tuple(TYPES) == CONTENT_TYPES

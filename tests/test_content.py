@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from commsbot.content.items import Reference, add_items, export_data, import_file, slugify
+from commsbot.content.items import add_items, export_data, import_file
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import content as q
+from commsbot.text import slugify
 from tests.support.base import NOW, Invoke
 
 PRACTICE = {
@@ -91,7 +93,7 @@ def test_duplicate_slug_is_refused(sample_store: Store) -> None:
 
 
 def test_names_and_local_names_resolve(sample_store: Store) -> None:
-    ref = Reference.load(sample_store)
+    ref = Places.load(sample_store)
     assert ref.resolve("city", "Plzeň") == "plzen"
     assert ref.resolve("city", "warsaw") == "warsaw"
     assert ref.resolve("city", "Warszawa") == "warsaw"

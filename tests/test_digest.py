@@ -11,6 +11,7 @@ import pytest
 from commsbot.channels.email import EmailChannel, EmailSettings
 from commsbot.config import Config, load_config
 from commsbot.content.items import add_items, edit_item, load_sample
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.digests.build import (
     Contents,
@@ -23,7 +24,6 @@ from commsbot.digests.build import (
 )
 from commsbot.digests.send import preview
 from commsbot.errors import ConfigError, ContentError, TemplateError
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.text import is_valid_telegram_html
@@ -173,7 +173,7 @@ def test_events_count_once_they_have_an_outcome(store: Store) -> None:
 
 
 def renderer(store: Store, config: Config, period: Period) -> DigestRenderer:
-    return DigestRenderer(Renderer(config.service.templates), Lookup.load(store), config, period)
+    return DigestRenderer(Renderer(config.service.templates), Places.load(store), config, period)
 
 
 def email_channel() -> EmailChannel:
@@ -355,7 +355,7 @@ def test_an_email_template_must_print_the_unsubscribe_link_as_it_is(
     folder.mkdir(parents=True)
     (folder / "email.txt.j2").write_text("{{ title }}\n" + footer, encoding="utf-8")
     period = parse_period("2026-W47", BRUSSELS)
-    digests = DigestRenderer(Renderer(tmp_path / "templates"), Lookup.load(week47), config, period)
+    digests = DigestRenderer(Renderer(tmp_path / "templates"), Places.load(week47), config, period)
     contents = Contents.load(week47, period.start, period.end)
     subscriber = sample_subscriber("email", "weekly")
     with pytest.raises(TemplateError, match=r"must print \{\{ unsubscribe.url \}\} as it is"):

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from commsbot.channels.base import DirectMessage, Rendered
+from commsbot.channels.base import DirectMessage, Outcome, Rendered
 from commsbot.channels.email import EmailChannel, EmailSettings
 from commsbot.config import load_config
 from commsbot.errors import ChannelError
@@ -66,7 +66,7 @@ async def send_all(channel: EmailChannel, messages: list[DirectMessage]) -> list
 def test_multipart_message_with_unsubscribe_headers(server: SmtpServer) -> None:
     channel = EmailChannel(settings(server.port))
     [delivery] = run(send_all(channel, [message(7, "anna@example.org", "tok-anna")]))
-    assert delivery.status == "sent"
+    assert delivery.outcome is Outcome.SENT
     assert delivery.post_id == 7
     [got] = server.recorder.messages
     assert got.mail_from == "news@cross-innovation.example"
@@ -107,7 +107,7 @@ def test_one_connection_for_many_messages(server: SmtpServer) -> None:
     channel = EmailChannel(settings(server.port))
     messages = [message(i, f"p{i}@example.org") for i in range(1, 21)]
     deliveries = run(send_all(channel, messages))
-    assert [d.status for d in deliveries] == ["sent"] * 20
+    assert [d.outcome for d in deliveries] == [Outcome.SENT] * 20
     assert server.recorder.connections == 1
     assert [m.rcpt_tos[0] for m in server.recorder.messages] == [
         f"p{i}@example.org" for i in range(1, 21)
@@ -128,7 +128,7 @@ def test_reconnects_once_when_the_server_dropped_the_connection(server: SmtpServ
             await channel.close()
 
     deliveries = run(scenario())
-    assert [d.status for d in deliveries] == ["sent", "sent"]
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]
     assert server.recorder.connections == 2
     assert [m.rcpt_tos for m in server.recorder.messages] == [["a@example.org"], ["b@example.org"]]
 
@@ -145,23 +145,22 @@ def test_gives_up_after_one_reconnect_and_stops_the_channel(server: SmtpServer) 
             await channel.close()
 
     delivery = run(scenario())
-    assert delivery.status == "retry"
-    assert delivery.channel_down is True
+    assert delivery.outcome is Outcome.CHANNEL_DOWN
     assert "connection lost at MAIL" in (delivery.error or "")
     assert server.recorder.messages == []
 
 
 @pytest.mark.parametrize(
-    ("where", "reply", "status", "bounced"),
+    ("where", "reply", "outcome"),
     [
-        ("rcpt", "550 5.1.1 No such user here", "failed", True),
-        ("rcpt", "452 4.2.2 Mailbox full, try later", "retry", False),
-        ("data", "554 5.7.1 Message refused as spam", "failed", False),
-        ("data", "451 4.7.1 Greylisted, try again", "retry", False),
+        ("rcpt", "550 5.1.1 No such user here", Outcome.BOUNCED),
+        ("rcpt", "452 4.2.2 Mailbox full, try later", Outcome.RETRY_LATER),
+        ("data", "554 5.7.1 Message refused as spam", Outcome.FAILED),
+        ("data", "451 4.7.1 Greylisted, try again", Outcome.RETRY_LATER),
     ],
 )
 def test_server_answers_become_outcomes(
-    server: SmtpServer, where: str, reply: str, status: str, bounced: bool
+    server: SmtpServer, where: str, reply: str, outcome: Outcome
 ) -> None:
     target = "gone@example.org"
     replies = server.recorder.rcpt_replies if where == "rcpt" else server.recorder.data_replies
@@ -169,11 +168,10 @@ def test_server_answers_become_outcomes(
     channel = EmailChannel(settings(server.port))
     messages = [message(1, target), message(2, "fine@example.org")]
     first, second = run(send_all(channel, messages))
-    assert first.status == status
-    assert first.bounced is bounced
+    assert first.outcome is outcome
     step = "RCPT" if where == "rcpt" else "end of data"
     assert first.error == f"SMTP {step}: {reply}"
-    assert second.status == "sent"  # the connection was reset and reused
+    assert second.outcome is Outcome.SENT  # the connection was reset and reused
     assert server.recorder.connections == 1
     assert [m.rcpt_tos for m in server.recorder.messages] == [["fine@example.org"]]
 
@@ -183,9 +181,9 @@ def test_connection_lost_after_data_is_unknown(server: SmtpServer) -> None:
     channel = EmailChannel(settings(server.port))
     messages = [message(1, "late@example.org"), message(2, "next@example.org")]
     first, second = run(send_all(channel, messages))
-    assert first.status == "unknown"
+    assert first.outcome is Outcome.UNKNOWN
     assert "may have been delivered" in (first.error or "")
-    assert second.status == "sent"
+    assert second.outcome is Outcome.SENT
     # The server did take it: unknown was the honest answer, and it went out once.
     assert [m.rcpt_tos for m in server.recorder.messages] == [
         ["late@example.org"],
@@ -198,7 +196,7 @@ def test_header_tricks_are_refused_before_sending(server: SmtpServer) -> None:
     channel = EmailChannel(settings(server.port))
     bad = DirectMessage(1, "a@example.org", "x", subject="Hi\r\nBcc: all@example.org")
     [delivery] = run(send_all(channel, [bad]))
-    assert delivery.status == "failed"
+    assert delivery.outcome is Outcome.FAILED
     assert delivery.error == "header 'Subject' of message 1 holds a line break"
     assert server.recorder.messages == []
 
@@ -238,7 +236,7 @@ def test_login_with_credentials_from_the_environment(
             settings(server.port, username_env="TEST_SMTP_USER", password_env="TEST_SMTP_PASSWORD")
         )
         [delivery] = run(send_all(good, [message(1, "a@example.org")]))
-        assert delivery.status == "sent"
+        assert delivery.outcome is Outcome.SENT
         monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong-pw")
         bad = EmailChannel(
             settings(server.port, username_env="TEST_SMTP_USER", password_env="TEST_SMTP_PASSWORD")
@@ -302,7 +300,7 @@ def test_posts_are_refused_and_publishing_leaves_email_out(
     channel = EmailChannel(settings(server.port))
     post = Rendered(1, "email", "practice", "p", "text", "key-1")
     delivery = run(channel.send(post))
-    assert delivery.status == "failed"
+    assert delivery.outcome is Outcome.FAILED
     assert delivery.error == "the email channel sends digests only; it takes no posts"
 
     from commsbot.content.items import load_sample

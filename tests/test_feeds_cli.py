@@ -23,8 +23,17 @@ def server() -> Iterator[FeedServer]:
         yield s
 
 
+# The feed server is on loopback, which feeds may reach only when the operator allows it.
+LOOPBACK = '\n[ingest]\nread_timeout = 0.5\nallow_private_hosts = ["127.0.0.1"]\n'
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(config_path: Path) -> None:
+    write_config(config_path, "")
+
+
 def write_config(path: Path, extra: str) -> None:
-    path.write_text(BASE_CONFIG + "\n[ingest]\nread_timeout = 0.5\n" + extra, encoding="utf-8")
+    path.write_text(BASE_CONFIG + LOOPBACK + extra, encoding="utf-8")
 
 
 def test_add_list_remove(sample_store: Store, invoke: Invoke) -> None:
@@ -132,7 +141,9 @@ def test_config_feed_with_unknown_city_is_a_clear_error(
     result = invoke("feeds", "list")
     assert (result.exit_code, result.output) == (
         1,
-        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'tallinn'?\n",
+        f"Error: {config_path}: feeds[0].city: unknown city 'Talinn'; did you mean 'tallinn'? "
+        "(known: amsterdam, berlin, birmingham, linz, lisbon, plzen, rome, stockholm, tallinn, "
+        "vilnius, warsaw)\n",
     )
 
 

@@ -241,7 +241,8 @@ def test_run_once_posts_polish_lithuanian_czech_and_emoji(
     assert report["channels"] == [
         {"channel": "mastodon", "new": 3, "posted": 3, "retrying": 0, "failed": 0, "unknown": 0}
     ]
-    assert report["jobs"]["collect-engagement"] == {"mastodon": 3}
+    # Just sent: first polled one interval later, not in this run (#13).
+    assert report["jobs"]["collect-engagement"] == {"mastodon": 0}
     statuses = account.statuses()
     assert [account.source(s) for s in statuses] == [
         "Łódź: bony na wzornictwo (Warsaw, Brokerage)\n\n"
@@ -392,7 +393,7 @@ def interrupted(store: Store, config: Config, ago: timedelta) -> dict[str, Any]:
     then = utcnow() - ago
     channels = pipeline.make_channels(config)
     pipeline.plan(store, config, Renderer(config.service.templates), channels, then)
-    [row] = select.claim(store, "mastodon", then, 20)
+    [row] = select.claim(store, "mastodon", then, 20, timedelta(hours=1))
     assert posts_q.list_posts(store, status="sending")[0]["id"] == row["id"]
     return row
 
@@ -752,7 +753,9 @@ def test_engagement_counts_a_partners_favourite_boost_and_reply(
     partner.status_post("Great idea!", in_reply_to_id=liked["remote_id"])
     partner.status_favourite(long["remote_id"])
 
-    result = collect(store, config, fixed(start + timedelta(minutes=5)))
+    # Nothing to read minutes after posting: first polled an interval (an hour) on (#13).
+    assert collect(store, config, fixed(start + timedelta(minutes=5))) == {"mastodon": 0}
+    result = collect(store, config, fixed(start + timedelta(minutes=60)))
 
     assert result == {"mastodon": 2}
     counts = [engagement_q.latest(store, post["id"]) or {} for post in (liked, long)]
@@ -761,8 +764,8 @@ def test_engagement_counts_a_partners_favourite_boost_and_reply(
         (1, 0, 0),  # the thread's own next post is not a reply
     ]
     # A decaying schedule: hourly in the first day.
-    assert collect(store, config, fixed(start + timedelta(minutes=30))) == {"mastodon": 0}
-    assert collect(store, config, fixed(start + timedelta(minutes=70))) == {"mastodon": 2}
+    assert collect(store, config, fixed(start + timedelta(minutes=90))) == {"mastodon": 0}
+    assert collect(store, config, fixed(start + timedelta(minutes=125))) == {"mastodon": 2}
 
 
 def test_one_engagement_poll_stays_within_its_request_budget(setup: Setup) -> None:
@@ -772,8 +775,9 @@ def test_one_engagement_poll_stays_within_its_request_budget(setup: Setup) -> No
     start = utcnow()
     publish(store, config, fixed(start))
 
-    assert collect(store, config, fixed(start)) == {"mastodon": 20}  # 20 statuses a request
-    assert collect(store, config, fixed(start)) == {"mastodon": 5}
+    later = fixed(start + timedelta(hours=1))
+    assert collect(store, config, later) == {"mastodon": 20}  # 20 statuses a request
+    assert collect(store, config, later) == {"mastodon": 5}
 
 
 # -- channels test ------------------------------------------------------------------

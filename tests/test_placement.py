@@ -253,7 +253,7 @@ def test_backlog_boundary(tmp_path: Path) -> None:
         (
             "",
             '[approval.channels.mastodon]\ndefault = "approve"',
-            "approval.channels.mastodon: no such channel is configured (configured: outbox)",
+            "approval.channels.mastodon: unknown channel 'mastodon' (known: outbox)",
         ),
         (
             "",

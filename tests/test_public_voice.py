@@ -23,10 +23,10 @@ from commsbot.channels import channel_class, channel_names
 from commsbot.channels.base import Channel
 from commsbot.channels.email import EmailSettings
 from commsbot.config import Config, load_config
+from commsbot.content.places import Places
 from commsbot.digests.build import Contents, DigestRenderer, parse_period, sample_subscriber
 from commsbot.feeds.ingest import ingest
 from commsbot.posting.pipeline import render_item
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
@@ -109,7 +109,8 @@ CASES = [
 ]
 
 HREF_RE = re.compile(r'href="([^"]*)"')
-INGEST = "\n[ingest]\nmax_bytes = 12_000_000\n"
+# The feed server is on loopback, which feeds reach only when the operator allows it (#13).
+INGEST = '\n[ingest]\nmax_bytes = 12_000_000\nallow_private_hosts = ["127.0.0.1"]\n'
 
 
 def link_of(n: int) -> str:
@@ -171,13 +172,13 @@ def shown(store: Store, config: Config, channel: Channel, n: int) -> list[Shown]
     news = store.rows("SELECT * FROM news WHERE guid = ?", (f"urn:case:{n}",))[0]
     results = []
     if channel.takes_posts:
-        out = render_item(Renderer(), Lookup.load(store), channel, "news", news)
+        out = render_item(Renderer(), Places.load(store), channel, "news", news)
         assert channel.length(out.text) <= channel.limit()
         results.append(Shown("post", channel.visible(out.text), out.text, True))
     if channel.sends_direct:
         period = parse_period("2026-W48", config.zone)
         contents = Contents({"news": [{**news, "new_at": news["created_at"]}]})
-        digests = DigestRenderer(Renderer(), Lookup.load(store), config, period)
+        digests = DigestRenderer(Renderer(), Places.load(store), config, period)
         subscriber = sample_subscriber(channel.name, "weekly")
         since = period.start - timedelta(days=1)
         if channel.kind == "email":

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from commsbot.channels.outbox import OutboxChannel, OutboxSettings
+from commsbot.content.places import Places
 from commsbot.errors import TemplateError
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import content as q
@@ -24,7 +24,7 @@ def render(store: Store, slug: str, channel: OutboxChannel, renderer: Renderer |
 
     item = q.get_item(store, "practice", slug)
     assert item is not None
-    return render_item(renderer or Renderer(), Lookup.load(store), channel, "practice", item)
+    return render_item(renderer or Renderer(), Places.load(store), channel, "practice", item)
 
 
 def test_practice_post_has_title_city_theme_summary_hashtags_and_link(sample_store: Store) -> None:
@@ -92,7 +92,7 @@ def test_broken_template_syntax_names_file_and_line(sample_store: Store, tmp_pat
 def test_telegram_templates_escape_html(sample_store: Store) -> None:
     renderer = Renderer()
     template = renderer.environment("html").get_template("telegram/practice.j2")
-    lookup = Lookup.load(sample_store)
+    lookup = Places.load(sample_store)
     item = q.get_item(sample_store, "practice", "amsterdam-creative-matchmaking-desk")
     assert item is not None
     html = template.render(lookup.context(item))

@@ -48,7 +48,7 @@ class SlowChannel(Channel):
     async def send(self, post: Rendered) -> Delivery:
         SlowChannel.started.set()
         await SlowChannel.release.wait()
-        return Delivery(post.post_id, "sent", remote_id=f"slow-{post.post_id}")
+        return Delivery.sent(post.post_id, f"slow-{post.post_id}")
 
 
 @pytest.fixture

@@ -72,3 +72,60 @@ def test_audience_snapshot_counts_channel_members(
 
         assert asyncio.run(scenario()) == {"telegram": 137}
         assert fake.calls["getChatMemberCount"] == 1
+
+
+def test_a_bot_that_cannot_reach_telegram_is_restarted_and_status_tells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commsbot.service import status
+    from commsbot.service.lock import StoreLock
+    from commsbot.service.process import SERVICE_LOCK
+    from commsbot.store import service as service_q
+
+    monkeypatch.setenv(TOKEN_ENV, "123:TEST")
+    with FakeTelegram(token="123:TEST") as fake:
+        path = telegram_config(tmp_path, fake)
+        path.write_text(path.read_text() + "\n[service]\nrestart_seconds = 1\n")
+        config = load_config(path)
+        # Telegram is unreachable when the service starts (#13).
+        fake.fail_next("getMe", 502, "Bad Gateway", count=1000)
+
+        def part_row() -> dict[str, object]:
+            with Store(config.store.path) as store:
+                [row] = status.gather(store, config, NOW)["parts"]
+                return dict(row)
+
+        def part_state() -> str | None:
+            with Store(config.store.path) as store:
+                state = service_q.part_states(store).get("telegram-bot")
+                return None if state is None else str(state["state"])
+
+        async def until(check: object, seconds: float = 30) -> None:
+            for _ in range(int(seconds * 20)):
+                if check():  # type: ignore[operator]
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("condition not met in time")
+
+        async def scenario() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+            service = Service(config)
+            task = asyncio.create_task(service.run())
+            try:
+                await until(lambda: part_state() == "failed")
+                failed = part_row()
+                fake.clear_faults()  # Telegram is back
+                await until(lambda: part_state() == "running")
+                running = part_row()
+                return failed, running, await asyncio.to_thread(ask, fake, "/start")
+            finally:
+                service.stop()
+                await asyncio.wait_for(task, 30)
+
+        with StoreLock(config.store.path, SERVICE_LOCK):
+            failed, running, reply = asyncio.run(scenario())
+
+    state = str(failed["state"])
+    assert state.startswith("failed at "), state
+    assert "cannot reach Telegram" in state and "; next try at " in state
+    assert str(running["state"]).startswith("running since ")
+    assert reply["text"]  # the restarted bot answers

@@ -246,3 +246,37 @@ def read_fifo(fifo: Path, running: Running) -> str:
     finally:
         os.close(fd)
     raise AssertionError("the service never wrote post 30:\n" + "\n".join(running.lines()))
+
+
+def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
+    tmp_path: Path,
+) -> None:
+    """A feed sending its headers a byte at a time (#13): the ingest run is cut off at the
+    stop, and the process ends within ``stop_grace_seconds``, not at the fetch's own
+    total time (five minutes here)."""
+    from tests.support.feeds import feed_server, item, rss
+
+    write_schedules(tmp_path / "schedules", '[ingest-feeds]\nevery = "1h"\nat_start = true\n')
+    with feed_server() as server:
+        url = server.set("/slow", rss([item("Slow")]), trickle_headers=0.5)
+        path = write_config(
+            tmp_path,
+            service='schedules = "schedules"\nstop_grace_seconds = 1',
+            extra=(
+                "[ingest]\ntotal_timeout = 300\nread_timeout = 60\n"
+                f'allow_private_hosts = ["127.0.0.1"]\n\n[[feeds]]\nurl = "{url}"\n'
+            ),
+        )
+        running = Running(path, tmp_path / "service.log")
+        try:
+            wait_for(lambda: server.requests_to("/slow"), "the feed to be asked", running)
+            started = time.monotonic()
+            running.proc.send_signal(signal.SIGTERM)
+            code = running.proc.wait(timeout=WAIT)
+            took = time.monotonic() - started
+        finally:
+            running.kill()
+
+    assert code == 0, "\n".join(running.lines())
+    assert took < 10, f"took {took:.1f} s to stop:\n" + "\n".join(running.lines())
+    assert any("ended 1 feed fetch(es) in flight" in line for line in running.lines())

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from commsbot.cli import stats_cmds
+from commsbot.content.places import Places
 from commsbot.insights import stats as st
 from commsbot.insights.charts import nice_scale, wrap
 from commsbot.store import Store
-from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import stats as stats_q
 from tests.support.stats import add_post, at, build_scenario, snapshot
@@ -43,8 +43,8 @@ def figures(store: Store, period: st.Period = PERIOD) -> list[st.PostFigures]:
     return st.post_figures(stats_q.sent_posts(store, period.since, period.until))
 
 
-def reference(store: Store) -> st.Reference:
-    return st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
+def reference(store: Store) -> Places:
+    return Places.load(store)
 
 
 def table(groups: list[st.Group]) -> dict[str | None, tuple[object, ...]]:
@@ -196,7 +196,7 @@ def test_one_post(store: Store) -> None:
     post = add_post(store, "mastodon", "announcement", 1, "2026-11-20 10:00", text="Solo")
     snapshot(store, post, "2026-11-21 10:00", favourites=3, replies=2)
     posts = figures(store)
-    [group] = st.summarise(posts, "channel", PERIOD, st.Reference())
+    [group] = st.summarise(posts, "channel", PERIOD, Places())
     assert group.as_row("channel") == {
         "channel": "mastodon",
         "posts": 1,
@@ -209,17 +209,15 @@ def test_one_post(store: Store) -> None:
         "deleted": 0,
     }
     everything = st.Period(None, PERIOD.until, BRUSSELS)
-    weeks = st.summarise(posts, "week", everything, st.Reference())
+    weeks = st.summarise(posts, "week", everything, Places())
     assert [(g.key, g.posts) for g in weeks] == [("2026-W47", 1), ("2026-W48", 0)]
 
 
 def test_no_data(store: Store) -> None:
     posts = figures(store)
     assert posts == []
-    assert st.summarise(posts, "channel", PERIOD, st.Reference()) == []
-    assert (
-        st.summarise(posts, "week", st.Period(None, PERIOD.until, BRUSSELS), st.Reference()) == []
-    )
+    assert st.summarise(posts, "channel", PERIOD, Places()) == []
+    assert st.summarise(posts, "week", st.Period(None, PERIOD.until, BRUSSELS), Places()) == []
     assert st.total(posts).per_post is None
     assert st.top_posts(posts, 5) == []
     groups, total = st.subscriber_summary(
@@ -279,7 +277,7 @@ def test_period_description() -> None:
 
 def test_unknown_grouping_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot group by 'colour'"):
-        st.summarise([], "colour", PERIOD, st.Reference())
+        st.summarise([], "colour", PERIOD, Places())
     assert stats_cmds.GROUPINGS == st.GROUPINGS
 
 

@@ -128,7 +128,7 @@ class TelegramBot:
         # Every account this bot posts for (the same token on the same Bot API server): the
         # reactions in each of their chats belong to that account's posts.
         self._chats = {
-            s.chat_id: name
+            str(s.chat_id): name
             for name, s in config.channels.items()
             if isinstance(s, TelegramSettings)
             and s.chat_id

@@ -7,7 +7,6 @@ Every reply is valid Telegram HTML within 4096 characters as Telegram counts the
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,8 +15,8 @@ from typing import Any
 from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
 from commsbot.clock import Clock
-from commsbot.config import Config
-from commsbot.content.items import slugify
+from commsbot.config import FREQUENCIES, Config
+from commsbot.content.places import Places
 from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.render import Renderer
 from commsbot.store import Store, from_iso
@@ -43,7 +42,6 @@ OUTCOMES_LIMIT = 5
 QUEUE_LIMIT = 15
 # Telegram's limit on an inline button's callback data.
 CALLBACK_BYTES = 64
-FREQUENCIES = ("weekly", "monthly")
 
 
 @dataclass(frozen=True)
@@ -109,53 +107,11 @@ def clip(text: str, width: int = 80) -> str:
     return truncate(" ".join(text.split()), width, counter=utf16_length)
 
 
-@dataclass
-class Places:
-    """Cities and themes by every name a user may type: slug, name, local name."""
-
-    cities: dict[str, dict[str, Any]]
-    themes: dict[str, dict[str, Any]]
-    keys: dict[str, tuple[str, str]]
-
-    @classmethod
-    def of(cls, city_rows: list[dict[str, Any]], theme_rows: list[dict[str, Any]]) -> Places:
-        cities = {c["slug"]: c for c in city_rows}
-        themes = {t["slug"]: t for t in theme_rows}
-        keys: dict[str, tuple[str, str]] = {}
-        for kind, table in (("city", cities), ("theme", themes)):
-            for slug, row in table.items():
-                for name in (slug, row["name"], row.get("local_name") or ""):
-                    if slugify(name):
-                        keys.setdefault(slugify(name), (kind, slug))
-        return cls(cities, themes, keys)
-
-    def parse(self, words: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-        """(cities, themes, words not understood); names of several words are matched whole."""
-        cities: list[str] = []
-        themes: list[str] = []
-        unknown: list[str] = []
-        i = 0
-        while i < len(words):
-            for end in range(min(len(words), i + 4), i, -1):
-                found = self.keys.get(slugify(" ".join(words[i:end])))
-                if found is not None:
-                    target = cities if found[0] == "city" else themes
-                    if found[1] not in target:
-                        target.append(found[1])
-                    i = end
-                    break
-            else:
-                unknown.append(words[i])
-                i += 1
-        return cities, themes, unknown
-
-    def not_known(self, word: str) -> Malformed:
-        names = [c["name"] for c in self.cities.values()] + [
-            t["name"] for t in self.themes.values()
-        ]
-        near = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-        hint = f" Did you mean {near[0]}?" if near else " See /cities and /themes."
-        return Malformed(f"I know no city or theme called “{clip(word, 40)}”.{hint}")
+def not_known(places: Places, word: str) -> Malformed:
+    """The answer to a word that names no city or theme, with the closest name if any."""
+    near = places.near_name(word)
+    hint = f" Did you mean {near}?" if near else " See /cities and /themes."
+    return Malformed(f"I know no city or theme called “{clip(word, 40)}”.{hint}")
 
 
 def page_data(city: str | None, theme: str | None, page: int) -> str | None:
@@ -261,7 +217,7 @@ class Replies:
         places = self.places()
         cities, themes, unknown = places.parse(args.split())
         if unknown:
-            raise places.not_known(unknown[0])
+            raise not_known(places, unknown[0])
         if len(cities) > 1 or len(themes) > 1:
             raise Malformed("Give one city and one theme at most.")
         return self.practices_page(
@@ -369,7 +325,7 @@ class Replies:
         places = self.places()
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
-            raise places.not_known(unknown[0])
+            raise not_known(places, unknown[0])
         before = audience_q.get_subscriber(self.store, "telegram", chat)
         if before is None:
             self._pace_new_subscription()

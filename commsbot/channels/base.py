@@ -1,8 +1,8 @@
 """The one contract every channel keeps.
 
-A channel gets a rendered post and returns a ``Delivery``: a failed send is a value,
-not an exception. Channels never touch the store; dispatch hands them posts and
-record writes back what they said.
+A channel gets a rendered post and returns a ``Delivery``: a failed send is a value
+(one named ``Outcome``), not an exception. Channels never touch the store; dispatch
+hands them posts and record writes back what they said.
 
 A *kind* (mastodon, telegram, ...) is a ``Channel`` subclass; an *account* is one instance
 of it, named in the config (``[channels.tallinn-mastodon] kind = "mastodon"``;
@@ -40,12 +40,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import ClassVar, Literal
 
 from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import graphemes
 
-DeliveryStatus = Literal["sent", "retry", "failed", "unknown"]
 Markup = Literal["plain", "html"]
 
 
@@ -117,25 +117,79 @@ class Rendered:
     previous_attempt_at: datetime | None = None
 
 
+class Outcome(Enum):
+    """What became of one send. Each case is read in one place, ``commsbot.delivery``,
+    which turns it into the row's state for posts and digests alike."""
+
+    # The platform has it (``remote_id``/``remote_url`` say where).
+    SENT = "sent"
+    # A transient failure: tried again after the retry policy's backoff, up to its limit.
+    RETRY_LATER = "retry later"
+    # The platform said when (flood control, a rate-limit window): the channel waits
+    # ``retry_after`` seconds; the post is not charged an attempt for it.
+    RETRY_AFTER = "retry after"
+    # Not handed to the platform, or known not to be there (a recovered post the channel
+    # will check before posting): queued again at once, no attempt charged.
+    NOT_TRIED = "not tried"
+    # Refused for good (too long, bad markup, rejected by the server): never retried.
+    FAILED = "failed"
+    # The recipient of a direct message is gone for good (an SMTP 5xx at RCPT, a user who
+    # blocked the bot): failed, and that address is never sent to again.
+    BOUNCED = "bounced"
+    # The platform may or may not have it: never re-sent blindly; shown to the officer.
+    UNKNOWN = "unknown"
+    # The whole channel refuses (a rejected token, a refused sender, lost rights to post):
+    # the channel stops until it is cleared; the post waits for it, no attempt charged.
+    CHANNEL_DOWN = "channel down"
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """The outcome of one send.
+    """The outcome of one send; build it with the constructor named for the case."""
 
-    ``retry``: a transient failure; try again after ``retry_after`` seconds if given.
-    ``unknown``: the platform may or may not have published it; never re-sent blindly.
-    """
-
+    # The post's id, or a direct message's ``ref`` (its delivery row).
     post_id: int
-    status: DeliveryStatus
+    outcome: Outcome
+    error: str | None = None
     remote_id: str | None = None
     remote_url: str | None = None
-    error: str | None = None
+    # Seconds to wait: set for RETRY_AFTER only.
     retry_after: float | None = None
-    # True when the whole channel should stop (a rejected token), not just this post.
-    channel_down: bool = False
-    # True when the recipient of a direct message is gone for good (an SMTP 5xx at RCPT,
-    # a user who blocked the bot): never send to that address again.
-    bounced: bool = False
+
+    @classmethod
+    def sent(
+        cls, ref: int, remote_id: str | None = None, remote_url: str | None = None
+    ) -> Delivery:
+        return cls(ref, Outcome.SENT, remote_id=remote_id, remote_url=remote_url)
+
+    @classmethod
+    def retry_later(cls, ref: int, error: str) -> Delivery:
+        return cls(ref, Outcome.RETRY_LATER, error)
+
+    @classmethod
+    def retry_in(cls, ref: int, seconds: float, error: str) -> Delivery:
+        """The platform asked for ``seconds`` of quiet before the next send."""
+        return cls(ref, Outcome.RETRY_AFTER, error, retry_after=max(seconds, 0.0))
+
+    @classmethod
+    def not_tried(cls, ref: int, error: str | None = None) -> Delivery:
+        return cls(ref, Outcome.NOT_TRIED, error)
+
+    @classmethod
+    def failed(cls, ref: int, error: str) -> Delivery:
+        return cls(ref, Outcome.FAILED, error)
+
+    @classmethod
+    def bounced(cls, ref: int, error: str) -> Delivery:
+        return cls(ref, Outcome.BOUNCED, error)
+
+    @classmethod
+    def unknown(cls, ref: int, error: str, remote_id: str | None = None) -> Delivery:
+        return cls(ref, Outcome.UNKNOWN, error, remote_id=remote_id)
+
+    @classmethod
+    def channel_down(cls, ref: int, error: str) -> Delivery:
+        return cls(ref, Outcome.CHANNEL_DOWN, error)
 
 
 @dataclass(frozen=True)
@@ -264,13 +318,11 @@ class Channel(ABC):
         """Outcomes for posts left ``sending`` by an interrupted run.
 
         Default: ``unknown``, since only the platform could tell whether they went out.
-        A channel that can deduplicate or look its posts up returns ``retry`` instead.
+        A channel that can deduplicate or look its posts up returns ``not_tried`` instead.
         """
         return [
-            Delivery(
-                p.post_id,
-                "unknown",
-                error="interrupted while sending: it may or may not have been published",
+            Delivery.unknown(
+                p.post_id, "interrupted while sending: it may or may not have been published"
             )
             for p in posts
         ]

@@ -248,8 +248,8 @@ class EmailChannel(Channel):
     # -- sending -------------------------------------------------------------
 
     async def send(self, post: Rendered) -> Delivery:
-        return Delivery(
-            post.post_id, "failed", error="the email channel sends digests only; it takes no posts"
+        return Delivery.failed(
+            post.post_id, "the email channel sends digests only; it takes no posts"
         )
 
     async def send_direct(self, message: DirectMessage) -> Delivery:
@@ -292,19 +292,19 @@ class EmailChannel(Channel):
         try:
             payload = self.build(message)
         except ChannelError as exc:
-            return Delivery(ref, "failed", error=str(exc))
+            return Delivery.failed(ref, str(exc))
         with self._wire:
             for attempt in (1, 2):
                 try:
                     smtp = self._smtp or self._connect()
                 except ChannelError as exc:
-                    return Delivery(ref, "retry", error=str(exc), channel_down=True)
+                    return Delivery.channel_down(ref, str(exc))
                 try:
                     return self._transact(smtp, message.recipient, payload, ref)
                 except _Dropped as exc:
                     self._disconnect()
                     if attempt == 2:
-                        return Delivery(ref, "retry", error=str(exc), channel_down=True)
+                        return Delivery.channel_down(ref, str(exc))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transact(self, smtp: smtplib.SMTP, recipient: str, payload: bytes, ref: int) -> Delivery:
@@ -336,14 +336,13 @@ class EmailChannel(Channel):
             return _rejected(ref, "DATA", exc.smtp_code, _text(exc.smtp_error))
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._disconnect()
-            return Delivery(
+            return Delivery.unknown(
                 ref,
-                "unknown",
-                error=f"{self._where()}: connection lost after the message data was sent "
+                f"{self._where()}: connection lost after the message data was sent "
                 f"({exc}); it may have been delivered, so it is not sent again",
             )
         if 200 <= code < 300:
-            return Delivery(ref, "sent", remote_id=_text(raw)[:200] or None)
+            return Delivery.sent(ref, _text(raw)[:200] or None)
         self._reset(smtp)
         return _rejected(ref, "end of data", code, _text(raw))
 
@@ -370,5 +369,9 @@ def _rejected(
 ) -> Delivery:
     error = f"SMTP {step}: {code} {text}".strip()
     if 400 <= code < 500:
-        return Delivery(ref, "retry", error=error)
-    return Delivery(ref, "failed", error=error, bounced=bounced, channel_down=channel_down)
+        return Delivery.retry_later(ref, error)
+    if channel_down:
+        return Delivery.channel_down(ref, error)
+    if bounced:
+        return Delivery.bounced(ref, error)
+    return Delivery.failed(ref, error)

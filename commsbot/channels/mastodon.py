@@ -277,18 +277,16 @@ class MastodonChannel(Channel):
             try:
                 await self.open()
             except ChannelError as exc:
-                return Delivery(post.post_id, "retry", error=str(exc))
+                return Delivery.retry_later(post.post_id, str(exc))
         return await asyncio.to_thread(self._send, post)
 
     async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
         # Re-sent with the same key, a post the server has comes back as that status; past
         # the key's lifetime, _send first looks for it (previous_attempt_at is kept).
         return [
-            Delivery(
+            Delivery.not_tried(
                 p.post_id,
-                "retry",
-                retry_after=0,
-                error="interrupted while sending; checked against the server before posting again",
+                "interrupted while sending; checked against the server before posting again",
             )
             for p in posts
         ]
@@ -307,11 +305,10 @@ class MastodonChannel(Channel):
             needed = len(parts) - len(published) + (1 if upload else 0)
             wait = self._until_reset()
             if wait and self._client.ratelimit_remaining < needed:
-                return Delivery(
+                return Delivery.retry_in(
                     post.post_id,
-                    "retry",
-                    retry_after=wait,
-                    error=f"rate limit nearly used ({self._client.ratelimit_remaining} "
+                    wait,
+                    f"rate limit nearly used ({self._client.ratelimit_remaining} "
                     f"requests left); paused until the server's reset",
                 )
             media = [self._upload(post)] if upload else None
@@ -329,7 +326,7 @@ class MastodonChannel(Channel):
         except (MastodonError, ChannelError) as exc:
             return self._failure(post, exc, published, len(parts))
         first = published[0]
-        return Delivery(post.post_id, "sent", remote_id=str(first.id), remote_url=first.url)
+        return Delivery.sent(post.post_id, str(first.id), first.url)
 
     def _failure(
         self, post: Rendered, exc: Exception, published: list[Any], total: int
@@ -344,33 +341,24 @@ class MastodonChannel(Channel):
         where = f" at part {len(published) + 1} of {total}" if total > 1 else ""
         public = f"; parts 1-{len(published)} are public: {published[0].url}" if published else ""
         if isinstance(exc, ChannelError):
-            status: Literal["retry", "failed"] = "retry" if exc.retryable else "failed"
-            return Delivery(post.post_id, status, error=f"{exc}{public}")
+            if exc.retryable:
+                return Delivery.retry_later(post.post_id, f"{exc}{public}")
+            return Delivery.failed(post.post_id, f"{exc}{public}")
         code, message = api_error(exc)
         if isinstance(exc, MastodonRatelimitError) or code == 429:
             wait = self._until_reset() or 60.0
-            return Delivery(
-                post.post_id,
-                "retry",
-                retry_after=wait,
-                error=f"rate limit reached{where}; paused for {math.ceil(wait)} s",
+            return Delivery.retry_in(
+                post.post_id, wait, f"rate limit reached{where}; paused for {math.ceil(wait)} s"
             )
         if isinstance(exc, MastodonNetworkError):
             # The server may have made the status: the retry carries the same key.
-            return Delivery(post.post_id, "retry", error=f"no answer{where}: {exc}")
+            return Delivery.retry_later(post.post_id, f"no answer{where}: {exc}")
         if isinstance(exc, MastodonServerError):
-            return Delivery(post.post_id, "retry", error=f"server error {code}{where}: {message}")
+            return Delivery.retry_later(post.post_id, f"server error {code}{where}: {message}")
         if code in (401, 403):
-            return Delivery(
-                post.post_id,
-                "retry",
-                channel_down=True,
-                error=self._token_refused(code, message),
-            )
-        return Delivery(
-            post.post_id,
-            "failed",
-            error=f"rejected by the server{where} ({code or 'error'}: {message}){public}",
+            return Delivery.channel_down(post.post_id, self._token_refused(code, message))
+        return Delivery.failed(
+            post.post_id, f"rejected by the server{where} ({code or 'error'}: {message}){public}"
         )
 
     # -- exactly once after a long interruption ---------------------------------

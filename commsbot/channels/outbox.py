@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,9 +40,19 @@ class OutboxChannel(Channel):
         self.folder = settings.path
         self._limit = settings.max_length
         self._log: IO[str] | None = None
+        self._second = -1
+        self._stamp_text = ""
 
     def limit(self) -> int:
         return self._limit
+
+    def _stamp(self) -> str:
+        """The time to the second, formatted once a second rather than once a post."""
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._stamp_text = datetime.fromtimestamp(second, UTC).isoformat()
+        return self._stamp_text
 
     async def close(self) -> None:
         if self._log is not None:
@@ -74,12 +85,12 @@ class OutboxChannel(Channel):
                 "thread": list(post.thread),
                 "link": post.link,
                 "idempotency_key": post.idempotency_key,
-                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "written_at": self._stamp(),
                 "file": name,
             }
             self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
         except OSError as exc:
-            return Delivery(
-                post.post_id, "retry", error=f"outbox {self.folder}: {exc.strerror or exc}"
+            return Delivery.retry_later(
+                post.post_id, f"outbox {self.folder}: {exc.strerror or exc}"
             )
-        return Delivery(post.post_id, "sent", remote_id=name, remote_url=f"file://{target}")
+        return Delivery.sent(post.post_id, name, f"file://{target}")

@@ -52,8 +52,8 @@ GROUP_MESSAGES_PER_MINUTE = 20.0
 @dataclass(frozen=True)
 class TelegramSettings(ChannelSettings):
     bot_token_env: str = "COMMSBOT_TELEGRAM_TOKEN"
-    # Where posts go: "@username", or a numeric id written as a string ("-1001234567890").
-    chat_id: str = ""
+    # Where posts go: "@username", or a numeric id as Telegram shows it (-1001234567890).
+    chat_id: str | int = ""
     # Telegram user ids allowed the admin bot commands.
     admins: tuple[int, ...] = ()
     # A self-hosted or test Bot API server, e.g. "http://127.0.0.1:8081/bot" (the token
@@ -226,43 +226,35 @@ def delivery_for_error(ref: int, exc: Exception, *, to_channel: bool) -> Deliver
 
     if isinstance(exc, tg.RetryAfter):
         wait = retry_after_seconds(exc)
-        return Delivery(
-            ref, "retry", error=f"Telegram flood control: retry after {wait:g} s", retry_after=wait
-        )
+        return Delivery.retry_in(ref, wait, f"Telegram flood control: retry after {wait:g} s")
     if isinstance(exc, tg.InvalidToken):  # its message may hold the token: not shown
-        return Delivery(ref, "retry", error="Telegram rejected the bot token", channel_down=True)
+        return Delivery.channel_down(ref, "Telegram rejected the bot token")
     if isinstance(exc, tg.Forbidden):
-        # In the channel, a 403 means the bot lost its right to post: every post would fail.
-        # To one person, it means they blocked the bot: no digest reaches them any more.
-        return Delivery(
-            ref,
-            "failed",
-            error=f"Telegram: {exc.message}",
-            channel_down=to_channel,
-            bounced=not to_channel,
-        )
+        # In the channel, a 403 means the bot lost its right to post: every post would fail,
+        # so the channel stops and the post waits for it. To one person, it means they
+        # blocked the bot: no digest reaches them any more.
+        if to_channel:
+            return Delivery.channel_down(ref, f"Telegram: {exc.message}")
+        return Delivery.bounced(ref, f"Telegram: {exc.message}")
     if isinstance(exc, tg.ChatMigrated):
-        return Delivery(
-            ref,
-            "failed",
-            error=f"Telegram: the group is now chat {exc.new_chat_id}; use that id instead",
+        return Delivery.failed(
+            ref, f"Telegram: the group is now chat {exc.new_chat_id}; use that id instead"
         )
     if isinstance(exc, tg.BadRequest):
-        return Delivery(ref, "failed", error=f"Telegram: {exc.message}")
+        return Delivery.failed(ref, f"Telegram: {exc.message}")
     if isinstance(exc, tg.NetworkError):  # TimedOut included
         if exc.__cause__ is None:
             # Telegram answered with a server error: nothing was published.
-            return Delivery(ref, "retry", error=f"Telegram: {exc.message}")
+            return Delivery.retry_later(ref, f"Telegram: {exc.message}")
         if _never_sent(exc):
-            return Delivery(ref, "retry", error=f"cannot reach Telegram: {exc.message}")
-        return Delivery(
+            return Delivery.retry_later(ref, f"cannot reach Telegram: {exc.message}")
+        return Delivery.unknown(
             ref,
-            "unknown",
-            error=f"no answer from Telegram ({exc.message}); it may have been delivered: "
+            f"no answer from Telegram ({exc.message}); it may have been delivered: "
             "check before retrying",
         )
     if isinstance(exc, tg.TelegramError):
-        return Delivery(ref, "failed", error=f"Telegram: {exc.message}")
+        return Delivery.failed(ref, f"Telegram: {exc.message}")
     raise exc
 
 
@@ -377,10 +369,9 @@ class TelegramChannel(Channel):
     async def send(self, post: Rendered) -> Delivery:
         bot = self._require_bot()
         if not is_valid_telegram_html(post.text):
-            return Delivery(
+            return Delivery.failed(
                 post.post_id,
-                "failed",
-                error="the text is not valid Telegram HTML: templates for Telegram live under "
+                "the text is not valid Telegram HTML: templates for Telegram live under "
                 "templates/telegram/ (where values are escaped), and an edited text writes "
                 "&amp; for &, &lt; for <",
             )
@@ -392,9 +383,7 @@ class TelegramChannel(Channel):
                 try:
                     photo = Path(post.image).expanduser().read_bytes()
                 except OSError as exc:
-                    return Delivery(
-                        post.post_id, "failed", error=f"image {post.image}: {exc.strerror}"
-                    )
+                    return Delivery.failed(post.post_id, f"image {post.image}: {exc.strerror}")
         try:
             if photo is not None:
                 message = await bot.send_photo(
@@ -406,9 +395,7 @@ class TelegramChannel(Channel):
                 )
         except Exception as exc:
             return self._failed(post.post_id, exc, to_channel=True)
-        return Delivery(
-            post.post_id, "sent", remote_id=str(message.message_id), remote_url=message.link
-        )
+        return Delivery.sent(post.post_id, str(message.message_id), message.link)
 
     async def send_direct(self, message: DirectMessage) -> Delivery:
         """The HTML when it is Telegram HTML that fits one message (an e-mail's HTML is not);
@@ -434,11 +421,10 @@ class TelegramChannel(Channel):
                 outcome = self._failed(message.ref, exc, to_channel=False)
                 if first is None:
                     return outcome
-                return Delivery(
+                return Delivery.unknown(
                     message.ref,
-                    "unknown",
+                    f"part {number} of {len(parts)} not sent: {outcome.error}",
                     remote_id=first,
-                    error=f"part {number} of {len(parts)} not sent: {outcome.error}",
                 )
             first = first or str(sent.message_id)
-        return Delivery(message.ref, "sent", remote_id=first)
+        return Delivery.sent(message.ref, first)

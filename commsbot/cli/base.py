@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +99,10 @@ class App:
 
             self._store = Store(self.config.store.path)
         return self._store
+
+    def store_path(self) -> Path | None:
+        """The store's path, if the config has been read."""
+        return self._config.store.path if self._config is not None else None
 
     def close(self) -> None:
         if self._store is not None:
@@ -255,6 +260,16 @@ class Group(click.Group):
             return super().invoke(ctx)
         except CommsbotError as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlite3.OperationalError as exc:
+            # Outside a write transaction (a read, opening the store): the same messages.
+            from commsbot.store import explain
+
+            app = ctx.find_object(App)
+            where = app.store_path() if app is not None else None
+            explained = explain(where or Path("the store"), exc)
+            if explained is None:
+                raise
+            raise click.ClickException(str(explained)) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -268,6 +283,8 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
     from commsbot.service import logs
 
+    # Before anything is written: every line on stdout and stderr has secrets masked.
+    logs.mask_streams()
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
     app.verbose, app.quiet, app.log_json = verbose, quiet, log_json
@@ -279,9 +296,10 @@ def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
     """A stored UTC time as the officer reads it: in the config's zone, with its name."""
     if not stamp:
         return None
-    from commsbot.store import from_iso
+    from datetime import datetime
 
-    return from_iso(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    # Stored times are ISO 8601 with a Z, which fromisoformat reads since Python 3.11.
+    return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def local_iso(stamp: str | None, zone: ZoneInfo) -> str | None:

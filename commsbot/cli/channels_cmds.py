@@ -28,15 +28,12 @@ def channels_list(app: App) -> None:
 
     An account removed from the config is listed as removed, with its posts: its history
     stays in the store."""
+    from commsbot.posting import queue as queue_ops
     from commsbot.posting.select import channel_blocked
-    from commsbot.store import accounts as accounts_q
-    from commsbot.store import posts as posts_q
 
     now = datetime.now(UTC)
-    counts: dict[str, dict[str, int]] = {}
-    for row in posts_q.status_counts(app.store):
-        counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
-    known = accounts_q.known(app.store)
+    counts = queue_ops.posts_by_channel(app.store)
+    known = queue_ops.known_accounts(app.store)
     kinds = {name: s.kind for name, s in app.config.channels.items()}
     for name in [*known, *counts]:
         if name not in kinds:
@@ -75,7 +72,6 @@ def channels_test(app: App, name: str) -> None:
     """
     from commsbot.posting import record
     from commsbot.posting.pipeline import make_channels
-    from commsbot.store import engagement as engagement_q
 
     app.config.channel(name)  # names the file and the configured channels when it is not there
     channel = make_channels(app.config, [name])[name]
@@ -86,10 +82,9 @@ def channels_test(app: App, name: str) -> None:
     for key, value in info.items():
         click.echo(f"{key:<{width}}  {value}")
     click.echo(f"{name}: OK")
-    state = engagement_q.channel_state(app.store, name)
-    if state is not None and state["down_reason"]:
-        record.channel_cleared(app.store, name, datetime.now(UTC))
-        click.echo(f"{name} was down ({state['down_reason']}); cleared: posting resumes")
+    was_down = record.clear_if_down(app.store, name, datetime.now(UTC))
+    if was_down is not None:
+        click.echo(f"{name} was down ({was_down}); cleared: posting resumes")
 
 
 async def _describe(channel: Channel) -> dict[str, str]:

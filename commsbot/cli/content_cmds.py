@@ -113,23 +113,13 @@ def _content_group(ctype: ContentType) -> click.Group:
     group.add_command(_command("add", add, _field_options(ctype), f"Add a {ctype.name}."))
 
     def list_items(**values: Any) -> None:
-        from commsbot.store import content as q
+        from commsbot.content.items import list_items as matching
 
         app = click.get_current_context().ensure_object(App)
         filters = {
             k: v for k, v in values.items() if k in ("city", "theme", "kind", "status") and v
         }
-        if "city" in filters or "theme" in filters:
-            from commsbot.content.items import Reference
-
-            ref = Reference.load(app.store)
-            for key in ("city", "theme"):
-                if key in filters:
-                    try:
-                        filters[key] = ref.resolve(key, filters[key])
-                    except ValueError as exc:
-                        raise ContentError(f"--{key}: {exc}") from None
-        items = q.list_items(app.store, ctype.name, filters=filters, limit=values["limit"])
+        items = matching(app.store, ctype, filters, values["limit"])
         fmt = values["fmt"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
@@ -182,14 +172,13 @@ def _content_group(ctype: ContentType) -> click.Group:
     )
 
     def remove(slug: str, yes: bool) -> None:
-        from commsbot.content.items import require_item
-        from commsbot.store import content as q
+        from commsbot.content.items import remove_item, require_item
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
         if not yes:
             click.confirm(f"Remove {ctype.name} {slug!r} ({item['title']})?", abort=True)
-        cancelled = q.delete_item(app.store, ctype.name, item["id"], utcnow())
+        cancelled = remove_item(app.store, ctype, item["id"], utcnow())
         click.echo(
             f"removed {ctype.name} {slug}"
             + (f"; {cancelled} unsent post(s) cancelled" if cancelled else "")
@@ -291,10 +280,11 @@ def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> No
     """Print exactly what each account would receive for an item, with its length, and
     which accounts take it."""
     from commsbot.content.items import require_item
+    from commsbot.content.places import Places
     from commsbot.content.types import content_type
     from commsbot.posting.accounts import refusal
     from commsbot.posting.pipeline import make_channels, render_item
-    from commsbot.posting.select import Lookup, feed_url
+    from commsbot.posting.select import feed_url
     from commsbot.render import Renderer
 
     ctype = content_type(type_name)
@@ -305,7 +295,7 @@ def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> No
     refused = {n: refusal(c.settings, ctype.name, item, source) for n, c in channels.items()}
     takers = [n for n, why in refused.items() if why is None]
     click.echo(f"--- taken by: {', '.join(takers) or 'no enabled account'}", err=True)
-    renderer, lookup = Renderer(app.config.service.templates), Lookup.load(app.store)
+    renderer, lookup = Renderer(app.config.service.templates), Places.load(app.store)
     for name, channel in channels.items():
         why = refused[name]
         if why is not None and not channel_name:

@@ -128,7 +128,8 @@ def digest_send(
     Each subscriber gets each digest once: running it again sends only what is still
     due. A message whose outcome is unknown is shown, never sent again.
     """
-    from commsbot.digests.build import FREQUENCIES, parse_period
+    from commsbot.config import FREQUENCIES
+    from commsbot.digests.build import parse_period
     from commsbot.digests.send import periods_due
 
     if period_text:
@@ -242,9 +243,9 @@ def digest_retry(
 @pass_app
 def digest_list(app: App, limit: int) -> None:
     """The latest digests, with how many deliveries ended in each state."""
-    from commsbot.store.digests import list_digests
+    from commsbot.digests.send import digests_sent
 
-    echo_table(list_digests(app.store, limit))
+    echo_table(digests_sent(app.store, limit))
 
 
 @digest.command("deliveries")
@@ -257,17 +258,10 @@ def digest_list(app: App, limit: int) -> None:
 def digest_deliveries(app: App, period_text: str | None, status: str | None, limit: int) -> None:
     """Deliveries of digests, newest first: check what failed or is unknown."""
     from commsbot.digests.build import parse_period
-    from commsbot.errors import ContentError
-    from commsbot.store import digests as q
+    from commsbot.digests.send import deliveries
 
-    digest_id = None
-    if period_text:
-        period = parse_period(period_text, app.config.zone)
-        row = q.get_digest(app.store, period.frequency, period.label)
-        if row is None:
-            raise ContentError(f"no digest for {period.label} has been sent")
-        digest_id = row["id"]
-    rows = q.deliveries(app.store, digest_id=digest_id, status=status, limit=limit)
+    period = parse_period(period_text, app.config.zone) if period_text else None
+    rows = deliveries(app.store, period, status, limit)
     echo_table(
         rows,
         ["id", "period", "channel", "subscriber_id", "address", "status", "attempts", "error"],

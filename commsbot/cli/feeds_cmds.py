@@ -21,7 +21,6 @@ from commsbot.clock import utcnow
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
-from commsbot.errors import ContentError
 
 
 def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
@@ -53,26 +52,9 @@ def feeds() -> None:
 @pass_app
 def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None) -> None:
     """Add a feed by URL; it is polled at the next run (or now, with `feeds check URL`)."""
-    from commsbot.config import check_feed_url
-    from commsbot.content.items import Reference
-    from commsbot.store import feeds as q
+    from commsbot.feeds import manage
 
-    try:
-        check_feed_url(url)
-    except ValueError as exc:
-        raise ContentError(f"URL: {exc}") from None
-    ref = Reference.load(app.store)
-    resolved: dict[str, str | None] = {}
-    for key, value in (("city", city), ("theme", theme)):
-        try:
-            resolved[key] = ref.resolve(key, value) if value else None
-        except ValueError as exc:
-            raise ContentError(f"--{key}: {exc}") from None
-    existing = q.get(app.store, url)
-    if existing is not None:
-        where = f" in {app.config.file}" if existing["source"] == "config" else ""
-        raise ContentError(f"feed {url} is already configured{where}")
-    q.add(app.store, url, kind, resolved["city"], resolved["theme"], utcnow())
+    manage.add(app.store, app.config, url, kind, city, theme, utcnow())
     click.echo(f"added {kind} feed {url}")
 
 
@@ -81,11 +63,9 @@ def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None
 @pass_app
 def feeds_list(app: App, fmt: str) -> None:
     """List the feeds: where they come from, their state and their last problem."""
-    from commsbot.feeds.ingest import sync_config
-    from commsbot.store import feeds as q
+    from commsbot.feeds import manage
 
-    sync_config(app.store, app.config, utcnow())
-    rows = q.all_feeds(app.store)
+    rows = manage.listed(app.store, app.config, utcnow())
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -112,18 +92,12 @@ def feeds_list(app: App, fmt: str) -> None:
 @pass_app
 def feeds_remove(app: App, url: str, yes: bool) -> None:
     """Stop polling a feed; the news it brought stay, and are not brought twice if re-added."""
-    from commsbot.feeds.ingest import sync_config
-    from commsbot.store import feeds as q
+    from commsbot.feeds import manage
 
-    sync_config(app.store, app.config, utcnow())
-    feed = q.get(app.store, url)
-    if feed is None:
-        raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
-    if feed["source"] == "config":
-        raise ContentError(f"feed {url} is set in {app.config.file} ([[feeds]]): remove it there")
+    manage.removable(app.store, app.config, url, utcnow())
     if not yes:
         click.confirm(f"Stop polling {url}?", abort=True)
-    q.remove(app.store, url)
+    manage.remove(app.store, url)
     click.echo(f"removed feed {url}")
 
 

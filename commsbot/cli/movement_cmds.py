@@ -147,14 +147,14 @@ def movement() -> None:
 @pass_app
 def movement_forget(app: App, account: str) -> None:
     """Remove every stored status and mention of ACCOUNT (user@server or profile url)."""
-    from commsbot.store import movement as movement_q
+    from commsbot.insights.tracking import forget_account
 
     handle = account.strip().removeprefix("@")
     if not handle:
         raise click.BadParameter(
             "give an account, e.g. alice@mastodon.social", param_hint="ACCOUNT"
         )
-    statuses, mentions = movement_q.forget_account(app.store, handle)
+    statuses, mentions = forget_account(app.store, handle)
     if not statuses + mentions:
         hint = "" if "@" in handle or "://" in handle else "; give the full handle, user@server"
         click.echo(f"Nothing is stored about {handle}{hint}.")

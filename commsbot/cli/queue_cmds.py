@@ -143,11 +143,12 @@ def queue_add(
     from commsbot.posting.queue import announce, require_post
 
     if link:
-        from commsbot.content.items import Reference, _convert
+        from commsbot.content.items import _convert
+        from commsbot.content.places import Places
         from commsbot.content.types import Field
 
         try:
-            _convert(Field("link", "url"), link, Reference())
+            _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
     if image and not (image_alt or "").strip():
@@ -289,11 +290,11 @@ def queue_list(
     fmt: str,
 ) -> None:
     """List posts in the outbox, oldest due first, a page at a time with the total."""
-    from commsbot.store import posts as posts_q
+    from commsbot.posting import queue as queue_ops
 
     zone = app.config.zone
-    total = posts_q.count_posts(app.store, status=status, channel=channel_name)
-    rows = posts_q.list_posts(
+    total = queue_ops.counted(app.store, status=status, channel=channel_name)
+    rows = queue_ops.listed(
         app.store,
         status=status,
         channel=channel_name,

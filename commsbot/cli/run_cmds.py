@@ -109,14 +109,10 @@ def _run_once(app: App, as_json: bool) -> None:
     import asyncio
 
     from commsbot.clock import utcnow
-    from commsbot.service.runs import run_once
-    from commsbot.store import service as service_q
+    from commsbot.service.runs import mark_interrupted, run_once
 
     store, config = app.store, app.config
-    # Holding the lock, a post still "sending" was left by a process that is gone.
-    left = service_q.mark_interrupted(
-        store, utcnow(), service_q.LEFT_BY_CRASH, besides=config.enabled_channels
-    )
+    left = mark_interrupted(store, config, utcnow())
     if left:
         click.echo(
             f"post(s) {', '.join(map(str, left))} were left sending by a stopped process: "
@@ -175,9 +171,9 @@ def _echo_summary(
 
 
 def _due_estimate(app: App) -> int:
-    from commsbot.store import content as q
+    from commsbot.content.items import count
 
-    return sum(q.count(app.store, t) for t in app.config.posting.content_types) * max(
+    return sum(count(app.store, t) for t in app.config.posting.content_types) * max(
         1, len(app.config.enabled_channels)
     )
 

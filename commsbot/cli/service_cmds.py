@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import click
 
@@ -91,33 +90,12 @@ def _short(text: str | None, width: int) -> str | None:
 @pass_app
 def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None:
     """The coming posting slots of each channel, and the post that holds each one."""
-    from commsbot.slots import between, parse_slots
-    from commsbot.store import from_iso, iso
-    from commsbot.store import service as service_q
+    from commsbot.posting import queue as queue_ops
 
     config = app.config
     names = [channel_name] if channel_name else config.enabled_channels
     now = utcnow()
-    end = now + timedelta(days=days)
-    calendar: dict[str, list[dict[str, Any]]] = {}
-    for name in names:
-        slots = parse_slots(config.channel(name).slots)
-        held = {
-            from_iso(p["not_before"]): p for p in service_q.posts_between(app.store, name, now, end)
-        }
-        calendar[name] = [
-            {
-                "slot": iso(moment),
-                "post": held[moment]["id"] if moment in held else None,
-                "status": held[moment]["status"] if moment in held else "free",
-                "item": (
-                    f"{held[moment]['item_type']} {held[moment]['item_ref']}"
-                    if moment in held
-                    else None
-                ),
-            }
-            for moment in between(slots, config.zone, now, end)
-        ]
+    calendar = queue_ops.slot_calendar(app.store, config, names, now, now + timedelta(days=days))
     if fmt == "json":
         click.echo(json.dumps(calendar, indent=2, ensure_ascii=False))
         return
@@ -139,11 +117,9 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
 @pass_app
 def queue_pending(app: App, channel_name: str | None) -> None:
     """Posts waiting for approval, with why; approve or cancel them by id."""
-    from commsbot.store import posts as posts_q
+    from commsbot.posting import queue as queue_ops
 
-    rows = posts_q.list_posts(
-        app.store, status="pending_approval", channel=channel_name, limit=1000
-    )
+    rows = queue_ops.listed(app.store, status="pending_approval", channel=channel_name, limit=1000)
     for r in rows:
         r["text"] = _short((r["text"].splitlines() or [""])[0], 50)
         r["why"] = _short(r["last_error"], 60) or "approval policy"

@@ -116,10 +116,9 @@ def _digest_accounts(app: App) -> list[str]:
 
 
 def _sent_posts(app: App, period: Period) -> list[PostFigures]:
-    from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
+    from commsbot.insights import figures
 
-    return st.post_figures(stats_q.sent_posts(app.store, period.since, period.until))
+    return figures.sent_posts(app.store, period)
 
 
 @cli.group(invoke_without_command=True)
@@ -140,12 +139,12 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
+    from commsbot.insights import figures
     from commsbot.insights import stats as st
-    from commsbot.store import content as content_q
 
     period = make_period(app, since, until)
     posts = _sent_posts(app, period)
-    reference = st.Reference.from_rows(content_q.cities(app.store), content_q.themes(app.store))
+    reference = figures.reference(app.store)
     groups = st.summarise(posts, by, period, reference)
     total = st.total(posts)
     rows = [g.as_row(by) for g in groups]
@@ -249,12 +248,12 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
 @pass_app
 def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Digest subscribers: growth and churn by channel and frequency."""
+    from commsbot.insights import figures
     from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
 
     period = make_period(app, since, until)
     shown = _digest_accounts(app)
-    groups, total = st.subscriber_summary(stats_q.subscriber_history(app.store), period, shown)
+    groups, total = st.subscriber_summary(figures.subscriber_history(app.store), period, shown)
     rows = [g.as_row() for g in groups]
     document = {"period": period.as_dict(), "rows": rows, "total": total.as_row()}
 
@@ -280,11 +279,10 @@ def stats_subscribers(app: App, since: date | None, until: date | None, fmt: str
 @pass_app
 def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> None:
     """Bot usage: queries and distinct chats per command."""
-    from commsbot.insights import stats as st
-    from commsbot.store import stats as stats_q
+    from commsbot.insights import figures
 
     period = make_period(app, since, until)
-    uses, total = st.bot_usage(stats_q.bot_queries(app.store, period.since, period.until))
+    uses, total = figures.bot_usage(app.store, period)
     rows = [u.as_row() for u in uses]
     document = {"period": period.as_dict(), "rows": rows, "total": total.as_row()}
 

@@ -17,16 +17,12 @@ from commsbot.cli.base import FILE_PATH, App, cli, pass_app
 @pass_app
 def backup(app: App, path: Path, force: bool, check: bool) -> None:
     """Copy the store to PATH, safely while the service runs; or check a backup."""
-    from commsbot.errors import StoreError
-    from commsbot.store import backup as backup_q
+    from commsbot.service import backups
 
     if check:
-        found = backup_q.check(path)
-        if found.integrity != "ok":
-            raise StoreError(f"{path}: fails its integrity check: {found.integrity}")
-        click.echo(f"backup ok: {found.describe()}")
+        click.echo(f"backup ok: {backups.check(path).describe()}")
         return
-    written = backup_q.backup(app.store, path, datetime.now(UTC), force=force)
+    written = backups.backup(app.store, path, datetime.now(UTC), force=force)
     click.echo(f"backup written: {written.describe()}")
 
 
@@ -39,12 +35,9 @@ def restore(app: App, path: Path) -> None:
     The current store is kept next to it; posts that were due but not sent in the
     backup wait for approval, since they may have gone out after it was made.
     """
-    from commsbot.service.lock import StoreLock
-    from commsbot.store import backup as backup_q
+    from commsbot.service import backups
 
-    store_path = app.config.store.path
-    with StoreLock(store_path, "commsbot restore"):
-        found, aside, held = backup_q.restore(store_path, path, datetime.now(UTC))
+    found, aside, held = backups.restore(app.config.store.path, path, datetime.now(UTC))
     click.echo(f"restored {found.describe()}")
     if aside is not None:
         click.echo(f"the replaced store is kept as {aside}")

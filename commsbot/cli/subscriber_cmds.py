@@ -93,9 +93,9 @@ def subscribers_list(
     app: App, status: str, channel: str | None, frequency: str | None, fmt: str
 ) -> None:
     """List subscribers and their choices."""
-    from commsbot.store.audience import list_subscribers
+    from commsbot.digests.subscribers import listed
 
-    rows = list_subscribers(
+    rows = listed(
         app.store,
         channel=channel,
         frequency=frequency,

@@ -10,16 +10,16 @@ import csv
 import difflib
 import io
 import json
-import re
-import unicodedata
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from commsbot.content.places import Places
 from commsbot.content.types import (
     PLURALS,
     SLUG_RE,
@@ -28,61 +28,19 @@ from commsbot.content.types import (
     Field,
     content_type,
 )
-from commsbot.errors import ContentError
+from commsbot.errors import ContentError, StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
+from commsbot.text import slugify
 from commsbot.text.user_input import whole_number
 
-
-def slugify(text: str) -> str:
-    """ASCII slug from a title: 'Plzeň Creative Hub' -> 'plzen-creative-hub'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")
-
-
-@dataclass
-class Reference:
-    """Known cities and themes, for resolving names and suggesting near misses."""
-
-    cities: dict[str, str] = field(default_factory=dict)  # slug -> name
-    themes: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, store: Store) -> Reference:
-        ref = cls()
-        for c in q.cities(store):
-            ref.cities[c["slug"]] = c["name"]
-            if c.get("local_name"):
-                ref.cities.setdefault(c["local_name"], c["name"])
-        for t in q.themes(store):
-            ref.themes[t["slug"]] = t["name"]
-        return ref
-
-    def resolve(self, kind: str, value: str) -> str:
-        table = self.cities if kind == "city" else self.themes
-        real = {s: n for s, n in table.items() if SLUG_RE.match(s)}
-        if value in real:
-            return value
-        lowered = value.strip().lower()
-        for slug, name in real.items():
-            if lowered in (name.lower(), slugify(name), slug):
-                return slug
-        for other, name in table.items():  # a local name such as Warszawa
-            if other.lower() == lowered:
-                return next(s for s, n in real.items() if n == name)
-        by_name = {n.lower(): s for s, n in real.items()}
-        candidates = list(real) + list(by_name)
-        near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
-        suggestion = by_name.get(near[0], near[0]) if near else None
-        hint = (
-            f"; did you mean {suggestion!r}?"
-            if suggestion
-            else f" (known: {', '.join(sorted(real))})"
-        )
-        raise ValueError(f"unknown {kind} {value!r}{hint}")
+# Rows per write transaction of an import, and the pause between two: a batch takes well
+# under a second even on a busy machine, far within the store's busy timeout.
+IMPORT_BATCH = 1000
+IMPORT_PAUSE_SECONDS = 0.1
 
 
-def _convert(f: Field, value: Any, ref: Reference) -> Any:
+def _convert(f: Field, value: Any, ref: Places) -> Any:
     if f.kind in ("text", "slug", "url", "date", "choice", "city", "theme"):
         if isinstance(value, date | datetime):
             value = value.isoformat()
@@ -131,7 +89,7 @@ def _convert(f: Field, value: Any, ref: Reference) -> Any:
 
 
 def validate(
-    ctype: ContentType, data: dict[str, Any], ref: Reference, where: str, *, partial: bool = False
+    ctype: ContentType, data: dict[str, Any], ref: Places, where: str, *, partial: bool = False
 ) -> dict[str, Any]:
     """A clean item from raw data, or a ContentError naming ``where`` and the field."""
     unknown = [
@@ -179,7 +137,23 @@ def add_items(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
-    ref = Reference.load(store)
+    clean, skipped = prepare_items(
+        store, ctype, raw_items, skip_invalid=skip_invalid, progress=progress
+    )
+    return q.insert_items(store, ctype.name, clean, now), skipped
+
+
+def prepare_items(
+    store: Store,
+    ctype: ContentType,
+    raw_items: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    ref: Places | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validate items and check their slugs are new, writing nothing: (clean, skipped)."""
+    ref = ref or Places.load(store)
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
@@ -209,14 +183,14 @@ def add_items(
             raise ContentError(messages[0])
         skipped.extend(messages)
         clean = [i for i in clean if i["slug"] not in taken]
-    return q.insert_items(store, ctype.name, clean, now), skipped
+    return clean, skipped
 
 
 def edit_item(
     store: Store, ctype: ContentType, slug: str, changes: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     current = require_item(store, ctype, slug)
-    clean = validate(ctype, changes, Reference.load(store), f"{ctype.name} {slug!r}", partial=True)
+    clean = validate(ctype, changes, Places.load(store), f"{ctype.name} {slug!r}", partial=True)
     if "slug" in clean and clean["slug"] != slug and q.get_item(store, ctype.name, clean["slug"]):
         raise ContentError(f"{ctype.name} {slug!r}: slug {clean['slug']!r} is already taken")
     merged = {**current, **clean}
@@ -235,6 +209,32 @@ def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
 
 
 # -- files ---------------------------------------------------------------------
+
+
+def count(store: Store, type_name: str) -> int:
+    """How many items of a type the store holds."""
+    return q.count(store, type_name)
+
+
+def list_items(
+    store: Store, ctype: ContentType, filters: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Items of a type matching ``filters`` (a city or theme by slug, name or local name)."""
+    wanted = dict(filters)
+    if "city" in wanted or "theme" in wanted:
+        ref = Places.load(store)
+        for key in ("city", "theme"):
+            if key in wanted:
+                try:
+                    wanted[key] = ref.resolve(key, wanted[key])
+                except ValueError as exc:
+                    raise ContentError(f"--{key}: {exc}") from None
+    return q.list_items(store, ctype.name, filters=wanted, limit=limit)
+
+
+def remove_item(store: Store, ctype: ContentType, item_id: int, now: datetime) -> int:
+    """Remove an item; its unsent posts are cancelled (how many), sent ones stay on record."""
+    return q.delete_item(store, ctype.name, item_id, now)
 
 
 def read_text(path: Path) -> str:
@@ -356,35 +356,69 @@ def import_file(
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
-    """Import a file; all rows or (without ``skip_invalid``) none at all."""
+    """Import a file; all rows or (without ``skip_invalid``) none at all.
+
+    Every row is validated before anything is written and before the store's write lock
+    is taken. The rows are then written in batches of ``IMPORT_BATCH``, each a short
+    transaction with a pause after it, so that other writers (the service, ``queue add``)
+    never wait past the busy timeout. Should a batch fail (a full disk), the message says
+    how many rows went in; importing the file again with ``skip_invalid`` adds the rest.
+    """
     groups = parse_import(path, type_name)
     reference = reference_from_file(path)
+    try:
+        # The file's own cities and themes count as if they were stored already.
+        ref = Places.of(
+            [*q.cities(store), *reference.get("cities", [])],
+            [*q.themes(store), *reference.get("themes", [])],
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ContentError(f"{path}: bad cities/themes/institutions: {exc!r}") from None
+    prepared = {
+        name: prepare_items(
+            store, TYPES[name], groups[name], ref=ref, skip_invalid=skip_invalid, progress=progress
+        )
+        for name in ("practice", "event", "newsletter", "news")
+        if name in groups
+    }
+    if reference:
+        try:
+            q.insert_reference(
+                store,
+                reference.get("cities", []),
+                reference.get("themes", []),
+                reference.get("institutions", []),
+            )
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, KeyError, TypeError) as exc:
+            raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
     added: dict[str, int] = {}
     skipped: list[str] = []
-    with store.write():
-        if reference:
+    total = sum(len(clean) for clean, _ in prepared.values())
+    done = 0
+    for name, (clean, skip) in prepared.items():
+        added[name] = 0
+        skipped.extend(skip)
+        for start in range(0, len(clean), IMPORT_BATCH):
+            if done:
+                time.sleep(IMPORT_PAUSE_SECONDS)  # a window for writers waiting on the lock
             try:
-                q.insert_reference(
-                    store,
-                    reference.get("cities", []),
-                    reference.get("themes", []),
-                    reference.get("institutions", []),
-                )
-            except Exception as exc:  # sqlite3 errors and missing keys alike
-                raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
-        for name in ("practice", "event", "newsletter", "news"):
-            if name in groups:
-                count, skip = add_items(
-                    store,
-                    TYPES[name],
-                    groups[name],
-                    now,
-                    skip_invalid=skip_invalid,
-                    progress=progress,
-                )
-                added[name] = count
-                skipped.extend(skip)
+                written = q.insert_items(store, name, clean[start : start + IMPORT_BATCH], now)
+            except (StoreError, sqlite3.IntegrityError) as exc:
+                raise ContentError(_partial(path, exc, done, total)) from None
+            added[name] += written
+            done += written
     return added, skipped
+
+
+def _partial(path: Path, exc: Exception, done: int, total: int) -> str:
+    if isinstance(exc, sqlite3.IntegrityError):  # a slug taken meanwhile by another writer
+        exc = ContentError(f"{path}: {exc}")
+    if not done:
+        return f"{exc}; nothing was imported"
+    return (
+        f"{exc}; {done} of {total} rows were imported before this: import the file again "
+        "with --skip-invalid to add the rest (rows already there are skipped)"
+    )
 
 
 EXPORT_DROP = ("id", "created_at", "updated_at")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from commsbot.channels.email import EmailChannel
+from commsbot.content.places import Places
 from commsbot.errors import ContentError, TemplateError
-from commsbot.posting.select import Lookup
 from commsbot.render import LINK_FIELD, SLOT_MARK, Slot
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from commsbot.config import Config
     from commsbot.render import Renderer
 
-FREQUENCIES = ("weekly", "monthly")
 TELEGRAM_LIMIT = 4096
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -182,7 +181,7 @@ class Message:
 class DigestRenderer:
     """Renders digests with the templates under ``digest/``, for e-mail or Telegram."""
 
-    def __init__(self, renderer: Renderer, lookup: Lookup, config: Config, period: Period):
+    def __init__(self, renderer: Renderer, lookup: Places, config: Config, period: Period):
         self.renderer = renderer
         self.lookup = lookup
         self.config = config
@@ -376,7 +375,7 @@ def check_digest_templates(config: Config, sample: Store) -> tuple[list[str], in
 
     period = period_of("weekly", datetime.now(ZoneInfo("UTC")), config.zone)
     renderer = DigestRenderer(
-        Renderer(config.service.templates), Lookup.load(sample), config, period
+        Renderer(config.service.templates), Places.load(sample), config, period
     )
     contents = Contents.load(sample, period.start - timedelta(days=365 * 100), period.end)
     settings = config.channels.get("email") or EmailSettings()

@@ -2,7 +2,8 @@
 
 For every subscriber, in order: render (pure), write the delivery row ``sending`` (the
 unique (digest, subscriber) row is the claim), send through the channel named by the
-subscriber's channel, record what the channel said. So:
+subscriber's channel, record what the channel said. The pace, the guarded send and what
+each outcome means are ``commsbot.delivery``'s, shared with posting. So:
 
 - a crash mid fan-out leaves rows ``sending``; the next run marks them ``unknown`` (the
   message may have gone) and carries on with the subscribers that have no row yet;
@@ -19,16 +20,16 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from commsbot.channels.base import Channel, Delivery, DirectMessage
+from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
 from commsbot.clock import Clock
-from commsbot.config import Config
+from commsbot.config import FREQUENCIES, Config
+from commsbot.content.places import Places
+from commsbot.delivery import Lane, Pacer, RetryPolicy, described, pacer_for, settle, shared_pacers
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
-from commsbot.posting.dispatch import Pacer, pacer_for, shared_pacers
-from commsbot.posting.record import RetryPolicy
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
@@ -89,7 +90,7 @@ class _Run:
         self.policy = RetryPolicy.of(config.posting)
         self.covered = q.covered_until(store, period.end)
         self.renderer = d.DigestRenderer(
-            Renderer(config.service.templates), Lookup.load(store), config, period
+            Renderer(config.service.templates), Places.load(store), config, period
         )
         self.contents = d.Contents()
         self.rendered: OrderedDict[tuple[Any, ...], d.Shared | None] = OrderedDict()
@@ -134,7 +135,7 @@ class _Run:
 
     async def channel(self, channel: Channel, subscribers: list[dict[str, Any]]) -> None:
         """Send to one channel's subscribers, paced, with its number of sends in flight."""
-        pacer = pacer_for(channel, channel.direct_rate(), self.shared)
+        lane = Lane(channel, pacer_for(channel, channel.direct_rate(), self.shared))
         slots = asyncio.Semaphore(channel.concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         stop: list[str] = []
@@ -159,7 +160,7 @@ class _Run:
                 if stop:
                     slots.release()
                     break
-                await pacer.wait()
+                await lane.ready()
                 claimed = q.claim(
                     self.store, self.digest_id, subscriber["id"], channel.name, self.clock()
                 )
@@ -176,7 +177,7 @@ class _Run:
                     headers=message.headers,
                 )
                 task = asyncio.create_task(
-                    self.send(channel, direct, subscriber, attempt, pacer, slots, stop)
+                    self.send(lane, direct, subscriber, attempt, slots, stop)
                 )
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -189,23 +190,19 @@ class _Run:
 
     async def send(
         self,
-        channel: Channel,
+        lane: Lane,
         message: DirectMessage,
         subscriber: dict[str, Any],
         attempt: int,
-        pacer: Pacer,
         slots: asyncio.Semaphore,
         stop: list[str],
     ) -> None:
+        channel = lane.channel
         try:
-            try:
-                delivery = await channel.send_direct(message)
-            except Exception as exc:  # a channel bug: the message may have gone
-                log.exception("channel %s raised on digest delivery %s", channel.name, message.ref)
-                delivery = Delivery(message.ref, "unknown", error=f"{type(exc).__name__}: {exc}")
-            if delivery.retry_after:
-                pacer.pause(delivery.retry_after)
-            if delivery.channel_down and not stop:
+            delivery = await lane.send(
+                message.ref, "digest delivery", partial(channel.send_direct, message)
+            )
+            if delivery.outcome is Outcome.CHANNEL_DOWN and not stop:
                 stop.append(delivery.error or "the channel is down")
             self.record(channel.name, delivery, subscriber, attempt)
         finally:
@@ -216,34 +213,26 @@ class _Run:
     ) -> None:
         """The outcome of one send into its delivery row (and a bounce onto the subscriber)."""
         now = self.clock()
-        row: dict[str, Any] = {"id": delivery.post_id, "error": delivery.error}
-        outcome: str = delivery.status
-        if delivery.status == "sent":
-            row.update(status="sent", sent_at=iso(now), remote_id=delivery.remote_id)
-        elif delivery.status == "retry":
-            if attempt >= self.policy.max_attempts:
-                row.update(
-                    status="failed", error=f"gave up after {attempt} attempts: {delivery.error}"
-                )
-                outcome = "failed"
-            else:
-                when = now + self.policy.delay(attempt, delivery.retry_after)
-                row.update(status="retry", next_attempt_at=iso(when))
-                outcome = "retrying"
-        else:
-            row["status"] = delivery.status
-            if delivery.bounced:
-                outcome = "bounced"
-        bounced = [subscriber["id"]] if delivery.bounced else []
+        settled = settle(delivery, attempt, now, self.policy)
+        row: dict[str, Any] = {
+            "id": delivery.post_id,
+            "status": settled.state,
+            "error": settled.error,
+            "attempts": settled.attempts,
+        }
+        if settled.state == "sent":
+            row.update(sent_at=iso(now), remote_id=delivery.remote_id)
+        elif settled.next_attempt_at is not None:
+            row["next_attempt_at"] = iso(settled.next_attempt_at)
+        bounced = [subscriber["id"]] if delivery.outcome is Outcome.BOUNCED else []
         q.record(self.store, [row], bounced, now)
-        self.report.add(channel, outcome)
+        self.report.add(channel, settled.counted)
         log.info(
-            "digest %s to subscriber %s on %s: %s%s",
+            "digest %s to subscriber %s on %s: %s",
             self.period.label,
             subscriber["id"],
             channel,
-            outcome,
-            f" ({delivery.error})" if delivery.error else "",
+            described(delivery),
         )
 
 
@@ -317,7 +306,7 @@ def channels_due(store: Store, periods: list[d.Period], now: datetime) -> set[st
 
 def periods_due(config: Config, now: datetime) -> list[d.Period]:
     """The latest complete week and month: what the job sends."""
-    return [d.last_complete(f, now, config.zone) for f in d.FREQUENCIES]
+    return [d.last_complete(f, now, config.zone) for f in FREQUENCIES]
 
 
 async def send_digests_job(ctx: Any) -> dict[str, Any]:
@@ -332,6 +321,24 @@ async def send_digests_job(ctx: Any) -> dict[str, Any]:
         done = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
         results[period.label] = done or "nobody due"
     return results
+
+
+def digests_sent(store: Store, limit: int) -> list[dict[str, Any]]:
+    """The latest digests, with how many deliveries ended in each state."""
+    return q.list_digests(store, limit)
+
+
+def deliveries(
+    store: Store, period: d.Period | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Deliveries of digests (of one period's, when given), newest first."""
+    digest_id = None
+    if period is not None:
+        row = q.get_digest(store, period.frequency, period.label)
+        if row is None:
+            raise ContentError(f"no digest for {period.label} has been sent")
+        digest_id = row["id"]
+    return q.deliveries(store, digest_id=digest_id, status=status, limit=limit)
 
 
 def preview(

@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from commsbot.content.items import Reference, read_csv, read_text
+from commsbot.config import FREQUENCIES
+from commsbot.content.items import read_csv, read_text
+from commsbot.content.places import Places
 from commsbot.errors import ContentError
 from commsbot.store import Store
 from commsbot.store import audience as q
@@ -20,10 +22,8 @@ from commsbot.store import digests as digests_q
 from commsbot.text.addresses import normalize_email
 from commsbot.text.user_input import row_id
 
-FREQUENCIES = ("weekly", "monthly")
 
-
-def resolve_choices(ref: Reference, kind: str, values: Iterable[str]) -> list[str]:
+def resolve_choices(ref: Places, kind: str, values: Iterable[str]) -> list[str]:
     """City or theme slugs for names, local names or slugs (';' also separates them)."""
     slugs: list[str] = []
     for value in values:
@@ -57,7 +57,7 @@ def add_email(
 ) -> dict[str, Any]:
     """Subscribe an e-mail address to the digests of an e-mail account, or change its
     choices (this re-activates it)."""
-    ref = Reference.load(store)
+    ref = Places.load(store)
     return q.upsert_subscriber(
         store,
         channel,
@@ -95,7 +95,7 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
             f"{path}: unknown column {sorted(unknown)[0]!r} "
             "(known: email, frequency, cities, themes)"
         )
-    ref = Reference.load(store)
+    ref = Places.load(store)
     rows: list[tuple[str, str, list[str], list[str]]] = []
     seen: dict[str, int] = {}
     # Every bad row is found before any is stored: the officer fixes the file once.
@@ -137,6 +137,13 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
             else:
                 result.updated += 1
     return result
+
+
+def listed(
+    store: Store, *, channel: str | None, frequency: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    """Subscribers and their choices, filtered (``subscribers list``)."""
+    return q.list_subscribers(store, channel=channel, frequency=frequency, status=status)
 
 
 def find(store: Store, target: str) -> dict[str, Any]:

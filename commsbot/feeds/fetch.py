@@ -1,20 +1,31 @@
 """Fetching a feed over HTTP: conditional GET, timeouts, a size cap, few redirects.
 
 Blocking (``requests``); the ingest job runs it in worker threads. A failure is a value
-with a message for the comms officer, never an exception.
+with a message for the comms officer, never an exception. Every connection, redirects'
+included, goes through ``feeds.guard``: the SSRF policy on the resolved address, and a
+total time the peer cannot extend.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import requests
 import urllib3
 
 from commsbot import __version__
 from commsbot.config import IngestConfig
+from commsbot.feeds.guard import (
+    AddressPolicy,
+    Deadline,
+    DeadlinePassed,
+    Guard,
+    Refused,
+    guarded_pools,
+)
 
 USER_AGENT = f"commsbot/{__version__} (feed ingestion; python-requests)"
 ACCEPT = (
@@ -57,9 +68,16 @@ def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    deadline = time.monotonic() + settings.total_timeout
-    with requests.Session() as session:
+    guard = Guard(
+        AddressPolicy.allowing(settings.allow_private_hosts), Deadline(settings.total_timeout)
+    )
+    with guard.deadline, requests.Session() as session:
+        # The policy is about the feed's own address: a proxy from the environment would
+        # be the only address checked.
+        session.trust_env = False
         session.max_redirects = settings.max_redirects
+        for adapter in session.adapters.values():
+            adapter.poolmanager.pool_classes_by_scheme = guarded_pools(guard)  # type: ignore[attr-defined]
         try:
             with session.get(
                 url,
@@ -68,24 +86,36 @@ def fetch(
                 stream=True,
                 allow_redirects=True,
             ) as response:
-                return _read(response, settings, deadline)
-        except requests.exceptions.ConnectTimeout:
-            return Fetched(url, error=f"no connection within {settings.connect_timeout:g} s")
-        except requests.exceptions.ReadTimeout:
-            return Fetched(url, error=f"no answer within {settings.read_timeout:g} s")
-        except requests.exceptions.ChunkedEncodingError:
-            return Fetched(url, error=_CLOSED)
-        except requests.exceptions.TooManyRedirects:
-            return Fetched(url, error=f"more than {settings.max_redirects} redirects")
-        except requests.exceptions.SSLError as exc:
-            return Fetched(url, error=f"TLS error: {_reason(exc)}")
-        except requests.exceptions.ConnectionError as exc:
-            return Fetched(url, error=f"cannot connect: {_reason(exc)}")
-        except requests.exceptions.RequestException as exc:
-            return Fetched(url, error=f"request failed: {_reason(exc)}")
+                return _read(response, settings, guard.deadline)
+        except Refused as exc:
+            return Fetched(url, error=f"refused: {exc}")
+        except (DeadlinePassed, requests.exceptions.RequestException) as exc:
+            if guard.deadline.expired:
+                return Fetched(url, error=_overtime(settings))
+            return Fetched(url, error=_failure(exc, settings))
 
 
-def _read(response: requests.Response, settings: IngestConfig, deadline: float) -> Fetched:
+def _overtime(settings: IngestConfig) -> str:
+    return f"no complete answer within {settings.total_timeout:g} s (see [ingest] total_timeout)"
+
+
+def _failure(exc: Exception, settings: IngestConfig) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {settings.connect_timeout:g} s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no answer within {settings.read_timeout:g} s"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return _CLOSED
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return f"more than {settings.max_redirects} redirects"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error: {_reason(exc)}"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot connect: {_reason(exc)}"
+    return f"request failed: {_reason(exc)}"
+
+
+def _read(response: requests.Response, settings: IngestConfig, deadline: Deadline) -> Fetched:
     final = response.url
     status = response.status_code
     if status == 304:
@@ -93,7 +123,7 @@ def _read(response: requests.Response, settings: IngestConfig, deadline: float) 
     if status != 200:
         reason = f"HTTP {status} {response.reason or ''}".strip()
         return Fetched(
-            final, status=status, error=reason, retry_after=_retry_after(response, status)
+            final, status=status, error=reason, retry_after=_retry_after(response, status, settings)
         )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > settings.max_bytes:
@@ -108,16 +138,23 @@ def _read(response: requests.Response, settings: IngestConfig, deadline: float) 
             # Counted after decompression: neither a lying header nor a gzip bomb gets past.
             if size > settings.max_bytes:
                 return Fetched(final, status=status, error=_too_big(None, settings))
-            if time.monotonic() > deadline:
-                error = f"download took over {settings.total_timeout:g} s"
-                return Fetched(final, status=status, error=error)
+            if deadline.remaining() <= 0:
+                return Fetched(final, status=status, error=_overtime(settings))
             chunks.append(chunk)
-    except urllib3.exceptions.ReadTimeoutError:
-        return Fetched(final, status=status, error=f"no answer within {settings.read_timeout:g} s")
-    except urllib3.exceptions.ProtocolError:
-        return Fetched(final, status=status, error=_CLOSED)
-    except urllib3.exceptions.DecodeError as exc:
-        return Fetched(final, status=status, error=f"could not decompress: {_reason(exc)}")
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if deadline.expired:
+            return Fetched(final, status=status, error=_overtime(settings))
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            error = f"no answer within {settings.read_timeout:g} s"
+        elif isinstance(exc, urllib3.exceptions.DecodeError):
+            error = f"could not decompress: {_reason(exc)}"
+        elif isinstance(exc, urllib3.exceptions.ProtocolError):
+            error = _CLOSED
+        else:
+            raise
+        return Fetched(final, status=status, error=error)
+    if deadline.expired:  # the watchdog's shutdown reads as the end of the body
+        return Fetched(final, status=status, error=_overtime(settings))
     return Fetched(
         final,
         status=status,
@@ -133,11 +170,32 @@ def _too_big(declared: int | None, settings: IngestConfig) -> str:
     return f"larger than the cap of {settings.max_bytes} bytes{said}; see [ingest] max_bytes"
 
 
-def _retry_after(response: requests.Response, status: int) -> int | None:
-    value = response.headers.get("Retry-After", "")
-    if status in (429, 503) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+def _retry_after(response: requests.Response, status: int, settings: IngestConfig) -> int | None:
+    if status not in (429, 503):
+        return None
+    return retry_after_seconds(
+        response.headers.get("Retry-After", ""), datetime.now(UTC), settings.backoff_max_seconds
+    )
+
+
+def retry_after_seconds(value: str, now: datetime, cap: int) -> int | None:
+    """A ``Retry-After`` (seconds or an HTTP date) as seconds from ``now``, at most ``cap``.
+
+    Garbage, a date in the past or a negative number is None (the feed's own back-off
+    applies); a huge number is the cap, never an overflow.
+    """
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        # More digits than the cap has cannot be less than it: no need to convert them all.
+        return cap if len(value) > len(str(cap)) else min(int(value), cap)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT
+    seconds = (when - now).total_seconds()
+    return min(int(seconds), cap) if seconds > 0 else None
 
 
 def _reason(exc: BaseException) -> str:

@@ -28,13 +28,12 @@ import feedparser
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config, IngestConfig
-from commsbot.content.items import slugify
 from commsbot.errors import ContentError
 from commsbot.feeds.fetch import Fetched, fetch
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
 from commsbot.store.feeds import EntryRow, Stored
-from commsbot.text import html_to_text, public_text
+from commsbot.text import html_to_text, public_text, slugify
 
 if TYPE_CHECKING:
     from commsbot.service.jobs import JobContext
@@ -284,7 +283,8 @@ def _fail(
     failures = feed["error_count"] + 1
     wait = backoff(config.ingest, failures)
     if retry_after is not None:
-        wait = max(wait, timedelta(seconds=retry_after))
+        # fetch bounds it already; bounded here too, since a timedelta can overflow.
+        wait = max(wait, timedelta(seconds=min(retry_after, config.ingest.backoff_max_seconds)))
     disable = None
     if status == 410:
         disable = "the server says the feed is gone for good (HTTP 410)"
@@ -375,9 +375,9 @@ class Report:
 
 def sync_config(store: Store, config: Config, now: datetime) -> None:
     """Bring the config's ``[[feeds]]`` into the store, cities and themes resolved."""
-    from commsbot.content.items import Reference
+    from commsbot.content.places import Places
 
-    ref = Reference.load(store)
+    ref = Places.load(store)
     rows = []
     for i, feed in enumerate(config.feeds):
         row: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """The coordinator's HTML report: one self-contained file, charts as inline SVG.
 
-Reads the store through ``commsbot.store.stats``, aggregates with ``commsbot.stats``,
+Reads the store through ``insights.figures``, aggregates with ``insights.stats``,
 lays charts out with ``commsbot.charts`` and renders ``templates/report/report.html.j2``.
 The page makes no requests: no scripts, no fonts, no images, CSS inline.
 """
@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from commsbot import __version__
-from commsbot.insights import charts
+from commsbot.insights import charts, figures
 from commsbot.insights import movement as mv
 from commsbot.insights import stats as st
 from commsbot.render import Renderer
 from commsbot.store import Store
-from commsbot.store import content as content_q
-from commsbot.store import stats as stats_q
 
 TEMPLATE = "report/report.html.j2"
 
@@ -39,10 +37,10 @@ def report_context(
     digest_channels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything the report template shows, computed once."""
-    reference = st.Reference.from_rows(content_q.cities(store), content_q.themes(store))
-    posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
-    subscribers = stats_q.subscriber_history(store)
-    commands, bot_total = st.bot_usage(stats_q.bot_queries(store, period.since, period.until))
+    reference = figures.reference(store)
+    posts = figures.sent_posts(store, period)
+    subscribers = figures.subscriber_history(store)
+    commands, bot_total = figures.bot_usage(store, period)
     sub_groups, sub_total = st.subscriber_summary(subscribers, period, digest_channels)
     growth = st.subscriber_growth(subscribers, period, digest_channels)
 

@@ -14,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commsbot.config import FREQUENCIES
+from commsbot.content.places import Places
 from commsbot.text import truncate
 
 GROUPINGS = ("channel", "platform", "theme", "city", "type", "week")
-FREQUENCIES = ("weekly", "monthly")
 NONE_LABEL = "(none)"
 TITLE_WIDTH = 80
 _TICK = timedelta(microseconds=1)
@@ -198,23 +199,6 @@ class Group:
         }
 
 
-@dataclass(frozen=True)
-class Reference:
-    """Known cities and themes as (slug, name), in display order, so zeros show too."""
-
-    cities: tuple[tuple[str, str], ...] = ()
-    themes: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def from_rows(
-        cls, cities: Iterable[dict[str, Any]], themes: Iterable[dict[str, Any]]
-    ) -> Reference:
-        return cls(
-            tuple((c["slug"], c["name"]) for c in cities),
-            tuple((t["slug"], t["name"]) for t in themes),
-        )
-
-
 def _key_of(by: str, zone: ZoneInfo) -> Callable[[PostFigures], str | None]:
     if by == "week":
         return lambda p: week_label(p.sent_at, zone)
@@ -223,7 +207,7 @@ def _key_of(by: str, zone: ZoneInfo) -> Callable[[PostFigures], str | None]:
 
 
 def _keys(
-    by: str, posts: Sequence[PostFigures], period: Period, reference: Reference
+    by: str, posts: Sequence[PostFigures], period: Period, reference: Places
 ) -> list[tuple[str | None, str]]:
     """The groups to show, in order, with their labels; known cities/themes even when empty."""
     key_of = _key_of(by, period.zone)
@@ -233,9 +217,9 @@ def _keys(
         first = period.since or min((p.sent_at for p in posts), default=None)
         known = tuple((w, w) for w in week_range(first, period.until, period.zone))
     elif by == "city":
-        known = reference.cities
+        known = reference.named("city")
     elif by == "theme":
-        known = reference.themes
+        known = reference.named("theme")
     listed = {slug for slug, _ in known}
     extra = sorted(k for k in seen if k is not None and k not in listed)
     keys: list[tuple[str | None, str]] = [*known, *((k, k) for k in extra)]
@@ -247,7 +231,7 @@ def _keys(
 
 
 def summarise(
-    posts: Sequence[PostFigures], by: str, period: Period, reference: Reference
+    posts: Sequence[PostFigures], by: str, period: Period, reference: Places
 ) -> list[Group]:
     """Posts and engagement per channel (account), platform, theme, city, content type or
     ISO week."""
@@ -306,7 +290,7 @@ def cross(
     row_by: str,
     column_by: str,
     period: Period,
-    reference: Reference,
+    reference: Places,
     *,
     skip_none: bool = False,
 ) -> Grid:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from commsbot.errors import ChannelError
 from commsbot.posting import select
-from commsbot.store import iso
+from commsbot.store import Store, iso
 from commsbot.store import movement as movement_q
 
 if TYPE_CHECKING:
@@ -189,3 +189,8 @@ async def _refresh(
     tracked.refreshed += len(counts)
     if refresh.stopped:
         tracked.stopped.append(f"refresh: {refresh.stopped}")
+
+
+def forget_account(store: Store, handle: str) -> tuple[int, int]:
+    """Remove every stored status and mention of an account: (statuses, mentions) removed."""
+    return movement_q.forget_account(store, handle)

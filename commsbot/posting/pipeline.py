@@ -16,8 +16,10 @@ from commsbot.channels import account
 from commsbot.channels.base import Channel
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.content.places import Places
+from commsbot.delivery import RetryPolicy
 from commsbot.errors import ChannelError, TemplateError
-from commsbot.posting import dispatch, record, select
+from commsbot.posting import dispatch, select
 from commsbot.posting.placement import Placer
 from commsbot.render import LINK_FIELD, Renderer, item_version
 from commsbot.store import Store, iso
@@ -60,13 +62,13 @@ def make_channels(config: Config, names: list[str] | None = None) -> dict[str, C
     return {n: account(n, config.channel(n)) for n in chosen}
 
 
-def retry_policy(config: Config) -> record.RetryPolicy:
-    return record.RetryPolicy.of(config.posting)
+def retry_policy(config: Config) -> RetryPolicy:
+    return RetryPolicy.of(config.posting)
 
 
 def render_item(
     renderer: Renderer,
-    lookup: select.Lookup,
+    lookup: Places,
     channel: Channel,
     item_type: str,
     item: dict[str, Any],
@@ -92,7 +94,7 @@ def plan(
     """Render every new item for every channel and add it to the outbox, placed by the
     approval and backlog policies in its channel's next free slot."""
     summary = Summary()
-    lookup = select.Lookup.load(store)
+    lookup = Places.load(store)
     rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
     accounts = {name: channel.settings for name, channel in channels.items()}
     for name, item_type, item in select.new_content(store, accounts, config.posting.content_types):

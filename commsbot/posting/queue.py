@@ -11,15 +11,17 @@ from typing import Any
 
 from commsbot.channels.base import Channel
 from commsbot.config import Config
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
 from commsbot.posting.placement import Placer, first_slot
-from commsbot.posting.select import Lookup
 from commsbot.render import Output, Renderer
-from commsbot.store import Store, iso
+from commsbot.slots import between, parse_slots
+from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
+from commsbot.store import service as service_q
 
 
 def require_post(store: Store, post_id: int) -> dict[str, Any]:
@@ -192,7 +194,7 @@ def retry(
 
             out = render_item(
                 Renderer(config.service.templates),
-                Lookup.load(store),
+                Places.load(store),
                 channel,
                 post["item_type"],
                 item,
@@ -228,3 +230,60 @@ def edit(
     return _transition(
         store, post_id, ("draft", "pending_approval", "queued", "failed"), now, "edited", **changes
     )
+
+
+def listed(
+    store: Store,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Posts in the outbox, oldest due first (``queue list``, ``queue pending``): ``limit``
+    of them (None: all) from ``offset``."""
+    return posts_q.list_posts(store, status=status, channel=channel, limit=limit, offset=offset)
+
+
+def counted(store: Store, *, status: str | None = None, channel: str | None = None) -> int:
+    """How many posts ``listed`` would give without a limit."""
+    return posts_q.count_posts(store, status=status, channel=channel)
+
+
+def slot_calendar(
+    store: Store, config: Config, names: list[str], now: datetime, until: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """Each channel's posting slots from ``now`` to ``until``, with the post holding each."""
+    calendar: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        slots = parse_slots(config.channel(name).slots)
+        held = {
+            from_iso(p["not_before"]): p for p in service_q.posts_between(store, name, now, until)
+        }
+        calendar[name] = [
+            {
+                "slot": iso(moment),
+                "post": held[moment]["id"] if moment in held else None,
+                "status": held[moment]["status"] if moment in held else "free",
+                "item": (
+                    f"{held[moment]['item_type']} {held[moment]['item_ref']}"
+                    if moment in held
+                    else None
+                ),
+            }
+            for moment in between(slots, config.zone, now, until)
+        ]
+    return calendar
+
+
+def posts_by_channel(store: Store) -> dict[str, dict[str, int]]:
+    """How many posts each channel has in each state (``channels list``)."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in posts_q.status_counts(store):
+        counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
+    return counts
+
+
+def known_accounts(store: Store) -> dict[str, dict[str, Any]]:
+    """Every account the store has seen (posted or queued for), by name, with its kind."""
+    return accounts_q.known(store)

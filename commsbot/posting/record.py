@@ -1,40 +1,25 @@
-"""Record: the only place that turns delivery outcomes into post states."""
+"""Record: writes delivery outcomes into post states (what each means is ``delivery.settle``)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from commsbot.channels.base import Delivery, Engagement
-from commsbot.config import PostingConfig
+from commsbot.channels.base import Delivery, Engagement, Outcome
+from commsbot.delivery import RetryPolicy, State, settle
 from commsbot.store import Store, iso
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    backoff_seconds: int = 60
-    backoff_max_seconds: int = 3600
-
-    @classmethod
-    def of(cls, posting: PostingConfig) -> RetryPolicy:
-        return cls(
-            posting.max_attempts, posting.retry_backoff_seconds, posting.retry_backoff_max_seconds
-        )
-
-    def delay(self, attempts: int, retry_after: float | None) -> timedelta:
-        """Exponential backoff (capped), or the platform's own wait when it gave one."""
-        if retry_after is not None:
-            # Zero is "queue it again now" (a post that was not attempted, or recovered).
-            return timedelta(seconds=max(math.ceil(retry_after), 0))
-        doubled = self.backoff_seconds * 2 ** max(attempts - 1, 0)
-        return timedelta(seconds=min(doubled, self.backoff_max_seconds))
+# A post waiting for another try is back in the queue.
+POST_STATE: dict[State, str] = {
+    "sent": "sent",
+    "retry": "queued",
+    "failed": "failed",
+    "unknown": "unknown",
+}
 
 
 def apply(
@@ -49,43 +34,43 @@ def apply(
     results: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     for d in deliveries:
+        settled = settle(d, attempts[d.post_id], now, policy)
         row: dict[str, Any] = {
             "id": d.post_id,
-            "last_error": d.error,
-            "attempts": attempts[d.post_id],
+            "status": POST_STATE[settled.state],
+            "last_error": settled.error,
+            "attempts": settled.attempts,
         }
-        if d.status == "sent":
-            row.update(
-                status="sent", sent_at=iso(now), remote_id=d.remote_id, remote_url=d.remote_url
-            )
-        elif d.status == "retry":
-            tried = attempts[d.post_id]
-            if tried >= policy.max_attempts:
-                row.update(status="failed", last_error=f"gave up after {tried} attempts: {d.error}")
-            else:
-                when = now + policy.delay(tried, d.retry_after)
-                row.update(status="queued", next_attempt_at=iso(when))
-        else:
-            row["status"] = d.status
-        counts["retrying" if row["status"] == "queued" else row["status"]] += 1
+        if settled.state == "sent":
+            row.update(sent_at=iso(now), remote_id=d.remote_id, remote_url=d.remote_url)
+        elif settled.next_attempt_at is not None:
+            row["next_attempt_at"] = iso(settled.next_attempt_at)
+        counts[settled.counted] += 1
         results.append(row)
     posts_q.record_results(store, results, now)
     return counts
 
 
-def channel_stopped(store: Store, channel: str, delivery: Delivery, now: datetime) -> None:
+def channel_stopped(
+    store: Store, channel: str, delivery: Delivery, now: datetime, policy: RetryPolicy
+) -> None:
     """Keep why a channel stopped: down (until an officer clears it) or paused until a time."""
-    if delivery.channel_down:
+    if delivery.outcome is Outcome.CHANNEL_DOWN:
         reason = delivery.error or "the platform refused this channel"
         engagement_q.set_channel_state(store, channel, now, down_reason=reason)
-    elif delivery.retry_after:
-        until = now + timedelta(seconds=math.ceil(delivery.retry_after))
+    elif delivery.outcome is Outcome.RETRY_AFTER and delivery.retry_after:
+        until = now + policy.platform_wait(delivery.retry_after)
         engagement_q.set_channel_state(store, channel, now, paused_until=until)
 
 
-def channel_cleared(store: Store, channel: str, now: datetime) -> None:
-    """The channel works again (its credentials were checked): posting resumes."""
+def clear_if_down(store: Store, channel: str, now: datetime) -> str | None:
+    """The channel works again (its credentials were checked): a channel that was down
+    resumes posting. Returns why it was down, or None when it was not."""
+    state = engagement_q.channel_state(store, channel)
+    if state is None or not state["down_reason"]:
+        return None
     engagement_q.set_channel_state(store, channel, now)
+    return str(state["down_reason"])
 
 
 def engagement(store: Store, snapshots: Sequence[Engagement], now: datetime) -> int:

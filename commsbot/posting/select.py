@@ -6,8 +6,7 @@ After downtime, whatever was not yet posted is still due.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from commsbot.channels.base import ChannelSettings
@@ -20,28 +19,6 @@ from commsbot.store import posts as posts_q
 
 if TYPE_CHECKING:
     from commsbot.channels.base import EngagementPolling
-
-
-@dataclass
-class Lookup:
-    """Cities and themes by slug, loaded once per run for rendering."""
-
-    cities: dict[str, dict[str, Any]] = field(default_factory=dict)
-    themes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, store: Store) -> Lookup:
-        return cls(
-            {c["slug"]: c for c in content_q.cities(store)},
-            {t["slug"]: t for t in content_q.themes(store)},
-        )
-
-    def context(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "item": item,
-            "city": self.cities.get(item.get("city") or ""),
-            "theme": self.themes.get(item.get("theme") or ""),
-        }
 
 
 def new_content(
@@ -67,9 +44,12 @@ def feed_url(store: Store, item_type: str, item_id: int) -> str | None:
     return feeds_q.item_feed_urls(store, item_type).get(item_id)
 
 
-def claim(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Due posts of a channel, marked ``sending`` before anything goes out."""
-    return posts_q.claim_due(store, channel, now, limit)
+def claim(
+    store: Store, channel: str, now: datetime, limit: int, longest: timedelta
+) -> list[dict[str, Any]]:
+    """Due posts of a channel, marked ``sending`` before anything goes out. A retry time
+    more than ``longest`` away was recorded by a clock far ahead: that post is due now."""
+    return posts_q.claim_due(store, channel, now, limit, now + longest)
 
 
 def interrupted(store: Store, channel: str) -> list[dict[str, Any]]:
@@ -96,14 +76,18 @@ def channel_blocked(store: Store, channel: str, now: datetime) -> str | None:
 def engagement_due(
     store: Store, channel: str, polling: EngagementPolling, now: datetime
 ) -> list[dict[str, Any]]:
-    """Sent posts young enough to poll whose last snapshot is older than their interval,
-    never observed first, then the longest waiting."""
+    """Sent posts young enough to poll whose last snapshot (or, never observed, their
+    sending) is older than their interval; never observed first, then the longest waiting.
+
+    A post is first polled one interval after it was sent: polling it in the run that
+    sent it would only read zeros, a request per post.
+    """
     due = []
     for row in engagement_q.poll_candidates(store, channel, now - polling.max_age):
         interval = polling.interval(now - from_iso(row["sent_at"]))
         # A tenth of slack, so a job run on the same interval does not skip every other turn.
-        last = row["last_observed"]
-        if last is None or now - from_iso(last) >= interval * 0.9:
+        last = row["last_observed"] or row["sent_at"]
+        if now - from_iso(last) >= interval * 0.9:
             due.append(row)
     due.sort(key=lambda r: r["last_observed"] or "")
     return due

@@ -6,6 +6,7 @@ leaves a store locked; the file's text (PID, start time, what runs) only says wh
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -47,8 +48,11 @@ class StoreLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(_unwritable(self.db_path, self.path, exc)) from None
         deadline = time.monotonic() + _RETRY_SECONDS
         while True:
             try:
@@ -61,8 +65,12 @@ class StoreLock:
                     raise StoreError(_refusal(self.db_path, self.path, held)) from None
                 time.sleep(0.05)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{stamp}\n{self.what}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n{stamp}\n{self.what}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)  # releases the lock
+            raise StoreError(_unwritable(self.db_path, self.path, exc)) from None
         self._fd = fd
 
     def release(self) -> None:
@@ -82,6 +90,18 @@ class StoreLock:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def _unwritable(db_path: Path, path: Path, exc: OSError) -> str:
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EROFS:
+        why = "the file system is read-only"
+    elif exc.errno == errno.ENOSPC:
+        why = "the disk is full"
+    return (
+        f"{db_path}: cannot write the lock file {path}: {why}; commsbot needs to write in "
+        "the store's folder (the store, its journal and this lock)"
+    )
 
 
 def _refusal(db_path: Path, path: Path, held: dict[str, Any]) -> str:

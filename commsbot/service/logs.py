@@ -1,7 +1,9 @@
 """Logging: one line per action, as text or JSON lines, with secrets masked.
 
 Secrets never belong in a message; masking the values of the environment variables
-that the config names is the net under that rule, not the rule itself.
+that the config names is the net under that rule, not the rule itself. The net covers
+every line the program writes: log records, and (``mask_streams``) everything written to
+stdout and stderr, so ``click.echo``, ``print``, ``--json`` and error messages alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 MASK = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -46,8 +48,13 @@ class MaskSecrets(logging.Filter):
 
     def add(self, secrets: Iterable[str]) -> None:
         # Longest first, so that a secret containing another is masked whole. Very short
-        # values would mask ordinary words: they are not secrets worth the name.
-        found = {*self.secrets, *(s for s in secrets if len(s) >= 4)}
+        # values would mask ordinary words: they are not secrets worth the name. A secret
+        # with quotes, backslashes or non-ASCII letters is also masked as JSON writes it.
+        long = [s for s in secrets if len(s) >= 4]
+        escaped = [json.dumps(s)[1:-1] for s in long] + [
+            json.dumps(s, ensure_ascii=False)[1:-1] for s in long
+        ]
+        found = {*self.secrets, *long, *escaped}
         self.secrets = sorted(found, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
@@ -94,6 +101,35 @@ _MASK = MaskSecrets()
 def mask_secrets(secrets: Iterable[str]) -> None:
     """Mask these values in every log line from now on."""
     _MASK.add(secrets)
+
+
+class MaskedStream:
+    """A text stream that masks the known secrets in whatever is written to it."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(_MASK.mask(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        # encoding, errors, isatty, flush, fileno...: as the stream underneath. (A binary
+        # write through .buffer is not masked: commsbot writes only text.)
+        return getattr(self.inner, name)
+
+
+def mask_streams() -> None:
+    """Mask secrets in everything written to stdout and stderr from now on (the secrets
+    themselves may become known later: they are looked up at each write)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, MaskedStream):
+            setattr(sys, name, MaskedStream(stream))
 
 
 def setup(level: int, *, json_lines: bool = False) -> None:

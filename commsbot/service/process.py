@@ -16,12 +16,13 @@ import signal
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.errors import CommsbotError
+from commsbot.feeds import guard
 from commsbot.posting import dispatch
 from commsbot.posting.pipeline import close_channels, open_channels, retry_policy
 from commsbot.service.jobs import JOBS, JobContext
@@ -33,7 +34,7 @@ from commsbot.service.schedules import (
     availability,
     load_schedules,
 )
-from commsbot.store import Store
+from commsbot.store import Store, iso
 from commsbot.store import service as service_q
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class _Running:
     scheduler: AsyncIOScheduler
     parts: list[tuple[str, LongRunning]] = field(default_factory=list)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Parts that failed to start, being tried again.
+    restarts: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Service:
@@ -226,22 +229,67 @@ class Service:
                 log.error("channel still not opened: %s", problem)
 
     async def _start_parts(self, running: _Running) -> None:
+        self._record_part(None, "", None)
         for part in self.parts:
             reason = part.requires(self.config)
             if reason:
                 log.info("%s not started: %s", part.name, reason)
                 continue
+            if not await self._start_part(running, part, failures=0):
+                running.restarts.add(asyncio.create_task(self._restart(running, part)))
+
+    async def _start_part(self, running: _Running, part: Part, failures: int) -> bool:
+        """One try at starting a part (``failures`` tries failed before); recorded for status."""
+        try:
+            instance = part.create(running.ctx)
+            await instance.start()
+        except Exception as exc:  # posting goes on without the part, which is tried again
+            wait = self._restart_wait(failures + 1)
+            when = self.clock() + timedelta(seconds=wait)
+            log.error("%s failed to start: %s; trying again in %d s", part.name, exc, wait)
+            self._record_part(part.name, "failed", f"{exc}; next try at {iso(when)}")
+            return False
+        running.parts.append((part.name, instance))
+        self._record_part(part.name, "running", None)
+        log.info("%s started", part.name)
+        return True
+
+    async def _restart(self, running: _Running, part: Part) -> None:
+        """Start a failed part again, backing off, until it runs or the service stops."""
+        failures = 1
+        while True:
             try:
-                instance = part.create(running.ctx)
-                await instance.start()
-            except Exception as exc:  # posting goes on without the part
-                log.error("%s failed to start: %s", part.name, exc)
-                continue
-            running.parts.append((part.name, instance))
-            log.info("%s started", part.name)
+                await asyncio.wait_for(self._stop.wait(), self._restart_wait(failures))
+                return
+            except TimeoutError:
+                pass
+            if await self._start_part(running, part, failures):
+                return
+            failures += 1
+
+    def _restart_wait(self, failures: int) -> int:
+        service = self.config.service
+        wait: int = service.restart_seconds * 2 ** min(failures - 1, 30)
+        return min(wait, service.restart_max_seconds)
+
+    def _record_part(self, name: str | None, state: str, detail: str | None) -> None:
+        """A part's state for ``commsbot status`` (no name: forget the last run's)."""
+        running = self._running
+        if running is None:
+            return
+        try:
+            if name is None:
+                service_q.clear_part_states(running.ctx.store)
+            else:
+                service_q.set_part_state(running.ctx.store, name, state, detail, self.clock())
+        except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
+            log.warning("could not record the state of %s for status: %s", name, exc)
 
     async def _shutdown(self, running: _Running) -> None:
         running.scheduler.pause()
+        for task in running.restarts:
+            task.cancel()
+        await asyncio.gather(*running.restarts, return_exceptions=True)
         for name, instance in reversed(running.parts):
             try:
                 await instance.stop()
@@ -285,6 +333,11 @@ class Service:
             hurry.cancel()
         for task in pending:
             task.cancel()
+        # A cancelled task does not stop its worker thread: a fetch in flight would keep
+        # the process alive until its own total time. End them now.
+        ended = guard.abort_all()
+        if ended:
+            log.info("ended %d feed fetch(es) in flight", ended)
         await asyncio.gather(*pending, return_exceptions=True)
 
     def _save_state(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from commsbot.clock import Clock, utcnow
@@ -33,6 +34,14 @@ def describe(result: dict[str, Any]) -> str:
         else:
             parts.append(f"{key} {value}")
     return ", ".join(parts) or "done"
+
+
+def mark_interrupted(store: Store, config: Config, now: datetime) -> list[int]:
+    """Holding the store lock, posts still ``sending`` were left by a process that is gone:
+    they become ``unknown``, but for channels that recover their own (they can look)."""
+    return service_q.mark_interrupted(
+        store, now, service_q.LEFT_BY_CRASH, besides=config.enabled_channels
+    )
 
 
 async def execute(job: Job, ctx: JobContext) -> dict[str, Any]:

@@ -4,7 +4,7 @@ person, and each channel's state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from commsbot.config import Config
@@ -32,16 +32,35 @@ def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     }
     serving = lock is not None and lock["what"] == SERVICE_LOCK  # not a run --once
     data["schedules"], data["schedule_error"] = _schedules(store, config, running=serving)
-    data["parts"] = _parts(config)
+    data["parts"] = _parts(store, config, running=serving)
     data["queue"] = _queue(store)
     attention = list(ATTENTION) if lock else [*ATTENTION, "sending"]
     data["attention"] = [
         {k: p[k] for k in ("id", "channel", "status", "item_type", "item_ref", "last_error")}
         for status in attention
         for p in posts_q.list_posts(store, status=status, limit=ATTENTION_LIMIT)
-    ]
+    ] + _held(store, config, now)
     data["channels"] = _channels(store, config, now)
     return data
+
+
+def _held(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Queued posts held past the longest back-off (recorded by a clock far ahead)."""
+    longest = config.posting.retry_backoff_max_seconds
+    return [
+        {
+            "id": p["id"],
+            "channel": p["channel"],
+            "status": "held",
+            "item_type": p["item_type"],
+            "item_ref": p["item_ref"],
+            "last_error": (
+                f"retry held until {p['next_attempt_at']}, longer than the back-off allows "
+                f"({longest} s); it is tried at the next run. Last error: {p['last_error']}"
+            ),
+        }
+        for p in posts_q.held_beyond(store, now + timedelta(seconds=longest), ATTENTION_LIMIT)
+    ]
 
 
 def _schedules(
@@ -95,10 +114,25 @@ def _with_runs(row: dict[str, Any], run: dict[str, Any] | None) -> dict[str, Any
     return row
 
 
-def _parts(config: Config) -> list[dict[str, Any]]:
-    return [
-        {"part": p.name, "state": p.requires(config) or "started with the service"} for p in PARTS
-    ]
+def _parts(store: Store, config: Config, *, running: bool) -> list[dict[str, Any]]:
+    """What each long-running part is doing, as the running service recorded it."""
+    states = service_q.part_states(store) if running else {}
+    rows = []
+    for part in PARTS:
+        reason = part.requires(config)
+        state = states.get(part.name)
+        if reason:
+            shown = reason
+        elif not running:
+            shown = "service not running"
+        elif state is None:
+            shown = "starting"
+        elif state["state"] == "running":
+            shown = f"running since {state['since']}"
+        else:
+            shown = f"failed at {state['since']}: {state['detail']}"
+        rows.append({"part": part.name, "state": shown})
+    return rows
 
 
 def _queue(store: Store) -> list[dict[str, Any]]:

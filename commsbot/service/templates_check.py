@@ -7,11 +7,11 @@ from commsbot.channels.base import Channel
 from commsbot.clock import utcnow
 from commsbot.config import Config
 from commsbot.content.items import load_sample
+from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.digests.build import check_digest_templates
 from commsbot.errors import TemplateError
 from commsbot.posting.pipeline import render_item
-from commsbot.posting.select import Lookup
 from commsbot.render import Renderer
 from commsbot.store import Store
 from commsbot.store import content as q
@@ -51,7 +51,7 @@ def check_templates(
         problems.extend(found)
         checked += tried
         for source, label in ((sample, "sample"), (store, "store")):
-            lookup = Lookup.load(source)
+            lookup = Places.load(source)
             for item_type in config.posting.content_types:
                 items = q.list_items(source, item_type)
                 if not items:
@@ -89,7 +89,7 @@ def check_templates(
 
 
 def _full_length(
-    renderer: Renderer, lookup: Lookup, channel: Channel, item_type: str, item: dict[str, object]
+    renderer: Renderer, lookup: Places, channel: Channel, item_type: str, item: dict[str, object]
 ) -> int:
     template = renderer.template(channel, item_type)
     body = renderer._run(

@@ -7,6 +7,8 @@ failing halfway through a read-then-write.
 
 from __future__ import annotations
 
+import functools
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from commsbot.errors import StoreError
 from commsbot.store.migrations import MIGRATIONS, WITHOUT_FOREIGN_KEYS
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 RESTORE_HINT = "if it is the store, put a backup in its place: commsbot restore BACKUP"
@@ -36,6 +39,9 @@ def unusable(path: Path, exc: Exception) -> StoreError:
     return StoreError(f"{path}: {detail}; {RESTORE_HINT}")
 
 
+# A run stamps thousands of rows with the same few moments (its "now", a slot's time):
+# strftime was a tenth of the pipeline's time, so each moment is formatted once.
+@functools.lru_cache(maxsize=1024)
 def iso(moment: datetime) -> str:
     """A timestamp as stored: UTC, second precision, sortable as text."""
     if moment.tzinfo is None:
@@ -46,6 +52,44 @@ def iso(moment: datetime) -> str:
 def from_iso(text: str) -> datetime:
     """A stored timestamp back as an aware datetime (fromisoformat reads the Z since 3.11)."""
     return datetime.fromisoformat(text)
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _full(path: Path) -> bool:
+    """Too little room left to open the store (its journal and shared memory files)."""
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 1024 * 1024
+
+
+def explain(path: Path, exc: sqlite3.Error) -> StoreError | None:
+    """What a user can do about an SQLite error they can fix (None: not one of those)."""
+    text = str(exc)
+    if "database or disk is full" in text:
+        why = (
+            "the disk holding the store is full; nothing of this change was written and "
+            "the store is as it was. Free some space, then try again"
+        )
+    elif "database is locked" in text or "database is busy" in text:
+        why = (
+            f"the store stayed busy for over {BUSY_TIMEOUT_MS / 1000:g} s (another commsbot "
+            "command or the service was writing); nothing was changed, try again"
+        )
+    elif "readonly" in text or "read-only" in text:
+        why = "the store cannot be written (a read-only file or file system)"
+    elif "disk I/O error" in text:
+        why = "the disk failed while reading or writing the store; check it, then try again"
+    else:
+        return None
+    return StoreError(f"{path}: {why}")
 
 
 class Store:
@@ -63,8 +107,22 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # A run claims and records the same outbox pages several times: checkpointing
+            # every 40 MB of WAL (not SQLite's 4 MB) copies each page to the file once and
+            # syncs a few times a run, not every thousand posts. Durability is unchanged.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if _read_only(self.path):
+                raise StoreError(
+                    f"{self.path}: the file system holding the store is read-only; commsbot "
+                    "needs to write there (the store, its journal and lock file)"
+                ) from None
+            if _full(self.path):
+                raise StoreError(
+                    f"{self.path}: the disk holding the store is full; free some space, "
+                    "then try again (nothing was changed)"
+                ) from None
             raise unusable(self.path, exc) from None
         self.conn = conn
         if migrate:
@@ -83,17 +141,35 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; nested calls join the outer one."""
+        """One short write transaction; nested calls join the outer one.
+
+        A full disk, a read-only file system, a failing disk or a writer that held the lock
+        past the busy timeout becomes a StoreError saying so; the transaction is rolled
+        back whole, so the store stays as it was.
+        """
         if self.conn.in_transaction:
             yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            explained = explain(self.path, exc)
+            if explained is None:
+                raise
+            raise explained from exc
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk does): a second rollback would
+        # fail with "no transaction is active" and hide the real error.
+        if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)

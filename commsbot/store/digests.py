@@ -178,7 +178,7 @@ def record(
         conn.executemany(
             "UPDATE digest_deliveries SET status = :status, error = :error, "
             "remote_id = :remote_id, sent_at = :sent_at, next_attempt_at = :next_attempt_at, "
-            "updated_at = :updated_at WHERE id = :id",
+            "attempts = :attempts, updated_at = :updated_at WHERE id = :id",
             rows,
         )
         conn.executemany(

@@ -362,6 +362,16 @@ CREATE TABLE audience_snapshots (
 CREATE INDEX audience_snapshots_at ON audience_snapshots (observed_at);
 """
 
+# What each long-running part of the service (the bot) is doing, for `commsbot status`.
+_PART_STATE = """
+CREATE TABLE part_state (
+    part TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('running', 'failed')),
+    detail TEXT,
+    since TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
 # Accounts (#16): a channel is an account named by the officer, of a platform kind. Each
 # account that ever had a post or a subscriber is remembered with its kind, so statistics by
 # platform and ``channels`` still show an account removed from the config, with its posts.
@@ -498,6 +508,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "remote_deleted", _REMOTE_DELETED),
     (9, "posts_attempted_at", _ATTEMPTED_AT),
     (10, "movement", _MOVEMENT),
+    (11, "part_state", _PART_STATE),
     (12, "salt_out_of_store", _SALT_OUT_OF_STORE),
     (13, "feed_items", _FEED_ITEMS),
     (14, "accounts", _ACCOUNTS),

@@ -77,19 +77,33 @@ def insert_announcement(
         return int(cur.lastrowid or 0)
 
 
+def held_beyond(store: Store, beyond: datetime, limit: int) -> list[dict[str, Any]]:
+    """Queued posts whose retry time lies beyond ``beyond``: held unusually long."""
+    return store.rows(
+        "SELECT * FROM posts WHERE status = 'queued' AND next_attempt_at > ? "
+        "ORDER BY next_attempt_at DESC LIMIT ?",
+        (iso(beyond), limit),
+    )
+
+
 def get_announcement(store: Store, announcement_id: int) -> dict[str, Any] | None:
     return store.row("SELECT * FROM announcements WHERE id = ?", (announcement_id,))
 
 
-def claim_due(store: Store, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Mark up to ``limit`` due posts ``sending`` and return them, in one transaction."""
+def claim_due(
+    store: Store, channel: str, now: datetime, limit: int, beyond: datetime
+) -> list[dict[str, Any]]:
+    """Mark up to ``limit`` due posts ``sending`` and return them, in one transaction.
+
+    Due: its time has come, and its retry time has passed or lies beyond ``beyond``.
+    """
     stamp = iso(now)
     with store.write():
         rows = store.rows(
             "SELECT * FROM posts WHERE channel = ? AND status = 'queued' AND not_before <= ? "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?) "
             "ORDER BY not_before, id LIMIT ?",
-            (channel, stamp, stamp, limit),
+            (channel, stamp, stamp, iso(beyond), limit),
         )
         store.conn.executemany(
             "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ?, "

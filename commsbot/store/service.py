@@ -54,6 +54,29 @@ def last_runs(store: Store) -> dict[str, dict[str, Any]]:
     return found
 
 
+# -- the service's long-running parts --------------------------------------------
+
+
+def set_part_state(store: Store, part: str, state: str, detail: str | None, now: datetime) -> None:
+    """Record that ``part`` is 'running' or has 'failed' (``detail``: why, and the next try)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO part_state (part, state, detail, since) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (part) DO UPDATE SET state = excluded.state, "
+            "detail = excluded.detail, since = excluded.since",
+            (part, state, detail, iso(now)),
+        )
+
+
+def clear_part_states(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute("DELETE FROM part_state")
+
+
+def part_states(store: Store) -> dict[str, dict[str, Any]]:
+    return {r["part"]: r for r in store.rows("SELECT * FROM part_state")}
+
+
 # -- what the running service has scheduled -------------------------------------
 
 

@@ -689,3 +689,9 @@ def telegram_fit(html: str, limit: int, ellipsis: str = "…") -> str:
         out.append(token)
         used += size
     return "".join(out) + ellipsis + "".join(f"</{name}>" for name in reversed(stack))
+
+
+def slugify(text: str) -> str:
+    """ASCII slug from a title: 'Plzeň Creative Hub' -> 'plzen-creative-hub'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")

@@ -120,6 +120,12 @@ CONFIG_CASES = [
     case("config mastodon url", "status", 1, "{config}: channels.mastodon.api_base_url: 'mastodon.social' is not an http(s) address", config='[channels.mastodon]\napi_base_url = "mastodon.social"'),
     case("config list for a path", "status", 1, "{config}: store.path: must be a path string, not a list", config='[store]\npath = ["a.db"]'),
     case("config digest items", "status", 1, "{config}: digest.max_items: must be at least 1, not 0", config="[digest]\nmax_items = 0"),
+    # Names that used to pass loading and crash a job later (#13).
+    case("config content type typo", "run --once", 1, "{config}: posting.content_types[0]: unknown content type 'practise'; did you mean 'practice'? (known: practice, event, newsletter, news)", config='[posting]\ncontent_types = ["practise"]'),
+    case("config feed city typo", "run --once", 1, "{config}: feeds[0].city: unknown city 'Plzn'; did you mean 'plzen'? (known: amsterdam,", config='[[feeds]]\nurl = "https://a.example/feed"\ncity = "Plzn"'),
+    case("config feed theme typo", "status", 1, "{config}: feeds[0].theme: unknown theme 'brokrage'; did you mean 'brokerage'? (known:", config='[[feeds]]\nurl = "https://a.example/feed"\ntheme = "brokrage"'),
+    case("config language", "status", 1, "{config}: channels.mastodon.language: unknown language 'english' (known: en, nl,", config='[channels.mastodon]\napi_base_url = "https://m.example"\nlanguage = "english"'),
+    case("config allowed host", "status", 1, "{config}: ingest.allow_private_hosts[0]: 'http://10.0.0.1/' is not a host name", config='[ingest]\nallow_private_hosts = ["http://10.0.0.1/"]'),
     case("config ingest concurrency", "status", 1, "{config}: ingest.concurrency: must be at least 1", config="[ingest]\nconcurrency = 0"),
     case("config not UTF-8", "status", 1, "{config}: not UTF-8 text", files={"config.toml": b'[store]\npath = "caf\xe9.db"\n'}),
     case("config missing", ("--config", "{dir}/nowhere.toml", "status"), 1, "{dir}/nowhere.toml: config file not found"),
@@ -438,6 +444,12 @@ BROKEN_FEEDS: list[tuple[str, bytes, dict[str, Any], int, str]] = [
     ("/cut", TWO_ITEMS.encode()[:-60], {}, 0, "the feed ends abruptly; its last entry waits for the next poll"),
     ("/latin1", LATIN1_FEED.encode("latin-1"), {}, 0, "document declared as utf-8, but parsed as windows-1252"),
     ("/untitled", UNTITLED.encode(), {}, 0, "1 entry skipped, e.g. https://a.example/x: no title and no text"),
+    # Hostile servers (#13): an endless Retry-After, headers a byte at a time, a redirect inwards.
+    ("/retry-huge", b"", {"status": 429, "headers": {"Retry-After": "9" * 5000}}, 1, "HTTP 429"),
+    ("/retry-date", b"", {"status": 503, "headers": {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}}, 1, "HTTP 503"),
+    ("/retry-junk", b"", {"status": 503, "headers": {"Retry-After": "-1, soon²"}}, 1, "HTTP 503"),
+    ("/slow-headers", b"", {"trickle_headers": 0.05}, 1, "no complete answer within 2 s"),
+    ("/to-metadata", b"", {"status": 302, "redirect_to": "http://169.254.169.254/latest/meta-data/"}, 1, "refused: 169.254.169.254 resolves to 169.254.169.254, a link-local address"),
 ]
 # fmt: on
 
@@ -453,7 +465,9 @@ def test_broken_feeds_are_named_with_their_problem_and_lose_nothing(
     home: Path, tmp_path: Path, feeds_server: FeedServer, tally: Counter[str]
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(GOOD.format(dir=home, service=""), encoding="utf-8")
+    # The feeds are served on loopback, which the operator must allow (#13).
+    allow = '\n[ingest]\ntotal_timeout = 2\nallow_private_hosts = ["127.0.0.1"]\n'
+    config.write_text(GOOD.format(dir=home, service="") + allow, encoding="utf-8")
     before = fingerprint(home / "commsbot.db")
     urls = []
     for path, body, options, code, problem in BROKEN_FEEDS:

@@ -7,6 +7,7 @@ GETs like a real server (304 when ETag or Last-Modified match), can redirect, st
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Every wait in the server is bounded, so a forgotten stall cannot hang a test run.
 MAX_STALL_SECONDS = 10.0
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that closes with an answer unread (a fetch that stopped at an error status
+    or its time limit) resets the connection: what a test wants, not a traceback printed
+    into the output of the command under test."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -28,6 +39,7 @@ class Route:
     redirect_to: str | None = None  # a path on this server, or a full URL
     stall: bool = False  # accept the request, never answer (until the server stops)
     trickle: float = 0.0  # seconds between single bytes of the body
+    trickle_headers: float = 0.0  # seconds between single bytes of the status line and headers
 
 
 @dataclass
@@ -40,7 +52,7 @@ class Hit:
 class FeedServer:
     """Threaded HTTP server on an ephemeral port; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -56,7 +68,7 @@ class FeedServer:
             def do_GET(self) -> None:
                 server._serve(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -117,6 +129,9 @@ class FeedServer:
             return
         self._record(path, headers, status)
         out = {"Content-Type": route.content_type, **validators, **route.headers}
+        if route.trickle_headers:
+            self._trickle_head(handler, status, route.body, out, route.trickle_headers)
+            return
         self._send(handler, status, route.body, out, trickle=route.trickle)
 
     def _record(self, path: str, headers: dict[str, str], status: int) -> None:
@@ -149,6 +164,29 @@ class FeedServer:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout, size cap): what the test wanted
 
+    def _trickle_head(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        pause: float,
+    ) -> None:
+        """The status line and headers a byte at a time: each read gets something, the
+        whole answer never arrives in any useful time."""
+        lines = [f"HTTP/1.1 {status} OK", *(f"{k}: {v}" for k, v in headers.items())]
+        lines += [f"X-Padding-{i}: {'x' * 20}" for i in range(50)]
+        head = ("\r\n".join(lines) + f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        try:
+            for i in range(len(head)):
+                if self._release.wait(pause):
+                    return
+                handler.wfile.write(head[i : i + 1])
+                handler.wfile.flush()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what the test wanted
+
     def start(self) -> FeedServer:
         self.thread.start()
         return self
@@ -161,8 +199,8 @@ class FeedServer:
 
 
 @contextmanager
-def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer().start()
+def feed_server(host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    server = FeedServer(host).start()
     try:
         yield server
     finally:

@@ -1,0 +1,114 @@
+"""The one city/theme lookup: the network's cities and themes, read from the store once.
+
+Rendering takes a city's and theme's rows for an item; the CLI, imports and feeds turn
+what an officer typed into a slug (with a near-miss suggestion); the bot reads cities
+and themes out of free words; statistics list them in order so empty groups show.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from commsbot.store import Store
+from commsbot.store import content as q
+from commsbot.text import slugify
+
+Kind = str  # "city" or "theme"
+
+
+@dataclass
+class Places:
+    """Cities and themes by slug (their rows), and by every name a person may type."""
+
+    cities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    themes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # slugify(slug | name | local name) -> (kind, slug); the first of a name wins.
+    keys: dict[str, tuple[Kind, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, city_rows: Sequence[dict[str, Any]], theme_rows: Sequence[dict[str, Any]]
+    ) -> Places:
+        cities = {c["slug"]: c for c in city_rows}
+        themes = {t["slug"]: t for t in theme_rows}
+        keys: dict[str, tuple[Kind, str]] = {}
+        for kind, table in (("city", cities), ("theme", themes)):
+            for slug, row in table.items():
+                for name in (slug, row["name"], row.get("local_name") or ""):
+                    if slugify(name):
+                        keys.setdefault(slugify(name), (kind, slug))
+        return cls(cities, themes, keys)
+
+    @classmethod
+    def load(cls, store: Store) -> Places:
+        return cls.of(q.cities(store), q.themes(store))
+
+    def table(self, kind: Kind) -> dict[str, dict[str, Any]]:
+        return self.cities if kind == "city" else self.themes
+
+    def context(self, item: dict[str, Any]) -> dict[str, Any]:
+        """What a template gets: the item, its city's row and its theme's row."""
+        return {
+            "item": item,
+            "city": self.cities.get(item.get("city") or ""),
+            "theme": self.themes.get(item.get("theme") or ""),
+        }
+
+    def named(self, kind: Kind) -> tuple[tuple[str, str], ...]:
+        """(slug, name) of every city or theme, in the store's order."""
+        return tuple((slug, row["name"]) for slug, row in self.table(kind).items())
+
+    def resolve(self, kind: Kind, value: str) -> str:
+        """The slug of a city or theme given by slug, name or local name; a ValueError
+        naming a near miss (or the known ones) otherwise."""
+        table = self.table(kind)
+        if value in table:
+            return value
+        lowered = value.strip().lower()
+        for slug, row in table.items():
+            if lowered in (row["name"].lower(), slugify(row["name"]), slug):
+                return slug
+        for slug, row in table.items():  # a local name such as Warszawa
+            if (row.get("local_name") or "").lower() == lowered and lowered:
+                return slug
+        by_name = {row["name"].lower(): slug for slug, row in table.items()}
+        candidates = list(table) + list(by_name)
+        near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
+        suggestion = by_name.get(near[0], near[0]) if near else None
+        hint = (
+            f"; did you mean {suggestion!r}?"
+            if suggestion
+            else f" (known: {', '.join(sorted(table))})"
+        )
+        raise ValueError(f"unknown {kind} {value!r}{hint}")
+
+    def parse(self, words: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+        """(cities, themes, words not understood); names of several words are matched whole."""
+        cities: list[str] = []
+        themes: list[str] = []
+        unknown: list[str] = []
+        i = 0
+        while i < len(words):
+            for end in range(min(len(words), i + 4), i, -1):
+                found = self.keys.get(slugify(" ".join(words[i:end])))
+                if found is not None:
+                    target = cities if found[0] == "city" else themes
+                    if found[1] not in target:
+                        target.append(found[1])
+                    i = end
+                    break
+            else:
+                unknown.append(words[i])
+                i += 1
+        return cities, themes, unknown
+
+    def near_name(self, word: str) -> str | None:
+        """The city or theme name closest to a word not understood, if one is close."""
+        names = [c["name"] for c in self.cities.values()] + [
+            t["name"] for t in self.themes.values()
+        ]
+        near = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+        return near[0] if near else None

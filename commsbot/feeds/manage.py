@@ -1,0 +1,64 @@
+"""The feeds an officer adds, lists and removes: the operations behind ``commsbot feeds``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from commsbot.config import Config, check_feed_url
+from commsbot.content.places import Places
+from commsbot.errors import ContentError
+from commsbot.feeds.ingest import sync_config
+from commsbot.store import Store
+from commsbot.store import feeds as q
+
+
+def add(
+    store: Store,
+    config: Config,
+    url: str,
+    kind: str,
+    city: str | None,
+    theme: str | None,
+    now: datetime,
+) -> None:
+    """Add a feed by URL, its city and theme given by slug, name or local name."""
+    try:
+        check_feed_url(url)
+    except ValueError as exc:
+        raise ContentError(f"URL: {exc}") from None
+    ref = Places.load(store)
+    resolved: dict[str, str | None] = {}
+    for key, value in (("city", city), ("theme", theme)):
+        try:
+            resolved[key] = ref.resolve(key, value) if value else None
+        except ValueError as exc:
+            raise ContentError(f"--{key}: {exc}") from None
+    existing = q.get(store, url)
+    if existing is not None:
+        where = f" in {config.file}" if existing["source"] == "config" else ""
+        raise ContentError(f"feed {url} is already configured{where}")
+    q.add(store, url, kind, resolved["city"], resolved["theme"], now)
+
+
+def listed(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Every feed, those of the config brought up to date first."""
+    sync_config(store, config, now)
+    return q.all_feeds(store)
+
+
+def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str, Any]:
+    """The feed at ``url``, if the officer may remove it here (one set in the config is
+    removed there)."""
+    sync_config(store, config, now)
+    feed = q.get(store, url)
+    if feed is None:
+        raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
+    if feed["source"] == "config":
+        raise ContentError(f"feed {url} is set in {config.file} ([[feeds]]): remove it there")
+    return feed
+
+
+def remove(store: Store, url: str) -> None:
+    """Stop polling a feed; the news it brought stay."""
+    q.remove(store, url)
