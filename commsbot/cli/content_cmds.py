@@ -105,7 +105,7 @@ def _content_group(ctype: ContentType) -> click.Group:
         if not added:
             click.echo("nothing added")
             return
-        from commsbot.store.content import newest_slug
+        from commsbot.content.items import newest_slug
 
         # The slug a title gave is the one the officer types next (show, preview, edit).
         click.echo(f"added {ctype.name} {data.get('slug') or newest_slug(app.store, ctype.name)}")

@@ -383,12 +383,12 @@ MAX_RANGE = 10_000
 
 
 def _chosen_posts(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> list[int]:
-    from commsbot.store import posts as posts_q
+    from commsbot.posting import queue as queue_ops
 
     if all_pending and ranges:
         raise click.UsageError("give post ids or --all-pending, not both")
     if all_pending:
-        rows = posts_q.list_posts(app.store, status="pending_approval", limit=None)
+        rows = queue_ops.listed(app.store, status="pending_approval", limit=None)
         return [r["id"] for r in rows]
     if not ranges:
         raise click.UsageError("give post ids (12 13, or a range 45-50) or --all-pending")

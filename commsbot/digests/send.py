@@ -328,16 +328,21 @@ def digests_sent(store: Store, limit: int) -> list[dict[str, Any]]:
     return q.list_digests(store, limit)
 
 
+def _digest_id(store: Store, period: d.Period | None) -> int | None:
+    """The id of a period's digest (None for no period); an error when none was sent."""
+    if period is None:
+        return None
+    row = q.get_digest(store, period.frequency, period.label)
+    if row is None:
+        raise ContentError(f"no digest for {period.label} has been sent")
+    return int(row["id"])
+
+
 def deliveries(
     store: Store, period: d.Period | None, status: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """Deliveries of digests (of one period's, when given), newest first."""
-    digest_id = None
-    if period is not None:
-        row = q.get_digest(store, period.frequency, period.label)
-        if row is None:
-            raise ContentError(f"no digest for {period.label} has been sent")
-        digest_id = row["id"]
+    digest_id = _digest_id(store, period)
     return q.deliveries(store, digest_id=digest_id, status=status, limit=limit)
 
 
@@ -366,12 +371,7 @@ def requeue(
     sent now. An unknown delivery is resent only by its id: the officer checked that it did
     not arrive. Returns the periods to send, the deliveries requeued, and how many unknown
     ones were left for the officer to check."""
-    digest_id = None
-    if period is not None:
-        row = q.get_digest(store, period.frequency, period.label)
-        if row is None:
-            raise ContentError(f"no digest for {period.label} has been sent")
-        digest_id = row["id"]
+    digest_id = _digest_id(store, period)
     for delivery_id in delivery_ids:
         status = q.delivery_status(store, delivery_id)
         if status is None:
