@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test lint bench reliability clean
+.PHONY: run test lint bench reliability catalogs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: lint
 # 30 % faulty answers; prints kills survived, faults injected, inputs tried, duplicates, lost.
 reliability: $(VENV)/.installed-test
 	COMMSBOT_RELIABILITY=long $(BIN)/pytest tests/reliability -q
+
+# After a message changed in a template or the code: the catalog template, merged into
+# every packaged catalog (new messages empty, to be translated; templates check says which).
+catalogs: $(VENV)/.installed
+	$(BIN)/python -m commsbot.i18n.check
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

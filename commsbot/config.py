@@ -175,6 +175,36 @@ class MovementConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The web console (#17): where it listens, and the address people reach it at.
+
+    ``base_url`` is the public address (``https://comms.example.org/console``) behind a
+    reverse proxy: links in alerts use it, a path in it is where the console is mounted,
+    and an https one makes the session cookie Secure.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str | None = None
+    # Idle sign-ins end after this many hours; a session never lives past max_days.
+    session_hours: int = 12
+    max_days: int = 7
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def root_path(self) -> str:
+        return urlsplit(self.base_url).path.rstrip("/") if self.base_url else ""
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.base_url and self.base_url.startswith("https://"))
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     store: StoreConfig
@@ -186,6 +216,7 @@ class Config:
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     movement: MovementConfig = MovementConfig()
+    web: WebConfig = WebConfig()
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -262,6 +293,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         "approval",
         "digest",
         "movement",
+        "web",
     }
     for key in raw:
         if key not in known:
@@ -339,7 +371,19 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         approval=approval,
         digest=digest,
         movement=_movement(loader, raw.get("movement", {}), channels),
+        web=_web(loader, raw.get("web", {})),
     )
+
+
+def _web(loader: _Builder, raw: Any) -> WebConfig:
+    web = loader.build(WebConfig, raw, "web")
+    if not 0 <= web.port <= 65535:
+        raise loader.fail("web.port", f"must be 0-65535, not {web.port}")
+    if web.base_url is not None and not re.match(r"https?://[^/\s]+(/\S*)?$", web.base_url):
+        raise loader.fail("web.base_url", f"must be an http(s) address, not {web.base_url!r}")
+    if web.session_hours < 1 or web.max_days < 1:
+        raise loader.fail("web.session_hours", "session_hours and max_days must be 1 or more")
+    return web
 
 
 def _feeds(loader: _Builder, raw: Any) -> tuple[FeedConfig, ...]:

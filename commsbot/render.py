@@ -18,6 +18,7 @@ import jinja2
 
 from commsbot.config import packaged_path
 from commsbot.errors import TemplateError
+from commsbot.i18n import DEFAULT, N_, install, speaker
 from commsbot.text import (
     add_utm,
     hashtag,
@@ -31,6 +32,16 @@ from commsbot.text import (
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel, Markup
+
+# How an event's kind reads in a sentence; translated where it is shown.
+EVENT_KIND_LABELS = {
+    "study-visit": N_("study visit"),
+    "policy-clinic": N_("policy clinic"),
+    "general-meeting": N_("general meeting"),
+    "workshop": N_("workshop"),
+    "conference": N_("conference"),
+    "dissemination": N_("dissemination"),
+}
 
 # Where each item type keeps its link.
 LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
@@ -131,9 +142,11 @@ def item_version(item: dict[str, Any]) -> str:
 
 
 class Renderer:
-    """A Jinja2 environment over the user's templates, falling back to the packaged ones."""
+    """A Jinja2 environment over the user's templates, falling back to the packaged ones,
+    speaking one language: its catalog's words (``_``, ``ngettext``), its dates and numbers,
+    and its own templates (``<name>.<language>.j2``) where there are any."""
 
-    def __init__(self, user_folder: Path | None = None) -> None:
+    def __init__(self, user_folder: Path | None = None, language: str = DEFAULT) -> None:
         folders = [str(user_folder)] if user_folder else []
         packaged = packaged_path("templates")
         if not user_folder or packaged.resolve() != user_folder.resolve():
@@ -156,6 +169,11 @@ class Renderer:
             telegram_escape=telegram_escape,
             shorten=shorten,
         )
+        self.words = speaker(language, user_folder)
+        self.language = self.words.language
+        # Before the overlays below, which take the extensions the environment has then.
+        install(self.env, self.words)
+        self.env.filters["event_kind"] = self.event_kind
 
         # Posts: the same templates, escaped as the channel declares (compiled apart).
         self._markup_envs = {
@@ -167,11 +185,21 @@ class Renderer:
         """The environment for posts in a channel's declared markup."""
         return self._markup_envs[markup]
 
-    @staticmethod
-    def template_names(channel: Channel, item_type: str) -> tuple[str, ...]:
-        """The account's own template, then its kind's, then the type's default."""
-        names = (f"{channel.name}/{item_type}.j2", f"{channel.kind}/{item_type}.j2")
-        return (*dict.fromkeys(names), f"{item_type}.j2")
+    def event_kind(self, kind: str) -> str:
+        """An event's kind as words of this language ("policy clinic", "klinika polityk")."""
+        label = EVENT_KIND_LABELS.get(kind)
+        return self.words.gettext(label) if label else kind.replace("-", " ")
+
+    def template_names(self, channel: Channel, item_type: str) -> tuple[str, ...]:
+        """The account's own template, then its kind's, then the type's default; each in
+        this renderer's language (``practice.pl.j2``) before the one for every language."""
+        lang = self.language
+        names = [
+            name
+            for folder in (f"{channel.name}/", f"{channel.kind}/", "")
+            for name in (f"{folder}{item_type}.{lang}.j2", f"{folder}{item_type}.j2")
+        ]
+        return tuple(dict.fromkeys(names))
 
     def template(self, channel: Channel, item_type: str) -> jinja2.Template:
         key = (channel.name, channel.kind, item_type)

@@ -19,9 +19,9 @@ from commsbot.content.items import load_sample
 from commsbot.store import Store
 from tests.support.base import BASE_CONFIG, NOW, Invoke
 
-# Fixtures of the browser tests (the report opened in headless Chromium), and the guard
-# that keeps every test on loopback.
-pytest_plugins = ["tests.support.browser", "tests.support.network"]
+# Fixtures of the browser tests (the report opened in headless Chromium), the guard
+# that keeps every test on loopback, and the web console on a loopback port.
+pytest_plugins = ["tests.support.browser", "tests.support.network", "tests.support.web"]
 
 # CI runs each property test on the same examples every time (a failure there is
 # reproducible, not a coin toss); a local run still explores new ones.

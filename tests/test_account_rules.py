@@ -97,13 +97,20 @@ def test_one_bot_may_post_to_several_chats(tmp_path: Path) -> None:
 
 def test_filters() -> None:
     tallinn = ChannelSettings(kind="outbox", cities=("tallinn",), content_types=("practice",))
-    polish = ChannelSettings(kind="outbox", languages=("pl",))
+    # Skipping what has no Polish version: the filter keeps it out (#19).
+    polish = ChannelSettings(kind="outbox", languages=("pl",), missing_translation="skip")
     feeds = ChannelSettings(kind="outbox", feeds=("https://partner.example/feed.xml",))
     everything = ChannelSettings(kind="outbox")
     accounts = {"tallinn": tallinn, "polish": polish, "feeds": feeds, "all": everything}
     practice = {"city": "tallinn", "theme": "brokerage", "language": "en"}
     assert takers(accounts, "practice", practice) == ["tallinn", "all"]
     assert refusal(polish, "practice", practice, None) == "languages: not en"
+    assert refusal(polish, "practice", practice, None, translated=["pl"]) is None
+    # Otherwise the original goes (or waits for approval) under its own language.
+    assert (
+        refusal(ChannelSettings(kind="outbox", languages=("pl",)), "practice", practice, None)
+        is None
+    )
     assert refusal(tallinn, "newsletter", {}, None) == "content_types: not newsletter"
     assert refusal(tallinn, "practice", {"city": None}, None) == "cities: it has none"
     news = {"city": None, "theme": None}
@@ -147,8 +154,11 @@ def test_templates_fall_back_from_account_to_kind_to_type(tmp_path: Path) -> Non
     outbox = account("tallinn-news", OutboxSettings(kind="outbox", path=tmp_path))
     # Another kind under the same name: the account's own template, then the default.
     assert renderer.template_names(outbox, "news") == (
+        "tallinn-news/news.en.j2",
         "tallinn-news/news.j2",
+        "outbox/news.en.j2",
         "outbox/news.j2",
+        "news.en.j2",
         "news.j2",
     )
 

@@ -208,15 +208,3 @@ def test_forged_arguments_get_the_usage_or_not_found_reply(
     assert logged == command
     assert expected in reply.text
     check(reply.text)
-
-
-def test_outcomes_say_how_many_events_counted_their_participants(
-    sample: tuple[Store, Config],
-) -> None:
-    store, config = sample
-    _, reply = Replies(store, config, lambda: NOW).answer("outcomes", "", "42", admin=False)
-    # One of the ten events counted its participants: the total is not the network's (#20).
-    assert reply.text.splitlines()[1] == (
-        "10 events with reported outcomes, 100+ participants at the 1 that counted them. "
-        "The latest:"
-    )

@@ -206,11 +206,12 @@ def test_email_digest(week47: Store, config: Config) -> None:
     assert message.headers == {
         "List-Unsubscribe": "<https://cross-innovation.example/unsubscribe?token=tok-anna>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Content-Language": "en",
     }
     text, html = message.text, message.html or ""
     assert text.startswith(
         f"Cross-Innovation digest\nWeek 47, 16{DASH}22 November 2026\n"
-        "For Plzeň · Brokerage. New since 2026-11-16.\n\nNew good practices\n"
+        "For Plzeň · Brokerage. New since Nov 16, 2026.\n\nNew good practices\n"
     )
     assert "* The <co>lab & Friends Desk (Plzeň, Brokerage)" in text
     assert text.endswith(
@@ -332,12 +333,12 @@ def test_templates_check_covers_digest_templates(
     )
     result = invoke("templates", "check")
     assert result.exit_code == 1
-    assert "telegram: template digest/telegram.html.j2 for the " in result.output
+    assert "telegram (en): template digest/telegram.html.j2 for the " in result.output
     assert "'nope' is undefined" in result.output
     (folder / "telegram.html.j2").write_text("<b>{{ title }}</i>", encoding="utf-8")
     result = invoke("templates", "check")
     assert (
-        "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
+        "telegram (en): template digest/telegram.html.j2 makes HTML that Telegram refuses"
         in result.output
     )
 

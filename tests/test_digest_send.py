@@ -21,6 +21,7 @@ from commsbot.content.items import add_items, load_sample
 from commsbot.content.types import TYPES
 from commsbot.digests.build import parse_period
 from commsbot.digests.send import Report, send_period
+from commsbot.digests.subscribers import add_email
 from commsbot.service.jobs import job
 from commsbot.store import Store, audience
 from tests.support.base import Invoke
@@ -222,7 +223,7 @@ def test_next_digest_starts_where_the_last_one_ended(
     assert second["Subject"].endswith(": 1 new item")
     body = smtp.recorder.messages[1].part("plain")
     assert "New in week 48" in body and "Not for Vilnius" not in body
-    assert "New since 2026-11-23." in body
+    assert "New since Nov 23, 2026." in body
     assert statuses(week47) == {sub["id"]: "sent"}
 
 
@@ -238,7 +239,7 @@ def test_catch_up_after_downtime(store: Store, config: Config, smtp: SmtpServer)
     assert subjects[-1].endswith(": 2 new items")
     body = smtp.recorder.messages[-1].part("plain")
     assert "Week 45 item" in body and "Week 46 item" in body
-    assert "New since 2026-11-02." in body
+    assert "New since Nov 2, 2026." in body
 
 
 def test_resume_after_a_crash_leaves_unknown_unsent(
@@ -547,3 +548,74 @@ def test_two_email_accounts_send_from_their_own_senders(
     ]
     assert {r["channel"] for r in delivery_rows(week47)} == {"email", "tallinn-email"}
     assert run(fan_out(week47, config, "2026-W47", channels=channels)).rows() == []
+
+
+# -- in the subscriber's language (#19) ---------------------------------------------------
+
+EN_DASH = "\N{EN DASH}"
+
+
+def test_a_german_subscriber_gets_the_digest_in_german(
+    store: Store, config: Config, smtp: SmtpServer, invoke: Invoke
+) -> None:
+    load_sample(store, at(W47_DAY))
+    add_email(store, "greta@example.org", "weekly", ["Berlin"], [], JOINED, language="de")
+    add_email(store, "anna@example.org", "weekly", ["berlin"], [], JOINED)
+    run(fan_out(store, config, "2026-W47"))
+
+    [greta] = smtp.recorder.to("greta@example.org")
+    message, html = greta.message, greta.part("html")
+    text = greta.part("plain").replace("\r\n", "\n")
+    assert message["Content-Language"] == "de"
+    assert str(message["Subject"]).startswith(
+        f"Cross-Innovation digest, Woche 47, 16.{EN_DASH}22. Nov. 2026: "
+    )
+    assert str(message["Subject"]).endswith(" neue Einträge")
+    assert text.startswith(
+        f"Cross-Innovation digest\nWoche 47, 16.{EN_DASH}22. Nov. 2026\n"
+        "Für Berlin · alle Themen. Neu seit 16.11.2026.\n\nNeue gute Praxisbeispiele\n"
+    )
+    # The sample's German translation stands in for its original; the rest are marked English.
+    assert "* Prototypenfonds für Serious Games (Berlin, " in text
+    assert "Games Prototype Fund" not in text
+    assert " [Englisch] (Berlin, " in text
+    assert "Du erhältst den Cross-Innovation digest wöchentlich" in text
+    assert "Mit einem Klick abbestellen: https://" in text
+    assert '<html lang="de">' in html and "Prototypenfonds für Serious Games" in html
+
+    # The same digest for an English subscriber: English, with the original title.
+    [anna] = smtp.recorder.to("anna@example.org")
+    assert anna.message["Content-Language"] == "en"
+    assert "Games Prototype Fund for Serious Applications" in anna.part("plain")
+    assert "For Berlin · all themes. New since Nov 16, 2026." in anna.part("plain")
+
+
+def test_subscriber_language_from_the_import_and_kept_on_change(
+    store: Store, invoke: Invoke, tmp_path: Path
+) -> None:
+    load_sample(store, at(W47_DAY))
+    csv = tmp_path / "partners.csv"
+    csv.write_text(
+        "email,frequency,language\nola@example.org,weekly,pl\nbo@example.org,monthly,\n",
+        encoding="utf-8",
+    )
+    added = invoke(
+        "subscribers", "add", "greta@example.org", "--frequency", "weekly", "--language", "de"
+    )
+    assert added.output == (
+        "subscribed #1 email greta@example.org: weekly, cities: all, themes: all, language: de\n"
+    )
+    assert invoke("subscribers", "import", str(csv)).exit_code == 0
+    assert audience.get_subscriber(store, "email", "ola@example.org")["language"] == "pl"  # type: ignore[index]
+    assert audience.get_subscriber(store, "email", "bo@example.org")["language"] == "en"  # type: ignore[index]
+    # Changing other choices keeps the language.
+    invoke("subscribers", "add", "ola@example.org", "--frequency", "monthly")
+    assert audience.get_subscriber(store, "email", "ola@example.org")["language"] == "pl"  # type: ignore[index]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,language\nx@example.org,klingon\n", encoding="utf-8")
+    refused = invoke("subscribers", "import", str(bad))
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: {bad}: row 2: language: unknown language 'klingon' "
+        "(known: en, nl, it, de, et, pl, lt, sv, pt, cs)\n"
+    )

@@ -7,7 +7,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from commsbot.channels.outbox import OutboxChannel
 from commsbot.config import Config
+from commsbot.posting.dispatch import dispatch_channel
+from commsbot.posting.pipeline import plan, retry_policy
+from commsbot.render import Renderer
 from commsbot.service.runs import run_once
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
@@ -127,3 +131,32 @@ def test_template_error_is_recorded_not_dropped(
     failed = posts_q.list_posts(sample_store, status="failed")
     assert [p["item_ref"] for p in failed] == ["newsletter-1", "newsletter-2"]
     assert statuses(sample_store) == {"failed": 2, "sent": 56}
+
+
+def test_outbox_log_is_on_disk_for_each_batch_before_the_batch_is_recorded(
+    sample_store: Store, config: Config
+) -> None:
+    seen: list[tuple[int, dict[str, int]]] = []
+
+    class Watched(OutboxChannel):
+        batch_size = 20
+
+        async def flush(self) -> None:
+            await super().flush()
+            lines = (self.folder / "outbox.jsonl").read_text().count("\n")
+            seen.append((lines, statuses(sample_store)))
+
+    channel = Watched(config.channel("outbox"), "outbox")
+    plan(sample_store, config, Renderer(config.service.templates), {"outbox": channel}, NOW)
+
+    async def send_all() -> None:
+        try:
+            await dispatch_channel(sample_store, channel, lambda: NOW, retry_policy(config))
+        finally:
+            await channel.close()
+
+    asyncio.run(send_all())
+    # Every batch's lines are written while its posts are still ``sending``.
+    assert [lines for lines, _ in seen] == [20, 40, 58]
+    assert [counts.get("sending") for _, counts in seen] == [20, 20, 18]
+    assert statuses(sample_store) == {"sent": 58}

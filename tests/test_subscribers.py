@@ -73,11 +73,12 @@ def test_add_list_change_remove(sample_store: Store, invoke: Invoke) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.stdout == (  # the no-e-mail-channel warning is on stderr (#20)
-        "subscribed #1 email anna@example.org: weekly, cities: plzen, tallinn, themes: brokerage\n"
+        "subscribed #1 email anna@example.org: weekly, cities: plzen, tallinn, themes: brokerage, language: en\n"
     )
     result = invoke("subscribers", "add", "anna@example.org", "--frequency", "monthly")
     assert (
-        result.stdout == "subscribed #1 email anna@example.org: monthly, cities: all, themes: all\n"
+        result.stdout
+        == "subscribed #1 email anna@example.org: monthly, cities: all, themes: all, language: en\n"
     )
     result = invoke("subscribers", "list", "--format", "json")
     [row] = json.loads(result.output)
@@ -239,7 +240,7 @@ def test_import_csv(sample_store: Store, invoke: Invoke, tmp_path: Path) -> None
         ),
         (
             "email,city\nok@example.org,x\n",
-            "unknown column 'city' (known: email, frequency, cities, themes)",
+            "unknown column 'city' (known: email, frequency, cities, themes, language)",
         ),
         (
             "email,frequency\nok@example.org,daily\n",

@@ -102,7 +102,7 @@ def test_run_once_posts_every_item_to_the_channel_escaped(
     )
     assert sent[0]["text"].startswith("<b>The &lt;co&gt;lab &amp; friends</b>\n")
     assert sent[3]["plain_text"] == (
-        "Policy clinic · Vilnius\n\n2013-03-01 to 2013-03-02 · 40+ participants\n\n"
+        "Policy clinic · Vilnius\n\nMar 1, 2013 to Mar 2, 2013 · 40+ participants\n\n"
         "Cities compared voucher schemes.\n\n#CrossInnovation\n\nhttps://example.org/clinic"
     )
     rows = posts(tg_config)

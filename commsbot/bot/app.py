@@ -37,6 +37,7 @@ from commsbot.channels.telegram import (
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.errors import ConfigError
+from commsbot.i18n import speaker
 from commsbot.store import Store
 from commsbot.store import audience as audience_q
 from commsbot.store import engagement as engagement_q
@@ -98,6 +99,11 @@ def _write_new_salt(path: Path, key: str) -> None:
         raise ConfigError(f"{key}.salt_file: {path}: cannot write a salt: {exc.strerror}") from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _language(user: User | None) -> str | None:
+    """The language the user's Telegram app is set to, when Telegram says."""
+    return user.language_code if user is not None else None
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -255,6 +261,8 @@ class TelegramBot:
             return  # in a group, an unknown bare command is likely another bot's
         # Admin commands only in a private chat: a group would see the outbox.
         admin = chat.type == "private" and user is not None and user.id in self.settings.admins
+        # Every reply to this update, the fair share's too, in the chat's language.
+        self.replies.speak(chat_hash(self._salt, chat.id), _language(user))
         if not await self._within_share(chat.id):
             return
         in_group = chat.type in ("group", "supergroup")
@@ -266,14 +274,18 @@ class TelegramBot:
             self._log_use(name.lower(), chat.id)
             await self._send(chat.id, self.replies.render("group_admins_only"))
             return
-        await self._reply(chat.id, name, message.text[len(raw) :], admin=admin)
+        await self._reply(
+            chat.id, name, message.text[len(raw) :], admin=admin, user_language=_language(user)
+        )
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Plain text in a private chat: point to /help."""
         chat = update.effective_chat
         if chat is None:
             return
-        await self._answer(chat.id, None, "", admin=False)
+        language = _language(update.effective_user)
+        self.replies.speak(chat_hash(self._salt, chat.id), language)
+        await self._answer(chat.id, None, "", admin=False, user_language=language)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A page button under a /practices reply: the same message shows the new page."""
@@ -289,9 +301,11 @@ class TelegramBot:
                 if verdict is Verdict.WARN:
                     await query.answer("Too many taps: wait a little, then try again.")
                 return
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        words = self.replies.speak(chat_hash(self._salt, chat_id), query.from_user.language_code)
         reply = self.replies.page(query.data or "")
         if reply is None or query.message is None:
-            await query.answer("This button no longer works: send /practices again.")
+            await query.answer(words.gettext("This button no longer works: send /practices again."))
             return
         self._log_use("practices", query.message.chat.id)
         await query.answer()
@@ -327,9 +341,11 @@ class TelegramBot:
 
         log.error("bot: handling an update failed", exc_info=context.error)
         if isinstance(update, Update) and update.message is not None and update.effective_chat:
+            words = speaker(_language(update.effective_user), self.config.service.templates)
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(
-                    update.effective_chat.id, "Sorry, that went wrong. Please try again later."
+                    update.effective_chat.id,
+                    words.gettext("Sorry, that went wrong. Please try again later."),
                 )
 
     # -- helpers ------------------------------------------------------------------------
@@ -354,12 +370,35 @@ class TelegramBot:
         member = await chat.get_member(user.id)
         return member.status in ("creator", "administrator")
 
-    async def _answer(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
+    async def _answer(
+        self,
+        chat_id: int,
+        command: str | None,
+        args: str,
+        *,
+        admin: bool,
+        user_language: str | None,
+    ) -> None:
         if await self._within_share(chat_id):
-            await self._reply(chat_id, command, args, admin=admin)
+            await self._reply(chat_id, command, args, admin=admin, user_language=user_language)
 
-    async def _reply(self, chat_id: int, command: str | None, args: str, *, admin: bool) -> None:
-        logged, reply = self.replies.answer(command, args, str(chat_id), admin=admin)
+    async def _reply(
+        self,
+        chat_id: int,
+        command: str | None,
+        args: str,
+        *,
+        admin: bool,
+        user_language: str | None,
+    ) -> None:
+        logged, reply = self.replies.answer(
+            command,
+            args,
+            str(chat_id),
+            admin=admin,
+            chat_key=chat_hash(self._salt, chat_id),
+            user_language=user_language,
+        )
         self._log_use(logged, chat_id)
         await self._send(chat_id, reply)
 

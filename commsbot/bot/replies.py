@@ -2,7 +2,9 @@
 ``templates/bot/`` (HTML, values escaped). No network here: ``commsbot.bot`` carries the
 replies to Telegram, and the benchmark times them as they are.
 
-Every reply is valid Telegram HTML within 4096 characters as Telegram counts them.
+Every reply is valid Telegram HTML within 4096 characters as Telegram counts them, in the
+chat's language: the one it chose with /language, else its user's Telegram language, else
+English (``commsbot.i18n``).
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from commsbot.channels.telegram import TelegramSettings
 from commsbot.clock import Clock
 from commsbot.config import FREQUENCIES, Config
 from commsbot.content.places import Places
+from commsbot.content.translations import for_reader
 from commsbot.errors import CommsbotError, ContentError, TemplateError
+from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
 from commsbot.store import Store, from_iso
 from commsbot.store import answers as answers_q
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
+from commsbot.store import translations as translations_q
 from commsbot.text import (
     is_valid_telegram_html,
     telegram_fit,
@@ -55,26 +60,36 @@ class Command:
     def usage(self) -> str:
         return f"/{self.name} {self.args}".rstrip()
 
+    def translated(self, words: Speaker) -> Command:
+        """The command as a chat user of ``words``' language reads it in /help."""
+        args = words.gettext(self.args) if self.args else ""
+        return Command(self.name, args, words.gettext(self.help), self.admin)
+
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "", "what this bot does"),
-    Command("help", "", "the commands"),
-    Command("practices", "[city] [theme]", "good practices, a page at a time"),
-    Command("practice", "<slug>", "one practice in full"),
-    Command("search", "<words>", "practices that mention all the words"),
-    Command("cities", "", "the partner cities"),
-    Command("themes", "", "the themes"),
-    Command("events", "[upcoming|past]", "the network's events"),
-    Command("outcomes", "", "what the events achieved"),
-    Command("newsletter", "", "the latest newsletter"),
-    Command("subscribe", "[weekly|monthly] [city ...] [theme ...]", "a digest in this chat"),
-    Command("unsubscribe", "", "stop the digest"),
-    Command("subscriptions", "", "what this chat receives"),
-    Command("queue", "", "posts waiting to go out", admin=True),
-    Command("announce", "<text>", "queue an announcement on every channel", admin=True),
-    Command("approve", "<post id>", "approve a post waiting for approval", admin=True),
-    Command("cancel", "<post id>", "cancel a post not yet sent", admin=True),
-    Command("status", "", "the outbox, the channels and the subscribers", admin=True),
+    Command("start", "", N_("what this bot does")),
+    Command("help", "", N_("the commands")),
+    Command("practices", N_("[city] [theme]"), N_("good practices, a page at a time")),
+    Command("practice", N_("<slug>"), N_("one practice in full")),
+    Command("search", N_("<words>"), N_("practices that mention all the words")),
+    Command("cities", "", N_("the partner cities")),
+    Command("themes", "", N_("the themes")),
+    Command("events", N_("[upcoming|past]"), N_("the network's events")),
+    Command("outcomes", "", N_("what the events achieved")),
+    Command("newsletter", "", N_("the latest newsletter")),
+    Command(
+        "subscribe",
+        N_("[weekly|monthly] [city ...] [theme ...]"),
+        N_("a digest in this chat, in its language"),
+    ),
+    Command("unsubscribe", "", N_("stop the digest")),
+    Command("subscriptions", "", N_("what this chat receives")),
+    Command("language", N_("[code]"), N_("the language I answer in")),
+    Command("queue", "", N_("posts waiting to go out"), admin=True),
+    Command("announce", N_("<text>"), N_("queue an announcement on every channel"), admin=True),
+    Command("approve", N_("<post id>"), N_("approve a post waiting for approval"), admin=True),
+    Command("cancel", N_("<post id>"), N_("cancel a post not yet sent"), admin=True),
+    Command("status", "", N_("the outbox, the channels and the subscribers"), admin=True),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 
@@ -96,6 +111,7 @@ class Request:
     args: str  # the text after the command
     chat: str  # the chat id, as subscriptions keep it
     admin: bool
+    chat_key: str = ""  # the chat's salted hash, as its chosen language is kept
 
 
 class Malformed(Exception):
@@ -107,11 +123,16 @@ def clip(text: str, width: int = 80) -> str:
     return truncate(" ".join(text.split()), width, counter=utf16_length)
 
 
-def not_known(places: Places, word: str) -> Malformed:
+def not_known(places: Places, word: str, words: Speaker) -> Malformed:
     """The answer to a word that names no city or theme, with the closest name if any."""
     near = places.near_name(word)
-    hint = f" Did you mean {near}?" if near else " See /cities and /themes."
-    return Malformed(f"I know no city or theme called “{clip(word, 40)}”.{hint}")
+    hint = (
+        words.gettext("Did you mean %(name)s?", name=near)
+        if near
+        else words.gettext("See /cities and /themes.")
+    )
+    known = words.gettext("I know no city or theme called “%(word)s”.", word=clip(word, 40))
+    return Malformed(f"{known} {hint}")
 
 
 def page_data(city: str | None, theme: str | None, page: int) -> str | None:
@@ -144,7 +165,10 @@ class Replies:
         self.clock = clock
         # Chat users subscribe to the digests of the account the bot answers as.
         self.account = bot_account(config)
-        self.renderer = Renderer(config.service.templates)
+        # One renderer per language, made when a chat first speaks it; ``answer`` picks
+        # the chat's (the replies of one call are all in one language).
+        self._renderers: dict[str, Renderer] = {}
+        self.renderer = self.renderer_for("en")
         self._places: tuple[Any, Places] | None = None
         self.handlers: dict[str, Callable[[Request], Reply]] = {
             "start": lambda r: self.render("start"),
@@ -160,6 +184,7 @@ class Replies:
             "subscribe": lambda r: self.subscribe(r.args, r.chat),
             "unsubscribe": lambda r: self.unsubscribe(r.chat),
             "subscriptions": lambda r: self.subscriptions(r.chat),
+            "language": lambda r: self.language(r.args, r.chat_key),
             "queue": lambda r: self.queue(),
             "announce": lambda r: self.announce(r.args),
             "approve": lambda r: self.change_post(r.args, "approve"),
@@ -176,22 +201,51 @@ class Replies:
 
     # -- the way in --------------------------------------------------------------------
 
+    def renderer_for(self, language: str) -> Renderer:
+        if language not in self._renderers:
+            self._renderers[language] = Renderer(self.config.service.templates, language)
+        return self._renderers[language]
+
+    @property
+    def words(self) -> Speaker:
+        """The words of the language being answered in."""
+        return self.renderer.words
+
+    def chat_language(self, chat_key: str, user_language: str | None) -> str:
+        """The chat's chosen language, else its user's Telegram language, else English."""
+        chosen = translations_q.chat_language(self.store, chat_key) if chat_key else None
+        return chosen if chosen in LANGUAGES else negotiate(user_language)
+
+    def speak(self, chat_key: str, user_language: str | None) -> Speaker:
+        """Answer the chat in its language from now on (until the next ``speak``)."""
+        self.renderer = self.renderer_for(self.chat_language(chat_key, user_language))
+        return self.words
+
     def answer(
-        self, command: str | None, args: str, chat: str, *, admin: bool
+        self,
+        command: str | None,
+        args: str,
+        chat: str,
+        *,
+        admin: bool,
+        chat_key: str = "",
+        user_language: str | None = None,
     ) -> tuple[str, Reply]:
-        """(the command as logged, the reply) for a command and the text after it.
+        """(the command as logged, the reply) for a command and the text after it, in the
+        chat's language (see ``chat_language``).
 
         An admin command from anyone else gets the reply an unknown command gets.
         """
+        self.speak(chat_key, user_language)
         # NUL and other control characters mean nothing in a command and break FTS5 quoting.
         args = without_controls(args)
         spec = BY_NAME.get((command or "").lower())
         if spec is None or (spec.admin and not admin):
             return "unknown", self.render("unknown", command=clip(command, 40) if command else None)
         try:
-            reply = self.handlers[spec.name](Request(args.strip(), chat, admin))
+            reply = self.handlers[spec.name](Request(args.strip(), chat, admin, chat_key))
         except Malformed as exc:
-            reply = self.render("usage", command=spec, problem=str(exc))
+            reply = self.render("usage", command=spec.translated(self.words), problem=str(exc))
         except CommsbotError as exc:
             reply = self.render("problem", command=spec, problem=str(exc))
         return spec.name, reply
@@ -207,19 +261,36 @@ class Replies:
         ("CET"), as every command shows it."""
         return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M %Z")
 
+    def language(self, args: str, chat_key: str) -> Reply:
+        """/language shows the chat's language; /language xx changes it."""
+        code = args.strip().lower()
+        if not code:
+            return self.render(
+                "language", language=self.words.language, languages=LANGUAGES, changed=False
+            )
+        if code not in LANGUAGES or not chat_key:
+            raise Malformed(
+                self.words.gettext(
+                    "I speak these languages: %(codes)s.", codes=", ".join(LANGUAGES)
+                )
+            )
+        translations_q.set_chat_language(self.store, chat_key, code, self.clock())
+        self.renderer = self.renderer_for(code)
+        return self.render("language", language=code, languages=LANGUAGES, changed=True)
+
     # -- for everyone --------------------------------------------------------------------
 
     def help(self, *, admin: bool) -> Reply:
-        shown = [c for c in COMMANDS if admin or not c.admin]
+        shown = [c.translated(self.words) for c in COMMANDS if admin or not c.admin]
         return self.render("help", commands=shown, admin=admin)
 
     def practices(self, args: str) -> Reply:
         places = self.places()
         cities, themes, unknown = places.parse(args.split())
         if unknown:
-            raise not_known(places, unknown[0])
+            raise not_known(places, unknown[0], self.words)
         if len(cities) > 1 or len(themes) > 1:
-            raise Malformed("Give one city and one theme at most.")
+            raise Malformed(self.words.gettext("Give one city and one theme at most."))
         return self.practices_page(
             cities[0] if cities else None, themes[0] if themes else None, 1, places
         )
@@ -238,14 +309,14 @@ class Replies:
         if page > pages:  # a button from before some practices were removed
             return self.practices_page(city, theme, pages, places)
         buttons = []
-        for label, target in (("◀ Previous", page - 1), ("Next ▶", page + 1)):
+        for label, target in ((N_("◀ Previous"), page - 1), (N_("Next ▶"), page + 1)):
             data = page_data(city, theme, target)
             if 1 <= target <= pages and data:
-                buttons.append(Button(label, data))
+                buttons.append(Button(self.words.gettext(label), data))
         return self.render(
             "practices",
             buttons,
-            practices=rows,
+            practices=self.localize("practice", rows),
             total=total,
             page=page,
             pages=pages,
@@ -270,25 +341,33 @@ class Replies:
         places = self.places()
         return self.render(
             "practice",
-            item=item,
+            item=self.localize("practice", [item])[0],
             city=places.cities.get(item["city"]),
             theme=places.themes.get(item["theme"]),
         )
 
     def search(self, args: str) -> Reply:
         # A bounded number of bounded words: FTS work stays small whatever is typed.
-        words = " ".join(w[:64] for w in args.split()[:SEARCH_WORDS])
-        if not words:
+        typed = [w[:64] for w in args.split()[:SEARCH_WORDS]]
+        if not typed:
             raise Malformed("")
-        found = answers_q.search_practices(self.store, words, SEARCH_LIMIT)
         places = self.places()
+        cities, words = places.split_cities(typed)
+        found = answers_q.search_practices(self.store, " ".join(words), SEARCH_LIMIT, cities)
         return self.render(
             "search",
             query=clip(args),
-            practices=found,
+            practices=self.localize("practice", found),
             cities=places.cities,
             themes=places.themes,
         )
+
+    def localize(self, item_type: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows in the chat's language where they have a translation, else as they are."""
+        by_id = translations_q.of_items(self.store, item_type, [r["id"] for r in rows])
+        if not by_id:  # the common case costs one indexed query
+            return rows
+        return [for_reader(r, by_id.get(r["id"], {}), self.words.language) for r in rows]
 
     def cities(self) -> Reply:
         counts = answers_q.practice_counts(self.store, "city")
@@ -305,12 +384,16 @@ class Replies:
         today = self.clock().astimezone(self.config.zone).date().isoformat()
         rows = answers_q.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
         places = self.places()
-        return self.render("events", events=rows, which=which, cities=places.cities)
+        return self.render(
+            "events", events=self.localize("event", rows), which=which, cities=places.cities
+        )
 
     def outcomes(self) -> Reply:
         rows, totals = answers_q.outcomes(self.store, OUTCOMES_LIMIT)
         places = self.places()
-        return self.render("outcomes", events=rows, totals=totals, cities=places.cities)
+        return self.render(
+            "outcomes", events=self.localize("event", rows), totals=totals, cities=places.cities
+        )
 
     def newsletter(self) -> Reply:
         return self.render("newsletter", newsletter=answers_q.latest_newsletter(self.store))
@@ -321,13 +404,12 @@ class Replies:
         words = args.split()
         frequencies = [w.lower() for w in words if w.lower() in FREQUENCIES]
         if len(frequencies) > 1:
-            raise Malformed("Choose weekly or monthly, not both.")
+            raise Malformed(self.words.gettext("Choose weekly or monthly, not both."))
         places = self.places()
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
-            raise not_known(places, unknown[0])
-        before = audience_q.get_subscriber(self.store, "telegram", chat)
-        if before is None:
+            raise not_known(places, unknown[0], self.words)
+        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
             self._pace_new_subscription()
         row = audience_q.upsert_subscriber(
             self.store,
@@ -337,13 +419,9 @@ class Replies:
             cities,
             themes,
             self.clock(),
+            language=self.words.language,
         )
-        # A chat has one subscription: another frequency replaces it, and the reply says so.
-        replaced = None
-        active = before is not None and before["status"] == "active"
-        if active and before is not None and before["frequency"] != row["frequency"]:
-            replaced = before["frequency"]
-        return self.render("subscribed", subscriber=self._described(row, places), replaced=replaced)
+        return self.render("subscribed", subscriber=self._described(row, places))
 
     def _pace_new_subscription(self) -> None:
         """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
@@ -406,7 +484,13 @@ class Replies:
             raise Malformed("No channel is enabled in the config.")
         # queue_ops decides whether it waits for approval; the reply says what it decided.
         ids = queue_ops.announce(
-            self.store, self.config, channels, args, at=self.clock(), next_slot=True
+            self.store,
+            self.config,
+            channels,
+            args,
+            at=self.clock(),
+            next_slot=True,
+            actor="telegram bot",
         )
         posts = [queue_ops.require_post(self.store, post_id) for post_id in ids]
         for post in posts:
@@ -423,7 +507,7 @@ class Replies:
         if post_id is None:  # beyond any stored id
             raise ContentError(f"no post with id {clip(words[0], 30)}")
         change = queue_ops.approve if action == "approve" else queue_ops.cancel
-        post = change(self.store, post_id, self.clock())
+        post = change(self.store, post_id, self.clock(), actor="telegram bot")
         return self.render(
             "post_changed", post=post, action=action, when=self.local(post["not_before"])
         )

@@ -47,6 +47,8 @@ from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import graphemes
 
 Markup = Literal["plain", "html"]
+# The network's ten languages (#19), an account's ``languages``; ``commsbot.i18n`` speaks them.
+Language = Literal["en", "nl", "it", "de", "et", "pl", "lt", "sv", "pt", "cs"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class ChannelSettings:
     cities: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
     content_types: tuple[str, ...] = ()
-    # The item's own language (ISO 639-1, e.g. "pl").
+    # The languages this account posts in (ISO 639-1, e.g. "pl"): an item goes out in the
+    # first of them it is written or translated in, tagged with it (#19).
     languages: tuple[str, ...] = ()
     # Feed URLs (as in [[feeds]]): only news and newsletters read from these.
     feeds: tuple[str, ...] = ()
@@ -81,6 +84,10 @@ class ChannelSettings:
     # This channel's own backlog policy (posting.backlog when unset): the outbox is a
     # preview, so the example config lets the sample reach it at once.
     backlog: Literal["post", "approve", "skip"] | None = None
+    # An item in none of ``languages`` (neither written nor translated in one): skip it (the
+    # filter keeps it out), post the original under its own language tag, or hold it for
+    # approval with the reason (#19).
+    missing_translation: Literal["skip", "original", "approve"] = "original"
 
     def check(self) -> str | None:
         """What is wrong with these settings as a whole ("key: problem"), or None."""
@@ -293,6 +300,10 @@ class Channel(ABC):
 
     async def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections; default: nothing to do."""
+
+    async def flush(self) -> None:  # noqa: B027  (optional hook)
+        """Finish what the sends of a batch left buffered; called after each batch, before
+        its outcomes are recorded. Default: nothing is buffered."""
 
     @abstractmethod
     async def send(self, post: Rendered) -> Delivery:

@@ -274,8 +274,11 @@ class EmailChannel(Channel):
         # Bodies are encoded 7-bit safe (quoted-printable or base64, 76-character lines),
         # so no server needs 8BITMIME.
         msg = EmailMessage(policy=SMTP.clone(cte_type="7bit"))
+        # Content-* headers (Content-Language) go on after the body: set_content drops them.
+        content = {k: v for k, v in headers.items() if k.lower().startswith("content-")}
         for key, value in headers.items():
-            msg[key] = value
+            if key not in content:
+                msg[key] = value
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = make_msgid(
             idstring=f"digest-{message.ref}", domain=sender.rpartition("@")[2]
@@ -283,6 +286,8 @@ class EmailChannel(Channel):
         msg.set_content(message.text)
         if message.html:
             msg.add_alternative(message.html, subtype="html")
+        for key, value in content.items():
+            msg[key] = value
         # Headers are written up to RFC 5322's 998 characters a line: folded at 78, a long
         # unsubscribe link would be turned into encoded-words no mail client can use.
         return msg.as_bytes(policy=SMTP.clone(cte_type="7bit", max_line_length=998))

@@ -7,6 +7,7 @@ a comms officer can read exactly what would have gone out.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from commsbot.channels.base import Channel, ChannelSettings, Delivery, Rendered
+
+log = logging.getLogger("commsbot.channels.outbox")
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,19 @@ class OutboxChannel(Channel):
 
     async def close(self) -> None:
         if self._log is not None:
+            # Dispatch flushed each batch: closing has nothing left to write.
             self._log.close()
             self._log = None
+
+    async def flush(self) -> None:
+        """Append the batch's log lines: one write for the batch, not one per post."""
+        if self._log is None:
+            return
+        try:
+            self._log.flush()
+        except OSError as exc:
+            # The posts' files are written, so they are sent; only the log lost lines.
+            log.error("outbox %s: log lines not written: %s", self.folder, exc.strerror or exc)
 
     async def send(self, post: Rendered) -> Delivery:
         # Local files are cheap: writing them on the loop costs less than a thread hop.
@@ -67,8 +81,9 @@ class OutboxChannel(Channel):
             if self._log is None:
                 # Opened on first use, so a broken folder is a retryable send, not a crash.
                 self.folder.mkdir(parents=True, exist_ok=True)
+                # Block-buffered: dispatch calls flush() once per batch.
                 self._log = open(  # noqa: SIM115  (kept open across sends, closed in close())
-                    self.folder / "outbox.jsonl", "a", encoding="utf-8", buffering=1
+                    self.folder / "outbox.jsonl", "a", encoding="utf-8"
                 )
             body = "\n\n".join((post.text, *post.thread)) + "\n"
             # os.open/os.write: half the cost of open() and a text wrapper per file.

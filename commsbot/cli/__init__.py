@@ -13,6 +13,7 @@ from commsbot.cli import (  # noqa: F401  (registration)
     stats_cmds,
     store_cmds,
     subscriber_cmds,
+    web_cmds,
 )
 from commsbot.cli.base import cli
 

@@ -24,8 +24,9 @@ from commsbot.cli.base import (
     progress_bar,
 )
 from commsbot.clock import utcnow
-from commsbot.content.types import TYPES, ContentType
+from commsbot.content.types import TRANSLATED_FIELDS, TYPES, ContentType
 from commsbot.errors import ContentError, TemplateError
+from commsbot.i18n import LANGUAGES
 
 
 def _field_options(ctype: ContentType) -> list[click.Option]:
@@ -119,7 +120,9 @@ def _content_group(ctype: ContentType) -> click.Group:
         filters = {
             k: v for k, v in values.items() if k in ("city", "theme", "kind", "status") and v
         }
-        items = matching(app.store, ctype, filters, values["limit"])
+        items = matching(
+            app.store, ctype, filters, values["limit"], search=values.get("search") or None
+        )
         fmt = values["fmt"]
         if fmt == "json":
             click.echo(json.dumps(items, ensure_ascii=False, indent=2, default=str))
@@ -137,20 +140,89 @@ def _content_group(ctype: ContentType) -> click.Group:
     for key in ("city", "theme", "kind"):
         if key in ctype.names:
             list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
+    if ctype.name == "practice":
+        list_params.insert(
+            0,
+            click.Option(
+                ["--search"],
+                help="Only those that mention all these words, in any of their languages; "
+                "a city's name in any language (Pilsen, Warschau) names the city.",
+            ),
+        )
     group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
 
     def show(slug: str, fmt: str) -> None:
         from commsbot.content.items import require_item
+        from commsbot.content.translations import translations_of
 
         app = click.get_current_context().ensure_object(App)
         item = require_item(app.store, ctype, slug)
+        translations = translations_of(app.store, ctype, item["id"])
+        original = item.get("language", "en")
+        if fmt == "json":
+            item["translations"] = translations
+        else:
+            # Which languages a reader can have it in; drafts marked as the samples they are.
+            item["languages"] = [f"{original} (original)"] + [
+                f"{lang} (sample)" if fields["sample"] else lang
+                for lang, fields in translations.items()
+            ]
         _show(item, fmt)
 
     show_params: list[click.Parameter] = [
         click.Argument(["slug"]),
         format_param("text", "json"),
     ]
-    group.add_command(_command("show", show, show_params, f"Show one {ctype.name}."))
+    group.add_command(
+        _command("show", show, show_params, f"Show one {ctype.name}, with the languages it has.")
+    )
+
+    def translate(slug: str, language: str, remove: bool, **fields: str | None) -> None:
+        from commsbot.content.translations import remove_translation
+        from commsbot.content.translations import translate as add_translation
+
+        app = click.get_current_context().ensure_object(App)
+        given = {k: v for k, v in fields.items() if v is not None}
+        if remove:
+            if given:
+                raise click.UsageError("--remove takes no field flags")
+            remove_translation(app.store, ctype, slug, language)
+            click.echo(f"removed the {language} translation of {ctype.name} {slug}")
+            return
+        if not given:
+            raise click.UsageError(
+                "nothing to translate: give at least one of "
+                + ", ".join("--" + f.replace("_", "-") for f in TRANSLATED_FIELDS[ctype.name])
+            )
+        found = add_translation(app.store, ctype, slug, language, given, utcnow())
+        click.echo(
+            f"{ctype.name} {slug} in {language}: {', '.join(sorted(given))} "
+            f"(languages: {', '.join(found)})"
+        )
+
+    translate_params: list[click.Parameter] = [
+        click.Argument(["slug"]),
+        click.Option(
+            ["--lang", "language"],
+            required=True,
+            type=click.Choice(LANGUAGES, case_sensitive=False),
+            help="The translation's language.",
+        ),
+        click.Option(["--remove"], is_flag=True, help="Remove this language's translation."),
+        *(
+            click.Option(["--" + f.replace("_", "-"), f], help=f"The {f.replace('_', ' ')}.")
+            for f in TRANSLATED_FIELDS[ctype.name]
+        ),
+    ]
+    group.add_command(
+        _command(
+            "translate",
+            translate,
+            translate_params,
+            f"Add or change a {ctype.name}'s translation into a language (fields not given "
+            "keep their translation, or show the original).",
+        )
+    )
 
     def edit(item_slug: str, **values: Any) -> None:
         from commsbot.content.items import edit_item

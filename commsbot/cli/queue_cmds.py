@@ -341,6 +341,7 @@ def queue_list(
 @pass_app
 def queue_show(app: App, post_id: int) -> None:
     """Show one post: its state, exact text and history."""
+    from commsbot.posting import queue as queue_ops
     from commsbot.posting.queue import require_post
 
     post = require_post(app.store, post_id)
@@ -353,6 +354,12 @@ def queue_show(app: App, post_id: int) -> None:
         click.echo(f"{'thread':16} {len(payload['thread'])} more part(s)")
     click.echo("")
     click.echo(text)
+    click.echo("")
+    click.echo("history:")
+    for step in queue_ops.history(app.store, post_id):
+        when = local_time(step["at"], app.config.zone)
+        detail = f" ({step['detail']})" if step["detail"] else ""
+        click.echo(f"  {when}  {step['action']} by {step['actor']}{detail}")
 
 
 class PostIds(click.ParamType[list[int]]):
@@ -452,6 +459,22 @@ def queue_cancel(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> 
         return f"post {post_id} cancelled"
 
     _each_post(_chosen_posts(app, ranges, all_pending), act)
+
+
+@queue.command("restore")
+@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@pass_app
+def queue_restore(app: App, post_ids: tuple[int, ...]) -> None:
+    """Undo a cancel: each post waits for approval again or is queued in its next slot."""
+    from commsbot.posting.queue import restore
+
+    for post_id in post_ids:
+        post = restore(app.store, app.config, post_id, utcnow())
+        if post["status"] == "pending_approval":
+            click.echo(f"post {post_id} restored: waiting for approval")
+        else:
+            when = local_time(post["not_before"], app.config.zone)
+            click.echo(f"post {post_id} restored: queued for {post['channel']} at {when}")
 
 
 @queue.command("retry")

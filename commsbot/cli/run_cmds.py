@@ -92,14 +92,16 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
         from commsbot.service import logs
-        from commsbot.service.process import run_service
+        from commsbot.service.process import PARTS, Part, run_service
+        from commsbot.web.server import needs_web
 
         config = app.config
         # A service logs what it does by default: one line per action.
         level = logging.DEBUG if app.verbose else logging.ERROR if app.quiet else logging.INFO
         json_lines = app.log_json or config.service.log_format == "json"
         logs.setup(level, json_lines=json_lines)
-        run_service(config)
+        console = Part("web-console", "commsbot.web.server:web_part", needs_web)
+        run_service(config, (*PARTS, console))
         return
     with StoreLock(app.config.store.path, "commsbot run --once"):
         _run_once(app, as_json)

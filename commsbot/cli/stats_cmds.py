@@ -22,6 +22,7 @@ from commsbot.cli.base import (
     format_option,
     pass_app,
 )
+from commsbot.i18n import LANGUAGES
 
 if TYPE_CHECKING:
     from commsbot.insights.stats import Group, Period, PostFigures
@@ -306,8 +307,18 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
 )
 @period_options
 @click.option("--top", type=POSITIVE_INT, default=10, show_default=True, help="Top posts to list.")
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="The report's language: labels, dates and numbers.",
+)
 @pass_app
-def report(app: App, html_path: Path, since: date | None, until: date | None, top: int) -> None:
+def report(
+    app: App, html_path: Path, since: date | None, until: date | None, top: int, language: str
+) -> None:
     """Write the engagement report: one HTML file with charts and tables, no external requests.
 
     It includes the movement: campaign hashtags, mentions and audience growth."""
@@ -322,6 +333,7 @@ def report(app: App, html_path: Path, since: date | None, until: date | None, to
         templates=app.config.service.templates,
         hashtags=app.config.movement.hashtags,
         digest_channels=_digest_accounts(app),
+        language=language,
     )
     try:
         html_path.write_text(html, encoding="utf-8")

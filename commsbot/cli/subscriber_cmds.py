@@ -17,6 +17,7 @@ from commsbot.cli.base import (
     pass_app,
 )
 from commsbot.clock import utcnow
+from commsbot.i18n import LANGUAGES
 
 
 def _describe(subscriber: dict[str, object]) -> str:
@@ -50,6 +51,11 @@ def subscribers() -> None:
 @click.option("--city", "cities", multiple=True, help="Only these cities (repeat; names or slugs).")
 @click.option("--theme", "themes", multiple=True, help="Only these themes (repeat).")
 @channel_option("channel", default="email", show_default=True, help="The e-mail account.")
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES, case_sensitive=False),
+    help="The digest's language (default: English; unchanged for an existing address).",
+)
 @pass_app
 def subscribers_add(
     app: App,
@@ -58,17 +64,25 @@ def subscribers_add(
     cities: tuple[str, ...],
     themes: tuple[str, ...],
     channel: str,
+    language: str | None,
 ) -> None:
     """Subscribe EMAIL to a digest; for an existing address, change its choices."""
     from commsbot.digests.subscribers import add_email
 
     found = add_email(
-        app.store, email, frequency, cities, themes, utcnow(), _email_account(app, channel)
+        app.store,
+        email,
+        frequency,
+        cities,
+        themes,
+        utcnow(),
+        _email_account(app, channel),
+        language=language,
     )
     click.echo(
         f"subscribed {_describe(found)}: {found['frequency']}, "
         f"cities: {', '.join(found['cities']) or 'all'}, "
-        f"themes: {', '.join(found['themes']) or 'all'}"
+        f"themes: {', '.join(found['themes']) or 'all'}, language: {found['language']}"
     )
     if not app.config.enabled_accounts("email"):
         click.echo(
@@ -109,7 +123,17 @@ def subscribers_list(
         r["themes"] = ", ".join(r["themes"]) or "all"
     echo_table(
         rows,
-        ["id", "channel", "address", "frequency", "cities", "themes", "status", "created_at"],
+        [
+            "id",
+            "channel",
+            "address",
+            "frequency",
+            "cities",
+            "themes",
+            "language",
+            "status",
+            "created_at",
+        ],
     )
 
 

@@ -20,9 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from commsbot.content.places import Places
+from commsbot.content.translations import split_row
 from commsbot.content.types import (
     PLURALS,
     SLUG_RE,
+    TRANSLATED_FIELDS,
     TYPES,
     ContentType,
     Field,
@@ -30,7 +32,9 @@ from commsbot.content.types import (
 )
 from commsbot.errors import ContentError, StoreError
 from commsbot.store import Store
+from commsbot.store import answers as answers_q
 from commsbot.store import content as q
+from commsbot.store import translations as translations_q
 from commsbot.text import slugify
 from commsbot.text.user_input import whole_number
 
@@ -137,10 +141,38 @@ def add_items(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
     """Validate all, then insert all in one transaction. Returns (added, skipped reasons)."""
-    clean, skipped = prepare_items(
+    clean, skipped, translated = prepare_items(
         store, ctype, raw_items, skip_invalid=skip_invalid, progress=progress
     )
-    return q.insert_items(store, ctype.name, clean, now), skipped
+    return insert_prepared(store, ctype.name, clean, translated, now), skipped
+
+
+# A slug's translations by language: {"pl": {"title": ..., "summary": ...}}.
+Translated = dict[str, dict[str, dict[str, str]]]
+
+
+def insert_prepared(
+    store: Store,
+    item_type: str,
+    clean: Sequence[dict[str, Any]],
+    translated: Translated,
+    now: datetime,
+) -> int:
+    """Insert prepared items with their translations, in one transaction."""
+    mine = {i["slug"] for i in clean} & set(translated)
+    if not mine:
+        return q.insert_items(store, item_type, clean, now)
+    with store.write():
+        added = q.insert_items(store, item_type, clean, now)
+        ids = q.ids_by_slug(store, item_type, sorted(mine))
+        # The sample network's translations are drafts of the team, like its practices.
+        sample = {i["slug"] for i in clean if i.get("example")}
+        for slug in mine:
+            for lang, fields in translated[slug].items():
+                translations_q.put_translation(
+                    store, item_type, ids[slug], lang, fields, now, sample=slug in sample
+                )
+    return added
 
 
 def prepare_items(
@@ -151,23 +183,33 @@ def prepare_items(
     ref: Places | None = None,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Validate items and check their slugs are new, writing nothing: (clean, skipped)."""
+) -> tuple[list[dict[str, Any]], list[str], Translated]:
+    """Validate items and check their slugs are new, writing nothing: (clean, skipped,
+    the translations of the clean items by slug)."""
     ref = ref or Places.load(store)
     clean: list[dict[str, Any]] = []
     skipped: list[str] = []
     seen: dict[str, str] = {}
+    translated: Translated = {}
     for n, (where, data) in enumerate(raw_items, start=1):
         if progress is not None and n % 100 == 0:
             progress(100)
         try:
-            item = validate(ctype, data, ref, where)
+            own, translations = split_row(ctype, data, where)
+            item = validate(ctype, own, ref, where)
+            if item.get("language", "en") in translations:
+                raise ContentError(
+                    f"{where}: translations: {item.get('language', 'en')} is the item's own "
+                    "language"
+                )
             if item["slug"] in seen:
                 raise ContentError(
                     f"{where}: slug {item['slug']!r} is also used by {seen[item['slug']]}"
                 )
             seen[item["slug"]] = where
             clean.append(item)
+            if translations:
+                translated[item["slug"]] = translations
         except ContentError as exc:
             if not skip_invalid:
                 raise
@@ -183,7 +225,7 @@ def prepare_items(
             raise ContentError(messages[0])
         skipped.extend(messages)
         clean = [i for i in clean if i["slug"] not in taken]
-    return clean, skipped
+    return clean, skipped, translated
 
 
 def edit_item(
@@ -216,20 +258,43 @@ def count(store: Store, type_name: str) -> int:
     return q.count(store, type_name)
 
 
+# How many items a search lists when no --limit is given.
+SEARCH_LIMIT = 50
+
+
 def list_items(
-    store: Store, ctype: ContentType, filters: dict[str, Any], limit: int
+    store: Store,
+    ctype: ContentType,
+    filters: dict[str, Any],
+    limit: int,
+    *,
+    search: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Items of a type matching ``filters`` (a city or theme by slug, name or local name)."""
+    """Items of a type matching ``filters`` (a city or theme by slug, name, local name or
+    exonym); with ``search``, the published practices found as the bot's /search finds
+    them (in any of their languages), within the filters."""
     wanted = dict(filters)
-    if "city" in wanted or "theme" in wanted:
-        ref = Places.load(store)
-        for key in ("city", "theme"):
-            if key in wanted:
-                try:
-                    wanted[key] = ref.resolve(key, wanted[key])
-                except ValueError as exc:
-                    raise ContentError(f"--{key}: {exc}") from None
-    return q.list_items(store, ctype.name, filters=wanted, limit=limit)
+    places = Places.load(store)
+    for key in ("city", "theme"):
+        if key in wanted:
+            try:
+                wanted[key] = places.resolve(key, wanted[key])
+            except ValueError as exc:
+                raise ContentError(f"--{key}: {exc}") from None
+    if search is None:
+        return q.list_items(store, ctype.name, filters=wanted, limit=limit)
+    cities, rest = places.split_cities(search.split())
+    if wanted.get("city"):
+        cities = [c for c in cities if c == wanted["city"]] if cities else [wanted["city"]]
+        if not cities:
+            return []
+    found = answers_q.search_practices(store, " ".join(rest), limit or SEARCH_LIMIT, cities)
+    items = [q.get_item_by_id(store, "practice", row["id"]) for row in found]
+    return [
+        i
+        for i in items
+        if i is not None and all(i.get(k) == v for k, v in wanted.items() if k != "city")
+    ]
 
 
 def remove_item(store: Store, ctype: ContentType, item_id: int, now: datetime) -> int:
@@ -393,16 +458,17 @@ def import_file(
             raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
     added: dict[str, int] = {}
     skipped: list[str] = []
-    total = sum(len(clean) for clean, _ in prepared.values())
+    total = sum(len(clean) for clean, _, _ in prepared.values())
     done = 0
-    for name, (clean, skip) in prepared.items():
+    for name, (clean, skip, translated) in prepared.items():
         added[name] = 0
         skipped.extend(skip)
         for start in range(0, len(clean), IMPORT_BATCH):
             if done:
                 time.sleep(IMPORT_PAUSE_SECONDS)  # a window for writers waiting on the lock
             try:
-                written = q.insert_items(store, name, clean[start : start + IMPORT_BATCH], now)
+                batch = clean[start : start + IMPORT_BATCH]
+                written = insert_prepared(store, name, batch, translated, now)
             except (StoreError, sqlite3.IntegrityError) as exc:
                 raise ContentError(_partial(path, exc, done, total)) from None
             added[name] += written
@@ -436,20 +502,35 @@ def export_data(store: Store, types: Iterable[str] | None = None) -> dict[str, A
     }
     for name in chosen:
         ctype = TYPES[name]
-        data[ctype.plural] = [
-            {k: v for k, v in item.items() if k not in EXPORT_DROP}
-            for item in q.list_items(store, name)
-        ]
+        items = q.list_items(store, name)
+        translations = translations_q.of_items(store, name, [i["id"] for i in items])
+        rows = []
+        for item in items:
+            row = {k: v for k, v in item.items() if k not in EXPORT_DROP}
+            if item["id"] in translations:
+                row["translations"] = {
+                    lang: {k: v for k, v in fields.items() if k != "sample"}
+                    for lang, fields in translations[item["id"]].items()
+                }
+            rows.append(row)
+        data[ctype.plural] = rows
     return data
 
 
 def export_csv(store: Store, type_name: str) -> str:
+    """One type as CSV; translations as ``title_pl``-style columns, for languages in use."""
     ctype = content_type(type_name)
+    items = q.list_items(store, ctype.name)
+    translations = translations_q.of_items(store, ctype.name, [i["id"] for i in items])
+    used = sorted({lang for by_lang in translations.values() for lang in by_lang})
+    extra = [f"{f}_{lang}" for lang in used for f in TRANSLATED_FIELDS.get(ctype.name, ())]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=ctype.names, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=[*ctype.names, *extra], lineterminator="\n")
     writer.writeheader()
-    for item in q.list_items(store, ctype.name):
+    for item in items:
         row = {k: item.get(k) for k in ctype.names}
+        for lang, fields in translations.get(item["id"], {}).items():
+            row.update({f"{k}_{lang}": v for k, v in fields.items() if k != "sample"})
         for f in ctype.fields:
             if f.kind == "list":
                 row[f.name] = ";".join(row[f.name] or [])

@@ -37,7 +37,8 @@ class Places:
         keys: dict[str, tuple[Kind, str]] = {}
         for kind, table in (("city", cities), ("theme", themes)):
             for slug, row in table.items():
-                for name in (slug, row["name"], row.get("local_name") or ""):
+                names = [slug, row["name"], row.get("local_name") or "", *row.get("aliases", ())]
+                for name in names:
                     if slugify(name):
                         keys.setdefault(slugify(name), (kind, slug))
         return cls(cities, themes, keys)
@@ -71,8 +72,9 @@ class Places:
         for slug, row in table.items():
             if lowered in (row["name"].lower(), slugify(row["name"]), slug):
                 return slug
-        for slug, row in table.items():  # a local name such as Warszawa
-            if (row.get("local_name") or "").lower() == lowered and lowered:
+        for slug, row in table.items():  # a local name (Warszawa) or an exonym (Pilsen)
+            others = [row.get("local_name") or "", *row.get("aliases", ())]
+            if lowered and lowered in (name.lower() for name in others):
                 return slug
         by_name = {row["name"].lower(): slug for slug, row in table.items()}
         candidates = list(table) + list(by_name)
@@ -84,6 +86,19 @@ class Places:
             else f" (known: {', '.join(sorted(table))})"
         )
         raise ValueError(f"unknown {kind} {value!r}{hint}")
+
+    def split_cities(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(cities named by single words, in any of their names; the other words)."""
+        cities: list[str] = []
+        rest: list[str] = []
+        for word in words:
+            found = self.keys.get(slugify(word))
+            if found is not None and found[0] == "city":
+                if found[1] not in cities:
+                    cities.append(found[1])
+            else:
+                rest.append(word)
+        return cities, rest
 
     def parse(self, words: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
         """(cities, themes, words not understood); names of several words are matched whole."""

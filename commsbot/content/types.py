@@ -132,6 +132,15 @@ TYPES: dict[str, ContentType] = {
 }
 PLURALS = {t.plural: t.name for t in TYPES.values()}
 
+# The text fields each type's translations may carry (an item keeps its original language
+# in ``language``; practices' image alt text exists only in translations and posts).
+TRANSLATED_FIELDS: dict[str, tuple[str, ...]] = {
+    "practice": ("title", "summary", "body", "image_alt"),
+    "event": ("title", "outcome"),
+    "newsletter": ("title", "summary", "body"),
+    "news": ("title", "summary"),
+}
+
 
 def content_type(name: str) -> ContentType:
     key = PLURALS.get(name, name)

@@ -23,15 +23,18 @@ from zoneinfo import ZoneInfo
 
 from commsbot.channels.email import EmailChannel
 from commsbot.content.places import Places
+from commsbot.content.translations import for_reader
 from commsbot.errors import ContentError, TemplateError
 from commsbot.render import LINK_FIELD, SLOT_MARK, Slot
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
+from commsbot.store import translations as translations_q
 from commsbot.text import public_text
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
     from commsbot.config import Config
+    from commsbot.i18n import Speaker
     from commsbot.render import Renderer
 
 TELEGRAM_LIMIT = 4096
@@ -51,6 +54,20 @@ class Period:
     label: str  # 2026-W48 or 2026-11
     start: datetime  # aware, in the service's zone
     end: datetime
+
+    def title_in(self, words: Speaker) -> str:
+        """The period as a reader of ``words``' language names it ("Woche 48, 23.-29. Nov.")."""
+        from babel.dates import format_date, format_interval
+
+        if words.language == "en":  # the long English form digests have always had
+            return self.title
+        if self.frequency == "weekly":
+            last = (self.end - timedelta(days=1)).date()
+            span = format_interval(self.start.date(), last, "yMMMMd", locale=words.locale)
+            return words.gettext(
+                "Week %(number)d, %(span)s", number=int(self.label.split("W")[1]), span=span
+            )
+        return format_date(self.start.date(), "LLLL y", locale=words.locale)
 
     @property
     def title(self) -> str:
@@ -129,13 +146,21 @@ def last_complete(frequency: str, now: datetime, zone: ZoneInfo) -> Period:
 
 @dataclass
 class Contents:
-    """Items that became new in a window, by item type, each with its ``new_at``."""
+    """Items that became new in a window, by item type, each with its ``new_at``, and
+    their translations (type -> item id -> language -> fields)."""
 
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    translations: dict[str, dict[int, dict[str, dict[str, Any]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store, since: datetime, until: datetime) -> Contents:
-        return cls(q.new_items(store, since, until))
+        items = q.new_items(store, since, until)
+        translations = {
+            kind: translations_q.of_items(store, kind, [i["id"] for i in rows])
+            for kind, rows in items.items()
+            if rows
+        }
+        return cls(items, translations)
 
     def total(self) -> int:
         return sum(len(v) for v in self.items.values())
@@ -155,7 +180,8 @@ class Contents:
                     and not (themes and i.get("theme") and i["theme"] not in themes)
                 ]
                 for kind, items in self.items.items()
-            }
+            },
+            self.translations,
         )
 
 
@@ -203,21 +229,24 @@ class DigestRenderer:
             sections.append(
                 {
                     "kind": kind,
-                    "entries": [self._entry(kind, i) for i in shown],
+                    "entries": [
+                        self._entry(kind, i, contents.translations.get(kind, {})) for i in shown
+                    ],
                     "more": len(items) - len(shown),
                 }
             )
         zone = self.config.zone
+        words = self.renderer.words
         return {
             "title": self.config.digest.title,
             "period": {
                 "label": self.period.label,
-                "title": self.period.title,
+                "title": self.period.title_in(words),
                 "frequency": self.period.frequency,
                 "start": self.period.start.date().isoformat(),
                 "end": (self.period.end - timedelta(days=1)).date().isoformat(),
             },
-            "since": since.astimezone(zone).date().isoformat(),
+            "since": words.date(since.astimezone(zone).date()),
             "sections": sections,
             "total": contents.total(),
             "subscriber": {
@@ -232,9 +261,20 @@ class DigestRenderer:
         found = table.get(slug)
         return str(found["name"]) if found else slug
 
-    def _entry(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
-        context = self.lookup.context(item)
+    def _entry(
+        self, kind: str, item: dict[str, Any], translations: dict[int, dict[str, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """An item in the reader's language where it has that translation, else in its
+        original, with ``other_language`` (its language's name) to say so."""
+        words = self.renderer.words
+        shown = for_reader(item, translations.get(item["id"], {}), words.language)
+        context = self.lookup.context(shown)
         context["link"] = item.get(LINK_FIELD.get(kind, "url"))
+        language = shown.get("language") or shown["original_language"]
+        context["other_language"] = (
+            # A feed's item may have no language: then nothing is said about it.
+            words.language_name(language) if language and language != words.language else None
+        )
         return context
 
     def render(self, name: str, context: dict[str, Any]) -> str:
@@ -330,7 +370,7 @@ class DigestRenderer:
             text=url.join(parts["email.txt"]),
             subject=" ".join(url.join(parts["subject.txt"]).split()),
             html=html.escape(url).join(parts["email.html"]),
-            headers=dict(leave.headers),
+            headers={**leave.headers, "Content-Language": self.renderer.language},
             items=shared.items,
         )
 
@@ -366,16 +406,18 @@ def sample_subscriber(channel: str, frequency: str, token: str = "preview-token"
     }
 
 
-def check_digest_templates(config: Config, sample: Store) -> tuple[list[str], int]:
-    """Render the digest templates over a store where everything is new (the sample):
-    problems found, and how many renderings were tried."""
+def check_digest_templates(
+    config: Config, sample: Store, language: str = "en"
+) -> tuple[list[str], int]:
+    """Render the digest templates in a language over a store where everything is new
+    (the sample): problems found, and how many renderings were tried."""
     from commsbot.channels.email import EmailSettings
     from commsbot.render import Renderer
     from commsbot.text import is_valid_telegram_html
 
     period = period_of("weekly", datetime.now(ZoneInfo("UTC")), config.zone)
     renderer = DigestRenderer(
-        Renderer(config.service.templates), Places.load(sample), config, period
+        Renderer(config.service.templates, language), Places.load(sample), config, period
     )
     contents = Contents.load(sample, period.start - timedelta(days=365 * 100), period.end)
     settings = config.channels.get("email") or EmailSettings()
@@ -386,13 +428,14 @@ def check_digest_templates(config: Config, sample: Store) -> tuple[list[str], in
             EmailChannel(settings), contents, sample_subscriber("email", "weekly"), period.start
         )
     except TemplateError as exc:
-        problems.append(f"email: {exc}")
+        problems.append(f"email ({language}): {exc}")
     try:
         message = renderer.telegram(contents, sample_subscriber("telegram", "weekly"), period.start)
         if not is_valid_telegram_html(message.html or ""):
             problems.append(
-                "telegram: template digest/telegram.html.j2 makes HTML that Telegram refuses"
+                f"telegram ({language}): template digest/telegram.html.j2 makes HTML that "
+                "Telegram refuses"
             )
     except TemplateError as exc:
-        problems.append(f"telegram: {exc}")
+        problems.append(f"telegram ({language}): {exc}")
     return problems, 2

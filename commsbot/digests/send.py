@@ -30,6 +30,7 @@ from commsbot.content.places import Places
 from commsbot.delivery import Lane, Pacer, RetryPolicy, described, pacer_for, settle, shared_pacers
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
+from commsbot.i18n import negotiate
 from commsbot.render import Renderer
 from commsbot.store import Store, iso
 from commsbot.store import digests as q
@@ -89,9 +90,9 @@ class _Run:
         self.budget = limit
         self.policy = RetryPolicy.of(config.posting)
         self.covered = q.covered_until(store, period.end)
-        self.renderer = d.DigestRenderer(
-            Renderer(config.service.templates), Places.load(store), config, period
-        )
+        self.lookup = Places.load(store)
+        # One renderer per subscriber language, made when a subscriber first needs it.
+        self.renderers: dict[str, d.DigestRenderer] = {}
         self.contents = d.Contents()
         self.rendered: OrderedDict[tuple[Any, ...], d.Shared | None] = OrderedDict()
         # Limits that accounts share (one bot sending for two accounts), set by send_period.
@@ -109,7 +110,8 @@ class _Run:
         since = d.since_for(subscriber, self.period, self.covered)
         # Subscribers who chose the same share their digest, rendered once; an e-mail gets
         # each one's own unsubscribe link where its templates print it.
-        key = (subscriber["channel"], since, *map(tuple, d.choices(subscriber)))
+        language = negotiate(subscriber.get("language"))
+        key = (subscriber["channel"], since, language, *map(tuple, d.choices(subscriber)))
         if key in self.rendered:
             self.rendered.move_to_end(key)
             shared = self.rendered[key]
@@ -117,13 +119,23 @@ class _Run:
             mine = self.contents.for_subscriber(subscriber, since)
             shared = None
             if mine.total() or self.config.digest.send_empty:
-                shared = self.renderer.shared(channel, mine, subscriber, since)
+                shared = self.renderer(language).shared(channel, mine, subscriber, since)
             self.rendered[key] = shared
             if len(self.rendered) > RENDERED_KEPT:
                 self.rendered.popitem(last=False)
         if shared is None:
             return None
-        return self.renderer.personal(channel, shared, subscriber["token"])
+        return self.renderer(language).personal(channel, shared, subscriber["token"])
+
+    def renderer(self, language: str) -> d.DigestRenderer:
+        if language not in self.renderers:
+            self.renderers[language] = d.DigestRenderer(
+                Renderer(self.config.service.templates, language),
+                self.lookup,
+                self.config,
+                self.period,
+            )
+        return self.renderers[language]
 
     def take_budget(self) -> bool:
         if self.budget is None:

@@ -16,6 +16,7 @@ from commsbot.config import FREQUENCIES
 from commsbot.content.items import read_csv, read_text
 from commsbot.content.places import Places
 from commsbot.errors import ContentError
+from commsbot.i18n import check_language
 from commsbot.store import Store
 from commsbot.store import audience as q
 from commsbot.store import digests as digests_q
@@ -54,9 +55,11 @@ def add_email(
     themes: Sequence[str],
     now: datetime,
     channel: str = "email",
+    language: str | None = None,
 ) -> dict[str, Any]:
     """Subscribe an e-mail address to the digests of an e-mail account, or change its
-    choices (this re-activates it)."""
+    choices (this re-activates it); the digest comes in ``language`` (None: as before,
+    English for a new subscriber)."""
     ref = Places.load(store)
     return q.upsert_subscriber(
         store,
@@ -66,6 +69,7 @@ def add_email(
         resolve_choices(ref, "city", cities),
         resolve_choices(ref, "theme", themes),
         now,
+        language=None if language is None else check_language(language, "language"),
     )
 
 
@@ -82,21 +86,21 @@ BAD_ROWS_SHOWN = 20
 
 
 def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") -> ImportResult:
-    """Subscribe every row of a CSV (email, frequency, cities, themes) to the digests of an
-    e-mail account; all or nothing."""
+    """Subscribe every row of a CSV (email, frequency, cities, themes, language) to the
+    digests of an e-mail account; all or nothing."""
     text = read_text(path)
     fieldnames, records = read_csv(path, text)
     columns = [c.strip().lower() for c in fieldnames]
     if "email" not in columns:
         raise ContentError(f"{path}: needs an 'email' column (found: {', '.join(columns)})")
-    unknown = set(columns) - {"email", "frequency", "cities", "themes"}
+    unknown = set(columns) - {"email", "frequency", "cities", "themes", "language"}
     if unknown:
         raise ContentError(
             f"{path}: unknown column {sorted(unknown)[0]!r} "
-            "(known: email, frequency, cities, themes)"
+            "(known: email, frequency, cities, themes, language)"
         )
     ref = Places.load(store)
-    rows: list[tuple[str, str, list[str], list[str]]] = []
+    rows: list[tuple[str, str, list[str], list[str], str | None]] = []
     seen: dict[str, int] = {}
     # Every bad row is found before any is stored: the officer fixes the file once.
     bad: list[str] = []
@@ -110,6 +114,8 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
             frequency = check_frequency(row.get("frequency") or "monthly")
             cities = resolve_choices(ref, "city", [row.get("cities", "")])
             themes = resolve_choices(ref, "theme", [row.get("themes", "")])
+            language = row.get("language", "").strip()
+            language = check_language(language, "language") if language else None
         except ContentError as exc:
             bad.append(f"row {n}: {exc}")
             continue
@@ -117,7 +123,7 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
             bad.append(f"row {n}: {address} is already on row {seen[address]}")
             continue
         seen[address] = n
-        rows.append((address, frequency, cities, themes))
+        rows.append((address, frequency, cities, themes, language))
     if len(bad) == 1:
         raise ContentError(f"{path}: {bad[0]}")
     if bad:
@@ -126,12 +132,14 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
         raise ContentError(f"{path}: {len(bad)} bad rows, nothing imported: {shown}{more}")
     result = ImportResult()
     with store.write():
-        for address, frequency, cities, themes in rows:
+        for address, frequency, cities, themes, language in rows:
             existing = q.get_subscriber(store, channel, address)
             if existing is not None and existing["status"] != "active":
                 result.kept_out.append(f"{address} ({existing['status']})")
                 continue
-            q.upsert_subscriber(store, channel, address, frequency, cities, themes, now)
+            q.upsert_subscriber(
+                store, channel, address, frequency, cities, themes, now, language=language
+            )
             if existing is None:
                 result.added += 1
             else:

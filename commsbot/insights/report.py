@@ -122,15 +122,14 @@ def render_report(
     templates: Path | None,
     hashtags: Sequence[str] = (),
     digest_channels: Sequence[str] = (),
+    language: str = "en",
 ) -> str:
-    """The report as one HTML document; ``hashtags`` are the campaign's (``[movement]``),
-    ``digest_channels`` the accounts whose subscribers are shown even when there are none."""
+    """The report as one HTML document in ``language`` (labels, dates, numbers);
+    ``hashtags`` are the campaign's (``[movement]``), ``digest_channels`` the accounts whose
+    subscribers are shown even when there are none."""
     context = report_context(store, period, now, top, hashtags, digest_channels)
-    renderer = Renderer(templates)
-    renderer.env.filters["thousands"] = thousands
+    renderer = Renderer(templates, language)
+    if renderer.language != "en":  # English keeps the report's established time stamp
+        context["generated"] = renderer.words.datetime(now, period.zone, "long")
+    renderer.env.filters["thousands"] = renderer.words.number
     return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"
-
-
-def thousands(value: int) -> str:
-    """12345 -> '12,345': big counts stay readable at a glance."""
-    return f"{value:,}"

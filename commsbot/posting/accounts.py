@@ -9,28 +9,38 @@ practice (not from a feed) does not pass a ``feeds`` filter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from commsbot.channels.base import ChannelSettings
 
 
 def refusal(
-    settings: ChannelSettings, item_type: str, item: Mapping[str, Any], feed_url: str | None
+    settings: ChannelSettings,
+    item_type: str,
+    item: Mapping[str, Any],
+    feed_url: str | None,
+    translated: Collection[str] = (),
 ) -> str | None:
     """Which filter of an account keeps an item out ("cities: not vilnius"), or None when
-    the account takes it."""
+    the account takes it. ``translated``: the languages the item has translations in; an
+    item in none of the account's ``languages`` is kept out only with
+    ``missing_translation = "skip"`` (else the original goes, or waits for approval)."""
     checks = (
         ("content_types", item_type),
         ("cities", item.get("city")),
         ("themes", item.get("theme")),
-        ("languages", item.get("language")),
         ("feeds", feed_url),
     )
     for name, value in checks:
         wanted = getattr(settings, name)
         if wanted and value not in wanted:
             return f"{name}: not {value}" if value else f"{name}: it has none"
+    if settings.languages and settings.missing_translation == "skip":
+        have = {item.get("language"), *translated}
+        if not have & set(settings.languages):
+            value = item.get("language")
+            return f"languages: not {value}" if value else "languages: it has none"
     return None
 
 

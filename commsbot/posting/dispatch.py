@@ -130,6 +130,7 @@ async def dispatch_channel(
                     stop = delivery
             else:
                 transient = 0
+        await channel.flush()
         now = clock()
         totals += record.apply(store, claimed, deliveries, now, policy)
         if progress is not None:

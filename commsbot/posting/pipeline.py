@@ -17,6 +17,7 @@ from commsbot.channels.base import Channel
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.content.places import Places
+from commsbot.content.translations import Version, version_for
 from commsbot.delivery import RetryPolicy
 from commsbot.errors import ChannelError, TemplateError
 from commsbot.posting import dispatch, select
@@ -25,6 +26,7 @@ from commsbot.render import LINK_FIELD, Renderer, item_version
 from commsbot.store import Store, iso
 from commsbot.store import accounts as accounts_q
 from commsbot.store import posts as posts_q
+from commsbot.store import translations as translations_q
 
 if TYPE_CHECKING:
     from commsbot.service.jobs import JobContext
@@ -95,10 +97,13 @@ def plan(
     approval and backlog policies in its channel's next free slot."""
     summary = Summary()
     lookup = Places.load(store)
-    rendered: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    # A post's fixed words and dates are in its own language: one renderer per language.
+    renderers = {renderer.language: renderer}
+    rendered: list[tuple[dict[str, Any], dict[str, Any], str | None]] = []
     accounts = {name: channel.settings for name, channel in channels.items()}
     for name, item_type, item in select.new_content(store, accounts, config.posting.content_types):
         channel = channels[name]
+        settings = channel.settings
         base = {
             "item_type": item_type,
             "item_id": item["id"],
@@ -107,17 +112,31 @@ def plan(
             "not_before": iso(now),
             "item_version": item_version(item),
         }
+        version = Version(item, item.get("language") or "en")
+        if settings.languages:
+            version = version_for(
+                item,
+                translations_q.of_item(store, item_type, item["id"]),
+                settings.languages,
+                settings.missing_translation,
+            )
+        if version.language not in renderers:
+            renderers[version.language] = Renderer(config.service.templates, version.language)
         try:
-            out = render_item(renderer, lookup, channel, item_type, item)
+            out = render_item(renderers[version.language], lookup, channel, item_type, version.item)
         except TemplateError as exc:
             # Recorded, not dropped: the officer fixes the template and retries.
             summary.problems.append(str(exc))
             rendered.append(
-                ({**base, "status": "failed", "text": "", "last_error": str(exc)}, item)
+                ({**base, "status": "failed", "text": "", "last_error": str(exc)}, item, None)
             )
             continue
         rendered.append(
-            ({**base, "status": "queued", "text": out.text, "payload": out.payload()}, item)
+            (
+                {**base, "status": "queued", "text": out.text, "payload": out.payload()},
+                item,
+                version.hold,
+            )
         )
         if progress is not None and len(rendered) % 500 == 0:
             progress(500)
@@ -127,11 +146,13 @@ def plan(
         accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, now)
         placer = Placer(store, config, now)
         rows = []
-        for row, item in rendered:
+        for row, item, hold in rendered:
             if row["status"] == "queued":
                 placed = placer.place(row["item_type"], row["channel"], item)
                 row.update(status=placed.status, not_before=iso(placed.not_before))
                 row["last_error"] = placed.note
+                if hold and placed.status == "queued":
+                    row.update(status="pending_approval", last_error=hold)
                 summary.planned[row["channel"]] += 1
                 if placed.status != "queued":
                     summary.held[placed.status] += 1

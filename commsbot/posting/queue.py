@@ -1,12 +1,14 @@
-"""What a comms officer does to the outbox: announce, approve, cancel, retry, edit.
+"""What a comms officer does to the outbox: announce, approve, cancel, restore, retry, edit.
 
-The CLI and the admin bot commands both call these.
+The CLI, the admin bot commands and the web console all call these. Each change is
+recorded in the post's audit trail with who made it (``actor``: "cli", "telegram bot",
+"web:NAME").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from commsbot.channels.base import Channel
@@ -19,6 +21,7 @@ from commsbot.render import Output, Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
+from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
@@ -47,6 +50,8 @@ def announce(
     image: str | None = None,
     image_alt: str | None = None,
     text_for: dict[str, str] | None = None,
+    actor: str = "cli",
+    now: datetime | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
@@ -108,8 +113,10 @@ def announce(
                 }
             )
         posts_q.insert_posts(store, rows, at)
-        inserted = posts_q.posts_for_item(store, "announcement", announcement_id)
-    return [r["id"] for r in inserted]
+        ids = [r["id"] for r in posts_q.posts_for_item(store, "announcement", announcement_id)]
+        # ``at`` is when it goes out; the trail says when it was made.
+        audit_q.record(store, ids, actor, "created", now or datetime.now(UTC), "announcement")
+    return ids
 
 
 def _move(
@@ -149,34 +156,82 @@ def _ending(text: str, width: int = 60) -> str:
 
 
 def _transition(
-    store: Store, post_id: int, allowed: tuple[str, ...], now: datetime, verb: str, **changes: Any
+    store: Store,
+    post_id: int,
+    allowed: tuple[str, ...],
+    now: datetime,
+    verb: str,
+    actor: str,
+    detail: str = "",
+    **changes: Any,
 ) -> dict[str, Any]:
     post = require_post(store, post_id)
-    if not posts_q.change_post(store, post_id, allowed, now, **changes):
-        raise ContentError(
-            f"post {post_id} is {post['status']}; only a post that is "
-            f"{' or '.join(allowed)} can be {verb}"
-        )
+    with store.write():
+        if not posts_q.change_post(store, post_id, allowed, now, **changes):
+            raise ContentError(
+                f"post {post_id} is {post['status']}; only a post that is "
+                f"{' or '.join(allowed)} can be {verb}"
+            )
+        audit_q.record(store, [post_id], actor, verb, now, detail)
     return require_post(store, post_id)
 
 
 def approve(
-    store: Store, post_id: int, now: datetime, *, not_before: datetime | None = None
+    store: Store,
+    post_id: int,
+    now: datetime,
+    *,
+    not_before: datetime | None = None,
+    actor: str = "cli",
 ) -> dict[str, Any]:
     """Queue a post waiting for approval, at ``not_before`` when given (see
     ``placement.approval_time``); a backlog note is cleared."""
     changes: dict[str, Any] = {"status": "queued", "last_error": None}
     if not_before is not None:
         changes["not_before"] = iso(not_before)
-    return _transition(store, post_id, ("pending_approval", "draft"), now, "approved", **changes)
+    return _transition(
+        store, post_id, ("pending_approval", "draft"), now, "approved", actor, **changes
+    )
 
 
-def cancel(store: Store, post_id: int, now: datetime) -> dict[str, Any]:
-    return _transition(store, post_id, posts_q.OPEN, now, "cancelled", status="cancelled")
+def cancel(store: Store, post_id: int, now: datetime, *, actor: str = "cli") -> dict[str, Any]:
+    return _transition(store, post_id, posts_q.OPEN, now, "cancelled", actor, status="cancelled")
+
+
+def restore(
+    store: Store, config: Config, post_id: int, now: datetime, *, actor: str = "cli"
+) -> dict[str, Any]:
+    """Undo a cancel: the post waits for approval again when its policy asks for it, else
+    it is queued at its own time if still ahead, or in its account's next free slot."""
+    from commsbot.posting.placement import approval_time
+
+    post = require_post(store, post_id)
+    if config.approval.policy(post["item_type"], post["channel"]) == "approve":
+        return _transition(
+            store, post_id, ("cancelled",), now, "restored", actor, status="pending_approval"
+        )
+    when = approval_time(store, config, post, now)
+    return _transition(
+        store,
+        post_id,
+        ("cancelled",),
+        now,
+        "restored",
+        actor,
+        status="queued",
+        last_error=None,
+        not_before=iso(when),
+    )
 
 
 def retry(
-    store: Store, config: Config, channel: Channel, post_id: int, now: datetime
+    store: Store,
+    config: Config,
+    channel: Channel,
+    post_id: int,
+    now: datetime,
+    *,
+    actor: str = "cli",
 ) -> dict[str, Any]:
     """Queue a failed or unknown post again, re-rendered when its item still exists."""
     post = require_post(store, post_id)
@@ -200,7 +255,7 @@ def retry(
                 item,
             )
             changes.update(text=out.text, payload=out.payload())
-    return _transition(store, post_id, ("failed", "unknown"), now, "retried", **changes)
+    return _transition(store, post_id, ("failed", "unknown"), now, "retried", actor, **changes)
 
 
 def edit(
@@ -211,7 +266,9 @@ def edit(
     *,
     text: str | None = None,
     at: datetime | None = None,
+    actor: str = "cli",
 ) -> dict[str, Any]:
+    """Change a post's text (checked against the account's limit) or time."""
     changes: dict[str, Any] = {}
     if text is not None:
         if not text.strip():
@@ -227,8 +284,17 @@ def edit(
         changes["not_before"] = iso(at)
     if not changes:
         raise ContentError("nothing to change: give --text or --at")
+    verb = "edited" if text is not None else "rescheduled"
+    detail = f"to {changes['not_before']}" if at is not None else ""
     return _transition(
-        store, post_id, ("draft", "pending_approval", "queued", "failed"), now, "edited", **changes
+        store,
+        post_id,
+        ("draft", "pending_approval", "queued", "failed"),
+        now,
+        verb,
+        actor,
+        detail,
+        **changes,
     )
 
 
@@ -287,3 +353,8 @@ def posts_by_channel(store: Store) -> dict[str, dict[str, int]]:
 def known_accounts(store: Store) -> dict[str, dict[str, Any]]:
     """Every account the store has seen (posted or queued for), by name, with its kind."""
     return accounts_q.known(store)
+
+
+def history(store: Store, post_id: int) -> list[dict[str, Any]]:
+    """A post's audit trail, oldest first: who created, edited, approved, moved it…"""
+    return audit_q.trail(store, post_id)

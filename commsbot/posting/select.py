@@ -16,6 +16,7 @@ from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import feeds as feeds_q
 from commsbot.store import posts as posts_q
+from commsbot.store import translations as translations_q
 
 if TYPE_CHECKING:
     from commsbot.channels.base import EngagementPolling
@@ -35,7 +36,10 @@ def new_content(
                 feed_urls[item_type] = feeds_q.item_feed_urls(store, item_type)
             urls = feed_urls.get(item_type, {})
             for item in content_q.unposted(store, item_type, name):
-                if refusal(settings, item_type, item, urls.get(item["id"])) is None:
+                translated: list[str] = []
+                if settings.languages and settings.missing_translation == "skip":
+                    translated = list(translations_q.of_item(store, item_type, item["id"]))
+                if refusal(settings, item_type, item, urls.get(item["id"]), translated) is None:
                     yield name, item_type, item
 
 

@@ -355,11 +355,12 @@ class Service:
             log.warning("could not record the next runs for status: %s", exc)
 
 
-def run_service(config: Config) -> None:
-    """Hold the store's lock and run the service in the foreground until stopped."""
+def run_service(config: Config, parts: tuple[Part, ...] | None = None) -> None:
+    """Hold the store's lock and run the service in the foreground until stopped; the
+    layers above add their own ``parts`` (the web console)."""
     with StoreLock(config.store.path, SERVICE_LOCK):
 
         async def main() -> None:
-            await Service(config).run()
+            await Service(config, parts=parts).run()
 
         asyncio.run(main())

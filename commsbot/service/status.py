@@ -22,16 +22,27 @@ ATTENTION = ("unknown", "failed")
 ATTENTION_LIMIT = 20
 
 
-def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+def health(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    """Whether the service runs, its schedules' last and next runs, and each channel's
+    state: cheap reads only (the console's Today page shows these on every visit)."""
     lock = holder(config.store.path)
-    data: dict[str, Any] = {
+    serving = lock is not None and lock["what"] == SERVICE_LOCK  # not a run --once
+    schedules, error = _schedules(store, config, running=serving)
+    return {
         "service": (
             {"running": True, **lock} if lock else {"running": False, "pid": None, "since": None}
         ),
-        "lock_file": str(lock_path(config.store.path)),
+        "schedules": schedules,
+        "schedule_error": error,
+        "channels": _channels(store, config, now),
     }
+
+
+def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    data = health(store, config, now)
+    lock = holder(config.store.path)
+    data["lock_file"] = str(lock_path(config.store.path))
     serving = lock is not None and lock["what"] == SERVICE_LOCK  # not a run --once
-    data["schedules"], data["schedule_error"] = _schedules(store, config, running=serving)
     data["parts"] = _parts(store, config, running=serving)
     data["queue"] = _queue(store)
     attention = list(ATTENTION) if lock else [*ATTENTION, "sending"]
@@ -40,7 +51,6 @@ def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
         for status in attention
         for p in posts_q.list_posts(store, status=status, limit=ATTENTION_LIMIT)
     ] + _held(store, config, now)
-    data["channels"] = _channels(store, config, now)
     return data
 
 

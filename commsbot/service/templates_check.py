@@ -1,4 +1,5 @@
-"""``templates check``: every template against every sample item, before anything is public."""
+"""``templates check``: every template against every sample item, in every language, and
+the catalogs against the messages, before anything is public."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.digests.build import check_digest_templates
 from commsbot.errors import TemplateError
+from commsbot.i18n import DEFAULT, LANGUAGES
+from commsbot.i18n.check import check_catalogs
 from commsbot.posting.pipeline import render_item
 from commsbot.render import Renderer
 from commsbot.store import Store
@@ -45,9 +48,16 @@ def check_templates(
     channels = [c for c in channels if c.takes_posts]
     problems: list[str] = []
     checked = 0
+    found, tried = check_catalogs(config.service.templates)
+    problems.extend(found)
+    checked += tried
     with Store(":memory:") as sample:
         load_sample(sample, utcnow())
-        found, tried = check_digest_templates(config, sample)
+        for language in LANGUAGES:
+            found, tried = check_digest_templates(config, sample, language)
+            problems.extend(found)
+            checked += tried
+        found, tried = _check_languages(config, sample, channels)
         problems.extend(found)
         checked += tried
         for source, label in ((sample, "sample"), (store, "store")):
@@ -85,6 +95,64 @@ def check_templates(
             except TemplateError as exc:
                 problems.append(f"{channel.name}: {exc}")
     assert all(t in TYPES for t in config.posting.content_types)
+    return problems, checked
+
+
+# Bot commands whose replies are rendered in every language (the rest change the store).
+BOT_CHECKS = (
+    ("start", ""),
+    ("help", ""),
+    ("practices", ""),
+    ("search", "design"),
+    ("cities", ""),
+    ("themes", ""),
+    ("events", "past"),
+    ("events", "upcoming"),
+    ("outcomes", ""),
+    ("newsletter", ""),
+    ("language", ""),
+    ("subscriptions", ""),
+    ("practice", "nothing-has-this-slug"),
+)
+
+
+def _check_languages(
+    config: Config, sample: Store, channels: list[Channel]
+) -> tuple[list[str], int]:
+    """The templates in every language but English (checked above): bot replies, and the
+    sample items posted in each language as an account with that language posts them."""
+    from commsbot.bot.replies import Replies, Request
+    from commsbot.content.translations import for_reader
+    from commsbot.store import translations as translations_q
+
+    problems: list[str] = []
+    checked = 0
+    replies = Replies(sample, config, utcnow)
+    lookup = Places.load(sample)
+    first = q.list_items(sample, "practice", limit=1)
+    commands = [*BOT_CHECKS, ("practice", first[0]["slug"] if first else "")]
+    for language in LANGUAGES:
+        replies.speak("", language)
+        for name, args in commands:
+            checked += 1
+            try:
+                replies.handlers[name](Request(args, "0", admin=False))
+            except TemplateError as exc:
+                problems.append(f"bot ({language}): /{name}: {exc}")
+        if language == DEFAULT:
+            continue
+        renderer = Renderer(config.service.templates, language)
+        for item_type in config.posting.content_types:
+            items = q.list_items(sample, item_type, limit=5)
+            by_id = translations_q.of_items(sample, item_type, [i["id"] for i in items])
+            for channel in channels:
+                for item in items:
+                    checked += 1
+                    shown = for_reader(item, by_id.get(item["id"], {}), language)
+                    try:
+                        render_item(renderer, lookup, channel, item_type, shown)
+                    except TemplateError as exc:
+                        problems.append(f"{channel.name} ({language}): {exc}")
     return problems, checked
 
 

@@ -35,16 +35,22 @@ def upsert_subscriber(
     cities: Sequence[str],
     themes: Sequence[str],
     now: datetime,
+    *,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """Subscribe (or change the choices of, or re-subscribe) an address; validated by caller."""
+    """Subscribe (or change the choices of, or re-subscribe) an address; validated by the
+    caller. ``language`` None keeps a subscriber's language (English for a new one)."""
     stamp = iso(now)
     with store.write() as conn:
         conn.execute(
             "INSERT INTO subscribers (channel, address, frequency, cities, themes, token, status, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+            "language, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'active', coalesce(?, 'en'), ?, ?) "
             "ON CONFLICT (channel, address) DO UPDATE SET frequency = excluded.frequency, "
             "cities = excluded.cities, themes = excluded.themes, status = 'active', "
-            "unsubscribed_at = NULL, updated_at = excluded.updated_at",
+            "language = CASE WHEN ? IS NULL THEN language ELSE excluded.language END, "
+            "unsubscribed_at = NULL, "
+            "updated_at = excluded.updated_at",
             (
                 channel,
                 address,
@@ -52,8 +58,10 @@ def upsert_subscriber(
                 json.dumps(list(cities)),
                 json.dumps(list(themes)),
                 new_token(),
+                language,
                 stamp,
                 stamp,
+                language,
             ),
         )
     found = get_subscriber(store, channel, address)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.store import Store, iso
+from commsbot.store import translations as translations_q
 
 # item type -> table; the JSON-encoded list columns of each.
 TABLES: dict[str, str] = {
@@ -59,11 +60,20 @@ def insert_reference(
 ) -> None:
     with store.write() as conn:
         conn.executemany(
-            "INSERT INTO cities (slug, name, local_name, country, region) "
-            "VALUES (:slug, :name, :local_name, :country, :region) ON CONFLICT (slug) DO UPDATE "
-            "SET name = excluded.name, local_name = excluded.local_name, "
-            "country = excluded.country, region = excluded.region",
-            [{"local_name": None, "region": None, **c} for c in cities],
+            "INSERT INTO cities (slug, name, local_name, country, region, aliases) "
+            "VALUES (:slug, :name, :local_name, :country, :region, :aliases) "
+            "ON CONFLICT (slug) DO UPDATE SET name = excluded.name, "
+            "local_name = excluded.local_name, country = excluded.country, "
+            "region = excluded.region, aliases = excluded.aliases",
+            [
+                {
+                    "local_name": None,
+                    "region": None,
+                    **c,
+                    "aliases": json.dumps(list(c.get("aliases", ())), ensure_ascii=False),
+                }
+                for c in cities
+            ],
         )
         conn.executemany(
             "INSERT INTO themes (slug, name, description) VALUES (:slug, :name, :description) "
@@ -80,7 +90,11 @@ def insert_reference(
 
 
 def cities(store: Store) -> list[dict[str, Any]]:
-    return store.rows("SELECT * FROM cities ORDER BY name")
+    """The cities, each with ``aliases``: its names in other languages (exonyms)."""
+    rows = store.rows("SELECT * FROM cities ORDER BY name")
+    for row in rows:
+        row["aliases"] = json.loads(row["aliases"])
+    return rows
 
 
 def themes(store: Store) -> list[dict[str, Any]]:
@@ -108,6 +122,21 @@ def existing_slugs(store: Store, item_type: str, slugs: Sequence[str]) -> set[st
         found.update(
             r[0]
             for r in store.conn.execute(f"SELECT slug FROM {table} WHERE slug IN ({marks})", chunk)
+        )
+    return found
+
+
+def ids_by_slug(store: Store, item_type: str, slugs: Sequence[str]) -> dict[str, int]:
+    table = TABLES[item_type]
+    found: dict[str, int] = {}
+    for start in range(0, len(slugs), 500):  # SQLite caps a statement's parameters
+        chunk = list(slugs[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            (slug, item_id)
+            for slug, item_id in store.conn.execute(
+                f"SELECT slug, id FROM {table} WHERE slug IN ({marks})", chunk
+            )
         )
     return found
 
@@ -153,6 +182,7 @@ def delete_item(store: Store, item_type: str, item_id: int, now: datetime) -> in
             (iso(now), item_type, item_id),
         ).rowcount
         conn.execute(f"DELETE FROM {table} WHERE id = ?", (item_id,))
+        translations_q.remove_all(conn, item_type, item_id)
     return int(cancelled)
 
 
@@ -185,7 +215,8 @@ def list_items(
 
 def fts_query(words: str) -> str:
     """User words as FTS5 text: every word quoted, so no input is read as syntax."""
-    terms = ['"' + w.replace('"', '""') + '"' for w in words.split()]
+    # FTS5 reads a NUL as the end of the query text, and then as an unterminated string.
+    terms = ['"' + w.replace('"', '""') + '"' for w in words.replace("\x00", " ").split()]
     return " ".join(terms)
 
 

@@ -372,6 +372,57 @@ CREATE TABLE part_state (
 ) WITHOUT ROWID;
 """
 
+# The web console (#17): users with a role, sessions and one-time sign-in links (kept as
+# digests), failed sign-ins for throttling, and each post's audit trail.
+_CONSOLE = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('officer', 'coordinator', 'admin')),
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    address TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE sign_in_links (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE sign_in_failures (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL COLLATE NOCASE,
+    address TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX sign_in_failures_name ON sign_in_failures (name, at);
+CREATE INDEX sign_in_failures_address ON sign_in_failures (address, at);
+CREATE TABLE post_audit (
+    id INTEGER PRIMARY KEY,
+    post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX post_audit_post ON post_audit (post_id, at);
+-- The queue page sorts and filters by time across every account; the calendar reads
+-- which account holds each time from this index alone.
+CREATE INDEX posts_not_before ON posts (not_before, channel, status);
+CREATE INDEX posts_status_time ON posts (status, not_before);
+-- Stats read the posts sent in a period: without this, every post is scanned.
+CREATE INDEX posts_status_sent ON posts (status, sent_at);
+"""
+
 # Accounts (#16): a channel is an account named by the officer, of a platform kind. Each
 # account that ever had a post or a subscriber is remembered with its kind, so statistics by
 # platform and ``channels`` still show an account removed from the config, with its posts.
@@ -496,6 +547,53 @@ ALTER TABLE newsletters ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE feeds ADD COLUMN hashtags_from_categories INTEGER NOT NULL DEFAULT 0;
 """
 
+# The ten languages (#19): translations of items' text fields (one row per item and
+# language, searched through their own full-text index), each chat's chosen language (by
+# the salted chat hash, as bot statistics keep chats), a subscriber's language, and the
+# names a city is known by in other languages (exonyms: Pilsen, Warschau, Lissabon).
+_LANGUAGES = """
+CREATE TABLE translations (
+    id INTEGER PRIMARY KEY,
+    item_type TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    title TEXT,
+    summary TEXT,
+    body TEXT,
+    outcome TEXT,
+    image_alt TEXT,
+    sample INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (item_type, item_id, language)
+);
+CREATE VIRTUAL TABLE translations_fts USING fts5 (
+    title, summary, body, outcome, content='translations', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER translations_ai AFTER INSERT ON translations BEGIN
+    INSERT INTO translations_fts (rowid, title, summary, body, outcome)
+    VALUES (new.id, new.title, new.summary, new.body, new.outcome);
+END;
+CREATE TRIGGER translations_ad AFTER DELETE ON translations BEGIN
+    INSERT INTO translations_fts (translations_fts, rowid, title, summary, body, outcome)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.outcome);
+END;
+CREATE TRIGGER translations_au AFTER UPDATE ON translations BEGIN
+    INSERT INTO translations_fts (translations_fts, rowid, title, summary, body, outcome)
+    VALUES ('delete', old.id, old.title, old.summary, old.body, old.outcome);
+    INSERT INTO translations_fts (rowid, title, summary, body, outcome)
+    VALUES (new.id, new.title, new.summary, new.body, new.outcome);
+END;
+CREATE TABLE chat_languages (
+    chat_hash TEXT PRIMARY KEY,
+    language TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+ALTER TABLE cities ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -513,4 +611,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (13, "feed_items", _FEED_ITEMS),
     (14, "accounts", _ACCOUNTS),
     (18, "channel_enabled", _CHANNEL_ENABLED),
+    (15, "console", _CONSOLE),
+    (16, "languages", _LANGUAGES),
 ]

@@ -98,7 +98,7 @@ KNOWN = [
     "http://127.0.0.1:9/feed",
 ]
 # Commands that would run until stopped are fuzzed in the form that ends.
-ALWAYS: dict[tuple[str, ...], list[str]] = {("run",): ["--once"]}
+ALWAYS: dict[tuple[str, ...], list[str]] = {("run",): ["--once"], ("web",): ["--check"]}
 
 
 def fixed(examples: int) -> settings:

@@ -179,10 +179,15 @@ class BotThread:
 
 
 def ask(
-    fake: FakeTelegram, text: str, user_id: int = 1001, chat_id: int | None = None
+    fake: FakeTelegram,
+    text: str,
+    user_id: int = 1001,
+    chat_id: int | None = None,
+    language_code: str | None = None,
 ) -> dict[str, Any]:
-    """Send a message as a user and return the bot's next message to that chat."""
+    """Send a message as a user (whose app speaks ``language_code``) and return the bot's
+    next message to that chat."""
     chat = user_id if chat_id is None else chat_id
     before = len(fake.messages_to(chat))
-    fake.push_message(text, user_id=user_id, chat_id=chat_id)
+    fake.push_message(text, user_id=user_id, chat_id=chat_id, language_code=language_code)
     return fake.wait_for_messages(chat, before + 1, timeout=10)[before]

@@ -1090,10 +1090,17 @@ class FakeTelegram:
             return copy.deepcopy(update)
 
     @staticmethod
-    def _user(user_id: int, username: str | None, first_name: str | None) -> JSONDict:
+    def _user(
+        user_id: int,
+        username: str | None,
+        first_name: str | None,
+        language_code: str | None = None,
+    ) -> JSONDict:
         user: JSONDict = {"id": user_id, "is_bot": False, "first_name": first_name or "Test"}
         if username:
             user["username"] = username.lstrip("@")
+        if language_code:  # the IETF tag of the user's app language, when Telegram has it
+            user["language_code"] = language_code
         return user
 
     def push_message(
@@ -1104,13 +1111,14 @@ class FakeTelegram:
         username: str | None = "alice",
         *,
         first_name: str = "Alice",
+        language_code: str | None = None,
     ) -> JSONDict:
         """Queue a ``message`` update from a user (a private chat unless ``chat_id`` says else).
 
         A text starting with ``/`` gets a ``bot_command`` entity at offset 0, as Telegram adds.
         """
         with self._cond:
-            user = self._user(user_id, username, first_name)
+            user = self._user(user_id, username, first_name, language_code)
             chat = self._chat(user_id if chat_id is None else chat_id)
             if chat["type"] == "private":
                 chat["first_name"] = first_name

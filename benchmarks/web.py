@@ -1,0 +1,178 @@
+"""The web console over HTTP with a busy store: 50,000 posts (two accounts over a year,
+in every state), 200,000 engagement snapshots and 50,000 practices.
+
+Prints the p50 and p95 server time of Today, Calendar (month), Queue (first page) and
+Stats (last 30 days, with the 30 before) as a signed-in officer fetches them from the
+running console on loopback (Stats twice: as repeated views find its figures kept, and
+with the store changed by another connection before each view, so each one computes), and each p95 against a floor measured in the same run: a
+static file from the same server (the HTTP round trip and the framework, no work).
+Target: p95 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# The tests' support (the console on a loopback port, the sample accounts) is reused.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from commsbot.content.items import load_sample
+from commsbot.store import Store, iso
+from commsbot.store import content as content_q
+from commsbot.store import engagement as engagement_q
+from commsbot.store import posts as posts_q
+from commsbot.web import auth
+from tests.support.web import PASSWORD, Running, make_config, sign_in
+
+PRACTICES = 50_000
+CHANNELS = ("outbox", "mastodon")
+POSTS = 50_000
+SNAPSHOTS = 200_000
+REQUESTS = 40
+NOW = datetime.now(UTC).replace(microsecond=0)
+START = NOW - timedelta(days=365)
+PAGES = {
+    "Today": "/",
+    "Calendar (month)": "/calendar?view=month",
+    "Queue (first page)": "/queue",
+    "Stats (30 days)": "/stats?days=30",
+}
+
+
+def build(path: Path) -> None:
+    rng = random.Random(17)
+    with Store(path) as store:
+        load_sample(store, START)
+        cities = [c["slug"] for c in content_q.cities(store)]
+        themes = [t["slug"] for t in content_q.themes(store)]
+        content_q.insert_items(
+            store,
+            "practice",
+            [
+                {
+                    "slug": f"bench-{i}",
+                    "title": f"Practice {i} in Plzeň & Vilnius",
+                    "city": cities[i % len(cities)],
+                    "theme": themes[i % len(themes)],
+                    "summary": "A cross-innovation practice of the network",
+                }
+                for i in range(PRACTICES)
+            ],
+            START,
+        )
+        items = store.rows("SELECT id, slug FROM practices WHERE slug LIKE 'bench-%'")
+        # 90 % sent over the past year, the rest queued ahead, pending, failed or unknown.
+        rows = []
+        for n in range(POSTS):
+            item = items[n // len(CHANNELS)]
+            ahead = n >= POSTS * 0.9
+            status = rng.choice(("queued", "queued", "pending_approval", "failed", "unknown"))
+            when = (
+                NOW + timedelta(minutes=rng.randrange(60 * 24 * 60))
+                if ahead
+                else START + timedelta(minutes=rng.randrange(364 * 24 * 60))
+            )
+            rows.append(
+                {
+                    "item_type": "practice",
+                    "item_id": item["id"],
+                    "item_ref": item["slug"],
+                    "channel": CHANNELS[n % len(CHANNELS)],
+                    "status": status if ahead else "sending",
+                    "text": f"Practice {item['slug']}: a cross-innovation practice #Games",
+                    "not_before": iso(when),
+                }
+            )
+        posts_q.insert_posts(store, rows, START)
+        sent = store.rows("SELECT id, not_before FROM posts WHERE status = 'sending'")
+        posts_q.record_results(
+            store,
+            [
+                {"id": r["id"], "status": "sent", "attempts": 1, "sent_at": r["not_before"]}
+                for r in sent
+            ],
+            NOW,
+        )
+        per_post = SNAPSHOTS // len(sent) + 1
+        snapshots = [
+            {
+                "post_id": r["id"],
+                "favourites": k * 2,
+                "boosts": k,
+                "reactions": k * 3,
+                "observed_at": iso(datetime.fromisoformat(r["not_before"]) + timedelta(hours=k)),
+            }
+            for r in sent
+            for k in range(1, per_post + 1)
+        ][:SNAPSHOTS]
+        engagement_q.add_snapshots(store, snapshots, NOW)
+        auth.add_user(store, "ana", "officer", PASSWORD, NOW)
+
+
+def timed(client: httpx.Client, path: str, between: Any = None) -> list[float]:
+    client.get(path)  # warm: templates compiled, pages of the store in the cache
+    times = []
+    for _ in range(REQUESTS):
+        if between is not None:
+            between()
+        start = time.perf_counter()
+        response = client.get(path)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, (path, response.status_code)
+    return times
+
+
+def p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[-1]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        # The tests' two accounts (the outbox and a Mastodon account never contacted).
+        config = make_config(Path(tmp))
+        started = time.perf_counter()
+        build(config.store.path)
+        with Store(config.store.path) as store:
+            counts = {
+                t: store.scalar(f"SELECT count(*) FROM {t}")
+                for t in ("posts", "engagement", "practices")
+            }
+        print(
+            f"data: {counts['posts']:,} posts, {counts['engagement']:,} snapshots, "
+            f"{counts['practices']:,} practices (built in {time.perf_counter() - started:.1f} s)"
+        )
+        with Running(config) as url, httpx.Client(base_url=url, timeout=60) as client:
+            assert sign_in(client, "ana").status_code == 303
+            floor = p95(timed(client, "/static/console.css"))
+            print(f"floor (a static file, same server): p95 {floor * 1000:.1f} ms")
+            print(f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8}  target p95 <= 50 ms")
+            with Store(config.store.path) as other:
+
+                def service_commits() -> None:
+                    """What the running service does each minute: commit something."""
+                    with other.write() as conn:
+                        conn.execute("INSERT OR REPLACE INTO meta VALUES ('bench', random())")
+
+                runs = {name: timed(client, path) for name, path in PAGES.items()}
+                runs["Stats, store changed"] = timed(
+                    client, PAGES["Stats (30 days)"], service_commits
+                )
+            for name, times in runs.items():
+                print(
+                    f"{name:20} {statistics.median(times) * 1000:8.1f} "
+                    f"{p95(times) * 1000:8.1f} {p95(times) / floor:8.1f}"
+                    f"  {'ok' if p95(times) <= 0.05 else 'OVER'}"
+                )
+
+
+if __name__ == "__main__":
+    main()

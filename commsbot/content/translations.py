@@ -1,0 +1,170 @@
+"""Items in other languages: adding translations, reading them from import rows, and an
+item as a reader of one language sees it.
+
+An item keeps its original text and ``language``; a translation holds only the fields
+that were translated, so an untranslated field shows the original.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from commsbot.content.types import TRANSLATED_FIELDS, ContentType
+from commsbot.errors import ContentError
+from commsbot.i18n import LANGUAGES
+from commsbot.store import Store
+from commsbot.store import content as q
+from commsbot.store import translations as translations_q
+
+# A flat column such as ``title_pl`` in a CSV (or JSON) row.
+_FLAT_RE = re.compile(r"^([a-z_]+)_([a-z]{2})$")
+
+
+def clean_fields(
+    ctype: ContentType, language: str, fields: Mapping[str, Any], where: str
+) -> tuple[str, dict[str, str]]:
+    """A translation's language and text fields, checked, or a ContentError naming where."""
+    allowed = TRANSLATED_FIELDS.get(ctype.name, ())
+    lang = str(language).strip().lower()
+    if lang not in LANGUAGES:
+        raise ContentError(
+            f"{where}: unknown language {language!r} (known: {', '.join(LANGUAGES)})"
+        )
+    clean: dict[str, str] = {}
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ContentError(
+                f"{where}: {lang}: a {ctype.name}'s translation has no field {name!r} "
+                f"(fields: {', '.join(allowed)})"
+            )
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ContentError(f"{where}: {lang}: {name} must be text")
+        if value.strip():
+            clean[name] = value.strip()
+    if not clean:
+        raise ContentError(f"{where}: {lang}: nothing to translate (give {', '.join(allowed)})")
+    return lang, clean
+
+
+def translate(
+    store: Store,
+    ctype: ContentType,
+    slug: str,
+    language: str,
+    fields: Mapping[str, Any],
+    now: datetime,
+    *,
+    sample: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Add or change an item's translation into a language; returns all its translations."""
+    item = q.get_item(store, ctype.name, slug)
+    if item is None:
+        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+    lang, clean = clean_fields(ctype, language, fields, f"{ctype.name} {slug!r}")
+    if lang == item.get("language", "en"):
+        raise ContentError(
+            f"{ctype.name} {slug!r}: {lang} is its original language; edit the item instead"
+        )
+    translations_q.put_translation(store, ctype.name, item["id"], lang, clean, now, sample=sample)
+    return translations_q.of_item(store, ctype.name, item["id"])
+
+
+def translations_of(store: Store, ctype: ContentType, item_id: int) -> dict[str, dict[str, Any]]:
+    """An item's translations by language."""
+    return translations_q.of_item(store, ctype.name, item_id)
+
+
+def remove_translation(store: Store, ctype: ContentType, slug: str, language: str) -> None:
+    """Remove an item's translation into a language; an error names what is missing."""
+    item = q.get_item(store, ctype.name, slug)
+    if item is None:
+        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+    if not translations_q.remove_translation(store, ctype.name, item["id"], language):
+        raise ContentError(f"{ctype.name} {slug!r} has no {language} translation")
+
+
+def split_row(
+    ctype: ContentType, data: dict[str, Any], where: str
+) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """(the item's own fields, its translations) from an import row: a JSON ``translations``
+    object ({"pl": {"title": …}}) and flat ``title_pl``-style columns."""
+    own = dict(data)
+    found: dict[str, dict[str, str]] = {}
+    nested = own.pop("translations", None)
+    if nested is not None:
+        if not isinstance(nested, dict) or not all(isinstance(v, dict) for v in nested.values()):
+            raise ContentError(f"{where}: translations must map languages to fields")
+        for lang, fields in nested.items():
+            code, clean = clean_fields(ctype, lang, fields, f"{where}: translations")
+            found.setdefault(code, {}).update(clean)
+    allowed = TRANSLATED_FIELDS.get(ctype.name, ())
+    for key in list(own):
+        match = _FLAT_RE.match(key)
+        if match and match.group(1) in allowed and match.group(2) in LANGUAGES:
+            value = own.pop(key)
+            if value:
+                code, clean = clean_fields(ctype, match.group(2), {match.group(1): value}, where)
+                found.setdefault(code, {}).update(clean)
+    return own, found
+
+
+def localized(
+    item: dict[str, Any], translations: Mapping[str, Mapping[str, Any]], language: str
+) -> dict[str, Any] | None:
+    """The item as a reader of ``language`` sees it (its translated fields over the original,
+    ``language`` set, ``original_language`` kept), or None when it has no such translation."""
+    original = item.get("language", "en")
+    if language == original:
+        return {**item, "original_language": original}
+    fields = translations.get(language)
+    if not fields:
+        return None
+    text = {k: v for k, v in fields.items() if k != "sample"}
+    return {**item, **text, "language": language, "original_language": original}
+
+
+def for_reader(
+    item: dict[str, Any], translations: Mapping[str, Mapping[str, Any]], language: str
+) -> dict[str, Any]:
+    """The item in ``language`` where it has that translation, else in its original."""
+    return localized(item, translations, language) or {
+        **item,
+        "original_language": item.get("language", "en"),
+    }
+
+
+@dataclass(frozen=True)
+class Version:
+    """Which version of an item an account posts: ``item`` in ``language``; ``hold`` says
+    why it waits for approval."""
+
+    item: dict[str, Any]
+    language: str
+    hold: str | None = None
+
+
+def version_for(
+    item: dict[str, Any],
+    translations: Mapping[str, Mapping[str, Any]],
+    wanted: Sequence[str],
+    missing: str,
+) -> Version:
+    """The version for an account that posts in ``wanted`` languages: the first of them the
+    item is written or translated in; else the original, held for approval when ``missing``
+    is "approve". (With "skip" the account's filter has kept such an item out already.)"""
+    original = item.get("language", "en")
+    for language in wanted:
+        shown = localized(item, translations, language)
+        if shown is not None:
+            return Version(shown, language)
+    hold = None
+    if missing == "approve":
+        # Short enough for ``queue pending``; the item is named by the post's own columns.
+        hold = f"no translation into {', '.join(wanted)}: approve to post the original ({original})"
+    return Version(for_reader(item, {}, original), original, hold)

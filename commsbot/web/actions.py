@@ -1,0 +1,304 @@
+"""What the console changes (POST): signing in and out, the queue, compose, content,
+feeds and subscribers. Each calls the operation the CLI calls, as ``web:NAME``."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from commsbot.errors import ContentError
+from commsbot.web import auth, views
+from commsbot.web.app import COOKIE, Console, Req, set_session_cookie
+
+
+def _actor(req: Req) -> str:
+    assert req.user is not None
+    return f"web:{req.user.name}"
+
+
+# -- signing in and out -----------------------------------------------------------------
+
+
+SIGN_IN_COOKIE = "commsbot_sign_in"
+
+
+def sign_in_form(req: Req, name: str, error: str, status: int) -> Response:
+    """The sign-in page. Before a session exists its form is guarded by a double-submit
+    token: a random value in a cookie that the form must repeat."""
+    token = req.cookies.get(SIGN_IN_COOKIE) or auth.new_token()
+    response = req.page("sign_in", status, error=error, name=name, sign_in_token=token)
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=3600,
+        path=req.console.root or "/",
+        httponly=True,
+        samesite="strict",
+        secure=req.config.web.secure,
+    )
+    return response
+
+
+def sign_in(req: Req) -> Response:
+    import hmac
+
+    name, password = req.field("name").strip(), req.field("password")
+    expected = req.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, req.field("csrf")):
+        return sign_in_form(req, name, STALE, 403)
+    try:
+        user = auth.sign_in(req.store, name, password, req.address, req.now())
+    except auth.Throttled:
+        return sign_in_form(req, name, THROTTLED, 429)
+    if user is None:
+        return sign_in_form(req, name, WRONG, 401)
+    return _signed_in(req, user.id)
+
+
+STALE = "This sign-in form had expired. Sign in again with this fresh one."
+
+WRONG = "That name and password do not match. Check both and try again."
+THROTTLED = (
+    "Too many failed sign-ins for this name or from this address. Wait 15 minutes, or ask "
+    "an admin to set a new password (commsbot users passwd)."
+)
+
+
+def _signed_in(req: Req, user_id: int) -> Response:
+    token, _ = auth.open_session(req.store, user_id, req.address, req.now(), req.console.idle)
+    response = req.redirect("/")
+    set_session_cookie(response, req.console, token)
+    return response
+
+
+def sign_in_link(req: Req) -> Response:
+    user_id = auth.use_link(req.store, req.query.get("token", ""), req.now())
+    if user_id is None:
+        return req.page("error", 403, title="Link used or expired", message=LINK_GONE)
+    return _signed_in(req, user_id)
+
+
+LINK_GONE = (
+    "A sign-in link works once and for 30 minutes. Restart the console for a new one, or "
+    "sign in with a name and password (commsbot users add)."
+)
+
+
+def sign_out(req: Req) -> Response:
+    from commsbot.store import users as users_q
+
+    users_q.end_session(req.store, auth.digest(req.cookies.get(COOKIE, "")))
+    response = req.redirect("/sign-in")
+    response.delete_cookie(COOKIE, path=req.console.root or "/")
+    return response
+
+
+def sign_out_everywhere(req: Req) -> Response:
+    from commsbot.store import users as users_q
+
+    assert req.user is not None
+    users_q.end_sessions(req.store, req.user.id)
+    response = req.redirect("/sign-in")
+    response.delete_cookie(COOKIE, path=req.console.root or "/")
+    return response
+
+
+# -- the queue --------------------------------------------------------------------------
+
+
+def _change(req: Req, post_id: int, action: str) -> str:
+    """Apply one queue action as the CLI does; the sentence that says what happened."""
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.placement import approval_time
+
+    store, config, now, actor = req.store, req.config, req.now(), _actor(req)
+    post = queue_ops.require_post(store, post_id)
+    if action == "approve":
+        when = approval_time(store, config, post, now)
+        queue_ops.approve(store, post_id, now, not_before=when, actor=actor)
+        return f"post {post_id} approved"
+    if action == "cancel":
+        queue_ops.cancel(store, post_id, now, actor=actor)
+        return f"post {post_id} cancelled"
+    if action == "restore":
+        restored = queue_ops.restore(store, config, post_id, now, actor=actor)
+        return f"post {post_id} restored: {views.state_label(restored['status'])}"
+    if action == "retry":
+        channel = make_channels(config, [post["channel"]])[post["channel"]]
+        queue_ops.retry(store, config, channel, post_id, now, actor=actor)
+        return f"post {post_id} queued again"
+    raise ContentError(f"unknown action {action!r}")
+
+
+def post_action(req: Req) -> Response:
+    post_id = _post_id(req)
+    action = req.params["action"]
+    note = _change(req, post_id, action)
+    back = req.field("back")
+    return req.redirect(back if back in ("/", "/queue") else f"/posts/{post_id}", note)
+
+
+def _post_id(req: Req) -> int:
+    try:
+        return int(req.params["post_id"])
+    except ValueError:
+        raise ContentError(f"{req.params['post_id']!r} is not a post number") from None
+
+
+def bulk(req: Req) -> Response:
+    action = req.field("action")
+    if action not in ("approve", "cancel"):
+        raise ContentError("choose approve or cancel for the selected posts")
+    ids = [int(i) for i in req.fields("post") if i.isdigit()]
+    if not ids:
+        raise ContentError("no post was selected: tick the posts first")
+    done, failed = [], []
+    for post_id in ids:
+        try:
+            _change(req, post_id, action)
+            done.append(post_id)
+        except ContentError as exc:
+            failed.append(str(exc))
+    note = f"{len(done)} post(s) {'approved' if action == 'approve' else 'cancelled'}"
+    if failed:
+        note += "; not changed: " + "; ".join(failed)
+    return req.redirect("/queue", note)
+
+
+def edit(req: Req) -> Response:
+    """New text or a new time ("move to…"): the same check as ``queue edit``."""
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
+
+    post_id = _post_id(req)
+    post = queue_ops.require_post(req.store, post_id)
+    text = req.field("text") or None
+    when = req.field("slot") or req.field("at")
+    at = views.parse_local(when, req.config.zone, "time") if when else None
+    channel = make_channels(req.config, [post["channel"]])[post["channel"]]
+    queue_ops.edit(req.store, channel, post_id, req.now(), text=text, at=at, actor=_actor(req))
+    note = f"post {post_id} moved to {when.replace('T', ' ')}" if at else f"post {post_id} edited"
+    back = req.field("back")
+    return req.redirect("/calendar" if back == "/calendar" else f"/posts/{post_id}", note)
+
+
+# -- compose ----------------------------------------------------------------------------
+
+
+def _draft(req: Req) -> tuple[str, str, list[str]]:
+    accounts = views.post_accounts(req.config)
+    chosen = [a for a in req.fields("account") if a in accounts]
+    return req.field("text"), req.field("link").strip(), chosen
+
+
+def preview(req: Req) -> Response:
+    """The previews alone for htmx; the whole page without JavaScript."""
+    from commsbot.web.pages import compose_page
+
+    text, link, chosen = _draft(req)
+    if not req.htmx:
+        return compose_page(req, text=text, link=link, chosen=chosen)
+    return req.page(
+        "previews", previews=views.previews(req.config, text, link or None, chosen), text=text
+    )
+
+
+def compose(req: Req) -> Response:
+    from commsbot.posting import queue as queue_ops
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.web.pages import compose_page
+
+    text, link, chosen = _draft(req)
+    errors: dict[str, str] = {}
+    if not text.strip():
+        errors["text"] = "an announcement needs some text"
+    if not chosen:
+        errors["account"] = "choose at least one account"
+    if link:
+        from commsbot.content.items import _convert
+        from commsbot.content.places import Places
+        from commsbot.content.types import Field
+
+        try:
+            _convert(Field("link", "url"), link, Places())
+        except ValueError as exc:
+            errors["link"] = str(exc)
+    when = req.field("when", "next-slot")
+    now = req.now()
+    at = now
+    if when == "at":
+        try:
+            at = views.parse_local(req.field("at"), req.config.zone, "time")
+        except ContentError as exc:
+            errors["at"] = str(exc)
+    if errors:
+        return compose_page(req, text=text, link=link, chosen=chosen, errors=errors, status=400)
+    try:
+        ids = queue_ops.announce(
+            req.store,
+            req.config,
+            make_channels(req.config, chosen),
+            text,
+            at=at,
+            link=link or None,
+            next_slot=when == "next-slot",
+            actor=_actor(req),
+            now=now,
+        )
+    except ContentError as exc:
+        errors["text"] = str(exc)
+        return compose_page(req, text=text, link=link, chosen=chosen, errors=errors, status=400)
+    return req.redirect("/queue", f"announcement queued as post(s) {', '.join(map(str, ids))}")
+
+
+# -- content, feeds, subscribers ----------------------------------------------------------
+
+
+def content_save(req: Req) -> Response:
+    from commsbot.content import items as content_ops
+    from commsbot.content.types import content_type
+
+    ctype = content_type(req.params["kind"])
+    slug = req.params.get("slug", "")
+    data = {f.name: req.field(f.name).strip() for f in ctype.fields if req.field(f.name).strip()}
+    try:
+        if slug:
+            content_ops.edit_item(req.store, ctype, slug, data, req.now())
+        else:
+            content_ops.add_items(req.store, ctype, [(ctype.name, data)], req.now())
+    except ContentError as exc:
+        from commsbot.web.pages import content_form
+
+        return content_form(req, ctype.name, slug, data, str(exc), status=400)
+    return req.redirect(f"/content?type={ctype.name}", f"{ctype.name} saved")
+
+
+def subscriber_forget(req: Req) -> Response:
+    from commsbot.digests import subscribers as subs
+
+    target = f"#{req.field('id')}"
+    if req.field("confirm") != "yes":
+        return req.redirect(f"/subscribers?confirm={req.field('id')}")
+    subs.forget(req.store, target)
+    return req.redirect("/subscribers", f"subscriber {target} forgotten: their data is deleted")
+
+
+def routes(console: Console) -> list[Route]:
+    def r(path: str, handler: object, role: str = "write") -> Route:
+        return console.route(path, handler, methods=("POST",), role=role)  # type: ignore[arg-type]
+
+    return [
+        r("/sign-in", sign_in, role="public"),
+        console.route("/sign-in/link", sign_in_link, role="public"),
+        r("/sign-out", sign_out, role=""),
+        r("/sign-out/everywhere", sign_out_everywhere, role=""),
+        r("/queue/bulk", bulk),
+        r("/posts/{post_id}/edit", edit),
+        r("/posts/{post_id}/{action}", post_action),
+        r("/compose/preview", preview, role=""),
+        r("/compose", compose),
+        r("/content/{kind}/new", content_save),
+        r("/content/{kind}/{slug}", content_save),
+        r("/subscribers/forget", subscriber_forget),
+    ]

@@ -1,0 +1,377 @@
+"""The console's pages (GET): Today, Queue, a post, Compose, Calendar, Stats, Content,
+Feeds, Subscribers, Users. They read; ``actions`` changes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from commsbot.web import views
+from commsbot.web.app import Console, Req
+
+PAGE_SIZE = 50
+STATUSES = tuple(views.STATE_LABELS)
+
+
+def today(req: Req) -> Response:
+    from commsbot.service.status import health
+    from commsbot.store import feeds as feeds_q
+    from commsbot.store import queue_views as qv
+
+    store, now = req.store, req.now()
+    status = health(store, req.config, now)
+    return req.page(
+        "today",
+        pending=qv.by_status(store, ("pending_approval",), 20),
+        pending_total=qv.count_status(store, "pending_approval"),
+        attention=qv.by_status(store, ("failed", "unknown"), 20),
+        channels=[c for c in status["channels"] if c["state"] != "ok"],
+        feeds=feeds_q.troubled(store)[:10],
+        digests=qv.failed_digest_deliveries(store),
+        next_out=qv.next_out(store, now, 10),
+        schedules=status["schedules"],
+        service=status["service"],
+        note=req.query.get("note", ""),
+    )
+
+
+def _filter(req: Req) -> Any:
+    from commsbot.store.queue_views import QueueFilter
+
+    q = req.query
+    zone = req.config.zone
+    since = until = None
+    if q.get("date"):
+        from datetime import datetime, time, timedelta
+
+        day = views.parse_day(q["date"], "date")
+        since = datetime.combine(day, time(), zone)
+        until = since + timedelta(days=1)
+    return QueueFilter(
+        channel=q.get("account", ""),
+        status=q.get("status", "") if q.get("status", "") in STATUSES else "",
+        item_type=q.get("type", ""),
+        city=q.get("city", ""),
+        theme=q.get("theme", ""),
+        since=since,
+        until=until,
+    )
+
+
+def queue(req: Req) -> Response:
+    from urllib.parse import urlencode
+
+    from commsbot.content.types import TYPES
+    from commsbot.store import content as content_q
+    from commsbot.store import queue_views as qv
+
+    try:
+        page = max(1, int(req.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    rows, total = qv.queue_page(req.store, _filter(req), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    kept = {k: v for k, v in req.query.items() if k != "page" and v}
+    pages = max(1, -(-total // PAGE_SIZE))
+    return req.page(
+        "queue",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        first=(page - 1) * PAGE_SIZE + 1 if rows else 0,
+        last=(page - 1) * PAGE_SIZE + len(rows),
+        query=kept,
+        link=lambda n: "?" + urlencode({**kept, "page": n}),
+        accounts=list(req.config.channels),
+        statuses=STATUSES,
+        types=["announcement", *TYPES],
+        cities=content_q.cities(req.store),
+        themes=content_q.themes(req.store),
+        note=req.query.get("note", ""),
+    )
+
+
+def post(req: Req) -> Response:
+    from commsbot.errors import ContentError
+    from commsbot.posting.queue import require_post
+    from commsbot.store import audit as audit_q
+
+    try:
+        post_id = int(req.params["post_id"])
+        found = require_post(req.store, post_id)
+    except (ValueError, ContentError):
+        return req.page("error", 404, title="No such post", message=NO_POST)
+    return req.page(
+        "post",
+        post=found,
+        length=views.post_length(req.config, found),
+        trail=audit_q.trail(req.store, post_id),
+        slots=views.free_slots(req.store, req.config, found["channel"], req.now(), 8),
+        note=req.query.get("note", ""),
+    )
+
+
+NO_POST = "There is no post with this number. The queue lists every post."
+
+
+def compose(req: Req) -> Response:
+    return compose_page(req, text="", link="", chosen=views.post_accounts(req.config))
+
+
+def compose_page(
+    req: Req,
+    *,
+    text: str,
+    link: str,
+    chosen: list[str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    accounts = views.post_accounts(req.config)
+    return req.page(
+        "compose",
+        status,
+        text=text,
+        link=link,
+        accounts=accounts,
+        chosen=chosen,
+        previews=views.previews(req.config, text, link or None, chosen),
+        policies={a: req.config.approval.policy("announcement", a) for a in accounts},
+        errors=errors or {},
+        when=req.field("when", "next-slot"),
+        at=req.field("at"),
+    )
+
+
+def calendar(req: Req) -> Response:
+    view = req.query.get("view", "week")
+    data = views.calendar(req.store, req.config, view, req.query.get("start", ""), req.now())
+    return req.page("calendar", **data, note=req.query.get("note", ""))
+
+
+def _chosen(req: Req) -> views.Chosen:
+    return views.choose_period(req.query, req.config.zone, req.now())
+
+
+def _figures(req: Req, chosen: views.Chosen) -> dict[str, Any]:
+    """The period's figures, computed once per change of the store: the service commits
+    what changes them (sends, engagement), and the console's own writes never do."""
+    key = (chosen.since, chosen.until, req.console.changed())
+    cache = req.console.cache
+    if key not in cache:
+        cache.clear()  # one period at a time is what people look at
+        cache[key] = views.figures(req.store, chosen)
+    return cache[key]
+
+
+def stats(req: Req) -> Response:
+    from urllib.parse import urlencode
+
+    chosen = _chosen(req)
+    kept = {k: v for k, v in req.query.items() if k in ("days", "since", "until") and v}
+    return req.page(
+        "stats",
+        chosen=chosen,
+        presets=views.PRESETS,
+        query=urlencode(kept),
+        days=req.query.get("days", "" if kept else "30"),
+        **_figures(req, chosen),
+    )
+
+
+def stats_download(req: Req) -> Response:
+    from commsbot.insights.stats import GROUPINGS
+
+    chosen = _chosen(req)
+    by = req.query.get("by", "channel")
+    if by not in GROUPINGS:
+        by = "channel"
+    fmt = req.params["fmt"]
+    figures = _figures(req, chosen)
+    rows = [g.as_row(by) for g in figures["groups"][by]]
+    name = f"commsbot-stats-{by}-{chosen.since}-{chosen.until}"
+    if fmt == "json":
+        body = json.dumps(
+            {"period": chosen.period.as_dict(), "by": by, "rows": rows},
+            ensure_ascii=False,
+            indent=2,
+        )
+        return _download(body, f"{name}.json", "application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [by, "posts"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return _download(out.getvalue(), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+def report(req: Req) -> Response:
+    from commsbot.insights.report import render_report
+
+    chosen = _chosen(req)
+    html = render_report(
+        req.store,
+        chosen.period,
+        req.now(),
+        templates=req.config.service.templates,
+        hashtags=req.config.movement.hashtags,
+    )
+    return _download(html, f"commsbot-report-{chosen.since}-{chosen.until}.html", "text/html")
+
+
+def _download(body: str, filename: str, media: str) -> Response:
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def content(req: Req) -> Response:
+    from commsbot.content.types import TYPES
+    from commsbot.store import content as content_q
+
+    kind = req.query.get("type", "practice")
+    if kind not in TYPES:
+        kind = "practice"
+    words = req.query.get("q", "").strip()
+    filters: dict[str, Any] = {
+        k: req.query[k] for k in ("city", "theme") if req.query.get(k) and k in _columns(kind)
+    }
+    if words and kind == "practice":
+        items = content_q.search_practices(req.store, words, limit=PAGE_SIZE)
+        items = [i for i in items if all(i.get(k) == v for k, v in filters.items())]
+    else:
+        items = content_q.list_items(req.store, kind, filters=filters, limit=PAGE_SIZE)
+    return req.page(
+        "content",
+        kind=kind,
+        types=TYPES,
+        items=items,
+        total=content_q.count(req.store, kind),
+        words=words,
+        filters=filters,
+        cities=content_q.cities(req.store),
+        themes=content_q.themes(req.store),
+        note=req.query.get("note", ""),
+    )
+
+
+def content_new(req: Req) -> Response:
+    from commsbot.content.types import content_type
+
+    return content_form(req, content_type(req.params["kind"]).name, "", {}, "")
+
+
+def content_edit(req: Req) -> Response:
+    from commsbot.content.items import require_item
+    from commsbot.content.types import content_type
+
+    ctype = content_type(req.params["kind"])
+    item = require_item(req.store, ctype, req.params["slug"])
+    shown = {
+        k: ", ".join(v) if isinstance(v, list) else "" if v is None else str(v)
+        for k, v in item.items()
+    }
+    return content_form(req, ctype.name, req.params["slug"], shown, "")
+
+
+def content_form(
+    req: Req, kind: str, slug: str, data: dict[str, str], error: str, status: int = 200
+) -> Response:
+    """The add/edit form; a validation message from the CLI's checks is shown beside the
+    field it names (``practice 'x': city: unknown city ...``)."""
+    from commsbot.content.types import TYPES
+
+    ctype = TYPES[kind]
+    field_errors: dict[str, str] = {}
+    for f in ctype.fields:
+        if error and (f": {f.name}: " in error or f": {f.name} " in error):
+            field_errors[f.name] = error
+            break
+    return req.page(
+        "content_form",
+        status,
+        ctype=ctype,
+        slug=slug,
+        data=data,
+        error=error if not field_errors else "",
+        field_errors=field_errors,
+        cities=_reference(req, "cities"),
+        themes=_reference(req, "themes"),
+    )
+
+
+def _reference(req: Req, which: str) -> list[dict[str, Any]]:
+    from commsbot.store import content as content_q
+
+    return content_q.cities(req.store) if which == "cities" else content_q.themes(req.store)
+
+
+def _columns(kind: str) -> set[str]:
+    from commsbot.content.types import TYPES
+
+    return {f.name for f in TYPES[kind].fields}
+
+
+def feeds(req: Req) -> Response:
+    from commsbot.store import feeds as feeds_q
+
+    return req.page("feeds", feeds=feeds_q.all_feeds(req.store), note=req.query.get("note", ""))
+
+
+def subscribers(req: Req) -> Response:
+    from commsbot.store import audience as audience_q
+
+    words = req.query.get("q", "").strip().lower()
+    status = req.query.get("status", "")
+    found = audience_q.list_subscribers(req.store, status=status or None)
+    rows = [s for s in found if not words or words in str(s["address"]).lower()]
+    return req.page(
+        "subscribers",
+        rows=rows[:PAGE_SIZE],
+        total=len(rows),
+        words=words,
+        chosen_status=status,
+        note=req.query.get("note", ""),
+        confirm=req.query.get("confirm", ""),
+    )
+
+
+def users(req: Req) -> Response:
+    from commsbot.store import users as users_q
+
+    return req.page("users", users=users_q.list_users(req.store))
+
+
+def sign_in_page(req: Req) -> Response:
+    from commsbot.web.actions import sign_in_form
+
+    if req.user is not None:
+        return req.redirect("/")
+    return sign_in_form(req, "", "", 200)
+
+
+def routes(console: Console) -> list[Route]:
+    r = console.route
+    return [
+        r("/", today),
+        r("/queue", queue),
+        r("/posts/{post_id}", post),
+        r("/compose", compose),
+        r("/calendar", calendar),
+        r("/stats", stats),
+        r("/stats/download.{fmt:str}", stats_download),
+        r("/stats/report", report),
+        r("/content", content),
+        r("/content/{kind}/new", content_new),
+        r("/content/{kind}/{slug}", content_edit),
+        r("/feeds", feeds),
+        r("/subscribers", subscribers),
+        r("/users", users, role="admin"),
+        r("/sign-in", sign_in_page, role="public"),
+    ]

@@ -1,0 +1,281 @@
+"""What the console's pages compute from the operations below them: previews, periods,
+calendars, figures. No SQL: reads go through ``commsbot.store`` modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from commsbot.config import Config
+from commsbot.content.places import Places
+from commsbot.errors import CommsbotError, ContentError
+from commsbot.insights import stats as st
+from commsbot.store import Store
+from commsbot.store import content as content_q
+from commsbot.store import stats as stats_q
+
+STATE_LABELS = {
+    "draft": "draft",
+    "pending_approval": "waiting for approval",
+    "queued": "queued",
+    "sending": "sending",
+    "sent": "sent",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "unknown": "unknown: check the platform",
+}
+
+
+def state_label(status: str) -> str:
+    return STATE_LABELS.get(status, status)
+
+
+# Markup's %-formatting escapes like .format() does, at a fraction of its cost: these
+# two are called for every post on a page.
+def state_badge(status: str) -> Markup:
+    return Markup('<span class="state state-%s">%s</span>') % (status, state_label(status))
+
+
+def csrf_input(user: Any) -> Markup:
+    """The hidden CSRF field every form carries: the session's token."""
+    token = user.csrf if user is not None else ""
+    return Markup('<input type="hidden" name="csrf" value="%s">') % token
+
+
+def post_accounts(config: Config) -> list[str]:
+    """The enabled accounts that take posts, in config order."""
+    from commsbot.channels import account_class
+
+    return [n for n in config.enabled_channels if account_class(config.channel(n)).takes_posts]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One account's rendering of a draft: exactly what it will publish, or why not."""
+
+    channel: str
+    text: str = ""
+    length: int = 0
+    limit: int = 0
+    thread: tuple[str, ...] = ()
+    truncated: bool = False
+    error: str = ""
+
+
+def previews(config: Config, text: str, link: str | None, accounts: list[str]) -> list[Preview]:
+    """Each account's post for an announcement, rendered as the pipeline will render it."""
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.render import Renderer
+
+    if not text.strip():
+        return []
+    renderer = Renderer(config.service.templates)
+    shown = []
+    for name, channel in make_channels(config, accounts).items():
+        try:
+            out = renderer.render(
+                channel, "announcement", {"text": text}, link=link, what="the announcement"
+            )
+        except CommsbotError as exc:
+            shown.append(Preview(name, error=str(exc)))
+            continue
+        shown.append(Preview(name, out.text, out.length, out.limit, out.thread, out.truncated))
+    return shown
+
+
+def post_length(config: Config, post: dict[str, Any]) -> tuple[int, int] | None:
+    """A post's length as its platform counts it, and the limit; None for a channel that
+    is no longer configured."""
+    from commsbot.posting.pipeline import make_channels
+
+    if post["channel"] not in config.channels:
+        return None
+    channel = make_channels(config, [post["channel"]])[post["channel"]]
+    return channel.length(post["text"]), channel.limit()
+
+
+# -- periods ----------------------------------------------------------------------------
+
+PRESETS = (7, 30, 90, 365)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The period a stats page shows, the one before it, and how it was asked for."""
+
+    period: st.Period
+    previous: st.Period
+    since: date
+    until: date  # the last day, included
+
+
+def parse_day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ContentError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
+    """``since``/``until`` days (until included), else ``days`` back from today (30)."""
+    today = now.astimezone(zone).date()
+    since_text, until_text = query.get("since", ""), query.get("until", "")
+    if since_text or until_text:
+        until = parse_day(until_text, "until") if until_text else today
+        since = parse_day(since_text, "since") if since_text else until - timedelta(days=29)
+    else:
+        try:
+            days = int(query.get("days", "30"))
+        except ValueError:
+            days = 30
+        days = min(max(days, 1), 3660)
+        until, since = today, today - timedelta(days=days - 1)
+    if since > until:
+        raise ContentError(f"since: {since} is after until ({until})")
+    start = datetime.combine(since, time(), zone)
+    end = datetime.combine(until + timedelta(days=1), time(), zone)
+    length = end - start
+    return Chosen(st.Period(start, end, zone), st.Period(start - length, start, zone), since, until)
+
+
+def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
+    """The stats page: totals now and before, groupings, the heat-map and top posts."""
+    from commsbot.insights import charts
+
+    reference = Places.of(content_q.cities(store), content_q.themes(store))
+    period = chosen.period
+    posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
+    before = st.post_figures(
+        stats_q.sent_posts(store, chosen.previous.since, chosen.previous.until)
+    )
+    groups = {by: st.summarise(posts, by, period, reference) for by in st.GROUPINGS}
+    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    return {
+        "total": st.total(posts),
+        "previous": st.total(before),
+        "groups": groups,
+        "heat": heat,
+        "heat_chart": charts.heat_map(
+            [label for _, label in heat.rows],
+            [label for _, label in heat.columns],
+            [[(g.engagement, g.posts) for g in row] for row in heat.cells],
+        ),
+        "channel_chart": charts.bar_chart([(g.label, g.engagement) for g in groups["channel"]]),
+        "top": st.top_posts(posts, top),
+    }
+
+
+# -- calendar ---------------------------------------------------------------------------
+
+
+# Posts a day shows in each view; a busy day links to the rest in the queue.
+DAY_POSTS = {"week": 12, "month": 4}
+
+
+@dataclass
+class Day:
+    day: date
+    in_month: bool
+    posts: list[dict[str, Any]]
+    free_slots: list[tuple[str, str]]  # (account, local time) of empty slots
+    more: int = 0  # posts beyond what a day shows; the queue lists them all
+
+
+def calendar(
+    store: Store, config: Config, view: str, start_text: str, now: datetime
+) -> dict[str, Any]:
+    """The days of a week or month view with their posts and free slots."""
+    from commsbot.slots import between, parse_slots
+    from commsbot.store import queue_views
+
+    zone = config.zone
+    today = now.astimezone(zone).date()
+    anchor = parse_day(start_text, "start") if start_text else today
+    if view == "month":
+        first = anchor.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        grid_start = first - timedelta(days=first.weekday())
+        grid_end = last + timedelta(days=6 - last.weekday())
+        prev = (first - timedelta(days=1)).replace(day=1)
+        nxt = last + timedelta(days=1)
+    else:
+        view = "week"
+        first = grid_start = anchor - timedelta(days=anchor.weekday())
+        last = grid_end = grid_start + timedelta(days=6)
+        prev, nxt = grid_start - timedelta(days=7), grid_start + timedelta(days=7)
+    start = datetime.combine(grid_start, time(), zone)
+    end = datetime.combine(grid_end + timedelta(days=1), time(), zone)
+    days = {
+        grid_start + timedelta(days=i): Day(grid_start + timedelta(days=i), False, [], [])
+        for i in range((grid_end - grid_start).days + 1)
+    }
+    for d in days.values():
+        d.in_month = first <= d.day <= last
+    from commsbot.store import iso
+
+    taken: set[tuple[str, str]] = set()
+    shown_ids: list[tuple[int, Day, str]] = []
+    limit = DAY_POSTS[view]
+    # Posts come sorted by their UTC stamp: each is placed by comparing stamps with the
+    # days' first instants, and only a shown one is turned into a local time.
+    order = list(days.values())
+    starts = [iso(datetime.combine(d.day, time(), zone)) for d in order] + ["~"]
+    at, shown_today = 0, 0
+    for post_id, channel, stamp in queue_views.between(store, start, end):
+        while stamp >= starts[at + 1]:
+            at, shown_today = at + 1, 0
+        day = order[at]
+        if shown_today < limit:
+            local = datetime.fromisoformat(stamp).astimezone(zone).strftime("%H:%M")
+            shown_ids.append((post_id, day, local))
+            shown_today += 1
+        else:
+            day.more += 1
+        taken.add((channel, stamp))
+    rows = {r["id"]: r for r in queue_views.by_ids(store, [i for i, _, _ in shown_ids])}
+    for post_id, day, local in shown_ids:
+        day.posts.append({**rows[post_id], "local": local})
+    for name in post_accounts(config):
+        slots = parse_slots(config.channel(name).slots)
+        for moment in between(slots, zone, max(start, now), end) if slots else []:
+            if (name, iso(moment)) not in taken:
+                slot = moment.astimezone(zone)
+                days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
+    weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
+    return {
+        "view": view,
+        "weeks": weeks,
+        "first": first,
+        "last": last,
+        "prev": prev.isoformat(),
+        "next": nxt.isoformat(),
+        "today": today,
+        "accounts": post_accounts(config),
+    }
+
+
+def free_slots(store: Store, config: Config, channel: str, now: datetime, n: int) -> list[str]:
+    """The next ``n`` free slots of an account, as local 'YYYY-MM-DDTHH:MM' values."""
+    from commsbot.slots import SlotQueue, parse_slots
+    from commsbot.store import service as service_q
+
+    if channel not in config.channels:
+        return []
+    slots = parse_slots(config.channel(channel).slots)
+    if not slots:
+        return []
+    queue = SlotQueue(slots, config.zone, now, service_q.taken_slots(store, channel, now))
+    return [queue.take().astimezone(config.zone).strftime("%Y-%m-%dT%H:%M") for _ in range(n)]
+
+
+def parse_local(text: str, zone: ZoneInfo, name: str) -> datetime:
+    """A datetime-local field ('2026-12-03T10:00') in the config's zone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ContentError(f"{name}: {text!r} is not a time (YYYY-MM-DD HH:MM)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

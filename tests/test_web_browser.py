@@ -1,0 +1,241 @@
+"""The console in a real browser: Playwright for Python driving Debian's Chromium (by its
+path; never ``playwright install``) against the running console and a real store (#17).
+
+The journeys of the issue, axe-core on every page (no serious or critical violation),
+no console error (a CSP violation is one), no sideways scrolling at 390 px, and
+screenshots of every page at 1280 and 390 px in ``build/web-screenshots``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from commsbot.store import queue_views as qv
+from commsbot.web import auth
+from tests.support.browser import chromium_or_skip
+from tests.support.web import PASSWORD, Live
+
+ROOT = Path(__file__).resolve().parents[1]
+AXE = ROOT / ".ci" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "build" / "web-screenshots"
+PAGES = {
+    "today": "/",
+    "queue": "/queue",
+    "post": "/posts/1",
+    "compose": "/compose",
+    "calendar-week": "/calendar",
+    "calendar-month": "/calendar?view=month",
+    "stats": "/stats?days=365",
+    "content": "/content",
+    "content-new": "/content/practice/new",
+    "feeds": "/feeds",
+    "subscribers": "/subscribers",
+}
+WIDTHS = (1280, 390)
+
+
+def axe_or_skip() -> str:
+    if AXE.is_file():
+        return AXE.read_text(encoding="utf-8")
+    reason = f"axe-core is not installed ({AXE}; .ci/run installs it with npm)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Playwright's Chromium: Debian's binary, launched by its path."""
+    binary = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Person:
+    """One signed-in browser context and what went wrong in its pages."""
+
+    def __init__(self, browser: Any, live: Live, name: str, width: int = 1280) -> None:
+        self.live = live
+        self.context = browser.new_context(
+            base_url=live.url, viewport={"width": width, "height": 900}, accept_downloads=True
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.sign_in(name)
+
+    def sign_in(self, name: str, password: str = PASSWORD) -> None:
+        self.page.goto("/sign-in")
+        self.page.get_by_label("Name").fill(name)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def note(self) -> str:
+        return str(self.page.locator(".note").inner_text())
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def officer(browser: Any, live: Live, name: str = "ana") -> Person:
+    person = Person(browser, live, name)
+    assert person.page.locator("h1").inner_text() == "Today"
+    return person
+
+
+def test_officer_journey(browser: Any, live: Live) -> None:
+    ana = officer(browser, live)
+    page = ana.page
+    # Compose for two accounts: both previews, each counted as its platform counts.
+    page.get_by_role("link", name="Compose").click()
+    text = "General Meeting 5 opens tomorrow in Vilnius: partners from 11 cities"
+    page.get_by_label("Text").fill(text)
+    page.get_by_label("Link (never shortened)").fill("https://example.org/gm5")
+    mastodon = page.locator('[data-account="mastodon"] [data-count]')
+    mastodon.wait_for()
+    assert int(mastodon.inner_text()) == len(text) + 2 + 23
+    outbox = page.locator('[data-account="outbox"] [data-count]')
+    assert int(outbox.inner_text()) == len(text) + 2 + len("https://example.org/gm5")
+    page.get_by_label("Next free slot of each account").check()
+    page.get_by_role("button", name="Queue it").click()
+    assert "announcement queued" in ana.note()
+    # Approve a pending practice post from Today.
+    page.get_by_role("link", name="Today").click()
+    approve = page.get_by_role("button", name=re.compile(r"^Approve post \d+$")).first
+    post_id = int(str(approve.get_attribute("aria-label")).rsplit(" ", 1)[1])
+    approve.click()
+    assert f"post {post_id} approved" in ana.note()
+    assert qv.count_status(live.store, "queued") > 0
+    # Move a post in the calendar with the keyboard-accessible form (the week view's;
+    # the month view links each post to its page, which has the same form).
+    page.goto("/calendar")
+    move = page.locator("details.move-to").first
+    move.locator("summary").click()
+    moved_id = int(
+        re.findall(r"\d+", str(move.locator("input[type=datetime-local]").get_attribute("id")))[0]
+    )
+    move.locator("input[type=datetime-local]").fill("2031-03-04T10:30")
+    move.get_by_role("button", name="Move").click()
+    assert f"post {moved_id} moved to 2031-03-04 10:30" in ana.note()
+    # Cancel a post and restore it, from its page.
+    page.goto(f"/posts/{moved_id}")
+    page.get_by_role("button", name="Cancel").click()
+    assert "cancelled" in ana.note()
+    page.get_by_role("button", name="Restore").click()
+    assert "restored" in ana.note()
+    history = page.locator(".trail").inner_text()
+    assert "rescheduled by web:ana" in history and "restored by web:ana" in history
+    assert ana.errors == []
+    ana.close()
+
+
+def test_coordinator_journey(browser: Any, live: Live) -> None:
+    cora = Person(browser, live, "cora")
+    page = cora.page
+    assert page.get_by_role("button", name=re.compile("^Approve")).count() == 0
+    # A forged form post, with the session's own CSRF token, is still refused.
+    post = qv.by_status(live.store, ("pending_approval",), 1)[0]
+    token = page.locator('input[name="csrf"]').first.input_value()
+    forged = page.request.post(f"/posts/{post['id']}/approve", form={"csrf": token})
+    assert forged.status == 403
+    assert qv.by_status(live.store, ("pending_approval",), 1)[0]["id"] == post["id"]
+    # The period picker, then a CSV download.
+    page.get_by_role("link", name="Stats").click()
+    page.get_by_label("Period", exact=True).select_option("7")
+    page.get_by_role("button", name="Show").click()
+    assert "days=7" in page.url
+    with page.expect_download() as info:
+        page.get_by_role("link", name="by theme (CSV)").click()
+    download = info.value
+    assert download.suggested_filename.startswith("commsbot-stats-theme-")
+    assert Path(download.path()).read_text(encoding="utf-8").startswith("theme,posts")
+    assert cora.errors == []
+    cora.close()
+
+
+def test_sign_in_throttling_and_csrf_rejection(browser: Any, live: Live) -> None:
+    eve = Person(browser, live, "ana", 390)
+    page = eve.page
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    for _ in range(5):
+        eve.sign_in("ana", "not the password")
+        assert "do not match" in page.get_by_role("alert").inner_text()
+    eve.sign_in("ana")
+    assert "Too many failed sign-ins" in page.get_by_role("alert").inner_text()
+    # Another officer, whose form's token was tampered with: refused, nothing changed.
+    auth.add_user(live.store, "bob", "officer", PASSWORD, datetime.now(UTC))
+    bob = officer(browser, live, "bob")
+    post = qv.by_status(bob.live.store, ("pending_approval",), 1)[0]
+    bob.page.goto(f"/posts/{post['id']}")
+    bob.page.locator('.actions input[name="csrf"]').first.evaluate("e => e.value = 'forged'")
+    bob.page.get_by_role("button", name="Approve").click()
+    assert bob.page.locator("h1").inner_text() == "Form expired"
+    assert qv.by_status(live.store, ("pending_approval",), 1)[0]["id"] == post["id"]
+    eve.close()
+    bob.close()
+
+
+def axe_violations(page: Any, axe: str) -> list[tuple[str, str, int, str]]:
+    """(impact, rule, nodes, first node) of each axe-core violation on the page."""
+    # Evaluated by DevTools, which the page's CSP does not govern.
+    page.evaluate(axe)
+    found: list[tuple[str, str, int, str]] = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => [v.impact, v.id, v.nodes.length,"
+        " v.nodes[0].target.join(' ')]))"
+    )
+    return found
+
+
+def test_the_accessibility_check_finds_a_violation(browser: Any) -> None:
+    """The checker itself: an unlabelled field is a critical violation to axe-core."""
+    axe = axe_or_skip()
+    page = browser.new_page()
+    page.set_content("<!doctype html><html lang=en><title>t</title><main><input></main>")
+    assert ("critical", "label") in [(i, r) for i, r, _, _ in axe_violations(page, axe)]
+    page.close()
+
+
+# 13 pages at two widths, each with axe-core's full rule set: minutes on a busy machine.
+@pytest.mark.timeout(600)
+def test_every_page_accessible_responsive_and_photographed(browser: Any, live: Live) -> None:
+    axe = axe_or_skip()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    visits = [("ana", name, path) for name, path in PAGES.items()]
+    visits += [("adam", "users", "/users"), ("", "sign-in", "/sign-in")]
+    for width in WIDTHS:
+        ana = Person(browser, live, "ana", width)
+        for who, name, path in visits:
+            if who != "ana":
+                ana.context.clear_cookies()
+                if who:
+                    ana.sign_in(who)
+            ana.page.goto(path)
+            ana.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            wide = ana.page.evaluate("document.documentElement.scrollWidth - innerWidth")
+            if wide > 0:
+                problems.append(f"{name} at {width} px scrolls sideways by {wide} px")
+            problems += [
+                f"{name} at {width} px: {impact} {rule} ({n} nodes, e.g. {target})"
+                for impact, rule, n, target in axe_violations(ana.page, axe)
+                if impact in ("serious", "critical")
+            ]
+        problems += [f"console error at {width} px: {e}" for e in ana.errors]
+        ana.close()
+    assert problems == []
+    assert len(list(SHOTS.glob("*.png"))) >= len(WIDTHS) * len(visits)
