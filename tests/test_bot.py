@@ -180,7 +180,7 @@ def test_the_comms_officer_queues_approves_and_cancels(running: Running) -> None
         == "The outbox is empty: nothing waiting, failed or unknown."
     )
     assert reply(running, "/announce General Meeting <5> & more", ADMIN) == (
-        "Announcement queued\nPost 1 on telegram: goes out from 2026-11-23 13:00"
+        "Announcement queued\nPost 1 on telegram: goes out from 2026-11-23 13:00 CET"
     )
     with running.store() as store:
         post = posts_q.get_post(store, 1)
@@ -189,7 +189,7 @@ def test_the_comms_officer_queues_approves_and_cancels(running: Running) -> None
     assert post["text"] == "General Meeting &lt;5&gt; &amp; more"
     assert reply(running, "/queue", ADMIN) == (
         "Outbox: 1 post waiting, failed or unknown\n\n"
-        "1 telegram · queued · 2026-11-23 13:00\n"
+        "1 telegram · queued · 2026-11-23 13:00 CET\n"
         "announcement announcement-1: General Meeting <5> & more\n\n/approve id · /cancel id"
     )
     assert reply(running, "/approve 1", ADMIN) == (

@@ -99,13 +99,13 @@ def test_announce_says_what_became_of_each_post(sample: tuple[Store, Config]) ->
     assert (first["channel"], second["channel"]) == ("outbox", "telegram")
     assert reply.text == (
         "<b>Announcement queued</b>\n"
-        f"Post {first['id']} on outbox: goes out from 2026-11-23 13:00\n"
-        f"Post {second['id']} on telegram: goes out from 2026-11-23 13:00"
+        f"Post {first['id']} on outbox: goes out from 2026-11-23 13:00 CET\n"
+        f"Post {second['id']} on telegram: goes out from 2026-11-23 13:00 CET"
     )
     posts_q.change_post(store, second["id"], ("queued",), NOW, status="pending_approval")
     _, reply = replies.answer("approve", str(second["id"]), "1", admin=True)
     assert reply.text == (
-        f"Post {second['id']} approved: it goes out on telegram from 2026-11-23 13:00."
+        f"Post {second['id']} approved: it goes out on telegram from 2026-11-23 13:00 CET."
     )
 
 

@@ -362,7 +362,8 @@ def test_dry_run_writes_and_sends_nothing(week47: Store, invoke: Invoke, smtp: S
     subscribe(week47, "email", "a@example.org", "weekly", JOINED)
     subscribe(week47, "telegram", "4242", "weekly", JOINED)
     result = invoke("digest", "send", "--period", "2026-W47", "--dry-run")
-    assert result.exit_code == 0, result.output
+    # A subscriber whom no enabled channel reaches needs attention: exit code 1 (#20).
+    assert result.exit_code == 1, result.output
     assert "dry run: nothing was sent or stored" in result.output
     assert "1 telegram subscriber(s) wait: channel telegram is not enabled" in result.output
     assert week47.rows("SELECT * FROM digests") == []
@@ -499,7 +500,7 @@ def test_unreachable_relay_is_reported_and_nobody_is_marked(week47: Store, tmp_p
     result = CliRunner().invoke(
         cli, ["--config", str(config_path), "digest", "send", "--period", "2026-W47"]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # needs attention (#20)
     assert f"problem: email: channels.email: 127.0.0.1:{port}: cannot connect:" in result.output
     assert (
         "problem: 1 email subscriber(s) wait: channel email is not enabled or could not be opened"

@@ -40,8 +40,10 @@ def run_plan(store: Store, config: Config, now: datetime = NOW) -> None:
     plan(store, config, Renderer(None), make_channels(config), now)
 
 
-def posts(store: Store, **filters: str) -> list[dict[str, Any]]:
-    return posts_q.list_posts(store, limit=1000, **filters)
+def posts(
+    store: Store, status: str | None = None, channel: str | None = None
+) -> list[dict[str, Any]]:
+    return posts_q.list_posts(store, status=status, channel=channel, limit=1000)
 
 
 @pytest.fixture

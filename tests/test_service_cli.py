@@ -137,7 +137,7 @@ def test_queue_slots_without_slots(tmp_path: Path) -> None:
 def test_at_and_next_slot_exclude_each_other(slotted: Run) -> None:
     result = slotted("queue", "add", "Hi", "--next-slot", "--at", "2026-12-01 10:00")
     assert result.exit_code == 2
-    assert "give --at or --next-slot, not both" in result.output
+    assert "give one of --at, --next-slot, --first and --now" in result.output
 
 
 def test_pending_approve_and_cancel(tmp_path: Path) -> None:
@@ -178,7 +178,7 @@ def test_run_with_a_bad_schedule_stops_with_file_and_key(tmp_path: Path) -> None
     (tmp_path / "schedules" / "mine.toml").write_text('[publish]\ncron = "0 9 * * 1-5"\n')
     path = write_config(tmp_path, service='schedules = "schedules"')
     result = runner_for(path)("run")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a config error (#20)
     assert result.output.startswith(
         f"Error: {tmp_path / 'schedules' / 'mine.toml'}: publish.cron: '0 9 * * 1-5': "
         "write the day of the week as names"

@@ -72,12 +72,12 @@ def test_add_list_change_remove(sample_store: Store, invoke: Invoke) -> None:
         "--city", "Plzeň", "--city", "tallinn", "--theme", "Brokerage",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.output == (
+    assert result.stdout == (  # the no-e-mail-channel warning is on stderr (#20)
         "subscribed #1 email anna@example.org: weekly, cities: plzen, tallinn, themes: brokerage, language: en\n"
     )
     result = invoke("subscribers", "add", "anna@example.org", "--frequency", "monthly")
     assert (
-        result.output
+        result.stdout
         == "subscribed #1 email anna@example.org: monthly, cities: all, themes: all, language: en\n"
     )
     result = invoke("subscribers", "list", "--format", "json")

@@ -368,7 +368,7 @@ def test_run_once_leaves_out_a_channel_with_a_bad_token(
         small_content(store)
     monkeypatch.setenv(TOKEN_ENV, "999:WRONG-SECRET")
     result = invoke("run", "--once", "--config", str(path))
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a channel left out needs attention (#20)
     assert f"problem: telegram: Telegram rejected the bot token in ${TOKEN_ENV}" in result.output
     assert "WRONG-SECRET" not in result.output
     assert len(list((tmp_path / "outbox").glob("*.txt"))) == 5

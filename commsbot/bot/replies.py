@@ -257,8 +257,9 @@ class Replies:
         return Reply(telegram_fit(text, MAX_REPLY), tuple(buttons))
 
     def local(self, stamp: str) -> str:
-        """A stored UTC time as the officer reads it: in the config's time zone."""
-        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M")
+        """A stored UTC time as the officer reads it: in the config's time zone, named
+        ("CET"), as every command shows it."""
+        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M %Z")
 
     def language(self, args: str, chat_key: str) -> Reply:
         """/language shows the chat's language; /language xx changes it."""

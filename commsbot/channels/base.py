@@ -81,6 +81,9 @@ class ChannelSettings:
     # What becomes of a post longer than the channel allows: shortened (keeping the link),
     # or a numbered thread with the link in its first post.
     long_posts: Literal["truncate", "thread"] = "truncate"
+    # This channel's own backlog policy (posting.backlog when unset): the outbox is a
+    # preview, so the example config lets the sample reach it at once.
+    backlog: Literal["post", "approve", "skip"] | None = None
     # An item in none of ``languages`` (neither written nor translated in one): skip it (the
     # filter keeps it out), post the original under its own language tag, or hold it for
     # approval with the reason (#19).
@@ -255,6 +258,9 @@ class Channel(ABC):
     polls_engagement: ClassVar[bool] = False
     counts_audience: ClassVar[bool] = False
     account_keys: ClassVar[tuple[str, ...]] = ()
+    # True for a channel nobody outside reads (the outbox): enabling it on a store full of
+    # content is no surprise, so only content old by its date counts as its backlog.
+    preview: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
     def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:

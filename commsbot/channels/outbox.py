@@ -34,6 +34,7 @@ class OutboxChannel(Channel):
     max_length = 500
     rate_per_second = 10_000.0
     batch_size = 1000
+    preview = True
     Settings: ClassVar[type[ChannelSettings]] = OutboxSettings
 
     def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:

@@ -208,6 +208,37 @@ def pass_app(f: F) -> F:
     return config_option(wrapper)  # type: ignore[return-value]
 
 
+# Exit codes of the commands cron and monitoring run (run --once, digest send, feeds
+# check): 0 all well, 1 something needs attention, 2 a usage or config error.
+EXIT_ATTENTION = 1
+EXIT_USAGE = 2
+
+
+class ConfigProblem(click.ClickException):
+    """A config error, with the usage errors' exit code (2) rather than 1."""
+
+    exit_code = EXIT_USAGE
+
+
+def exit_codes(f: F) -> F:
+    """For a command cron runs: a config error exits 2, so that 1 means "needs attention"."""
+    from commsbot.errors import ConfigError
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ConfigError as exc:
+            raise ConfigProblem(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def needs_attention() -> None:
+    """End the command with exit code 1: it ran, but something needs the officer."""
+    click.get_current_context().exit(EXIT_ATTENTION)
+
+
 class Group(click.Group):
     """Turns every CommsbotError into a clean one-line message, never a traceback."""
 
@@ -269,6 +300,15 @@ def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
 
     # Stored times are ISO 8601 with a Z, which fromisoformat reads since Python 3.11.
     return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def local_iso(stamp: str | None, zone: ZoneInfo) -> str | None:
+    """A stored UTC time for JSON: ISO 8601 in the config's zone, with its offset."""
+    if not stamp:
+        return None
+    from commsbot.store import from_iso
+
+    return from_iso(stamp).astimezone(zone).isoformat()
 
 
 def echo_table(

@@ -103,11 +103,13 @@ def _content_group(ctype: ContentType) -> click.Group:
         data = _collect(ctype, values)
         where = str(values["from_file"]) if values.get("from_file") else ctype.name
         added, _ = add_items(app.store, ctype, [(where, data)], utcnow())
-        click.echo(
-            f"added {ctype.name} {data.get('slug') or '(slug from title)'}"
-            if added
-            else "nothing added"
-        )
+        if not added:
+            click.echo("nothing added")
+            return
+        from commsbot.content.items import newest_slug
+
+        # The slug a title gave is the one the officer types next (show, preview, edit).
+        click.echo(f"added {ctype.name} {data.get('slug') or newest_slug(app.store, ctype.name)}")
 
     group.add_command(_command("add", add, _field_options(ctype), f"Add a {ctype.name}."))
 
@@ -331,7 +333,7 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
     else:
         types = [content_type(type_name).name] if type_name else None
         text = json.dumps(export_data(app.store, types), ensure_ascii=False, indent=2) + "\n"
-    if output:
+    if output and str(output) != "-":  # "-" is stdout, as for most tools
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:

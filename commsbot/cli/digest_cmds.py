@@ -13,7 +13,9 @@ from commsbot.cli.base import (
     channel_option,
     cli,
     echo_table,
+    exit_codes,
     json_option,
+    needs_attention,
     pass_app,
 )
 from commsbot.clock import utcnow
@@ -98,17 +100,18 @@ def digest_preview(
     channel_obj = _digest_channel(app, subscriber["channel"])
     message, since = preview(app.store, app.config, channel_obj, period, subscriber)
     who = f"#{subscriber['id']}" if target else f"a {channel} subscriber with no filters"
-    click.echo(f"# {period.label} digest for {who}, new since {since.date().isoformat()}")
+    # The "# ..." lines go to stderr: `--part html > d.html` is the HTML alone.
+    click.echo(f"# {period.label} digest for {who}, new since {since.date().isoformat()}", err=True)
     if message is None:
         click.echo("nothing new: no digest would be sent (digest.send_empty = false)")
         return
     if channel_obj.kind == "email":
-        click.echo(f"# Subject: {message.subject}")
+        click.echo(f"# Subject: {message.subject}", err=True)
         for key, value in message.headers.items():
-            click.echo(f"# {key}: {value}")
+            click.echo(f"# {key}: {value}", err=True)
         click.echo(message.html if part == "html" else message.text)
     else:
-        click.echo(f"# {len(message.html or '')} characters, Telegram HTML")
+        click.echo(f"# {len(message.html or '')} characters, Telegram HTML", err=True)
         click.echo(message.html)
 
 
@@ -118,6 +121,7 @@ def digest_preview(
 @click.option("--limit", type=POSITIVE_INT, help="Send at most this many messages now.")
 @json_option("Print the outcome as text or as JSON.")
 @pass_app
+@exit_codes
 def digest_send(
     app: App, period_text: str | None, dry_run: bool, limit: int | None, as_json: bool
 ) -> None:
@@ -143,7 +147,15 @@ def digest_send(
     stale = sum(report.stale for report in reports)
     if as_json:
         click.echo(json.dumps({"digests": rows, "problems": problems, "stale": stale}, indent=2))
-        return
+    else:
+        _echo_sent(rows, problems, stale, dry_run, periods)
+    if problems or stale or any(r.get("failed") or r.get("unknown") for r in rows):
+        needs_attention()
+
+
+def _echo_sent(
+    rows: list[dict[str, Any]], problems: list[str], stale: int, dry_run: bool, periods: list[Any]
+) -> None:
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     if stale:
@@ -180,6 +192,52 @@ async def _send(app: App, periods: list[Period], dry_run: bool, limit: int | Non
     if reports:
         reports[0].problems[:0] = problems
     return reports
+
+
+@digest.command("retry")
+@click.argument("delivery_ids", type=POSITIVE_INT, nargs=-1, metavar="[DELIVERY_ID]...")
+@click.option("--period", "period_text", help="Only this period: 2026-W48 or 2026-11.")
+@json_option("Print the outcome as text or as JSON.")
+@pass_app
+@exit_codes
+def digest_retry(
+    app: App, delivery_ids: tuple[int, ...], period_text: str | None, as_json: bool
+) -> None:
+    """Send failed digest deliveries again (of --period, or all), now; an unknown one only
+    by its id, once you checked it did not arrive (see digest deliveries)."""
+    import asyncio
+
+    from commsbot.digests.build import parse_period
+    from commsbot.digests.send import requeue
+
+    period = parse_period(period_text, app.config.zone) if period_text else None
+    periods, requeued, unknown = requeue(
+        app.store, app.config, utcnow(), period=period, delivery_ids=delivery_ids
+    )
+    if unknown and not as_json:
+        click.echo(
+            f"{unknown} unknown delivery(ies) not sent again: check that they did not "
+            "arrive, then `commsbot digest retry ID` (ids in `digest deliveries --status unknown`)"
+        )
+    if not requeued:
+        if not as_json:
+            click.echo("no failed delivery to send again")
+        else:
+            click.echo(json.dumps({"digests": [], "problems": [], "stale": 0}, indent=2))
+        if unknown:
+            needs_attention()
+        return
+    if not as_json:
+        click.echo(f"{len(requeued)} delivery(ies) to send again")
+    reports = asyncio.run(_send(app, periods, False, None))
+    rows = [row for report in reports for row in report.rows()]
+    problems = [p for report in reports for p in report.problems]
+    if as_json:
+        click.echo(json.dumps({"digests": rows, "problems": problems, "stale": 0}, indent=2))
+    else:
+        _echo_sent(rows, problems, 0, False, periods)
+    if problems or unknown or any(r.get("failed") or r.get("unknown") for r in rows):
+        needs_attention()
 
 
 @digest.command("list")

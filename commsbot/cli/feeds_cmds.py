@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, format_option, pass_app
+from commsbot.cli.base import (
+    App,
+    cli,
+    echo_table,
+    exit_codes,
+    format_option,
+    local_time,
+    needs_attention,
+    pass_app,
+)
 from commsbot.clock import utcnow
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
-def _state(feed: dict[str, Any]) -> str:
+
+def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
     if feed["disabled"]:
         return "disabled"
     if feed["error_count"]:
-        return f"failing ({feed['error_count']}), next try {feed['next_poll_at']}"
+        return f"failing ({feed['error_count']}), next try {local_time(feed['next_poll_at'], zone)}"
     if feed["last_success_at"] is None:
         return "not polled yet"
     return "ok"
@@ -65,8 +77,8 @@ def feeds_list(app: App, fmt: str) -> None:
                 "city": f["city"] or "",
                 "theme": f["theme"] or "",
                 "from": f["source"],
-                "state": _state(f),
-                "last poll": f["last_polled_at"] or "",
+                "state": _state(f, app.config.zone),
+                "last poll": local_time(f["last_polled_at"], app.config.zone) or "",
                 "problem": f["disabled_reason"] or f["last_error"] or f["last_warning"] or "",
             }
             for f in rows
@@ -92,11 +104,13 @@ def feeds_remove(app: App, url: str, yes: bool) -> None:
 @feeds.command("check")
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @pass_app
+@exit_codes
 def feeds_check(app: App, urls: tuple[str, ...]) -> None:
     """Poll feeds now, backing off or not, and show what each gave.
 
     Without URL: every enabled feed. A disabled feed named here is tried, and enabled
-    again if it answers. Exits with status 1 if a feed failed.
+    again if it answers. Exits 0 when all answered, 1 when a feed failed or is
+    disabled, 2 on a usage or config error.
     """
     import asyncio
 
@@ -118,4 +132,4 @@ def feeds_check(app: App, urls: tuple[str, ...]) -> None:
         ]
     )
     if any(o.result in ("failed", "disabled") for o in report.outcomes):
-        click.get_current_context().exit(1)
+        needs_attention()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -14,11 +17,18 @@ from commsbot.cli.base import (
     channel_option,
     cli,
     echo_table,
+    exit_codes,
     format_option,
+    json_option,
+    local_iso,
     local_time,
+    needs_attention,
     pass_app,
 )
 from commsbot.clock import utcnow
+
+# A time typed for "this minute" is not refused as past while the officer types it.
+PAST_GRACE = timedelta(minutes=1)
 
 
 def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
@@ -89,7 +99,26 @@ def queue() -> None:
 @click.option(
     "--next-slot", is_flag=True, help="In each channel's next free posting slot (see queue slots)."
 )
+@click.option("--now", "at_once", is_flag=True, help="As soon as possible (the default).")
+@click.option(
+    "--first",
+    is_flag=True,
+    help="Share next: each channel's earliest slot; the post holding it moves (and is named).",
+)
 @click.option("--link", help="A link to add after the text; it is never truncated.")
+@click.option(
+    "--image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An image file to post with the text (needs --alt).",
+)
+@click.option("--alt", "image_alt", help="The image's description, for people who cannot see it.")
+@click.option(
+    "--text-for",
+    "text_for",
+    multiple=True,
+    metavar="NAME=TEXT",
+    help="This account's own text instead of TEXT (repeat for several).",
+)
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
 def queue_add(
@@ -98,11 +127,18 @@ def queue_add(
     channel_names: tuple[str, ...],
     at_text: str | None,
     next_slot: bool,
+    at_once: bool,
+    first: bool,
     link: str | None,
+    image: Path | None,
+    image_alt: str | None,
+    text_for: tuple[str, ...],
     template: str,
 ) -> None:
-    """Queue TEXT as an announcement on one or more channels, now, --at a time, or in the
-    --next-slot; with an approval policy it waits for `queue approve`."""
+    """Queue TEXT as an announcement on one or more channels, --now, --at a time, in the
+    --next-slot or the --first slot; with an approval policy it waits for `queue approve`.
+    A time in the past is refused; a text too long for a channel is shown as it will be
+    cut or threaded."""
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announce, require_post
 
@@ -115,10 +151,28 @@ def queue_add(
             _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
-    if at_text and next_slot:
-        raise click.UsageError("give --at or --next-slot, not both")
-    at = parse_time(at_text, app.config.zone) if at_text else utcnow()
+    if image and not (image_alt or "").strip():
+        raise click.UsageError("--image needs --alt TEXT, for people who cannot see it")
+    if image_alt and not image:
+        raise click.UsageError("--alt describes an --image; give the image too")
+    own_texts: dict[str, str] = {}
+    for pair in text_for:
+        name, equals, own = pair.partition("=")
+        if not equals or not name.strip() or not own.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=TEXT", param_hint="--text-for")
+        own_texts[name.strip()] = own
+    if sum(map(bool, (at_text, next_slot, at_once, first))) > 1:
+        raise click.UsageError("give one of --at, --next-slot, --first and --now")
+    now = utcnow()
+    at = parse_time(at_text, app.config.zone) if at_text else now
+    if at_text and at < now - PAST_GRACE:
+        shown = at.astimezone(app.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        raise click.BadParameter(
+            f"{at_text!r} ({shown}) is in the past; give --now to post as soon as possible",
+            param_hint="--at",
+        )
     channels = make_channels(app.config, _channels(app, channel_names))
+    moved: list[dict[str, Any]] = []
     ids = announce(
         app.store,
         app.config,
@@ -128,6 +182,12 @@ def queue_add(
         link=link,
         template=template,
         next_slot=next_slot,
+        first=first,
+        warn=lambda note: click.echo(f"warning: {note}", err=True),
+        moved=moved,
+        image=str(image.resolve()) if image else None,
+        image_alt=image_alt,
+        text_for=own_texts,
     )
     for post_id in ids:
         post = require_post(app.store, post_id)
@@ -136,6 +196,75 @@ def queue_add(
             click.echo(f"post {post_id} on {post['channel']}: waiting for approval")
         else:
             click.echo(f"post {post_id} on {post['channel']}: queued for {when}")
+    for post in moved:
+        click.echo(
+            f"post {post['id']} on {post['channel']} ({post['item_ref']}) moved from "
+            f"{local_time(post['not_before'], app.config.zone)} to "
+            f"{local_time(post['moved_to'], app.config.zone)} to make room"
+        )
+
+
+def echo_preview(app: App, as_json: bool) -> None:
+    """What the next run would post, where and when, and what would wait: nothing is sent
+    or stored (the planning is rolled back)."""
+    from commsbot.posting.pipeline import make_channels, preview
+
+    config = app.config
+    found = preview(app.store, config, make_channels(config), utcnow())
+    zone = config.zone
+    if as_json:
+        posts = [{**p, "when": local_iso(p["when"], zone)} for p in found.posts]
+        data = {"dry_run": True, "posts": posts, "problems": found.problems}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        _echo_found(found, zone)
+    if found.problems:  # a template error now is a failed post at the next run
+        needs_attention()
+
+
+def _echo_found(found: Any, zone: ZoneInfo) -> None:
+    click.echo("dry run: nothing is sent or stored")
+    for problem in found.problems:
+        click.echo(f"problem: {problem}", err=True)
+    rows = [
+        {
+            "post": "new" if p["id"] is None else p["id"],
+            "channel": p["channel"],
+            "action": p["action"],
+            "when": local_time(p["when"], zone) or "",
+            "item": p["item"],
+            "text": (p["text"].splitlines() or [""])[0][:40],
+            "note": (p["note"] or "")[:60],
+        }
+        for p in found.posts
+    ]
+    echo_table(rows)
+    click.echo(
+        f"{found.count('post now')} would post now, {found.count('post later')} later, "
+        f"{found.count('wait for approval')} would wait for approval (queue pending)"
+    )
+
+
+@queue.command("plan")
+@json_option("Print the plan as text or as JSON.")
+@pass_app
+@exit_codes
+def queue_plan(app: App, as_json: bool) -> None:
+    """What the next run would post, to which channel and when, and what would wait for
+    approval; nothing is sent or stored (the same as run --once --dry-run). Exits 1 when
+    something would fail (a template error), 2 on a config error."""
+    echo_preview(app, as_json)
+
+
+# The stored times of a post, shown in the service's zone (JSON: ISO 8601 with offset).
+TIME_FIELDS = (
+    "not_before",
+    "next_attempt_at",
+    "attempted_at",
+    "sent_at",
+    "created_at",
+    "updated_at",
+)
 
 
 @queue.command("list")
@@ -146,22 +275,42 @@ def queue_add(
     ),
 )
 @channel_option()
-@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True)
+@click.option("--limit", type=POSITIVE_INT, default=50, show_default=True, help="Rows per page.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@click.option("--all", "show_all", is_flag=True, help="Every row, no paging.")
 @format_option("table", "json")
 @pass_app
 def queue_list(
-    app: App, status: str | None, channel_name: str | None, limit: int, fmt: str
+    app: App,
+    status: str | None,
+    channel_name: str | None,
+    limit: int,
+    offset: int,
+    show_all: bool,
+    fmt: str,
 ) -> None:
-    """List posts in the outbox, oldest due first."""
+    """List posts in the outbox, oldest due first, a page at a time with the total."""
     from commsbot.posting import queue as queue_ops
 
-    rows = queue_ops.listed(app.store, status=status, channel=channel_name, limit=limit)
+    zone = app.config.zone
+    total = queue_ops.counted(app.store, status=status, channel=channel_name)
+    rows = queue_ops.listed(
+        app.store,
+        status=status,
+        channel=channel_name,
+        limit=None if show_all else limit,
+        offset=0 if show_all else offset,
+    )
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        for r in rows:
+            r.update({k: local_iso(r.get(k), zone) for k in TIME_FIELDS if k in r})
+        data = {"total": total, "offset": 0 if show_all else offset, "posts": rows}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for r in rows:
         r["text"] = (r["text"].splitlines() or [""])[0][:50]
         r["error"] = (r["last_error"] or "")[:40]
+        r["not_before"] = local_time(r["not_before"], zone)
     echo_table(
         rows,
         [
@@ -176,6 +325,15 @@ def queue_list(
             "error",
         ],
     )
+    first = (0 if show_all else offset) + 1
+    if rows and len(rows) < total:
+        last = first + len(rows) - 1
+        more = f"; next page: --offset {last}" if last < total else ""
+        click.echo(f"\nposts {first}-{last} of {total} (--all for every one{more})")
+    elif rows:
+        click.echo(f"\n{total} post(s)")
+    elif total:
+        click.echo(f"no post past {offset}: there are {total}")
 
 
 @queue.command("show")
@@ -189,6 +347,7 @@ def queue_show(app: App, post_id: int) -> None:
     post = require_post(app.store, post_id)
     text = post.pop("text")
     payload = post.pop("payload")
+    post.update({k: local_time(post[k], app.config.zone) for k in TIME_FIELDS if k in post})
     for key, value in post.items():
         click.echo(f"{key:16} {'' if value is None else value}")
     if payload.get("thread"):
@@ -203,35 +362,103 @@ def queue_show(app: App, post_id: int) -> None:
         click.echo(f"  {when}  {step['action']} by {step['actor']}{detail}")
 
 
+class PostIds(click.ParamType[list[int]]):
+    """A post id or a range of them, "45-50"."""
+
+    name = "ID|FROM-TO"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, list):
+            return value
+        first, dash, last = str(value).partition("-")
+        if not dash:  # one id, refused as any id argument is (digits, size)
+            return [POSITIVE_INT.convert(value, param, ctx)]
+        try:
+            low = POSITIVE_INT.convert(first, param, ctx)
+            high = POSITIVE_INT.convert(last, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a post id or a range like 45-50", param, ctx)
+        if high < low:
+            self.fail(f"{value!r}: a range goes from the lower id to the higher", param, ctx)
+        if high - low >= MAX_RANGE:
+            self.fail(f"{value!r} spans more than {MAX_RANGE} posts", param, ctx)
+        return list(range(low, high + 1))
+
+
+# A range is typed by a person: one this long is a typo, not a plan.
+MAX_RANGE = 10_000
+
+
+def _chosen_posts(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> list[int]:
+    from commsbot.posting import queue as queue_ops
+
+    if all_pending and ranges:
+        raise click.UsageError("give post ids or --all-pending, not both")
+    if all_pending:
+        rows = queue_ops.listed(app.store, status="pending_approval", limit=None)
+        return [r["id"] for r in rows]
+    if not ranges:
+        raise click.UsageError("give post ids (12 13, or a range 45-50) or --all-pending")
+    return list(dict.fromkeys(i for ids in ranges for i in ids))
+
+
+def _each_post(post_ids: list[int], act: Callable[[int], str]) -> None:
+    """Act on each post, saying what became of it; one that cannot be changed is said
+    and the rest still done, then the command exits 1."""
+    from commsbot.errors import ContentError
+
+    if not post_ids:
+        click.echo("no post is waiting for approval")
+        return
+    refused = 0
+    for post_id in post_ids:
+        try:
+            click.echo(act(post_id))
+        except ContentError as exc:
+            refused += 1
+            click.echo(f"Error: {exc}", err=True)
+    if refused:
+        if len(post_ids) > 1:
+            click.echo(f"{refused} of {len(post_ids)} post(s) not changed", err=True)
+        click.get_current_context().exit(1)
+
+
 @queue.command("approve")
-@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@click.argument("ranges", type=PostIds(), nargs=-1, metavar="POST_IDS...")
+@click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
-def queue_approve(app: App, post_ids: tuple[int, ...]) -> None:
-    """Approve posts waiting for approval; each goes out in its channel's next free slot
-    (or at its own time, if that is still ahead)."""
+def queue_approve(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:
+    """Approve posts waiting for approval (ids, ranges like 45-50, or --all-pending); each
+    goes out in its channel's next free slot (or at its own time, if still ahead)."""
     from commsbot.posting.placement import approval_time
     from commsbot.posting.queue import approve, require_post
 
-    for post_id in post_ids:
+    def act(post_id: int) -> str:
         now = utcnow()
         found = require_post(app.store, post_id)
         post = approve(
             app.store, post_id, now, not_before=approval_time(app.store, app.config, found, now)
         )
         when = local_time(post["not_before"], app.config.zone)
-        click.echo(f"post {post_id} approved: queued for {post['channel']} at {when}")
+        return f"post {post_id} approved: queued for {post['channel']} at {when}"
+
+    _each_post(_chosen_posts(app, ranges, all_pending), act)
 
 
 @queue.command("cancel")
-@click.argument("post_ids", type=POSITIVE_INT, nargs=-1, required=True)
+@click.argument("ranges", type=PostIds(), nargs=-1, metavar="POST_IDS...")
+@click.option("--all-pending", is_flag=True, help="Every post waiting for approval.")
 @pass_app
-def queue_cancel(app: App, post_ids: tuple[int, ...]) -> None:
-    """Cancel posts that have not been sent (waiting for approval, queued, failed)."""
+def queue_cancel(app: App, ranges: tuple[list[int], ...], all_pending: bool) -> None:
+    """Cancel posts that have not been sent (waiting for approval, queued, failed): ids,
+    ranges like 45-50, or --all-pending."""
     from commsbot.posting.queue import cancel
 
-    for post_id in post_ids:
+    def act(post_id: int) -> str:
         cancel(app.store, post_id, utcnow())
-        click.echo(f"post {post_id} cancelled")
+        return f"post {post_id} cancelled"
+
+    _each_post(_chosen_posts(app, ranges, all_pending), act)
 
 
 @queue.command("restore")

@@ -12,8 +12,10 @@ from commsbot.cli.base import (
     App,
     cli,
     echo_table,
+    exit_codes,
     format_option,
     json_option,
+    needs_attention,
     pass_app,
     progress_bar,
 )
@@ -61,16 +63,31 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --once: show what the run would post, nothing sent or stored (queue plan).",
+)
 @json_option("With --once: print the summary as text or as JSON.")
 @pass_app
-def run(app: App, once: bool, as_json: bool) -> None:
+@exit_codes
+def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
     """Run the service in the foreground (Ctrl-C stops it), or every job once with --once.
 
     The service runs the jobs in the schedules folder and posts each channel's content
-    in its slots. One process per store: a second one refuses to start.
+    in its slots. One process per store: a second one refuses to start. With --once it
+    exits 0 when all went well, 1 when something needs attention (a channel that could
+    not be opened, a failed or unknown post), 2 on a usage or config error.
     """
     from commsbot.service.lock import StoreLock
 
+    if dry_run:
+        if not once:
+            raise click.UsageError("--dry-run goes with --once")
+        from commsbot.cli.queue_cmds import echo_preview
+
+        echo_preview(app, as_json)
+        return
     if not once:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
@@ -114,13 +131,32 @@ def _run_once(app: App, as_json: bool) -> None:
             "jobs": jobs,
             "problems": summary.problems,
         }
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
+        click.echo(json.dumps(data, indent=2, default=_plain))
+    else:
+        _echo_summary(summary, jobs, rows)
+    if summary.problems or summary.total("failed") or summary.total("unknown"):
+        needs_attention()
+
+
+def _plain(value: Any) -> Any:
+    """A job's result object (a dataclass such as Tracked) as JSON data, not its repr."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def _echo_summary(
+    summary: Any, jobs: dict[str, dict[str, Any]], rows: list[dict[str, Any]]
+) -> None:
     for problem in summary.problems:
         click.echo(f"problem: {problem}", err=True)
+    from commsbot.service.runs import describe
+
     for name, result in jobs.items():
-        if result:
-            click.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+        if result:  # one short line, as the job runs record it (never a Python repr)
+            click.echo(f"{name}: {describe(result)}")
     if summary.held:
         click.echo(
             "not queued: "
@@ -128,7 +164,10 @@ def _run_once(app: App, as_json: bool) -> None:
             + " (commsbot queue pending)"
         )
     if not rows:
-        click.echo("nothing to post: no channel is enabled")
+        if summary.problems:
+            click.echo("nothing posted: no channel could be opened (see the problems above)")
+        else:
+            click.echo("nothing to post: no channel is enabled")
         return
     echo_table(rows)
 

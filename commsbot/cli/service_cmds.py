@@ -32,11 +32,12 @@ def status(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    zone = app.config.zone
+    zone = app.config.zone  # every time a person reads is in the service's zone
     service = data["service"]
     if service["running"]:
         who = f"PID {service['pid']}" if service["pid"] else "a process"
-        click.echo(f"service: running ({who}, {service['what']}, since {service['since']})")
+        since = local_time(service["since"], zone) if service["since"] else "?"
+        click.echo(f"service: running ({who}, {service['what']}, since {since})")
     else:
         click.echo("service: not running (start it with: commsbot run)")
     click.echo(f"lock:    {data['lock_file']}")
@@ -64,6 +65,9 @@ def status(app: App, as_json: bool) -> None:
     )
     for row in data["attention"]:
         row["last_error"] = _short(row["last_error"], 70)
+        for key in ("not_before", "updated_at", "next_attempt_at"):
+            if row.get(key):
+                row[key] = local_time(row[key], zone)
     echo_table(data["attention"])
 
     click.echo("\nchannels")

@@ -215,6 +215,14 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
         if not rows:
             click.echo(f"No posts were sent from {period.describe()}.")
             return
+        if not any(r["engagement"] for r in rows):
+            # Ten "top" posts at 0 would rank nothing: say why there is no ranking.
+            click.echo(
+                f"No engagement yet on the posts sent from {period.describe()}: "
+                "figures come from an account that reports them (Mastodon, Telegram), "
+                "collected by the collect-engagement job."
+            )
+            return
         click.echo(f"Top posts sent from {period.describe()}:")
         echo_table(
             [

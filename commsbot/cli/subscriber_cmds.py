@@ -84,6 +84,12 @@ def subscribers_add(
         f"cities: {', '.join(found['cities']) or 'all'}, "
         f"themes: {', '.join(found['themes']) or 'all'}, language: {found['language']}"
     )
+    if not app.config.enabled_accounts("email"):
+        click.echo(
+            f"warning: no e-mail channel is enabled in {app.config.file}: no digest reaches "
+            "this subscriber until [channels.email] is enabled",
+            err=True,
+        )
 
 
 @subscribers.command("list")

@@ -557,3 +557,8 @@ def load_sample(store: Store, now: datetime) -> dict[str, int]:
     added["institution"] = len(data["institutions"])
     added["theme"] = len(data["themes"])
     return added
+
+
+def newest_slug(store: Store, item_type: str) -> str | None:
+    """The slug of the item of this type added last (the one a title just gave)."""
+    return q.newest_slug(store, item_type)

@@ -340,16 +340,21 @@ def digests_sent(store: Store, limit: int) -> list[dict[str, Any]]:
     return q.list_digests(store, limit)
 
 
+def _digest_id(store: Store, period: d.Period | None) -> int | None:
+    """The id of a period's digest (None for no period); an error when none was sent."""
+    if period is None:
+        return None
+    row = q.get_digest(store, period.frequency, period.label)
+    if row is None:
+        raise ContentError(f"no digest for {period.label} has been sent")
+    return int(row["id"])
+
+
 def deliveries(
     store: Store, period: d.Period | None, status: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """Deliveries of digests (of one period's, when given), newest first."""
-    digest_id = None
-    if period is not None:
-        row = q.get_digest(store, period.frequency, period.label)
-        if row is None:
-            raise ContentError(f"no digest for {period.label} has been sent")
-        digest_id = row["id"]
+    digest_id = _digest_id(store, period)
     return q.deliveries(store, digest_id=digest_id, status=status, limit=limit)
 
 
@@ -364,3 +369,38 @@ def preview(
     run = _Run(store, config, period, lambda: period.end, Report(period, dry_run=True), None, None)
     run.load([subscriber])
     return run.message(channel, subscriber), d.since_for(subscriber, period, run.covered)
+
+
+def requeue(
+    store: Store,
+    config: Config,
+    now: datetime,
+    *,
+    period: d.Period | None = None,
+    delivery_ids: tuple[int, ...] = (),
+) -> tuple[list[d.Period], list[dict[str, Any]], int]:
+    """Put failed deliveries (of a period), or the named failed or unknown ones, back to be
+    sent now. An unknown delivery is resent only by its id: the officer checked that it did
+    not arrive. Returns the periods to send, the deliveries requeued, and how many unknown
+    ones were left for the officer to check."""
+    digest_id = _digest_id(store, period)
+    for delivery_id in delivery_ids:
+        status = q.delivery_status(store, delivery_id)
+        if status is None:
+            raise ContentError(f"no digest delivery with id {delivery_id}")
+        if status not in ("failed", "unknown"):
+            raise ContentError(
+                f"delivery {delivery_id} is {status}; only a failed or unknown one can be "
+                "sent again"
+            )
+    requeued = q.requeue(store, now, digest_id=digest_id, delivery_ids=delivery_ids)
+    unknown = 0
+    if not delivery_ids:
+        unknown = len(q.deliveries(store, digest_id=digest_id, status="unknown", limit=-1))
+    digests = {r["digest_id"] for r in requeued}
+    periods = [
+        d.parse_period(g["period"], config.zone)
+        for g in q.list_digests(store, limit=-1)
+        if g["id"] in digests
+    ]
+    return periods, requeued, unknown

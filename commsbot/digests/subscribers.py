@@ -82,6 +82,10 @@ class ImportResult:
     kept_out: list[str] = field(default_factory=list)
 
 
+# How many bad rows one import error names (a file of thousands of bad rows is one typo).
+BAD_ROWS_SHOWN = 20
+
+
 def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") -> ImportResult:
     """Subscribe every row of a CSV (email, frequency, cities, themes, language) to the
     digests of an e-mail account; all or nothing."""
@@ -99,11 +103,13 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
     ref = Places.load(store)
     rows: list[tuple[str, str, list[str], list[str], str | None]] = []
     seen: dict[str, int] = {}
+    # Every bad row is found before any is stored: the officer fixes the file once.
+    bad: list[str] = []
     for n, raw in records:
         if None in raw:
-            raise ContentError(f"{path}: row {n}: more values than columns")
+            bad.append(f"row {n}: more values than columns")
+            continue
         row = {k.strip().lower(): (v or "") for k, v in raw.items()}
-        where = f"{path}: row {n}"
         try:
             address = normalize_email(row["email"])
             frequency = check_frequency(row.get("frequency") or "monthly")
@@ -112,11 +118,19 @@ def import_csv(store: Store, path: Path, now: datetime, channel: str = "email") 
             language = row.get("language", "").strip()
             language = check_language(language, "language") if language else None
         except ContentError as exc:
-            raise ContentError(f"{where}: {exc}") from None
+            bad.append(f"row {n}: {exc}")
+            continue
         if address in seen:
-            raise ContentError(f"{where}: {address} is already on row {seen[address]}")
+            bad.append(f"row {n}: {address} is already on row {seen[address]}")
+            continue
         seen[address] = n
         rows.append((address, frequency, cities, themes, language))
+    if len(bad) == 1:
+        raise ContentError(f"{path}: {bad[0]}")
+    if bad:
+        shown = "; ".join(bad[:BAD_ROWS_SHOWN])
+        more = f"; and {len(bad) - BAD_ROWS_SHOWN} more" if len(bad) > BAD_ROWS_SHOWN else ""
+        raise ContentError(f"{path}: {len(bad)} bad rows, nothing imported: {shown}{more}")
     result = ImportResult()
     with store.write():
         for address, frequency, cities, themes, language in rows:

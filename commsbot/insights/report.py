@@ -22,6 +22,12 @@ from commsbot.store import Store
 TEMPLATE = "report/report.html.j2"
 
 
+# The bar of posts without a theme (or city) says what they are: "(none)" read as the
+# biggest theme of all.
+NO_THEME = "no theme: events, newsletters and announcements"
+NO_CITY = "no city: newsletters and announcements"
+
+
 def report_context(
     store: Store,
     period: st.Period,
@@ -61,9 +67,13 @@ def report_context(
         "accounts": st.summarise(posts, "channel", period, reference),
         "platforms": st.summarise(posts, "platform", period, reference),
         "themes": themes,
-        "themes_chart": charts.bar_chart([(g.label, g.engagement) for g in themes]),
+        "themes_chart": charts.bar_chart(
+            [(g.label if g.key else NO_THEME, g.engagement) for g in themes]
+        ),
         "cities": cities,
-        "cities_chart": charts.bar_chart([(g.label, g.engagement) for g in cities]),
+        "cities_chart": charts.bar_chart(
+            [(g.label if g.key else NO_CITY, g.engagement) for g in cities]
+        ),
         "heat": heat,
         "heat_chart": charts.heat_map(
             [label for _, label in heat.rows],

@@ -186,6 +186,65 @@ async def publish(
     return summary
 
 
+@dataclass
+class Preview:
+    """What the next run would do with posts, found without sending or storing anything."""
+
+    # One row per post the run would send now, later, or leave waiting for approval:
+    # id (None for a post the run would create), channel, action, when, item, text, note.
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for p in self.posts if p["action"] == action)
+
+
+def preview(store: Store, config: Config, channels: dict[str, Channel], now: datetime) -> Preview:
+    """The next run's posts, planned as ``publish`` would plan them, in a transaction that
+    is rolled back: nothing is sent, and the store is left exactly as it was."""
+    channels = {name: ch for name, ch in channels.items() if ch.takes_posts}
+    found = Preview()
+    if not channels:
+        return found
+    renderer = Renderer(config.service.templates)
+    marks = ", ".join("?" for _ in channels)
+    store.conn.execute("BEGIN IMMEDIATE")
+    try:
+        newest = int(store.scalar("SELECT coalesce(max(id), 0) FROM posts"))
+        found.problems.extend(plan(store, config, renderer, channels, now).problems)
+        rows = store.rows(
+            "SELECT id, channel, status, item_type, item_ref, not_before, next_attempt_at, "
+            f"text, last_error FROM posts WHERE channel IN ({marks}) "
+            "AND status IN ('queued', 'pending_approval') ORDER BY not_before, id",
+            tuple(channels),
+        )
+        blocked = {name: select.channel_blocked(store, name, now) for name in channels}
+    finally:
+        store.conn.execute("ROLLBACK")
+    for row in rows:
+        when = max(row["not_before"], row["next_attempt_at"] or "")
+        if row["status"] == "pending_approval":
+            action, when = "wait for approval", None
+        elif blocked[row["channel"]]:
+            action = f"wait: {row['channel']} is {blocked[row['channel']]}"
+        elif when <= iso(now):
+            action = "post now"
+        else:
+            action = "post later"
+        found.posts.append(
+            {
+                "id": row["id"] if row["id"] <= newest else None,
+                "channel": row["channel"],
+                "action": action,
+                "when": when,
+                "item": f"{row['item_type']} {row['item_ref']}",
+                "text": row["text"],
+                "note": row["last_error"],
+            }
+        )
+    return found
+
+
 async def publish_job(ctx: JobContext) -> dict[str, Any]:
     """The scheduled job: publish, and report the counts."""
     summary = await publish(

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from commsbot.channels import channel_class
 from commsbot.config import Config
-from commsbot.slots import SlotQueue, parse_slots
-from commsbot.store import Store, from_iso
+from commsbot.slots import SlotQueue, occurrences, parse_slots
+from commsbot.store import Store, from_iso, iso
+from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
 
 # The field that dates each content type, for the backlog policy.
@@ -45,19 +47,41 @@ def content_date(item_type: str, item: dict[str, Any]) -> datetime | None:
     return found or _parse_date(item.get("created_at"))
 
 
+def backlog_policy(config: Config, channel: str) -> str:
+    """The channel's own backlog policy, else posting.backlog."""
+    return config.channel(channel).backlog or config.posting.backlog
+
+
 def backlog_reason(
-    config: Config, item_type: str, item: dict[str, Any], now: datetime
+    config: Config,
+    item_type: str,
+    item: dict[str, Any],
+    now: datetime,
+    *,
+    channel: str | None = None,
+    enabled_at: datetime | None = None,
 ) -> str | None:
-    """Why an item counts as backlog, or None when it is recent enough (or undated)."""
+    """Why an item counts as backlog, or None when it is recent enough (or undated).
+
+    Old by its date, or already in the store when the channel was first enabled: enabling
+    an account never posts the back catalogue without the officer's say.
+    """
+    policy = backlog_policy(config, channel) if channel else config.posting.backlog
     when = content_date(item_type, item)
     limit = config.posting.backlog_after_days
-    if when is None or now - when <= timedelta(days=limit):
-        return None
-    days = (now - when).days
-    return (
-        f"backlog: {item_type} {item.get('slug')!r} dates from {when:%Y-%m-%d}, {days} days ago "
-        f"(posting.backlog_after_days = {limit}, backlog = {config.posting.backlog})"
-    )
+    if when is not None and now - when > timedelta(days=limit):
+        days = (now - when).days
+        return (
+            f"backlog: {item_type} {item.get('slug')!r} dates from {when:%Y-%m-%d}, "
+            f"{days} days ago (posting.backlog_after_days = {limit}, backlog = {policy})"
+        )
+    added = _parse_date(item.get("created_at"))
+    if enabled_at is not None and added is not None and added <= enabled_at:
+        return (
+            f"backlog: {item_type} {item.get('slug')!r} was in the store before {channel} was "
+            f"first enabled ({enabled_at:%Y-%m-%d %H:%M} UTC; backlog = {policy})"
+        )
+    return None
 
 
 class Placer:
@@ -68,6 +92,16 @@ class Placer:
         self.config = config
         self.now = now
         self._queues: dict[str, SlotQueue] = {}
+        self._enabled: dict[str, datetime] = {}
+
+    def enabled_at(self, channel: str) -> datetime | None:
+        """When the channel was first enabled (recorded now, on its first run); None for
+        a preview channel, which has no back catalogue to hold."""
+        if channel_class(self.config.channel(channel).kind).preview:
+            return None
+        if channel not in self._enabled:
+            self._enabled[channel] = posts_q.first_enabled(self.store, channel, self.now)
+        return self._enabled[channel]
 
     def next_slot(self, channel: str) -> datetime:
         """The channel's next free slot, now held by the caller; ``now`` without slots."""
@@ -89,15 +123,41 @@ class Placer:
     ) -> Placement:
         """Status and time of a new post: ``at`` when given, else the next free slot."""
         # With backlog = "post", old content is placed like new: no need to date it.
-        if item is not None and self.config.posting.backlog != "post":
-            reason = backlog_reason(self.config, item_type, item, self.now)
-            if reason and self.config.posting.backlog == "skip":
+        policy = backlog_policy(self.config, channel)
+        if item is not None and policy != "post":
+            reason = backlog_reason(
+                self.config,
+                item_type,
+                item,
+                self.now,
+                channel=channel,
+                enabled_at=self.enabled_at(channel),
+            )
+            if reason and policy == "skip":
                 return Placement("cancelled", self.now, f"skipped as {reason}")
-            if reason and self.config.posting.backlog == "approve":
+            if reason and policy == "approve":
                 return Placement("pending_approval", at or self.now, f"{reason}; approve to post")
         if self.config.approval.policy(item_type, channel) == "approve":
             return Placement("pending_approval", at or self.now)
         return Placement("queued", at or self.next_slot(channel))
+
+
+def first_slot(
+    store: Store, config: Config, channel: str, now: datetime
+) -> tuple[datetime, dict[str, Any] | None]:
+    """The channel's earliest coming slot (``now`` without slots) and the queued post that
+    holds it, to be moved; a slot held by a post already on its way is passed over."""
+    slots = parse_slots(config.channel(channel).slots)
+    for moment in occurrences(slots, config.zone, now):
+        marks = ", ".join("?" * len(service_q.HOLDS_SLOT))
+        holder = store.row(
+            f"SELECT * FROM posts WHERE channel = ? AND not_before = ? AND status IN ({marks}) "
+            "ORDER BY id LIMIT 1",
+            (channel, iso(moment), *service_q.HOLDS_SLOT),
+        )
+        if holder is None or holder["status"] in ("queued", "draft"):
+            return moment, holder
+    return now, None
 
 
 def approval_time(store: Store, config: Config, post: dict[str, Any], now: datetime) -> datetime:

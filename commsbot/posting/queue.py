@@ -7,6 +7,7 @@ recorded in the post's audit trail with who made it (``actor``: "cli", "telegram
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ from commsbot.config import Config
 from commsbot.content.places import Places
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
-from commsbot.render import Renderer
+from commsbot.posting.placement import Placer, first_slot
+from commsbot.render import Output, Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
@@ -42,6 +44,12 @@ def announce(
     link: str | None = None,
     template: str = "announcement",
     next_slot: bool = False,
+    first: bool = False,
+    warn: Callable[[str], None] | None = None,
+    moved: list[dict[str, Any]] | None = None,
+    image: str | None = None,
+    image_alt: str | None = None,
+    text_for: dict[str, str] | None = None,
     actor: str = "cli",
     now: datetime | None = None,
 ) -> list[int]:
@@ -49,23 +57,47 @@ def announce(
 
     It goes out at ``at``, or with ``next_slot`` in each channel's next free slot; the
     approval policy for announcements decides whether it waits for approval first.
+    ``warn`` hears, before anything is queued, how a text too long for a channel is cut
+    or threaded there. With ``first`` it takes each channel's earliest coming slot; the
+    post that held it moves to the next free one, and is added to ``moved``. ``image``
+    (a path or URL) goes with every post, described by ``image_alt``; ``text_for`` gives
+    an account its own text instead of ``text``.
     """
-    from commsbot.posting.placement import Placer
-
-    if not text.strip():
+    texts = {name: (text_for or {}).get(name, text) for name in channels}
+    unknown = sorted(set(text_for or {}) - set(channels))
+    if unknown:
+        raise ContentError(
+            f"a text for {', '.join(unknown)}, which this announcement does not go to "
+            f"(it goes to {', '.join(channels)})"
+        )
+    if not all(t.strip() for t in texts.values()):
         raise ContentError("an announcement needs some text")
+    if image and not (image_alt or "").strip():
+        raise ContentError("an image needs its alt text, for people who cannot see it")
     renderer = Renderer(config.service.templates)
     outputs = {
-        name: renderer.render(ch, template, {"text": text}, link=link, what="the announcement")
+        name: renderer.render(
+            ch, template, {"text": texts[name]}, link=link, what="the announcement"
+        )
         for name, ch in channels.items()
     }
+    for name, out in outputs.items():
+        note = long_text_note(name, out)
+        if note and warn is not None:
+            warn(note)
     with store.write():
         accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, at)
         placer = Placer(store, config, at)
         announcement_id = posts_q.insert_announcement(store, text, link, template, at)
         rows = []
         for name, out in outputs.items():
-            placed = placer.place("announcement", name, at=None if next_slot else at)
+            when: datetime | None = None if next_slot else at
+            if first:
+                when, holder = first_slot(store, config, name, at)
+                # One waiting for approval holds no slot: it moves nothing.
+                if holder is not None and config.approval.policy("announcement", name) == "auto":
+                    _move(store, holder, placer, at, moved)
+            placed = placer.place("announcement", name, at=when)
             rows.append(
                 {
                     "item_type": "announcement",
@@ -74,7 +106,9 @@ def announce(
                     "channel": name,
                     "status": placed.status,
                     "text": out.text,
-                    "payload": out.payload(),
+                    "payload": {**out.payload(), "image": image, "image_alt": image_alt}
+                    if image
+                    else out.payload(),
                     "not_before": iso(placed.not_before),
                 }
             )
@@ -83,6 +117,42 @@ def announce(
         # ``at`` is when it goes out; the trail says when it was made.
         audit_q.record(store, ids, actor, "created", now or datetime.now(UTC), "announcement")
     return ids
+
+
+def _move(
+    store: Store,
+    holder: dict[str, Any],
+    placer: Placer,
+    now: datetime,
+    moved: list[dict[str, Any]] | None,
+) -> None:
+    """Move the post holding a slot to its channel's next free one."""
+    new = placer.next_slot(holder["channel"])
+    posts_q.change_post(store, holder["id"], ("queued", "draft"), now, not_before=iso(new))
+    if moved is not None:
+        moved.append({**holder, "moved_to": iso(new)})
+
+
+def long_text_note(channel: str, out: Output) -> str | None:
+    """How a text over a channel's limit is posted there (cut, or a thread), or None."""
+    if out.thread:
+        return (
+            f"{channel}: the text is over its limit of {out.limit} characters; it will be "
+            f"posted as a thread of {len(out.thread) + 1} posts, the first ending "
+            f"{_ending(out.text)!r}"
+        )
+    if out.truncated:
+        return (
+            f"{channel}: the text is over its limit of {out.limit} characters; it will be "
+            f"cut to {out.length}, ending {_ending(out.text)!r} "
+            f'(or set channels.{channel}.long_posts = "thread")'
+        )
+    return None
+
+
+def _ending(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else "…" + flat[-width:]
 
 
 def _transition(
@@ -229,10 +299,21 @@ def edit(
 
 
 def listed(
-    store: Store, *, status: str | None = None, channel: str | None = None, limit: int = 50
+    store: Store,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Posts in the outbox, oldest due first (``queue list``, ``queue pending``)."""
-    return posts_q.list_posts(store, status=status, channel=channel, limit=limit)
+    """Posts in the outbox, oldest due first (``queue list``, ``queue pending``): ``limit``
+    of them (None: all) from ``offset``."""
+    return posts_q.list_posts(store, status=status, channel=channel, limit=limit, offset=offset)
+
+
+def counted(store: Store, *, status: str | None = None, channel: str | None = None) -> int:
+    """How many posts ``listed`` would give without a limit."""
+    return posts_q.count_posts(store, status=status, channel=channel)
 
 
 def slot_calendar(

@@ -146,7 +146,8 @@ def outcomes(store: Store, limit: int) -> tuple[list[dict[str, Any]], dict[str, 
         (limit,),
     )
     totals = store.row(
-        "SELECT count(*) AS events, coalesce(sum(participants), 0) AS participants "
+        "SELECT count(*) AS events, coalesce(sum(participants), 0) AS participants, "
+        "count(participants) AS counted "
         "FROM events WHERE status = 'published' AND outcome != ''"
     )
     assert totals is not None

@@ -243,3 +243,9 @@ def unposted(store: Store, item_type: str, channel: str) -> list[dict[str, Any]]
         (item_type, channel),
     )
     return [_decode(item_type, r) for r in rows]
+
+
+def newest_slug(store: Store, item_type: str) -> str | None:
+    """The slug of the item of this type added last."""
+    found = store.scalar(f"SELECT slug FROM {TABLES[item_type]} ORDER BY id DESC LIMIT 1")
+    return None if found is None else str(found)

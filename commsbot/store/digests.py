@@ -213,3 +213,39 @@ def deliveries(
         f"WHERE {where} ORDER BY d.id DESC LIMIT ?",
         (*params, limit),
     )
+
+
+def requeue(
+    store: Store,
+    now: datetime,
+    *,
+    digest_id: int | None = None,
+    delivery_ids: Sequence[int] = (),
+) -> list[dict[str, Any]]:
+    """Put deliveries back as ``retry``, due now: every ``failed`` one (of a digest), or
+    the ones named, failed or unknown. Returns them as they were (id, digest_id, status)."""
+    if delivery_ids:
+        marks = ", ".join("?" * len(delivery_ids))
+        where, params = f"id IN ({marks}) AND status IN ('failed', 'unknown')", [*delivery_ids]
+    else:
+        where, params = "status = 'failed'", []
+    if digest_id is not None:
+        where += " AND digest_id = ?"
+        params.append(digest_id)
+    with store.write() as conn:
+        rows = store.rows(
+            f"SELECT id, digest_id, status FROM digest_deliveries WHERE {where} ORDER BY id",
+            params,
+        )
+        conn.executemany(
+            "UPDATE digest_deliveries SET status = 'retry', next_attempt_at = NULL, "
+            "attempts = 0, updated_at = ? WHERE id = ?",
+            [(iso(now), r["id"]) for r in rows],
+        )
+    return rows
+
+
+def delivery_status(store: Store, delivery_id: int) -> str | None:
+    """A delivery's status, or None when there is no such delivery."""
+    found = store.scalar("SELECT status FROM digest_deliveries WHERE id = ?", (delivery_id,))
+    return None if found is None else str(found)

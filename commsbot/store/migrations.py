@@ -527,6 +527,18 @@ ALTER TABLE movement_cursors_20 RENAME TO movement_cursors;
 DROP TABLE movement_reader;
 """
 
+# When each channel first took part in a run: content already in the store then is
+# backlog for it (posted only by the backlog policy's say). A channel that has posted
+# before the upgrade counts as enabled since its first post.
+_CHANNEL_ENABLED = """
+CREATE TABLE channel_enabled (
+    channel TEXT PRIMARY KEY,
+    first_enabled_at TEXT NOT NULL
+);
+INSERT INTO channel_enabled (channel, first_enabled_at)
+    SELECT channel, min(created_at) FROM posts GROUP BY channel;
+"""
+
 # Feed items (#14): an entry's identity counts within its own feed only, so a partner whose
 # feed reuses another feed's guid or link gets an item of its own and never changes the
 # other's; the feed's or entry's language and, for feeds that ask for it, its categories
@@ -659,5 +671,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (15, "console", _CONSOLE),
     (16, "languages", _LANGUAGES),
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
+    (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
 ]

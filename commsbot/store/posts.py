@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commsbot.store import Store, iso
+from commsbot.store import Store, from_iso, iso
 
 STATUSES = (
     "draft",
@@ -166,13 +166,7 @@ def posts_for_item(store: Store, item_type: str, item_id: int) -> list[dict[str,
     )
 
 
-def list_posts(
-    store: Store,
-    *,
-    status: str | None = None,
-    channel: str | None = None,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
+def _where(status: str | None, channel: str | None) -> tuple[str, list[Any]]:
     clauses, params = [], []
     if status:
         clauses.append("status = ?")
@@ -180,10 +174,29 @@ def list_posts(
     if channel:
         clauses.append("channel = ?")
         params.append(channel)
-    where = " AND ".join(clauses) or "1"
+    return " AND ".join(clauses) or "1", params
+
+
+def list_posts(
+    store: Store,
+    *,
+    status: str | None = None,
+    channel: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Posts, oldest due first: ``limit`` of them (None: all) from ``offset``."""
+    where, params = _where(status, channel)
     return store.rows(
-        f"SELECT * FROM posts WHERE {where} ORDER BY not_before, id LIMIT ?", (*params, limit)
+        f"SELECT * FROM posts WHERE {where} ORDER BY not_before, id LIMIT ? OFFSET ?",
+        (*params, -1 if limit is None else limit, offset),
     )
+
+
+def count_posts(store: Store, *, status: str | None = None, channel: str | None = None) -> int:
+    """How many posts ``list_posts`` would list without a limit."""
+    where, params = _where(status, channel)
+    return int(store.scalar(f"SELECT count(*) FROM posts WHERE {where}", params))
 
 
 def change_post(
@@ -211,4 +224,20 @@ def status_counts(store: Store) -> list[dict[str, Any]]:
     return store.rows(
         "SELECT channel, status, count(*) AS posts FROM posts GROUP BY channel, status "
         "ORDER BY channel, status"
+    )
+
+
+def first_enabled(store: Store, channel: str, now: datetime) -> datetime:
+    """When the channel first took part in a run; ``now`` (and so recorded) the first time."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO channel_enabled (channel, first_enabled_at) VALUES (?, ?)",
+            (channel, iso(now)),
+        )
+    return from_iso(
+        str(
+            store.scalar(
+                "SELECT first_enabled_at FROM channel_enabled WHERE channel = ?", (channel,)
+            )
+        )
     )

@@ -121,8 +121,8 @@ CONFIG_CASES = [
     case("config list for a path", "status", 1, "{config}: store.path: must be a path string, not a list", config='[store]\npath = ["a.db"]'),
     case("config digest items", "status", 1, "{config}: digest.max_items: must be at least 1, not 0", config="[digest]\nmax_items = 0"),
     # Names that used to pass loading and crash a job later (#13).
-    case("config content type typo", "run --once", 1, "{config}: posting.content_types[0]: unknown content type 'practise'; did you mean 'practice'? (known: practice, event, newsletter, news)", config='[posting]\ncontent_types = ["practise"]'),
-    case("config feed city typo", "run --once", 1, "{config}: feeds[0].city: unknown city 'Plzn'; did you mean 'plzen'? (known: amsterdam,", config='[[feeds]]\nurl = "https://a.example/feed"\ncity = "Plzn"'),
+    case("config content type typo", "run --once", 2, "{config}: posting.content_types[0]: unknown content type 'practise'; did you mean 'practice'? (known: practice, event, newsletter, news)", config='[posting]\ncontent_types = ["practise"]'),
+    case("config feed city typo", "run --once", 2, "{config}: feeds[0].city: unknown city 'Plzn'; did you mean 'plzen'? (known: amsterdam,", config='[[feeds]]\nurl = "https://a.example/feed"\ncity = "Plzn"'),
     case("config feed theme typo", "status", 1, "{config}: feeds[0].theme: unknown theme 'brokrage'; did you mean 'brokerage'? (known:", config='[[feeds]]\nurl = "https://a.example/feed"\ntheme = "brokrage"'),
     case("config language", "status", 1, "{config}: channels.mastodon.language: unknown language 'english' (known: en, nl,", config='[channels.mastodon]\napi_base_url = "https://m.example"\nlanguage = "english"'),
     case("config allowed host", "status", 1, "{config}: ingest.allow_private_hosts[0]: 'http://10.0.0.1/' is not a host name", config='[ingest]\nallow_private_hosts = ["http://10.0.0.1/"]'),
@@ -375,7 +375,7 @@ BAD_SCHEDULE = {"schedules/bad.toml": '[publish]\nevery = "soon"\n'}
 PROCESS_CASES = [
     case("process: config error", "status", 1, "{config}: service.bogus: unknown key", config="[service]\nbogus = 1"),
     case("process: argument not UTF-8", ("queue", "add", b"Caf\xe9"), 2, "argument 'Caf\ufffd' is not UTF-8 text"),
-    case("process: schedule error", "run", 1, "{dir}/schedules/bad.toml: publish.every: 'soon' is not an interval", config=SCHEDULES, files=BAD_SCHEDULE),
+    case("process: schedule error", "run", 2, "{dir}/schedules/bad.toml: publish.every: 'soon' is not an interval", config=SCHEDULES, files=BAD_SCHEDULE),
     case("process: store locked", "run --once", 1, "the store is in use by commsbot PID"),
 ]
 # fmt: on
