@@ -654,7 +654,10 @@ def test_engagement_counts_a_partners_like_repost_reply_and_quote(
             finally:
                 await pipeline.close_channels(channels)
 
-        assert asyncio.run(collect(start + timedelta(minutes=5))) == {"bluesky": 2}
+        # The same decaying schedule as Mastodon: first one interval (an hour) after the
+        # send, then hourly in the first day.
+        assert asyncio.run(collect(start + timedelta(minutes=5))) == {"bluesky": 0}
+        assert asyncio.run(collect(start + timedelta(minutes=65))) == {"bluesky": 2}
         counts = [engagement_q.latest(store, p["id"]) or {} for p in (liked, quiet)]
         assert [
             (c.get("favourites"), c.get("boosts"), c.get("replies"), c.get("quotes"))
@@ -663,9 +666,8 @@ def test_engagement_counts_a_partners_like_repost_reply_and_quote(
             (1, 1, 1, 1),
             (0, 0, 0, 0),
         ]
-        # The same decaying schedule as Mastodon: hourly in the first day.
-        assert asyncio.run(collect(start + timedelta(minutes=30))) == {"bluesky": 0}
-        assert asyncio.run(collect(start + timedelta(minutes=70))) == {"bluesky": 2}
+        assert asyncio.run(collect(start + timedelta(minutes=90))) == {"bluesky": 0}
+        assert asyncio.run(collect(start + timedelta(minutes=130))) == {"bluesky": 2}
 
     # The audience: the profile's followers count.
     partner.follow(str(ref.author.did))
