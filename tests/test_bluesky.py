@@ -207,7 +207,16 @@ def test_the_sample_network_is_posted_once_and_reads_back_as_rendered(
     tmp_path: Path, bsky_network: Network, account: Account
 ) -> None:
     path = write_config(tmp_path, bsky_network, account.handle, 'hashtags = ["CrossInnovation"]')
-    path.write_text(path.read_text().replace('content_types = ["practice"]', ""))
+    # The packaged Bluesky templates keep the sample within 300 graphemes; this account's
+    # own practice template gives the whole summary, so the long ones become threads.
+    (tmp_path / "templates" / "bluesky").mkdir(parents=True)
+    (tmp_path / "templates" / "bluesky" / "practice.j2").write_text(
+        "{{ item.title }} ({{ city.name }})\n\n{{ item.summary }}\n", encoding="utf-8"
+    )
+    path.write_text(
+        '[service]\ntemplates = "templates"\n'
+        + path.read_text().replace('content_types = ["practice"]', "")
+    )
     assert invoke(path, "init", "--sample").exit_code == 0
 
     result = invoke(path, "run", "--once", "--json")
