@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
+import pytest
 from click.testing import Result
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -22,3 +25,11 @@ path = "outbox"
 """
 
 Invoke = Callable[..., Result]
+
+
+def missing_part(reason: str) -> NoReturn:
+    """A system part a test needs is absent: skip with the reason, or fail when CI=true
+    (.ci/run installs every part, so there its absence is a defect, not a skip)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
