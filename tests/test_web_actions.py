@@ -265,6 +265,8 @@ def test_feeds_add_check_and_remove(live_feeds: Live) -> None:
         url = server.set("/feed.xml", rss([item("A partner's news", link="https://p.example/1")]))
         sign_in(c, "ana")
         token = csrf_of(c, "/feeds")
+        none = c.post("/feeds/check", data={"csrf": token})
+        assert none.status_code == 400 and "no feed to check" in none.text
         bad = c.post("/feeds/add", data={"csrf": token, "url": "ftp://x.example/feed"})
         assert bad.status_code == 400 and 'id="err-url"' in bad.text
         city = c.post("/feeds/add", data={"csrf": token, "url": url, "city": "atlantis"})

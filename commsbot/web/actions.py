@@ -383,7 +383,9 @@ def feed_check(req: Req) -> Response:
     url = req.field("url").strip()
     report = manage.check(req.store, req.config, [url] if url else None)
     if not report.outcomes:
-        raise ContentError(f"no feed {url!r} to check (see the list of feeds)")
+        raise ContentError(
+            f"no feed {url!r} to check (see the list of feeds)" if url else "no feed to check"
+        )
     said = [
         f"{o.url}: {o.result}"
         + (f", {o.stored.new} new" if o.stored.new else "")

@@ -33,7 +33,7 @@ def save(config: Config, filename: str, data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as img:
             kind = img.format or ""
             img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         raise ContentError(
             f"image {filename}: not an image file (PNG, JPEG, GIF or WebP)"
         ) from None
