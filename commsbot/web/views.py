@@ -11,12 +11,9 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from commsbot.config import Config
-from commsbot.content.places import Places
 from commsbot.errors import CommsbotError, ContentError
 from commsbot.insights import stats as st
 from commsbot.store import Store
-from commsbot.store import content as content_q
-from commsbot.store import stats as stats_q
 
 STATE_LABELS = {
     "draft": "draft",
@@ -143,20 +140,18 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
 
 
 def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
-    """The stats page: totals now and before, groupings, the heat-map and top posts."""
+    """The stats page: totals now and before, groupings, the heat-map and top posts, from
+    the same summary as ``commsbot stats`` and the report."""
     from commsbot.insights import charts
+    from commsbot.insights import figures as fig
 
-    reference = Places.of(content_q.cities(store), content_q.themes(store))
     period = chosen.period
-    posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
-    before = st.post_figures(
-        stats_q.sent_posts(store, chosen.previous.since, chosen.previous.until)
-    )
-    groups = {by: st.summarise(posts, by, period, reference) for by in st.GROUPINGS}
-    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    summary = fig.summary(store, period)
+    groups = {by: summary.groups(by) for by in st.GROUPINGS}
+    heat = summary.cross("city", "theme", skip_none=True)
     return {
-        "total": st.total(posts),
-        "previous": st.total(before),
+        "total": summary.total(),
+        "previous": fig.total(store, chosen.previous),
         "groups": groups,
         "heat": heat,
         "heat_chart": charts.heat_map(
@@ -165,7 +160,7 @@ def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
             [[(g.engagement, g.posts) for g in row] for row in heat.cells],
         ),
         "channel_chart": charts.bar_chart([(g.label, g.engagement) for g in groups["channel"]]),
-        "top": st.top_posts(posts, top),
+        "top": fig.top_posts(store, period, top),
     }
 
 
