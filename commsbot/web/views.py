@@ -212,34 +212,24 @@ def calendar(
         d.in_month = first <= d.day <= last
     from commsbot.store import iso
 
-    taken: set[tuple[str, str]] = set()
-    shown_ids: list[tuple[int, Day, str]] = []
-    limit = DAY_POSTS[view]
-    # Posts come sorted by their UTC stamp: each is placed by comparing stamps with the
-    # days' first instants, and only a shown one is turned into a local time.
     order = list(days.values())
-    starts = [iso(datetime.combine(d.day, time(), zone)) for d in order] + ["~"]
-    at, shown_today = 0, 0
-    for post_id, channel, stamp in queue_views.between(store, start, end):
-        while stamp >= starts[at + 1]:
-            at, shown_today = at + 1, 0
+    starts = [datetime.combine(d.day, time(), zone) for d in order] + [end]
+    for at, due, post in queue_views.first_of_days(store, starts, DAY_POSTS[view]):
         day = order[at]
-        if shown_today < limit:
-            local = datetime.fromisoformat(stamp).astimezone(zone).strftime("%H:%M")
-            shown_ids.append((post_id, day, local))
-            shown_today += 1
-        else:
-            day.more += 1
-        taken.add((channel, stamp))
-    rows = {r["id"]: r for r in queue_views.by_ids(store, [i for i, _, _ in shown_ids])}
-    for post_id, day, local in shown_ids:
-        day.posts.append({**rows[post_id], "local": local})
-    for name in post_accounts(config):
-        slots = parse_slots(config.channel(name).slots)
-        for moment in between(slots, zone, max(start, now), end) if slots else []:
-            if (name, iso(moment)) not in taken:
-                slot = moment.astimezone(zone)
-                days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
+        local = datetime.fromisoformat(post["not_before"]).astimezone(zone).strftime("%H:%M")
+        day.posts.append({**post, "local": local})
+        day.more = due - len(day.posts)
+    free = [
+        (name, moment)
+        for name in post_accounts(config)
+        if (slots := parse_slots(config.channel(name).slots))
+        for moment in between(slots, zone, max(start, now), end)
+    ]
+    taken = queue_views.taken(store, sorted({iso(m) for _, m in free}))
+    for name, moment in free:
+        if (name, iso(moment)) not in taken:
+            slot = moment.astimezone(zone)
+            days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
     weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
     return {
         "view": view,
