@@ -181,6 +181,7 @@ def stats(req: Req) -> Response:
         query=urlencode(kept),
         days=req.query.get("days", "" if kept else "30"),
         **_figures(req, chosen),
+        **views.movement(req.store, req.config, chosen),
     )
 
 
@@ -204,6 +205,28 @@ def stats_download(req: Req) -> Response:
         return _download(body, f"{name}.json", "application/json")
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [by, "posts"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return _download(out.getvalue(), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+def movement_download(req: Req) -> Response:
+    """The movement per account (/stats/movement.csv) or the audience per week and
+    channel (/stats/audience.json), as CSV or JSON."""
+    chosen = _chosen(req)
+    figures = views.movement(req.store, req.config, chosen)["movement"]
+    which = "audience" if req.path.rsplit("/", 1)[-1].startswith("audience.") else "movement"
+    if which == "audience":
+        rows = views.audience_rows(figures.audience)
+    else:
+        rows = [a.as_row() for a in figures.accounts]
+    name = f"commsbot-{which}-{chosen.since}-{chosen.until}"
+    if req.params["fmt"] == "json":
+        document = {"period": chosen.period.as_dict(), which: rows}
+        body = json.dumps(document, ensure_ascii=False, indent=2)
+        return _download(body, f"{name}.json", "application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["week"])
     writer.writeheader()
     writer.writerows(rows)
     return _download(out.getvalue(), f"{name}.csv", "text/csv; charset=utf-8")
@@ -367,6 +390,8 @@ def routes(console: Console) -> list[Route]:
         r("/stats", stats),
         r("/stats/download.{fmt:str}", stats_download),
         r("/stats/report", report),
+        r("/stats/movement.{fmt:str}", movement_download),
+        r("/stats/audience.{fmt:str}", movement_download),
         r("/content", content),
         r("/content/{kind}/new", content_new),
         r("/content/{kind}/{slug}", content_edit),

@@ -164,6 +164,35 @@ def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
     }
 
 
+def movement(store: Store, config: Config, chosen: Chosen, top: int = 10) -> dict[str, Any]:
+    """The stats page's movement and audience growth: the figures ``commsbot stats
+    movement`` and the report show, with the report's charts and one per account."""
+    from commsbot.insights import charts
+    from commsbot.insights import movement as mv
+    from commsbot.insights.report import movement_context
+
+    figures = mv.load(store, chosen.period, top, accounts=config.movement_accounts())
+    return {
+        **movement_context(figures, config.movement.hashtags),
+        "accounts_chart": charts.stacked_columns(
+            [a.account for a in figures.accounts],
+            {
+                "with hashtags": [a.total.tagged for a in figures.accounts],
+                "mentions": [a.total.mentions for a in figures.accounts],
+            },
+        ),
+    }
+
+
+def audience_rows(growth: Any) -> list[dict[str, Any]]:
+    """Audience growth as rows for a download: one per week and channel."""
+    return [
+        {"week": week, "channel": s.channel, "kind": s.kind, "size": s.values[i]}
+        for i, week in enumerate(growth.weeks)
+        for s in growth.series
+    ]
+
+
 # -- calendar ---------------------------------------------------------------------------
 
 
