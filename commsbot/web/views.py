@@ -1,11 +1,12 @@
 """What the console's pages compute from the operations below them: previews, periods,
-calendars, figures. No SQL: reads go through ``commsbot.store`` modules."""
+calendars, figures. No SQL, and no store module: reads are operations of the capability
+packages (posting.overview, insights.figures...)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -13,7 +14,9 @@ from markupsafe import Markup
 from commsbot.config import Config
 from commsbot.errors import CommsbotError, ContentError
 from commsbot.insights import stats as st
-from commsbot.store import Store
+
+if TYPE_CHECKING:
+    from commsbot.store import Store
 
 STATE_LABELS = {
     "draft": "draft",
@@ -213,8 +216,8 @@ def calendar(
     store: Store, config: Config, view: str, start_text: str, now: datetime
 ) -> dict[str, Any]:
     """The days of a week or month view with their posts and free slots."""
+    from commsbot.posting import overview
     from commsbot.slots import between, parse_slots
-    from commsbot.store import queue_views
 
     zone = config.zone
     today = now.astimezone(zone).date()
@@ -239,11 +242,9 @@ def calendar(
     }
     for d in days.values():
         d.in_month = first <= d.day <= last
-    from commsbot.store import iso
-
     order = list(days.values())
     starts = [datetime.combine(d.day, time(), zone) for d in order] + [end]
-    for at, due, post in queue_views.first_of_days(store, starts, DAY_POSTS[view]):
+    for at, due, post in overview.days(store, starts, DAY_POSTS[view]):
         day = order[at]
         local = datetime.fromisoformat(post["not_before"]).astimezone(zone).strftime("%H:%M")
         day.posts.append({**post, "local": local})
@@ -254,9 +255,9 @@ def calendar(
         if (slots := parse_slots(config.channel(name).slots))
         for moment in between(slots, zone, max(start, now), end)
     ]
-    taken = queue_views.taken(store, sorted({iso(m) for _, m in free}))
+    taken = overview.held(store, free)
     for name, moment in free:
-        if (name, iso(moment)) not in taken:
+        if (name, moment) not in taken:
             slot = moment.astimezone(zone)
             days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
     weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
@@ -274,15 +275,15 @@ def calendar(
 
 def free_slots(store: Store, config: Config, channel: str, now: datetime, n: int) -> list[str]:
     """The next ``n`` free slots of an account, as local 'YYYY-MM-DDTHH:MM' values."""
+    from commsbot.posting import overview
     from commsbot.slots import SlotQueue, parse_slots
-    from commsbot.store import service as service_q
 
     if channel not in config.channels:
         return []
     slots = parse_slots(config.channel(channel).slots)
     if not slots:
         return []
-    queue = SlotQueue(slots, config.zone, now, service_q.taken_slots(store, channel, now))
+    queue = SlotQueue(slots, config.zone, now, overview.taken_slots(store, channel, now))
     return [queue.take().astimezone(config.zone).strftime("%Y-%m-%dT%H:%M") for _ in range(n)]
 
 
