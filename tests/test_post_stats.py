@@ -46,6 +46,12 @@ def check(store: Store) -> None:
 
 def test_summed_figures_follow_every_change(sample_store: Store) -> None:
     store = sample_store
+    empty = figures.summary(store, EVERYTHING)  # nothing sent yet, no first week
+    assert (empty.cells, empty.total().posts, figures.top_posts(store, EVERYTHING, 3)) == (
+        [],
+        0,
+        [],
+    )
     ids = build_scenario(store)
     check(store)
     assert figures.total(store, PERIOD).posts == 6

@@ -7,7 +7,7 @@ once for all three: the same function, so their figures agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from commsbot.content.places import Places
@@ -54,7 +54,6 @@ def summary(store: Store, period: st.Period, places: Places | None = None) -> Su
     starts = [
         st.week_start(w, period.zone) for w in st.week_range(first, period.until, period.zone)
     ]
-    ends: list[datetime] = [*starts[1:], period.until]
     cells = [
         st.Cell(
             channel=r["channel"],
@@ -70,7 +69,7 @@ def summary(store: Store, period: st.Period, places: Places | None = None) -> Su
             reactions=r["reactions"],
             deleted=r["deleted"],
         )
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
+        for i, (start, end) in enumerate(pairwise([*starts, period.until]))
         for r in stats_q.sent_cells(store, period.since if i == 0 else start, end)
     ]
     return Summary(period, places if places is not None else reference(store), cells)

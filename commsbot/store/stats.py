@@ -77,7 +77,7 @@ def sent_cells(
     store: Store, since: datetime | None, until: datetime | None
 ) -> list[dict[str, Any]]:
     """The posts sent in [since, until) summed per account, platform, type, city and
-    theme; and their total in one row of the same shape when ``total`` is asked for.
+    theme.
 
     Read from ``post_stats`` (migration 25), which triggers keep as posts, engagement
     and items change: a stretch of its covering index, no lookup per post."""
