@@ -1,0 +1,69 @@
+"""What needs the officer now, read from the store: each problem by a stable name (the
+alert's dedup key) with the facts its message tells."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from commsbot.config import Config
+from commsbot.store import Store
+from commsbot.store import alerts as q
+
+Found = dict[str, tuple[str, dict[str, Any]]]
+
+# Which [alerts] problems setting each post status belongs to.
+_POST_PROBLEMS = {"pending_approval": "approval", "failed": "failed", "unknown": "unknown"}
+
+
+def found(store: Store, config: Config, now: datetime, unopened: Iterable[str] = ()) -> Found:
+    """Every problem ``[alerts] problems`` asks about: name -> (kind, facts).
+
+    ``unopened`` names enabled accounts this run could not open (only a run knows).
+    """
+    wanted = set(config.alerts.problems)
+    problems: Found = {}
+    statuses = tuple(s for s, p in _POST_PROBLEMS.items() if p in wanted)
+    if statuses:
+        for post in q.posts_in(store, statuses):
+            kind = _POST_PROBLEMS[post["status"]]
+            problems[f"post:{post['id']}:{post['status']}"] = (
+                kind,
+                {
+                    "post": post["id"],
+                    "account": post["channel"],
+                    "error": post["last_error"] or "",
+                    "text": post["text"] or "",
+                },
+            )
+    if "account" in wanted:
+        for state in q.troubled_accounts(store, now):
+            name = state["channel"]
+            if state["down_reason"]:
+                problems[f"account:{name}:down"] = (
+                    "account_down",
+                    {"account": name, "error": state["down_reason"]},
+                )
+            else:
+                problems[f"account:{name}:paused"] = (
+                    "account_paused",
+                    {"account": name, "until": state["paused_until"]},
+                )
+        for name in unopened:
+            problems[f"account:{name}:unopened"] = ("account_unopened", {"account": name})
+    if "feed" in wanted:
+        for feed in q.disabled_feeds(store):
+            problems[f"feed:{feed['id']}:disabled"] = (
+                "feed",
+                {"url": feed["url"], "error": feed["disabled_reason"] or feed["last_error"] or ""},
+            )
+    if "digest" in wanted:
+        for row in q.failed_digest_deliveries(store):
+            # The count is in the facts, not the name: more failures of one digest are
+            # still one problem.
+            problems[f"digest:{row['digest_id']}:failed"] = (
+                "digest",
+                {"period": row["period"], "count": row["failed"], "error": row["error"] or ""},
+            )
+    return problems
