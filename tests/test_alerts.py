@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from commsbot.alerts import problems
 from commsbot.alerts.send import run_alerts
 from commsbot.bot.alert_buttons import button_data
 from commsbot.bot.app import chat_hash, chat_salt
@@ -309,3 +311,76 @@ def test_telegram_alerts_need_the_bot_admins(setup: Setup) -> None:
     setup.path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"alerts\.telegram: Telegram alerts go to the bot's"):
         load_config(setup.path)
+
+
+def test_a_delivery_the_server_defers_is_retried_by_a_later_run(setup: Setup) -> None:
+    config = setup.config()
+    setup.smtp.recorder.rcpt_replies[OFFICER] = "451 4.3.0 mailbox busy, try later"
+    announce(setup, "Study visit")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert _alerts_at(config, now) == {"opened": 1, "retrying": 1, "sent": 1}
+    # Before the retry policy's backoff nothing is tried; after it, the mail goes, once.
+    del setup.smtp.recorder.rcpt_replies[OFFICER]
+    assert _alerts_at(config, now + timedelta(seconds=10)) == {"opened": 0}
+    assert _alerts_at(config, now + timedelta(minutes=5)) == {"opened": 0, "sent": 1}
+    assert _alerts_at(config, now + timedelta(minutes=10)) == {"opened": 0}
+    assert len(setup.mails()) == 1
+    assert len(setup.admin_messages()) == 1
+    (delivery,) = [
+        d
+        for d in json.loads(setup.invoke("alerts", "list", "--json").output)["deliveries"]
+        if d["channel"] == "email"
+    ]
+    assert (delivery["status"], delivery["attempts"]) == ("sent", 2)
+
+
+def test_an_account_that_cannot_be_opened_is_alerted_on_the_others(setup: Setup) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    text = setup.path.read_text(encoding="utf-8")
+    text = text.replace(f"smtp_port = {setup.smtp.port}", f"smtp_port = {closed}")
+    setup.path.write_text(text, encoding="utf-8")
+    for _ in range(2):
+        result = setup.invoke("run", "--once")
+        assert result.exit_code == 1  # run --once says something needs attention, too
+    (alert,) = setup.admin_messages()
+    assert alert["plain_text"] == (
+        "Account email could not be opened: see commsbot channels test email."
+    )
+    assert "waiting email is not open: no e-mail alerts" in result.output
+
+
+def test_accounts_stopped_or_paused_for_long_are_problems_a_short_wait_is_not(
+    setup: Setup,
+) -> None:
+    config = setup.config()
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with setup.store() as store:
+        store.conn.executemany(
+            "INSERT INTO channel_state (channel, paused_until, down_reason, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                ("mastodon", None, "Mastodon rejected the access token", iso(now)),
+                ("telegram", iso(now + timedelta(seconds=30)), None, iso(now)),
+                ("bluesky", iso(now + timedelta(hours=1)), None, iso(now)),
+            ],
+        )
+        store.conn.commit()
+        found = problems.found(store, config, now)
+    assert found == {
+        "account:bluesky:paused": (
+            "account_paused",
+            {"account": "bluesky", "until": iso(now + timedelta(hours=1))},
+        ),
+        "account:mastodon:down": (
+            "account_down",
+            {"account": "mastodon", "error": "Mastodon rejected the access token"},
+        ),
+    }
+    assert _alerts_at(config, now) == {"opened": 2, "sent": 4}
+    texts = sorted(str(m["plain_text"]) for m in setup.admin_messages())
+    assert texts == [
+        "Account bluesky is paused until 2026-11-23 14:00 CET.",
+        "Account mastodon is stopped: Mastodon rejected the access token",
+    ]

@@ -4,14 +4,18 @@ alert's dedup key) with the facts its message tells."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from commsbot.config import Config
-from commsbot.store import Store
+from commsbot.store import Store, from_iso
 from commsbot.store import alerts as q
 
 Found = dict[str, tuple[str, dict[str, Any]]]
+
+# A platform's short "wait" (flood control) passes before anyone could act: an account
+# paused for less than this is not worth an alert.
+PAUSE_WORTH_TELLING = timedelta(minutes=5)
 
 # Which [alerts] problems setting each post status belongs to.
 _POST_PROBLEMS = {"pending_approval": "approval", "failed": "failed", "unknown": "unknown"}
@@ -45,7 +49,7 @@ def found(store: Store, config: Config, now: datetime, unopened: Iterable[str] =
                     "account_down",
                     {"account": name, "error": state["down_reason"]},
                 )
-            else:
+            elif from_iso(state["paused_until"]) - now >= PAUSE_WORTH_TELLING:
                 problems[f"account:{name}:paused"] = (
                     "account_paused",
                     {"account": name, "until": state["paused_until"]},
