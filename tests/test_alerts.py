@@ -95,13 +95,13 @@ def buttons(message: dict[str, object]) -> list[list[dict[str, str]]]:
 
 
 def test_admin_gets_a_message_with_buttons_and_approves_from_telegram(setup: Setup) -> None:
-    post_id = announce(setup, "Study visit to Plzeň next week: sign up!")
+    post_id = announce(setup, "Study visit to Plzeň & Vilnius next week: sign up!")
     result = setup.invoke("run", "--once")
     assert "send-alerts: opened 1, sent 2" in result.output, result.output
     (alert,) = setup.admin_messages()
     assert alert["plain_text"] == (
         f"Post {post_id} to telegram waits for your approval.\n"
-        "« Study visit to Plzeň next week: sign up! »"
+        "« Study visit to Plzeň & Vilnius next week: sign up! »"
     )
     assert buttons(alert) == [
         [
@@ -275,6 +275,14 @@ def test_an_admin_reads_alerts_in_the_language_they_chose(setup: Setup) -> None:
 
 
 def test_alerts_test_reaches_everyone(setup: Setup) -> None:
+    write(setup.path, f'enabled = false\nemail = ["{OFFICER}"]')
+    result = setup.invoke("alerts", "test")
+    assert (result.exit_code, result.output) == (
+        2,
+        f"Error: {setup.path}: alerts.enabled: alerts are off; set enabled = true under "
+        "[alerts] (and where they go) to test them\n",
+    )
+    write(setup.path, f'enabled = true\nemail = ["{OFFICER}"]')
     result = setup.invoke("alerts", "test")
     assert (result.exit_code, result.output.strip()) == (0, "2 sent")
     (alert,) = setup.admin_messages()

@@ -30,15 +30,22 @@ def found(store: Store, config: Config, now: datetime, unopened: Iterable[str] =
     problems: Found = {}
     statuses = tuple(s for s, p in _POST_PROBLEMS.items() if p in wanted)
     if statuses:
+        from commsbot.channels import markup_of
+        from commsbot.text import telegram_visible
+
         for post in q.posts_in(store, statuses):
             kind = _POST_PROBLEMS[post["status"]]
+            text = post["text"] or ""
+            # A post stored as HTML (Telegram's) is quoted as its readers will see it.
+            if markup_of(config, post["channel"]) == "html":
+                text = telegram_visible(text)
             problems[f"post:{post['id']}:{post['status']}"] = (
                 kind,
                 {
                     "post": post["id"],
                     "account": post["channel"],
                     "error": post["last_error"] or "",
-                    "text": post["text"] or "",
+                    "text": text,
                 },
             )
     if "account" in wanted:

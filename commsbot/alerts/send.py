@@ -233,6 +233,11 @@ async def send_test(store: Store, config: Config, clock: Clock) -> Report:
     """A test alert to every recipient now (``commsbot alerts test``), whatever is open."""
     from commsbot.posting.pipeline import close_channels, open_channels
 
+    if not config.alerts.enabled:
+        raise ConfigError(
+            f"{config.file}: alerts.enabled: alerts are off; set enabled = true under [alerts] "
+            "(and where they go) to test them"
+        )
     report = Report()
     names = []
     if config.alerts.telegram:
