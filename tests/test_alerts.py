@@ -392,3 +392,16 @@ def test_accounts_stopped_or_paused_for_long_are_problems_a_short_wait_is_not(
         "Account bluesky is paused until 2026-11-23 14:00 CET.",
         "Account mastodon is stopped: Mastodon rejected the access token",
     ]
+
+
+def test_more_new_alerts_than_max_per_run_come_as_one_list(setup: Setup) -> None:
+    write(setup.path, f'enabled = true\nemail = ["{OFFICER}"]\nmax_per_run = 2')
+    ids = [announce(setup, f"Announcement {n}") for n in (1, 2, 3)]
+    assert "send-alerts: opened 3, sent 2" in setup.invoke("run", "--once").output
+    (message,) = setup.admin_messages()
+    text = str(message["plain_text"])
+    assert text.startswith("3 problems need you.\n\n• Post ")
+    assert [text.count(f"Post {i} to telegram waits") for i in ids] == [1, 1, 1]
+    assert [row[0]["text"] for row in buttons(message)] == [f"Approve #{i}" for i in ids]
+    (mail,) = setup.smtp.recorder.to(OFFICER)
+    assert mail.message["Subject"] == "commsbot: 3 problems need you"
