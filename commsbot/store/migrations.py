@@ -691,6 +691,14 @@ CREATE TABLE alert_summaries (
 ) WITHOUT ROWID;
 """
 
+# Compose's link card finds the item a link points to (#17).
+_LINK_INDEXES = """
+CREATE INDEX IF NOT EXISTS practices_url ON practices(url);
+CREATE INDEX IF NOT EXISTS events_url ON events(url);
+CREATE INDEX IF NOT EXISTS newsletters_url ON newsletters(url);
+CREATE INDEX IF NOT EXISTS news_link ON news(link);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -713,4 +721,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
     (21, "alerts", _ALERTS),
+    (24, "link_indexes", _LINK_INDEXES),
 ]
