@@ -70,9 +70,11 @@ class PostingConfig:
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
     # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
-    # post is recorded cancelled with the reason, never dropped silently).
+    # post is recorded cancelled with the reason, never dropped silently). Unset, a real
+    # account asks for approval and a preview channel (the outbox) posts: enabling an
+    # account never posts the back catalogue unless the config says so (#20).
     backlog_after_days: int = 30
-    backlog: Literal["post", "approve", "skip"] = "post"
+    backlog: Literal["post", "approve", "skip"] | None = None
 
 
 Approval = Literal["auto", "approve"]

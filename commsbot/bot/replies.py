@@ -16,14 +16,14 @@ from typing import Any
 
 from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
-from commsbot.clock import Clock
+from commsbot.clock import Clock, local_text
 from commsbot.config import FREQUENCIES, Config
 from commsbot.content.places import Places
 from commsbot.content.translations import for_reader
 from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
-from commsbot.store import Store, from_iso
+from commsbot.store import Store
 from commsbot.store import answers as answers_q
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
@@ -259,7 +259,7 @@ class Replies:
     def local(self, stamp: str) -> str:
         """A stored UTC time as the officer reads it: in the config's time zone, named
         ("CET"), as every command shows it."""
-        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        return local_text(stamp, self.config.zone) or ""
 
     def language(self, args: str, chat_key: str) -> Reply:
         """/language shows the chat's language; /language xx changes it."""

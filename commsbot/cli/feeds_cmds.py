@@ -13,11 +13,10 @@ from commsbot.cli.base import (
     echo_table,
     exit_codes,
     format_option,
-    local_time,
     needs_attention,
     pass_app,
 )
-from commsbot.clock import utcnow
+from commsbot.clock import local_text, utcnow
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -27,7 +26,7 @@ def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
     if feed["disabled"]:
         return "disabled"
     if feed["error_count"]:
-        return f"failing ({feed['error_count']}), next try {local_time(feed['next_poll_at'], zone)}"
+        return f"failing ({feed['error_count']}), next try {local_text(feed['next_poll_at'], zone)}"
     if feed["last_success_at"] is None:
         return "not polled yet"
     return "ok"
@@ -78,7 +77,7 @@ def feeds_list(app: App, fmt: str) -> None:
                 "theme": f["theme"] or "",
                 "from": f["source"],
                 "state": _state(f, app.config.zone),
-                "last poll": local_time(f["last_polled_at"], app.config.zone) or "",
+                "last poll": local_text(f["last_polled_at"], app.config.zone) or "",
                 "problem": f["disabled_reason"] or f["last_error"] or f["last_warning"] or "",
             }
             for f in rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,29 +15,31 @@ from commsbot.cli.base import (
     echo_table,
     format_option,
     json_option,
-    local_time,
     pass_app,
 )
 from commsbot.cli.queue_cmds import queue
-from commsbot.clock import utcnow
+from commsbot.clock import local_iso, local_text, utcnow
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 
 @cli.command()
-@json_option("Print everything as text, or as JSON (UTC times).")
+@json_option("Print everything as text, or as JSON (times with the service zone's offset).")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Is the service running, what runs when, what is queued, what needs you."""
     from commsbot.service.status import gather
 
     data = gather(app.store, app.config, utcnow())
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
     zone = app.config.zone  # every time a person reads is in the service's zone
+    if as_json:
+        click.echo(json.dumps(_zoned(data, zone), indent=2, ensure_ascii=False))
+        return
     service = data["service"]
     if service["running"]:
         who = f"PID {service['pid']}" if service["pid"] else "a process"
-        since = local_time(service["since"], zone) if service["since"] else "?"
+        since = local_text(service["since"], zone) if service["since"] else "?"
         click.echo(f"service: running ({who}, {service['what']}, since {since})")
     else:
         click.echo("service: not running (start it with: commsbot run)")
@@ -47,7 +50,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(f"  schedules cannot be read: {data['schedule_error']}")
     for row in data["schedules"]:
         for key in ("next_run", "last_run", "last_error_at"):
-            row[key] = local_time(row[key], zone)
+            row[key] = local_text(row[key], zone)
         row["last_error"] = _short(row["last_error"], 60)
     echo_table(
         data["schedules"],
@@ -67,14 +70,41 @@ def status(app: App, as_json: bool) -> None:
         row["last_error"] = _short(row["last_error"], 70)
         for key in ("not_before", "updated_at", "next_attempt_at"):
             if row.get(key):
-                row[key] = local_time(row[key], zone)
+                row[key] = local_text(row[key], zone)
     echo_table(data["attention"])
 
     click.echo("\nchannels")
     for row in data["channels"]:
         if row["paused_until"]:
-            row["state"] = f"paused until {local_time(row['paused_until'], zone)}"
+            row["state"] = f"paused until {local_text(row['paused_until'], zone)}"
     echo_table(data["channels"], ["channel", "state", "slots"])
+
+
+# The times in ``status --json``, given in ISO 8601 with the service zone's offset.
+STATUS_TIMES = frozenset(
+    {
+        "since",
+        "next_run",
+        "last_run",
+        "last_error_at",
+        "paused_until",
+        "not_before",
+        "updated_at",
+        "next_attempt_at",
+    }
+)
+
+
+def _zoned(data: Any, zone: ZoneInfo) -> Any:
+    """``data`` with every time of STATUS_TIMES, at any depth, in the service's zone."""
+    if isinstance(data, list):
+        return [_zoned(v, zone) for v in data]
+    if isinstance(data, dict):
+        return {
+            k: local_iso(v, zone) if k in STATUS_TIMES and isinstance(v, str) else _zoned(v, zone)
+            for k, v in data.items()
+        }
+    return data
 
 
 def _short(text: str | None, width: int) -> str | None:
@@ -107,7 +137,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
         free = sum(1 for r in rows if r["post"] is None)
         click.echo(f"{name}: {', '.join(settings.slots)} — next {days} days, {free} free")
         for row in rows:
-            row["slot"] = local_time(row["slot"], config.zone)
+            row["slot"] = local_text(row["slot"], config.zone)
         echo_table(rows, ["slot", "status", "post", "item"])
         click.echo("")
 
