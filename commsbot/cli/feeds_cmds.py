@@ -48,12 +48,18 @@ def feeds() -> None:
 )
 @click.option("--city", help="City of the partner (slug or name) given to its news.")
 @click.option("--theme", help="Theme (slug or name) given to its news.")
+@click.option(
+    "--no-check", is_flag=True, help="Add it without fetching it first (a feed not up yet)."
+)
 @pass_app
-def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None) -> None:
-    """Add a feed by URL; it is polled at the next run (or now, with `feeds check URL`)."""
+def feeds_add(
+    app: App, url: str, kind: str, city: str | None, theme: str | None, no_check: bool
+) -> None:
+    """Add a feed by URL, once fetched and found to be a feed; it is polled at the next run
+    (or now, with `feeds check URL`)."""
     from commsbot.feeds import manage
 
-    manage.add(app.store, app.config, url, kind, city, theme, utcnow())
+    manage.add(app.store, app.config, url, kind, city, theme, utcnow(), check=not no_check)
     click.echo(f"added {kind} feed {url}")
 
 
