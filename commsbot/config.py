@@ -359,7 +359,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
         )
     _check_slots(loader, channels)
-    _check_accounts(loader, channels, posting)
+    store = loader.build(StoreConfig, raw.get("store", {}), "store")
+    _check_accounts(loader, channels, posting, store.path)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
     digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
@@ -367,7 +368,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: digest.max_items: must be at least 1, not {digest.max_items}")
     return Config(
         file=path,
-        store=loader.build(StoreConfig, raw.get("store", {}), "store"),
+        store=store,
         service=service,
         posting=posting,
         channels=channels,
@@ -516,7 +517,7 @@ def network_reference() -> tuple[list[str], list[str]]:
 
 
 def _check_accounts(
-    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig
+    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig, store: Path
 ) -> None:
     """Names, identities and filters of the accounts, each problem naming its key."""
     from commsbot.channels import channel_class
@@ -543,20 +544,29 @@ def _check_accounts(
                     "would be one; give each its own",
                 )
             identities[identity] = name
-        _check_filters(loader, key, settings, posting)
+        _check_filters(loader, key, settings, posting, store)
 
 
 def _check_filters(
-    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig
+    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig, store: Path
 ) -> None:
+    from commsbot.store.content import stored_reference
+
     known: dict[str, list[str]] = {"content_types": [*posting.content_types, "announcement"]}
+    where = ""
     if settings.cities or settings.themes:
-        known["cities"], known["themes"] = network_reference()
+        # The network's cities and themes, and those imported into the store since (#16).
+        network, stored = network_reference(), stored_reference(store)
+        known["cities"] = sorted({*network[0], *stored[0]})
+        known["themes"] = sorted({*network[1], *stored[1]})
+        where = f" in the network or the store {store}"
     for field_name, choices in known.items():
         for i, value in enumerate(getattr(settings, field_name)):
             if value not in choices:
+                found = where if field_name != "content_types" else ""
                 raise loader.fail(
-                    f"{key}.{field_name}[{i}]", f"unknown: {value!r} (known: {', '.join(choices)})"
+                    f"{key}.{field_name}[{i}]",
+                    f"unknown: {value!r}, no such slug{found} (known: {', '.join(choices)})",
                 )
     for i, language in enumerate(settings.languages):
         if not _LANGUAGE.fullmatch(language):
