@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 Clock = Callable[[], datetime]
 
@@ -37,3 +38,29 @@ def local_iso(value: datetime | str | None, zone: tzinfo) -> str | None:
     if value is None or value == "":
         return None
     return _moment(value).astimezone(zone).isoformat()
+
+
+# The keys of times in commands' JSON: ``*_at`` and these.
+TIME_KEYS = frozenset(
+    {"since", "next_run", "last_run", "not_before", "paused_until", "slot", "when", "moved_to"}
+)
+
+
+def zoned(data: Any, zone: tzinfo) -> Any:
+    """``data`` (JSON-ready) with every stored time under a time key (``TIME_KEYS``,
+    ``*_at``), at any depth, in ISO 8601 with ``zone``'s offset; dates stay dates."""
+    if isinstance(data, list):
+        return [zoned(v, zone) for v in data]
+    if isinstance(data, dict):
+        return {k: _zoned_value(k, v, zone) for k, v in data.items()}
+    return data
+
+
+def _zoned_value(key: Any, value: Any, zone: tzinfo) -> Any:
+    is_time_key = isinstance(key, str) and (key in TIME_KEYS or key.endswith("_at"))
+    if is_time_key and isinstance(value, str) and "T" in value:
+        try:
+            return local_iso(value, zone)
+        except ValueError:
+            return value  # not a time after all: shown as it is
+    return zoned(value, zone)

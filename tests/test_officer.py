@@ -579,6 +579,51 @@ def test_queue_show_and_list_read_in_the_service_zone(tmp_path: Path) -> None:
     assert data["posts"][0]["not_before"] == "2030-03-01T09:00:00+01:00"
 
 
+def _times(data: object, key: str = "") -> list[str]:
+    """Every ISO time (a string with a T) in a JSON document, at any depth."""
+    if isinstance(data, dict):
+        return [t for k, v in data.items() for t in _times(v, k)]
+    if isinstance(data, list):
+        return [t for v in data for t in _times(v, key)]
+    found = isinstance(data, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d.*", data)
+    return [data] if found and isinstance(data, str) else []
+
+
+def test_status_feeds_and_subscribers_read_in_the_service_zone(tmp_path: Path) -> None:
+    from tests.support.feeds import feed_server, item, rss
+
+    config = example_config(tmp_path, '[ingest]\nallow_private_hosts = ["127.0.0.1"]\n')
+    run(config, "init")
+    with feed_server() as server:
+        url = server.set("/rss", rss([item("Hello Tallinn", guid="h")]))
+        assert run(config, "feeds", "add", url).exit_code == 0
+        assert run(config, "run", "--once").exit_code in (0, 1)
+    assert (
+        run(config, "subscribers", "add", "ana@example.org", "--frequency", "weekly").exit_code == 0
+    )
+    # JSON: ISO 8601 with the offset of Europe/Brussels (+01:00 in winter, +02:00 in summer).
+    for command in (
+        ("status", "--json"),
+        ("feeds", "list", "--format", "json"),
+        ("subscribers", "list", "--format", "json"),
+        ("queue", "slots", "--format", "json"),
+    ):
+        result = run(config, *command)
+        assert result.exit_code == 0, result.output
+        times = _times(json.loads(result.output))
+        if command[0] != "queue":  # the outbox has no slots: no time to show
+            assert times, (command, result.output)
+        assert all(re.search(r"\+0[12]:00$", t) for t in times), (command, times)
+    status = run(config, "status").output
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", status), status
+    listed = run(config, "feeds", "list").output
+    assert re.search(r"\d\d:\d\d CES?T", listed), listed
+    subscribers = run(config, "subscribers", "list").output
+    assert re.search(r"\d\d:\d\d CES?T", subscribers), subscribers
+    for text in (status, listed, subscribers):  # no UTC stamp is left for a person
+        assert not re.search(r"\d\dZ\b|\+00:00", text), text
+
+
 # -- 10. an image with its alt text, and a text per account ------------------------------
 
 

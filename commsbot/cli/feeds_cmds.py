@@ -16,7 +16,7 @@ from commsbot.cli.base import (
     needs_attention,
     pass_app,
 )
-from commsbot.clock import local_text, utcnow
+from commsbot.clock import local_text, utcnow, zoned
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -72,7 +72,7 @@ def feeds_list(app: App, fmt: str) -> None:
 
     rows = manage.listed(app.store, app.config, utcnow())
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(zoned(rows, app.config.zone), indent=2, ensure_ascii=False))
         return
     echo_table(
         [

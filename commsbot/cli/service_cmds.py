@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,10 +17,7 @@ from commsbot.cli.base import (
     pass_app,
 )
 from commsbot.cli.queue_cmds import queue
-from commsbot.clock import local_iso, local_text, utcnow
-
-if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
+from commsbot.clock import local_text, utcnow, zoned
 
 
 @cli.command()
@@ -34,7 +30,7 @@ def status(app: App, as_json: bool) -> None:
     data = gather(app.store, app.config, utcnow())
     zone = app.config.zone  # every time a person reads is in the service's zone
     if as_json:
-        click.echo(json.dumps(_zoned(data, zone), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(zoned(data, zone), indent=2, ensure_ascii=False))
         return
     service = data["service"]
     if service["running"]:
@@ -80,33 +76,6 @@ def status(app: App, as_json: bool) -> None:
     echo_table(data["channels"], ["channel", "state", "slots"])
 
 
-# The times in ``status --json``, given in ISO 8601 with the service zone's offset.
-STATUS_TIMES = frozenset(
-    {
-        "since",
-        "next_run",
-        "last_run",
-        "last_error_at",
-        "paused_until",
-        "not_before",
-        "updated_at",
-        "next_attempt_at",
-    }
-)
-
-
-def _zoned(data: Any, zone: ZoneInfo) -> Any:
-    """``data`` with every time of STATUS_TIMES, at any depth, in the service's zone."""
-    if isinstance(data, list):
-        return [_zoned(v, zone) for v in data]
-    if isinstance(data, dict):
-        return {
-            k: local_iso(v, zone) if k in STATUS_TIMES and isinstance(v, str) else _zoned(v, zone)
-            for k, v in data.items()
-        }
-    return data
-
-
 def _short(text: str | None, width: int) -> str | None:
     if text is None or len(text) <= width:
         return text
@@ -127,7 +96,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
     now = utcnow()
     calendar = queue_ops.slot_calendar(app.store, config, names, now, now + timedelta(days=days))
     if fmt == "json":
-        click.echo(json.dumps(calendar, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(zoned(calendar, config.zone), indent=2, ensure_ascii=False))
         return
     for name, rows in calendar.items():
         settings = config.channel(name)
