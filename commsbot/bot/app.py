@@ -436,7 +436,7 @@ class TelegramBots:
 
     def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
         # No enabled account: the bot of ``bot_account``, which says what is missing.
-        names = bot_accounts(config) or [None]
+        names: list[str | None] = [*bot_accounts(config)] or [None]
         self.bots = [TelegramBot(config, clock=clock, account=name) for name in names]
 
     async def start(self) -> None:
