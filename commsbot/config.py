@@ -70,9 +70,11 @@ class PostingConfig:
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
     # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
-    # post is recorded cancelled with the reason, never dropped silently).
+    # post is recorded cancelled with the reason, never dropped silently). Unset, a real
+    # account asks for approval and a preview channel (the outbox) posts: enabling an
+    # account never posts the back catalogue unless the config says so (#20).
     backlog_after_days: int = 30
-    backlog: Literal["post", "approve", "skip"] = "post"
+    backlog: Literal["post", "approve", "skip"] | None = None
 
 
 Approval = Literal["auto", "approve"]
@@ -386,7 +388,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
         )
     _check_slots(loader, channels)
-    _check_accounts(loader, channels, posting)
+    store = loader.build(StoreConfig, raw.get("store", {}), "store")
+    _check_accounts(loader, channels, posting, store.path)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
     digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
@@ -394,7 +397,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: digest.max_items: must be at least 1, not {digest.max_items}")
     config = Config(
         file=path,
-        store=loader.build(StoreConfig, raw.get("store", {}), "store"),
+        store=store,
         service=service,
         posting=posting,
         channels=channels,
@@ -603,7 +606,7 @@ def network_reference() -> tuple[list[str], list[str]]:
 
 
 def _check_accounts(
-    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig
+    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig, store: Path
 ) -> None:
     """Names, identities and filters of the accounts, each problem naming its key."""
     from commsbot.channels import channel_class
@@ -630,20 +633,29 @@ def _check_accounts(
                     "would be one; give each its own",
                 )
             identities[identity] = name
-        _check_filters(loader, key, settings, posting)
+        _check_filters(loader, key, settings, posting, store)
 
 
 def _check_filters(
-    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig
+    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig, store: Path
 ) -> None:
+    from commsbot.store.content import stored_reference
+
     known: dict[str, list[str]] = {"content_types": [*posting.content_types, "announcement"]}
+    where = ""
     if settings.cities or settings.themes:
-        known["cities"], known["themes"] = network_reference()
+        # The network's cities and themes, and those imported into the store since (#16).
+        network, stored = network_reference(), stored_reference(store)
+        known["cities"] = sorted({*network[0], *stored[0]})
+        known["themes"] = sorted({*network[1], *stored[1]})
+        where = f" in the network or the store {store}"
     for field_name, choices in known.items():
         for i, value in enumerate(getattr(settings, field_name)):
             if value not in choices:
+                found = where if field_name != "content_types" else ""
                 raise loader.fail(
-                    f"{key}.{field_name}[{i}]", f"unknown: {value!r} (known: {', '.join(choices)})"
+                    f"{key}.{field_name}[{i}]",
+                    f"unknown: {value!r}, no such slug{found} (known: {', '.join(choices)})",
                 )
     for i, language in enumerate(settings.languages):
         if not _LANGUAGE.fullmatch(language):

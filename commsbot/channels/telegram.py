@@ -114,17 +114,35 @@ class TelegramSettings(ChannelSettings):
         return None
 
 
+def _telegram_accounts(config: Config) -> list[str]:
+    """The Telegram accounts, ``[channels.telegram]`` first, then enabled ones."""
+    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
+    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    return accounts
+
+
 def bot_account(config: Config) -> str:
     """The account the bot answers as (its subscribers, its channel's reactions):
     ``[channels.telegram]``, else the first Telegram account, enabled ones first."""
-    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
-    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    accounts = _telegram_accounts(config)
     return accounts[0] if accounts else "telegram"
 
 
-def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
-    """The bot's account and its settings; a clear error when there is none."""
-    name = bot_account(config)
+def bot_accounts(config: Config) -> list[str]:
+    """One enabled account per bot (a token on its Bot API server): each runs its own bot
+    application, and its chat users subscribe to that account's digests (#16). Accounts
+    that share a token are one bot, answering as the first of them."""
+    bots: dict[tuple[str, str], str] = {}
+    for name in _telegram_accounts(config):
+        settings = config.channels[name]
+        if settings.enabled and isinstance(settings, TelegramSettings):
+            bots.setdefault((settings.bot_token_env, api_base(settings)[0]), name)
+    return list(bots.values())
+
+
+def telegram_account(config: Config, name: str | None = None) -> tuple[str, TelegramSettings]:
+    """The bot's account (``name``, else ``bot_account``) and its settings."""
+    name = name or bot_account(config)
     settings = config.channel(name)
     assert isinstance(settings, TelegramSettings)
     return name, settings

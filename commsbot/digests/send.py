@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
-from commsbot.clock import Clock
+from commsbot.clock import Clock, local_text
 from commsbot.config import FREQUENCIES, Config
 from commsbot.content.places import Places
 from commsbot.delivery import (
@@ -261,7 +261,7 @@ async def send_period(
     """Fan one period's digest out to every subscriber it is due to, exactly once each."""
     now = clock()
     if period.end > now:
-        end = period.end.strftime("%Y-%m-%d %H:%M %Z")
+        end = local_text(period.end, config.zone)
         raise ContentError(
             f"{period.label} is not over until {end}; a digest is sent once its period has "
             "ended (use `commsbot digest preview` to see it meanwhile)"
