@@ -14,11 +14,10 @@ from commsbot.cli.base import (
     echo_table,
     exit_codes,
     json_option,
-    local_iso,
-    local_time,
     needs_attention,
     pass_app,
 )
+from commsbot.clock import local_iso, local_text
 
 
 @cli.group()
@@ -38,7 +37,7 @@ def alerts_list(app: App, limit: int, as_json: bool) -> None:
 
     zone = app.config.zone
     found, sent = listed(app.store, limit)
-    shown = local_iso if as_json else local_time
+    shown = local_iso if as_json else local_text
     rows = [
         {
             "id": a["id"],
