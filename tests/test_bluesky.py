@@ -35,6 +35,7 @@ from commsbot.service.jobs import JobContext
 from commsbot.store import Store
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
+from tests.support.base import channel_config
 from tests.support.bluesky import ForwardProxy, Network
 from tests.support.mastodon import PNG
 
@@ -48,31 +49,11 @@ TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 def write_config(
     folder: Path, network: Network, handle: str, extra: str = "", *, outbox: bool = False
 ) -> Path:
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = {json.dumps(outbox)}
-path = "outbox"
-
-[channels.bluesky]
-enabled = true
-service = "{network.pds}"
-handle = "{handle}"
-app_password_env = "{PASSWORD_ENV}"
-language = "en"
-long_posts = "thread"
-{extra}
-""",
-        encoding="utf-8",
+    section = (
+        f'[channels.bluesky]\nenabled = true\nservice = "{network.pds}"\nhandle = "{handle}"\n'
+        f'app_password_env = "{PASSWORD_ENV}"\nlanguage = "en"\nlong_posts = "thread"'
     )
-    return path
+    return channel_config(folder, section, extra, outbox=outbox)
 
 
 class Account:

@@ -63,6 +63,9 @@ class TelegramSettings(ChannelSettings):
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     write_timeout: float = 20.0
+    # Seconds one message sent may take, whatever the server does: one
+    # trickling its answer a byte at a time gets past read_timeout, not past this.
+    total_timeout: float = 60.0
     # Seconds one long poll for bot updates waits on the server.
     poll_timeout: int = 30
     # Posts to the channel per minute; Telegram allows about 20 in a group or channel.
@@ -107,7 +110,13 @@ class TelegramSettings(ChannelSettings):
                 f"direct_per_second: must be above 0 and at most {MAX_DIRECT_PER_SECOND}, "
                 f"not {direct:g}"
             )
-        for key in ("connect_timeout", "read_timeout", "write_timeout", "part_interval"):
+        for key in (
+            "connect_timeout",
+            "read_timeout",
+            "write_timeout",
+            "total_timeout",
+            "part_interval",
+        ):
             if not getattr(self, key) > 0:
                 return f"{key}: must be more than 0"
         return None
@@ -361,6 +370,12 @@ class TelegramChannel(Channel):
         delivery = delivery_for_error(ref, exc, to_channel=to_channel)
         return dataclasses.replace(delivery, error=redact(delivery.error or "", self._token))
 
+    def _overtime(self) -> str:
+        return (
+            f"no complete answer from Telegram within {self.telegram.total_timeout:g} s "
+            f"(see {self.key}.total_timeout); it may have been delivered: check before retrying"
+        )
+
     def _require_bot(self) -> ExtBot[int]:
         if self._bot is None:
             raise ChannelError("the telegram channel is not open")
@@ -385,14 +400,17 @@ class TelegramChannel(Channel):
                 except OSError as exc:
                     return Delivery.failed(post.post_id, f"image {post.image}: {exc.strerror}")
         try:
-            if photo is not None:
-                message = await bot.send_photo(
-                    self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
-                )
-            else:
-                message = await bot.send_message(
-                    self.telegram.chat_id, post.text, parse_mode="HTML"
-                )
+            async with asyncio.timeout(self.telegram.total_timeout):
+                if photo is not None:
+                    message = await bot.send_photo(
+                        self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
+                    )
+                else:
+                    message = await bot.send_message(
+                        self.telegram.chat_id, post.text, parse_mode="HTML"
+                    )
+        except TimeoutError:
+            return Delivery.unknown(post.post_id, self._overtime())
         except Exception as exc:
             return self._failed(post.post_id, exc, to_channel=True)
         return Delivery.sent(post.post_id, str(message.message_id), message.link)
@@ -416,9 +434,14 @@ class TelegramChannel(Channel):
             if first is not None:
                 await asyncio.sleep(self.telegram.part_interval)
             try:
-                sent = await bot.send_message(message.recipient, part, parse_mode=mode)
+                async with asyncio.timeout(self.telegram.total_timeout):
+                    sent = await bot.send_message(message.recipient, part, parse_mode=mode)
             except Exception as exc:
-                outcome = self._failed(message.ref, exc, to_channel=False)
+                outcome = (
+                    Delivery.unknown(message.ref, self._overtime())
+                    if isinstance(exc, TimeoutError)
+                    else self._failed(message.ref, exc, to_channel=False)
+                )
                 if first is None:
                     return outcome
                 return Delivery.unknown(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
-import json
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any, Self
 
 import requests
+
+from tests.support.base import channel_config
 
 # The account commsbot posts as, and a partner who reacts to its posts.
 MOCK_CONFIG = """
@@ -290,25 +291,8 @@ def mastodon_config(
     folder: Path, base_url: str, token_env: str, extra: str = "", *, outbox: bool = False
 ) -> Path:
     """A commsbot config with the Mastodon channel enabled (and the outbox if asked)."""
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = {json.dumps(outbox)}
-path = "outbox"
-
-[channels.mastodon]
-enabled = true
-api_base_url = "{base_url}"
-access_token_env = "{token_env}"
-{extra}
-""",
-        encoding="utf-8",
+    section = (
+        f'[channels.mastodon]\nenabled = true\napi_base_url = "{base_url}"\n'
+        f'access_token_env = "{token_env}"'
     )
-    return path
+    return channel_config(folder, section, extra, outbox=outbox)
