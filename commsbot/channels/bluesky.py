@@ -156,8 +156,16 @@ class BlueskyChannel(PolledChannel):
             ),
         )
         client.request.add_additional_header("User-Agent", f"commsbot/{__version__}")
-        if not await self._resume(client):
-            await self._sign_in(client)
+        try:
+            async with asyncio.timeout(self.cfg.total_timeout):
+                if not await self._resume(client):
+                    await self._sign_in(client)
+        except TimeoutError:
+            raise ChannelError(
+                f"{self.name}: no complete answer from {self.cfg.service} within "
+                f"{self.cfg.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         client.on_session_change(self._keep_session)
         session = client._session
         self._did, self._handle = str(session.did), str(session.handle)

@@ -351,6 +351,7 @@ class MastodonChannel(PolledChannel):
     ) -> Delivery:
         """A Mastodon.py error as a Delivery: wait, retry, stop the channel, or fail."""
         from mastodon.errors import (
+            MastodonAPIError,
             MastodonNetworkError,
             MastodonRatelimitError,
             MastodonServerError,
@@ -376,6 +377,23 @@ class MastodonChannel(PolledChannel):
             return Delivery.retry_later(post.post_id, f"server error {code}{where}: {message}")
         if code in (401, 403):
             return Delivery.channel_down(post.post_id, self._token_refused(code, message))
+        # Not about this post: failing it would fail every post for good, so the channel
+        # stops until the officer has looked. (A 404 to a later part of a thread is its
+        # parent gone: that post's own problem.)
+        if code == 410 or (code == 404 and not published):
+            return Delivery.channel_down(
+                post.post_id,
+                f"{self.cfg.api_base_url} has no such endpoint or account ({code}: {message}); "
+                f"check {self.key}.api_base_url, then run `commsbot channels test {self.name}`"
+                if code == 404
+                else f"{self.cfg.api_base_url} says the account is gone ({code}: {message})",
+            )
+        if code is None and isinstance(exc, MastodonAPIError):
+            # An answer that is not JSON, after a 2xx: the status may exist, and the retry
+            # carries the same key, so it gets that status back rather than a second one.
+            return Delivery.retry_later(
+                post.post_id, f"the server's answer{where} could not be read (not JSON)"
+            )
         return Delivery.failed(
             post.post_id, f"rejected by the server{where} ({code or 'error'}: {message}){public}"
         )

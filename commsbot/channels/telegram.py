@@ -322,7 +322,15 @@ class TelegramChannel(Channel):
             request=make_request(settings),
             rate_limiter=make_rate_limiter(settings.posts_per_minute, settings.direct_per_second),
         )
-        await connect(bot, settings, token)
+        try:
+            async with asyncio.timeout(settings.total_timeout):
+                await connect(bot, settings, token)
+        except TimeoutError:
+            raise ChannelError(
+                f"no complete answer from Telegram at {base_url} within "
+                f"{settings.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         self._bot = bot
         self._token = token
 

@@ -222,6 +222,91 @@ class LossyProxy(LoopbackServer):
         return Handler
 
 
+class MisbehavingProxy(LoopbackServer):
+    """Forwards HTTP to an upstream server, and answers the requests ``matches`` picks
+    as a bad peer would, by ``mode``:
+
+    - ``"silent"``: reads the request, never forwards it, never answers;
+    - ``"slow-headers"``: forwards it, then sends the answer's status line and headers a
+      byte every ``pause`` seconds (each read gets something: no read timeout fires);
+    - ``"slow-body"``: forwards it, sends the headers at once and the body a byte at a time.
+
+    ``seen`` lists every request as (method, path); ``picked`` is set once one matched.
+    Everything held is let go when the proxy stops, and nothing waits past ``MAX_HOLD``.
+    """
+
+    MAX_HOLD = 120.0
+
+    def __init__(
+        self, upstream_port: int, matches: Callable[[str, str], bool], mode: str, pause: float
+    ) -> None:
+        assert mode in ("silent", "slow-headers", "slow-body"), mode
+        self.upstream_port = upstream_port
+        self.matches = matches
+        self.mode = mode
+        self.pause = pause
+        self.seen: list[tuple[str, str]] = []
+        self.picked = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        super().__init__(self._handler())
+
+    def stop(self) -> None:
+        self.release.set()
+        super().stop()
+
+    def _trickle(self, handler: http.server.BaseHTTPRequestHandler, data: bytes) -> None:
+        for i in range(len(data)):
+            if self.release.wait(self.pause):
+                return
+            handler.wfile.write(data[i : i + 1])
+            handler.wfile.flush()
+
+    def _misbehave(self, handler: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
+        self.picked.set()
+        if self.mode == "silent":
+            self.release.wait(self.MAX_HOLD)
+            handler.close_connection = True
+            return
+        status, headers, data = relay(handler, self.upstream_port, body)
+        lines = [f"HTTP/1.1 {status} Answer", *(f"{k}: {v}" for k, v in headers.items())]
+        head = ("\r\n".join(lines) + f"\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+        try:
+            if self.mode == "slow-headers":
+                self._trickle(handler, head)
+                handler.wfile.write(data)
+            else:
+                handler.wfile.write(head)
+                handler.wfile.flush()
+                self._trickle(handler, data)
+        except OSError:
+            pass  # the client gave up: what the test wanted
+        handler.close_connection = True
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _forward(self) -> None:
+                path = self.path.split("?")[0]
+                with proxy.lock:
+                    proxy.seen.append((self.command, path))
+                body = read_body(self)
+                if proxy.matches(self.command, path):
+                    proxy._misbehave(self, body)
+                else:
+                    reply(self, *relay(self, proxy.upstream_port, body))
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        return Handler
+
+
 def read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes | None:
     length = int(handler.headers.get("Content-Length") or 0)
     return handler.rfile.read(length) if length else None
