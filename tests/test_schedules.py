@@ -118,6 +118,13 @@ def test_job_whose_feature_is_not_configured(tmp_path: Path) -> None:
             "publish.every: '1 minute' is not an interval; write e.g.",
         ),
         ('[publish]\nevery = "0s"', "publish.every: '0s' is not an interval"),
+        # Other scripts' digits (Arabic-Indic, fullwidth) are no numbers here.
+        ('[publish]\nevery = "٥m"', "publish.every: '٥m' is not an interval"),
+        ('[publish]\nevery = "５s"', "publish.every: '５s' is not an interval"),
+        (
+            '[publish]\ncron = "٠ ٩ * * *"',
+            "publish.cron: '٠ ٩ * * *': write a cron expression in ASCII digits and names",
+        ),
         ("[publish]\nevery = 60", "publish.every: must be a str"),
         ('[publish]\nevery = "1m"\nat_start = "yes"', "publish.at_start: must be true or false"),
         ("[publish]\nenabled = true", 'publish: give exactly one of cron = "..." or every = "..."'),

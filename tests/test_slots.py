@@ -48,6 +48,9 @@ def test_parse_slot(text: str, expected: list[tuple[int, str]]) -> None:
         ("Tue 25:00", "'Tue 25:00': 25:00 is not a time of day"),
         ("Tue 10:60", "'Tue 10:60': 10:60 is not a time of day"),
         ("Tue 10am", "'Tue 10am' is not a posting slot"),
+        # Other scripts' digits are no time here (int() would read them as 10:00).
+        ("Tue ١٠:٠٠", "'Tue ١٠:٠٠' is not a posting slot"),
+        ("Tue １０:００", "'Tue １０:００' is not a posting slot"),
     ],
 )
 def test_parse_slot_errors(text: str, message: str) -> None:
