@@ -22,7 +22,7 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "weekdays": tuple(range(5)),
     "weekends": (5, 6),
 }
-# ASCII only: \d and int() would take other scripts' digits ("Tue ١٠:٠٠").
+# ASCII only: \d and int() would take other scripts' digits (Arabic-Indic ten o'clock).
 _SLOT_RE = re.compile(
     r"(?P<days>[A-Za-z,\-]+)\s+(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})", re.ASCII
 )

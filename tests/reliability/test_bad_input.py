@@ -100,6 +100,7 @@ TEMPLATES = '[service]\ntemplates = "{dir}/templates"'
 MASTODON_UNSET = f'[channels.mastodon]\nenabled = true\napi_base_url = "http://127.0.0.1:9"\naccess_token_env = "{UNSET}"'
 TELEGRAM_UNSET = f'[channels.telegram]\nenabled = true\nchat_id = "@x"\nbot_token_env = "{UNSET}"'
 EMAIL_NO_WAY_OUT = f'[channels.email]\nenabled = true\nsmtp_host = "127.0.0.1"\npassword_env = "{UNSET}"\nfrom = "news@example.org"'
+ARABIC_TEN = "\u0661\u0660:\u0660\u0660"  # 10:00 in Arabic-Indic digits
 EMAIL_TOTAL_ZERO = '[channels.email]\nenabled = true\nsmtp_host = "127.0.0.1"\nfrom = "news@example.org"\nunsubscribe_url = "https://example.org/u?t={{token}}"\ntotal_timeout = 0'
 
 # One bad input a line: name, command, exit code, what the one error line must say.
@@ -143,7 +144,7 @@ CONFIG_CASES = [
     case("config telegram total time", "status", 1, "{config}: channels.telegram.total_timeout: must be more than 0", config='[channels.telegram]\nchat_id = "@x"\ntotal_timeout = -1'),
     case("config bluesky total time", "status", 1, "{config}: channels.bluesky.total_timeout: must be more than 0", config='[channels.bluesky]\nhandle = "network.bsky.social"\ntotal_timeout = 0'),
     case("e-mail total time", "channels test email", 1, "channels.email.total_timeout: must be more than 0", config=EMAIL_TOTAL_ZERO),
-    case("config slot Arabic-Indic digits", "status", 1, "{config}: channels.mastodon.slots[0]: 'Tue ١٠:٠٠' is not a posting slot", config='[channels.mastodon]\napi_base_url = "https://m.example"\nslots = ["Tue ١٠:٠٠"]'),
+    case("config slot Arabic-Indic digits", "status", 1, f"{{config}}: channels.mastodon.slots[0]: 'Tue {ARABIC_TEN}' is not a posting slot", config=f'[channels.mastodon]\napi_base_url = "https://m.example"\nslots = ["Tue {ARABIC_TEN}"]'),
 ]
 
 ARGUMENT_CASES = [
