@@ -680,15 +680,7 @@ def test_two_bluesky_accounts_each_post_what_their_filters_take_once(
     tallinn_handle, tallinn_password = bsky_network.account("tallinn")
     monkeypatch.setenv(PASSWORD_ENV, password)
     monkeypatch.setenv("COMMSBOT_TEST_TALLINN_PASSWORD", tallinn_password)
-    path = tmp_path / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
+    sections = f"""
 [channels.network-bluesky]
 kind = "bluesky"
 enabled = true
@@ -703,9 +695,8 @@ service = "{bsky_network.pds}"
 handle = "{tallinn_handle}"
 app_password_env = "COMMSBOT_TEST_TALLINN_PASSWORD"
 cities = ["tallinn"]
-""",
-        encoding="utf-8",
-    )
+"""
+    path = channel_config(tmp_path, sections)
     config = load_config(path)
     with Store(config.store.path) as store:
         reference(store)

@@ -248,6 +248,22 @@ def read_fifo(fifo: Path, running: Running) -> str:
     raise AssertionError("the service never wrote post 30:\n" + "\n".join(running.lines()))
 
 
+def stop_once(
+    running: Running, ready: Callable[[], Any], what: str, settle: float = 0.0
+) -> tuple[int, float]:
+    """SIGTERM once ``ready()`` holds (and ``settle`` seconds more): the exit code and the
+    seconds from the signal to the exit; the process is killed if it outlives the wait."""
+    try:
+        wait_for(ready, what, running)
+        time.sleep(settle)
+        started = time.monotonic()
+        running.proc.send_signal(signal.SIGTERM)
+        code = running.proc.wait(timeout=WAIT)
+        return code, time.monotonic() - started
+    finally:
+        running.kill()
+
+
 def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
     tmp_path: Path,
 ) -> None:
@@ -268,14 +284,7 @@ def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
             ),
         )
         running = Running(path, tmp_path / "service.log")
-        try:
-            wait_for(lambda: server.requests_to("/slow"), "the feed to be asked", running)
-            started = time.monotonic()
-            running.proc.send_signal(signal.SIGTERM)
-            code = running.proc.wait(timeout=WAIT)
-            took = time.monotonic() - started
-        finally:
-            running.kill()
+        code, took = stop_once(running, lambda: server.requests_to("/slow"), "the feed request")
 
     assert code == 0, "\n".join(running.lines())
     assert took < 10, f"took {took:.1f} s to stop:\n" + "\n".join(running.lines())
@@ -321,15 +330,8 @@ def test_a_stop_ends_the_process_within_the_grace_period_while_a_send_is_stuck(
             reference(store)
             add_practice(store, "stuck", summary="Sent while the service stops.")
         running = Running(path, tmp_path / "service.log")
-        try:
-            wait_for(proxy.picked.is_set, "the status to be posted", running)
-            time.sleep(1)  # the answer has begun to trickle
-            started = time.monotonic()
-            running.proc.send_signal(signal.SIGTERM)
-            code = running.proc.wait(timeout=WAIT)
-            took = time.monotonic() - started
-        finally:
-            running.kill()
+        # Once the status is posted and its answer has begun to trickle (a second later).
+        code, took = stop_once(running, proxy.picked.is_set, "the status post", settle=1.0)
         lines = running.lines()
         assert code == 0, "\n".join(lines)
         # The grace, and the shutdown's own writes after it: never the send's ten minutes.

@@ -201,25 +201,15 @@ class LossyProxy(LoopbackServer):
             return False
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        proxy = self
+        def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
+            with self.lock:
+                self.seen.append((handler.command, handler.path))
+            answer = relay(handler, self.upstream_port, read_body(handler))
+            if self._take_hold(handler.command, handler.path.split("?")[0]):
+                self.release.wait(self.hold_seconds)
+            reply(handler, *answer)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _forward(self) -> None:
-                with proxy.lock:
-                    proxy.seen.append((self.command, self.path))
-                answer = relay(self, proxy.upstream_port, read_body(self))
-                if proxy._take_hold(self.command, self.path.split("?")[0]):
-                    proxy.release.wait(proxy.hold_seconds)
-                reply(self, *answer)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-        return Handler
+        return quiet_handler(forward)
 
 
 class MisbehavingProxy(LoopbackServer):
@@ -284,27 +274,37 @@ class MisbehavingProxy(LoopbackServer):
         handler.close_connection = True
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        proxy = self
+        def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
+            path = handler.path.split("?")[0]
+            with self.lock:
+                self.seen.append((handler.command, path))
+            body = read_body(handler)
+            if self.matches(handler.command, path):
+                self._misbehave(handler, body)
+            else:
+                reply(handler, *relay(handler, self.upstream_port, body))
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        return quiet_handler(forward)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
 
-            def _forward(self) -> None:
-                path = self.path.split("?")[0]
-                with proxy.lock:
-                    proxy.seen.append((self.command, path))
-                body = read_body(self)
-                if proxy.matches(self.command, path):
-                    proxy._misbehave(self, body)
-                else:
-                    reply(self, *relay(self, proxy.upstream_port, body))
+def quiet_handler(
+    handle: Callable[[http.server.BaseHTTPRequestHandler], None],
+) -> type[http.server.BaseHTTPRequestHandler]:
+    """A keep-alive request handler class that logs nothing and answers every method
+    (GET, POST, PUT, PATCH, DELETE) with ``handle(handler)``: a proxy's own logic."""
 
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-        return Handler
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def _handle(self) -> None:
+            handle(self)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    return Handler
 
 
 def read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes | None:
