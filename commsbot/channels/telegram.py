@@ -367,7 +367,14 @@ class TelegramChannel(Channel):
         if self._bot is None:
             await self.open()
         try:
-            return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+            async with asyncio.timeout(self.telegram.total_timeout):
+                return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+        except TimeoutError:
+            raise ChannelError(
+                f"Telegram member count of {self.telegram.chat_id!r}: no complete answer within "
+                f"{self.telegram.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         except TelegramError as exc:
             raise ChannelError(
                 f"Telegram member count of {self.telegram.chat_id!r}: "
