@@ -465,6 +465,34 @@ def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
         assert replies.answer("subscribe", "", "3", admin=False)[1].text.startswith("Subscribed")
 
 
+def test_a_subscribed_chat_changes_its_choices_whatever_the_account_is_named(
+    tmp_path: Path,
+) -> None:
+    """The pacing counts new chats of the bot's own account: a chat subscribed to an
+    account not named "telegram" is no new one when it changes its choices."""
+    from commsbot.bot.replies import Replies
+
+    with FakeTelegram() as fake:
+        path = telegram_config(tmp_path, fake, new_subscriptions_per_hour=2)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "[channels.telegram]", '[channels.network-telegram]\nkind = "telegram"'
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    with Store(config.store.path) as store:
+        small_content(store)
+        replies = Replies(store, config, lambda: NOW)
+        assert replies.account == "network-telegram"
+        for chat in "12":
+            assert replies.answer("subscribe", "", chat, admin=False)[1].text.startswith(
+                "Subscribed"
+            )
+        changed = replies.answer("subscribe", "monthly", "1", admin=False)[1].text
+        assert changed.startswith("Subscribed: a <b>monthly</b>"), changed
+
+
 def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:
     from commsbot.bot.app import chat_salt
     from commsbot.channels.telegram import TelegramSettings

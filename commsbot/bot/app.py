@@ -38,11 +38,11 @@ from commsbot.channels.telegram import (
 )
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.content import answers
 from commsbot.errors import ConfigError
 from commsbot.i18n import speaker
-from commsbot.store import Store
-from commsbot.store import audience as audience_q
-from commsbot.store import engagement as engagement_q
+from commsbot.posting.engagement import record_reactions
+from commsbot.store import Store  # the handle only: every query is an operation's
 
 if TYPE_CHECKING:
     from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
@@ -336,14 +336,12 @@ class TelegramBot:
         account = None if counts is None else self._posting_account(counts.chat)
         if counts is None or account is None:
             return
-        post_id = engagement_q.post_for_remote(self.store, account, str(counts.message_id))
-        if post_id is None:
-            log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
-            return
         total = sum(r.total_count for r in counts.reactions)
-        engagement_q.add_snapshots(
-            self.store, [{"post_id": post_id, "reactions": total}], self.clock()
-        )
+        if (
+            record_reactions(self.store, account, str(counts.message_id), total, self.clock())
+            is None
+        ):
+            log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         from telegram import Update
@@ -433,7 +431,7 @@ class TelegramBot:
         )
 
     def _log_use(self, command: str, chat_id: int) -> None:
-        audience_q.log_bot_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
+        answers.log_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
 
 
 class TelegramBots:

@@ -64,6 +64,9 @@ class TelegramSettings(ChannelSettings):
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     write_timeout: float = 20.0
+    # Seconds one message sent may take, whatever the server does: one
+    # trickling its answer a byte at a time gets past read_timeout, not past this.
+    total_timeout: float = 60.0
     # Seconds one long poll for bot updates waits on the server.
     poll_timeout: int = 30
     # Posts to the channel per minute; Telegram allows about 20 in a group or channel.
@@ -108,7 +111,13 @@ class TelegramSettings(ChannelSettings):
                 f"direct_per_second: must be above 0 and at most {MAX_DIRECT_PER_SECOND}, "
                 f"not {direct:g}"
             )
-        for key in ("connect_timeout", "read_timeout", "write_timeout", "part_interval"):
+        for key in (
+            "connect_timeout",
+            "read_timeout",
+            "write_timeout",
+            "total_timeout",
+            "part_interval",
+        ):
             if not getattr(self, key) > 0:
                 return f"{key}: must be more than 0"
         return None
@@ -346,7 +355,15 @@ class TelegramChannel(Channel):
             request=make_request(settings),
             rate_limiter=make_rate_limiter(settings.posts_per_minute, settings.direct_per_second),
         )
-        await connect(bot, settings, token)
+        try:
+            async with asyncio.timeout(settings.total_timeout):
+                await connect(bot, settings, token)
+        except TimeoutError:
+            raise ChannelError(
+                f"no complete answer from Telegram at {base_url} within "
+                f"{settings.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         self._bot = bot
         self._token = token
 
@@ -383,7 +400,14 @@ class TelegramChannel(Channel):
         if self._bot is None:
             await self.open()
         try:
-            return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+            async with asyncio.timeout(self.telegram.total_timeout):
+                return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+        except TimeoutError:
+            raise ChannelError(
+                f"Telegram member count of {self.telegram.chat_id!r}: no complete answer within "
+                f"{self.telegram.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         except TelegramError as exc:
             raise ChannelError(
                 f"Telegram member count of {self.telegram.chat_id!r}: "
@@ -393,6 +417,12 @@ class TelegramChannel(Channel):
     def _failed(self, ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
         delivery = delivery_for_error(ref, exc, to_channel=to_channel)
         return dataclasses.replace(delivery, error=redact(delivery.error or "", self._token))
+
+    def _overtime(self) -> str:
+        return (
+            f"no complete answer from Telegram within {self.telegram.total_timeout:g} s "
+            f"(see {self.key}.total_timeout); it may have been delivered: check before retrying"
+        )
 
     def _require_bot(self) -> ExtBot[int]:
         if self._bot is None:
@@ -418,14 +448,17 @@ class TelegramChannel(Channel):
                 except OSError as exc:
                     return Delivery.failed(post.post_id, f"image {post.image}: {exc.strerror}")
         try:
-            if photo is not None:
-                message = await bot.send_photo(
-                    self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
-                )
-            else:
-                message = await bot.send_message(
-                    self.telegram.chat_id, post.text, parse_mode="HTML"
-                )
+            async with asyncio.timeout(self.telegram.total_timeout):
+                if photo is not None:
+                    message = await bot.send_photo(
+                        self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
+                    )
+                else:
+                    message = await bot.send_message(
+                        self.telegram.chat_id, post.text, parse_mode="HTML"
+                    )
+        except TimeoutError:
+            return Delivery.unknown(post.post_id, self._overtime())
         except Exception as exc:
             return self._failed(post.post_id, exc, to_channel=True)
         return Delivery.sent(post.post_id, str(message.message_id), message.link)
@@ -450,11 +483,16 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(self.telegram.part_interval)
             markup = inline_keyboard(message.actions) if number == len(parts) else None
             try:
-                sent = await bot.send_message(
-                    message.recipient, part, parse_mode=mode, reply_markup=markup
-                )
+                async with asyncio.timeout(self.telegram.total_timeout):
+                    sent = await bot.send_message(
+                        message.recipient, part, parse_mode=mode, reply_markup=markup
+                    )
             except Exception as exc:
-                outcome = self._failed(message.ref, exc, to_channel=False)
+                outcome = (
+                    Delivery.unknown(message.ref, self._overtime())
+                    if isinstance(exc, TimeoutError)
+                    else self._failed(message.ref, exc, to_channel=False)
+                )
                 if first is None:
                     return outcome
                 return Delivery.unknown(

@@ -22,6 +22,7 @@ from commsbot.render import Output, Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
+from commsbot.store import answers as answers_q
 from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
@@ -369,3 +370,13 @@ def known_accounts(store: Store) -> dict[str, dict[str, Any]]:
 def history(store: Store, post_id: int) -> list[dict[str, Any]]:
     """A post's audit trail, oldest first: who created, edited, approved, moved it…"""
     return audit_q.trail(store, post_id)
+
+
+def open_posts(store: Store, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Posts not yet out (or needing a look), due first, and how many there are."""
+    return answers_q.open_posts(store, limit)
+
+
+def channel_states(store: Store) -> list[dict[str, Any]]:
+    """Each channel's pause and down state, as dispatch left them."""
+    return answers_q.channel_states(store)
