@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -34,7 +35,8 @@ class OutboxChannel(Channel):
     kind = "outbox"
     account_keys = ("path",)
     max_length = 500
-    rate_per_second = 10_000.0
+    # Local files: no platform to protect, so no pace (a pace here only made a run sleep).
+    rate_per_second = math.inf
     batch_size = 1000
     preview = True
     Settings: ClassVar[type[ChannelSettings]] = OutboxSettings

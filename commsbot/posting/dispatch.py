@@ -129,7 +129,9 @@ async def dispatch_channel(
             await lane.ready()
             delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
             deliveries.append(delivery)
-            log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
+            if log.isEnabledFor(logging.INFO):
+                # Described only when logged: a run --once logs warnings, not each post.
+                log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
             if stops_channel(delivery):
                 stop = delivery
             elif delivery.outcome is Outcome.RETRY_LATER:
