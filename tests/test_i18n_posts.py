@@ -73,9 +73,11 @@ def test_the_polish_translation_is_posted_with_its_language(
     posted = statuses(client)
     [polish] = [s for s in posted if "Warszaw" in client.status_source(s.id).text]
     assert polish.language == "pl"
-    assert client.status_source(polish.id).text.startswith(
-        "Warszawskie granty na design dla producentów (Warsaw, "
-    )
+    polish_text = client.status_source(polish.id).text
+    assert polish_text.startswith("Warszawskie granty na design dla producentów (Warsaw, ")
+    # The theme is named in Polish too, as the post's fixed words are.
+    polish_themes = ("Inteligentne zachęty", "Innowacje oparte na kulturze", "Pośrednictwo")
+    assert any(f"Warsaw, {theme})" in polish_text for theme in polish_themes), polish_text
     rows = posts(path)
     assert rows[TRANSLATED]["status"] == "sent"
     assert json.loads(rows[TRANSLATED]["payload"])["language"] == "pl"
