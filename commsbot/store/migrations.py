@@ -652,6 +652,13 @@ _ENGAGEMENT_QUOTES = """
 ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
 """
 
+# Announcements in several languages (#19): the language an announcement is written in
+# (its translations are rows of ``translations``), and a console user's language.
+_ANNOUNCEMENT_LANGUAGES = """
+ALTER TABLE announcements ADD COLUMN language TEXT;
+ALTER TABLE users ADD COLUMN language TEXT;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -673,4 +680,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
+    (27, "announcement_languages", _ANNOUNCEMENT_LANGUAGES),
 ]
