@@ -324,3 +324,29 @@ def test_the_whole_report_in_german(sample_store: Store, invoke: Invoke, tmp_pat
     # No English sentence is left: every caption and description is translated.
     for english in ("The numbers are in the table below", "Posts sent and their", "per city"):
         assert english not in html
+
+
+def test_events_and_newsletters_are_found_in_any_language(
+    sample_store: Store, invoke: Invoke
+) -> None:
+    """Search is not only for practices (#19): an event by its outcome and by a
+    translation, a newsletter by its Czech title, diacritics folded."""
+    done = invoke(
+        "events", "translate", "kick-off-meeting-birmingham", "--lang", "pl",
+        "--title", "Spotkanie inauguracyjne", "--outcome", "Uzgodniono pakiety robocze.",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    done = invoke(
+        "newsletters", "translate", "newsletter-2", "--lang", "cs", "--title", "Zpravodaj číslo 2"
+    )
+    assert done.exit_code == 0, done.output
+    for kind, words, slug in (
+        ("events", "inauguracyjne", "kick-off-meeting-birmingham"),
+        ("events", "pakiety robocze", "kick-off-meeting-birmingham"),
+        ("events", "Work packages", "kick-off-meeting-birmingham"),  # its own outcome
+        ("newsletters", "cislo", "newsletter-2"),  # "číslo", diacritics folded
+    ):
+        listed = invoke(kind, "list", "--search", words, "--format", "json")
+        assert listed.exit_code == 0, listed.output
+        assert [i["slug"] for i in json.loads(listed.output)] == [slug], (kind, words)
+    assert json.loads(invoke("events", "list", "--search", "zzzz", "--format", "json").output) == []

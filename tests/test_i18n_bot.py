@@ -212,3 +212,29 @@ def test_themes_and_typed_words_in_the_chats_language(running: Running) -> None:
     with Store(running.config.store.path) as store:
         row = audience_q.get_subscriber(store, "telegram", "2012")
     assert row is not None and row["frequency"] == "monthly"
+
+
+def test_search_finds_events_newsletters_and_news_in_any_language(running: Running) -> None:
+    """/search looks past practices (#19): an event by its German translation and by its
+    outcome, a newsletter, and news brought by a feed."""
+    with Store(running.config.store.path) as store:
+        translate(
+            store,
+            TYPES["event"],
+            "policy-clinic",
+            "de",
+            {"title": "Politikklinik zu Gutscheinen"},
+            NOW,
+        )
+        add(store, "news", [{"title": "Vilnius makerspace opens", "guid": "n-1"}], NOW)
+    found = said(running, "/search Politikklinik", 2013, "de")
+    assert found == (
+        "Veranstaltungen mit „Politikklinik“\n\n"
+        "Politikklinik zu Gutscheinen, Vilnius\n01.03.2013 · Politikklinik"
+    )
+    assert said(running, "/search voucher schemes", 2013, "de").startswith(
+        "Veranstaltungen mit „voucher schemes“\n\nPolitikklinik zu Gutscheinen, Vilnius"
+    )
+    assert "Newsletter #1" in said(running, "/search Study visits", 2014, "en")
+    news = said(running, "/search makerspace", 2014, "en")
+    assert news == "News mentioning “makerspace”\n\nVilnius makerspace opens"

@@ -42,6 +42,7 @@ from commsbot.text.user_input import SQLITE_MAX, row_id, whole_number, without_c
 MAX_REPLY = 4096
 PAGE_SIZE = 5
 SEARCH_LIMIT = 10
+OTHERS_LIMIT = 3
 SEARCH_WORDS = 12
 EVENTS_LIMIT = 8
 OUTCOMES_LIMIT = 5
@@ -378,11 +379,22 @@ class Replies:
             raise Malformed("")
         places = self.places()
         cities, words = places.split_cities(typed)
-        found = answers_q.search_practices(self.store, " ".join(words), SEARCH_LIMIT, cities)
+        text = " ".join(words)
+        found = answers_q.search_practices(self.store, text, SEARCH_LIMIT, cities)
+        # Then the other types, a few each: a word in an event's outcome, a newsletter, news.
+        others = {
+            item_type: self.localize(
+                item_type, answers_q.search_items(self.store, item_type, text, OTHERS_LIMIT, cities)
+            )
+            for item_type in ("event", "newsletter", "news")
+        }
         return self.render(
             "search",
             query=clip(args),
             practices=self.localize("practice", found),
+            events=others["event"],
+            newsletters=others["newsletter"],
+            news=others["news"],
             cities=places.cities,
             themes=places.themes,
         )
