@@ -42,6 +42,7 @@ class User:
     name: str
     role: str
     csrf: str = ""
+    language: str | None = None  # chosen in the console; None: the browser's
 
     @property
     def can_write(self) -> bool:
@@ -186,7 +187,7 @@ def session(
     # Touched at most once a minute: reading a page is not a write each time.
     if now - from_iso(found["seen_at"]) > timedelta(minutes=1):
         users_q.touch_session(store, key, now, now + idle)
-    return User(found["id"], found["name"], found["role"], found["csrf"])
+    return User(found["id"], found["name"], found["role"], found["csrf"], found["language"])
 
 
 def first_run_link(store: Store, now: datetime) -> str | None:
