@@ -41,6 +41,7 @@ def test_the_console_speaks_the_browsers_language_until_the_user_chooses(live: L
         page = c.get("/")
         assert '<html lang="de">' in page.text
         assert nav(page.text)[:3] == ["Heute", "Kalender", "Warteschlange"]
+        assert "<h1>Heute</h1>" in page.text and "Wartet auf Ihre Freigabe (" in page.text
         assert '<option value="pl" lang="pl">polski</option>' in page.text
 
         chosen = c.post("/language", data={"csrf": csrf_of(c), "language": "pl", "next": "/queue"})
@@ -48,6 +49,9 @@ def test_the_console_speaks_the_browsers_language_until_the_user_chooses(live: L
         page = c.get("/queue")
         assert '<html lang="pl">' in page.text
         assert nav(page.text)[:3] == ["Dziś", "Kalendarz", "Kolejka"]
+        assert "<h1>Kolejka</h1>" in page.text and "Z zaznaczonymi postami" in page.text
+        # Times in the locale: Polish writes a day as 2.12.2026, not 2026-12-02.
+        assert re.search(r'data-label="Kiedy">\d{1,2}\.\d{2}\.\d{4}, \d{2}:\d{2}<', page.text)
         assert '<option value="pl" lang="pl" selected>polski</option>' in page.text
         # Another site is never where the picker sends one back to.
         away = c.post(
