@@ -717,6 +717,14 @@ END;
 INSERT INTO news_fts (news_fts) VALUES ('rebuild');
 """
 
+# Compose's link card finds the item a link points to (#17).
+_LINK_INDEXES = """
+CREATE INDEX IF NOT EXISTS practices_url ON practices(url);
+CREATE INDEX IF NOT EXISTS events_url ON events(url);
+CREATE INDEX IF NOT EXISTS newsletters_url ON newsletters(url);
+CREATE INDEX IF NOT EXISTS news_link ON news(link);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
@@ -738,5 +746,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
+    (24, "link_indexes", _LINK_INDEXES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
 ]
