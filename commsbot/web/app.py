@@ -177,16 +177,31 @@ class Console:
             when = datetime.fromisoformat(stamp).astimezone(config.zone)
             return words.datetime(when, format="short") if "%H" in fmt else words.date(when)
 
+        state_label: Callable[[str], str] = views.state_label
+        state_badge = views.state_badge
+        if language != DEFAULT:  # a post's state in this language
+            from markupsafe import Markup
+
+            from commsbot.render import POST_STATUS_LABELS
+
+            state_label = renderer.label(POST_STATUS_LABELS)
+
+            def state_badge(status: str) -> Markup:
+                return Markup('<span class="state state-%s">%s</span>') % (
+                    status,
+                    state_label(status),
+                )
+
         # Figures as the console's language writes them (the report's filter, too).
         env.filters.update(thousands=words.number, local=local)
         env.globals.update(
             languages=[(code, speaker(code).language_name(code)) for code in LANGUAGES],
             url=lambda p: self.root + p,
-            state_label=views.state_label,
-            state_badge=views.state_badge,
+            state_label=state_label,
+            state_badge=state_badge,
             csrf_input=views.csrf_input,
             pairs=lambda values: [(v, v) for v in values],
-            labelled=lambda values: [(v, views.state_label(v)) for v in values],
+            labelled=lambda values: [(v, state_label(v)) for v in values],
             named=lambda rows: [(r["slug"], r["name"]) for r in rows],
             config_zone=config.service.timezone,
             upload_name=lambda image: uploads.name_of(config, image),
