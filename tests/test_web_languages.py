@@ -73,3 +73,21 @@ def test_the_console_speaks_the_browsers_language_until_the_user_chooses(live: L
         missing = c.get("/nowhere", headers={"Accept-Language": "sv"})
         assert missing.status_code == 404
         assert '<html lang="sv">' in missing.text and "<h1>Hittades inte</h1>" in missing.text
+
+
+PAGES = ("/", "/queue", "/compose", "/calendar", "/stats", "/content", "/feeds", "/subscribers")
+
+
+def test_every_page_has_a_plain_title_and_the_ten_languages_to_pick(live: Live) -> None:
+    """A page's <title> is text (the Subscribers and Calendar pages once put a form and a
+    script in it), and the picker lists the ten whatever the page's own context holds."""
+    with live.client() as c:
+        sign_in(c, "adam")
+        for path in (*PAGES, "/users", "/settings"):
+            page = c.get(path)
+            assert page.status_code == 200, path
+            title = re.search(r"<title>(.*?)</title>", page.text, re.S)
+            assert title and "<" not in title.group(1) and title.group(1).endswith(" · commsbot")
+            picker = re.search(r'<select id="language-choice".*?</select>', page.text, re.S)
+            assert picker, path
+            assert len(re.findall(r"<option value=\"[a-z]{2}\"", picker.group(0))) == 10, path

@@ -195,7 +195,7 @@ class Console:
         # Figures as the console's language writes them (the report's filter, too).
         env.filters.update(thousands=words.number, local=local)
         env.globals.update(
-            languages=[(code, speaker(code).language_name(code)) for code in LANGUAGES],
+            console_languages=[(code, speaker(code).language_name(code)) for code in LANGUAGES],
             url=lambda p: self.root + p,
             state_label=state_label,
             state_badge=state_badge,
