@@ -55,6 +55,13 @@ POST_STATUS_LABELS = {
     "cancelled": N_("cancelled"),
     "unknown": N_("unknown"),
 }
+FREQUENCY_LABELS = {"weekly": N_("weekly"), "monthly": N_("monthly")}
+SUBSCRIBER_STATUS_LABELS = {
+    "active": N_("active"),
+    "pending": N_("pending"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
+}
 ITEM_TYPE_LABELS = {
     "practice": N_("practice"),
     "event": N_("event"),
@@ -198,6 +205,8 @@ class Renderer:
             event_kind=self.event_kind,
             post_status=self.label(POST_STATUS_LABELS),
             item_type=self.label(ITEM_TYPE_LABELS),
+            frequency=self.label(FREQUENCY_LABELS),
+            subscriber_status=self.label(SUBSCRIBER_STATUS_LABELS),
         )
 
         # Posts: the same templates, escaped as the channel declares (compiled apart).

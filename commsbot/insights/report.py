@@ -27,7 +27,6 @@ TEMPLATE = "report/report.html.j2"
 # biggest theme of all.
 NO_THEME = N_("no theme: events, newsletters and announcements")
 NO_CITY = N_("no city: newsletters and announcements")
-FREQUENCY_LABELS = {"weekly": N_("weekly"), "monthly": N_("monthly")}
 
 
 def named_none(groups: list[st.Group], label: str) -> list[st.Group]:
@@ -152,7 +151,6 @@ def render_report(
     renderer.env.filters.update(
         thousands=words.number,
         day=(lambda d: d.strftime("%Y-%m-%d")) if words.language == "en" else words.date,
-        frequency=renderer.label(FREQUENCY_LABELS),
     )
     return renderer.render_text(TEMPLATE, context, "the engagement report") + "\n"
 
