@@ -55,6 +55,12 @@ POST_STATUS_LABELS = {
     "cancelled": N_("cancelled"),
     "unknown": N_("unknown"),
 }
+ITEM_TYPES_LABELS = {
+    "practice": N_("practices"),
+    "event": N_("events"),
+    "newsletter": N_("newsletters"),
+    "news": N_("news"),
+}
 FREQUENCY_LABELS = {"weekly": N_("weekly"), "monthly": N_("monthly")}
 SUBSCRIBER_STATUS_LABELS = {
     "active": N_("active"),
@@ -205,6 +211,7 @@ class Renderer:
             event_kind=self.event_kind,
             post_status=self.label(POST_STATUS_LABELS),
             item_type=self.label(ITEM_TYPE_LABELS),
+            item_types=self.label(ITEM_TYPES_LABELS),
             frequency=self.label(FREQUENCY_LABELS),
             subscriber_status=self.label(SUBSCRIBER_STATUS_LABELS),
         )
