@@ -50,7 +50,9 @@ def test_the_console_speaks_the_browsers_language_until_the_user_chooses(live: L
         assert '<html lang="pl">' in page.text
         assert nav(page.text)[:3] == ["Dziś", "Kalendarz", "Kolejka"]
         assert "<h1>Kolejka</h1>" in page.text and "Z zaznaczonymi postami" in page.text
-        assert '<span class="state state-pending_approval">czeka na zatwierdzenie</span>' in page.text
+        assert (
+            '<span class="state state-pending_approval">czeka na zatwierdzenie</span>' in page.text
+        )
         # Times in the locale: Polish writes a day as 2.12.2026, not 2026-12-02.
         assert re.search(r'data-label="Kiedy">\d{1,2}\.\d{2}\.\d{4}, \d{2}:\d{2}<', page.text)
         assert '<option value="pl" lang="pl" selected>polski</option>' in page.text
