@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commsbot.bot.alert_buttons import AlertButtons
 from commsbot.bot.fair_share import FairShare, Verdict
 from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
 from commsbot.channels.base import read_secret
@@ -234,6 +235,7 @@ class TelegramBot:
         app.add_handler(
             MessageHandler(filters.TEXT & filters.ChatType.PRIVATE & ~filters.COMMAND, self.on_text)
         )
+        app.add_handler(AlertButtons(self).handler())
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(
             MessageReactionHandler(
@@ -242,6 +244,10 @@ class TelegramBot:
             )
         )
         app.add_error_handler(self.on_error)
+
+    def chat_key(self, chat_id: int) -> str:
+        """What the store knows a chat by (its chosen language): its salted hash."""
+        return chat_hash(self._salt, chat_id)
 
     @property
     def replies(self) -> Replies:

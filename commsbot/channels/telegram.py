@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from commsbot.channels.base import (
+    Action,
     Channel,
     ChannelSettings,
     Delivery,
@@ -35,7 +36,7 @@ from commsbot.text import (
 )
 
 if TYPE_CHECKING:
-    from telegram import Bot
+    from telegram import Bot, InlineKeyboardMarkup
     from telegram.ext import AIORateLimiter, ExtBot
     from telegram.request import HTTPXRequest
 
@@ -218,6 +219,20 @@ def _never_sent(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def inline_keyboard(rows: tuple[tuple[Action, ...], ...]) -> InlineKeyboardMarkup | None:
+    """A message's buttons as Telegram's inline keyboard (None: no buttons)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(a.label, callback_data=a.data, url=a.url) for a in row]
+            for row in rows
+        ]
+    )
 
 
 def delivery_for_error(ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
@@ -415,8 +430,11 @@ class TelegramChannel(Channel):
         for number, part in enumerate(parts, 1):
             if first is not None:
                 await asyncio.sleep(self.telegram.part_interval)
+            markup = inline_keyboard(message.actions) if number == len(parts) else None
             try:
-                sent = await bot.send_message(message.recipient, part, parse_mode=mode)
+                sent = await bot.send_message(
+                    message.recipient, part, parse_mode=mode, reply_markup=markup
+                )
             except Exception as exc:
                 outcome = self._failed(message.ref, exc, to_channel=False)
                 if first is None:

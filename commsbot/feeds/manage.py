@@ -59,6 +59,16 @@ def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str
     return feed
 
 
+def all_feeds(store: Store) -> list[dict[str, Any]]:
+    """Every feed in the store with its state, as stored (the console's Feeds page)."""
+    return q.all_feeds(store)
+
+
+def troubled(store: Store) -> list[dict[str, Any]]:
+    """Feeds that are disabled or failing, worst first."""
+    return q.troubled(store)
+
+
 def remove(store: Store, url: str) -> None:
     """Stop polling a feed; the news it brought stay."""
     q.remove(store, url)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from commsbot import __version__
-from commsbot.i18n import N_, Speaker
+from commsbot.i18n import DEFAULT, N_, Speaker, speaker
 from commsbot.insights import charts, figures
 from commsbot.insights import movement as mv
 from commsbot.insights import stats as st
@@ -49,23 +49,22 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the report template shows, computed once, in ``words``' language."""
     # Theme names in the report's language (the heat-map's columns, the theme table).
-    reference = figures.reference(store).spoken(words)
-    posts = figures.sent_posts(store, period)
+    summary = figures.summary(store, period, figures.reference(store).spoken(words))
     subscribers = figures.subscriber_history(store)
     commands, bot_total = figures.bot_usage(store, period)
     sub_groups, sub_total = st.subscriber_summary(subscribers, period, digest_channels)
     growth = st.subscriber_growth(subscribers, period, digest_channels)
 
-    weekly = st.cross(posts, "week", "channel", period, reference)
-    themes = named_none(st.summarise(posts, "theme", period, reference), words.gettext(NO_THEME))
-    cities = named_none(st.summarise(posts, "city", period, reference), words.gettext(NO_CITY))
-    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    weekly = summary.cross("week", "channel")
+    themes = named_none(summary.groups("theme"), words.gettext(NO_THEME))
+    cities = named_none(summary.groups("city"), words.gettext(NO_CITY))
+    heat = summary.cross("city", "theme", skip_none=True)
     movement = mv.load(store, period, top, accounts=movement_accounts)
     return {
         "period": period,
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
         "version": __version__,
-        "total": st.total(posts),
+        "total": summary.total(),
         "weekly": weekly,
         "weekly_chart": charts.stacked_columns(
             [label for _, label in weekly.rows],
@@ -75,8 +74,8 @@ def report_context(
             },
         ),
         # Several accounts make one platform: both views, one table each.
-        "accounts": st.summarise(posts, "channel", period, reference),
-        "platforms": st.summarise(posts, "platform", period, reference),
+        "accounts": summary.groups("channel"),
+        "platforms": summary.groups("platform"),
         "themes": themes,
         "themes_chart": charts.bar_chart([(g.label, g.engagement) for g in themes]),
         "cities": cities,
@@ -87,7 +86,7 @@ def report_context(
             [label for _, label in heat.columns],
             [[(g.engagement, g.posts) for g in row] for row in heat.cells],
         ),
-        "top": st.top_posts(posts, top),
+        "top": figures.top_posts(store, period, top),
         "subscribers": sub_groups,
         "subscribers_total": sub_total,
         "growth": growth,
@@ -101,9 +100,11 @@ def report_context(
 
 
 def movement_context(
-    movement: mv.MovementFigures, hashtags: Sequence[str], words: Speaker
+    movement: mv.MovementFigures, hashtags: Sequence[str], words: Speaker | None = None
 ) -> dict[str, Any]:
-    """The movement section: its figures and charts."""
+    """The movement section: its figures and charts (series named in ``words``' language,
+    English by default)."""
+    words = words or speaker(DEFAULT)
     weeks = movement.weeks
     audience = movement.audience
     return {
