@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,39 @@ EVENT_KIND_LABELS = {
     "workshop": N_("workshop"),
     "conference": N_("conference"),
     "dissemination": N_("dissemination"),
+}
+
+# A post's status and an item's type as the officer reads them in the bot and the console.
+POST_STATUS_LABELS = {
+    "draft": N_("draft"),
+    "pending_approval": N_("waiting for approval"),
+    "queued": N_("queued"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "unknown": N_("unknown"),
+}
+ITEM_TYPES_LABELS = {
+    "practice": N_("practices"),
+    "event": N_("events"),
+    "newsletter": N_("newsletters"),
+    "news": N_("news"),
+}
+FREQUENCY_LABELS = {"weekly": N_("weekly"), "monthly": N_("monthly")}
+SUBSCRIBER_STATUS_LABELS = {
+    "active": N_("active"),
+    "pending": N_("pending"),
+    "unsubscribed": N_("unsubscribed"),
+    "bounced": N_("bounced"),
+}
+ITEM_TYPE_LABELS = {
+    "practice": N_("practice"),
+    "event": N_("event"),
+    "outcome": N_("outcome"),
+    "newsletter": N_("newsletter"),
+    "news": N_("news"),
+    "announcement": N_("announcement"),
 }
 
 # Where each item type keeps its link.
@@ -173,7 +207,14 @@ class Renderer:
         self.language = self.words.language
         # Before the overlays below, which take the extensions the environment has then.
         install(self.env, self.words)
-        self.env.filters["event_kind"] = self.event_kind
+        self.env.filters.update(
+            event_kind=self.event_kind,
+            post_status=self.label(POST_STATUS_LABELS),
+            item_type=self.label(ITEM_TYPE_LABELS),
+            item_types=self.label(ITEM_TYPES_LABELS),
+            frequency=self.label(FREQUENCY_LABELS),
+            subscriber_status=self.label(SUBSCRIBER_STATUS_LABELS),
+        )
 
         # Posts: the same templates, escaped as the channel declares (compiled apart).
         self._markup_envs = {
@@ -189,6 +230,16 @@ class Renderer:
         """An event's kind as words of this language ("policy clinic", "klinika polityk")."""
         label = EVENT_KIND_LABELS.get(kind)
         return self.words.gettext(label) if label else kind.replace("-", " ")
+
+    def label(self, labels: dict[str, str]) -> Callable[[str], str]:
+        """A filter showing a stored word (a status, a type) in this language; a word it
+        does not know reads as itself, underscores as spaces."""
+
+        def shown(value: str) -> str:
+            label = labels.get(value)
+            return self.words.gettext(label) if label else str(value).replace("_", " ")
+
+        return shown
 
     def template_names(self, channel: Channel, item_type: str) -> tuple[str, ...]:
         """The account's own template, then its kind's, then the type's default; each in

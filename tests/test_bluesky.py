@@ -720,3 +720,41 @@ cities = ["tallinn"]
     assert [r.value.text.splitlines()[0] for r in tallinn.records()] == [
         "Practice tallinn-hub (Tallinn, Brokerage)"
     ]
+
+
+def test_langs_is_the_language_of_the_text_posted(
+    account: Account, setup: Setup, tmp_path: Path
+) -> None:
+    """An account posting in Polish (#19): a practice's Polish translation and an
+    announcement's go out with ``langs = ["pl"]``, as Mastodon's ``language``."""
+    from commsbot.content.translations import translate
+    from commsbot.content.types import TYPES
+
+    config, store = setup('languages = ["pl"]\nmissing_translation = "skip"')
+    add_practice(store, "depot", title="Tram depot studios", summary="Studios in a depot.")
+    translate(
+        store,
+        TYPES["practice"],
+        "depot",
+        "pl",
+        {"title": "Studia w zajezdni", "summary": "Pracownie w dawnej zajezdni."},
+        datetime.now(UTC),
+    )
+    queued = invoke(
+        tmp_path / "commsbot.toml",
+        "queue",
+        "add",
+        "The conference opens",
+        "--translation",
+        "pl=Konferencja się zaczyna",
+        "--now",
+    )
+    assert queued.exit_code == 0, queued.output
+
+    publish(store, config)
+
+    records = {r.value.text.split("\n")[0]: r.value for r in account.records()}
+    assert records["Konferencja się zaczyna"].langs == ["pl"]
+    [practice] = [v for text, v in records.items() if text.startswith("Studia w zajezdni")]
+    assert practice.langs == ["pl"]
+    assert "Tram depot" not in practice.text

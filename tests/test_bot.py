@@ -117,7 +117,7 @@ PUBLIC = [
     ("/practice", "Usage: /practice <slug> — one practice in full"),
     ("/practice nope", "I have no practice called nope. Try /search nope or /practices."),
     ("/search vouchers", "Practices mentioning “vouchers”\n\nCreative vouchers\nVilnius · Smart Incentives\n/practice vouchers"),
-    ('/search "co" OR lab*', 'No practice mentions “"co" OR lab*”. Try fewer or other words, or browse /practices.'),
+    ('/search "co" OR lab*', 'Nothing mentions “"co" OR lab*”. Try fewer or other words, or browse /practices.'),
     ("/search", "Usage: /search <words> — practices that mention all the words"),
     ("/cities", "The partner cities\nPlzeň, Czechia — 2 practices\nVilnius, Lithuania — 9 practices\n\n/practices city lists a city's practices."),
     ("/themes", "The themes\n\nBrokerage — 9 practices\nMatching people.\n/practices brokerage\n\nSmart Incentives — 2 practices\n/practices smart-incentives"),

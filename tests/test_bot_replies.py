@@ -195,7 +195,7 @@ def test_the_largest_page_a_button_may_name_shows_the_last_page(
         ("approve", "9" * 30, f"no post with id {'9' * 30}"),
         ("cancel", str(2**63), f"no post with id {2**63}"),
         ("approve", "-5", "Usage: <code>/approve"),
-        ("search", "a\x00b", "No practice mentions “a b”"),
+        ("search", "a\x00b", "Nothing mentions “a b”"),
         ("search", "\x00", "Usage: <code>/search"),
         ("practice", "\x00\x1b", "Usage: <code>/practice"),
     ],

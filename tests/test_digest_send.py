@@ -577,6 +577,9 @@ def test_a_german_subscriber_gets_the_digest_in_german(
     )
     # The sample's German translation stands in for its original; the rest are marked English.
     assert "* Prototypenfonds für Serious Games (Berlin, " in text
+    # Theme names in German too (the sample's themes are in the catalogs).
+    assert "Smart Incentives" not in text and "Culture-based Innovation" not in text
+    assert "Intelligente Anreize)" in text and "Kulturbasierte Innovation)" in text
     assert "Games Prototype Fund" not in text
     assert " [Englisch] (Berlin, " in text
     assert "Du erhältst den Cross-Innovation digest wöchentlich" in text

@@ -299,3 +299,54 @@ def test_the_report_in_german(sample_store: Store, invoke: Invoke, tmp_path: Pat
     assert "<h1>Interaktionsbericht</h1>" in html
     assert '<h2 id="top-h">Top-Beiträge</h2>' in html
     assert "Engagement report" not in html
+
+
+def test_the_whole_report_in_german(sample_store: Store, invoke: Invoke, tmp_path: Path) -> None:
+    """Captions, chart titles, table headers, theme names, dates and numbers (#19)."""
+    from tests.support.stats import build_scenario
+
+    build_scenario(sample_store)
+    out = tmp_path / "report.html"
+    period = ("--since", "2026-11-09", "--until", "2026-11-29")
+    result = invoke("report", "--html", str(out), "--lang", "de", *period)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "<title>Interaktionsbericht, 09.11.2026 bis 29.11.2026 (Europe/Brussels)</title>" in html
+    assert "<b>5,67</b>" in html  # engagement per post, with a decimal comma
+    assert "<caption>Beiträge und Interaktion nach Thema</caption>" in html
+    assert '<title id="heat-chart-title">Interaktion nach Stadt und Thema</title>' in html
+    assert "kein Thema: Veranstaltungen, Newsletter und Ankündigungen" in html
+    assert '<th scope="col" class="n">Vermittlung</th>' in html  # the heat-map's theme
+    assert ">Intelligente Anreize</text>" in html  # the themes chart's bar
+    assert "1 Beitrag wurde auf der Plattform gelöscht" in html
+    assert '<td class="date">17.11.2026</td>' in html  # the top post, sent 2026-11-17
+    assert "Die 6 Beiträge mit der meisten Interaktion" in html
+    # No English sentence is left: every caption and description is translated.
+    for english in ("The numbers are in the table below", "Posts sent and their", "per city"):
+        assert english not in html
+
+
+def test_events_and_newsletters_are_found_in_any_language(
+    sample_store: Store, invoke: Invoke
+) -> None:
+    """Search is not only for practices (#19): an event by its outcome and by a
+    translation, a newsletter by its Czech title, diacritics folded."""
+    done = invoke(
+        "events", "translate", "kick-off-meeting-birmingham", "--lang", "pl",
+        "--title", "Spotkanie inauguracyjne", "--outcome", "Uzgodniono pakiety robocze.",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    done = invoke(
+        "newsletters", "translate", "newsletter-2", "--lang", "cs", "--title", "Zpravodaj číslo 2"
+    )
+    assert done.exit_code == 0, done.output
+    for kind, words, slug in (
+        ("events", "inauguracyjne", "kick-off-meeting-birmingham"),
+        ("events", "pakiety robocze", "kick-off-meeting-birmingham"),
+        ("events", "Work packages", "kick-off-meeting-birmingham"),  # its own outcome
+        ("newsletters", "cislo", "newsletter-2"),  # "číslo", diacritics folded
+    ):
+        listed = invoke(kind, "list", "--search", words, "--format", "json")
+        assert listed.exit_code == 0, listed.output
+        assert [i["slug"] for i in json.loads(listed.output)] == [slug], (kind, words)
+    assert json.loads(invoke("events", "list", "--search", "zzzz", "--format", "json").output) == []

@@ -16,7 +16,15 @@ from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
 from commsbot.text import is_valid_telegram_html
 from tests.support.base import NOW
-from tests.support.telegram import TOKEN_ENV, BotThread, add, ask, small_content, telegram_config
+from tests.support.telegram import (
+    ADMIN,
+    TOKEN_ENV,
+    BotThread,
+    add,
+    ask,
+    small_content,
+    telegram_config,
+)
 from tests.support.telegram_api import FakeTelegram
 
 
@@ -149,3 +157,84 @@ def test_subscribing_keeps_the_chats_language(running: Running) -> None:
     with Store(running.config.store.path) as store:
         row = audience_q.get_subscriber(store, "telegram", "2010")
     assert row is not None and row["language"] == "lt"
+
+
+def test_the_officers_replies_in_polish_with_their_plural_forms(running: Running) -> None:
+    """The admin commands (#19): the outbox's count takes "few" (2-4) and "many" (5+)."""
+    assert said(running, "/queue", ADMIN, "pl") == (
+        "Skrzynka nadawcza jest pusta: nic nie czeka, nie zawiodło ani nie jest nieznane."
+    )
+    announced = said(running, "/announce Spotkanie generalne", ADMIN, "pl")
+    assert announced.startswith("Ogłoszenie w kolejce\nPost 1 na telegram: wychodzi od ")
+    said(running, "/announce Drugie", ADMIN, "pl")
+    queue = said(running, "/queue", ADMIN, "pl")
+    assert queue.startswith("Skrzynka nadawcza: 2 posty oczekujące, nieudane lub nieznane\n\n")
+    assert " · w kolejce · " in queue and "ogłoszenie announcement-1: Spotkanie generalne" in queue
+    for n in range(3, 6):
+        said(running, f"/announce Ogłoszenie {n}", ADMIN, "pl")
+    assert said(running, "/queue", ADMIN, "pl").startswith(
+        "Skrzynka nadawcza: 5 postów oczekujących, nieudanych lub nieznanych\n\n"
+    )
+    status = said(running, "/status", ADMIN, "pl")
+    assert status.startswith("Stan\ntelegram: 5 w kolejce\nSubskrybenci: ")
+    assert status.endswith(" przez telegram.")  # the chats subscribed by the tests before
+    assert said(running, "/cancel 5", ADMIN, "pl") == "Post 5 na telegram anulowany."
+    assert said(running, "/approve 99", ADMIN, "pl") == "/approve: brak posta o id 99"
+    # The same commands in German, for a chat that chose it.
+    assert said(running, "/language de", ADMIN, "pl").startswith("Die Sprache dieses Chats")
+    assert said(running, "/cancel 4", ADMIN, "pl") == "Beitrag 4 auf telegram abgebrochen."
+
+
+def test_themes_and_typed_words_in_the_chats_language(running: Running) -> None:
+    """Theme names come from the catalogs; "vergangene", "monatlich", a theme's German
+    name and its English one are all understood from a German chat."""
+    user = 2011
+    themes = said(running, "/themes", user, "de")
+    assert themes.startswith("Die Themen\n\nVermittlung — 6 Praxisbeispiele\n")
+    assert "Intelligente Anreize — " in themes
+    assert said(running, "/practices Vermittlung", user, "de").startswith(
+        "Gute Praxisbeispiele · Vermittlung\n6 Praxisbeispiele"
+    )
+    assert said(running, "/practices brokerage", user, "de").startswith(
+        "Gute Praxisbeispiele · Vermittlung\n"
+    )
+    assert said(running, "/events vergangene", user, "de").startswith(
+        "Vergangene Veranstaltungen\n\nPolicy clinic, Vilnius"
+    )
+    assert said(running, "/events Past", user, "de").startswith("Vergangene Veranstaltungen")
+    said(running, "/subscribe monatlich Vermittlung", user, "de")
+    with Store(running.config.store.path) as store:
+        row = audience_q.get_subscriber(store, "telegram", str(user))
+    assert row is not None
+    assert (row["frequency"], row["themes"]) == ("monthly", ["brokerage"])
+    # Polish: "miesięczny" with its diacritics, or without them.
+    said(running, "/subscribe miesieczny", 2012, "pl")
+    with Store(running.config.store.path) as store:
+        row = audience_q.get_subscriber(store, "telegram", "2012")
+    assert row is not None and row["frequency"] == "monthly"
+
+
+def test_search_finds_events_newsletters_and_news_in_any_language(running: Running) -> None:
+    """/search looks past practices (#19): an event by its German translation and by its
+    outcome, a newsletter, and news brought by a feed."""
+    with Store(running.config.store.path) as store:
+        translate(
+            store,
+            TYPES["event"],
+            "policy-clinic",
+            "de",
+            {"title": "Politikklinik zu Gutscheinen"},
+            NOW,
+        )
+        add(store, "news", [{"title": "Vilnius makerspace opens", "guid": "n-1"}], NOW)
+    found = said(running, "/search Politikklinik", 2013, "de")
+    assert found == (
+        "Veranstaltungen mit „Politikklinik“\n\n"
+        "Politikklinik zu Gutscheinen, Vilnius\n01.03.2013 · Politikklinik"
+    )
+    assert said(running, "/search voucher schemes", 2013, "de").startswith(
+        "Veranstaltungen mit „voucher schemes“\n\nPolitikklinik zu Gutscheinen, Vilnius"
+    )
+    assert "Newsletter #1" in said(running, "/search Study visits", 2014, "en")
+    news = said(running, "/search makerspace", 2014, "en")
+    assert news == "News mentioning “makerspace”\n\nVilnius makerspace opens"

@@ -73,9 +73,11 @@ def test_the_polish_translation_is_posted_with_its_language(
     posted = statuses(client)
     [polish] = [s for s in posted if "Warszaw" in client.status_source(s.id).text]
     assert polish.language == "pl"
-    assert client.status_source(polish.id).text.startswith(
-        "Warszawskie granty na design dla producentów (Warsaw, "
-    )
+    polish_text = client.status_source(polish.id).text
+    assert polish_text.startswith("Warszawskie granty na design dla producentów (Warsaw, ")
+    # The theme is named in Polish too, as the post's fixed words are.
+    polish_themes = ("Inteligentne zachęty", "Innowacje oparte na kulturze", "Pośrednictwo")
+    assert any(f"Warsaw, {theme})" in polish_text for theme in polish_themes), polish_text
     rows = posts(path)
     assert rows[TRANSLATED]["status"] == "sent"
     assert json.loads(rows[TRANSLATED]["payload"])["language"] == "pl"
@@ -145,3 +147,90 @@ def test_an_item_with_no_language_follows_missing_translation_and_goes_untagged(
         assert row["last_error"] == (
             "no language and no translation into pl: approve to post it as it is"
         )
+
+
+def announcement_account(tmp_path: Path, mock: MockMastodon, missing: str) -> tuple[Path, Any]:
+    """A Polish-speaking Mastodon account on an empty store, and its client."""
+    _username, token = mock.new_account()
+    extra = f'languages = ["pl"]\nmissing_translation = "{missing}"\n'
+    return mastodon_config(tmp_path, mock.base_url, TOKEN_ENV, extra), mock.client(token)
+
+
+def test_an_announcement_goes_out_in_the_accounts_language(
+    tmp_path: Path, mock: MockMastodon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, client = announcement_account(tmp_path, mock, "skip")
+    monkeypatch.setenv(TOKEN_ENV, client.access_token)
+    queued = invoke(
+        path,
+        "queue",
+        "add",
+        "The general meeting opens tomorrow",
+        "--translation",
+        "pl=Jutro rozpoczyna się walne zgromadzenie",
+        "--translation",
+        "de=Morgen beginnt die Generalversammlung",
+        "--now",
+    )
+    assert queued.exit_code == 0, queued.output
+    assert invoke(path, "run", "--once").exit_code == 0
+    [status] = statuses(client)
+    assert status.language == "pl"
+    assert client.status_source(status.id).text == "Jutro rozpoczyna się walne zgromadzenie"
+    with Store(load_config(path).store.path) as store:
+        [row] = posts_q.list_posts(store, channel="mastodon")
+        stored = store.rows("SELECT language, body FROM translations ORDER BY language")
+    assert json.loads(row["payload"])["language"] == "pl"
+    assert stored == [
+        {"language": "de", "body": "Morgen beginnt die Generalversammlung"},
+        {"language": "pl", "body": "Jutro rozpoczyna się walne zgromadzenie"},
+    ]
+
+
+@pytest.mark.parametrize("missing", ["skip", "original", "approve"])
+def test_an_announcement_without_the_accounts_language(
+    tmp_path: Path, mock: MockMastodon, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    path, client = announcement_account(tmp_path, mock, missing)
+    monkeypatch.setenv(TOKEN_ENV, client.access_token)
+    args = ("queue", "add", "Die Konferenz beginnt", "--language", "de", "--now")
+    if missing == "skip":  # not taken by default; named, it is refused with what to give
+        refused = invoke(path, *args)
+        assert refused.exit_code == 2
+        assert "not for mastodon (languages: not de; name it with --channel)" in refused.output
+        named = invoke(path, *args, "--channel", "mastodon")
+        assert named.exit_code == 1
+        assert named.output == (
+            "Error: mastodon posts only in pl (missing_translation = skip): give the "
+            "announcement --translation pl=TEXT, or leave mastodon out\n"
+        )
+        return
+    queued = invoke(path, *args)
+    assert queued.exit_code == 0, queued.output
+    with Store(load_config(path).store.path) as store:
+        [row] = posts_q.list_posts(store, channel="mastodon")
+    assert json.loads(row["payload"])["language"] == "de"
+    if missing == "approve":
+        assert row["status"] == "pending_approval"
+        assert row["last_error"] == "no translation into pl: approve to post the original (de)"
+        return
+    assert invoke(path, "run", "--once").exit_code == 0
+    [status] = statuses(client)
+    assert (status.language, client.status_source(status.id).text) == (
+        "de",
+        "Die Konferenz beginnt",
+    )
+
+
+def test_bad_translations_are_one_line_errors(tmp_path: Path, mock: MockMastodon) -> None:
+    path, _client = announcement_account(tmp_path, mock, "original")
+    for args, message in (
+        (("--translation", "xx=Hi"), "Error: --translation: unknown language 'xx'"),
+        (("--translation", "pl"), "Error: Invalid value for --translation: 'pl' is not LANG=TEXT"),
+        (("--translation", "en=Hi"), "Error: Invalid value for --translation: en: the text's own"),
+        (("--language", "klingon"), "Error: --language: unknown language 'klingon'"),
+    ):
+        result = invoke(path, "queue", "add", "Hello", "--now", *args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output

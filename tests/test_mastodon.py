@@ -244,14 +244,15 @@ def test_run_once_posts_polish_lithuanian_czech_and_emoji(
     # Just sent: first polled one interval later, not in this run (#13).
     assert report["jobs"]["collect-engagement"] == {"mastodon": 0}
     statuses = account.statuses()
+    # Theme names in the post's language, as its fixed words (#19); hashtags stay.
     assert [account.source(s) for s in statuses] == [
-        "Łódź: bony na wzornictwo (Warsaw, Brokerage)\n\n"
+        "Łódź: bony na wzornictwo (Warsaw, Pośrednictwo)\n\n"
         "Zażółć gęślą jaźń — małe firmy kupują usługi projektantów. 🎨\n\n"
         "#Brokerage #Design\n\nhttps://ci.example/pl",
-        "Kūrybinės dirbtuvės Užupyje (Vilnius, Brokerage)\n\n"
+        "Kūrybinės dirbtuvės Užupyje (Vilnius, Tarpininkavimas)\n\n"
         "Ąžuolų gatvėje dizaineriai ir ūkininkai kuria kartu. 🚀\n\n"
         "#Brokerage\n\nhttps://ci.example/lt",
-        "Plzeňské kreativní centrum (Plzeň, Culture-based Innovation)\n\n"
+        "Plzeňské kreativní centrum (Plzeň, Inovace založené na kultuře)\n\n"
         "Příliš žluťoučký kůň úpěl ďábelské ódy. 👩‍🎨\n\n"
         "#CultureBasedInnovation\n\nhttps://ci.example/cs",
     ]
@@ -286,7 +287,7 @@ def test_long_post_becomes_a_numbered_thread_with_the_link_first(
     assert all(mastodon_length(p) <= 500 for p in parts)
     # Nothing of the body is lost: the parts, unnumbered and joined, are the whole text.
     bodies = [parts[0].split(" (1/3)")[0]] + [p.rsplit(" (", 1)[0] for p in parts[1:]]
-    expected = f"Fabryka pomysłów (Vilnius, Brokerage) {LONG} #Brokerage"
+    expected = f"Fabryka pomysłów (Vilnius, Pośrednictwo) {LONG} #Brokerage"
     assert " ".join(" ".join(bodies).split()) == " ".join(expected.split())
 
 

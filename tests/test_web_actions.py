@@ -198,7 +198,7 @@ def test_import_refuses_a_bad_row_by_its_number_beside_the_file(live: Live) -> N
         assert content_q.count(live.store, "practice") == before  # all or none
         skip = c.post("/content/import", data={"csrf": token, "skip_invalid": "yes"}, files=file)
         assert skip.status_code == 200 and "imported 1 practice from practices.csv" in skip.text
-        assert "practices.csv: row 3" in skip.text.split("Skipped 1 row(s)", 1)[1]
+        assert "practices.csv: row 3" in skip.text.split("Skipped 1 row:", 1)[1]
         not_utf8 = c.post(
             "/content/import",
             data={"csrf": token},

@@ -19,7 +19,7 @@ import pytest
 from commsbot.store import queue_views as qv
 from commsbot.web import auth
 from tests.support.base import missing_part
-from tests.support.browser import chromium_or_skip
+from tests.support.browser import playwright_chromium
 from tests.support.web import PASSWORD, Live
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,16 +52,8 @@ def axe_or_skip() -> str:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Playwright's Chromium: Debian's binary, launched by its path."""
-    binary = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with playwright_chromium() as launched:
+        yield launched
 
 
 class Person:

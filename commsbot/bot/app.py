@@ -40,7 +40,7 @@ from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.content import answers
 from commsbot.errors import ConfigError
-from commsbot.i18n import speaker
+from commsbot.i18n import DEFAULT, LANGUAGES, speaker
 from commsbot.posting.engagement import record_reactions
 from commsbot.store import Store  # the handle only: every query is an operation's
 
@@ -216,6 +216,14 @@ class TelegramBot:
 
         try:
             await app.bot.set_my_commands([(c.name, c.help) for c in COMMANDS if not c.admin])
+            # Telegram shows a user the menu of their app's language where the bot set one.
+            for language in LANGUAGES:
+                if language != DEFAULT:
+                    words = speaker(language, self.config.service.templates)
+                    await app.bot.set_my_commands(
+                        [(c.name, words.gettext(c.help)) for c in COMMANDS if not c.admin],
+                        language_code=language,
+                    )
         except TelegramError as exc:
             log.warning("could not set the bot's command menu: %s", exc.message)
 
@@ -305,14 +313,16 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        words = self.replies.speak(chat_hash(self._salt, chat_id), query.from_user.language_code)
         if query.message is not None:
             verdict = self._share.take(query.message.chat.id)
             if verdict is not Verdict.ANSWER:
                 if verdict is Verdict.WARN:
-                    await query.answer("Too many taps: wait a little, then try again.")
+                    await query.answer(
+                        words.gettext("Too many taps: wait a little, then try again.")
+                    )
                 return
-        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-        words = self.replies.speak(chat_hash(self._salt, chat_id), query.from_user.language_code)
         reply = self.replies.page(query.data or "")
         if reply is None or query.message is None:
             await query.answer(words.gettext("This button no longer works: send /practices again."))

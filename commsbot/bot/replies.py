@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from commsbot.channels import markup_of
@@ -28,6 +28,7 @@ from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
 from commsbot.text import (
     is_valid_telegram_html,
+    slugify,
     telegram_fit,
     telegram_visible,
     truncate,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 MAX_REPLY = 4096
 PAGE_SIZE = 5
 SEARCH_LIMIT = 10
+OTHERS_LIMIT = 3
 SEARCH_WORDS = 12
 EVENTS_LIMIT = 8
 OUTCOMES_LIMIT = 5
@@ -92,6 +94,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("status", "", N_("the outbox, the channels and the subscribers"), admin=True),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
+# The words commands take, typed in English or in the chat's language ("monatlich").
+KEYWORDS = {
+    "weekly": N_("weekly"),
+    "monthly": N_("monthly"),
+    "upcoming": N_("upcoming"),
+    "past": N_("past"),
+}
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ class Replies:
         self._renderers: dict[str, Renderer] = {}
         self.renderer = self.renderer_for("en")
         self._places: tuple[Any, Places] | None = None
+        self._spoken: dict[str, Places] = {}
         self.handlers: dict[str, Callable[[Request], Reply]] = {
             "start": lambda r: self.render("start"),
             "help": lambda r: self.help(admin=r.admin),
@@ -199,7 +209,20 @@ class Replies:
         rows = answers.places_rows(self.store)
         if self._places is None or self._places[0] != rows:
             self._places = (rows, Places.of(*rows))
-        return self._places[1]
+            self._spoken.clear()
+        language = self.words.language
+        if language not in self._spoken:  # theme names in the chat's language
+            self._spoken[language] = self._places[1].spoken(self.words)
+        return self._spoken[language]
+
+    def keyword(self, word: str, choices: Sequence[str]) -> str | None:
+        """Which of a command's keywords a typed word is: the English word or its
+        translation in the chat's language, in any case and with or without accents."""
+        typed = slugify(word)
+        for choice in choices:
+            if typed in (choice, slugify(self.words.gettext(KEYWORDS[choice]))):
+                return choice
+        return None
 
     # -- the way in --------------------------------------------------------------------
 
@@ -261,7 +284,10 @@ class Replies:
     def local(self, stamp: str) -> str:
         """A stored UTC time as the officer reads it: in the config's time zone, named
         ("CET"), as every command shows it."""
-        return local_text(stamp, self.config.zone) or ""
+        if self.words.language == "en":  # as the CLI shows it
+            return local_text(stamp, self.config.zone) or ""
+        when = datetime.fromisoformat(stamp).astimezone(self.config.zone)
+        return f"{self.words.datetime(when, format='short')} {when.strftime('%Z')}"
 
     def language(self, args: str, chat_key: str) -> Reply:
         """/language shows the chat's language; /language xx changes it."""
@@ -355,11 +381,22 @@ class Replies:
             raise Malformed("")
         places = self.places()
         cities, words = places.split_cities(typed)
-        found = answers.search_practices(self.store, " ".join(words), SEARCH_LIMIT, cities)
+        text = " ".join(words)
+        found = answers.search_practices(self.store, text, SEARCH_LIMIT, cities)
+        # Then the other types, a few each: a word in an event's outcome, a newsletter, news.
+        others = {
+            item_type: self.localize(
+                item_type, answers.search_items(self.store, item_type, text, OTHERS_LIMIT, cities)
+            )
+            for item_type in ("event", "newsletter", "news")
+        }
         return self.render(
             "search",
             query=clip(args),
             practices=self.localize("practice", found),
+            events=others["event"],
+            newsletters=others["newsletter"],
+            news=others["news"],
             cities=places.cities,
             themes=places.themes,
         )
@@ -377,11 +414,11 @@ class Replies:
 
     def themes(self) -> Reply:
         counts = answers.practice_counts(self.store, "theme")
-        return self.render("themes", themes=answers.places_rows(self.store)[1], counts=counts)
+        return self.render("themes", themes=list(self.places().themes.values()), counts=counts)
 
     def events(self, args: str) -> Reply:
-        which = args.lower() or "upcoming"
-        if which not in ("upcoming", "past"):
+        which = self.keyword(args, ("upcoming", "past")) if args else "upcoming"
+        if which is None:
             raise Malformed("")
         today = self.clock().astimezone(self.config.zone).date().isoformat()
         rows = answers.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
@@ -404,11 +441,12 @@ class Replies:
 
     def subscribe(self, args: str, chat: str) -> Reply:
         words = args.split()
-        frequencies = [w.lower() for w in words if w.lower() in FREQUENCIES]
+        chosen = [(w, self.keyword(w, FREQUENCIES)) for w in words]
+        frequencies = [frequency for _, frequency in chosen if frequency]
         if len(frequencies) > 1:
             raise Malformed(self.words.gettext("Choose weekly or monthly, not both."))
         places = self.places()
-        cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
+        cities, themes, unknown = places.parse([w for w, frequency in chosen if not frequency])
         if unknown:
             raise not_known(places, unknown[0], self.words)
         before = subscribers.of_chat(self.store, self.account, chat)
@@ -447,7 +485,11 @@ class Replies:
             subscribers.chats_subscribed_since(self.store, self.account, hour_ago)
             >= settings.new_subscriptions_per_hour
         ):
-            raise ContentError("many chats subscribed in the last hour: please try again later.")
+            raise ContentError(
+                self.words.gettext(
+                    "many chats subscribed in the last hour: please try again later."
+                )
+            )
 
     def _described(self, row: dict[str, Any], places: Places) -> dict[str, Any]:
         return {
@@ -493,7 +535,7 @@ class Replies:
         refused = announcement_refusals({n: c.settings for n, c in channels.items()})
         channels = {n: c for n, c in channels.items() if refused[n] is None}
         if not channels:
-            raise Malformed("No channel is enabled in the config.")
+            raise Malformed(self.words.gettext("No channel is enabled in the config."))
         # queue_ops decides whether it waits for approval; the reply says what it decided.
         ids = queue_ops.announce(
             self.store,
@@ -516,8 +558,8 @@ class Replies:
         if len(words) != 1 or whole_number(words[0]) is None:
             raise Malformed("")
         post_id = row_id(words[0])
-        if post_id is None:  # beyond any stored id
-            raise ContentError(f"no post with id {clip(words[0], 30)}")
+        if post_id is None or not queue_ops.exists(self.store, post_id):
+            raise ContentError(self.words.gettext("no post with id %(id)s", id=clip(words[0], 30)))
         change = queue_ops.approve if action == "approve" else queue_ops.cancel
         post = change(self.store, post_id, self.clock(), actor="telegram bot")
         return self.render(

@@ -140,15 +140,18 @@ def _content_group(ctype: ContentType) -> click.Group:
     for key in ("city", "theme", "kind"):
         if key in ctype.names:
             list_params.insert(0, click.Option([f"--{key}"], help=f"Only this {key}."))
-    if ctype.name == "practice":
-        list_params.insert(
-            0,
-            click.Option(
-                ["--search"],
-                help="Only those that mention all these words, in any of their languages; "
-                "a city's name in any language (Pilsen, Warschau) names the city.",
+    list_params.insert(
+        0,
+        click.Option(
+            ["--search"],
+            help="Only those that mention all these words, in any of their languages"
+            + (
+                "; a city's name in any language (Pilsen, Warschau) names the city."
+                if "city" in ctype.names
+                else "."
             ),
-        )
+        ),
+    )
     group.add_command(_command("list", list_items, list_params, f"List {ctype.plural}."))
 
     def show(slug: str, fmt: str) -> None:

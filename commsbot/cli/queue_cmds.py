@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,12 @@ def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
     return moment
 
 
-def _channels(app: App, names: tuple[str, ...]) -> list[str]:
+def _channels(
+    app: App,
+    names: tuple[str, ...],
+    language: str | None = None,
+    translated: Collection[str] = (),
+) -> list[str]:
     from commsbot.channels import account_class
 
     config = app.config
@@ -63,7 +68,7 @@ def _channels(app: App, names: tuple[str, ...]) -> list[str]:
             if account_class(config.channels[n]).takes_posts
         }
         chosen = []
-        for name, why in announcement_refusals(posting).items():
+        for name, why in announcement_refusals(posting, language, translated).items():
             if why is None:
                 chosen.append(name)
             else:
@@ -81,6 +86,29 @@ def _channels(app: App, names: tuple[str, ...]) -> list[str]:
             else "no channel given and none is enabled in the config"
         )
     return chosen
+
+
+def _languages(language: str | None, pairs: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """--language and --translation LANG=TEXT checked: known codes, one text each, none
+    in the original's own language."""
+    from commsbot.errors import ContentError
+    from commsbot.i18n import check_language
+
+    try:
+        code = check_language(language, "--language") if language else None
+        translations: dict[str, str] = {}
+        for pair in pairs:
+            lang, equals, text = pair.partition("=")
+            if not equals or not text.strip():
+                raise click.BadParameter(f"{pair!r} is not LANG=TEXT", param_hint="--translation")
+            lang = check_language(lang, "--translation")
+            if lang in translations or lang == (code or "en"):
+                why = "given twice" if lang in translations else "the text's own language"
+                raise click.BadParameter(f"{lang}: {why}", param_hint="--translation")
+            translations[lang] = text.strip()
+    except ContentError as exc:
+        raise click.UsageError(str(exc)) from None
+    return code, translations
 
 
 @cli.group()
@@ -117,6 +145,19 @@ def queue() -> None:
     metavar="NAME=TEXT",
     help="This account's own text instead of TEXT (repeat for several).",
 )
+@click.option(
+    "--language",
+    "language",
+    metavar="CODE",
+    help="The language TEXT is written in (en, nl, it, de, et, pl, lt, sv, pt, cs).",
+)
+@click.option(
+    "--translation",
+    "translation_pairs",
+    multiple=True,
+    metavar="LANG=TEXT",
+    help="TEXT in another language, for accounts that post in it (repeat for several).",
+)
 @click.option("--template", default="announcement", show_default=True, help="Template name.")
 @pass_app
 def queue_add(
@@ -131,12 +172,15 @@ def queue_add(
     image: Path | None,
     image_alt: str | None,
     text_for: tuple[str, ...],
+    language: str | None,
+    translation_pairs: tuple[str, ...],
     template: str,
 ) -> None:
     """Queue TEXT as an announcement on one or more channels, --now, --at a time, in the
     --next-slot or the --first slot; with an approval policy it waits for `queue approve`.
     A time in the past is refused; a text too long for a channel is shown as it will be
-    cut or threaded."""
+    cut or threaded. With --translation an account whose `languages` are set posts the
+    text in its language, tagged with it; one without follows its `missing_translation`."""
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announce, require_post
 
@@ -159,6 +203,7 @@ def queue_add(
         if not equals or not name.strip() or not own.strip():
             raise click.BadParameter(f"{pair!r} is not NAME=TEXT", param_hint="--text-for")
         own_texts[name.strip()] = own
+    language, translations = _languages(language, translation_pairs)
     if sum(map(bool, (at_text, next_slot, at_once, first))) > 1:
         raise click.UsageError("give one of --at, --next-slot, --first and --now")
     now = utcnow()
@@ -169,7 +214,9 @@ def queue_add(
             f"{at_text!r} ({shown}) is in the past; give --now to post as soon as possible",
             param_hint="--at",
         )
-    channels = make_channels(app.config, _channels(app, channel_names))
+    channels = make_channels(
+        app.config, _channels(app, channel_names, language, translations.keys())
+    )
     kept = None
     if image:
         from commsbot.content import images
@@ -192,6 +239,8 @@ def queue_add(
         image=str(kept) if kept else None,
         image_alt=image_alt,
         text_for=own_texts,
+        language=language,
+        translations=translations,
     )
     for post_id in ids:
         post = require_post(app.store, post_id)

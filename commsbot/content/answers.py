@@ -43,6 +43,13 @@ def search_practices(
     return answers_q.search_practices(store, words, limit, cities)
 
 
+def search_items(
+    store: Store, item_type: str, words: str, limit: int, cities: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Published items of a type matching the words in any of their languages."""
+    return answers_q.search_items(store, item_type, words, limit, cities)
+
+
 def practice_counts(store: Store, column: str) -> dict[str, int]:
     """Published practices per city or per theme."""
     return answers_q.practice_counts(store, column)

@@ -297,8 +297,8 @@ def list_items(
     search: str | None = None,
 ) -> list[dict[str, Any]]:
     """Items of a type matching ``filters`` (a city or theme by slug, name, local name or
-    exonym); with ``search``, the published practices found as the bot's /search finds
-    them (in any of their languages), within the filters."""
+    exonym); with ``search``, the published items found as the bot's /search finds them
+    (in any of their languages), within the filters."""
     wanted = dict(filters)
     places = Places.load(store)
     for key in ("city", "theme"):
@@ -309,13 +309,14 @@ def list_items(
                 raise ContentError(f"--{key}: {exc}") from None
     if search is None:
         return q.list_items(store, ctype.name, filters=wanted, limit=limit)
-    cities, rest = places.split_cities(search.split())
+    has_city = "city" in ctype.names
+    cities, rest = places.split_cities(search.split()) if has_city else ([], search.split())
     if wanted.get("city"):
         cities = [c for c in cities if c == wanted["city"]] if cities else [wanted["city"]]
         if not cities:
             return []
-    found = answers_q.search_practices(store, " ".join(rest), limit or SEARCH_LIMIT, cities)
-    items = [q.get_item_by_id(store, "practice", row["id"]) for row in found]
+    found = answers_q.search_items(store, ctype.name, " ".join(rest), limit or SEARCH_LIMIT, cities)
+    items = [q.get_item_by_id(store, ctype.name, row["id"]) for row in found]
     return [
         i
         for i in items

@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.text import slugify
+
+if TYPE_CHECKING:
+    from commsbot.i18n import Speaker
 
 Kind = str  # "city" or "theme"
 
@@ -46,6 +49,27 @@ class Places:
     @classmethod
     def load(cls, store: Store) -> Places:
         return cls.of(q.cities(store), q.themes(store))
+
+    def spoken(self, words: Speaker) -> Places:
+        """These places for a reader of ``words``' language: theme names and descriptions
+        from the catalogs (``content.theme_names``), the English name still understood."""
+        if words.language == "en":
+            return self
+        # Not ``words.gettext(row["name"])``: the catalogs' extractor would take "name" for
+        # a message. The themes' own names are marked in ``content.theme_names``.
+        spoken = words.translations.gettext
+        themes = []
+        for row in self.themes.values():
+            description = row.get("description")
+            themes.append(
+                {
+                    **row,
+                    "name": spoken(row["name"]),
+                    "description": spoken(description) if description else description,
+                    "aliases": [*row.get("aliases", ()), row["name"]],
+                }
+            )
+        return Places.of(list(self.cities.values()), themes)
 
     def table(self, kind: Kind) -> dict[str, dict[str, Any]]:
         return self.cities if kind == "city" else self.themes

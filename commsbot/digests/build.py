@@ -209,7 +209,8 @@ class DigestRenderer:
 
     def __init__(self, renderer: Renderer, lookup: Places, config: Config, period: Period):
         self.renderer = renderer
-        self.lookup = lookup
+        # Theme names in the digest's language.
+        self.lookup = lookup.spoken(renderer.words)
         self.config = config
         self.period = period
 

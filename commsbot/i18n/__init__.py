@@ -4,7 +4,8 @@ One place the CLI, the bot, digests, the report and the console take their words
 The whole API:
 
 - ``LANGUAGES`` (the ten codes), ``DEFAULT`` ("en"), ``negotiate(code)``: a code as
-  Telegram or a user gives it ("pl", "pt-BR", "PL_pl") -> one of ``LANGUAGES``, else "en".
+  Telegram or a user gives it ("pl", "pt-BR", "PL_pl") -> one of ``LANGUAGES``, else "en";
+  ``from_accept_language(header)``: the same for a browser's ``Accept-Language``.
 - ``speaker(language, user_folder)``: a cached ``Speaker`` with ``gettext``/``ngettext``
   (the language's plural rule), ``date``/``datetime``/``number`` in its CLDR formats,
   and ``language_name`` (a language's name in this one).
@@ -52,6 +53,26 @@ def negotiate(code: str | None) -> str:
         return DEFAULT
     base = match.group(1).lower()
     return base if base in LANGUAGES else DEFAULT
+
+
+def from_accept_language(header: str | None) -> str:
+    """The supported language a browser prefers most (``Accept-Language``, by q-value,
+    ``q=0`` meaning not wanted); English when it names none of the ten."""
+    wanted: list[tuple[float, int, str]] = []
+    for order, part in enumerate((header or "").split(",")):
+        code, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        match = _CODE_RE.match(code)
+        if quality > 0 and match and match.group(1).lower() in LANGUAGES:
+            wanted.append((-quality, order, match.group(1).lower()))
+    return min(wanted)[2] if wanted else DEFAULT
 
 
 def check_language(code: str, what: str) -> str:

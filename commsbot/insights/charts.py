@@ -158,11 +158,11 @@ def _frame(categories: Sequence[str], peak: float) -> tuple[list[Tick], list[XLa
     ticks = [Tick(v, round(_TOP + _PLOT_H - v * scale, 1)) for v in ticks_at]
     slot = (WIDTH - _LEFT - 8) / max(len(categories), 1)
     every = max(1, math.ceil(len(categories) / 5))
-    labels = [
-        XLabel(c, round(_LEFT + slot * (i + 0.5), 1))
-        for i, c in enumerate(categories)
-        if i % every == 0
-    ]
+    last = len(categories) - 1
+    # The last category is always labelled (the latest week is often the only one with
+    # data); a thinned label too close to it gives way.
+    shown = [i for i in range(last + 1) if i == last or (i % every == 0 and last - i >= every)]
+    labels = [XLabel(categories[i], round(_LEFT + slot * (i + 0.5), 1)) for i in shown]
     return ticks, labels, slot, scale
 
 

@@ -44,12 +44,21 @@ def refusal(
     return None
 
 
-def announcement_refusals(accounts: Mapping[str, ChannelSettings]) -> dict[str, str | None]:
+def announcement_refusals(
+    accounts: Mapping[str, ChannelSettings],
+    language: str | None = None,
+    translated: Collection[str] = (),
+) -> dict[str, str | None]:
     """Per account, why it does not take an announcement by default (None: it does).
 
-    An announcement has no city, theme, language or feed: an account filtering by those
-    takes one only when it is named (``queue add --channel``)."""
-    return {name: refusal(s, "announcement", {}, None) for name, s in accounts.items()}
+    An announcement has no city, theme or feed: an account filtering by those takes one
+    only when it is named (``queue add --channel``); one posting only in some languages
+    takes it when it is written or translated in one (``language``, ``translated``)."""
+    item = {"language": language} if language else {}
+    return {
+        name: refusal(settings, "announcement", item, None, translated)
+        for name, settings in accounts.items()
+    }
 
 
 def takers(

@@ -99,6 +99,7 @@ def plan(
     lookup = Places.load(store)
     # A post's fixed words and dates are in its own language: one renderer per language.
     renderers = {renderer.language: renderer}
+    lookups = {renderer.language: lookup.spoken(renderer.words)}
     rendered: list[tuple[dict[str, Any], dict[str, Any], str | None]] = []
     accounts = {name: channel.settings for name, channel in channels.items()}
     stamp = iso(now)
@@ -123,8 +124,16 @@ def plan(
             )
         if version.language not in renderers:
             renderers[version.language] = Renderer(config.service.templates, version.language)
+            # Theme names in the post's language, as its fixed words.
+            lookups[version.language] = lookup.spoken(renderers[version.language].words)
         try:
-            out = render_item(renderers[version.language], lookup, channel, item_type, version.item)
+            out = render_item(
+                renderers[version.language],
+                lookups.get(version.language, lookup),
+                channel,
+                item_type,
+                version.item,
+            )
         except TemplateError as exc:
             # Recorded, not dropped: the officer fixes the template and retries.
             summary.problems.append(str(exc))

@@ -7,16 +7,18 @@ recorded in the post's audit trail with who made it (``actor``: "cli", "telegram
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from commsbot.channels.base import Channel
+from commsbot.channels.base import Channel, ChannelSettings
 from commsbot.clock import local_text
 from commsbot.config import Config
 from commsbot.content.places import Places
+from commsbot.content.translations import Version, version_for
 from commsbot.content.types import TYPES
 from commsbot.errors import ContentError
+from commsbot.i18n import DEFAULT
 from commsbot.posting.placement import Placer, first_slot
 from commsbot.render import Output, Renderer
 from commsbot.slots import between, parse_slots
@@ -27,6 +29,12 @@ from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
+from commsbot.store import translations as translations_q
+
+
+def exists(store: Store, post_id: int) -> bool:
+    """Whether a post with this id is stored."""
+    return posts_q.get_post(store, post_id) is not None
 
 
 def require_post(store: Store, post_id: int) -> dict[str, Any]:
@@ -54,6 +62,8 @@ def announce(
     text_for: dict[str, str] | None = None,
     actor: str = "cli",
     now: datetime | None = None,
+    language: str | None = None,
+    translations: Mapping[str, str] | None = None,
 ) -> list[int]:
     """Queue a free-form announcement on each channel; rendered now, so errors show now.
 
@@ -64,8 +74,18 @@ def announce(
     post that held it moves to the next free one, and is added to ``moved``. ``image``
     (a path or URL) goes with every post, described by ``image_alt``; ``text_for`` gives
     an account its own text instead of ``text``.
+
+    ``language`` is the text's own; ``translations`` are the text in other languages. An
+    account with ``languages`` posts the first of them the announcement has, else follows
+    its ``missing_translation`` (the original, the original waiting for approval, or an
+    error for an account named that would skip it); the language goes with the post.
     """
-    texts = {name: (text_for or {}).get(name, text) for name in channels}
+    translations = dict(translations or {})
+    versions = {
+        name: _version(name, ch.settings, text, language, translations)
+        for name, ch in channels.items()
+    }
+    texts = {name: (text_for or {}).get(name, versions[name].item["body"]) for name in channels}
     unknown = sorted(set(text_for or {}) - set(channels))
     if unknown:
         raise ContentError(
@@ -76,13 +96,19 @@ def announce(
         raise ContentError("an announcement needs some text")
     if image and not (image_alt or "").strip():
         raise ContentError("an image needs its alt text, for people who cannot see it")
-    renderer = Renderer(config.service.templates)
-    outputs = {
-        name: renderer.render(
-            ch, template, {"text": texts[name]}, link=link, what="the announcement"
+    renderers: dict[str, Renderer] = {}
+    outputs = {}
+    for name, ch in channels.items():
+        shown = versions[name].language if name not in (text_for or {}) else language
+        if (shown or DEFAULT) not in renderers:  # its fixed words in its language
+            renderers[shown or DEFAULT] = Renderer(config.service.templates, shown or DEFAULT)
+        outputs[name] = renderers[shown or DEFAULT].render(
+            ch,
+            template,
+            {"text": texts[name], "item": {"language": shown or None}},
+            link=link,
+            what="the announcement",
         )
-        for name, ch in channels.items()
-    }
     for name, out in outputs.items():
         note = long_text_note(name, out)
         if note and warn is not None:
@@ -90,7 +116,11 @@ def announce(
     with store.write():
         accounts_q.remember(store, {n: c.kind for n, c in channels.items()}, at)
         placer = Placer(store, config, at)
-        announcement_id = posts_q.insert_announcement(store, text, link, template, at)
+        announcement_id = posts_q.insert_announcement(store, text, link, template, at, language)
+        for code, translated in translations.items():
+            translations_q.put_translation(
+                store, "announcement", announcement_id, code, {"body": translated}, at
+            )
         rows = []
         for name, out in outputs.items():
             when: datetime | None = None if next_slot else at
@@ -100,13 +130,17 @@ def announce(
                 if holder is not None and config.approval.policy("announcement", name) == "auto":
                     _move(store, config, holder, placer, at, moved, actor, announcement_id)
             placed = placer.place("announcement", name, at=when)
+            status, note = placed.status, None
+            if versions[name].hold and status == "queued":
+                status, note = "pending_approval", versions[name].hold
             rows.append(
                 {
                     "item_type": "announcement",
                     "item_id": announcement_id,
                     "item_ref": f"announcement-{announcement_id}",
                     "channel": name,
-                    "status": placed.status,
+                    "status": status,
+                    "last_error": note,
                     "text": out.text,
                     "payload": {**out.payload(), "image": image, "image_alt": image_alt}
                     if image
@@ -119,6 +153,32 @@ def announce(
         # ``at`` is when it goes out; the trail says when it was made.
         audit_q.record(store, ids, actor, "created", now or datetime.now(UTC), "announcement")
     return ids
+
+
+def _version(
+    name: str,
+    settings: ChannelSettings,
+    text: str,
+    language: str | None,
+    translations: Mapping[str, str],
+) -> Version:
+    """Which text an account posts of an announcement in ``language`` with
+    ``translations``: see ``announce``. The version's item has the text as ``body``."""
+    item = {"body": text, "language": language}
+    if not settings.languages:
+        return Version(item, language or "")
+    by_language = {code: {"body": t} for code, t in translations.items()}
+    missing = settings.missing_translation
+    chosen = version_for(
+        {**item, "language": language or DEFAULT}, by_language, settings.languages, missing
+    )
+    if chosen.language not in settings.languages and missing == "skip":
+        raise ContentError(
+            f"{name} posts only in {', '.join(settings.languages)} (missing_translation = "
+            f"skip): give the announcement --translation {settings.languages[0]}=TEXT, "
+            f"or leave {name} out"
+        )
+    return chosen
 
 
 def _move(

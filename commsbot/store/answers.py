@@ -59,18 +59,39 @@ def practices_page(
     return rows, total
 
 
+# What a search reads of each item type: its table, the columns shown, whether it has a
+# city, and the full-text index of its own text (translations have one of their own).
+SEARCHED = {
+    "practice": ("practices", PRACTICE_COLUMNS, True),
+    "event": ("events", "id, slug, title, kind, city, start_date, end_date, url", True),
+    "newsletter": ("newsletters", "id, slug, title, number, published, url", False),
+    "news": ("news", "id, slug, title, city, theme, link, published, language", True),
+}
+
+
 def search_practices(
     store: Store, words: str, limit: int, cities: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """Published practices that mention every word in the original or in a translation,
-    newest first, with those that have every word in the title ahead of the rest; with
-    ``cities``, only theirs (and with no words, their newest practices).
+    """Published practices found by ``search_items``."""
+    return search_items(store, "practice", words, limit, cities)
+
+
+def search_items(
+    store: Store, item_type: str, words: str, limit: int, cities: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Published items of a type (practices, events, newsletters, news) that mention every
+    word in the original or in a translation, newest first, with those that have every
+    word in the title ahead of the rest; with ``cities``, only theirs (and with no words,
+    their newest items). A type without cities (newsletters) has none with ``cities``.
 
     Only the newest ``SEARCH_WINDOW`` matches are considered: they come from the full-text
     index in rowid order, which stops there. A ranked search (bm25) scores every match,
     and a title-only query scans every practice when few titles match: hundreds of
     milliseconds for common words in 50,000 practices.
     """
+    table, columns, has_city = SEARCHED[item_type]
+    if cities and not has_city:
+        return []
     query = content_q.fts_query(words)
     in_cities = ""
     if cities:
@@ -79,25 +100,25 @@ def search_practices(
         if not cities:
             return []
         return store.rows(
-            f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'{in_cities} "
+            f"SELECT {columns} FROM {table} WHERE status = 'published'{in_cities} "
             "ORDER BY id DESC LIMIT ?",
             (*cities, limit),
         )
     rows = store.rows(
-        f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'{in_cities} "
-        "AND id IN (SELECT rowid FROM practices_fts WHERE practices_fts MATCH ? "
+        f"SELECT {columns} FROM {table} WHERE status = 'published'{in_cities} "
+        f"AND id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? "
         "ORDER BY rowid DESC LIMIT ?) ORDER BY id DESC",
         (*cities, query, SEARCH_WINDOW),
     )
     # Matches in translations are a second query: one "id IN (…) OR id IN (…)" would make
     # SQLite scan every practice (2 ms became 11 ms with 50,000 of them).
-    translated = translations_q.matching_items(store, "practice", query, SEARCH_WINDOW)
+    translated = translations_q.matching_items(store, item_type, query, SEARCH_WINDOW)
     if translated:
         seen = {row["id"] for row in rows}
         rows += [
             row
             for row in store.rows(
-                f"SELECT {PRACTICE_COLUMNS} FROM practices WHERE status = 'published'"
+                f"SELECT {columns} FROM {table} WHERE status = 'published'"
                 f"{in_cities} AND id IN ({', '.join('?' * len(translated))})",
                 (*cities, *translated),
             )

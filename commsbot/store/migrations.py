@@ -652,6 +652,71 @@ _ENGAGEMENT_QUOTES = """
 ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
 """
 
+# The ten languages, continued (#19): the language an announcement is written in (its
+# translations are rows of ``translations``), a console user's language, and full-text
+# search of events, newsletters and news.
+_ANNOUNCEMENT_LANGUAGES = """
+ALTER TABLE announcements ADD COLUMN language TEXT;
+ALTER TABLE users ADD COLUMN language TEXT;
+"""
+# Events, newsletters and news searchable as practices are: full-text indexes of their
+# own text beside their translations', diacritics folded; filled from what is stored.
+_SEARCHABLE = """
+CREATE VIRTUAL TABLE events_fts USING fts5 (
+    title, outcome, content='events', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER events_ai AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, title, outcome) VALUES (new.id, new.title, new.outcome);
+END;
+CREATE TRIGGER events_ad AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, title, outcome)
+        VALUES ('delete', old.id, old.title, old.outcome);
+END;
+CREATE TRIGGER events_au AFTER UPDATE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, title, outcome)
+        VALUES ('delete', old.id, old.title, old.outcome);
+    INSERT INTO events_fts (rowid, title, outcome) VALUES (new.id, new.title, new.outcome);
+END;
+INSERT INTO events_fts (events_fts) VALUES ('rebuild');
+CREATE VIRTUAL TABLE newsletters_fts USING fts5 (
+    title, summary, body, content='newsletters', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER newsletters_ai AFTER INSERT ON newsletters BEGIN
+    INSERT INTO newsletters_fts (rowid, title, summary, body)
+        VALUES (new.id, new.title, new.summary, new.body);
+END;
+CREATE TRIGGER newsletters_ad AFTER DELETE ON newsletters BEGIN
+    INSERT INTO newsletters_fts (newsletters_fts, rowid, title, summary, body)
+        VALUES ('delete', old.id, old.title, old.summary, old.body);
+END;
+CREATE TRIGGER newsletters_au AFTER UPDATE ON newsletters BEGIN
+    INSERT INTO newsletters_fts (newsletters_fts, rowid, title, summary, body)
+        VALUES ('delete', old.id, old.title, old.summary, old.body);
+    INSERT INTO newsletters_fts (rowid, title, summary, body)
+        VALUES (new.id, new.title, new.summary, new.body);
+END;
+INSERT INTO newsletters_fts (newsletters_fts) VALUES ('rebuild');
+CREATE VIRTUAL TABLE news_fts USING fts5 (
+    title, summary, content='news', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER news_ai AFTER INSERT ON news BEGIN
+    INSERT INTO news_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+END;
+CREATE TRIGGER news_ad AFTER DELETE ON news BEGIN
+    INSERT INTO news_fts (news_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, old.summary);
+END;
+CREATE TRIGGER news_au AFTER UPDATE ON news BEGIN
+    INSERT INTO news_fts (news_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, old.summary);
+    INSERT INTO news_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+END;
+INSERT INTO news_fts (news_fts) VALUES ('rebuild');
+"""
+
 # The console's and the CLI's stats (#17): one row per sent post with what the figures
 # group by and its latest engagement snapshot, kept by triggers so that whatever writes
 # posts, engagement or items (the service, an import, a restore) leaves it right. Stats
@@ -813,4 +878,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (21, "alerts", _ALERTS),
     (24, "link_indexes", _LINK_INDEXES),
     (25, "post_stats", _POST_STATS),
+    (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
 ]

@@ -67,12 +67,18 @@ def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -
 
 
 def insert_announcement(
-    store: Store, text: str, link: str | None, template: str, now: datetime
+    store: Store,
+    text: str,
+    link: str | None,
+    template: str,
+    now: datetime,
+    language: str | None = None,
 ) -> int:
     with store.write() as conn:
         cur = conn.execute(
-            "INSERT INTO announcements (text, link, template, created_at) VALUES (?, ?, ?, ?)",
-            (text, link, template, iso(now)),
+            "INSERT INTO announcements (text, link, template, created_at, language) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (text, link, template, iso(now), language),
         )
         return int(cur.lastrowid or 0)
 

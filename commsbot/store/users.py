@@ -78,10 +78,20 @@ def add_session(
 def session_user(store: Store, digest: str, now: datetime) -> dict[str, Any] | None:
     """The session's user (with the session's csrf and expiry), if it has not expired."""
     return store.row(
-        "SELECT u.id, u.name, u.role, s.csrf, s.created_at, s.seen_at FROM sessions s "
+        "SELECT u.id, u.name, u.role, u.language, s.csrf, s.created_at, s.seen_at "
+        "FROM sessions s "
         "JOIN users u ON u.id = s.user_id WHERE s.digest = ? AND s.expires_at > ?",
         (digest, iso(now)),
     )
+
+
+def set_language(store: Store, user_id: int, language: str | None, now: datetime) -> None:
+    """The language a console user chose (None: the browser's)."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE users SET language = ?, updated_at = ? WHERE id = ?",
+            (language, iso(now), user_id),
+        )
 
 
 def touch_session(store: Store, digest: str, now: datetime, expires: datetime) -> None:

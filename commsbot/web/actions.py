@@ -18,6 +18,26 @@ def _actor(req: Req) -> str:
     return f"web:{req.user.name}"
 
 
+# -- the console's language -------------------------------------------------------------
+
+
+def choose_language(req: Req) -> Response:
+    """The signed-in user's language for the console ("" goes back to the browser's)."""
+    from commsbot.i18n import LANGUAGES
+
+    assert req.user is not None
+    code = req.field("language").strip().lower()
+    if code and code not in LANGUAGES:
+        raise ContentError(f"language: unknown {code!r} (known: {', '.join(LANGUAGES)})")
+    auth.set_language(req.store, req.user.id, code or None, req.now())
+    back = req.field("next")
+    # Only a page of this console: a path, never another site ("//elsewhere").
+    root = req.console.root
+    if not back.startswith(root + "/") or back.startswith(root + "//"):
+        back = root + "/"
+    return req.redirect(back[len(root) :])
+
+
 # -- signing in and out -----------------------------------------------------------------
 
 
@@ -461,6 +481,7 @@ def routes(console: Console) -> list[Route]:
         r("/sign-in", sign_in, role="public"),
         console.route("/sign-in/link", sign_in_link, role="public"),
         r("/sign-out", sign_out, role=""),
+        r("/language", choose_language, role=""),
         r("/sign-out/everywhere", sign_out_everywhere, role=""),
         r("/queue/bulk", bulk),
         r("/posts/{post_id}/edit", edit),

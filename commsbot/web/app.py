@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, MutableHeaders, QueryParams
 from starlette.exceptions import HTTPException
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.i18n import DEFAULT, LANGUAGES, N_, Speaker, from_accept_language, speaker
 from commsbot.store import Store
 from commsbot.web import auth
 
@@ -64,6 +66,15 @@ class Req:
     address: str
     htmx: bool = False
     cookies: dict[str, str] = field(default_factory=dict)
+    accept_language: str = ""  # the browser's Accept-Language header
+
+    @property
+    def language(self) -> str:
+        """The page's language: the user's choice, else the browser's, else English."""
+        from commsbot.i18n import LANGUAGES, from_accept_language
+
+        chosen = self.user.language if self.user is not None else None
+        return chosen if chosen in LANGUAGES else from_accept_language(self.accept_language)
 
     @property
     def store(self) -> Store:
@@ -106,6 +117,18 @@ class Req:
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         return self.console.page(self, template, status, **context)
 
+    @property
+    def words(self) -> Speaker:
+        """The words of the page's language, for messages made in Python."""
+        return speaker(self.language, self.config.service.templates)
+
+    def error(self, status: int, title: str, message: str) -> HTMLResponse:
+        """The error page, its fixed title and message in the page's language."""
+        words = self.words
+        return self.page(
+            "error", status, title=words.gettext(title), message=words.gettext(message)
+        )
+
     def redirect(self, path: str, note: str = "") -> RedirectResponse:
         from urllib.parse import quote
 
@@ -122,8 +145,6 @@ class Console:
     """One console over one config: its store (on its own thread), templates and clock."""
 
     def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
-        from commsbot.render import Renderer
-
         self.config = config
         self.clock = clock
         self.root = config.web.root_path
@@ -133,24 +154,61 @@ class Console:
         self._store: Store | None = None
         # The stats page's figures by (period, the store's data_version); see pages.
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
-        renderer = Renderer(config.service.templates)
-        self.env = renderer.env
+        # One template environment per language, made when a page is first shown in it.
+        self._envs: dict[str, jinja2.Environment] = {}
+        self.env = self.env_for(DEFAULT)
+
+    def env_for(self, language: str) -> jinja2.Environment:
+        """The templates speaking ``language``: its words, dates and numbers."""
+        if language in self._envs:
+            return self._envs[language]
         from commsbot.content import images
+        from commsbot.render import Renderer
         from commsbot.web import views
 
+        config = self.config
+        renderer = Renderer(config.service.templates, language)
+        env = renderer.env
+        words = renderer.words
+
+        def local(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+            """A stored time in the config's zone, as this language writes it."""
+            if not stamp or words.language == DEFAULT:
+                return self.local(stamp, fmt)
+            when = datetime.fromisoformat(stamp).astimezone(config.zone)
+            return words.datetime(when, format="short") if "%H" in fmt else words.date(when)
+
+        state_label: Callable[[str], str] = views.state_label
+        state_badge = views.state_badge
+        if language != DEFAULT:  # a post's state in this language
+            from markupsafe import Markup
+
+            from commsbot.render import POST_STATUS_LABELS
+
+            state_label = renderer.label(POST_STATUS_LABELS)
+
+            def state_badge(status: str) -> Markup:
+                return Markup('<span class="state state-%s">%s</span>') % (
+                    status,
+                    state_label(status),
+                )
+
         # Figures as the console's language writes them (the report's filter, too).
-        self.env.filters.update(thousands=renderer.words.number, local=self.local)
-        self.env.globals.update(
+        env.filters.update(thousands=words.number, local=local)
+        env.globals.update(
+            console_languages=[(code, speaker(code).language_name(code)) for code in LANGUAGES],
             url=lambda p: self.root + p,
-            state_label=views.state_label,
-            state_badge=views.state_badge,
+            state_label=state_label,
+            state_badge=state_badge,
             csrf_input=views.csrf_input,
             pairs=lambda values: [(v, v) for v in values],
-            labelled=lambda values: [(v, views.state_label(v)) for v in values],
+            labelled=lambda values: [(v, state_label(v)) for v in values],
             named=lambda rows: [(r["slug"], r["name"]) for r in rows],
             config_zone=config.service.timezone,
             upload_name=images.name_of,
         )
+        self._envs[language] = env
+        return env
 
     @property
     def store(self) -> Store:
@@ -185,7 +243,7 @@ class Console:
         return datetime.fromisoformat(stamp).astimezone(self.config.zone).strftime(fmt)
 
     def page(self, req: Req, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        body = self.env.get_template(f"web/{template}.html.j2")
+        body = self.env_for(req.language).get_template(f"web/{template}.html.j2")
         context.setdefault("note", req.query.get("note", "") if req.query is not None else "")
         html = body.render(user=req.user, path=req.path, req=req, **context)
         return HTMLResponse(html, status_code=status)
@@ -212,6 +270,7 @@ class Console:
                 address=address,
                 htmx=request.headers.get("HX-Request") == "true",
                 cookies=dict(request.cookies),
+                accept_language=request.headers.get("Accept-Language", ""),
             )
             return await self.call(lambda: self._guarded(req, handler, role))
 
@@ -224,16 +283,16 @@ class Console:
         if role != "public":
             if req.user is None:
                 if req.method == "POST":
-                    return req.page("error", 403, title="Signed out", message=SIGNED_OUT)
+                    return req.error(403, N_("Signed out"), SIGNED_OUT)
                 return RedirectResponse(self.root + "/sign-in", status_code=303)
             if req.method == "POST":
                 sent = req.field("csrf")
                 if not sent or not hmac.compare_digest(sent, req.user.csrf):
-                    return req.page("error", 403, title="Form expired", message=BAD_CSRF)
+                    return req.error(403, N_("Form expired"), BAD_CSRF)
             if (role == "write" and not req.user.can_write) or (
                 role == "admin" and not req.user.is_admin
             ):
-                return req.page("error", 403, title="Not allowed", message=NOT_ALLOWED)
+                return req.error(403, N_("Not allowed"), NOT_ALLOWED)
         from commsbot.errors import ContentError
 
         if req.method == "POST":
@@ -241,24 +300,25 @@ class Console:
         try:
             return handler(req)
         except ContentError as exc:  # the officer's mistake, said as the CLI says it
-            return req.page("error", 400, title="Not done", message=str(exc))
+            return req.page("error", 400, title=req.words.gettext("Not done"), message=str(exc))
         except Exception:
             # Other errors may name files (the store, the config): logged, never shown.
             log.exception("console: %s %s failed", req.method, req.path)
-            return req.page("error", 500, title="Server error", message=BROKEN)
+            return req.error(500, N_("Server error"), BROKEN)
 
 
-SIGNED_OUT = "Your session has ended. Sign in again, then repeat what you were doing."
-BAD_CSRF = (
+SIGNED_OUT = N_("Your session has ended. Sign in again, then repeat what you were doing.")
+BAD_CSRF = N_(
     "This form was not sent by this console's page, or the page is older than your "
     "session. Go back, reload the page and send it again."
 )
-NOT_ALLOWED = (
+NOT_ALLOWED = N_(
     "Your role does not allow this. An officer can make this change; an admin can give "
     "you another role with commsbot users."
 )
-NOT_FOUND = "There is nothing at this address. Use the menu to find what you are looking for."
-BROKEN = (
+NOT_FOUND = N_("There is nothing at this address. Use the menu to find what you are looking for.")
+NOT_HERE = N_("This address does not take that kind of request.")
+BROKEN = N_(
     "Something went wrong on the server; nothing you sent was lost. Try again, and if it "
     "happens again, the service log says what failed."
 )
@@ -275,20 +335,28 @@ def create_app(config: Config, *, clock: Clock = utcnow) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
-    def error_page(status: int, title: str, message: str) -> Response:
-        template = console.env.get_template("web/error.html.j2")
-        html = template.render(user=None, path="", req=None, title=title, message=message)
+    def error_page(request: Request, status: int, title: str, message: str) -> Response:
+        language = from_accept_language(request.headers.get("Accept-Language"))
+        words = speaker(language, config.service.templates)
+        template = console.env_for(language).get_template("web/error.html.j2")
+        html = template.render(
+            user=None,
+            path="",
+            req=None,
+            title=words.gettext(title),
+            message=words.gettext(message),
+        )
         return HTMLResponse(html, status_code=status)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         if status == 405:
-            return error_page(405, "Not here", "This address does not take that kind of request.")
-        return error_page(404, "Not found", NOT_FOUND)
+            return error_page(request, 405, N_("Not here"), NOT_HERE)
+        return error_page(request, 404, N_("Not found"), NOT_FOUND)
 
     async def broken(request: Request, exc: Exception) -> Response:
         log.error("console: %s %s failed: %r", request.method, request.url.path, exc)
-        return error_page(500, "Server error", BROKEN)
+        return error_page(request, 500, N_("Server error"), BROKEN)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

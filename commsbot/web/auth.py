@@ -42,6 +42,7 @@ class User:
     name: str
     role: str
     csrf: str = ""
+    language: str | None = None  # chosen in the console; None: the browser's
 
     @property
     def can_write(self) -> bool:
@@ -121,6 +122,11 @@ def require_user(store: Store, name: str) -> dict[str, object]:
     return user
 
 
+def set_language(store: Store, user_id: int, language: str | None, now: datetime) -> None:
+    """A user's console language (None: the browser's)."""
+    users_q.set_language(store, user_id, language, now)
+
+
 def end_session(store: Store, token: str) -> None:
     """Sign out: the session of this cookie's token ends."""
     users_q.end_session(store, digest(token))
@@ -196,7 +202,7 @@ def session(
     # Touched at most once a minute: reading a page is not a write each time.
     if now - from_iso(found["seen_at"]) > timedelta(minutes=1):
         users_q.touch_session(store, key, now, now + idle)
-    return User(found["id"], found["name"], found["role"], found["csrf"])
+    return User(found["id"], found["name"], found["role"], found["csrf"], found["language"])
 
 
 def first_run_link(store: Store, now: datetime) -> str | None:

@@ -218,3 +218,17 @@ def browser(tmp_path: Path) -> Iterator[Chromium]:
     binary = chromium_or_skip()
     with Chromium(binary, tmp_path / "profile") as chromium:
         yield chromium
+
+
+@contextlib.contextmanager
+def playwright_chromium() -> Iterator[Any]:
+    """Playwright's Chromium: Debian's binary, launched by its path (never a download)."""
+    binary = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
