@@ -127,6 +127,7 @@ class Console:
         self.config = config
         self.clock = clock
         self.root = config.web.root_path
+        self.zone = config.zone  # built once: every time on a page goes through local()
         self.idle = timedelta(hours=config.web.session_hours)
         self.longest = timedelta(days=config.web.max_days)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commsbot-web")
@@ -181,7 +182,7 @@ class Console:
     def local(self, stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if not stamp:
             return ""
-        return datetime.fromisoformat(stamp).astimezone(self.config.zone).strftime(fmt)
+        return datetime.fromisoformat(stamp).astimezone(self.zone).strftime(fmt)
 
     def page(self, req: Req, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = self.env.get_template(f"web/{template}.html.j2")
