@@ -136,6 +136,10 @@ class Console:
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         renderer = Renderer(config.service.templates)
         self.env = renderer.env
+        # Only a digest fills slots after rendering (``render.Slot``); the console's pages
+        # have none, so they skip the finalize that looks for slot marks in every printed
+        # value (a call per value: a tenth of a month's calendar).
+        self.env.finalize = None
         from commsbot.web import uploads, views
 
         # Figures as the console's language writes them (the report's filter, too).
