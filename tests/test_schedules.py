@@ -28,13 +28,14 @@ def test_packaged_default_schedule(config: Config) -> None:
         "send-digests",
         "snapshot-audience",
         "track-movement",
+        "send-alerts",
     ]
     publish = schedules["publish"]
     assert (publish.job, publish.every, publish.at_start) == ("publish", timedelta(minutes=1), True)
     assert availability(publish, config) is None
     # Jobs of other capabilities are optional: reported when this build lacks them.
     optional = ("ingest-feeds", "collect-engagement", "send-digests")
-    for name in (*optional, "snapshot-audience", "track-movement"):
+    for name in (*optional, "snapshot-audience", "track-movement", "send-alerts"):
         schedule = schedules[name]
         assert (schedule.job, schedule.optional) == (name, True)
         job = next((j for j in JOBS if j.name == name), None)

@@ -16,14 +16,14 @@ from typing import Any
 
 from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
-from commsbot.clock import Clock
+from commsbot.clock import Clock, local_text
 from commsbot.config import FREQUENCIES, Config
 from commsbot.content.places import Places
 from commsbot.content.translations import for_reader
 from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
-from commsbot.store import Store, from_iso
+from commsbot.store import Store
 from commsbot.store import answers as answers_q
 from commsbot.store import audience as audience_q
 from commsbot.store import content as content_q
@@ -157,14 +157,16 @@ class Replies:
         store: Store,
         config: Config,
         clock: Clock,
+        account: str | None = None,
     ) -> None:
         from commsbot.channels.telegram import bot_account
 
         self.store = store
         self.config = config
         self.clock = clock
-        # Chat users subscribe to the digests of the account the bot answers as.
-        self.account = bot_account(config)
+        # Chat users subscribe to the digests of the account the bot answers as: with two
+        # bots, each its own (#16).
+        self.account = account or bot_account(config)
         # One renderer per language, made when a chat first speaks it; ``answer`` picks
         # the chat's (the replies of one call are all in one language).
         self._renderers: dict[str, Renderer] = {}
@@ -259,7 +261,7 @@ class Replies:
     def local(self, stamp: str) -> str:
         """A stored UTC time as the officer reads it: in the config's time zone, named
         ("CET"), as every command shows it."""
-        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        return local_text(stamp, self.config.zone) or ""
 
     def language(self, args: str, chat_key: str) -> Reply:
         """/language shows the chat's language; /language xx changes it."""
@@ -409,19 +411,30 @@ class Replies:
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise not_known(places, unknown[0], self.words)
-        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
+        before = audience_q.get_subscriber(self.store, self.account, chat)
+        if before is None:
             self._pace_new_subscription()
+        frequency = frequencies[0] if frequencies else "weekly"
+        # A chat has one subscription per account: a new frequency replaces the old, and
+        # the reply says so rather than changing it silently.
+        replaced = (
+            before["frequency"]
+            if before is not None
+            and before["status"] == "active"
+            and before["frequency"] != frequency
+            else None
+        )
         row = audience_q.upsert_subscriber(
             self.store,
             self.account,
             chat,
-            frequencies[0] if frequencies else "weekly",
+            frequency,
             cities,
             themes,
             self.clock(),
             language=self.words.language,
         )
-        return self.render("subscribed", subscriber=self._described(row, places))
+        return self.render("subscribed", subscriber=self._described(row, places), replaced=replaced)
 
     def _pace_new_subscription(self) -> None:
         """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:

@@ -224,6 +224,16 @@ class EngagementPolling:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A button under a direct message: ``data`` for the bot to act on when pressed, or a
+    ``url`` to open. A channel without buttons (e-mail) leaves them out."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class DirectMessage:
     """A message to one person (a digest): plain text, optional HTML and subject."""
 
@@ -235,6 +245,8 @@ class DirectMessage:
     html: str | None = None
     subject: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Rows of buttons (Telegram's inline keyboard), under the message's last part.
+    actions: tuple[tuple[Action, ...], ...] = ()
 
 
 class Channel(ABC):

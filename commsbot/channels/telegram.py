@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from commsbot.channels.base import (
+    Action,
     Channel,
     ChannelSettings,
     Delivery,
@@ -35,7 +36,7 @@ from commsbot.text import (
 )
 
 if TYPE_CHECKING:
-    from telegram import Bot
+    from telegram import Bot, InlineKeyboardMarkup
     from telegram.ext import AIORateLimiter, ExtBot
     from telegram.request import HTTPXRequest
 
@@ -113,17 +114,35 @@ class TelegramSettings(ChannelSettings):
         return None
 
 
+def _telegram_accounts(config: Config) -> list[str]:
+    """The Telegram accounts, ``[channels.telegram]`` first, then enabled ones."""
+    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
+    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    return accounts
+
+
 def bot_account(config: Config) -> str:
     """The account the bot answers as (its subscribers, its channel's reactions):
     ``[channels.telegram]``, else the first Telegram account, enabled ones first."""
-    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
-    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    accounts = _telegram_accounts(config)
     return accounts[0] if accounts else "telegram"
 
 
-def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
-    """The bot's account and its settings; a clear error when there is none."""
-    name = bot_account(config)
+def bot_accounts(config: Config) -> list[str]:
+    """One enabled account per bot (a token on its Bot API server): each runs its own bot
+    application, and its chat users subscribe to that account's digests (#16). Accounts
+    that share a token are one bot, answering as the first of them."""
+    bots: dict[tuple[str, str], str] = {}
+    for name in _telegram_accounts(config):
+        settings = config.channels[name]
+        if settings.enabled and isinstance(settings, TelegramSettings):
+            bots.setdefault((settings.bot_token_env, api_base(settings)[0]), name)
+    return list(bots.values())
+
+
+def telegram_account(config: Config, name: str | None = None) -> tuple[str, TelegramSettings]:
+    """The bot's account (``name``, else ``bot_account``) and its settings."""
+    name = name or bot_account(config)
     settings = config.channel(name)
     assert isinstance(settings, TelegramSettings)
     return name, settings
@@ -218,6 +237,20 @@ def _never_sent(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def inline_keyboard(rows: tuple[tuple[Action, ...], ...]) -> InlineKeyboardMarkup | None:
+    """A message's buttons as Telegram's inline keyboard (None: no buttons)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(a.label, callback_data=a.data, url=a.url) for a in row]
+            for row in rows
+        ]
+    )
 
 
 def delivery_for_error(ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
@@ -415,8 +448,11 @@ class TelegramChannel(Channel):
         for number, part in enumerate(parts, 1):
             if first is not None:
                 await asyncio.sleep(self.telegram.part_interval)
+            markup = inline_keyboard(message.actions) if number == len(parts) else None
             try:
-                sent = await bot.send_message(message.recipient, part, parse_mode=mode)
+                sent = await bot.send_message(
+                    message.recipient, part, parse_mode=mode, reply_markup=markup
+                )
             except Exception as exc:
                 outcome = self._failed(message.ref, exc, to_channel=False)
                 if first is None:

@@ -742,6 +742,45 @@ END;
 {_on_item("news", "news", "city, theme")}
 """
 
+# Alerts (#20): one row per problem while it lasts (a partial unique index keeps one open
+# alert per problem, so a problem seen by every run is alerted once and one that comes back
+# later is a new alert), one delivery row per (message, recipient) written before the send,
+# as digests do, and the days whose daily summary was made.
+_ALERTS = """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    problem TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    facts TEXT NOT NULL DEFAULT '{}',
+    opened_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    notified_at TEXT,
+    resolved_at TEXT
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (problem) WHERE resolved_at IS NULL;
+CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    message TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    alerts TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'retry', 'failed', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    error TEXT,
+    remote_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    sent_at TEXT,
+    UNIQUE (message, channel, recipient)
+);
+CREATE TABLE alert_summaries (
+    day TEXT PRIMARY KEY,
+    made_at TEXT NOT NULL,
+    alerts INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
 # Compose's link card finds the item a link points to (#17).
 _LINK_INDEXES = """
 CREATE INDEX IF NOT EXISTS practices_url ON practices(url);
@@ -771,6 +810,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
+    (21, "alerts", _ALERTS),
     (24, "link_indexes", _LINK_INDEXES),
     (25, "post_stats", _POST_STATS),
 ]

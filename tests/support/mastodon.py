@@ -298,6 +298,8 @@ path = "commsbot.db"
 
 [posting]
 content_types = ["practice"]
+# These tests post the store's content when the account is first enabled.
+backlog = "post"
 
 [channels.outbox]
 enabled = {json.dumps(outbox)}

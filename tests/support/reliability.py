@@ -349,6 +349,8 @@ stop_grace_seconds = 5
 
 [posting]
 content_types = ["practice"]
+# The store's content is posted when the accounts are first enabled.
+backlog = "post"
 {posting}
 
 [channels.mastodon]
