@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from commsbot.config import load_config
 from commsbot.errors import ConfigError
 from commsbot.service.jobs import job
+from commsbot.service.status import health
 from commsbot.store import Store
 from commsbot.store import feeds as feeds_q
 from tests.support.base import BASE_CONFIG, NOW, Invoke
@@ -278,6 +280,25 @@ def test_job_is_skipped_without_feeds_and_says_why(
         job("ingest-feeds").requires(config)
         == "all 1 feeds are disabled (see `commsbot feeds list`)"
     )
+
+
+def test_health_reads_feeds_through_the_open_store(
+    sample_store: Store, config_path: Path, tmp_path: Path
+) -> None:
+    """The console's Today page checks health on every visit with its store open: the
+    feeds are counted through that connection, not by opening the store file again."""
+    config = load_config(config_path)
+    feeds_q.add(sample_store, "https://a.example/f", "news", None, None, NOW)
+    sample_store.conn.execute("UPDATE feeds SET disabled = 1")
+    # The config names a store file that is not there: only the open store has the feed.
+    elsewhere = replace(config, store=replace(config.store, path=tmp_path / "absent.db"))
+
+    rows = {r["job"]: r for r in health(sample_store, elsewhere, NOW)["schedules"]}
+
+    assert rows["ingest-feeds"]["state"] == (
+        "not scheduled: all 1 feeds are disabled (see `commsbot feeds list`)"
+    )
+    assert job("ingest-feeds").requires(elsewhere) == "no feeds configured"
 
 
 def test_help_lists_the_feed_commands(invoke: Invoke) -> None:

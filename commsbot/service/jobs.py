@@ -39,6 +39,15 @@ class Job:
     help: str
     # Why the job cannot run with this config, or None when it can.
     requires: Callable[[Config], str | None] = lambda config: None
+    # The same answer read through a store already open (the console's Today page asks on
+    # every visit; opening the store again cost more than the rest of the check).
+    requires_in: Callable[[Config, Store], str | None] | None = None
+
+    def unavailable(self, config: Config, store: Store | None = None) -> str | None:
+        """Why the job cannot run, read through ``store`` when one is given."""
+        if store is not None and self.requires_in is not None:
+            return self.requires_in(config, store)
+        return self.requires(config)
 
     def load(self) -> JobFunc:
         func: JobFunc = pkgutil.resolve_name(self.target)
@@ -55,9 +64,16 @@ def _needs_feeds(config: Config) -> str | None:
     # which a run without feeds should not pay for.
     from commsbot.store import feeds as feeds_q
 
-    if config.feeds:
-        return None
-    total, enabled = feeds_q.counts_at(config.store.path)
+    return None if config.feeds else _feeds_reason(*feeds_q.counts_at(config.store.path))
+
+
+def _needs_feeds_in(config: Config, store: Store) -> str | None:
+    from commsbot.store import feeds as feeds_q
+
+    return None if config.feeds else _feeds_reason(*feeds_q.counts(store))
+
+
+def _feeds_reason(total: int, enabled: int) -> str | None:
     if not total:
         return "no feeds configured"
     if not enabled:
@@ -105,7 +121,13 @@ def _needs_alerts(config: Config) -> str | None:
 
 JOBS: tuple[Job, ...] = (
     # Before publish, so that `run --once` posts what it has just ingested.
-    Job("ingest-feeds", "commsbot.feeds.ingest:ingest_job", "poll partner feeds", _needs_feeds),
+    Job(
+        "ingest-feeds",
+        "commsbot.feeds.ingest:ingest_job",
+        "poll partner feeds",
+        _needs_feeds,
+        _needs_feeds_in,
+    ),
     Job(
         "publish",
         "commsbot.posting.pipeline:publish_job",

@@ -28,6 +28,8 @@ from commsbot.service.jobs import JOBS
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
+    from commsbot.store import Store
+
 # How late a run may start (the loop was busy) and still run; later runs are skipped,
 # and several missed ones coalesce into one run.
 DEFAULT_MISFIRE_GRACE_SECONDS = 300
@@ -186,12 +188,13 @@ def _check_cron(cron: str, config: Config, fail: Any) -> None:
         ) from None
 
 
-def availability(schedule: Schedule, config: Config) -> str | None:
-    """Why the service will not run this schedule, or None when it will."""
+def availability(schedule: Schedule, config: Config, store: Store | None = None) -> str | None:
+    """Why the service will not run this schedule, or None when it will (read through
+    ``store`` when one is open)."""
     if not schedule.enabled:
         return f"disabled (enabled = false in {schedule.file.name})"
     job = next((j for j in JOBS if j.name == schedule.job), None)
     if job is None:
         return f"not available: this commsbot has no job {schedule.job!r}"
-    reason = job.requires(config)
+    reason = job.unavailable(config, store)
     return f"not scheduled: {reason}" if reason else None

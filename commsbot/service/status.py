@@ -89,7 +89,7 @@ def _schedules(
     named = set()
     for s in schedules:
         named.add(s.job)
-        reason = availability(s, config)
+        reason = availability(s, config, store)
         scheduled = state.get(s.name)
         if reason:
             shown = reason

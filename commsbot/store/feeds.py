@@ -112,11 +112,16 @@ def counts_at(path: Path) -> tuple[int, int]:
         return 0, 0
     try:
         with Store(path, migrate=False) as store:
-            row = store.conn.execute(
-                "SELECT count(*), coalesce(sum(disabled = 0), 0) FROM feeds"
-            ).fetchone()
+            return counts(store)
     except sqlite3.DatabaseError:  # no feeds table yet: a store older than feeds
         return 0, 0
+
+
+def counts(store: Store) -> tuple[int, int]:
+    """(feeds, enabled feeds) in an open store."""
+    row = store.conn.execute(
+        "SELECT count(*), coalesce(sum(disabled = 0), 0) FROM feeds"
+    ).fetchone()
     return int(row[0]), int(row[1])
 
 

@@ -148,6 +148,7 @@ class Console:
         self.config = config
         self.clock = clock
         self.root = config.web.root_path
+        self.zone = config.zone  # built once: every time on a page goes through local()
         self.idle = timedelta(hours=config.web.session_hours)
         self.longest = timedelta(days=config.web.max_days)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commsbot-web")
@@ -169,13 +170,17 @@ class Console:
         config = self.config
         renderer = Renderer(config.service.templates, language)
         env = renderer.env
+        # Only a digest fills slots after rendering (``render.Slot``); the console's pages
+        # have none, so they skip the finalize that looks for slot marks in every printed
+        # value (a call per value: a tenth of a month's calendar).
+        env.finalize = None
         words = renderer.words
 
         def local(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
             """A stored time in the config's zone, as this language writes it."""
             if not stamp or words.language == DEFAULT:
                 return self.local(stamp, fmt)
-            when = datetime.fromisoformat(stamp).astimezone(config.zone)
+            when = datetime.fromisoformat(stamp).astimezone(self.zone)
             return words.datetime(when, format="short") if "%H" in fmt else words.date(when)
 
         state_label: Callable[[str], str] = views.state_label
@@ -240,7 +245,7 @@ class Console:
     def local(self, stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if not stamp:
             return ""
-        return datetime.fromisoformat(stamp).astimezone(self.config.zone).strftime(fmt)
+        return datetime.fromisoformat(stamp).astimezone(self.zone).strftime(fmt)
 
     def page(self, req: Req, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         body = self.env_for(req.language).get_template(f"web/{template}.html.j2")
