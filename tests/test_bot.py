@@ -618,3 +618,38 @@ def test_bot_command_needs_the_telegram_section(invoke: Any) -> None:
     result = invoke("bot")
     assert result.exit_code == 1
     assert "no channel 'telegram' is configured (configured: outbox)" in result.output
+
+
+def test_announce_takes_a_translation_line_per_language(tmp_path: Path) -> None:
+    """/announce's text, then `pl: …` lines (#19): an account posting only in Polish posts
+    the Polish line; without one it is not among the accounts (missing_translation skip)."""
+    with FakeTelegram(max_poll_timeout=1.0) as fake, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TOKEN_ENV, fake.token)
+        path = telegram_config(tmp_path, fake)
+        polish = (
+            '\n[channels.polski]\nkind = "outbox"\nenabled = true\npath = "outbox-pl"\n'
+            'languages = ["pl"]\nmissing_translation = "skip"\n'
+        )
+        path.write_text(path.read_text(encoding="utf-8") + polish, encoding="utf-8")
+        config = load_config(path)
+        with BotThread(config) as bot:
+            running = Running(fake, config, bot)
+            done = reply(
+                running, "/announce The conference opens\nPl: Konferencja się otwiera", ADMIN
+            )
+            assert done.startswith("Announcement queued\n") and "on polski" in done
+            alone = reply(running, "/announce Only in English", ADMIN)
+            assert "on telegram" in alone and "polski" not in alone
+            twice = reply(running, "/announce Hi\npl: Cześć\npl: Hej", ADMIN)
+            assert twice.startswith("The text in pl is given twice.\nUsage: /announce")
+            empty = reply(running, "/announce Hi\npl:", ADMIN)
+            assert empty.startswith("Write the text in pl after “pl:”.")
+            lines = reply(running, "/help", ADMIN)
+            assert "a line per translation that starts with its language code" in lines
+    with Store(config.store.path) as store:
+        rows = store.rows("SELECT channel, text, payload FROM posts ORDER BY id")
+    by_channel = {r["channel"]: r for r in rows[:2]}
+    assert by_channel["polski"]["text"].startswith("Konferencja się otwiera")
+    assert '"language": "pl"' in by_channel["polski"]["payload"]
+    assert by_channel["telegram"]["text"].startswith("The conference opens")
+    assert [r["channel"] for r in rows[2:]] == ["telegram"]

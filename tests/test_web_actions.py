@@ -129,6 +129,77 @@ def test_previews_show_the_link_card_the_store_knows_and_the_thread(live: Live) 
         assert "short for the file" in long
 
 
+# Two more file accounts that post only in Polish: one holds an untranslated announcement
+# for approval, one skips it (#19).
+POLISH = """
+[channels.polski]
+kind = "outbox"
+enabled = true
+path = "outbox-pl"
+slots = ["daily 11:00"]
+languages = ["pl"]
+missing_translation = "approve"
+
+[channels.tylko]
+kind = "outbox"
+enabled = true
+path = "outbox-only-pl"
+slots = ["daily 12:00"]
+languages = ["pl"]
+missing_translation = "skip"
+"""
+
+
+@pytest.fixture
+def live_polish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    with running(tmp_path, monkeypatch, POLISH) as found:
+        yield found
+
+
+def test_compose_with_a_polish_translation_queues_it_for_the_polish_account(
+    live_polish: Live,
+) -> None:
+    live = live_polish
+    text, polish = "The conference opens in Tartu", "Konferencja otwiera się w Tartu"
+    with live.client() as c:
+        sign_in(c, "ana")
+        token = csrf_of(c, "/compose")
+        page = c.get("/compose").text
+        assert 'name="translation.pl"' in page and '<option value="de"' in page
+        base = {"csrf": token, "text": text, "language": "en", "when": "next-slot"}
+
+        def preview(account: str, **data: str) -> str:
+            r = c.post(
+                "/compose/preview",
+                data={**base, "account": ["outbox", account], **data},
+                headers={"HX-Request": "true"},
+            )
+            assert r.status_code == 200
+            return r.text.split(f'data-account="{account}"', 1)[1]
+
+        # Untranslated: the original, waiting for approval with the reason; or skipped.
+        held = preview("polski")
+        assert text in held and "Waits for approval: no translation into pl" in held
+        assert "posts only in pl" in preview("tylko")
+        translated = preview("polski", **{"translation.pl": polish})
+        assert (
+            polish in translated and text not in translated and 'data-language="pl"' in translated
+        )
+        assert "Waits for approval" not in translated
+        # The text's own language again as a translation is said beside that field.
+        twice = c.post("/compose", data={**base, "account": "polski", "translation.en": text})
+        assert twice.status_code == 400 and 'id="err-translation.en"' in twice.text
+        r = c.post(
+            "/compose",
+            data={**base, "account": ["outbox", "polski"], "translation.pl": polish},
+        )
+        posts = {p["channel"]: p for p in (require_post(live.store, i) for i in queued_ids(r))}
+    assert posts["polski"]["text"].startswith(polish)
+    assert posts["polski"]["payload"]["language"] == "pl"
+    assert posts["polski"]["status"] == "queued"
+    assert posts["outbox"]["text"].startswith(text)
+
+
 # -- calendar ---------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from commsbot.content.places import Places
 from commsbot.content.translations import for_reader
 from commsbot.digests import subscribers
 from commsbot.errors import CommsbotError, ContentError, TemplateError
-from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
+from commsbot.i18n import DEFAULT, LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
 from commsbot.text import (
     is_valid_telegram_html,
@@ -530,9 +530,12 @@ class Replies:
 
         if not args:
             raise Malformed("")
+        text, language, translations = self.announcement_languages(args)
         channels = {n: c for n, c in make_channels(self.config).items() if c.takes_posts}
         # The accounts whose filters take an announcement, as `queue add` without --channel.
-        refused = announcement_refusals({n: c.settings for n, c in channels.items()})
+        refused = announcement_refusals(
+            {n: c.settings for n, c in channels.items()}, language, translations.keys()
+        )
         channels = {n: c for n, c in channels.items() if refused[n] is None}
         if not channels:
             raise Malformed(self.words.gettext("No channel is enabled in the config."))
@@ -541,15 +544,52 @@ class Replies:
             self.store,
             self.config,
             channels,
-            args,
+            text,
             at=self.clock(),
             next_slot=True,
             actor="telegram bot",
+            language=language,
+            translations=translations,
         )
         posts = [queue_ops.require_post(self.store, post_id) for post_id in ids]
         for post in posts:
             post["when"] = self.local(post["not_before"])
         return self.render("announced", posts=posts)
+
+    def announcement_languages(self, args: str) -> tuple[str, str | None, dict[str, str]]:
+        """/announce's text, its language and its translations: a line that starts with a
+        language code and a colon ("pl: Konferencja…", any case, as a phone capitalises it)
+        starts the text in that language, up to the next such line. The text before the
+        first such line is the original, in no language said; with none before it, the
+        first one is the original, in its language."""
+        parts: list[tuple[str | None, list[str]]] = [(None, [])]
+        for line in args.splitlines():
+            code, colon, rest = line.partition(":")
+            if colon and code.strip().lower() in LANGUAGES:
+                parts.append((code.strip().lower(), [rest.strip()]))
+            else:
+                parts[-1][1].append(line)
+        if not "\n".join(parts[0][1]).strip():
+            parts.pop(0)  # the first language line is the original's
+        (language, lines), *others = parts
+        translations: dict[str, str] = {}
+        for lang, body in others:
+            assert lang is not None  # only the first part has none
+            if lang in translations or lang == (language or DEFAULT):
+                raise Malformed(
+                    self.words.gettext("The text in %(language)s is given twice.")
+                    % {"language": lang}
+                )
+            if not "\n".join(body).strip():
+                raise Malformed(
+                    self.words.gettext("Write the text in %(language)s after “%(language)s:”.")
+                    % {"language": lang}
+                )
+            translations[lang] = "\n".join(body).strip()
+        text = "\n".join(lines).strip()
+        if not text:
+            raise Malformed("")
+        return text, language, translations
 
     def change_post(self, args: str, action: str) -> Reply:
         from commsbot.posting import queue as queue_ops

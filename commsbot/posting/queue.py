@@ -82,7 +82,7 @@ def announce(
     """
     translations = dict(translations or {})
     versions = {
-        name: _version(name, ch.settings, text, language, translations)
+        name: announcement_version(name, ch.settings, text, language, translations)
         for name, ch in channels.items()
     }
     texts = {name: (text_for or {}).get(name, versions[name].item["body"]) for name in channels}
@@ -155,7 +155,7 @@ def announce(
     return ids
 
 
-def _version(
+def announcement_version(
     name: str,
     settings: ChannelSettings,
     text: str,
@@ -163,7 +163,8 @@ def _version(
     translations: Mapping[str, str],
 ) -> Version:
     """Which text an account posts of an announcement in ``language`` with
-    ``translations``: see ``announce``. The version's item has the text as ``body``."""
+    ``translations``: see ``announce`` (the console's previews show the same). The
+    version's item has the text as ``body``; an account that would skip it raises."""
     item = {"body": text, "language": language}
     if not settings.languages:
         return Version(item, language or "")

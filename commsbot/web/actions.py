@@ -230,7 +230,34 @@ def _draft(req: Req) -> views.Draft:
         own,
         image_name,
         req.field("image_alt").strip(),
+        *_languages(req),
     )
+
+
+def _languages(req: Req) -> tuple[str, dict[str, str]]:
+    """The text's language and its translations, one optional field per language; a
+    language not among the ten is dropped here and said beside its field by compose."""
+    from commsbot.i18n import LANGUAGES
+
+    translations = {
+        code: req.field(f"translation.{code}").strip()
+        for code in LANGUAGES
+        if req.field(f"translation.{code}").strip()
+    }
+    return req.field("language").strip().lower(), translations
+
+
+def _language_errors(draft: views.Draft) -> dict[str, str]:
+    """Beside the language field, one not known; beside a translation, one in the text's
+    own language (the original already is that version)."""
+    from commsbot.i18n import DEFAULT, LANGUAGES
+
+    if draft.language and draft.language not in LANGUAGES:
+        return {"language": f"unknown language {draft.language!r} (known: {', '.join(LANGUAGES)})"}
+    own = draft.language or DEFAULT
+    if own in draft.translations:
+        return {f"translation.{own}": f"the text is in {own} already: leave this one empty"}
+    return {}
 
 
 def _drafted(req: Req) -> tuple[views.Draft, dict[str, str]]:
@@ -240,7 +267,14 @@ def _drafted(req: Req) -> tuple[views.Draft, dict[str, str]]:
     except ContentError as exc:
         accounts = views.post_accounts(req.config)
         chosen = [a for a in req.fields("account") if a in accounts]
-        draft = views.Draft(req.field("text"), req.field("link").strip(), chosen)
+        language, translations = _languages(req)
+        draft = views.Draft(
+            req.field("text"),
+            req.field("link").strip(),
+            chosen,
+            language=language,
+            translations=translations,
+        )
         return draft, {"image": str(exc)}
 
 
@@ -270,6 +304,7 @@ def compose(req: Req) -> Response:
         errors["image_alt"] = "an image needs its alt text, for people who cannot see it"
     if draft.image_alt and not draft.image_name and "image" not in errors:
         errors["image"] = "the alt text describes an image: choose the image too"
+    errors.update(_language_errors(draft))
     if link:
         from commsbot.content.items import _convert
         from commsbot.content.places import Places
@@ -304,6 +339,8 @@ def compose(req: Req) -> Response:
             image=str(image.resolve()) if image else None,
             image_alt=draft.image_alt or None,
             text_for=draft.own,
+            language=draft.language or None,
+            translations=draft.translations,
         )
     except ContentError as exc:
         errors["text"] = str(exc)

@@ -129,6 +129,8 @@ def compose_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    from commsbot.i18n import LANGUAGES
+
     accounts = views.post_accounts(req.config)
     return req.page(
         "compose",
@@ -140,6 +142,7 @@ def compose_page(
         chosen=draft.chosen,
         **preview_context(req, draft),
         policies={a: req.config.approval.policy("announcement", a) for a in accounts},
+        languages=LANGUAGES,
         errors=errors or {},
         when=req.field("when", "next-slot"),
         at=req.field("at"),
@@ -148,9 +151,18 @@ def compose_page(
 
 def preview_context(req: Req, draft: views.Draft) -> dict[str, Any]:
     """What the previews show: each account's post, the link's card, the image."""
+    from commsbot.i18n import LANGUAGES
+
+    language = draft.language if draft.language in LANGUAGES else None  # else said at Queue
     return {
         "previews": views.previews(
-            req.config, draft.text, draft.link or None, draft.chosen, text_for=draft.own
+            req.config,
+            draft.text,
+            draft.link or None,
+            draft.chosen,
+            text_for=draft.own,
+            language=language,
+            translations=draft.translations,
         ),
         "card": views.link_card(req.store, draft.link) if draft.link else None,
         "kinds": {a: req.config.channel(a).kind for a in draft.chosen},

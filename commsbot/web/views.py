@@ -64,6 +64,8 @@ class Preview:
     thread: tuple[str, ...] = ()
     truncated: bool = False
     error: str = ""
+    language: str = ""  # the version's language, when the account posts in some only
+    hold: str = ""  # why it waits for approval: no translation into its languages
 
 
 def previews(
@@ -72,29 +74,60 @@ def previews(
     link: str | None,
     accounts: list[str],
     text_for: dict[str, str] | None = None,
+    language: str | None = None,
+    translations: dict[str, str] | None = None,
 ) -> list[Preview]:
     """Each account's post for an announcement, rendered as the pipeline will render it;
-    ``text_for`` gives an account its own text instead of ``text``."""
+    ``text_for`` gives an account its own text instead of ``text``. An account with
+    ``languages`` shows the version it will post of the text in ``language`` and its
+    ``translations``: one of them, the original waiting for approval, or why it is skipped."""
+    from commsbot.i18n import DEFAULT
     from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import announcement_version
     from commsbot.render import Renderer
 
     own = text_for or {}
     if not text.strip() and not any(own.get(a, "").strip() for a in accounts):
         return []
-    renderer = Renderer(config.service.templates)
+    renderers: dict[str, Renderer] = {}
     shown = []
     for name, channel in make_channels(config, accounts).items():
-        mine = own.get(name) or text
-        if not mine.strip():
-            continue
         try:
-            out = renderer.render(
-                channel, "announcement", {"text": mine}, link=link, what="the announcement"
+            version = announcement_version(
+                name, channel.settings, text, language, translations or {}
             )
         except CommsbotError as exc:
             shown.append(Preview(name, error=str(exc)))
             continue
-        shown.append(Preview(name, out.text, out.length, out.limit, out.thread, out.truncated))
+        mine = own.get(name) or version.item["body"]
+        if not mine.strip():
+            continue
+        lang = version.language if name not in own else language
+        if (lang or DEFAULT) not in renderers:  # its fixed words in its language, as announce
+            renderers[lang or DEFAULT] = Renderer(config.service.templates, lang or DEFAULT)
+        try:
+            out = renderers[lang or DEFAULT].render(
+                channel,
+                "announcement",
+                {"text": mine, "item": {"language": lang or None}},
+                link=link,
+                what="the announcement",
+            )
+        except CommsbotError as exc:
+            shown.append(Preview(name, error=str(exc)))
+            continue
+        shown.append(
+            Preview(
+                name,
+                out.text,
+                out.length,
+                out.limit,
+                out.thread,
+                out.truncated,
+                language=version.language if channel.settings.languages else "",
+                hold=version.hold or "",
+            )
+        )
     return shown
 
 
@@ -108,6 +141,8 @@ class Draft:
     own: dict[str, str] = field(default_factory=dict)
     image_name: str = ""  # kept with the store (``content.images``), between previews too
     image_alt: str = ""
+    language: str = ""  # the text's own ("" says none, as `queue add` without --language)
+    translations: dict[str, str] = field(default_factory=dict)  # language -> the text in it
 
 
 @dataclass(frozen=True)
