@@ -9,6 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from commsbot.errors import ContentError
+from commsbot.i18n import N_
+from commsbot.render import FREQUENCY_LABELS, ITEM_TYPE_LABELS, POST_STATUS_LABELS
 from commsbot.web import auth, views
 from commsbot.web.app import COOKIE, Console, Req, set_session_cookie
 
@@ -96,11 +98,17 @@ def _signed_in(req: Req, user_id: int) -> Response:
 def sign_in_link(req: Req) -> Response:
     user_id = auth.use_link(req.store, req.query.get("token", ""), req.now())
     if user_id is None:
-        return req.page("error", 403, title="Link used or expired", message=LINK_GONE)
+        words = req.words
+        return req.page(
+            "error",
+            403,
+            title=words.gettext("Link used or expired"),
+            message=words.gettext(LINK_GONE),
+        )
     return _signed_in(req, user_id)
 
 
-LINK_GONE = (
+LINK_GONE = N_(
     "A sign-in link works once and for 30 minutes. Restart the console for a new one, or "
     "sign in with a name and password (commsbot users add)."
 )
@@ -131,21 +139,24 @@ def _change(req: Req, post_id: int, action: str) -> str:
     from commsbot.posting.placement import approval_time
 
     store, config, now, actor = req.store, req.config, req.now(), _actor(req)
+    words = req.words
     post = queue_ops.require_post(store, post_id)
     if action == "approve":
         when = approval_time(store, config, post, now)
         queue_ops.approve(store, post_id, now, not_before=when, actor=actor)
-        return f"post {post_id} approved"
+        return words.gettext("post %(id)s approved", id=post_id)
     if action == "cancel":
         queue_ops.cancel(store, post_id, now, actor=actor)
-        return f"post {post_id} cancelled"
+        return words.gettext("post %(id)s cancelled", id=post_id)
     if action == "restore":
         restored = queue_ops.restore(store, config, post_id, now, actor=actor)
-        return f"post {post_id} restored: {views.state_label(restored['status'])}"
+        status = restored["status"]
+        state = words.gettext(POST_STATUS_LABELS.get(status, status))
+        return words.gettext("post %(id)s restored: %(state)s", id=post_id, state=state)
     if action == "retry":
         channel = make_channels(config, [post["channel"]])[post["channel"]]
         queue_ops.retry(store, config, channel, post_id, now, actor=actor)
-        return f"post {post_id} queued again"
+        return words.gettext("post %(id)s queued again", id=post_id)
     raise ContentError(f"unknown action {action!r}")
 
 
@@ -178,9 +189,15 @@ def bulk(req: Req) -> Response:
             done.append(post_id)
         except ContentError as exc:
             failed.append(str(exc))
-    note = f"{len(done)} post(s) {'approved' if action == 'approve' else 'cancelled'}"
+    words = req.words
+    if action == "approve":
+        note = words.ngettext("%(num)d post approved", "%(num)d posts approved", len(done))
+    else:
+        note = words.ngettext("%(num)d post cancelled", "%(num)d posts cancelled", len(done))
     if failed:
-        note += "; not changed: " + "; ".join(failed)
+        note = words.gettext(
+            "%(done)s; not changed: %(failed)s", done=note, failed="; ".join(failed)
+        )
     return req.redirect("/queue", note)
 
 
@@ -196,7 +213,12 @@ def edit(req: Req) -> Response:
     at = views.parse_local(when, req.config.zone, "time") if when else None
     channel = make_channels(req.config, [post["channel"]])[post["channel"]]
     queue_ops.edit(req.store, channel, post_id, req.now(), text=text, at=at, actor=_actor(req))
-    note = f"post {post_id} moved to {when.replace('T', ' ')}" if at else f"post {post_id} edited"
+    words = req.words
+    note = (
+        words.gettext("post %(id)s moved to %(when)s", id=post_id, when=when.replace("T", " "))
+        if at
+        else words.gettext("post %(id)s edited", id=post_id)
+    )
     back = req.field("back")
     if back == "/calendar":  # back to the week or month the move was made in
         from urllib.parse import urlencode
@@ -367,7 +389,10 @@ def content_save(req: Req) -> Response:
         from commsbot.web.pages import content_form
 
         return content_form(req, ctype.name, slug, data, str(exc), status=400)
-    return req.redirect(f"/content?type={ctype.name}", f"{ctype.name} saved")
+    note = req.words.gettext(
+        "%(type)s saved", type=req.words.gettext(ITEM_TYPE_LABELS.get(ctype.name, ctype.name))
+    )
+    return req.redirect(f"/content?type={ctype.name}", note)
 
 
 def subscriber_forget(req: Req) -> Response:
@@ -377,7 +402,8 @@ def subscriber_forget(req: Req) -> Response:
     if req.field("confirm") != "yes":
         return req.redirect(f"/subscribers?confirm={req.field('id')}")
     subs.forget(req.store, target)
-    return req.redirect("/subscribers", f"subscriber {target} forgotten: their data is deleted")
+    note = req.words.gettext("subscriber %(who)s forgotten: their data is deleted", who=target)
+    return req.redirect("/subscribers", note)
 
 
 def content_import(req: Req) -> Response:
@@ -388,12 +414,17 @@ def content_import(req: Req) -> Response:
 
     upload = req.upload("file")
     if upload is None:
-        return content(req, import_error="choose a .json or .csv file to import", status=400)
+        message = req.words.gettext("choose a .json or .csv file to import")
+        return content(req, import_error=message, status=400)
     name, data = upload
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        message = f"{name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        message = req.words.gettext(
+            "%(file)s: not UTF-8 text (byte %(byte)s); save the file as UTF-8",
+            file=name,
+            byte=exc.start,
+        )
         return content(req, import_error=message, status=400)
     try:
         added, skipped = import_file(
@@ -406,8 +437,9 @@ def content_import(req: Req) -> Response:
         )
     except ContentError as exc:
         return content(req, import_error=str(exc), status=400)
-    parts = [f"{n} {t}" for t, n in added.items()] or ["nothing"]
-    note = f"imported {', '.join(parts)} from {name}"
+    words = req.words
+    parts = [f"{words.number(n)} {t}" for t, n in added.items()] or [words.gettext("nothing")]
+    note = words.gettext("imported %(what)s from %(file)s", what=", ".join(parts), file=name)
     if skipped:
         return content(req, import_note=note, skipped=skipped)
     return req.redirect("/content", note)
@@ -426,7 +458,10 @@ def feed_add(req: Req) -> Response:
         message = str(exc)
         where = next((k for k in ("city", "theme") if message.startswith(f"--{k}")), "url")
         return feeds(req, errors={where: message}, status=400)
-    return req.redirect("/feeds", f"added {kind} feed {url}; it is polled at the next run")
+    note = req.words.gettext(
+        "added %(kind)s feed %(url)s; it is polled at the next run", kind=kind, url=url
+    )
+    return req.redirect("/feeds", note)
 
 
 def feed_check(req: Req) -> Response:
@@ -445,7 +480,7 @@ def feed_check(req: Req) -> Response:
         + (f" ({o.error or o.warning})" if o.error or o.warning else "")
         for o in report.outcomes
     ]
-    return req.redirect("/feeds", "checked " + "; ".join(said))
+    return req.redirect("/feeds", req.words.gettext("checked %(results)s", results="; ".join(said)))
 
 
 def feed_remove(req: Req) -> Response:
@@ -459,7 +494,8 @@ def feed_remove(req: Req) -> Response:
     if req.field("confirm") != "yes":
         return req.redirect(f"/feeds?remove={quote(url, safe='')}")
     manage.remove(req.store, url)
-    return req.redirect("/feeds", f"removed feed {url}; the news it brought stay")
+    note = req.words.gettext("removed feed %(url)s; the news it brought stay", url=url)
+    return req.redirect("/feeds", note)
 
 
 # Which form field a refusal of ``subscribers add`` is about, by what it names first.
@@ -494,9 +530,14 @@ def subscriber_add(req: Req) -> Response:
         message = str(exc)
         where = next((f for word, f in SUBSCRIBER_FIELDS if word in message.lower()), "email")
         return subscribers(req, errors={where: message}, status=400)
-    return req.redirect(
-        "/subscribers", f"subscribed #{found['id']} {found['address']}: {found['frequency']}"
+    words = req.words
+    note = words.gettext(
+        "subscribed #%(id)s %(address)s: %(frequency)s",
+        id=found["id"],
+        address=found["address"],
+        frequency=words.gettext(FREQUENCY_LABELS.get(found["frequency"], found["frequency"])),
     )
+    return req.redirect("/subscribers", note)
 
 
 def subscriber_remove(req: Req) -> Response:
@@ -507,7 +548,10 @@ def subscriber_remove(req: Req) -> Response:
     if req.field("confirm") != "yes":
         return req.redirect(f"/subscribers?remove={req.field('id')}")
     found = subs.remove(req.store, target, req.now())
-    return req.redirect("/subscribers", f"subscriber {target} {found['address']} unsubscribed")
+    note = req.words.gettext(
+        "subscriber %(who)s %(address)s unsubscribed", who=target, address=found["address"]
+    )
+    return req.redirect("/subscribers", note)
 
 
 def routes(console: Console) -> list[Route]:

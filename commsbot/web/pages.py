@@ -195,11 +195,15 @@ def _figures(req: Req, chosen: views.Chosen) -> dict[str, Any]:
 def stats(req: Req) -> Response:
     from urllib.parse import urlencode
 
+    from commsbot.insights.report import describe_period
+
     chosen = _chosen(req)
     kept = {k: v for k, v in req.query.items() if k in ("days", "since", "until") and v}
     return req.page(
         "stats",
         chosen=chosen,
+        period_words=describe_period(chosen.period, req.words),
+        previous_words=describe_period(chosen.previous, req.words),
         presets=views.PRESETS,
         query=urlencode(kept),
         days=req.query.get("days", "" if kept else "30"),
