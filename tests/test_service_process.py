@@ -319,6 +319,8 @@ def test_a_stop_ends_the_process_within_the_grace_period_while_a_send_is_stuck(
                 service=f'schedules = "schedules"\nstop_grace_seconds = {grace}',
                 outbox='cities = ["tallinn"]',  # the practice is Vilnius's: none goes there
                 extra=(
+                    # The practice was stored before the account: post it, not ask (#20).
+                    '[posting]\nbacklog = "post"\n\n'
                     f'[channels.mastodon]\nenabled = true\napi_base_url = "{base_url}"\n'
                     f'access_token_env = "{token_env}"\nrequest_timeout = 600\n'
                     "total_timeout = 600\n"
