@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from commsbot import __version__
 from commsbot.channels.base import (
@@ -42,11 +42,15 @@ from commsbot.channels.base import (
 )
 from commsbot.errors import ChannelError, ConfigError
 
+if TYPE_CHECKING:
+    from commsbot.channels.bluesky_timelines import BlueskyReader
+
 COLLECTION = "app.bsky.feed.post"
 # The lexicon's limits: 300 graphemes of text, images and card thumbnails of at most
 # 1,000,000 bytes, four images a post, 25 URIs per getPosts.
 MAX_GRAPHEMES = 300
 BLOB_LIMIT = 1_000_000
+MAX_IMAGES = 4
 POSTS_PER_REQUEST = 25
 # What the PDS counts against an account (Bluesky's published limits): each created
 # record costs 3 points of 5,000 an hour and 35,000 a day.
@@ -590,6 +594,15 @@ class BlueskyChannel(Channel):
                         )
                     )
         return found
+
+    async def timeline_reader(self, requests: int) -> BlueskyReader:
+        """A reader of the campaign hashtags and of our mentions for ``track-movement``,
+        through this channel's session, allowed ``requests`` requests."""
+        from commsbot.channels.bluesky_timelines import BlueskyReader
+
+        if self._client is None:
+            await self.open()
+        return BlueskyReader(self._client, self._did, self.cfg.web_url, requests=requests)
 
     async def audience_size(self) -> int:
         """The account's followers, read now."""
