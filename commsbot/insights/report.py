@@ -55,6 +55,8 @@ def report_context(
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
         "version": __version__,
         "total": st.total(posts),
+        # A quotes column only where a platform that counts them (Bluesky) posted.
+        "quotes": st.shows_quotes(posts),
         "weekly": weekly,
         "weekly_chart": charts.stacked_columns(
             [label for _, label in weekly.rows],

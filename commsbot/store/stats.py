@@ -43,6 +43,7 @@ def sent_posts(
         "coalesce(pr.city, ev.city, nw.city) AS city, coalesce(pr.theme, nw.theme) AS theme, "
         "coalesce(e.favourites, 0) AS favourites, coalesce(e.boosts, 0) AS boosts, "
         "coalesce(e.replies, 0) AS replies, coalesce(e.reactions, 0) AS reactions, "
+        "coalesce(e.quotes, 0) AS quotes, "
         "e.observed_at "
         "FROM posts p LEFT JOIN accounts a ON a.name = p.channel "
         "LEFT JOIN engagement e ON e.id = (SELECT x.id FROM engagement x WHERE x.post_id = p.id "
