@@ -65,12 +65,15 @@ class Output:
     # The further posts of a thread (channels whose long_posts is "thread").
     thread: tuple[str, ...] = ()
     language: str | None = None
+    # Further images after ``image``, described by the same alt text.
+    images: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         return {
             "link": self.link,
             "title": self.title,
             "image": self.image,
+            "images": list(self.images),
             "image_alt": self.image_alt,
             "thread": list(self.thread),
             "language": self.language,
@@ -338,4 +341,5 @@ class Renderer:
             else None,
             thread=thread,
             language=item.get("language") if isinstance(item, dict) else None,
+            images=tuple(item.get("images") or ()) if isinstance(item, dict) else (),
         )

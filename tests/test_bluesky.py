@@ -336,6 +336,48 @@ def test_an_item_without_a_link_carries_its_image_with_alt_text_and_aspect_ratio
     assert image.image.mime_type == "image/png"
 
 
+def test_up_to_four_images_each_with_alt_text_and_aspect_ratio_a_large_one_shrunk(
+    tmp_path: Path, account: Account, setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from PIL import Image
+
+    sizes = {"wide.png": (40, 20), "tall.png": (10, 30), "dot.png": (1, 1), "sq.png": (8, 8)}
+    for name, size in sizes.items():
+        out = io.BytesIO()
+        Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+        (tmp_path / name).write_bytes(out.getvalue())
+    noise = Image.effect_noise((1600, 900), 120).convert("RGB")
+    noise.save(tmp_path / "noise.png", "PNG")
+    assert (tmp_path / "noise.png").stat().st_size > 1_000_000
+    config, store = setup(f'image_folder = "{tmp_path}"')
+    add_practice(
+        store,
+        "gallery",
+        image="wide.png",
+        images=["noise.png", "tall.png", "dot.png", "sq.png"],
+        summary="Four rooms of the old mill.",
+    )
+
+    publish(store, config)
+
+    (post,) = posts_q.list_posts(store, channel="bluesky")
+    assert post["status"] == "sent", post["last_error"]
+    (record,) = account.records()
+    shown = record.value.embed.images
+    ratios = [(i.aspect_ratio.width, i.aspect_ratio.height) for i in shown]
+    assert len(ratios) == 4
+    assert ratios[0] == (40, 20) and ratios[2:] == [(10, 30), (1, 1)]
+    assert abs(ratios[1][0] / ratios[1][1] - 16 / 9) < 0.01  # shrunk, its shape kept
+    assert shown[1].image.mime_type == "image/jpeg" and shown[1].image.size <= 1_000_000
+    assert {i.alt for i in shown} == {"Four rooms of the old mill."}
+    # The images show instead of a card; the link stays a link in the text.
+    assert "link:https://ci.example/gallery" in [kind for kind, _ in facet_texts(record.value)]
+    # The fifth is left out, and the log says which.
+    assert "sq.png left out" in caplog.text
+
+
 def test_the_link_card_has_the_items_image_as_thumbnail(
     tmp_path: Path, account: Account, setup: Setup
 ) -> None:

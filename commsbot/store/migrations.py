@@ -653,6 +653,12 @@ ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
 """
 
 # (number, name, SQL script). Later capabilities append theirs.
+# A practice's further images (a JSON list of paths or URLs), after its ``image``: Bluesky
+# shows up to four a post.
+_PRACTICE_IMAGES = """
+ALTER TABLE practices ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
@@ -673,4 +679,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
+    (26, "practice_images", _PRACTICE_IMAGES),
 ]
