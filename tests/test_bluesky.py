@@ -10,10 +10,7 @@ import asyncio
 import json
 import os
 import re
-import signal
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -479,53 +476,6 @@ def test_a_record_key_holding_another_text_is_never_taken_for_the_post(
     assert outcome.outcome == Outcome.FAILED
     assert "holds another text" in (outcome.error or "")
     assert [r.value.text for r in account.records()] == ["The first text"]
-
-
-def _run_once(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "commsbot", "--config", str(path), "run", "--once", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def test_a_kill_between_create_record_and_the_store_write_loses_nothing_and_doubles_nothing(
-    tmp_path: Path, bsky_network: Network, account: Account, forward_proxy: ForwardProxy
-) -> None:
-    path = write_config(tmp_path, bsky_network, account.handle)
-    with Store(load_config(path).store.path) as store:
-        reference(store)
-        for n in range(5):
-            add_practice(store, f"p{n}", summary=f"Practice number {n} 🎨")
-    env = {**os.environ, "HTTP_PROXY": forward_proxy.url, "NO_PROXY": ""}
-    # The third record is created on the PDS, and the process killed before it hears so.
-    forward_proxy.rules["com.atproto.repo.createRecord"] = ("hold", None)
-    proc = _run_once(path, env)
-    try:
-        assert forward_proxy.held.wait(timeout=120), "no createRecord reached the PDS"
-        time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-    with Store(load_config(path).store.path) as store:
-        statuses = [p["status"] for p in posts_q.list_posts(store, channel="bluesky")]
-    assert statuses.count("sending") >= 1  # killed mid-send
-    assert len(account.records()) == 1  # the PDS made the record the process never heard of
-
-    forward_proxy.rules.clear()
-    again = _run_once(path, {k: v for k, v in env.items() if k != "HTTP_PROXY"})
-    _, err = again.communicate(timeout=300)
-
-    assert again.returncode == 0, err
-    with Store(load_config(path).store.path) as store:
-        rows = posts_q.list_posts(store, channel="bluesky")
-    assert [r["status"] for r in rows] == ["sent"] * 5  # 0 lost, 0 unknown
-    texts = [r.value.text for r in account.records()]
-    assert len(texts) == len(set(texts)) == 5  # 0 duplicates
-    assert {r["remote_id"] for r in rows} == {str(r.uri) for r in account.records()}
 
 
 def test_a_429_pauses_this_account_until_its_reset_and_the_others_keep_posting(
