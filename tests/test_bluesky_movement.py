@@ -20,7 +20,7 @@ from commsbot.store import Store
 from commsbot.store import movement as movement_q
 from commsbot.store import posts as posts_q
 from tests.support.bluesky import Network
-from tests.test_bluesky import PASSWORD_ENV
+from tests.test_bluesky import PASSWORD_ENV, write_config
 from tests.test_mastodon import add_practice, publish, reference
 from tests.test_movement_accounts import movement_json, run_jobs, without_week
 
@@ -30,34 +30,9 @@ TAG = "CrossInnovation"
 def bluesky_config(
     folder: Path, network: Network, handle: str, movement: str = "", *, mentions: bool = True
 ) -> Config:
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = false
-
-[channels.network-bluesky]
-kind = "bluesky"
-enabled = true
-service = "{network.pds}"
-handle = "{handle}"
-app_password_env = "{PASSWORD_ENV}"
-session_folder = "{folder}"
-
-[movement]
-hashtags = ["{TAG}"]
-mentions = {json.dumps(mentions)}
-{movement}
-""",
-        encoding="utf-8",
-    )
-    return load_config(path)
+    """The channel as the other Bluesky tests have it, and the movement read by it."""
+    extra = f'\n[movement]\nhashtags = ["{TAG}"]\nmentions = {json.dumps(mentions)}\n{movement}'
+    return load_config(write_config(folder, network, handle, extra))
 
 
 def post(client: Any, text: str, **extra: Any) -> Any:
@@ -84,7 +59,7 @@ def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
         reference(store)
         add_practice(store, "clinic", summary="A clinic for cultural start-ups.")
         publish(store, config)
-        (sent,) = posts_q.list_posts(store, channel="network-bluesky")
+        (sent,) = posts_q.list_posts(store, channel="bluesky")
     alice_handle, _ = bsky_appview.account("alice")
     bob_handle, _ = bsky_appview.account("bob")
     alice, bob = bsky_appview.client(alice_handle), bsky_appview.client(bob_handle)
@@ -108,10 +83,10 @@ def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
 
     tracked, audience = run_jobs(config, tracking.track_movement, tracking.snapshot_audience)
 
-    run = tracked["network-bluesky"]
+    run = tracked["bluesky"]
     # The tag: alice's post and our own (not the other tag); mentions: bob's, alice's reply.
     assert (run.new, run.skipped, run.stopped) == (4, 0, [])
-    assert audience["network-bluesky"] == 1
+    assert audience["bluesky"] == 1
     with Store(config.store.path) as store:
         read = {
             (r["acct"], r["mention"], r["own"], r["reply_to_post"], r["language"])
@@ -127,7 +102,7 @@ def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
         }
         urls = [r["url"] for r in store.rows("SELECT url FROM movement_statuses")]
         assert all(u.startswith("https://bsky.app/profile/") for u in urls)
-        assert set(movement_q.cursors(store, "network-bluesky")) == {
+        assert set(movement_q.cursors(store, "bluesky")) == {
             "tag:crossinnovation",
             "mentions",
         }
@@ -147,19 +122,19 @@ def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
     assert without_week(figures["total"]) == expected
     assert sorted(v["account"] for v in figures["top_voices"]) == sorted([alice_handle, bob_handle])
     (account,) = figures["by_account"]
-    assert account["account"] == "network-bluesky"
+    assert account["account"] == "bluesky"
     assert without_week(account) == expected
     assert (account["audience_start"], account["audience_end"]) == (1, 1)
-    one = movement_json(config, "--channel", "network-bluesky")
+    one = movement_json(config, "--channel", "bluesky")
     assert without_week(one["total"]) == expected
 
     # A second run counts nothing twice; a new mention is the only new status after it.
     (again,) = run_jobs(config, tracking.track_movement)
-    assert again["network-bluesky"].new == 0
+    assert again["bluesky"].new == 0
     post(bob, f"@{ours} and Tallinn too", langs=["et"])
     bsky_appview.process_all()
     (third,) = run_jobs(config, tracking.track_movement)
-    assert third["network-bluesky"].new == 1
+    assert third["bluesky"].new == 1
     with Store(config.store.path) as store:
         assert store.scalar("SELECT count(*) FROM movement_statuses") == 5
     assert movement_json(config)["total"]["mentions"] == 3
@@ -183,8 +158,8 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
         news: list[int] = []
         for _ in range(10):
             (tracked,) = run_jobs(config, tracking.track_movement)
-            news.append(tracked["network-bluesky"].new)
-            if not tracked["network-bluesky"].stopped:
+            news.append(tracked["bluesky"].new)
+            if not tracked["bluesky"].stopped:
                 return news
         raise AssertionError(f"still reading after 10 runs: {news}")
 
@@ -194,7 +169,7 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
     assert sum(runs_until_caught_up()) == 1
     with Store(config.store.path) as store:
         texts = store.scalar("SELECT count(DISTINCT remote_id) FROM movement_statuses")
-        cursor = movement_q.cursors(store, "network-bluesky")["tag:crossinnovation"]
+        cursor = movement_q.cursors(store, "bluesky")["tag:crossinnovation"]
     assert texts == 4
     assert set(json.loads(cursor["newest_id"])) == {"newest"}
 
@@ -207,4 +182,4 @@ def test_stats_movement_channel_takes_a_bluesky_account(
         cli, ["--config", str(config.file), "stats", "movement", "--channel", "outbox"]
     )
     assert result.exit_code == 2
-    assert "no Mastodon or Bluesky account 'outbox' (known: network-bluesky)" in result.output
+    assert "no Mastodon or Bluesky account 'outbox' (known: bluesky)" in result.output
