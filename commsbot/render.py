@@ -69,11 +69,13 @@ class Output:
     images: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
+        # Further images only where there are some: most posts have none.
+        more = {"images": list(self.images)} if self.images else {}
         return {
+            **more,
             "link": self.link,
             "title": self.title,
             "image": self.image,
-            "images": list(self.images),
             "image_alt": self.image_alt,
             "thread": list(self.thread),
             "language": self.language,

@@ -28,10 +28,16 @@ TAG = "CrossInnovation"
 
 
 def bluesky_config(
-    folder: Path, network: Network, handle: str, movement: str = "", *, mentions: bool = True
+    folder: Path,
+    network: Network,
+    handle: str,
+    movement: str = "",
+    *,
+    mentions: bool = True,
+    tag: str = TAG,
 ) -> Config:
     """The channel as the other Bluesky tests have it, and the movement read by it."""
-    extra = f'\n[movement]\nhashtags = ["{TAG}"]\nmentions = {json.dumps(mentions)}\n{movement}'
+    extra = f'\n[movement]\nhashtags = ["{tag}"]\nmentions = {json.dumps(mentions)}\n{movement}'
     return load_config(write_config(folder, network, handle, extra))
 
 
@@ -145,13 +151,15 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
 ) -> None:
     """One post a page, one page a run: each run reads one further down, then a new post
     at the top is read and the runs stop where the first read began."""
+    # A tag of its own: the network is shared with the other tests, which post #{TAG}.
+    tag = "GapFreeReading"
     config = bluesky_config(
-        tmp_path, bsky_appview, ours, "page_size = 1\nmax_pages = 1", mentions=False
+        tmp_path, bsky_appview, ours, "page_size = 1\nmax_pages = 1", mentions=False, tag=tag
     )
     partner_handle, _ = bsky_appview.account("partner")
     partner = bsky_appview.client(partner_handle)
     for n in range(3):
-        post(partner, f"Practice {n} for #{TAG}")
+        post(partner, f"Practice {n} for #{tag}")
     bsky_appview.process_all()
 
     def runs_until_caught_up() -> list[int]:
@@ -164,12 +172,12 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
         raise AssertionError(f"still reading after 10 runs: {news}")
 
     assert sum(runs_until_caught_up()) == 3
-    post(partner, f"Practice 3 for #{TAG}")
+    post(partner, f"Practice 3 for #{tag}")
     bsky_appview.process_all()
     assert sum(runs_until_caught_up()) == 1
     with Store(config.store.path) as store:
         texts = store.scalar("SELECT count(DISTINCT remote_id) FROM movement_statuses")
-        cursor = movement_q.cursors(store, "bluesky")["tag:crossinnovation"]
+        cursor = movement_q.cursors(store, "bluesky")["tag:gapfreereading"]
     assert texts == 4
     assert set(json.loads(cursor["newest_id"])) == {"newest"}
 

@@ -131,7 +131,7 @@ def render_report(
     """The report as one HTML document in ``language`` (labels, dates, numbers);
     ``hashtags`` are the campaign's (``[movement]``), ``digest_channels`` the accounts whose
     subscribers are shown even when there are none, ``movement_accounts`` the Mastodon
-    accounts tracking the movement, each on a line."""
+    and Bluesky accounts tracking the movement, each on a line."""
     context = report_context(store, period, now, top, hashtags, digest_channels, movement_accounts)
     renderer = Renderer(templates, language)
     if renderer.language != "en":  # English keeps the report's established time stamp
