@@ -35,8 +35,10 @@ PAGES = {
     "stats": "/stats?days=365",
     "content": "/content",
     "content-new": "/content/practice/new",
+    "content-news-new": "/content/news/new",
     "feeds": "/feeds",
     "subscribers": "/subscribers",
+    "subscribers-remove": "/subscribers?remove=1",
 }
 WIDTHS = (1280, 390)
 
@@ -101,7 +103,7 @@ def test_officer_journey(browser: Any, live: Live) -> None:
     # Compose for two accounts: both previews, each counted as its platform counts.
     page.get_by_role("link", name="Compose").click()
     text = "General Meeting 5 opens tomorrow in Vilnius: partners from 11 cities"
-    page.get_by_label("Text").fill(text)
+    page.get_by_label("Text", exact=True).fill(text)
     page.get_by_label("Link (never shortened)").fill("https://example.org/gm5")
     mastodon = page.locator('[data-account="mastodon"] [data-count]')
     mastodon.wait_for()
@@ -137,6 +139,73 @@ def test_officer_journey(browser: Any, live: Live) -> None:
     assert "restored" in ana.note()
     history = page.locator(".trail").inner_text()
     assert "rescheduled by web:ana" in history and "restored by web:ana" in history
+    assert ana.errors == []
+    ana.close()
+
+
+@pytest.mark.parametrize("view", ["week", "month"])
+def test_officer_drags_a_post_to_another_day(browser: Any, live: Live, view: str) -> None:
+    """Drag and drop sends the post's own "Move to…" form: the same route and trail."""
+    from commsbot.posting.queue import require_post
+    from commsbot.store import audit as audit_q
+
+    post = qv.next_out(live.store, datetime.now(UTC), 1)[0]
+    local = datetime.fromisoformat(post["not_before"]).astimezone(live.config.zone)
+    ana = officer(browser, live)
+    page = ana.page
+    # Tall enough for the whole month: a drag does not scroll the page on its way.
+    page.set_viewport_size({"width": 1280, "height": 3000})
+    page.goto(f"/calendar?view={view}&start={local.date().isoformat()}")
+    dragged = page.locator("[data-post]").first
+    post_id = int(str(dragged.get_attribute("data-post")))
+    before = require_post(live.store, post_id)["not_before"]
+    own_day = dragged.locator("xpath=ancestor::li[@data-day]").get_attribute("data-day")
+    days = [
+        d for d in page.locator("[data-day]").evaluate_all("els => els.map(e => e.dataset.day)")
+    ]
+    target = days[-1] if days[-1] != own_day else days[-2]
+    when = f"{target}T{dragged.get_attribute('data-time')}"
+    dragged.drag_to(page.locator(f'[data-day="{target}"] .date'))
+    page.wait_for_url(re.compile(r"note="))
+    assert f"post {post_id} moved to {when.replace('T', ' ')}" in ana.note()
+    assert f"view={view}" in page.url  # back in the view the move was made in
+    after = require_post(live.store, post_id)["not_before"]
+    moved = datetime.fromisoformat(after).astimezone(live.config.zone)
+    assert after != before and moved.strftime("%Y-%m-%dT%H:%M") == when
+    last = audit_q.trail(live.store, post_id)[-1]
+    assert (last["action"], last["actor"]) == ("rescheduled", "web:ana")
+    assert ana.errors == []
+    ana.close()
+
+
+def test_compose_with_an_image_and_an_own_text_in_the_browser(browser: Any, live: Live) -> None:
+    """The live preview shows the image with its alt text, and each account's own text."""
+    import io
+
+    from PIL import Image
+
+    ana = officer(browser, live)
+    page = ana.page
+    page.goto("/compose")
+    image = io.BytesIO()
+    Image.new("RGB", (8, 6), "green").save(image, "PNG")
+    page.get_by_label("Text", exact=True).fill("Study visit to Plzeň: the creative zone")
+    page.get_by_label("Image file (PNG, JPEG, GIF or WebP)").set_input_files(
+        files=[{"name": "visit.png", "mimeType": "image/png", "buffer": image.getvalue()}]
+    )
+    page.get_by_label(re.compile("^Alt text")).fill("Partners in front of the DEPO2015 hall")
+    page.locator("summary", has_text="Own text for mastodon").click()
+    page.get_by_label("Text for mastodon instead of the one above (leave empty to use it)").fill(
+        "Plzeň study visit, for Mastodon"
+    )
+    mastodon = page.locator('[data-account="mastodon"]')
+    mastodon.locator("pre", has_text="for Mastodon").wait_for()
+    assert mastodon.locator("img").get_attribute("alt") == "Partners in front of the DEPO2015 hall"
+    outbox = page.locator('[data-account="outbox"] pre').first.inner_text()
+    assert outbox.startswith("Study visit to Plzeň")
+    page.get_by_label("Next free slot of each account").check()
+    page.get_by_role("button", name="Queue it").click()
+    assert "announcement queued" in ana.note()
     assert ana.errors == []
     ana.close()
 
@@ -215,7 +284,11 @@ def test_every_page_accessible_responsive_and_photographed(browser: Any, live: L
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     visits = [("ana", name, path) for name, path in PAGES.items()]
-    visits += [("adam", "users", "/users"), ("", "sign-in", "/sign-in")]
+    visits += [
+        ("adam", "users", "/users"),
+        ("adam", "settings", "/settings"),
+        ("", "sign-in", "/sign-in"),
+    ]
     for width in WIDTHS:
         ana = Person(browser, live, "ana", width)
         for who, name, path in visits:

@@ -112,11 +112,9 @@ def feeds_check(app: App, urls: tuple[str, ...]) -> None:
     again if it answers. Exits 0 when all answered, 1 when a feed failed or is
     disabled, 2 on a usage or config error.
     """
-    import asyncio
+    from commsbot.feeds import manage
 
-    from commsbot.feeds.ingest import ingest
-
-    report = asyncio.run(ingest(app.store, app.config, urls=urls or None, every=True))
+    report = manage.check(app.store, app.config, list(urls))
     echo_table(
         [
             {

@@ -360,12 +360,16 @@ def read_item_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """Rows of an import file, grouped by content type, each labelled with where it stands."""
+def parse_import(
+    path: Path, type_name: str | None, text: str | None = None
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Rows of an import file, grouped by content type, each labelled with where it stands;
+    ``text``, when given, is the file's (an upload), and ``path`` only names it."""
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise ContentError(f"{path}: import reads .json or .csv files")
-    text = read_text(path)
+    if text is None:
+        text = read_text(path)
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -401,10 +405,10 @@ def parse_import(path: Path, type_name: str | None) -> dict[str, list[tuple[str,
     return {ctype.name: rows}
 
 
-def reference_from_file(path: Path) -> dict[str, list[dict[str, Any]]]:
+def reference_from_file(path: Path, text: str | None = None) -> dict[str, list[dict[str, Any]]]:
     if path.suffix.lower() != ".json":
         return {}
-    data = json.loads(read_text(path))
+    data = json.loads(read_text(path) if text is None else text)
     if not isinstance(data, dict):
         return {}
     return {
@@ -420,8 +424,10 @@ def import_file(
     type_name: str | None = None,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    text: str | None = None,
 ) -> tuple[dict[str, int], list[str]]:
-    """Import a file; all rows or (without ``skip_invalid``) none at all.
+    """Import a file (or ``text``, an upload that ``path`` names); all rows or (without
+    ``skip_invalid``) none at all.
 
     Every row is validated before anything is written and before the store's write lock
     is taken. The rows are then written in batches of ``IMPORT_BATCH``, each a short
@@ -429,8 +435,8 @@ def import_file(
     never wait past the busy timeout. Should a batch fail (a full disk), the message says
     how many rows went in; importing the file again with ``skip_invalid`` adds the rest.
     """
-    groups = parse_import(path, type_name)
-    reference = reference_from_file(path)
+    groups = parse_import(path, type_name, text)
+    reference = reference_from_file(path, text)
     try:
         # The file's own cities and themes count as if they were stored already.
         ref = Places.of(

@@ -8,7 +8,7 @@ from typing import Any
 from commsbot.config import Config, check_feed_url
 from commsbot.content.places import Places
 from commsbot.errors import ContentError
-from commsbot.feeds.ingest import sync_config
+from commsbot.feeds.ingest import Report, ingest, sync_config
 from commsbot.store import Store
 from commsbot.store import feeds as q
 
@@ -62,3 +62,12 @@ def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str
 def remove(store: Store, url: str) -> None:
     """Stop polling a feed; the news it brought stay."""
     q.remove(store, url)
+
+
+def check(store: Store, config: Config, urls: list[str] | None = None) -> Report:
+    """Poll feeds now, backing off or not (without ``urls``: every enabled one); a
+    disabled feed named in ``urls`` is tried, and enabled again if it answers. For a
+    caller without an event loop (a command, a console worker thread)."""
+    import asyncio
+
+    return asyncio.run(ingest(store, config, urls=urls or None, every=True))

@@ -196,6 +196,22 @@ def get_item_by_id(store: Store, item_type: str, item_id: int) -> dict[str, Any]
     return None if row is None else _decode(item_type, row)
 
 
+# Where each type keeps the address a post links to.
+LINKS = {"practice": "url", "event": "url", "newsletter": "url", "news": "link"}
+
+
+def by_link(store: Store, url: str) -> dict[str, Any] | None:
+    """The newest item of any type whose link is ``url``, with its ``item_type``."""
+    for item_type, column in LINKS.items():
+        row = store.row(
+            f"SELECT * FROM {TABLES[item_type]} WHERE {column} = ? ORDER BY id DESC LIMIT 1",
+            (url,),
+        )
+        if row is not None:
+            return {**_decode(item_type, row), "item_type": item_type}
+    return None
+
+
 def list_items(
     store: Store,
     item_type: str,

@@ -652,6 +652,14 @@ _ENGAGEMENT_QUOTES = """
 ALTER TABLE engagement ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
 """
 
+# Compose's link card finds the item a link points to (#17).
+_LINK_INDEXES = """
+CREATE INDEX IF NOT EXISTS practices_url ON practices(url);
+CREATE INDEX IF NOT EXISTS events_url ON events(url);
+CREATE INDEX IF NOT EXISTS newsletters_url ON newsletters(url);
+CREATE INDEX IF NOT EXISTS news_link ON news(link);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 # A practice's further images (a JSON list of paths or URLs), after its ``image``: Bluesky
 # shows up to four a post.
@@ -679,5 +687,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "engagement_quotes", _ENGAGEMENT_QUOTES),
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
+    (24, "link_indexes", _LINK_INDEXES),
     (26, "practice_images", _PRACTICE_IMAGES),
 ]

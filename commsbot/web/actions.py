@@ -3,6 +3,8 @@ feeds and subscribers. Each calls the operation the CLI calls, as ``web:NAME``."
 
 from __future__ import annotations
 
+from pathlib import Path, PurePath
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -180,41 +182,78 @@ def edit(req: Req) -> Response:
     queue_ops.edit(req.store, channel, post_id, req.now(), text=text, at=at, actor=_actor(req))
     note = f"post {post_id} moved to {when.replace('T', ' ')}" if at else f"post {post_id} edited"
     back = req.field("back")
-    return req.redirect("/calendar" if back == "/calendar" else f"/posts/{post_id}", note)
+    if back == "/calendar":  # back to the week or month the move was made in
+        from urllib.parse import urlencode
+
+        view = {k: req.field(k) for k in ("view", "start") if req.field(k)}
+        return req.redirect("/calendar" + (f"?{urlencode(view)}" if view else ""), note)
+    return req.redirect(f"/posts/{post_id}", note)
 
 
 # -- compose ----------------------------------------------------------------------------
 
 
-def _draft(req: Req) -> tuple[str, str, list[str]]:
+def _draft(req: Req) -> views.Draft:
+    """The composer's fields; an image sent with them is kept at once (so a preview
+    without JavaScript keeps it), and named in the form from then on."""
+    from commsbot.web import uploads
+
     accounts = views.post_accounts(req.config)
     chosen = [a for a in req.fields("account") if a in accounts]
-    return req.field("text"), req.field("link").strip(), chosen
+    own = {a: req.field(f"own.{a}") for a in chosen if req.field(f"own.{a}").strip()}
+    upload = req.upload("image")
+    if upload is not None:
+        image_name = uploads.save(req.config, *upload)
+    else:
+        kept = req.field("image_name")
+        image_name = kept if uploads.find(req.config, kept) else ""
+    return views.Draft(
+        req.field("text"),
+        req.field("link").strip(),
+        chosen,
+        own,
+        image_name,
+        req.field("image_alt").strip(),
+    )
+
+
+def _drafted(req: Req) -> tuple[views.Draft, dict[str, str]]:
+    """The draft, or an image that is not one said beside the image field."""
+    try:
+        return _draft(req), {}
+    except ContentError as exc:
+        accounts = views.post_accounts(req.config)
+        chosen = [a for a in req.fields("account") if a in accounts]
+        draft = views.Draft(req.field("text"), req.field("link").strip(), chosen)
+        return draft, {"image": str(exc)}
 
 
 def preview(req: Req) -> Response:
     """The previews alone for htmx; the whole page without JavaScript."""
-    from commsbot.web.pages import compose_page
+    from commsbot.web.pages import compose_page, preview_context
 
-    text, link, chosen = _draft(req)
+    draft, errors = _drafted(req)
     if not req.htmx:
-        return compose_page(req, text=text, link=link, chosen=chosen)
-    return req.page(
-        "previews", previews=views.previews(req.config, text, link or None, chosen), text=text
-    )
+        return compose_page(req, draft, errors=errors)
+    return req.page("previews", text=draft.text, **preview_context(req, draft))
 
 
 def compose(req: Req) -> Response:
     from commsbot.posting import queue as queue_ops
     from commsbot.posting.pipeline import make_channels
+    from commsbot.web import uploads
     from commsbot.web.pages import compose_page
 
-    text, link, chosen = _draft(req)
-    errors: dict[str, str] = {}
-    if not text.strip():
+    draft, errors = _drafted(req)
+    text, link, chosen = draft.text, draft.link, draft.chosen
+    if not text.strip() and not (chosen and all(a in draft.own for a in chosen)):
         errors["text"] = "an announcement needs some text"
     if not chosen:
         errors["account"] = "choose at least one account"
+    if draft.image_name and not draft.image_alt:
+        errors["image_alt"] = "an image needs its alt text, for people who cannot see it"
+    if draft.image_alt and not draft.image_name and "image" not in errors:
+        errors["image"] = "the alt text describes an image: choose the image too"
     if link:
         from commsbot.content.items import _convert
         from commsbot.content.places import Places
@@ -233,7 +272,8 @@ def compose(req: Req) -> Response:
         except ContentError as exc:
             errors["at"] = str(exc)
     if errors:
-        return compose_page(req, text=text, link=link, chosen=chosen, errors=errors, status=400)
+        return compose_page(req, draft, errors=errors, status=400)
+    image = uploads.find(req.config, draft.image_name) if draft.image_name else None
     try:
         ids = queue_ops.announce(
             req.store,
@@ -245,10 +285,13 @@ def compose(req: Req) -> Response:
             next_slot=when == "next-slot",
             actor=_actor(req),
             now=now,
+            image=str(image.resolve()) if image else None,
+            image_alt=draft.image_alt or None,
+            text_for=draft.own,
         )
     except ContentError as exc:
         errors["text"] = str(exc)
-        return compose_page(req, text=text, link=link, chosen=chosen, errors=errors, status=400)
+        return compose_page(req, draft, errors=errors, status=400)
     return req.redirect("/queue", f"announcement queued as post(s) {', '.join(map(str, ids))}")
 
 
@@ -284,6 +327,136 @@ def subscriber_forget(req: Req) -> Response:
     return req.redirect("/subscribers", f"subscriber {target} forgotten: their data is deleted")
 
 
+def content_import(req: Req) -> Response:
+    """``content import`` from an uploaded file: every row or, unless "skip invalid" is
+    ticked, none; a refusal names the row as the CLI does, beside the file field."""
+    from commsbot.content.items import import_file
+    from commsbot.web.pages import content
+
+    upload = req.upload("file")
+    if upload is None:
+        return content(req, import_error="choose a .json or .csv file to import", status=400)
+    name, data = upload
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = f"{name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        return content(req, import_error=message, status=400)
+    try:
+        added, skipped = import_file(
+            req.store,
+            Path(PurePath(name).name),  # a label only: the text is the upload's
+            req.now(),
+            type_name=req.field("type") or None,
+            skip_invalid=req.field("skip_invalid") == "yes",
+            text=text,
+        )
+    except ContentError as exc:
+        return content(req, import_error=str(exc), status=400)
+    parts = [f"{n} {t}" for t, n in added.items()] or ["nothing"]
+    note = f"imported {', '.join(parts)} from {name}"
+    if skipped:
+        return content(req, import_note=note, skipped=skipped)
+    return req.redirect("/content", note)
+
+
+def feed_add(req: Req) -> Response:
+    """``feeds add`` with its checks; a refusal is shown beside the field it is about."""
+    from commsbot.feeds import manage
+    from commsbot.web.pages import feeds
+
+    url, kind = req.field("url").strip(), req.field("kind", "news")
+    city, theme = req.field("city") or None, req.field("theme") or None
+    try:
+        manage.add(req.store, req.config, url, kind, city, theme, req.now())
+    except ContentError as exc:
+        message = str(exc)
+        where = next((k for k in ("city", "theme") if message.startswith(f"--{k}")), "url")
+        return feeds(req, errors={where: message}, status=400)
+    return req.redirect("/feeds", f"added {kind} feed {url}; it is polled at the next run")
+
+
+def feed_check(req: Req) -> Response:
+    """``feeds check URL`` (or every enabled feed): poll now and say what each gave."""
+    from commsbot.feeds import manage
+
+    url = req.field("url").strip()
+    report = manage.check(req.store, req.config, [url] if url else None)
+    if not report.outcomes:
+        raise ContentError(
+            f"no feed {url!r} to check (see the list of feeds)" if url else "no feed to check"
+        )
+    said = [
+        f"{o.url}: {o.result}"
+        + (f", {o.stored.new} new" if o.stored.new else "")
+        + (f" ({o.error or o.warning})" if o.error or o.warning else "")
+        for o in report.outcomes
+    ]
+    return req.redirect("/feeds", "checked " + "; ".join(said))
+
+
+def feed_remove(req: Req) -> Response:
+    """``feeds remove URL``, asked first: a feed set in the config is removed there."""
+    from urllib.parse import quote
+
+    from commsbot.feeds import manage
+
+    url = req.field("url").strip()
+    manage.removable(req.store, req.config, url, req.now())
+    if req.field("confirm") != "yes":
+        return req.redirect(f"/feeds?remove={quote(url, safe='')}")
+    manage.remove(req.store, url)
+    return req.redirect("/feeds", f"removed feed {url}; the news it brought stay")
+
+
+# Which form field a refusal of ``subscribers add`` is about, by what it names first.
+SUBSCRIBER_FIELDS = (
+    ("e-mail address", "email"),
+    ("frequency", "frequency"),
+    ("language", "language"),
+    ("city", "city"),
+    ("theme", "theme"),
+)
+
+
+def subscriber_add(req: Req) -> Response:
+    """``subscribers add EMAIL``: subscribe an address, or change its choices."""
+    from commsbot.digests import subscribers as subs
+    from commsbot.web.pages import subscribers
+
+    accounts = req.config.enabled_accounts("email") or ["email"]
+    account = req.field("account") if req.field("account") in accounts else accounts[0]
+    try:
+        found = subs.add_email(
+            req.store,
+            req.field("email"),
+            req.field("frequency"),
+            req.fields("city"),
+            req.fields("theme"),
+            req.now(),
+            account,
+            language=req.field("language") or None,
+        )
+    except ContentError as exc:
+        message = str(exc)
+        where = next((f for word, f in SUBSCRIBER_FIELDS if word in message.lower()), "email")
+        return subscribers(req, errors={where: message}, status=400)
+    return req.redirect(
+        "/subscribers", f"subscribed #{found['id']} {found['address']}: {found['frequency']}"
+    )
+
+
+def subscriber_remove(req: Req) -> Response:
+    """``subscribers remove``, asked first: unsubscribed, the row kept for the history."""
+    from commsbot.digests import subscribers as subs
+
+    target = f"#{req.field('id')}"
+    if req.field("confirm") != "yes":
+        return req.redirect(f"/subscribers?remove={req.field('id')}")
+    found = subs.remove(req.store, target, req.now())
+    return req.redirect("/subscribers", f"subscriber {target} {found['address']} unsubscribed")
+
+
 def routes(console: Console) -> list[Route]:
     def r(path: str, handler: object, role: str = "write") -> Route:
         return console.route(path, handler, methods=("POST",), role=role)  # type: ignore[arg-type]
@@ -298,7 +471,13 @@ def routes(console: Console) -> list[Route]:
         r("/posts/{post_id}/{action}", post_action),
         r("/compose/preview", preview, role=""),
         r("/compose", compose),
+        r("/content/import", content_import),
         r("/content/{kind}/new", content_save),
         r("/content/{kind}/{slug}", content_save),
         r("/subscribers/forget", subscriber_forget),
+        r("/subscribers/add", subscriber_add),
+        r("/subscribers/remove", subscriber_remove),
+        r("/feeds/add", feed_add),
+        r("/feeds/check", feed_check),
+        r("/feeds/remove", feed_remove),
     ]

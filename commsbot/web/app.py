@@ -85,6 +85,21 @@ class Req:
             return []
         return [v for v in self.form.getlist(name) if isinstance(v, str)]
 
+    def upload(self, name: str, limit: int = 10 << 20) -> tuple[str, bytes] | None:
+        """A file sent in the form as (its name, its bytes); None when none was chosen.
+        One over ``limit`` bytes is refused, saying so."""
+        from starlette.datastructures import UploadFile
+
+        from commsbot.errors import ContentError
+
+        value = self.form.get(name) if self.form is not None else None
+        if not isinstance(value, UploadFile) or not value.filename:
+            return None
+        data = value.file.read(limit + 1)
+        if len(data) > limit:
+            raise ContentError(f"{value.filename}: larger than {limit >> 20} MB")
+        return value.filename, data
+
     def url(self, path: str) -> str:
         return self.console.root + path
 
@@ -120,7 +135,7 @@ class Console:
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         renderer = Renderer(config.service.templates)
         self.env = renderer.env
-        from commsbot.web import views
+        from commsbot.web import uploads, views
 
         # Figures as the console's language writes them (the report's filter, too).
         self.env.filters.update(thousands=renderer.words.number, local=self.local)
@@ -133,6 +148,7 @@ class Console:
             labelled=lambda values: [(v, views.state_label(v)) for v in values],
             named=lambda rows: [(r["slug"], r["name"]) for r in rows],
             config_zone=config.service.timezone,
+            upload_name=lambda image: uploads.name_of(config, image),
         )
 
     @property

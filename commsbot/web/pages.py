@@ -120,15 +120,13 @@ NO_POST = "There is no post with this number. The queue lists every post."
 
 
 def compose(req: Req) -> Response:
-    return compose_page(req, text="", link="", chosen=views.post_accounts(req.config))
+    return compose_page(req, views.Draft(chosen=views.post_accounts(req.config)))
 
 
 def compose_page(
     req: Req,
+    draft: views.Draft,
     *,
-    text: str,
-    link: str,
-    chosen: list[str],
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
@@ -136,16 +134,30 @@ def compose_page(
     return req.page(
         "compose",
         status,
-        text=text,
-        link=link,
+        draft=draft,
+        text=draft.text,
+        link=draft.link,
         accounts=accounts,
-        chosen=chosen,
-        previews=views.previews(req.config, text, link or None, chosen),
+        chosen=draft.chosen,
+        **preview_context(req, draft),
         policies={a: req.config.approval.policy("announcement", a) for a in accounts},
         errors=errors or {},
         when=req.field("when", "next-slot"),
         at=req.field("at"),
     )
+
+
+def preview_context(req: Req, draft: views.Draft) -> dict[str, Any]:
+    """What the previews show: each account's post, the link's card, the image."""
+    return {
+        "previews": views.previews(
+            req.config, draft.text, draft.link or None, draft.chosen, text_for=draft.own
+        ),
+        "card": views.link_card(req.store, draft.link) if draft.link else None,
+        "kinds": {a: req.config.channel(a).kind for a in draft.chosen},
+        "image_name": draft.image_name,
+        "image_alt": draft.image_alt,
+    }
 
 
 def calendar(req: Req) -> Response:
@@ -231,7 +243,16 @@ def _download(body: str, filename: str, media: str) -> Response:
     )
 
 
-def content(req: Req) -> Response:
+def content(
+    req: Req,
+    *,
+    import_error: str = "",
+    import_note: str = "",
+    skipped: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The content list and search; after an import, what it did or why not, beside the
+    file field (the rows it skipped listed)."""
     from commsbot.content.types import TYPES
     from commsbot.store import content as content_q
 
@@ -249,6 +270,10 @@ def content(req: Req) -> Response:
         items = content_q.list_items(req.store, kind, filters=filters, limit=PAGE_SIZE)
     return req.page(
         "content",
+        status,
+        import_error=import_error,
+        import_note=import_note,
+        skipped=skipped or [],
         kind=kind,
         types=TYPES,
         items=items,
@@ -318,28 +343,98 @@ def _columns(kind: str) -> set[str]:
     return {f.name for f in TYPES[kind].fields}
 
 
-def feeds(req: Req) -> Response:
+def feeds(req: Req, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """The feeds and their state, the add form (with a refusal beside its field), and
+    the removal to confirm when one was asked for."""
     from commsbot.store import feeds as feeds_q
 
-    return req.page("feeds", feeds=feeds_q.all_feeds(req.store), note=req.query.get("note", ""))
+    return req.page(
+        "feeds",
+        status,
+        feeds=feeds_q.all_feeds(req.store),
+        note=req.query.get("note", ""),
+        errors=errors or {},
+        confirm=req.query.get("remove", ""),
+        form={k: req.field(k) for k in ("url", "kind", "city", "theme")},
+        cities=_reference(req, "cities"),
+        themes=_reference(req, "themes"),
+    )
 
 
-def subscribers(req: Req) -> Response:
+def subscribers(req: Req, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """Subscribers found by address and status; the add form (a refusal beside its
+    field) and the removal or forgetting to confirm."""
+    from commsbot.i18n import LANGUAGES
     from commsbot.store import audience as audience_q
 
     words = req.query.get("q", "").strip().lower()
-    status = req.query.get("status", "")
-    found = audience_q.list_subscribers(req.store, status=status or None)
+    wanted = req.query.get("status", "")
+    found = audience_q.list_subscribers(req.store, status=wanted or None)
     rows = [s for s in found if not words or words in str(s["address"]).lower()]
     return req.page(
         "subscribers",
+        status,
+        errors=errors or {},
+        form={k: req.field(k) for k in ("email", "frequency", "language", "account")},
+        chosen_cities=req.fields("city"),
+        chosen_themes=req.fields("theme"),
+        cities=_reference(req, "cities"),
+        themes=_reference(req, "themes"),
+        languages=LANGUAGES,
+        email_accounts=req.config.enabled_accounts("email") or ["email"],
+        remove=req.query.get("remove", ""),
         rows=rows[:PAGE_SIZE],
         total=len(rows),
         words=words,
-        chosen_status=status,
+        chosen_status=wanted,
         note=req.query.get("note", ""),
         confirm=req.query.get("confirm", ""),
     )
+
+
+def content_export(req: Req) -> Response:
+    """``content export`` as a download: JSON of every type (or one), CSV of one type."""
+    from commsbot.content.items import export_csv, export_data
+    from commsbot.content.types import TYPES
+
+    kind = req.query.get("type", "")
+    fmt = req.params["fmt"]
+    if fmt not in ("csv", "json"):
+        return req.page("error", 404, title="Not found", message=NO_FORMAT)
+    if fmt == "csv":
+        kind = kind if kind in TYPES else "practice"
+        return _download(
+            export_csv(req.store, kind), f"commsbot-{TYPES[kind].plural}.csv", "text/csv"
+        )
+    chosen = [kind] if kind in TYPES else None
+    body = json.dumps(export_data(req.store, chosen), ensure_ascii=False, indent=2) + "\n"
+    name = TYPES[kind].plural if chosen else "content"
+    return _download(body, f"commsbot-{name}.json", "application/json")
+
+
+NO_FORMAT = "Content is exported as .json or .csv: use the links on the Content page."
+
+
+def settings(req: Req) -> Response:
+    """The config as loaded, read-only: secrets as the variable that holds them."""
+    from commsbot.web.settings import sections
+
+    return req.page("settings", sections=sections(req.config))
+
+
+def image(req: Req) -> Response:
+    """An image uploaded in Compose, for its preview and its post's page."""
+    from starlette.responses import FileResponse
+
+    from commsbot.web import uploads
+
+    found = uploads.find(req.config, req.params["name"])
+    if found is None:
+        return req.page("error", 404, title="No such image", message=NO_IMAGE)
+    return FileResponse(found, headers={"Cache-Control": "private, max-age=86400"})
+
+
+NO_IMAGE = "There is no uploaded image at this address. Upload it again in Compose."
 
 
 def users(req: Req) -> Response:
@@ -368,10 +463,13 @@ def routes(console: Console) -> list[Route]:
         r("/stats/download.{fmt:str}", stats_download),
         r("/stats/report", report),
         r("/content", content),
+        r("/content/export.{fmt:str}", content_export),
         r("/content/{kind}/new", content_new),
         r("/content/{kind}/{slug}", content_edit),
         r("/feeds", feeds),
         r("/subscribers", subscribers),
         r("/users", users, role="admin"),
+        r("/settings", settings, role="admin"),
+        r("/images/{name:str}", image),
         r("/sign-in", sign_in_page, role="public"),
     ]

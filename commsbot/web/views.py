@@ -3,7 +3,7 @@ calendars, figures. No SQL: reads go through ``commsbot.store`` modules."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,25 +66,76 @@ class Preview:
     error: str = ""
 
 
-def previews(config: Config, text: str, link: str | None, accounts: list[str]) -> list[Preview]:
-    """Each account's post for an announcement, rendered as the pipeline will render it."""
+def previews(
+    config: Config,
+    text: str,
+    link: str | None,
+    accounts: list[str],
+    text_for: dict[str, str] | None = None,
+) -> list[Preview]:
+    """Each account's post for an announcement, rendered as the pipeline will render it;
+    ``text_for`` gives an account its own text instead of ``text``."""
     from commsbot.posting.pipeline import make_channels
     from commsbot.render import Renderer
 
-    if not text.strip():
+    own = text_for or {}
+    if not text.strip() and not any(own.get(a, "").strip() for a in accounts):
         return []
     renderer = Renderer(config.service.templates)
     shown = []
     for name, channel in make_channels(config, accounts).items():
+        mine = own.get(name) or text
+        if not mine.strip():
+            continue
         try:
             out = renderer.render(
-                channel, "announcement", {"text": text}, link=link, what="the announcement"
+                channel, "announcement", {"text": mine}, link=link, what="the announcement"
             )
         except CommsbotError as exc:
             shown.append(Preview(name, error=str(exc)))
             continue
         shown.append(Preview(name, out.text, out.length, out.limit, out.thread, out.truncated))
     return shown
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the composer holds: the text, each account's own text, the link, the image."""
+
+    text: str = ""
+    link: str = ""
+    chosen: list[str] = field(default_factory=list)
+    own: dict[str, str] = field(default_factory=dict)
+    image_name: str = ""  # an upload (see ``uploads``), kept between previews
+    image_alt: str = ""
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """The card a platform shows for a link, as far as the store knows the linked item;
+    the console never fetches a URL to find out."""
+
+    url: str
+    host: str
+    title: str = ""
+    description: str = ""
+
+    @property
+    def known(self) -> bool:
+        return bool(self.title)
+
+
+def link_card(store: Store, url: str) -> LinkCard:
+    """The card for ``url``: the title and summary of the practice, event, newsletter or
+    news item it links to, else only its host."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or url
+    item = content_q.by_link(store, url)
+    if item is None:
+        return LinkCard(url, host)
+    description = item.get("summary") or item.get("outcome") or ""
+    return LinkCard(url, host, item.get("title") or "", str(description))
 
 
 def post_length(config: Config, post: dict[str, Any]) -> tuple[int, int] | None:

@@ -10,6 +10,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,13 +124,21 @@ def csrf_of(client: httpx.Client, path: str = "/") -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+@contextmanager
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, web: str = "") -> Iterator[Live]:
+    """The console over the planned sample with its three users; ``web`` is config text
+    added after ``[web]`` (more of it, or further tables)."""
     monkeypatch.setenv("COMMSBOT_MASTODON_TOKEN", "never-used")
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, web)
     now = datetime.now(UTC)
     with Store(config.store.path) as store:
         fill(store, config, now)
         add_users(store, now)
         with Running(config) as url:
             yield Live(url, config, store)
+
+
+@pytest.fixture
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    with running(tmp_path, monkeypatch) as found:
+        yield found
