@@ -32,33 +32,18 @@ from commsbot.store import Store  # noqa: E402
 from commsbot.store import content as content_q  # noqa: E402
 from commsbot.store import posts as posts_q  # noqa: E402
 from tests.support import bluesky as bluesky_support  # noqa: E402
+from tests.support.base import channel_config  # noqa: E402
 
 PASSWORD_ENV = "COMMSBOT_BENCH_BLUESKY_PASSWORD"
 WARM_UP = 50
 
 
 def write_config(folder: Path, pds: str, handle: str) -> Path:
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = false
-
-[channels.bluesky]
-enabled = true
-service = "{pds}"
-handle = "{handle}"
-app_password_env = "{PASSWORD_ENV}"
-""",
-        encoding="utf-8",
+    section = (
+        f'[channels.bluesky]\nenabled = true\nservice = "{pds}"\nhandle = "{handle}"\n'
+        f'app_password_env = "{PASSWORD_ENV}"'
     )
-    return path
+    return channel_config(folder, section)
 
 
 async def bare_round(network: bluesky_support.Network, rows: list[dict[str, str]]) -> float:

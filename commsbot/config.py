@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commsbot import config_names as names
 from commsbot.channels.base import ChannelSettings
-from commsbot.errors import ConfigError
+from commsbot.errors import ConfigError, ContentError
 
 T = TypeVar("T")
 
@@ -70,9 +70,11 @@ class PostingConfig:
     # Content older than this many days (an event by its end date, a newsletter or news
     # item by its publication date, a practice since it was added) is backlog, and
     # ``backlog`` says what happens to it: post it, wait for approval, or skip it (the
-    # post is recorded cancelled with the reason, never dropped silently).
+    # post is recorded cancelled with the reason, never dropped silently). Unset, a real
+    # account asks for approval and a preview channel (the outbox) posts: enabling an
+    # account never posts the back catalogue unless the config says so (#20).
     backlog_after_days: int = 30
-    backlog: Literal["post", "approve", "skip"] = "post"
+    backlog: Literal["post", "approve", "skip"] | None = None
 
 
 Approval = Literal["auto", "approve"]
@@ -207,6 +209,33 @@ class WebConfig:
         return bool(self.base_url and self.base_url.startswith("https://"))
 
 
+# What alerts can be about (#20): a post waiting for approval, a failed or unknown post, an
+# account down or paused, a disabled feed, failed digest deliveries.
+AlertProblem = Literal["approval", "failed", "unknown", "account", "feed", "digest"]
+ALERT_PROBLEMS: tuple[AlertProblem, ...] = typing.get_args(AlertProblem)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Alerts (#20): to the bot's admins as Telegram messages, and to an e-mail list."""
+
+    enabled: bool = False
+    problems: tuple[AlertProblem, ...] = ALERT_PROBLEMS
+    # A direct message to each of the bot account's admins ([channels.telegram] admins).
+    telegram: bool = True
+    # Addresses alerted through the e-mail account ``email_account`` (default: the first
+    # enabled e-mail account).
+    email: tuple[str, ...] = ()
+    email_account: str = ""
+    # "HH:MM" in service.timezone: one summary a day of what came up, instead of each
+    # alert as it comes.
+    daily_summary: str = ""
+    # The language of e-mail alerts, and of admins who never chose one with /language.
+    language: str = "en"
+    # More new alerts than this in one run go out as one message listing them all.
+    max_per_run: int = 10
+
+
 @dataclass(frozen=True)
 class Config:
     file: Path
@@ -220,6 +249,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     movement: MovementConfig = MovementConfig()
     web: WebConfig = WebConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def enabled_channels(self) -> list[str]:
@@ -301,6 +331,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         "digest",
         "movement",
         "web",
+        "alerts",
     }
     for key in raw:
         if key not in known:
@@ -361,15 +392,16 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             "posting.retry_backoff_max_seconds", "must not be less than retry_backoff_seconds"
         )
     _check_slots(loader, channels)
-    _check_accounts(loader, channels, posting)
+    store = loader.build(StoreConfig, raw.get("store", {}), "store")
+    _check_accounts(loader, channels, posting, store.path)
     approval = loader.build(ApprovalConfig, raw.get("approval", {}), "approval")
     _check_approval(loader, approval, posting, channels)
     digest = loader.build(DigestConfig, raw.get("digest", {}), "digest")
     if digest.max_items < 1:
         raise ConfigError(f"{path}: digest.max_items: must be at least 1, not {digest.max_items}")
-    return Config(
+    config = Config(
         file=path,
-        store=loader.build(StoreConfig, raw.get("store", {}), "store"),
+        store=store,
         service=service,
         posting=posting,
         channels=channels,
@@ -380,6 +412,66 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         movement=_movement(loader, raw.get("movement", {}), channels),
         web=_web(loader, raw.get("web", {})),
     )
+    alerts = loader.build(AlertsConfig, raw.get("alerts", {}), "alerts")
+    return dataclasses.replace(config, alerts=_check_alerts(loader, alerts, config))
+
+
+def _check_alerts(loader: _Builder, alerts: AlertsConfig, config: Config) -> AlertsConfig:
+    """Where alerts go must exist when they are on; addresses are normalized."""
+    from commsbot.text.addresses import normalize_email
+
+    if alerts.daily_summary and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", alerts.daily_summary):
+        raise loader.fail(
+            "alerts.daily_summary",
+            f'must be a time "HH:MM" (e.g. "09:00"), not {alerts.daily_summary!r}',
+        )
+    names.language(loader.fail, "alerts.language", alerts.language)
+    if alerts.max_per_run < 1:
+        raise loader.fail("alerts.max_per_run", "must be 1 or more")
+    addresses = []
+    for i, address in enumerate(alerts.email):
+        try:
+            addresses.append(normalize_email(address))
+        except ContentError as exc:
+            raise loader.fail(f"alerts.email[{i}]", str(exc)) from None
+    alerts = dataclasses.replace(alerts, email=tuple(addresses))
+    if alerts.email_account:
+        account = config.channels.get(alerts.email_account)
+        if account is None or account.kind != "email":
+            raise loader.fail(
+                "alerts.email_account", f"no e-mail account {alerts.email_account!r} is configured"
+            )
+    if not alerts.enabled:
+        return alerts
+    if alerts.email:
+        account_name = alert_email_account(config, alerts)
+        if account_name is None or not config.channels[account_name].enabled:
+            raise loader.fail(
+                "alerts.email",
+                "e-mail alerts need an enabled e-mail account ([channels.email] enabled = true)",
+            )
+    if alerts.telegram:
+        from commsbot.channels.telegram import bot_account
+
+        settings = config.channels.get(bot_account(config))
+        if settings is None or not settings.enabled or not getattr(settings, "admins", ()):
+            raise loader.fail(
+                "alerts.telegram",
+                "Telegram alerts go to the bot's admins: they need an enabled Telegram account "
+                "with admins = [user ids] (or set alerts.telegram = false)",
+            )
+    elif not alerts.email:
+        raise loader.fail("alerts.enabled", "alerts go nowhere: set telegram = true or email")
+    return alerts
+
+
+def alert_email_account(config: Config, alerts: AlertsConfig | None = None) -> str | None:
+    """The e-mail account alerts go through: the one named, else the first enabled one."""
+    named = (alerts or config.alerts).email_account
+    if named:
+        return named
+    enabled = config.enabled_accounts("email")
+    return enabled[0] if enabled else None
 
 
 def _web(loader: _Builder, raw: Any) -> WebConfig:
@@ -520,7 +612,7 @@ def network_reference() -> tuple[list[str], list[str]]:
 
 
 def _check_accounts(
-    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig
+    loader: _Builder, channels: dict[str, ChannelSettings], posting: PostingConfig, store: Path
 ) -> None:
     """Names, identities and filters of the accounts, each problem naming its key."""
     from commsbot.channels import channel_class
@@ -547,20 +639,29 @@ def _check_accounts(
                     "would be one; give each its own",
                 )
             identities[identity] = name
-        _check_filters(loader, key, settings, posting)
+        _check_filters(loader, key, settings, posting, store)
 
 
 def _check_filters(
-    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig
+    loader: _Builder, key: str, settings: ChannelSettings, posting: PostingConfig, store: Path
 ) -> None:
+    from commsbot.store.content import stored_reference
+
     known: dict[str, list[str]] = {"content_types": [*posting.content_types, "announcement"]}
+    where = ""
     if settings.cities or settings.themes:
-        known["cities"], known["themes"] = network_reference()
+        # The network's cities and themes, and those imported into the store since (#16).
+        network, stored = network_reference(), stored_reference(store)
+        known["cities"] = sorted({*network[0], *stored[0]})
+        known["themes"] = sorted({*network[1], *stored[1]})
+        where = f" in the network or the store {store}"
     for field_name, choices in known.items():
         for i, value in enumerate(getattr(settings, field_name)):
             if value not in choices:
+                found = where if field_name != "content_types" else ""
                 raise loader.fail(
-                    f"{key}.{field_name}[{i}]", f"unknown: {value!r} (known: {', '.join(choices)})"
+                    f"{key}.{field_name}[{i}]",
+                    f"unknown: {value!r}, no such slug{found} (known: {', '.join(choices)})",
                 )
     for i, language in enumerate(settings.languages):
         if not _LANGUAGE.fullmatch(language):

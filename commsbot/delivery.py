@@ -16,10 +16,11 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from commsbot.channels.base import Channel, Delivery, Outcome
 from commsbot.config import PostingConfig
+from commsbot.store import iso
 
 log = logging.getLogger("commsbot.delivery")
 
@@ -101,6 +102,22 @@ def settle(delivery: Delivery, attempts: int, now: datetime, policy: RetryPolicy
             return Settled("failed", "bounced", error, attempts)
         case Outcome.UNKNOWN:
             return Settled("unknown", "unknown", error, attempts)
+
+
+def settled_row(delivery: Delivery, settled: Settled, now: datetime) -> dict[str, Any]:
+    """The columns a direct message's delivery row (a digest's, an alert's) takes once
+    settled: its state, error and attempts, and when it was sent or is tried again."""
+    row: dict[str, Any] = {
+        "id": delivery.post_id,
+        "status": settled.state,
+        "error": settled.error,
+        "attempts": settled.attempts,
+    }
+    if settled.state == "sent":
+        row.update(sent_at=iso(now), remote_id=delivery.remote_id)
+    elif settled.next_attempt_at is not None:
+        row["next_attempt_at"] = iso(settled.next_attempt_at)
+    return row
 
 
 def stops_channel(delivery: Delivery) -> bool:

@@ -22,7 +22,10 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "weekdays": tuple(range(5)),
     "weekends": (5, 6),
 }
-_SLOT_RE = re.compile(r"(?P<days>[A-Za-z,\-]+)\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})")
+# ASCII only: \d and int() would take other scripts' digits (Arabic-Indic ten o'clock).
+_SLOT_RE = re.compile(
+    r"(?P<days>[A-Za-z,\-]+)\s+(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})", re.ASCII
+)
 EXAMPLE = 'write days and a 24-hour time, e.g. "Tue 10:00", "Mon-Fri 09:30" or "daily 12:00"'
 
 

@@ -59,7 +59,8 @@ def load(tmp_path: Path, text: str) -> Config:
         ),
         (
             '[channels.outbox]\ncities = ["tallin"]\n',
-            r"channels\.outbox\.cities\[0\]: unknown: 'tallin' \(known: birmingham",
+            r"channels\.outbox\.cities\[0\]: unknown: 'tallin', no such slug in the network or "
+            r"the store .*commsbot\.db \(known: amsterdam, berlin, birmingham",
         ),
         (
             '[channels.outbox]\nthemes = ["brokerage", "games"]\n',
@@ -297,3 +298,46 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
         "polish-telegram": "telegram",
         "newsletter-telegram": "telegram",
     }
+
+
+def test_a_filter_city_imported_into_the_store_later_is_known_at_load(tmp_path: Path) -> None:
+    """Cities come from the network's packaged data and from the store: one imported after
+    the sample (Aarhus) may be filtered on once it is there, never before (#16)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from commsbot.cli import cli
+
+    plain = tmp_path / "plain.toml"
+    plain.write_text('[store]\npath = "commsbot.db"\n', encoding="utf-8")
+    filtered = tmp_path / "aarhus.toml"
+    filtered.write_text(
+        '[store]\npath = "commsbot.db"\n\n[channels.aarhus]\nkind = "outbox"\npath = "a"\n'
+        'cities = ["aarhus"]\nthemes = ["brokerage", "games"]\n',
+        encoding="utf-8",
+    )
+
+    def run(config: Path, *args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        return result.exit_code, result.output
+
+    assert run(plain, "init", "--sample")[0] == 0
+    code, output = run(filtered, "channels")
+    assert code != 0, output
+    assert (
+        f"{filtered}: channels.aarhus.cities[0]: unknown: 'aarhus', no such slug in the network "
+        f"or the store {tmp_path / 'commsbot.db'} (known: "
+    ) in output
+    assert "Traceback" not in output
+    data = {
+        "cities": [{"slug": "aarhus", "name": "Aarhus", "country": "Denmark"}],
+        "themes": [{"slug": "games", "name": "Games"}],
+        "practices": [],
+    }
+    (tmp_path / "aarhus.json").write_text(json.dumps(data), encoding="utf-8")
+    code, output = run(plain, "content", "import", str(tmp_path / "aarhus.json"))
+    assert code == 0, output
+    code, output = run(filtered, "channels")
+    assert code == 0, output
+    assert "aarhus" in output

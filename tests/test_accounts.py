@@ -52,6 +52,9 @@ def accounts_config(folder: Path, mastodon_url: str, fake: FakeTelegram) -> Path
 [store]
 path = "commsbot.db"
 
+[posting]
+backlog = "post"  # the sample is posted when the accounts are first enabled
+
 [channels.outbox]
 enabled = false
 

@@ -32,6 +32,7 @@ from commsbot.service.jobs import JobContext
 from commsbot.store import Store
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
+from tests.support.base import channel_config
 from tests.support.bluesky import ForwardProxy, Network
 from tests.support.mastodon import PNG
 
@@ -45,31 +46,11 @@ TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 def write_config(
     folder: Path, network: Network, handle: str, extra: str = "", *, outbox: bool = False
 ) -> Path:
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = {json.dumps(outbox)}
-path = "outbox"
-
-[channels.bluesky]
-enabled = true
-service = "{network.pds}"
-handle = "{handle}"
-app_password_env = "{PASSWORD_ENV}"
-language = "en"
-long_posts = "thread"
-{extra}
-""",
-        encoding="utf-8",
+    section = (
+        f'[channels.bluesky]\nenabled = true\nservice = "{network.pds}"\nhandle = "{handle}"\n'
+        f'app_password_env = "{PASSWORD_ENV}"\nlanguage = "en"\nlong_posts = "thread"'
     )
-    return path
+    return channel_config(folder, section, extra, outbox=outbox)
 
 
 class Account:
@@ -691,15 +672,7 @@ def test_two_bluesky_accounts_each_post_what_their_filters_take_once(
     tallinn_handle, tallinn_password = bsky_network.account("tallinn")
     monkeypatch.setenv(PASSWORD_ENV, password)
     monkeypatch.setenv("COMMSBOT_TEST_TALLINN_PASSWORD", tallinn_password)
-    path = tmp_path / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
+    sections = f"""
 [channels.network-bluesky]
 kind = "bluesky"
 enabled = true
@@ -714,9 +687,8 @@ service = "{bsky_network.pds}"
 handle = "{tallinn_handle}"
 app_password_env = "COMMSBOT_TEST_TALLINN_PASSWORD"
 cities = ["tallinn"]
-""",
-        encoding="utf-8",
-    )
+"""
+    path = channel_config(tmp_path, sections)
     config = load_config(path)
     with Store(config.store.path) as store:
         reference(store)

@@ -124,7 +124,7 @@ PUBLIC = [
     ("/events", "Upcoming events\n\nFinal conference, Plzeň\nJan 10, 2027 · conference\nDetails"),
     ("/events past", "Past events\n\nPolicy clinic, Vilnius\nMar 1, 2013 to Mar 2, 2013 · policy clinic · 40+ participants\nDetails"),
     ("/events soon", "Usage: /events [upcoming|past] — the network's events"),
-    ("/outcomes", "What the events achieved\n1 event with reported outcomes, 40+ participants. The latest:\n\nPolicy clinic, Vilnius (Mar 2, 2013)\nCities compared voucher schemes."),
+    ("/outcomes", "What the events achieved\n1 event with reported outcomes. The latest:\n\nPolicy clinic, Vilnius (Mar 2, 2013), at least 40 participants\nCities compared voucher schemes."),
     ("/newsletter", "Newsletter #1 (no. 1), Jun 30, 2013\n\nStudy visits & policy clinics.\n\nRead the newsletter"),
     ("/frobnicate", "Sorry, I don't know /frobnicate. Send /help to see what I can do."),
     (f"/help@{BOT_NAME}", None),  # checked below: the public list, no admin section
@@ -271,6 +271,18 @@ def test_subscriptions_from_the_chat(running: Running) -> None:
     assert reply(running, "/subscriptions", 1005) == (
         "This chat gets a monthly digest of what is new in Plzeň on Brokerage. Language: English.\n/unsubscribe stops it."
     )
+    # Another frequency replaces the subscription, and the reply says so, both ways.
+    assert reply(running, "/subscribe weekly Plzeň", 1005) == (
+        "Subscribed: a weekly digest in this chat of what is new in Plzeň. Language: English.\n"
+        "This replaces your monthly subscription: a chat has one digest.\n\n"
+        "/unsubscribe stops it at any time."
+    )
+    assert reply(running, "/subscribe monthly", 1005).startswith(
+        "Subscribed: a monthly digest in this chat of what is new. Language: English.\n"
+        "This replaces your weekly subscription: a chat has one digest.\n"
+    )
+    # The same frequency again only changes the choices: nothing is replaced.
+    assert "replaces" not in reply(running, "/subscribe monthly Plzeň brokerage", 1005)
     assert reply(running, "/unsubscribe", 1005) == (
         "Unsubscribed: this chat gets no more digests. /subscribe brings them back."
     )
@@ -451,6 +463,34 @@ def test_new_subscriptions_are_paced(tmp_path: Path) -> None:
         )
         now[0] = NOW + timedelta(hours=1, seconds=1)
         assert replies.answer("subscribe", "", "3", admin=False)[1].text.startswith("Subscribed")
+
+
+def test_a_subscribed_chat_changes_its_choices_whatever_the_account_is_named(
+    tmp_path: Path,
+) -> None:
+    """The pacing counts new chats of the bot's own account: a chat subscribed to an
+    account not named "telegram" is no new one when it changes its choices."""
+    from commsbot.bot.replies import Replies
+
+    with FakeTelegram() as fake:
+        path = telegram_config(tmp_path, fake, new_subscriptions_per_hour=2)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "[channels.telegram]", '[channels.network-telegram]\nkind = "telegram"'
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    with Store(config.store.path) as store:
+        small_content(store)
+        replies = Replies(store, config, lambda: NOW)
+        assert replies.account == "network-telegram"
+        for chat in "12":
+            assert replies.answer("subscribe", "", chat, admin=False)[1].text.startswith(
+                "Subscribed"
+            )
+        changed = replies.answer("subscribe", "monthly", "1", admin=False)[1].text
+        assert changed.startswith("Subscribed: a <b>monthly</b>"), changed
 
 
 def test_the_salt_comes_from_a_file_named_in_the_config(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from commsbot.channels.base import EngagementPolling
+from commsbot.clock import local_text
 from commsbot.config import Config, load_config
 from commsbot.errors import ConfigError
 from commsbot.posting import pipeline, select
@@ -199,7 +200,8 @@ def test_a_retry_recorded_by_a_clock_far_ahead_is_listed_and_sent_at_the_next_ru
     [row] = [a for a in attention if a["status"] == "held"]
     assert row["id"] == post_id
     assert row["last_error"].startswith(
-        f"retry held until {held['next_attempt_at']}, longer than the back-off allows (3600 s)"
+        f"retry held until {local_text(held['next_attempt_at'], config.zone)}, longer than the "
+        "back-off allows (3600 s)"
     )
     publish(sample_store, config, NOW)
     sent = posts_q.get_post(sample_store, post_id)

@@ -90,6 +90,7 @@ def test_period_boundaries_follow_the_zone() -> None:
         ("2026-W00", "2026-W00 is not an ISO week"),
         ("2026-13", "2026-13 is not a month"),
         ("November", "period 'November': use an ISO week (2026-W48) or a month (2026-11)"),
+        ("٢٠٢٦-W٤٨", "period '٢٠٢٦-W٤٨': use an ISO week (2026-W48) or a month (2026-11)"),
     ],
 )
 def test_bad_periods(text: str, error: str) -> None:

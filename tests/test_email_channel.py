@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -317,3 +318,21 @@ def test_posts_are_refused_and_publishing_leaves_email_out(
     assert "email" not in summary.outcomes
     assert jobs["send-digests"] == {"2026-W47": "nobody due", "2026-10": "nobody due"}
     assert server.recorder.messages == []
+
+
+def test_a_server_that_never_answers_the_data_ends_at_the_total_time(
+    server: SmtpServer,
+) -> None:
+    """The message went out and the server is silent (#13): each read waits within
+    ``timeout``, the whole within ``total_timeout``; it may have been delivered, so the
+    outcome is unknown and it is never sent again blindly."""
+    server.recorder.silent_after_data.add("anna@example.org")
+    channel = EmailChannel(settings(server.port, timeout=60.0, total_timeout=2.0))
+    started = time.monotonic()
+    [delivery] = run(send_all(channel, [message(7, "anna@example.org")]))
+    took = time.monotonic() - started
+
+    assert delivery.outcome is Outcome.UNKNOWN
+    assert "no complete answer within 2 s (channels.email.total_timeout)" in (delivery.error or "")
+    assert took < 15, f"took {took:.1f} s"  # not the 60 s of timeout
+    assert len(server.recorder.messages) == 1

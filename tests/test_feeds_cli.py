@@ -47,6 +47,7 @@ def test_add_list_remove(sample_store: Store, invoke: Invoke) -> None:
         "Plzeň",
         "--theme",
         "Brokerage",
+        "--no-check",
     )
     assert (added.exit_code, added.output) == (
         0,
@@ -78,6 +79,47 @@ def test_add_list_remove(sample_store: Store, invoke: Invoke) -> None:
     assert gone.output == (
         "Error: no feed 'https://plzen.example/feed.xml' (see `commsbot feeds list`)\n"
     )
+
+
+def test_add_fetches_the_feed_first_and_refuses_what_is_not_one(
+    sample_store: Store, invoke: Invoke, server: FeedServer
+) -> None:
+    good = server.set("/rss", rss([item("Hello Tallinn", guid="h")]))
+    missing = server.set("/gone", "Not here", status=404)
+    page = server.set(
+        "/page", "<!doctype html><html><body><p>News</p></body></html>", content_type="text/html"
+    )
+    text = server.set("/notes", "just some words", content_type="text/plain")
+    for url, problem in (
+        (missing, "HTTP 404"),
+        (page, "is a web page (HTML), not an RSS or Atom feed: give the feed's own address"),
+        (text, "not an RSS or Atom feed"),
+    ):
+        refused = invoke("feeds", "add", url)
+        assert refused.exit_code == 1, refused.output
+        assert refused.output.startswith(f"Error: feed {url}: {problem}"), refused.output
+        assert refused.output.endswith("; nothing added (--no-check adds it without looking)\n")
+        assert "Traceback" not in refused.output
+    assert feeds_q.all_feeds(sample_store) == []
+    assert len(server.requests_to("/gone")) == 1  # it was fetched, through the guarded fetcher
+    added = invoke("feeds", "add", good, "--city", "Tallinn")
+    assert (added.exit_code, added.output) == (0, f"added news feed {good}\n")
+    # --no-check: a feed not up yet is added without a request.
+    later = invoke("feeds", "add", missing, "--no-check")
+    assert later.exit_code == 0, later.output
+    assert len(server.requests_to("/gone")) == 1
+    assert sorted(f["url"] for f in feeds_q.all_feeds(sample_store)) == sorted([good, missing])
+
+
+def test_add_checks_through_the_address_policy(
+    sample_store: Store, invoke: Invoke, config_path: Path, server: FeedServer
+) -> None:
+    config_path.write_text(BASE_CONFIG, encoding="utf-8")
+    url = server.set("/rss", rss([item("Hello", guid="h")]))
+    refused = invoke("feeds", "add", url)
+    assert refused.exit_code == 1 and "refused" in refused.output, refused.output
+    assert server.requests_to("/rss") == []
+    assert feeds_q.all_feeds(sample_store) == []
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from commsbot.config import IngestConfig, load_config
+from commsbot.deadline import abort_all
 from commsbot.errors import ConfigError
 from commsbot.feeds.fetch import fetch, retry_after_seconds
-from commsbot.feeds.guard import AddressPolicy, abort_all
+from commsbot.feeds.guard import AddressPolicy
 from commsbot.feeds.ingest import ingest
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q

@@ -99,3 +99,49 @@ def test_the_polish_translation_is_posted_with_its_language(
         reason = "no translation into pl: approve to post the original (en)"
         assert row["last_error"] == reason
         assert reason in invoke(path, "queue", "pending").output
+
+
+@pytest.mark.parametrize("missing", ["skip", "original", "approve"])
+def test_an_item_with_no_language_follows_missing_translation_and_goes_untagged(
+    tmp_path: Path, mock: MockMastodon, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """The rule (README, "Several accounts"): an item that names no language is in none of
+    an account's ``languages``, so ``missing_translation`` decides; posted, it is untagged."""
+    from tests.support.feeds import feed_server, item, rss
+
+    _username, token = mock.new_account()
+    client = mock.client(token)
+    monkeypatch.setenv(TOKEN_ENV, token)
+    extra = f'languages = ["pl"]\nmissing_translation = "{missing}"\n'
+    path = mastodon_config(tmp_path, mock.base_url, TOKEN_ENV, extra)
+    text = path.read_text(encoding="utf-8").replace('content_types = ["practice"]', "")
+    path.write_text(text + '\n[ingest]\nallow_private_hosts = ["127.0.0.1"]\n', encoding="utf-8")
+    with feed_server() as server:
+        # An RSS feed without <language>: its news has none.
+        url = server.set("/rss", rss([item("Open studio day in Plzeň", guid="studio")]))
+        assert invoke(path, "init").exit_code == 0
+        added = invoke(path, "feeds", "add", url)
+        assert added.exit_code == 0, added.output
+        result = invoke(path, "run", "--once")
+    assert result.exit_code in (0, 1), result.output  # 1: it waits for approval
+    with Store(load_config(path).store.path) as store:
+        [news] = store.rows("SELECT slug, language FROM news")
+    assert news["language"] is None
+    rows = posts(path)
+    posted = statuses(client)
+    if missing == "skip":
+        assert posted == [] and rows == {}
+        return
+    row = rows[news["slug"]]
+    if missing == "original":
+        [status] = posted
+        assert status.language is None  # no language is claimed for it
+        assert client.status_source(status.id).text.startswith("Open studio day in Plzeň")
+        assert row["status"] == "sent"
+        assert json.loads(row["payload"])["language"] is None
+    else:
+        assert posted == []
+        assert row["status"] == "pending_approval"
+        assert row["last_error"] == (
+            "no language and no translation into pl: approve to post it as it is"
+        )

@@ -61,6 +61,7 @@ path = "commsbot.db"
 
 [posting]
 content_types = [{types}]
+backlog = "post"
 
 [channels.outbox]
 enabled = false

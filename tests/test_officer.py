@@ -4,6 +4,7 @@ exit codes for cron, and warnings instead of silent changes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,23 @@ def test_enabling_telegram_on_the_sample_waits_for_approval_while_the_outbox_pre
     assert all(n and n.startswith("backlog: ") and n.endswith("approve to post") for n in notes)
     # The practices are recent by date: what holds them is that they were there before.
     assert any("was in the store before telegram was first enabled" in n for n in notes)
+
+
+def test_without_a_backlog_key_a_real_account_waits_and_the_outbox_posts_at_once(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    config = example_config(tmp_path, telegram_section(fake))
+    text = config.read_text(encoding="utf-8")
+    assert 'backlog = "approve"\n' in text
+    config.write_text(text.replace('backlog = "approve"\n', ""), encoding="utf-8")
+    assert run(config, "init", "--sample").exit_code == 0
+    result = run(config, "run", "--once")
+    assert result.exit_code == 0, result.output
+    # The code's own default: approval on the real account, nothing sent...
+    assert fake.messages_to(CHANNEL) == []
+    assert statuses(config, "telegram") == {"pending_approval": 58}
+    # ...while the outbox, a preview, shows the whole sample at once.
+    assert statuses(config, "outbox") == {"sent": 58}
 
 
 def test_content_added_after_the_first_run_goes_out_and_skip_records_the_reason(
@@ -435,6 +453,17 @@ def test_first_takes_the_earliest_slot_and_names_the_post_it_moved(tmp_path: Pat
     assert got[earliest["id"]] > late  # to the next free slot, after the one --next-slot took
     assert got[second_id] == before[1]["not_before"]  # nothing else moved
     assert held == 1  # one post per slot still
+    # The move is in the moved post's trail, with both times as the officer reads them.
+    shown = run(config, "queue", "show", str(earliest["id"]))
+    moves = [line for line in shown.output.splitlines() if " moved by cli " in line]
+    assert len(moves) == 1, shown.output
+    assert re.search(
+        r"moved by cli \(from \d{4}-\d\d-\d\d \d\d:00 CES?T to \d{4}-\d\d-\d\d \d\d:00 CES?T, "
+        r"to make room for announcement-2 \(queue add --first\)\)$",
+        moves[0],
+    ), moves[0]
+    untouched = run(config, "queue", "show", str(second_id))
+    assert " moved by " not in untouched.output
 
 
 # -- 13. output plumbing -------------------------------------------------------------------
@@ -536,8 +565,6 @@ def test_digest_retry_resends_failed_deliveries_and_unknown_ones_only_by_id(
 
 
 def test_queue_show_and_list_read_in_the_service_zone(tmp_path: Path) -> None:
-    import re
-
     config = example_config(tmp_path)
     run(config, "init")
     run(config, "queue", "add", "Hello", "--at", "2030-03-01 09:00")
@@ -550,6 +577,51 @@ def test_queue_show_and_list_read_in_the_service_zone(tmp_path: Path) -> None:
     assert "2030-03-01 09:00 CET" in listed.output
     data = json.loads(run(config, "queue", "list", "--format", "json").output)
     assert data["posts"][0]["not_before"] == "2030-03-01T09:00:00+01:00"
+
+
+def _times(data: object, key: str = "") -> list[str]:
+    """Every ISO time (a string with a T) in a JSON document, at any depth."""
+    if isinstance(data, dict):
+        return [t for k, v in data.items() for t in _times(v, k)]
+    if isinstance(data, list):
+        return [t for v in data for t in _times(v, key)]
+    found = isinstance(data, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d.*", data)
+    return [data] if found and isinstance(data, str) else []
+
+
+def test_status_feeds_and_subscribers_read_in_the_service_zone(tmp_path: Path) -> None:
+    from tests.support.feeds import feed_server, item, rss
+
+    config = example_config(tmp_path, '[ingest]\nallow_private_hosts = ["127.0.0.1"]\n')
+    run(config, "init")
+    with feed_server() as server:
+        url = server.set("/rss", rss([item("Hello Tallinn", guid="h")]))
+        assert run(config, "feeds", "add", url).exit_code == 0
+        assert run(config, "run", "--once").exit_code in (0, 1)
+    assert (
+        run(config, "subscribers", "add", "ana@example.org", "--frequency", "weekly").exit_code == 0
+    )
+    # JSON: ISO 8601 with the offset of Europe/Brussels (+01:00 in winter, +02:00 in summer).
+    for command in (
+        ("status", "--json"),
+        ("feeds", "list", "--format", "json"),
+        ("subscribers", "list", "--format", "json"),
+        ("queue", "slots", "--format", "json"),
+    ):
+        result = run(config, *command)
+        assert result.exit_code == 0, result.output
+        times = _times(json.loads(result.output))
+        if command[0] != "queue":  # the outbox has no slots: no time to show
+            assert times, (command, result.output)
+        assert all(re.search(r"\+0[12]:00$", t) for t in times), (command, times)
+    status = run(config, "status").output
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", status), status
+    listed = run(config, "feeds", "list").output
+    assert re.search(r"\d\d:\d\d CES?T", listed), listed
+    subscribers = run(config, "subscribers", "list").output
+    assert re.search(r"\d\d:\d\d CES?T", subscribers), subscribers
+    for text in (status, listed, subscribers):  # no UTC stamp is left for a person
+        assert not re.search(r"\d\dZ\b|\+00:00", text), text
 
 
 # -- 10. an image with its alt text, and a text per account ------------------------------

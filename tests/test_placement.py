@@ -230,7 +230,7 @@ def test_backlog_boundary(tmp_path: Path) -> None:
     item["published"] = iso(NOW - timedelta(days=10, seconds=1))
     assert backlog_reason(config, "newsletter", item, NOW) == (
         "backlog: newsletter 'x' dates from 2026-11-13, 10 days ago "
-        "(posting.backlog_after_days = 10, backlog = post)"
+        "(posting.backlog_after_days = 10, backlog = approve)"
     )
 
 

@@ -28,13 +28,14 @@ def test_packaged_default_schedule(config: Config) -> None:
         "send-digests",
         "snapshot-audience",
         "track-movement",
+        "send-alerts",
     ]
     publish = schedules["publish"]
     assert (publish.job, publish.every, publish.at_start) == ("publish", timedelta(minutes=1), True)
     assert availability(publish, config) is None
     # Jobs of other capabilities are optional: reported when this build lacks them.
     optional = ("ingest-feeds", "collect-engagement", "send-digests")
-    for name in (*optional, "snapshot-audience", "track-movement"):
+    for name in (*optional, "snapshot-audience", "track-movement", "send-alerts"):
         schedule = schedules[name]
         assert (schedule.job, schedule.optional) == (name, True)
         job = next((j for j in JOBS if j.name == name), None)
@@ -100,6 +101,11 @@ def test_job_whose_feature_is_not_configured(tmp_path: Path) -> None:
     assert availability(schedule, config) == "not scheduled: no channel is enabled"
 
 
+ARABIC_FIVE = "\u0665"
+FULLWIDTH_FIVE = "\uff15"
+ARABIC_CRON = "\u0660 \u0669 * * *"  # "0 9 * * *" in Arabic-Indic digits
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -118,6 +124,19 @@ def test_job_whose_feature_is_not_configured(tmp_path: Path) -> None:
             "publish.every: '1 minute' is not an interval; write e.g.",
         ),
         ('[publish]\nevery = "0s"', "publish.every: '0s' is not an interval"),
+        # Other scripts' digits (Arabic-Indic, fullwidth) are no numbers here.
+        (
+            f'[publish]\nevery = "{ARABIC_FIVE}m"',
+            f"publish.every: '{ARABIC_FIVE}m' is not an interval",
+        ),
+        (
+            f'[publish]\nevery = "{FULLWIDTH_FIVE}s"',
+            f"publish.every: '{FULLWIDTH_FIVE}s' is not an interval",
+        ),
+        (
+            f'[publish]\ncron = "{ARABIC_CRON}"',
+            f"publish.cron: '{ARABIC_CRON}': write a cron expression in ASCII digits and names",
+        ),
         ("[publish]\nevery = 60", "publish.every: must be a str"),
         ('[publish]\nevery = "1m"\nat_start = "yes"', "publish.at_start: must be true or false"),
         ("[publish]\nenabled = true", 'publish: give exactly one of cron = "..." or every = "..."'),

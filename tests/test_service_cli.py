@@ -61,10 +61,10 @@ def test_status_when_not_running(tmp_path: Path) -> None:
         "when": "every 1m",
         "state": "service not running",
         "next_run": None,
-        "last_run": "2026-11-23T12:01:00Z",
+        "last_run": "2026-11-23T13:01:00+01:00",  # in the service zone, with its offset
         "last_outcome": "new 1, sent 1",
         "last_error": "outbox: disk full",
-        "last_error_at": "2026-11-23T12:00:00Z",
+        "last_error_at": "2026-11-23T13:00:00+01:00",
     }
     assert data["queue"] == [{"channel": "outbox", "unknown": 1}]
     assert data["attention"] == [
@@ -114,9 +114,10 @@ def test_queue_slots_calendar(slotted: Run, tmp_path: Path) -> None:
     calendar = json.loads(result.output)["outbox"]
     config = load_config(tmp_path / "commsbot.toml")
     expected = between(parse_slots(["Mon 10:00"]), config.zone, before, before + timedelta(days=28))
-    assert [row["slot"] for row in calendar] == [iso(m) for m in expected]
+    zoned = [m.astimezone(config.zone).isoformat() for m in expected]
+    assert [row["slot"] for row in calendar] == zoned
     assert calendar[0] == {
-        "slot": iso(expected[0]),
+        "slot": zoned[0],
         "post": 1,
         "status": "queued",
         "item": "announcement announcement-1",

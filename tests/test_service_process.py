@@ -248,6 +248,22 @@ def read_fifo(fifo: Path, running: Running) -> str:
     raise AssertionError("the service never wrote post 30:\n" + "\n".join(running.lines()))
 
 
+def stop_once(
+    running: Running, ready: Callable[[], Any], what: str, settle: float = 0.0
+) -> tuple[int, float]:
+    """SIGTERM once ``ready()`` holds (and ``settle`` seconds more): the exit code and the
+    seconds from the signal to the exit; the process is killed if it outlives the wait."""
+    try:
+        wait_for(ready, what, running)
+        time.sleep(settle)
+        started = time.monotonic()
+        running.proc.send_signal(signal.SIGTERM)
+        code = running.proc.wait(timeout=WAIT)
+        return code, time.monotonic() - started
+    finally:
+        running.kill()
+
+
 def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
     tmp_path: Path,
 ) -> None:
@@ -268,15 +284,76 @@ def test_a_stop_ends_the_process_within_the_grace_period_while_a_feed_trickles(
             ),
         )
         running = Running(path, tmp_path / "service.log")
-        try:
-            wait_for(lambda: server.requests_to("/slow"), "the feed to be asked", running)
-            started = time.monotonic()
-            running.proc.send_signal(signal.SIGTERM)
-            code = running.proc.wait(timeout=WAIT)
-            took = time.monotonic() - started
-        finally:
-            running.kill()
+        code, took = stop_once(running, lambda: server.requests_to("/slow"), "the feed request")
 
     assert code == 0, "\n".join(running.lines())
     assert took < 10, f"took {took:.1f} s to stop:\n" + "\n".join(running.lines())
-    assert any("ended 1 feed fetch(es) in flight" in line for line in running.lines())
+    assert any("ended 1 network call(s) in flight" in line for line in running.lines())
+
+
+def test_a_stop_ends_the_process_within_the_grace_period_while_a_send_is_stuck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Mastodon server that made the status, then trickles its answer's headers a byte
+    every 2 s (#13): SIGTERM ends the process within ``stop_grace_seconds`` although the
+    send's own total time is ten minutes away, and the next start publishes the post
+    once, not twice (the same Idempotency-Key gets the status already made)."""
+    from tests.support.mastodon import MisbehavingProxy, MockMastodon
+    from tests.test_mastodon import add_practice, reference
+
+    token_env = "COMMSBOT_TEST_STOP_MASTODON_TOKEN"
+    command = (sys.executable, "-m", "commsbot", "--config")
+    grace = 2
+    write_schedules(tmp_path / "schedules", '[publish]\nevery = "1h"\nat_start = true\n')
+    mock = MockMastodon(tmp_path).start()
+    proxy = MisbehavingProxy(
+        mock.port, lambda m, p: (m, p) == ("POST", "/api/v1/statuses"), "slow-headers", 2.0
+    ).start()
+    try:
+        _, token = mock.new_account()
+        monkeypatch.setenv(token_env, token)
+
+        def configure_through(base_url: str) -> Path:
+            return write_config(
+                tmp_path,
+                service=f'schedules = "schedules"\nstop_grace_seconds = {grace}',
+                outbox='cities = ["tallinn"]',  # the practice is Vilnius's: none goes there
+                extra=(
+                    f'[channels.mastodon]\nenabled = true\napi_base_url = "{base_url}"\n'
+                    f'access_token_env = "{token_env}"\nrequest_timeout = 600\n'
+                    "total_timeout = 600\n"
+                ),
+            )
+
+        path = configure_through(proxy.base_url)
+        with Store(load_config(path).store.path) as store:
+            reference(store)
+            add_practice(store, "stuck", summary="Sent while the service stops.")
+        running = Running(path, tmp_path / "service.log")
+        # Once the status is posted and its answer has begun to trickle (a second later).
+        code, took = stop_once(running, proxy.picked.is_set, "the status post", settle=1.0)
+        lines = running.lines()
+        assert code == 0, "\n".join(lines)
+        # The grace, and the shutdown's own writes after it: never the send's ten minutes.
+        assert took < grace + 5, f"took {took:.1f} s to stop:\n" + "\n".join(lines)
+        assert any("ended 1 network call(s) in flight" in line for line in lines)
+        [post] = query(load_config(path), "SELECT id, status FROM posts WHERE channel = 'mastodon'")
+        assert post["status"] == "queued"  # checked against the server before it is sent again
+
+        again = subprocess.run(
+            [*command, str(configure_through(mock.base_url)), "run", "--once"],
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 2,
+        )
+        assert again.returncode == 0, again.stderr
+        [post] = query(
+            load_config(path), "SELECT status, remote_id FROM posts WHERE channel = 'mastodon'"
+        )
+        client = mock.client(token)
+        statuses = client.account_statuses(client.me().id)
+        assert post["status"] == "sent"
+        assert [str(s.id) for s in statuses] == [post["remote_id"]]
+    finally:
+        proxy.stop()
+        mock.stop()

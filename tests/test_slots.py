@@ -21,6 +21,10 @@ def utc(
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+ARABIC_TEN = "\u0661\u0660:\u0660\u0660"  # 10:00 in Arabic-Indic digits
+FULLWIDTH_TEN = "\uff11\uff10:\uff10\uff10"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -48,6 +52,9 @@ def test_parse_slot(text: str, expected: list[tuple[int, str]]) -> None:
         ("Tue 25:00", "'Tue 25:00': 25:00 is not a time of day"),
         ("Tue 10:60", "'Tue 10:60': 10:60 is not a time of day"),
         ("Tue 10am", "'Tue 10am' is not a posting slot"),
+        # Other scripts' digits are no time here (int() would read them as 10:00).
+        (f"Tue {ARABIC_TEN}", f"'Tue {ARABIC_TEN}' is not a posting slot"),
+        (f"Tue {FULLWIDTH_TEN}", f"'Tue {FULLWIDTH_TEN}' is not a posting slot"),
     ],
 )
 def test_parse_slot_errors(text: str, message: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -219,6 +220,37 @@ def test_unreachable_server_and_server_errors_are_retried(fake: FakeTelegram) ->
     )
     assert refused.outcome is Outcome.RETRY_LATER
     assert refused.error is not None and refused.error.startswith("cannot reach Telegram:")
+
+
+@pytest.mark.parametrize("mode", ["silent", "slow-headers", "slow-body"])
+def test_a_send_ends_at_the_total_time_whatever_the_server_does(
+    fake: FakeTelegram, mode: str
+) -> None:
+    """A Bot API server trickling its answer a byte every 2 s gets past read_timeout, not
+    past total_timeout (#13); Telegram may have the message, so it is unknown."""
+    from tests.support.mastodon import MisbehavingProxy
+
+    bad = MisbehavingProxy(fake.port, lambda m, p: p.endswith("/sendMessage"), mode, 2.0)
+    bad.start()
+    try:
+
+        async def scenario(channel: TelegramChannel) -> tuple[Any, float]:
+            started = time.monotonic()
+            delivery = await channel.send(rendered("<b>hello</b>"))
+            return delivery, time.monotonic() - started
+
+        delivery, took = asyncio.run(
+            with_channel(
+                fake, scenario, base_url=f"{bad.base_url}/bot", read_timeout=30, total_timeout=3
+            )
+        )
+    finally:
+        bad.stop()
+    assert delivery.outcome is Outcome.UNKNOWN
+    assert (delivery.error or "").startswith(
+        "no complete answer from Telegram within 3 s (see channels.telegram.total_timeout)"
+    )
+    assert took < 25, f"took {took:.1f} s"
 
 
 # -- what a post becomes --------------------------------------------------------------

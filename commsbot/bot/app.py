@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commsbot.bot.alert_buttons import AlertButtons
 from commsbot.bot.fair_share import FairShare, Verdict
 from commsbot.bot.replies import COMMANDS, Button, Replies, Reply
 from commsbot.channels.base import read_secret
@@ -28,6 +29,7 @@ from commsbot.channels.telegram import (
     GROUP_MESSAGES_PER_MINUTE,
     TelegramSettings,
     api_base,
+    bot_accounts,
     bot_token,
     connect,
     make_rate_limiter,
@@ -36,11 +38,11 @@ from commsbot.channels.telegram import (
 )
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.content import answers
 from commsbot.errors import ConfigError
 from commsbot.i18n import speaker
-from commsbot.store import Store
-from commsbot.store import audience as audience_q
-from commsbot.store import engagement as engagement_q
+from commsbot.posting.engagement import record_reactions
+from commsbot.store import Store  # the handle only: every query is an operation's
 
 if TYPE_CHECKING:
     from telegram import Chat, InlineKeyboardMarkup, Message, Update, User
@@ -116,9 +118,9 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     )
 
 
-def bot_part(ctx: JobContext) -> TelegramBot:
-    """The bot as a part of the service, on the service's clock."""
-    return TelegramBot(ctx.config, clock=ctx.clock)
+def bot_part(ctx: JobContext) -> TelegramBots:
+    """The bots as a part of the service, on the service's clock: one per token (#16)."""
+    return TelegramBots(ctx.config, clock=ctx.clock)
 
 
 class TelegramBot:
@@ -127,9 +129,12 @@ class TelegramBot:
     The store is opened in ``start``, so it belongs to the loop's thread.
     """
 
-    def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock = utcnow, account: str | None = None
+    ) -> None:
         self.config = config
-        self.account, self.settings = telegram_account(config)
+        # The account it answers as (``bot_account`` unless given): its subscribers' digests.
+        self.account, self.settings = telegram_account(config, account)
         self.key = f"channels.{self.account}"
         # Every account this bot posts for (the same token on the same Bot API server): the
         # reactions in each of their chats belong to that account's posts.
@@ -174,7 +179,7 @@ class TelegramBot:
         try:
             self._store = Store(self.config.store.path)
             self._salt = chat_salt(settings, self.config.store.path, self.key)
-            self._replies = Replies(self._store, self.config, self.clock)
+            self._replies = Replies(self._store, self.config, self.clock, self.account)
             await connect(app.bot, settings, token)
             await app.initialize()
             self.username = app.bot.username
@@ -226,6 +231,7 @@ class TelegramBot:
         app.add_handler(
             MessageHandler(filters.TEXT & filters.ChatType.PRIVATE & ~filters.COMMAND, self.on_text)
         )
+        app.add_handler(AlertButtons(self).handler())
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(
             MessageReactionHandler(
@@ -234,6 +240,10 @@ class TelegramBot:
             )
         )
         app.add_error_handler(self.on_error)
+
+    def chat_key(self, chat_id: int) -> str:
+        """What the store knows a chat by (its chosen language): its salted hash."""
+        return chat_hash(self._salt, chat_id)
 
     @property
     def replies(self) -> Replies:
@@ -326,14 +336,12 @@ class TelegramBot:
         account = None if counts is None else self._posting_account(counts.chat)
         if counts is None or account is None:
             return
-        post_id = engagement_q.post_for_remote(self.store, account, str(counts.message_id))
-        if post_id is None:
-            log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
-            return
         total = sum(r.total_count for r in counts.reactions)
-        engagement_q.add_snapshots(
-            self.store, [{"post_id": post_id, "reactions": total}], self.clock()
-        )
+        if (
+            record_reactions(self.store, account, str(counts.message_id), total, self.clock())
+            is None
+        ):
+            log.debug("reactions on message %s, which commsbot did not post", counts.message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         from telegram import Update
@@ -423,14 +431,41 @@ class TelegramBot:
         )
 
     def _log_use(self, command: str, chat_id: int) -> None:
-        audience_q.log_bot_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
+        answers.log_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
+
+
+class TelegramBots:
+    """Every bot of the config, each its own application: an account with a token of its
+    own answers its own chat users, who subscribe to that account's digests (#16)."""
+
+    def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
+        # No enabled account: the bot of ``bot_account``, which says what is missing.
+        names: list[str | None] = [*bot_accounts(config)] or [None]
+        self.bots = [TelegramBot(config, clock=clock, account=name) for name in names]
+
+    async def start(self) -> None:
+        """Start each bot in turn; when one cannot start, those started are stopped."""
+        started: list[TelegramBot] = []
+        try:
+            for bot in self.bots:
+                await bot.start()
+                started.append(bot)
+        except BaseException:
+            for bot in reversed(started):
+                await bot.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop every bot; safe to call twice."""
+        for bot in reversed(self.bots):
+            await bot.stop()
 
 
 async def run_until_stopped(
-    config: Config, on_ready: Callable[[TelegramBot], None] | None = None
+    config: Config, on_ready: Callable[[TelegramBots], None] | None = None
 ) -> None:
-    """Run the bot in this loop until SIGINT or SIGTERM (``commsbot bot``)."""
-    bot = TelegramBot(config)
+    """Run the bots in this loop until SIGINT or SIGTERM (``commsbot bot``)."""
+    bot = TelegramBots(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,5 @@
-"""What the bot answers: each command's reply, from the store and the templates under
+"""What the bot answers: each command's reply, from the store (through the operations of
+``content.answers``, ``digests.subscribers`` and ``posting.queue``) and the templates under
 ``templates/bot/`` (HTML, values escaped). No network here: ``commsbot.bot`` carries the
 replies to Telegram, and the benchmark times them as they are.
 
@@ -12,23 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commsbot.channels import markup_of
 from commsbot.channels.telegram import TelegramSettings
-from commsbot.clock import Clock
+from commsbot.clock import Clock, local_text
 from commsbot.config import FREQUENCIES, Config
+from commsbot.content import answers
 from commsbot.content.places import Places
 from commsbot.content.translations import for_reader
+from commsbot.digests import subscribers
 from commsbot.errors import CommsbotError, ContentError, TemplateError
 from commsbot.i18n import LANGUAGES, N_, Speaker, negotiate
 from commsbot.render import Renderer
-from commsbot.store import Store, from_iso
-from commsbot.store import answers as answers_q
-from commsbot.store import audience as audience_q
-from commsbot.store import content as content_q
-from commsbot.store import posts as posts_q
-from commsbot.store import translations as translations_q
 from commsbot.text import (
     is_valid_telegram_html,
     telegram_fit,
@@ -37,6 +34,9 @@ from commsbot.text import (
     utf16_length,
 )
 from commsbot.text.user_input import SQLITE_MAX, row_id, whole_number, without_controls
+
+if TYPE_CHECKING:
+    from commsbot.store import Store
 
 MAX_REPLY = 4096
 PAGE_SIZE = 5
@@ -157,14 +157,16 @@ class Replies:
         store: Store,
         config: Config,
         clock: Clock,
+        account: str | None = None,
     ) -> None:
         from commsbot.channels.telegram import bot_account
 
         self.store = store
         self.config = config
         self.clock = clock
-        # Chat users subscribe to the digests of the account the bot answers as.
-        self.account = bot_account(config)
+        # Chat users subscribe to the digests of the account the bot answers as: with two
+        # bots, each its own (#16).
+        self.account = account or bot_account(config)
         # One renderer per language, made when a chat first speaks it; ``answer`` picks
         # the chat's (the replies of one call are all in one language).
         self._renderers: dict[str, Renderer] = {}
@@ -194,7 +196,7 @@ class Replies:
 
     def places(self) -> Places:
         """Cities and themes as they are now; their names are indexed again only on a change."""
-        rows = (content_q.cities(self.store), content_q.themes(self.store))
+        rows = answers.places_rows(self.store)
         if self._places is None or self._places[0] != rows:
             self._places = (rows, Places.of(*rows))
         return self._places[1]
@@ -213,7 +215,7 @@ class Replies:
 
     def chat_language(self, chat_key: str, user_language: str | None) -> str:
         """The chat's chosen language, else its user's Telegram language, else English."""
-        chosen = translations_q.chat_language(self.store, chat_key) if chat_key else None
+        chosen = answers.chat_language(self.store, chat_key) if chat_key else None
         return chosen if chosen in LANGUAGES else negotiate(user_language)
 
     def speak(self, chat_key: str, user_language: str | None) -> Speaker:
@@ -259,7 +261,7 @@ class Replies:
     def local(self, stamp: str) -> str:
         """A stored UTC time as the officer reads it: in the config's time zone, named
         ("CET"), as every command shows it."""
-        return from_iso(stamp).astimezone(self.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        return local_text(stamp, self.config.zone) or ""
 
     def language(self, args: str, chat_key: str) -> Reply:
         """/language shows the chat's language; /language xx changes it."""
@@ -274,7 +276,7 @@ class Replies:
                     "I speak these languages: %(codes)s.", codes=", ".join(LANGUAGES)
                 )
             )
-        translations_q.set_chat_language(self.store, chat_key, code, self.clock())
+        answers.set_chat_language(self.store, chat_key, code, self.clock())
         self.renderer = self.renderer_for(code)
         return self.render("language", language=code, languages=LANGUAGES, changed=True)
 
@@ -302,7 +304,7 @@ class Replies:
         page = min(page, SQLITE_MAX // PAGE_SIZE)  # a forged page whose offset SQLite can hold
         city = city if city in places.cities else None
         theme = theme if theme in places.themes else None
-        rows, total = answers_q.practices_page(
+        rows, total = answers.practices_page(
             self.store, city, theme, PAGE_SIZE, (max(page, 1) - 1) * PAGE_SIZE
         )
         pages = max(1, -(-total // PAGE_SIZE))
@@ -335,8 +337,8 @@ class Replies:
         words = args.split()
         if len(words) != 1:
             raise Malformed("")
-        item = content_q.get_item(self.store, "practice", words[0].lower())
-        if item is None or item["status"] != "published":
+        item = answers.published_practice(self.store, words[0].lower())
+        if item is None:
             return self.render("not_found", slug=clip(words[0], 60))
         places = self.places()
         return self.render(
@@ -353,7 +355,7 @@ class Replies:
             raise Malformed("")
         places = self.places()
         cities, words = places.split_cities(typed)
-        found = answers_q.search_practices(self.store, " ".join(words), SEARCH_LIMIT, cities)
+        found = answers.search_practices(self.store, " ".join(words), SEARCH_LIMIT, cities)
         return self.render(
             "search",
             query=clip(args),
@@ -364,39 +366,39 @@ class Replies:
 
     def localize(self, item_type: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows in the chat's language where they have a translation, else as they are."""
-        by_id = translations_q.of_items(self.store, item_type, [r["id"] for r in rows])
+        by_id = answers.translations(self.store, item_type, [r["id"] for r in rows])
         if not by_id:  # the common case costs one indexed query
             return rows
         return [for_reader(r, by_id.get(r["id"], {}), self.words.language) for r in rows]
 
     def cities(self) -> Reply:
-        counts = answers_q.practice_counts(self.store, "city")
-        return self.render("cities", cities=content_q.cities(self.store), counts=counts)
+        counts = answers.practice_counts(self.store, "city")
+        return self.render("cities", cities=answers.places_rows(self.store)[0], counts=counts)
 
     def themes(self) -> Reply:
-        counts = answers_q.practice_counts(self.store, "theme")
-        return self.render("themes", themes=content_q.themes(self.store), counts=counts)
+        counts = answers.practice_counts(self.store, "theme")
+        return self.render("themes", themes=answers.places_rows(self.store)[1], counts=counts)
 
     def events(self, args: str) -> Reply:
         which = args.lower() or "upcoming"
         if which not in ("upcoming", "past"):
             raise Malformed("")
         today = self.clock().astimezone(self.config.zone).date().isoformat()
-        rows = answers_q.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
+        rows = answers.events(self.store, today, upcoming=which == "upcoming", limit=EVENTS_LIMIT)
         places = self.places()
         return self.render(
             "events", events=self.localize("event", rows), which=which, cities=places.cities
         )
 
     def outcomes(self) -> Reply:
-        rows, totals = answers_q.outcomes(self.store, OUTCOMES_LIMIT)
+        rows, totals = answers.outcomes(self.store, OUTCOMES_LIMIT)
         places = self.places()
         return self.render(
             "outcomes", events=self.localize("event", rows), totals=totals, cities=places.cities
         )
 
     def newsletter(self) -> Reply:
-        return self.render("newsletter", newsletter=answers_q.latest_newsletter(self.store))
+        return self.render("newsletter", newsletter=answers.latest_newsletter(self.store))
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -409,19 +411,30 @@ class Replies:
         cities, themes, unknown = places.parse([w for w in words if w.lower() not in FREQUENCIES])
         if unknown:
             raise not_known(places, unknown[0], self.words)
-        if audience_q.get_subscriber(self.store, "telegram", chat) is None:
+        before = subscribers.of_chat(self.store, self.account, chat)
+        if before is None:
             self._pace_new_subscription()
-        row = audience_q.upsert_subscriber(
+        frequency = frequencies[0] if frequencies else "weekly"
+        # A chat has one subscription per account: a new frequency replaces the old, and
+        # the reply says so rather than changing it silently.
+        replaced = (
+            before["frequency"]
+            if before is not None
+            and before["status"] == "active"
+            and before["frequency"] != frequency
+            else None
+        )
+        row = subscribers.subscribe_chat(
             self.store,
             self.account,
             chat,
-            frequencies[0] if frequencies else "weekly",
+            frequency,
             cities,
             themes,
             self.clock(),
             language=self.words.language,
         )
-        return self.render("subscribed", subscriber=self._described(row, places))
+        return self.render("subscribed", subscriber=self._described(row, places), replaced=replaced)
 
     def _pace_new_subscription(self) -> None:
         """New chats subscribe at most ``new_subscriptions_per_hour`` an hour, all together:
@@ -431,7 +444,7 @@ class Replies:
             settings = TelegramSettings()
         hour_ago = self.clock() - timedelta(hours=1)
         if (
-            audience_q.subscribers_created_since(self.store, self.account, hour_ago)
+            subscribers.chats_subscribed_since(self.store, self.account, hour_ago)
             >= settings.new_subscriptions_per_hour
         ):
             raise ContentError("many chats subscribed in the last hour: please try again later.")
@@ -444,14 +457,11 @@ class Replies:
         }
 
     def unsubscribe(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, self.account, chat)
-        active = row is not None and row["status"] == "active"
-        if row is not None and active:
-            audience_q.set_subscriber_status(self.store, row["id"], "unsubscribed", self.clock())
+        active = subscribers.unsubscribe_chat(self.store, self.account, chat, self.clock())
         return self.render("unsubscribed", was_active=active)
 
     def subscriptions(self, chat: str) -> Reply:
-        row = audience_q.get_subscriber(self.store, self.account, chat)
+        row = subscribers.of_chat(self.store, self.account, chat)
         if row is None or row["status"] != "active":
             return self.render("subscriptions", subscriber=None)
         return self.render("subscriptions", subscriber=self._described(row, self.places()))
@@ -459,7 +469,9 @@ class Replies:
     # -- for the comms officer ---------------------------------------------------------------
 
     def queue(self) -> Reply:
-        rows, total = answers_q.open_posts(self.store, QUEUE_LIMIT)
+        from commsbot.posting import queue as queue_ops
+
+        rows, total = queue_ops.open_posts(self.store, QUEUE_LIMIT)
         for row in rows:
             row["when"] = self.local(row["not_before"])
             # Telegram posts are stored as HTML: show what the reader will see.
@@ -513,15 +525,15 @@ class Replies:
         )
 
     def status(self) -> Reply:
-        counts: dict[str, dict[str, int]] = {}
-        for row in posts_q.status_counts(self.store):
-            counts.setdefault(row["channel"], {})[row["status"]] = row["posts"]
-        states = answers_q.channel_states(self.store)
+        from commsbot.posting import queue as queue_ops
+
+        counts = queue_ops.posts_by_channel(self.store)
+        states = queue_ops.channel_states(self.store)
         for state in states:
             state["until"] = self.local(state["paused_until"]) if state["paused_until"] else None
         return self.render(
             "status",
             counts=counts,
             states=[s for s in states if s["until"] or s["down_reason"]],
-            subscribers=answers_q.active_subscribers(self.store),
+            subscribers=subscribers.active_counts(self.store),
         )

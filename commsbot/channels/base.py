@@ -226,6 +226,48 @@ class EngagementPolling:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A button under a direct message: ``data`` for the bot to act on when pressed, or a
+    ``url`` to open. A channel without buttons (e-mail) leaves them out."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class EngagementSettings:
+    """The settings of a kind that polls its posts' engagement (a mixin of its Settings):
+    polled until posts are this old, every so often in their first day, then less often,
+    and at most so many requests in one poll."""
+
+    engagement_max_age_days: int = 14
+    engagement_first_day_minutes: int = 60
+    engagement_later_hours: int = 24
+    engagement_requests_per_run: int = 30
+
+    def polling(self) -> EngagementPolling:
+        """The schedule these settings give."""
+        return EngagementPolling(
+            max_age=timedelta(days=self.engagement_max_age_days),
+            first_day_every=timedelta(minutes=self.engagement_first_day_minutes),
+            later_every=timedelta(hours=self.engagement_later_hours),
+        )
+
+    def engagement_problem(self) -> str | None:
+        """What is wrong with these settings ("key: problem"), or None."""
+        for key in (
+            "engagement_max_age_days",
+            "engagement_first_day_minutes",
+            "engagement_later_hours",
+            "engagement_requests_per_run",
+        ):
+            if getattr(self, key) <= 0:
+                return f"{key}: must be more than 0"
+        return None
+
+
+@dataclass(frozen=True)
 class DirectMessage:
     """A message to one person (a digest): plain text, optional HTML and subject."""
 
@@ -237,6 +279,8 @@ class DirectMessage:
     html: str | None = None
     subject: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Rows of buttons (Telegram's inline keyboard), under the message's last part.
+    actions: tuple[tuple[Action, ...], ...] = ()
 
 
 class Channel(ABC):
@@ -346,3 +390,13 @@ class Channel(ABC):
         Called after ``open()``; raises ``ChannelError`` naming what is wrong.
         """
         return {"limit": f"{self.limit()} characters"}
+
+
+class PolledChannel(Channel):
+    """A kind whose posts' engagement is polled on the schedule of its ``EngagementSettings``."""
+
+    polls_engagement = True
+
+    def engagement_polling(self) -> EngagementPolling:
+        assert isinstance(self.settings, EngagementSettings)
+        return self.settings.polling()

@@ -26,17 +26,17 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from commsbot import __version__
 from commsbot.channels.base import (
-    Channel,
     ChannelSettings,
     Delivery,
     Engagement,
-    EngagementPolling,
+    EngagementSettings,
+    PolledChannel,
     Rendered,
     read_secret,
 )
@@ -66,7 +66,7 @@ log = logging.getLogger("commsbot.channels.bluesky")
 
 
 @dataclass(frozen=True)
-class BlueskySettings(ChannelSettings):
+class BlueskySettings(EngagementSettings, ChannelSettings):
     # The PDS (or the entryway that knows it); the SDK follows the account's DID document.
     service: str = "https://bsky.social"
     handle: str = ""
@@ -83,12 +83,11 @@ class BlueskySettings(ChannelSettings):
     # An item's link as a card (title, description, thumbnail); off: images only.
     link_cards: bool = True
     request_timeout: float = 30.0
+    # Seconds one send (its thread and images), engagement poll or profile read may take,
+    # whatever the PDS does: one trickling its answer gets past request_timeout, not this.
+    total_timeout: float = 180.0
     # Where items' relative image paths are found.
     image_folder: Path = Path(".")
-    engagement_max_age_days: int = 14
-    engagement_first_day_minutes: int = 60
-    engagement_later_hours: int = 24
-    engagement_requests_per_run: int = 30
 
     def check(self) -> str | None:
         if self.enabled and not self.handle:
@@ -97,17 +96,10 @@ class BlueskySettings(ChannelSettings):
             value = getattr(self, key)
             if not re.match(r"https?://[^/\s]+", value):
                 return f"{key}: {value!r} is not an http(s) address"
-        positive = (
-            "request_timeout",
-            "engagement_max_age_days",
-            "engagement_first_day_minutes",
-            "engagement_later_hours",
-            "engagement_requests_per_run",
-        )
-        for key in positive:
+        for key in ("request_timeout", "total_timeout"):
             if getattr(self, key) <= 0:
                 return f"{key}: must be more than 0"
-        return None
+        return self.engagement_problem()
 
 
 def record_key(idempotency_key: str, index: int) -> str:
@@ -131,9 +123,8 @@ def _text_of(record: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class BlueskyChannel(Channel):
+class BlueskyChannel(PolledChannel):
     kind = "bluesky"
-    polls_engagement = True
     counts_audience = True
     # One account is one handle on one service.
     account_keys = ("service", "handle")
@@ -169,8 +160,16 @@ class BlueskyChannel(Channel):
             ),
         )
         client.request.add_additional_header("User-Agent", f"commsbot/{__version__}")
-        if not await self._resume(client):
-            await self._sign_in(client)
+        try:
+            async with asyncio.timeout(self.cfg.total_timeout):
+                if not await self._resume(client):
+                    await self._sign_in(client)
+        except TimeoutError:
+            raise ChannelError(
+                f"{self.name}: no complete answer from {self.cfg.service} within "
+                f"{self.cfg.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         client.on_session_change(self._keep_session)
         session = client._session
         self._did, self._handle = str(session.did), str(session.handle)
@@ -314,8 +313,22 @@ class BlueskyChannel(Channel):
         parts = (post.text, *post.thread)
         refs: list[Any] = []
         try:
+            async with asyncio.timeout(self.cfg.total_timeout):
+                return await self._send_parts(post, parts, refs)
+        except TimeoutError:
+            # Each part has its own record key: the retry looks before it creates.
+            where = f" at part {len(refs) + 1} of {len(parts)}" if len(parts) > 1 else ""
+            return Delivery.retry_later(
+                post.post_id,
+                f"no complete answer{where} within {self.cfg.total_timeout:g} s "
+                f"(see {self.key}.total_timeout)",
+            )
+
+    async def _send_parts(self, post: Rendered, parts: Sequence[str], refs: list[Any]) -> Delivery:
+        """Create the parts the PDS does not have yet, appending each to ``refs``."""
+        try:
             if post.previous_attempt_at is not None:
-                refs = await self._published(post, parts)
+                refs.extend(await self._published(post, parts))
             wait = self._points_wait(len(parts) - len(refs))
             if wait is not None:
                 return Delivery.retry_in(
@@ -575,21 +588,21 @@ class BlueskyChannel(Channel):
 
     # -- engagement ---------------------------------------------------------------
 
-    def engagement_polling(self) -> EngagementPolling:
-        return EngagementPolling(
-            max_age=timedelta(days=self.cfg.engagement_max_age_days),
-            first_day_every=timedelta(minutes=self.cfg.engagement_first_day_minutes),
-            later_every=timedelta(hours=self.cfg.engagement_later_hours),
-        )
-
     async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         """Likes, reposts, replies and quotes, 25 posts a getPosts, within the run's budget."""
-        from atproto_client.exceptions import AtProtocolError, UnauthorizedError
-
         if self._client is None:
             await self.open()
         found: list[Engagement] = []
-        pending = list(posts)
+        # What was read within the total time counts; the rest waits for the next poll.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.cfg.total_timeout):
+                await self._poll(list(posts), found)
+        return found
+
+    async def _poll(self, pending: list[tuple[int, str]], found: list[Engagement]) -> None:
+        """Read ``pending`` into ``found``, one request per chunk, within the budget."""
+        from atproto_client.exceptions import AtProtocolError, UnauthorizedError
+
         for _ in range(self.cfg.engagement_requests_per_run):
             if not pending:
                 break
@@ -614,7 +627,6 @@ class BlueskyChannel(Channel):
                             extra={"quotes": int(view.quote_count or 0)},
                         )
                     )
-        return found
 
     async def timeline_reader(self, requests: int) -> BlueskyReader:
         """A reader of the campaign hashtags and of our mentions for ``track-movement``,
@@ -632,8 +644,9 @@ class BlueskyChannel(Channel):
         if self._client is None:
             await self.open()
         try:
-            profile = await self._client.get_profile(self._did)
-        except AtProtocolError as exc:
+            async with asyncio.timeout(self.cfg.total_timeout):
+                profile = await self._client.get_profile(self._did)
+        except (AtProtocolError, TimeoutError) as exc:
             raise ChannelError(
                 f"{self.name}: cannot read the profile of @{self._handle}: {exc}", retryable=True
             ) from None

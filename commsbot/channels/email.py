@@ -36,10 +36,12 @@ from commsbot.channels.base import (
     Rendered,
     read_secret,
 )
+from commsbot.deadline import current, open_socket, within
 from commsbot.errors import ChannelError, ConfigError, ContentError
 
 if TYPE_CHECKING:
     import smtplib
+    import socket
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
@@ -52,7 +54,10 @@ class EmailSettings(ChannelSettings):
     username_env: str | None = None
     password_env: str | None = None
     from_: str = ""
+    # Seconds for each exchange with the server; a whole message (a reconnection
+    # included) ends within total_timeout, whatever the server does.
     timeout: float = 30.0
+    total_timeout: float = 120.0
     # Where a subscriber leaves in one step; {token} is replaced by their token.
     unsubscribe_url: str = ""
     # Or an address that takes "unsubscribe TOKEN" mails; both may be given.
@@ -143,6 +148,9 @@ class EmailChannel(Channel):
         from commsbot.text.addresses import normalize_email
 
         self.sender()
+        for key in ("timeout", "total_timeout"):
+            if getattr(self.config, key) <= 0:
+                raise ChannelError(f"{self.key}.{key}: must be more than 0")
         url = self.config.unsubscribe_url
         if not url and not self.config.unsubscribe_mailto:
             raise ChannelError(
@@ -176,14 +184,29 @@ class EmailChannel(Channel):
                 )
             except ConfigError as exc:  # said as the channel's problem: it is left out
                 raise ChannelError(str(exc)) from None
-        await asyncio.to_thread(self._connect)
+        await asyncio.to_thread(within, self.config.total_timeout, self._connect)
 
     async def close(self) -> None:
         def quit_politely() -> None:
             with self._wire:
+                self._watch()
                 self._disconnect(polite=True)
 
-        await asyncio.to_thread(quit_politely)
+        await asyncio.to_thread(within, self.config.total_timeout, quit_politely)
+
+    def _why(self, exc: Exception) -> str:
+        """What ended an exchange: the call's total time, or what the socket said."""
+        deadline = current()
+        if deadline is not None and deadline.expired:
+            seconds = self.config.total_timeout
+            return f"no complete answer within {seconds:g} s ({self.key}.total_timeout)"
+        return str(exc)
+
+    def _watch(self) -> None:
+        """Let the current call's deadline end the open connection too."""
+        deadline = current()
+        if deadline is not None and self._smtp is not None and self._smtp.sock is not None:
+            deadline.watch(self._smtp.sock)
 
     def _where(self) -> str:
         return f"{self.key}: {self.config.smtp_host}:{self.config.smtp_port}"
@@ -196,14 +219,14 @@ class EmailChannel(Channel):
         smtp: smtplib.SMTP | None = None
         try:
             if cfg.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
+                smtp = _smtp_classes()[1](
                     cfg.smtp_host,
                     cfg.smtp_port,
                     timeout=cfg.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout)
+                smtp = _smtp_classes()[0](cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout)
             smtp.ehlo()
             if cfg.security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -226,7 +249,9 @@ class EmailChannel(Channel):
             raise
         except (OSError, smtplib.SMTPException) as exc:
             self._abandon(smtp)
-            raise ChannelError(f"{self._where()}: cannot connect: {exc}", retryable=True) from None
+            raise ChannelError(
+                f"{self._where()}: cannot connect: {self._why(exc)}", retryable=True
+            ) from None
         self._smtp = smtp
         return smtp
 
@@ -253,7 +278,7 @@ class EmailChannel(Channel):
         )
 
     async def send_direct(self, message: DirectMessage) -> Delivery:
-        return await asyncio.to_thread(self._send_sync, message)
+        return await asyncio.to_thread(within, self.config.total_timeout, self._send_sync, message)
 
     def build(self, message: DirectMessage) -> bytes:
         """The message as it goes on the wire: multipart text + HTML, with its headers."""
@@ -299,6 +324,7 @@ class EmailChannel(Channel):
         except ChannelError as exc:
             return Delivery.failed(ref, str(exc))
         with self._wire:
+            self._watch()
             for attempt in (1, 2):
                 try:
                     smtp = self._smtp or self._connect()
@@ -320,7 +346,9 @@ class EmailChannel(Channel):
             try:
                 code, text = call()
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                raise _Dropped(f"{self._where()}: connection lost at {name}: {exc}") from None
+                raise _Dropped(
+                    f"{self._where()}: connection lost at {name}: {self._why(exc)}"
+                ) from None
             if code == 421:  # the server is closing the connection: nothing was accepted
                 raise _Dropped(f"{self._where()}: {name}: 421 {_text(text)}")
             return code, _text(text)
@@ -344,7 +372,7 @@ class EmailChannel(Channel):
             return Delivery.unknown(
                 ref,
                 f"{self._where()}: connection lost after the message data was sent "
-                f"({exc}); it may have been delivered, so it is not sent again",
+                f"({self._why(exc)}); it may have been delivered, so it is not sent again",
             )
         if 200 <= code < 300:
             return Delivery.sent(ref, _text(raw)[:200] or None)
@@ -357,6 +385,23 @@ class EmailChannel(Channel):
             smtp.rset()
         except Exception:
             self._disconnect()
+
+
+def _smtp_classes() -> tuple[type[smtplib.SMTP], type[smtplib.SMTP_SSL]]:
+    """smtplib's clients, connecting through ``commsbot.deadline``: the name resolved and
+    the socket watched by the current call's deadline (TLS handshake included)."""
+    import smtplib
+
+    class Bounded(smtplib.SMTP):
+        def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+            return open_socket(host, port, timeout, current())
+
+    class BoundedSSL(smtplib.SMTP_SSL):
+        def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+            sock = open_socket(host, port, timeout, current())
+            return self.context.wrap_socket(sock, server_hostname=host)
+
+    return Bounded, BoundedSSL
 
 
 def _text(raw: bytes | str) -> str:

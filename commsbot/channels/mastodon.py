@@ -17,26 +17,31 @@ import math
 import mimetypes
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from commsbot import __version__
 from commsbot.channels.base import (
-    Channel,
     ChannelSettings,
     Delivery,
     Engagement,
-    EngagementPolling,
+    EngagementSettings,
+    PolledChannel,
     Rendered,
     read_secret,
 )
 from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
+from commsbot.deadline import bounded_session, current, within
 from commsbot.errors import ChannelError, ConfigError
 from commsbot.text import html_to_text, mastodon_length, truncate
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Mastodon forgets an Idempotency-Key after an hour; past this a retry looks first.
 KEY_LIFETIME = timedelta(minutes=50)
@@ -52,7 +57,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class MastodonSettings(ChannelSettings):
+class MastodonSettings(EngagementSettings, ChannelSettings):
     api_base_url: str = ""
     access_token_env: str = "COMMSBOT_MASTODON_TOKEN"
     visibility: Literal["public", "unlisted", "private", "direct"] = "public"
@@ -61,6 +66,10 @@ class MastodonSettings(ChannelSettings):
     long_posts: Literal["truncate", "thread"] = "thread"
     # Seconds for each request to the server, and for fetching an item's image.
     request_timeout: float = 30.0
+    # Seconds a whole call may take (a send with its image and thread, an engagement poll,
+    # a timeline read), whatever the server does: one trickling its answer a byte at a
+    # time gets past request_timeout, not past this.
+    total_timeout: float = 180.0
     # How long a post waits for its image to be processed before it is retried later.
     media_wait_seconds: float = 60.0
     # Where items' relative image paths are found.
@@ -68,13 +77,8 @@ class MastodonSettings(ChannelSettings):
     # Mastodon's defaults, used until open() reads the server's own.
     max_characters: int = 500
     characters_reserved_per_url: int = 23
-    # Engagement: polled until posts are this old, every so often in their first day,
-    # then less often; one poll makes at most so many requests, and stops while the
-    # server has fewer than reserve_requests left, so posting always has room.
-    engagement_max_age_days: int = 14
-    engagement_first_day_minutes: int = 60
-    engagement_later_hours: int = 24
-    engagement_requests_per_run: int = 30
+    # Engagement (the EngagementSettings): a poll stops while the server has fewer than
+    # reserve_requests left, so posting always has room.
     reserve_requests: int = 60
 
     def check(self) -> str | None:
@@ -84,17 +88,16 @@ class MastodonSettings(ChannelSettings):
             return f"api_base_url: {self.api_base_url!r} is not an http(s) address"
         positive = (
             "request_timeout",
+            "total_timeout",
             "media_wait_seconds",
             "max_characters",
             "characters_reserved_per_url",
-            "engagement_max_age_days",
-            "engagement_first_day_minutes",
-            "engagement_later_hours",
-            "engagement_requests_per_run",
         )
         for key in positive:
             if getattr(self, key) <= 0:
                 return f"{key}: must be more than 0"
+        if problem := self.engagement_problem():
+            return problem
         if self.reserve_requests < 0:
             return "reserve_requests: must not be negative"
         return None
@@ -126,9 +129,8 @@ def part_key(post: Rendered, index: int) -> str:
     return post.idempotency_key if index == 0 else f"{post.idempotency_key}-{index + 1}"
 
 
-class MastodonChannel(Channel):
+class MastodonChannel(PolledChannel):
     kind = "mastodon"
-    polls_engagement = True
     counts_audience = True
     # One token is one account: a second account with the same token variable would post
     # as the first.
@@ -182,9 +184,11 @@ class MastodonChannel(Channel):
             ratelimit_method="throw",
             request_timeout=self.cfg.request_timeout,
             user_agent=f"commsbot/{__version__}",
+            # Every connection is watched by the deadline of the call that uses it.
+            session=bounded_session(),
         )
         try:
-            instance = await asyncio.to_thread(_instance, client)
+            instance = await self._call(_instance, client)
         except MastodonNetworkError as exc:
             raise ChannelError(
                 f"{self.name}: cannot reach {self.cfg.api_base_url}: {exc}", retryable=True
@@ -225,7 +229,7 @@ class MastodonChannel(Channel):
 
     async def describe(self) -> dict[str, str]:
         """The account the token belongs to, and the server's limits."""
-        me = await asyncio.to_thread(self._me)
+        me = await self._call(self._me)
         client = self._client
         left = ""
         if client.ratelimit_reset:
@@ -278,7 +282,21 @@ class MastodonChannel(Channel):
                 await self.open()
             except ChannelError as exc:
                 return Delivery.retry_later(post.post_id, str(exc))
-        return await asyncio.to_thread(self._send, post)
+        return await self._call(self._send, post)
+
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args)`` in a worker thread, ended within ``total_timeout``."""
+        return await asyncio.to_thread(within, self.cfg.total_timeout, partial(fn, *args, **kwargs))
+
+    def _overtime(self, where: str) -> str | None:
+        """Why a call failed, if it was its total time that ended it."""
+        deadline = current()
+        if deadline is None or not deadline.expired:
+            return None
+        return (
+            f"no complete answer{where} within {self.cfg.total_timeout:g} s "
+            f"(see {self.key}.total_timeout)"
+        )
 
     async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
         # Re-sent with the same key, a post the server has comes back as that status; past
@@ -333,6 +351,7 @@ class MastodonChannel(Channel):
     ) -> Delivery:
         """A Mastodon.py error as a Delivery: wait, retry, stop the channel, or fail."""
         from mastodon.errors import (
+            MastodonAPIError,
             MastodonNetworkError,
             MastodonRatelimitError,
             MastodonServerError,
@@ -352,11 +371,29 @@ class MastodonChannel(Channel):
             )
         if isinstance(exc, MastodonNetworkError):
             # The server may have made the status: the retry carries the same key.
-            return Delivery.retry_later(post.post_id, f"no answer{where}: {exc}")
+            overtime = self._overtime(where)
+            return Delivery.retry_later(post.post_id, overtime or f"no answer{where}: {exc}")
         if isinstance(exc, MastodonServerError):
             return Delivery.retry_later(post.post_id, f"server error {code}{where}: {message}")
         if code in (401, 403):
             return Delivery.channel_down(post.post_id, self._token_refused(code, message))
+        # Not about this post: failing it would fail every post for good, so the channel
+        # stops until the officer has looked. (A 404 to a later part of a thread is its
+        # parent gone: that post's own problem.)
+        if code == 410 or (code == 404 and not published):
+            return Delivery.channel_down(
+                post.post_id,
+                f"{self.cfg.api_base_url} has no such endpoint or account ({code}: {message}); "
+                f"check {self.key}.api_base_url, then run `commsbot channels test {self.name}`"
+                if code == 404
+                else f"{self.cfg.api_base_url} says the account is gone ({code}: {message})",
+            )
+        if code is None and isinstance(exc, MastodonAPIError):
+            # An answer that is not JSON, after a 2xx: the status may exist, and the retry
+            # carries the same key, so it gets that status back rather than a second one.
+            return Delivery.retry_later(
+                post.post_id, f"the server's answer{where} could not be read (not JSON)"
+            )
         return Delivery.failed(
             post.post_id, f"rejected by the server{where} ({code or 'error'}: {message}){public}"
         )
@@ -423,8 +460,9 @@ class MastodonChannel(Channel):
         media = self._client.media_post(data, mime_type=mime, description=alt, file_name=name)
         deadline = time.monotonic() + self.cfg.media_wait_seconds
         pause = 0.2
+        call = current()
         while media.get("url") is None:
-            if time.monotonic() + pause > deadline:
+            if time.monotonic() + pause > deadline or (call and call.remaining() < pause):
                 raise ChannelError(
                     f"the server had not processed the image {post.image} after "
                     f"{self.cfg.media_wait_seconds:g} s",
@@ -468,7 +506,10 @@ class MastodonChannel(Channel):
 
         limit = self._image_limit or 16 * 1024 * 1024
         try:
-            with requests.get(url, timeout=self.cfg.request_timeout, stream=True) as response:
+            with (
+                bounded_session() as session,
+                session.get(url, timeout=self.cfg.request_timeout, stream=True) as response,
+            ):
                 if response.status_code >= 400:
                     raise ChannelError(
                         f"image {url}: HTTP {response.status_code}",
@@ -484,18 +525,11 @@ class MastodonChannel(Channel):
 
     # -- engagement ---------------------------------------------------------------
 
-    def engagement_polling(self) -> EngagementPolling:
-        return EngagementPolling(
-            max_age=timedelta(days=self.cfg.engagement_max_age_days),
-            first_day_every=timedelta(minutes=self.cfg.engagement_first_day_minutes),
-            later_every=timedelta(hours=self.cfg.engagement_later_hours),
-        )
-
     async def fetch_engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         """Favourites, boosts and replies, up to 20 statuses a request, within the budget."""
         if self._client is None:
             await self.open()
-        return await asyncio.to_thread(self._engagement, posts)
+        return await self._call(self._engagement, posts)
 
     def _engagement(self, posts: Sequence[tuple[int, str]]) -> list[Engagement]:
         from mastodon.errors import MastodonError, MastodonNotFoundError
@@ -545,7 +579,7 @@ class MastodonChannel(Channel):
         """The account's followers, read now."""
         if self._client is None:
             await self.open()
-        me = await asyncio.to_thread(self._me, True)
+        me = await self._call(self._me, True)
         return int(me.followers_count or 0)
 
     async def timeline_reader(self, requests: int) -> TimelineReader:
@@ -557,7 +591,7 @@ class MastodonChannel(Channel):
         if self._client is None:
             await self.open()
         asked = self._account is None
-        me = await asyncio.to_thread(self._me)
+        me = await self._call(self._me)
         return TimelineReader(
             self._client,
             str(me.id),
@@ -566,4 +600,5 @@ class MastodonChannel(Channel):
             used=int(asked),
             reserve=self.cfg.reserve_requests,
             token_refused=self._token_refused,
+            total_timeout=self.cfg.total_timeout,
         )

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
+from commsbot.deadline import within
 from commsbot.errors import ChannelError
 from commsbot.text import web_url
 
@@ -87,8 +88,11 @@ class TimelineReader:
         used: int = 0,
         reserve: int,
         token_refused: Callable[[int | None, str], str],
+        total_timeout: float,
     ) -> None:
         self._client = client
+        # Each read (all its pages) ends within this, whatever the server does.
+        self._total = total_timeout
         self._token_refused = token_refused
         self.own_id = own_id
         self.domain = domain
@@ -106,7 +110,9 @@ class TimelineReader:
             found = self._client.timeline_hashtag(tag.lower(), min_id=min_id, limit=page_size)
             return [(str(s.id), s) for s in found]
 
-        return await asyncio.to_thread(self._read, page, newest_id, page_size, max_pages)
+        return await asyncio.to_thread(
+            within, self._total, self._read, page, newest_id, page_size, max_pages
+        )
 
     async def mentions(self, newest_id: str | None, page_size: int, max_pages: int) -> Reading:
         """Public statuses mentioning our account (replies included), from its
@@ -116,11 +122,13 @@ class TimelineReader:
             found = self._client.notifications(types=["mention"], min_id=min_id, limit=page_size)
             return [(str(n.id), n.get("status")) for n in found]
 
-        return await asyncio.to_thread(self._read, page, newest_id, page_size, max_pages)
+        return await asyncio.to_thread(
+            within, self._total, self._read, page, newest_id, page_size, max_pages
+        )
 
     async def refresh(self, remote_ids: Sequence[str]) -> Refresh:
         """Current counts of statuses, up to 20 a request, as far as the budget goes."""
-        return await asyncio.to_thread(self._refresh, remote_ids)
+        return await asyncio.to_thread(within, self._total, self._refresh, remote_ids)
 
     # -- in the worker thread -------------------------------------------------
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from commsbot.channels.base import (
+    Action,
     Channel,
     ChannelSettings,
     Delivery,
@@ -35,7 +36,7 @@ from commsbot.text import (
 )
 
 if TYPE_CHECKING:
-    from telegram import Bot
+    from telegram import Bot, InlineKeyboardMarkup
     from telegram.ext import AIORateLimiter, ExtBot
     from telegram.request import HTTPXRequest
 
@@ -63,6 +64,9 @@ class TelegramSettings(ChannelSettings):
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     write_timeout: float = 20.0
+    # Seconds one message sent may take, whatever the server does: one
+    # trickling its answer a byte at a time gets past read_timeout, not past this.
+    total_timeout: float = 60.0
     # Seconds one long poll for bot updates waits on the server.
     poll_timeout: int = 30
     # Posts to the channel per minute; Telegram allows about 20 in a group or channel.
@@ -107,23 +111,47 @@ class TelegramSettings(ChannelSettings):
                 f"direct_per_second: must be above 0 and at most {MAX_DIRECT_PER_SECOND}, "
                 f"not {direct:g}"
             )
-        for key in ("connect_timeout", "read_timeout", "write_timeout", "part_interval"):
+        for key in (
+            "connect_timeout",
+            "read_timeout",
+            "write_timeout",
+            "total_timeout",
+            "part_interval",
+        ):
             if not getattr(self, key) > 0:
                 return f"{key}: must be more than 0"
         return None
 
 
+def _telegram_accounts(config: Config) -> list[str]:
+    """The Telegram accounts, ``[channels.telegram]`` first, then enabled ones."""
+    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
+    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    return accounts
+
+
 def bot_account(config: Config) -> str:
     """The account the bot answers as (its subscribers, its channel's reactions):
     ``[channels.telegram]``, else the first Telegram account, enabled ones first."""
-    accounts = [n for n, s in config.channels.items() if s.kind == "telegram"]
-    accounts.sort(key=lambda n: (n != "telegram", not config.channels[n].enabled))
+    accounts = _telegram_accounts(config)
     return accounts[0] if accounts else "telegram"
 
 
-def telegram_account(config: Config) -> tuple[str, TelegramSettings]:
-    """The bot's account and its settings; a clear error when there is none."""
-    name = bot_account(config)
+def bot_accounts(config: Config) -> list[str]:
+    """One enabled account per bot (a token on its Bot API server): each runs its own bot
+    application, and its chat users subscribe to that account's digests (#16). Accounts
+    that share a token are one bot, answering as the first of them."""
+    bots: dict[tuple[str, str], str] = {}
+    for name in _telegram_accounts(config):
+        settings = config.channels[name]
+        if settings.enabled and isinstance(settings, TelegramSettings):
+            bots.setdefault((settings.bot_token_env, api_base(settings)[0]), name)
+    return list(bots.values())
+
+
+def telegram_account(config: Config, name: str | None = None) -> tuple[str, TelegramSettings]:
+    """The bot's account (``name``, else ``bot_account``) and its settings."""
+    name = name or bot_account(config)
     settings = config.channel(name)
     assert isinstance(settings, TelegramSettings)
     return name, settings
@@ -220,6 +248,20 @@ def _never_sent(exc: BaseException) -> bool:
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
+def inline_keyboard(rows: tuple[tuple[Action, ...], ...]) -> InlineKeyboardMarkup | None:
+    """A message's buttons as Telegram's inline keyboard (None: no buttons)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(a.label, callback_data=a.data, url=a.url) for a in row]
+            for row in rows
+        ]
+    )
+
+
 def delivery_for_error(ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
     """What a Telegram error means for one send; never a blind re-send of what may be out."""
     from telegram import error as tg
@@ -313,7 +355,15 @@ class TelegramChannel(Channel):
             request=make_request(settings),
             rate_limiter=make_rate_limiter(settings.posts_per_minute, settings.direct_per_second),
         )
-        await connect(bot, settings, token)
+        try:
+            async with asyncio.timeout(settings.total_timeout):
+                await connect(bot, settings, token)
+        except TimeoutError:
+            raise ChannelError(
+                f"no complete answer from Telegram at {base_url} within "
+                f"{settings.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         self._bot = bot
         self._token = token
 
@@ -350,7 +400,14 @@ class TelegramChannel(Channel):
         if self._bot is None:
             await self.open()
         try:
-            return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+            async with asyncio.timeout(self.telegram.total_timeout):
+                return int(await self._require_bot().get_chat_member_count(self.telegram.chat_id))
+        except TimeoutError:
+            raise ChannelError(
+                f"Telegram member count of {self.telegram.chat_id!r}: no complete answer within "
+                f"{self.telegram.total_timeout:g} s (see {self.key}.total_timeout)",
+                retryable=True,
+            ) from None
         except TelegramError as exc:
             raise ChannelError(
                 f"Telegram member count of {self.telegram.chat_id!r}: "
@@ -360,6 +417,12 @@ class TelegramChannel(Channel):
     def _failed(self, ref: int, exc: Exception, *, to_channel: bool) -> Delivery:
         delivery = delivery_for_error(ref, exc, to_channel=to_channel)
         return dataclasses.replace(delivery, error=redact(delivery.error or "", self._token))
+
+    def _overtime(self) -> str:
+        return (
+            f"no complete answer from Telegram within {self.telegram.total_timeout:g} s "
+            f"(see {self.key}.total_timeout); it may have been delivered: check before retrying"
+        )
 
     def _require_bot(self) -> ExtBot[int]:
         if self._bot is None:
@@ -385,14 +448,17 @@ class TelegramChannel(Channel):
                 except OSError as exc:
                     return Delivery.failed(post.post_id, f"image {post.image}: {exc.strerror}")
         try:
-            if photo is not None:
-                message = await bot.send_photo(
-                    self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
-                )
-            else:
-                message = await bot.send_message(
-                    self.telegram.chat_id, post.text, parse_mode="HTML"
-                )
+            async with asyncio.timeout(self.telegram.total_timeout):
+                if photo is not None:
+                    message = await bot.send_photo(
+                        self.telegram.chat_id, photo, caption=post.text, parse_mode="HTML"
+                    )
+                else:
+                    message = await bot.send_message(
+                        self.telegram.chat_id, post.text, parse_mode="HTML"
+                    )
+        except TimeoutError:
+            return Delivery.unknown(post.post_id, self._overtime())
         except Exception as exc:
             return self._failed(post.post_id, exc, to_channel=True)
         return Delivery.sent(post.post_id, str(message.message_id), message.link)
@@ -415,10 +481,18 @@ class TelegramChannel(Channel):
         for number, part in enumerate(parts, 1):
             if first is not None:
                 await asyncio.sleep(self.telegram.part_interval)
+            markup = inline_keyboard(message.actions) if number == len(parts) else None
             try:
-                sent = await bot.send_message(message.recipient, part, parse_mode=mode)
+                async with asyncio.timeout(self.telegram.total_timeout):
+                    sent = await bot.send_message(
+                        message.recipient, part, parse_mode=mode, reply_markup=markup
+                    )
             except Exception as exc:
-                outcome = self._failed(message.ref, exc, to_channel=False)
+                outcome = (
+                    Delivery.unknown(message.ref, self._overtime())
+                    if isinstance(exc, TimeoutError)
+                    else self._failed(message.ref, exc, to_channel=False)
+                )
                 if first is None:
                     return outcome
                 return Delivery.unknown(

@@ -1,6 +1,7 @@
 """The ``commsbot`` command line. Each module adds the commands of one area."""
 
 from commsbot.cli import (  # noqa: F401  (registration)
+    alerts_cmds,
     bot_cmds,
     channels_cmds,
     content_cmds,

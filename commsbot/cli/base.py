@@ -21,8 +21,6 @@ from commsbot.errors import CommsbotError
 from commsbot.text.user_input import SQLITE_MAX, whole_number
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from commsbot.config import Config
     from commsbot.store import Store
 
@@ -290,25 +288,6 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     app.verbose, app.quiet, app.log_json = verbose, quiet, log_json
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logs.setup(level, json_lines=log_json)
-
-
-def local_time(stamp: str | None, zone: ZoneInfo) -> str | None:
-    """A stored UTC time as the officer reads it: in the config's zone, with its name."""
-    if not stamp:
-        return None
-    from datetime import datetime
-
-    # Stored times are ISO 8601 with a Z, which fromisoformat reads since Python 3.11.
-    return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def local_iso(stamp: str | None, zone: ZoneInfo) -> str | None:
-    """A stored UTC time for JSON: ISO 8601 in the config's zone, with its offset."""
-    if not stamp:
-        return None
-    from commsbot.store import from_iso
-
-    return from_iso(stamp).astimezone(zone).isoformat()
 
 
 def echo_table(

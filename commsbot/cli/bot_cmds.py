@@ -9,7 +9,7 @@ import click
 from commsbot.cli.base import App, cli, pass_app
 
 if TYPE_CHECKING:
-    from commsbot.bot.app import TelegramBot
+    from commsbot.bot.app import TelegramBots
 
 
 @cli.command("bot")
@@ -18,8 +18,9 @@ def bot(app: App) -> None:
     """Answer Telegram chat users until Ctrl-C or SIGTERM (needs [channels.telegram])."""
     from commsbot.bot.app import run_until_stopped
 
-    def ready(running: TelegramBot) -> None:
-        click.echo(f"bot @{running.username} is answering; Ctrl-C stops it", err=True)
+    def ready(running: TelegramBots) -> None:
+        for one in running.bots:  # one per Telegram account with a token of its own
+            click.echo(f"bot @{one.username} is answering; Ctrl-C stops it", err=True)
 
     import asyncio  # here: --help must not pay for it
 

@@ -13,11 +13,10 @@ from commsbot.cli.base import (
     echo_table,
     exit_codes,
     format_option,
-    local_time,
     needs_attention,
     pass_app,
 )
-from commsbot.clock import utcnow
+from commsbot.clock import local_text, utcnow, zoned
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -27,7 +26,7 @@ def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
     if feed["disabled"]:
         return "disabled"
     if feed["error_count"]:
-        return f"failing ({feed['error_count']}), next try {local_time(feed['next_poll_at'], zone)}"
+        return f"failing ({feed['error_count']}), next try {local_text(feed['next_poll_at'], zone)}"
     if feed["last_success_at"] is None:
         return "not polled yet"
     return "ok"
@@ -49,12 +48,18 @@ def feeds() -> None:
 )
 @click.option("--city", help="City of the partner (slug or name) given to its news.")
 @click.option("--theme", help="Theme (slug or name) given to its news.")
+@click.option(
+    "--no-check", is_flag=True, help="Add it without fetching it first (a feed not up yet)."
+)
 @pass_app
-def feeds_add(app: App, url: str, kind: str, city: str | None, theme: str | None) -> None:
-    """Add a feed by URL; it is polled at the next run (or now, with `feeds check URL`)."""
+def feeds_add(
+    app: App, url: str, kind: str, city: str | None, theme: str | None, no_check: bool
+) -> None:
+    """Add a feed by URL, once fetched and found to be a feed; it is polled at the next run
+    (or now, with `feeds check URL`)."""
     from commsbot.feeds import manage
 
-    manage.add(app.store, app.config, url, kind, city, theme, utcnow())
+    manage.add(app.store, app.config, url, kind, city, theme, utcnow(), check=not no_check)
     click.echo(f"added {kind} feed {url}")
 
 
@@ -67,7 +72,7 @@ def feeds_list(app: App, fmt: str) -> None:
 
     rows = manage.listed(app.store, app.config, utcnow())
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(zoned(rows, app.config.zone), indent=2, ensure_ascii=False))
         return
     echo_table(
         [
@@ -78,7 +83,7 @@ def feeds_list(app: App, fmt: str) -> None:
                 "theme": f["theme"] or "",
                 "from": f["source"],
                 "state": _state(f, app.config.zone),
-                "last poll": local_time(f["last_polled_at"], app.config.zone) or "",
+                "last poll": local_text(f["last_polled_at"], app.config.zone) or "",
                 "problem": f["disabled_reason"] or f["last_error"] or f["last_warning"] or "",
             }
             for f in rows

@@ -20,12 +20,10 @@ from commsbot.cli.base import (
     exit_codes,
     format_option,
     json_option,
-    local_iso,
-    local_time,
     needs_attention,
     pass_app,
 )
-from commsbot.clock import utcnow
+from commsbot.clock import local_iso, local_text, utcnow
 
 # A time typed for "this minute" is not refused as past while the officer types it.
 PAST_GRACE = timedelta(minutes=1)
@@ -166,7 +164,7 @@ def queue_add(
     now = utcnow()
     at = parse_time(at_text, app.config.zone) if at_text else now
     if at_text and at < now - PAST_GRACE:
-        shown = at.astimezone(app.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        shown = local_text(at, app.config.zone)
         raise click.BadParameter(
             f"{at_text!r} ({shown}) is in the past; give --now to post as soon as possible",
             param_hint="--at",
@@ -191,7 +189,7 @@ def queue_add(
     )
     for post_id in ids:
         post = require_post(app.store, post_id)
-        when = local_time(post["not_before"], app.config.zone)
+        when = local_text(post["not_before"], app.config.zone)
         if post["status"] == "pending_approval":
             click.echo(f"post {post_id} on {post['channel']}: waiting for approval")
         else:
@@ -199,8 +197,8 @@ def queue_add(
     for post in moved:
         click.echo(
             f"post {post['id']} on {post['channel']} ({post['item_ref']}) moved from "
-            f"{local_time(post['not_before'], app.config.zone)} to "
-            f"{local_time(post['moved_to'], app.config.zone)} to make room"
+            f"{local_text(post['not_before'], app.config.zone)} to "
+            f"{local_text(post['moved_to'], app.config.zone)} to make room"
         )
 
 
@@ -231,7 +229,7 @@ def _echo_found(found: Any, zone: ZoneInfo) -> None:
             "post": "new" if p["id"] is None else p["id"],
             "channel": p["channel"],
             "action": p["action"],
-            "when": local_time(p["when"], zone) or "",
+            "when": local_text(p["when"], zone) or "",
             "item": p["item"],
             "text": (p["text"].splitlines() or [""])[0][:40],
             "note": (p["note"] or "")[:60],
@@ -310,7 +308,7 @@ def queue_list(
     for r in rows:
         r["text"] = (r["text"].splitlines() or [""])[0][:50]
         r["error"] = (r["last_error"] or "")[:40]
-        r["not_before"] = local_time(r["not_before"], zone)
+        r["not_before"] = local_text(r["not_before"], zone)
     echo_table(
         rows,
         [
@@ -347,7 +345,7 @@ def queue_show(app: App, post_id: int) -> None:
     post = require_post(app.store, post_id)
     text = post.pop("text")
     payload = post.pop("payload")
-    post.update({k: local_time(post[k], app.config.zone) for k in TIME_FIELDS if k in post})
+    post.update({k: local_text(post[k], app.config.zone) for k in TIME_FIELDS if k in post})
     for key, value in post.items():
         click.echo(f"{key:16} {'' if value is None else value}")
     if payload.get("thread"):
@@ -357,7 +355,7 @@ def queue_show(app: App, post_id: int) -> None:
     click.echo("")
     click.echo("history:")
     for step in queue_ops.history(app.store, post_id):
-        when = local_time(step["at"], app.config.zone)
+        when = local_text(step["at"], app.config.zone)
         detail = f" ({step['detail']})" if step["detail"] else ""
         click.echo(f"  {when}  {step['action']} by {step['actor']}{detail}")
 
@@ -439,7 +437,7 @@ def queue_approve(app: App, ranges: tuple[list[int], ...], all_pending: bool) ->
         post = approve(
             app.store, post_id, now, not_before=approval_time(app.store, app.config, found, now)
         )
-        when = local_time(post["not_before"], app.config.zone)
+        when = local_text(post["not_before"], app.config.zone)
         return f"post {post_id} approved: queued for {post['channel']} at {when}"
 
     _each_post(_chosen_posts(app, ranges, all_pending), act)
@@ -473,7 +471,7 @@ def queue_restore(app: App, post_ids: tuple[int, ...]) -> None:
         if post["status"] == "pending_approval":
             click.echo(f"post {post_id} restored: waiting for approval")
         else:
-            when = local_time(post["not_before"], app.config.zone)
+            when = local_text(post["not_before"], app.config.zone)
             click.echo(f"post {post_id} restored: queued for {post['channel']} at {when}")
 
 

@@ -14,29 +14,28 @@ from commsbot.cli.base import (
     echo_table,
     format_option,
     json_option,
-    local_time,
     pass_app,
 )
 from commsbot.cli.queue_cmds import queue
-from commsbot.clock import utcnow
+from commsbot.clock import local_text, utcnow, zoned
 
 
 @cli.command()
-@json_option("Print everything as text, or as JSON (UTC times).")
+@json_option("Print everything as text, or as JSON (times with the service zone's offset).")
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Is the service running, what runs when, what is queued, what needs you."""
     from commsbot.service.status import gather
 
     data = gather(app.store, app.config, utcnow())
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
     zone = app.config.zone  # every time a person reads is in the service's zone
+    if as_json:
+        click.echo(json.dumps(zoned(data, zone), indent=2, ensure_ascii=False))
+        return
     service = data["service"]
     if service["running"]:
         who = f"PID {service['pid']}" if service["pid"] else "a process"
-        since = local_time(service["since"], zone) if service["since"] else "?"
+        since = local_text(service["since"], zone) if service["since"] else "?"
         click.echo(f"service: running ({who}, {service['what']}, since {since})")
     else:
         click.echo("service: not running (start it with: commsbot run)")
@@ -47,7 +46,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(f"  schedules cannot be read: {data['schedule_error']}")
     for row in data["schedules"]:
         for key in ("next_run", "last_run", "last_error_at"):
-            row[key] = local_time(row[key], zone)
+            row[key] = local_text(row[key], zone)
         row["last_error"] = _short(row["last_error"], 60)
     echo_table(
         data["schedules"],
@@ -67,13 +66,13 @@ def status(app: App, as_json: bool) -> None:
         row["last_error"] = _short(row["last_error"], 70)
         for key in ("not_before", "updated_at", "next_attempt_at"):
             if row.get(key):
-                row[key] = local_time(row[key], zone)
+                row[key] = local_text(row[key], zone)
     echo_table(data["attention"])
 
     click.echo("\nchannels")
     for row in data["channels"]:
         if row["paused_until"]:
-            row["state"] = f"paused until {local_time(row['paused_until'], zone)}"
+            row["state"] = f"paused until {local_text(row['paused_until'], zone)}"
     echo_table(data["channels"], ["channel", "state", "slots"])
 
 
@@ -97,7 +96,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
     now = utcnow()
     calendar = queue_ops.slot_calendar(app.store, config, names, now, now + timedelta(days=days))
     if fmt == "json":
-        click.echo(json.dumps(calendar, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(zoned(calendar, config.zone), indent=2, ensure_ascii=False))
         return
     for name, rows in calendar.items():
         settings = config.channel(name)
@@ -107,7 +106,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
         free = sum(1 for r in rows if r["post"] is None)
         click.echo(f"{name}: {', '.join(settings.slots)} — next {days} days, {free} free")
         for row in rows:
-            row["slot"] = local_time(row["slot"], config.zone)
+            row["slot"] = local_text(row["slot"], config.zone)
         echo_table(rows, ["slot", "status", "post", "item"])
         click.echo("")
 

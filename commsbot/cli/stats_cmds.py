@@ -25,7 +25,7 @@ from commsbot.cli.base import (
 from commsbot.i18n import LANGUAGES
 
 if TYPE_CHECKING:
-    from commsbot.insights.stats import Group, Period, PostFigures
+    from commsbot.insights.stats import Group, Period
 
 F = Callable[..., Any]
 # The same as commsbot.stats.GROUPINGS (checked by a test); commsbot.stats is imported only
@@ -116,12 +116,6 @@ def _digest_accounts(app: App) -> list[str]:
     return found or kinds_declaring("sends_direct")
 
 
-def _sent_posts(app: App, period: Period) -> list[PostFigures]:
-    from commsbot.insights import figures
-
-    return figures.sent_posts(app.store, period)
-
-
 @cli.group(invoke_without_command=True)
 @period_options
 @click.option(
@@ -145,10 +139,9 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
     from commsbot.insights import stats as st
 
     period = make_period(app, since, until)
-    posts = _sent_posts(app, period)
-    reference = figures.reference(app.store)
-    groups = st.summarise(posts, by, period, reference)
-    total = st.total(posts)
+    summary = figures.summary(app.store, period)
+    groups = summary.groups(by)
+    total = summary.total()
     rows = [g.as_row(by) for g in groups]
     document = {
         "period": period.as_dict(),
@@ -162,7 +155,7 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
             click.echo(f"No posts were sent from {period.describe()}.")
             return
         click.echo(f"Posts sent from {period.describe()}, by {by}:")
-        quotes = st.shows_quotes(posts)
+        quotes = st.shows_quotes(summary.cells)
         echo_table([_engagement_line(by, g, quotes) for g in [*groups, total]], floatfmt=".2f")
 
     emit(fmt, rows, document, table)
@@ -191,10 +184,10 @@ def _engagement_line(by: str, g: Group, quotes: bool) -> dict[str, Any]:
 @pass_app
 def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str) -> None:
     """The posts with the most engagement, with their links."""
-    from commsbot.insights import stats as st
+    from commsbot.insights import figures
 
     period = make_period(app, since, until)
-    best = st.top_posts(_sent_posts(app, period), n)
+    best = figures.top_posts(app.store, period, n)
     rows: list[dict[str, Any]] = [
         {
             "rank": rank,

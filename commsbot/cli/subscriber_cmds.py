@@ -16,7 +16,7 @@ from commsbot.cli.base import (
     format_option,
     pass_app,
 )
-from commsbot.clock import utcnow
+from commsbot.clock import local_text, utcnow, zoned
 from commsbot.i18n import LANGUAGES
 
 
@@ -116,11 +116,12 @@ def subscribers_list(
         status=None if status == "all" else status,
     )
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(zoned(rows, app.config.zone), ensure_ascii=False, indent=2))
         return
     for r in rows:
         r["cities"] = ", ".join(r["cities"]) or "all"
         r["themes"] = ", ".join(r["themes"]) or "all"
+        r["created_at"] = local_text(r["created_at"], app.config.zone)
     echo_table(
         rows,
         [

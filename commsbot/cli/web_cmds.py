@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, local_time, pass_app
-from commsbot.clock import utcnow
+from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.clock import local_text, utcnow
 
 ROLES = ("officer", "coordinator", "admin")
 
@@ -115,7 +115,7 @@ def users_list(app: App) -> None:
 
     rows = list_users(app.store)
     for r in rows:
-        r["created_at"] = local_time(r["created_at"], app.config.zone)
+        r["created_at"] = local_text(r["created_at"], app.config.zone)
     echo_table(rows, ["name", "role", "created_at", "sessions"])
 
 

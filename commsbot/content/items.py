@@ -253,6 +253,32 @@ def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
 # -- files ---------------------------------------------------------------------
 
 
+def cities(store: Store) -> list[dict[str, Any]]:
+    """The cities by name, each with its names in other languages: for pick lists."""
+    return q.cities(store)
+
+
+def themes(store: Store) -> list[dict[str, Any]]:
+    """The themes by name: for pick lists."""
+    return q.themes(store)
+
+
+def by_link(store: Store, url: str) -> dict[str, Any] | None:
+    """The newest item of any type whose link is ``url``, with its ``item_type``."""
+    return q.by_link(store, url)
+
+
+def browse(
+    store: Store, type_name: str, filters: dict[str, Any], limit: int, words: str = ""
+) -> list[dict[str, Any]]:
+    """Items of a type with these exact column values (slugs); with ``words``, the
+    practices the full-text index finds for them, within the filters."""
+    if not words:
+        return q.list_items(store, type_name, filters=filters, limit=limit)
+    found = q.search_practices(store, words, limit=limit)
+    return [i for i in found if all(i.get(k) == v for k, v in filters.items())]
+
+
 def count(store: Store, type_name: str) -> int:
     """How many items of a type the store holds."""
     return q.count(store, type_name)

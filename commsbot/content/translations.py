@@ -157,14 +157,23 @@ def version_for(
 ) -> Version:
     """The version for an account that posts in ``wanted`` languages: the first of them the
     item is written or translated in; else the original, held for approval when ``missing``
-    is "approve". (With "skip" the account's filter has kept such an item out already.)"""
-    original = item.get("language", "en")
+    is "approve". (With "skip" the account's filter has kept such an item out already.)
+
+    An item with no language (a feed that names none) is in none of ``wanted``: it is
+    treated as one without a translation, and its original goes untagged (#16)."""
+    original = item.get("language")
     for language in wanted:
         shown = localized(item, translations, language)
         if shown is not None:
             return Version(shown, language)
     hold = None
+    wanted_text = ", ".join(wanted)
     if missing == "approve":
         # Short enough for ``queue pending``; the item is named by the post's own columns.
-        hold = f"no translation into {', '.join(wanted)}: approve to post the original ({original})"
-    return Version(for_reader(item, {}, original), original, hold)
+        hold = (
+            f"no translation into {wanted_text}: approve to post the original ({original})"
+            if original
+            else f"no language and no translation into {wanted_text}: approve to post it as it is"
+        )
+    # Its fixed words (dates, "participants") in English when it names no language.
+    return Version(for_reader(item, {}, original or "en"), original or "en", hold)

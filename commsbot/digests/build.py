@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from commsbot.render import Renderer
 
 TELEGRAM_LIMIT = 4096
-_WEEK_RE = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+_WEEK_RE = re.compile(r"^([0-9]{4})-W([0-9]{1,2})$", re.IGNORECASE)
+_MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{1,2})$")
 # Sections in the order a digest shows them; headings are the templates' business.
 SECTIONS = ("practice", "event", "newsletter", "news")
 _TAG_RE = re.compile(r"<[^>]*>")

@@ -24,15 +24,24 @@ from functools import partial
 from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
-from commsbot.clock import Clock
+from commsbot.clock import Clock, local_text
 from commsbot.config import FREQUENCIES, Config
 from commsbot.content.places import Places
-from commsbot.delivery import Lane, Pacer, RetryPolicy, described, pacer_for, settle, shared_pacers
+from commsbot.delivery import (
+    Lane,
+    Pacer,
+    RetryPolicy,
+    described,
+    pacer_for,
+    settle,
+    settled_row,
+    shared_pacers,
+)
 from commsbot.digests import build as d
 from commsbot.errors import ContentError
 from commsbot.i18n import negotiate
 from commsbot.render import Renderer
-from commsbot.store import Store, iso
+from commsbot.store import Store
 from commsbot.store import digests as q
 
 log = logging.getLogger("commsbot.digest")
@@ -226,16 +235,7 @@ class _Run:
         """The outcome of one send into its delivery row (and a bounce onto the subscriber)."""
         now = self.clock()
         settled = settle(delivery, attempt, now, self.policy)
-        row: dict[str, Any] = {
-            "id": delivery.post_id,
-            "status": settled.state,
-            "error": settled.error,
-            "attempts": settled.attempts,
-        }
-        if settled.state == "sent":
-            row.update(sent_at=iso(now), remote_id=delivery.remote_id)
-        elif settled.next_attempt_at is not None:
-            row["next_attempt_at"] = iso(settled.next_attempt_at)
+        row = settled_row(delivery, settled, now)
         bounced = [subscriber["id"]] if delivery.outcome is Outcome.BOUNCED else []
         q.record(self.store, [row], bounced, now)
         self.report.add(channel, settled.counted)
@@ -261,7 +261,7 @@ async def send_period(
     """Fan one period's digest out to every subscriber it is due to, exactly once each."""
     now = clock()
     if period.end > now:
-        end = period.end.strftime("%Y-%m-%d %H:%M %Z")
+        end = local_text(period.end, config.zone)
         raise ContentError(
             f"{period.label} is not over until {end}; a digest is sent once its period has "
             "ended (use `commsbot digest preview` to see it meanwhile)"

@@ -19,6 +19,7 @@ from commsbot.content.places import Places
 from commsbot.errors import ContentError
 from commsbot.i18n import check_language
 from commsbot.store import Store
+from commsbot.store import answers as answers_q
 from commsbot.store import audience as q
 from commsbot.store import digests as digests_q
 from commsbot.text.addresses import normalize_email
@@ -209,3 +210,46 @@ def forget(store: Store, target: str) -> dict[str, Any]:
     subscriber = find(store, target)
     q.forget_subscriber(store, subscriber["channel"], subscriber["address"])
     return subscriber
+
+
+# -- a chat's own subscription (the bot's /subscribe, /unsubscribe, /subscriptions) -------
+
+
+def of_chat(store: Store, account: str, chat: str) -> dict[str, Any] | None:
+    """The subscription of a Telegram chat to the digests of ``account``, if any."""
+    return q.get_subscriber(store, account, chat)
+
+
+def subscribe_chat(
+    store: Store,
+    account: str,
+    chat: str,
+    frequency: str,
+    cities: Sequence[str],
+    themes: Sequence[str],
+    now: datetime,
+    *,
+    language: str | None = None,
+) -> dict[str, Any]:
+    """Subscribe a chat (or change its choices); returns its subscription."""
+    return q.upsert_subscriber(
+        store, account, chat, frequency, cities, themes, now, language=language
+    )
+
+
+def chats_subscribed_since(store: Store, account: str, since: datetime) -> int:
+    """How many new subscriptions ``account`` has had since a time (the bot's pacing)."""
+    return q.subscribers_created_since(store, account, since)
+
+
+def unsubscribe_chat(store: Store, account: str, chat: str, now: datetime) -> bool:
+    """End a chat's subscription; whether it was active."""
+    row = q.get_subscriber(store, account, chat)
+    if row is None or row["status"] != "active":
+        return False
+    return q.set_subscriber_status(store, row["id"], "unsubscribed", now)
+
+
+def active_counts(store: Store) -> dict[str, int]:
+    """Active subscribers per channel."""
+    return answers_q.active_subscribers(store)

@@ -18,14 +18,8 @@ import urllib3
 
 from commsbot import __version__
 from commsbot.config import IngestConfig
-from commsbot.feeds.guard import (
-    AddressPolicy,
-    Deadline,
-    DeadlinePassed,
-    Guard,
-    Refused,
-    guarded_pools,
-)
+from commsbot.deadline import Deadline, DeadlinePassed, Refused
+from commsbot.feeds.guard import AddressPolicy, Guard, guarded_pools
 
 USER_AGENT = f"commsbot/{__version__} (feed ingestion; python-requests)"
 ACCEPT = (

@@ -8,7 +8,8 @@ from typing import Any
 from commsbot.config import Config, check_feed_url
 from commsbot.content.places import Places
 from commsbot.errors import ContentError
-from commsbot.feeds.ingest import Report, ingest, sync_config
+from commsbot.feeds.fetch import fetch
+from commsbot.feeds.ingest import Report, ingest, parse, sync_config
 from commsbot.store import Store
 from commsbot.store import feeds as q
 
@@ -21,8 +22,12 @@ def add(
     city: str | None,
     theme: str | None,
     now: datetime,
+    *,
+    check: bool = True,
 ) -> None:
-    """Add a feed by URL, its city and theme given by slug, name or local name."""
+    """Add a feed by URL, its city and theme given by slug, name or local name; with
+    ``check`` it is fetched first (through the guarded fetcher) and refused unless it is
+    an RSS or Atom feed, so a typo or a web page is said at once, not at the next poll."""
     try:
         check_feed_url(url)
     except ValueError as exc:
@@ -38,7 +43,27 @@ def add(
     if existing is not None:
         where = f" in {config.file}" if existing["source"] == "config" else ""
         raise ContentError(f"feed {url} is already configured{where}")
+    if check:
+        problem = feed_problem(url, kind, config, now)
+        if problem:
+            raise ContentError(
+                f"feed {url}: {problem}; nothing added (--no-check adds it without looking)"
+            )
     q.add(store, url, kind, resolved["city"], resolved["theme"], now)
+
+
+def feed_problem(url: str, kind: str, config: Config, now: datetime) -> str | None:
+    """Why ``url`` is not a feed one can poll, as fetched now; None when it is one."""
+    fetched = fetch(url, config.ingest)
+    if fetched.error or fetched.body is None:
+        return fetched.error or f"HTTP {fetched.status} with no feed"
+    feed = {"url": url, "kind": kind, "city": None, "theme": None}
+    parsed = parse(fetched.body, fetched, feed, config.zone, now)
+    if parsed.error is None:
+        return None
+    if "html" in (fetched.content_type or "").lower():
+        return "is a web page (HTML), not an RSS or Atom feed: give the feed's own address"
+    return parsed.error
 
 
 def listed(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
@@ -57,6 +82,16 @@ def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str
     if feed["source"] == "config":
         raise ContentError(f"feed {url} is set in {config.file} ([[feeds]]): remove it there")
     return feed
+
+
+def all_feeds(store: Store) -> list[dict[str, Any]]:
+    """Every feed in the store with its state, as stored (the console's Feeds page)."""
+    return q.all_feeds(store)
+
+
+def troubled(store: Store) -> list[dict[str, Any]]:
+    """Feeds that are disabled or failing, worst first."""
+    return q.troubled(store)
 
 
 def remove(store: Store, url: str) -> None:

@@ -1,10 +1,13 @@
-"""The figures ``stats`` and the report read from the store, once for both.
+"""The figures ``stats``, the report and the console's Stats page read from the store,
+once for all three: the same function, so their figures agree.
 
 ``insights.stats`` aggregates and stays pure; this is where its inputs come from.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from commsbot.content.places import Places
@@ -18,9 +21,70 @@ def reference(store: Store) -> Places:
     return Places.load(store)
 
 
-def sent_posts(store: Store, period: st.Period) -> list[st.PostFigures]:
-    """The posts sent in the period, each with its latest engagement."""
-    return st.post_figures(stats_q.sent_posts(store, period.since, period.until))
+@dataclass(frozen=True)
+class Summary:
+    """A period's sent posts summed in the store (per account, type, city, theme and
+    week), ready to group any way the stats show them."""
+
+    period: st.Period
+    reference: Places
+    cells: list[st.Cell]
+
+    def groups(self, by: str) -> list[st.Group]:
+        """Posts and engagement per account, platform, theme, city, type or week."""
+        return st.summarise(self.cells, by, self.period, self.reference)
+
+    def cross(self, row_by: str, column_by: str, *, skip_none: bool = False) -> st.Grid:
+        """Grouped two ways at once: city x theme, week x account."""
+        return st.cross(
+            self.cells, row_by, column_by, self.period, self.reference, skip_none=skip_none
+        )
+
+    def total(self) -> st.Group:
+        return st.total(self.cells)
+
+
+def summary(store: Store, period: st.Period, places: Places | None = None) -> Summary:
+    """The period's figures, summed by the store week by week (a GROUP BY over a stretch
+    of ``post_stats``' index each: faster than telling weeks apart in SQL)."""
+    first = period.since
+    if first is None:
+        found = stats_q.first_sent(store, period.until)
+        first = st.stamp(found) if found is not None else None
+    starts = [
+        st.week_start(w, period.zone) for w in st.week_range(first, period.until, period.zone)
+    ]
+    cells = [
+        st.Cell(
+            channel=r["channel"],
+            platform=r["platform"],
+            item_type=r["item_type"],
+            city=r["city"],
+            theme=r["theme"],
+            sent_at=start,
+            posts=r["posts"],
+            favourites=r["favourites"],
+            boosts=r["boosts"],
+            replies=r["replies"],
+            reactions=r["reactions"],
+            deleted=r["deleted"],
+            quotes=r["quotes"],
+        )
+        for i, (start, end) in enumerate(pairwise([*starts, period.until]))
+        for r in stats_q.sent_cells(store, period.since if i == 0 else start, end)
+    ]
+    return Summary(period, places if places is not None else reference(store), cells)
+
+
+def total(store: Store, period: st.Period) -> st.Group:
+    """The period's posts and engagement in all: ``summary(...).total()`` in one pass."""
+    sums = stats_q.sent_total(store, period.since, period.until)
+    return st.Group(None, "total", **{k: v or 0 for k, v in sums.items()})
+
+
+def top_posts(store: Store, period: st.Period, n: int) -> list[st.PostFigures]:
+    """The ``n`` posts of the period with most engagement; ties go to the earlier post."""
+    return st.post_figures(stats_q.top_sent(store, period.since, period.until, n))
 
 
 def subscriber_history(store: Store) -> list[dict[str, Any]]:

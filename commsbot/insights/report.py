@@ -38,25 +38,24 @@ def report_context(
     movement_accounts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything the report template shows, computed once."""
-    reference = figures.reference(store)
-    posts = figures.sent_posts(store, period)
+    summary = figures.summary(store, period)
     subscribers = figures.subscriber_history(store)
     commands, bot_total = figures.bot_usage(store, period)
     sub_groups, sub_total = st.subscriber_summary(subscribers, period, digest_channels)
     growth = st.subscriber_growth(subscribers, period, digest_channels)
 
-    weekly = st.cross(posts, "week", "channel", period, reference)
-    themes = st.summarise(posts, "theme", period, reference)
-    cities = st.summarise(posts, "city", period, reference)
-    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    weekly = summary.cross("week", "channel")
+    themes = summary.groups("theme")
+    cities = summary.groups("city")
+    heat = summary.cross("city", "theme", skip_none=True)
     movement = mv.load(store, period, top, accounts=movement_accounts)
     return {
         "period": period,
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
         "version": __version__,
-        "total": st.total(posts),
+        "total": summary.total(),
         # A quotes column only where a platform that counts them (Bluesky) posted.
-        "quotes": st.shows_quotes(posts),
+        "quotes": st.shows_quotes(summary.cells),
         "weekly": weekly,
         "weekly_chart": charts.stacked_columns(
             [label for _, label in weekly.rows],
@@ -66,8 +65,8 @@ def report_context(
             },
         ),
         # Several accounts make one platform: both views, one table each.
-        "accounts": st.summarise(posts, "channel", period, reference),
-        "platforms": st.summarise(posts, "platform", period, reference),
+        "accounts": summary.groups("channel"),
+        "platforms": summary.groups("platform"),
         "themes": themes,
         "themes_chart": charts.bar_chart(
             [(g.label if g.key else NO_THEME, g.engagement) for g in themes]
@@ -82,7 +81,7 @@ def report_context(
             [label for _, label in heat.columns],
             [[(g.engagement, g.posts) for g in row] for row in heat.cells],
         ),
-        "top": st.top_posts(posts, top),
+        "top": figures.top_posts(store, period, top),
         "subscribers": sub_groups,
         "subscribers_total": sub_total,
         "growth": growth,

@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from commsbot.config import FREQUENCIES
@@ -85,11 +85,15 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def week_start(label: str, zone: ZoneInfo) -> datetime:
+    """The first instant of an ISO week: its Monday, 00:00 local time."""
+    year, week = label.split("-W")
+    return datetime.combine(date.fromisocalendar(int(year), int(week), 1), time(), zone)
+
+
 def week_end(label: str, zone: ZoneInfo) -> datetime:
     """The first instant after an ISO week: its following Monday, 00:00 local time."""
-    year, week = label.split("-W")
-    monday = date.fromisocalendar(int(year), int(week), 1)
-    return datetime.combine(monday + timedelta(days=7), time(), zone)
+    return datetime.combine(week_start(label, zone).date() + timedelta(days=7), time(), zone)
 
 
 # -- posts ---------------------------------------------------------------------------
@@ -120,6 +124,62 @@ class PostFigures:
     @property
     def engagement(self) -> int:
         return self.favourites + self.boosts + self.replies + self.reactions + self.quotes
+
+    @property
+    def posts(self) -> int:
+        """One post: a post sums into groups as a cell of one does."""
+        return 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The sums over the posts sent in one week that share account, platform, type, city
+    and theme: what the store's GROUP BY returns, and what groups and grids add up."""
+
+    channel: str
+    platform: str
+    item_type: str
+    city: str | None
+    theme: str | None
+    sent_at: datetime  # the start of the week its posts were sent in
+    posts: int
+    favourites: int
+    boosts: int
+    replies: int
+    reactions: int
+    deleted: int
+    quotes: int
+
+
+class Counted(Protocol):
+    """A post or a cell of posts: what groups add up."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def item_type(self) -> str: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def theme(self) -> str | None: ...
+    @property
+    def sent_at(self) -> datetime: ...
+    @property
+    def posts(self) -> int: ...
+    @property
+    def favourites(self) -> int: ...
+    @property
+    def boosts(self) -> int: ...
+    @property
+    def replies(self) -> int: ...
+    @property
+    def reactions(self) -> int: ...
+    @property
+    def quotes(self) -> int: ...
+    @property
+    def deleted(self) -> int: ...
 
 
 def post_figures(rows: Iterable[dict[str, Any]]) -> list[PostFigures]:
@@ -175,8 +235,8 @@ class Group:
         """Engagement per post, to two decimals; None for a group without posts."""
         return round(self.engagement / self.posts, 2) if self.posts else None
 
-    def add(self, post: PostFigures) -> None:
-        self.posts += 1
+    def add(self, post: Counted) -> None:
+        self.posts += post.posts
         self.favourites += post.favourites
         self.boosts += post.boosts
         self.replies += post.replies
@@ -208,13 +268,13 @@ class Group:
         }
 
 
-def shows_quotes(posts: Iterable[PostFigures]) -> bool:
-    """Whether a table of these posts has a quotes column: one of them went to a platform
-    that counts quotes (elsewhere the figure is no zero, it does not exist)."""
+def shows_quotes(posts: Iterable[Counted]) -> bool:
+    """Whether a table of these posts (or cells) has a quotes column: one of them went to
+    a platform that counts quotes (elsewhere the figure is no zero, it does not exist)."""
     return any(p.platform in QUOTING_PLATFORMS for p in posts)
 
 
-def _key_of(by: str, zone: ZoneInfo) -> Callable[[PostFigures], str | None]:
+def _key_of(by: str, zone: ZoneInfo) -> Callable[[Counted], str | None]:
     if by == "week":
         return lambda p: week_label(p.sent_at, zone)
     attribute = "item_type" if by == "type" else by
@@ -222,7 +282,7 @@ def _key_of(by: str, zone: ZoneInfo) -> Callable[[PostFigures], str | None]:
 
 
 def _keys(
-    by: str, posts: Sequence[PostFigures], period: Period, reference: Places
+    by: str, posts: Sequence[Counted], period: Period, reference: Places
 ) -> list[tuple[str | None, str]]:
     """The groups to show, in order, with their labels; known cities/themes even when empty."""
     key_of = _key_of(by, period.zone)
@@ -245,9 +305,7 @@ def _keys(
     return keys
 
 
-def summarise(
-    posts: Sequence[PostFigures], by: str, period: Period, reference: Places
-) -> list[Group]:
+def summarise(posts: Sequence[Counted], by: str, period: Period, reference: Places) -> list[Group]:
     """Posts and engagement per channel (account), platform, theme, city, content type or
     ISO week."""
     if by not in GROUPINGS:
@@ -259,7 +317,7 @@ def summarise(
     return list(groups.values())
 
 
-def total(posts: Iterable[PostFigures]) -> Group:
+def total(posts: Iterable[Counted]) -> Group:
     group = Group(None, "total")
     for post in posts:
         group.add(post)
@@ -301,7 +359,7 @@ class Grid:
 
 
 def cross(
-    posts: Sequence[PostFigures],
+    posts: Sequence[Counted],
     row_by: str,
     column_by: str,
     period: Period,

@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 from commsbot.channels.base import Channel, Engagement, EngagementPolling
 from commsbot.errors import ChannelError
 from commsbot.posting import record, select
+from commsbot.store import engagement as engagement_q
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from commsbot.service.jobs import JobContext
+    from commsbot.store import Store
 
 log = logging.getLogger("commsbot.collect")
 
@@ -53,3 +57,14 @@ async def collect_engagement(ctx: JobContext) -> dict[str, Any]:
         if polling is not None:
             results[name] = await collect_channel(ctx, channel, polling)
     return results
+
+
+def record_reactions(
+    store: Store, account: str, message_id: str, total: int, now: datetime
+) -> int | None:
+    """The reaction total on a message ``account`` posted, kept as an engagement snapshot
+    of its post; that post's id, or None for a message commsbot did not post."""
+    post_id = engagement_q.post_for_remote(store, account, message_id)
+    if post_id is not None:
+        engagement_q.add_snapshots(store, [{"post_id": post_id, "reactions": total}], now)
+    return post_id

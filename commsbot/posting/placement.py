@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commsbot.channels import channel_class
+from commsbot.clock import local_text
 from commsbot.config import Config
 from commsbot.slots import SlotQueue, occurrences, parse_slots
 from commsbot.store import Store, from_iso, iso
@@ -47,9 +48,14 @@ def content_date(item_type: str, item: dict[str, Any]) -> datetime | None:
     return found or _parse_date(item.get("created_at"))
 
 
-def backlog_policy(config: Config, channel: str) -> str:
-    """The channel's own backlog policy, else posting.backlog."""
-    return config.channel(channel).backlog or config.posting.backlog
+def backlog_policy(config: Config, channel: str | None) -> str:
+    """The channel's own backlog policy, else posting.backlog, else the safe default:
+    approve on a real account, post on a preview one (the outbox shows the sample at once)."""
+    own = config.channel(channel).backlog if channel else None
+    if own or config.posting.backlog:
+        return own or config.posting.backlog or "approve"
+    preview = channel is not None and channel_class(config.channel(channel).kind).preview
+    return "post" if preview else "approve"
 
 
 def backlog_reason(
@@ -66,7 +72,7 @@ def backlog_reason(
     Old by its date, or already in the store when the channel was first enabled: enabling
     an account never posts the back catalogue without the officer's say.
     """
-    policy = backlog_policy(config, channel) if channel else config.posting.backlog
+    policy = backlog_policy(config, channel)
     when = content_date(item_type, item)
     limit = config.posting.backlog_after_days
     if when is not None and now - when > timedelta(days=limit):
@@ -79,7 +85,7 @@ def backlog_reason(
     if enabled_at is not None and added is not None and added <= enabled_at:
         return (
             f"backlog: {item_type} {item.get('slug')!r} was in the store before {channel} was "
-            f"first enabled ({enabled_at:%Y-%m-%d %H:%M} UTC; backlog = {policy})"
+            f"first enabled ({local_text(enabled_at, config.zone)}; backlog = {policy})"
         )
     return None
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commsbot.channels.base import Channel
+from commsbot.clock import local_text
 from commsbot.config import Config
 from commsbot.content.places import Places
 from commsbot.content.types import TYPES
@@ -21,6 +22,7 @@ from commsbot.render import Output, Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
+from commsbot.store import answers as answers_q
 from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import posts as posts_q
@@ -96,7 +98,7 @@ def announce(
                 when, holder = first_slot(store, config, name, at)
                 # One waiting for approval holds no slot: it moves nothing.
                 if holder is not None and config.approval.policy("announcement", name) == "auto":
-                    _move(store, holder, placer, at, moved)
+                    _move(store, config, holder, placer, at, moved, actor, announcement_id)
             placed = placer.place("announcement", name, at=when)
             rows.append(
                 {
@@ -121,14 +123,24 @@ def announce(
 
 def _move(
     store: Store,
+    config: Config,
     holder: dict[str, Any],
     placer: Placer,
     now: datetime,
     moved: list[dict[str, Any]] | None,
+    actor: str,
+    announcement_id: int,
 ) -> None:
-    """Move the post holding a slot to its channel's next free one."""
+    """Move the post holding a slot to its channel's next free one, and say so in its
+    trail: a post never changes its time without a word (#20)."""
     new = placer.next_slot(holder["channel"])
     posts_q.change_post(store, holder["id"], ("queued", "draft"), now, not_before=iso(new))
+    detail = (
+        f"from {local_text(holder['not_before'], config.zone)} to "
+        f"{local_text(new, config.zone)}, to make room for announcement-{announcement_id} "
+        "(queue add --first)"
+    )
+    audit_q.record(store, [holder["id"]], actor, "moved", now, detail)
     if moved is not None:
         moved.append({**holder, "moved_to": iso(new)})
 
@@ -358,3 +370,13 @@ def known_accounts(store: Store) -> dict[str, dict[str, Any]]:
 def history(store: Store, post_id: int) -> list[dict[str, Any]]:
     """A post's audit trail, oldest first: who created, edited, approved, moved it…"""
     return audit_q.trail(store, post_id)
+
+
+def open_posts(store: Store, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Posts not yet out (or needing a look), due first, and how many there are."""
+    return answers_q.open_posts(store, limit)
+
+
+def channel_states(store: Store) -> list[dict[str, Any]]:
+    """Each channel's pause and down state, as dispatch left them."""
+    return answers_q.channel_states(store)

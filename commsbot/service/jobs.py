@@ -99,6 +99,10 @@ def _needs_movement(config: Config) -> str | None:
     return None
 
 
+def _needs_alerts(config: Config) -> str | None:
+    return None if config.alerts.enabled else "alerts are off ([alerts] enabled = false)"
+
+
 JOBS: tuple[Job, ...] = (
     # Before publish, so that `run --once` posts what it has just ingested.
     Job("ingest-feeds", "commsbot.feeds.ingest:ingest_job", "poll partner feeds", _needs_feeds),
@@ -131,6 +135,13 @@ JOBS: tuple[Job, ...] = (
         "commsbot.insights.tracking:track_movement",
         "read the campaign hashtags and mentions of our accounts on Mastodon and Bluesky",
         _needs_movement,
+    ),
+    # Last: what the jobs before it left failed or waiting is alerted in the same run.
+    Job(
+        "send-alerts",
+        "commsbot.alerts.send:alerts_job",
+        "tell the admins and the alert list what needs them",
+        _needs_alerts,
     ),
 )
 

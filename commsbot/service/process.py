@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
+from commsbot.deadline import abort_all
 from commsbot.errors import CommsbotError
-from commsbot.feeds import guard
 from commsbot.posting import dispatch
 from commsbot.posting.pipeline import close_channels, open_channels, retry_policy
 from commsbot.service.jobs import JOBS, JobContext
@@ -333,11 +333,12 @@ class Service:
             hurry.cancel()
         for task in pending:
             task.cancel()
-        # A cancelled task does not stop its worker thread: a fetch in flight would keep
-        # the process alive until its own total time. End them now.
-        ended = guard.abort_all()
+        # A cancelled task does not stop its worker thread: a fetch or a send in flight
+        # would keep the process alive until its own total time. End them now; a post
+        # left sending is resolved below (recover, or recorded unknown).
+        ended = abort_all()
         if ended:
-            log.info("ended %d feed fetch(es) in flight", ended)
+            log.info("ended %d network call(s) in flight", ended)
         await asyncio.gather(*pending, return_exceptions=True)
 
     def _save_state(self) -> None:

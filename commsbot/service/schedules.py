@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # and several missed ones coalesce into one run.
 DEFAULT_MISFIRE_GRACE_SECONDS = 300
 KEYS = ("job", "cron", "every", "at_start", "misfire_grace_seconds", "enabled", "optional")
-_EVERY_RE = re.compile(r"(?P<n>\d+)\s*(?P<unit>s|m|h|d)")
+# ASCII only: \d and int() would take other scripts' digits (an Arabic-Indic five).
+_EVERY_RE = re.compile(r"(?P<n>[0-9]+)\s*(?P<unit>s|m|h|d)", re.ASCII)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -165,10 +166,13 @@ def _schedule(path: Path, name: str, table: dict[str, Any], config: Config) -> S
 def _check_cron(cron: str, config: Config, fail: Any) -> None:
     from apscheduler.triggers.cron import CronTrigger
 
+    # APScheduler reads other scripts' digits as numbers (Arabic-Indic "0 9 * * *" runs).
+    if not cron.isascii():
+        raise fail("cron", f"{cron!r}: write a cron expression in ASCII digits and names")
     fields = cron.split()
     # APScheduler 3 numbers weekdays from Monday = 0, crontab from Sunday = 0: a number
     # would silently run on the wrong day, so only names are accepted.
-    if len(fields) == 5 and re.search(r"\d", fields[4]):
+    if len(fields) == 5 and re.search(r"[0-9]", fields[4]):
         raise fail(
             "cron",
             f"{cron!r}: write the day of the week as names (mon, tue, … or mon-fri), "

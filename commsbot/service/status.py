@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from commsbot.clock import local_text
 from commsbot.config import Config
 from commsbot.errors import ConfigError
 from commsbot.service.jobs import JOBS
@@ -65,8 +66,9 @@ def _held(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
             "item_type": p["item_type"],
             "item_ref": p["item_ref"],
             "last_error": (
-                f"retry held until {p['next_attempt_at']}, longer than the back-off allows "
-                f"({longest} s); it is tried at the next run. Last error: {p['last_error']}"
+                f"retry held until {local_text(p['next_attempt_at'], config.zone)}, longer "
+                f"than the back-off allows ({longest} s); it is tried at the next run. "
+                f"Last error: {p['last_error']}"
             ),
         }
         for p in posts_q.held_beyond(store, now + timedelta(seconds=longest), ATTENTION_LIMIT)
@@ -138,9 +140,9 @@ def _parts(store: Store, config: Config, *, running: bool) -> list[dict[str, Any
         elif state is None:
             shown = "starting"
         elif state["state"] == "running":
-            shown = f"running since {state['since']}"
+            shown = f"running since {local_text(state['since'], config.zone)}"
         else:
-            shown = f"failed at {state['since']}: {state['detail']}"
+            shown = f"failed at {local_text(state['since'], config.zone)}: {state['detail']}"
         rows.append({"part": part.name, "state": shown})
     return rows
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from commsbot.store import Store, iso
@@ -87,6 +90,21 @@ def insert_reference(
             "SET name = excluded.name, city = excluded.city, lead_partner = excluded.lead_partner",
             [{"lead_partner": False, **i} for i in institutions],
         )
+
+
+def stored_reference(path: Path) -> tuple[list[str], list[str]]:
+    """The slugs of the cities and themes a store holds, read only (the config checks its
+    filters against them at load, before any migration); none without a store yet."""
+    if not path.is_file():
+        return [], []
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            cities = [r[0] for r in conn.execute("SELECT slug FROM cities ORDER BY slug")]
+            themes = [r[0] for r in conn.execute("SELECT slug FROM themes ORDER BY slug")]
+    except sqlite3.Error:  # not a store, or one without reference data yet
+        return [], []
+    return cities, themes
 
 
 def cities(store: Store) -> list[dict[str, Any]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from commsbot.store import Store, iso
@@ -92,23 +94,48 @@ def next_out(store: Store, now: datetime, limit: int) -> list[dict[str, Any]]:
     )
 
 
-def between(store: Store, start: datetime, end: datetime) -> list[tuple[int, str, str]]:
-    """(id, account, time) of every post due in [start, end), cancelled ones left out: the
-    calendar's slots taken. Read from the index alone, without the posts' texts."""
-    return store.conn.execute(
-        "SELECT p.id, p.channel, p.not_before FROM posts p WHERE p.not_before >= ? "
-        "AND p.not_before < ? AND p.status != 'cancelled' ORDER BY p.not_before, p.id",
-        (iso(start), iso(end)),
-    ).fetchall()
+def first_of_days(
+    store: Store, starts: Sequence[datetime], limit: int
+) -> list[tuple[int, int, dict[str, Any]]]:
+    """For each day [starts[i], starts[i + 1]): the first ``limit`` posts due (cancelled
+    ones left out), as ``(i, posts due that day, post)``. One query: each day is a range
+    of the (not_before, channel, status) index, and only the posts shown are read."""
+    if len(starts) < 2:
+        return []
+    days = ", ".join("(?, ?, ?)" for _ in starts[1:])
+    params: list[Any] = []
+    for i, (lo, hi) in enumerate(pairwise(starts)):
+        params += [i, iso(lo), iso(hi)]
+    # Window functions (row_number) sort every post of the month: slower than these
+    # correlated lookups, each a short range of the index.
+    day_posts = (
+        "FROM posts x WHERE x.not_before >= d.lo AND x.not_before < d.hi "
+        "AND x.status != 'cancelled'"
+    )
+    rows = store.rows(
+        f"WITH days (i, lo, hi) AS (VALUES {days}) "
+        f"SELECT d.i AS day_index, (SELECT count(*) {day_posts}) AS day_due, {_COLUMNS} "
+        f"FROM days d JOIN posts p ON p.id IN (SELECT x.id {day_posts} "
+        "ORDER BY x.not_before, x.id LIMIT ?) ORDER BY d.i, p.not_before, p.id",
+        (*params, limit),
+    )
+    return [(r.pop("day_index"), r.pop("day_due"), r) for r in rows]
 
 
-def by_ids(store: Store, ids: list[int]) -> list[dict[str, Any]]:
-    """The posts with these ids, as the queue shows them, in no particular order."""
-    found: list[dict[str, Any]] = []
-    for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters is far above
-        chunk = ids[i : i + 500]
+def taken(store: Store, stamps: Sequence[str]) -> set[tuple[str, str]]:
+    """Which of these times (``store.iso``) hold a post, cancelled ones left out, as
+    (account, time): the calendar's slots taken."""
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(stamps), 500):
+        chunk = stamps[i : i + 500]
         marks = ", ".join("?" * len(chunk))
-        found += store.rows(f"SELECT {_COLUMNS} FROM posts p WHERE p.id IN ({marks})", chunk)
+        found.update(
+            store.conn.execute(
+                "SELECT channel, not_before FROM posts WHERE not_before IN "
+                f"({marks}) AND status != 'cancelled'",
+                chunk,
+            ).fetchall()
+        )
     return found
 
 

@@ -6,6 +6,7 @@ are its latest snapshot by ``observed_at`` (ties: the later row), never a sum.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +29,20 @@ def window(column: str, since: datetime | None, until: datetime | None) -> tuple
 
 
 def sent_posts(
-    store: Store, since: datetime | None = None, until: datetime | None = None
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Posts sent in [since, until), each with its item's city, theme and title, and its
-    latest engagement snapshot (zeros and ``observed_at`` None when there is none)."""
-    where, params = window("p.sent_at", since, until)
+    """Posts sent in [since, until) (or those of ``ids``), each with its item's city,
+    theme and title, and its latest engagement snapshot (zeros and ``observed_at`` None
+    when there is none)."""
+    where, bounds = window("p.sent_at", since, until)
+    params: list[Any] = [*bounds, *(ids or ())]
+    sent = "p.status = 'sent'"
+    if ids is not None:
+        where += f" AND p.id IN ({', '.join('?' * len(ids))})"
+        sent = "+" + sent  # a handful of ids: by the primary key, not the status index
     # The correlated lookup walks the (post_id, observed_at) index: one step per post.
     return store.rows(
         "SELECT p.id, p.channel, coalesce(a.kind, p.channel) AS platform, p.item_type, "
@@ -52,10 +62,65 @@ def sent_posts(
         "LEFT JOIN events ev ON p.item_type = 'event' AND ev.id = p.item_id "
         "LEFT JOIN newsletters nl ON p.item_type = 'newsletter' AND nl.id = p.item_id "
         "LEFT JOIN news nw ON p.item_type = 'news' AND nw.id = p.item_id "
-        f"WHERE p.status = 'sent' AND p.sent_at IS NOT NULL AND {where} "
+        f"WHERE {sent} AND p.sent_at IS NOT NULL AND {where} "
         "ORDER BY p.sent_at, p.id",
         params,
     )
+
+
+_SUMS = (
+    "count(*) AS posts, sum(favourites) AS favourites, sum(boosts) AS boosts, "
+    "sum(replies) AS replies, sum(reactions) AS reactions, sum(quotes) AS quotes, "
+    "sum(deleted) AS deleted"
+)
+
+
+def sent_cells(
+    store: Store, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """The posts sent in [since, until) summed per account, platform, type, city and
+    theme.
+
+    Read from ``post_stats`` (migration 25; quotes since 26), which triggers keep as
+    posts, engagement and items change: a stretch of its covering index, no lookup per post."""
+    where, params = window("sent_at", since, until)
+    return store.rows(
+        "SELECT g.*, coalesce(a.kind, g.channel) AS platform FROM ("
+        f"SELECT channel, item_type, city, theme, {_SUMS} FROM post_stats WHERE {where} "
+        "GROUP BY channel, item_type, city, theme) g LEFT JOIN accounts a ON a.name = g.channel",
+        params,
+    )
+
+
+def sent_total(store: Store, since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """The sums of ``sent_cells`` over every cell, read in one pass."""
+    where, params = window("sent_at", since, until)
+    return store.rows(f"SELECT {_SUMS} FROM post_stats WHERE {where}", params)[0]
+
+
+def first_sent(store: Store, until: datetime | None) -> str | None:
+    """When the first post sent before ``until`` went out."""
+    where, params = window("sent_at", None, until)
+    found = store.scalar(f"SELECT min(sent_at) FROM post_stats WHERE {where}", params)
+    return None if found is None else str(found)
+
+
+def top_sent(
+    store: Store, since: datetime | None, until: datetime | None, n: int
+) -> list[dict[str, Any]]:
+    """The ``n`` posts sent in [since, until) with most engagement (ties: the earlier
+    post), as ``sent_posts`` reads them, best first."""
+    where, params = window("sent_at", since, until)
+    ids = [
+        int(r[0])
+        for r in store.conn.execute(
+            f"SELECT post_id FROM post_stats WHERE {where} ORDER BY "
+            "favourites + boosts + replies + reactions + quotes DESC, sent_at, post_id LIMIT ?",
+            (*params, n),
+        )
+    ]
+    rows = {r["id"]: r for r in sent_posts(store, ids=ids)} if ids else {}
+    return [rows[i] for i in ids]
 
 
 def subscriber_history(store: Store) -> list[dict[str, Any]]:

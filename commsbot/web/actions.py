@@ -87,19 +87,15 @@ LINK_GONE = (
 
 
 def sign_out(req: Req) -> Response:
-    from commsbot.store import users as users_q
-
-    users_q.end_session(req.store, auth.digest(req.cookies.get(COOKIE, "")))
+    auth.end_session(req.store, req.cookies.get(COOKIE, ""))
     response = req.redirect("/sign-in")
     response.delete_cookie(COOKIE, path=req.console.root or "/")
     return response
 
 
 def sign_out_everywhere(req: Req) -> Response:
-    from commsbot.store import users as users_q
-
     assert req.user is not None
-    users_q.end_sessions(req.store, req.user.id)
+    auth.end_sessions(req.store, req.user.id)
     response = req.redirect("/sign-in")
     response.delete_cookie(COOKIE, path=req.console.root or "/")
     return response

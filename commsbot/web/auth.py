@@ -121,6 +121,16 @@ def require_user(store: Store, name: str) -> dict[str, object]:
     return user
 
 
+def end_session(store: Store, token: str) -> None:
+    """Sign out: the session of this cookie's token ends."""
+    users_q.end_session(store, digest(token))
+
+
+def end_sessions(store: Store, user_id: int) -> int:
+    """Sign out everywhere: every session of the user ends; how many did."""
+    return users_q.end_sessions(store, user_id)
+
+
 def list_users(store: Store) -> list[dict[str, Any]]:
     """Every console user with their role and open sessions."""
     return users_q.list_users(store)

@@ -19,21 +19,21 @@ STATUSES = tuple(views.STATE_LABELS)
 
 
 def today(req: Req) -> Response:
+    from commsbot.feeds import manage
+    from commsbot.posting import overview
     from commsbot.service.status import health
-    from commsbot.store import feeds as feeds_q
-    from commsbot.store import queue_views as qv
 
     store, now = req.store, req.now()
     status = health(store, req.config, now)
     return req.page(
         "today",
-        pending=qv.by_status(store, ("pending_approval",), 20),
-        pending_total=qv.count_status(store, "pending_approval"),
-        attention=qv.by_status(store, ("failed", "unknown"), 20),
+        pending=overview.waiting(store, ("pending_approval",), 20),
+        pending_total=overview.count_status(store, "pending_approval"),
+        attention=overview.waiting(store, ("failed", "unknown"), 20),
         channels=[c for c in status["channels"] if c["state"] != "ok"],
-        feeds=feeds_q.troubled(store)[:10],
-        digests=qv.failed_digest_deliveries(store),
-        next_out=qv.next_out(store, now, 10),
+        feeds=manage.troubled(store)[:10],
+        digests=overview.failed_digests(store),
+        next_out=overview.next_out(store, now, 10),
         schedules=status["schedules"],
         service=status["service"],
         note=req.query.get("note", ""),
@@ -41,7 +41,7 @@ def today(req: Req) -> Response:
 
 
 def _filter(req: Req) -> Any:
-    from commsbot.store.queue_views import QueueFilter
+    from commsbot.posting.overview import QueueFilter
 
     q = req.query
     zone = req.config.zone
@@ -66,15 +66,15 @@ def _filter(req: Req) -> Any:
 def queue(req: Req) -> Response:
     from urllib.parse import urlencode
 
+    from commsbot.content import items as content_ops
     from commsbot.content.types import TYPES
-    from commsbot.store import content as content_q
-    from commsbot.store import queue_views as qv
+    from commsbot.posting import overview
 
     try:
         page = max(1, int(req.query.get("page", "1")))
     except ValueError:
         page = 1
-    rows, total = qv.queue_page(req.store, _filter(req), (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    rows, total = overview.page(req.store, _filter(req), (page - 1) * PAGE_SIZE, PAGE_SIZE)
     kept = {k: v for k, v in req.query.items() if k != "page" and v}
     pages = max(1, -(-total // PAGE_SIZE))
     return req.page(
@@ -90,16 +90,15 @@ def queue(req: Req) -> Response:
         accounts=list(req.config.channels),
         statuses=STATUSES,
         types=["announcement", *TYPES],
-        cities=content_q.cities(req.store),
-        themes=content_q.themes(req.store),
+        cities=content_ops.cities(req.store),
+        themes=content_ops.themes(req.store),
         note=req.query.get("note", ""),
     )
 
 
 def post(req: Req) -> Response:
     from commsbot.errors import ContentError
-    from commsbot.posting.queue import require_post
-    from commsbot.store import audit as audit_q
+    from commsbot.posting.queue import history, require_post
 
     try:
         post_id = int(req.params["post_id"])
@@ -110,7 +109,7 @@ def post(req: Req) -> Response:
         "post",
         post=found,
         length=views.post_length(req.config, found),
-        trail=audit_q.trail(req.store, post_id),
+        trail=history(req.store, post_id),
         slots=views.free_slots(req.store, req.config, found["channel"], req.now(), 8),
         note=req.query.get("note", ""),
     )
@@ -193,6 +192,7 @@ def stats(req: Req) -> Response:
         query=urlencode(kept),
         days=req.query.get("days", "" if kept else "30"),
         **_figures(req, chosen),
+        **views.movement(req.store, req.config, chosen),
     )
 
 
@@ -216,6 +216,28 @@ def stats_download(req: Req) -> Response:
         return _download(body, f"{name}.json", "application/json")
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [by, "posts"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return _download(out.getvalue(), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+def movement_download(req: Req) -> Response:
+    """The movement per account (/stats/movement.csv) or the audience per week and
+    channel (/stats/audience.json), as CSV or JSON."""
+    chosen = _chosen(req)
+    figures = views.movement(req.store, req.config, chosen)["movement"]
+    which = "audience" if req.path.rsplit("/", 1)[-1].startswith("audience.") else "movement"
+    if which == "audience":
+        rows = views.audience_rows(figures.audience)
+    else:
+        rows = [a.as_row() for a in figures.accounts]
+    name = f"commsbot-{which}-{chosen.since}-{chosen.until}"
+    if req.params["fmt"] == "json":
+        document = {"period": chosen.period.as_dict(), which: rows}
+        body = json.dumps(document, ensure_ascii=False, indent=2)
+        return _download(body, f"{name}.json", "application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["week"])
     writer.writeheader()
     writer.writerows(rows)
     return _download(out.getvalue(), f"{name}.csv", "text/csv; charset=utf-8")
@@ -253,8 +275,8 @@ def content(
 ) -> Response:
     """The content list and search; after an import, what it did or why not, beside the
     file field (the rows it skipped listed)."""
+    from commsbot.content import items as content_ops
     from commsbot.content.types import TYPES
-    from commsbot.store import content as content_q
 
     kind = req.query.get("type", "practice")
     if kind not in TYPES:
@@ -263,11 +285,8 @@ def content(
     filters: dict[str, Any] = {
         k: req.query[k] for k in ("city", "theme") if req.query.get(k) and k in _columns(kind)
     }
-    if words and kind == "practice":
-        items = content_q.search_practices(req.store, words, limit=PAGE_SIZE)
-        items = [i for i in items if all(i.get(k) == v for k, v in filters.items())]
-    else:
-        items = content_q.list_items(req.store, kind, filters=filters, limit=PAGE_SIZE)
+    search = words if kind == "practice" else ""  # the full-text index holds practices
+    items = content_ops.browse(req.store, kind, filters, PAGE_SIZE, search)
     return req.page(
         "content",
         status,
@@ -277,11 +296,11 @@ def content(
         kind=kind,
         types=TYPES,
         items=items,
-        total=content_q.count(req.store, kind),
+        total=content_ops.count(req.store, kind),
         words=words,
         filters=filters,
-        cities=content_q.cities(req.store),
-        themes=content_q.themes(req.store),
+        cities=content_ops.cities(req.store),
+        themes=content_ops.themes(req.store),
         note=req.query.get("note", ""),
     )
 
@@ -332,9 +351,9 @@ def content_form(
 
 
 def _reference(req: Req, which: str) -> list[dict[str, Any]]:
-    from commsbot.store import content as content_q
+    from commsbot.content import items as content_ops
 
-    return content_q.cities(req.store) if which == "cities" else content_q.themes(req.store)
+    return content_ops.cities(req.store) if which == "cities" else content_ops.themes(req.store)
 
 
 def _columns(kind: str) -> set[str]:
@@ -346,12 +365,12 @@ def _columns(kind: str) -> set[str]:
 def feeds(req: Req, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     """The feeds and their state, the add form (with a refusal beside its field), and
     the removal to confirm when one was asked for."""
-    from commsbot.store import feeds as feeds_q
+    from commsbot.feeds import manage
 
     return req.page(
         "feeds",
         status,
-        feeds=feeds_q.all_feeds(req.store),
+        feeds=manage.all_feeds(req.store),
         note=req.query.get("note", ""),
         errors=errors or {},
         confirm=req.query.get("remove", ""),
@@ -364,12 +383,12 @@ def feeds(req: Req, *, errors: dict[str, str] | None = None, status: int = 200) 
 def subscribers(req: Req, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     """Subscribers found by address and status; the add form (a refusal beside its
     field) and the removal or forgetting to confirm."""
+    from commsbot.digests import subscribers as subs
     from commsbot.i18n import LANGUAGES
-    from commsbot.store import audience as audience_q
 
     words = req.query.get("q", "").strip().lower()
     wanted = req.query.get("status", "")
-    found = audience_q.list_subscribers(req.store, status=wanted or None)
+    found = subs.listed(req.store, channel=None, frequency=None, status=wanted or None)
     rows = [s for s in found if not words or words in str(s["address"]).lower()]
     return req.page(
         "subscribers",
@@ -438,9 +457,9 @@ NO_IMAGE = "There is no uploaded image at this address. Upload it again in Compo
 
 
 def users(req: Req) -> Response:
-    from commsbot.store import users as users_q
+    from commsbot.web import auth
 
-    return req.page("users", users=users_q.list_users(req.store))
+    return req.page("users", users=auth.list_users(req.store))
 
 
 def sign_in_page(req: Req) -> Response:
@@ -462,6 +481,8 @@ def routes(console: Console) -> list[Route]:
         r("/stats", stats),
         r("/stats/download.{fmt:str}", stats_download),
         r("/stats/report", report),
+        r("/stats/movement.{fmt:str}", movement_download),
+        r("/stats/audience.{fmt:str}", movement_download),
         r("/content", content),
         r("/content/export.{fmt:str}", content_export),
         r("/content/{kind}/new", content_new),

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from commsbot.config import Config
 from commsbot.errors import CommsbotError
-from commsbot.store import Store
 
 if TYPE_CHECKING:
     import uvicorn
 
     from commsbot.service.jobs import JobContext
+    from commsbot.store import Store
 
 log = logging.getLogger("commsbot.web")
 

@@ -1,22 +1,22 @@
 """What the console's pages compute from the operations below them: previews, periods,
-calendars, figures. No SQL: reads go through ``commsbot.store`` modules."""
+calendars, figures. No SQL, and no store module: reads are operations of the capability
+packages (posting.overview, insights.figures...)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
 from commsbot.config import Config
-from commsbot.content.places import Places
 from commsbot.errors import CommsbotError, ContentError
 from commsbot.insights import stats as st
-from commsbot.store import Store
-from commsbot.store import content as content_q
-from commsbot.store import stats as stats_q
+
+if TYPE_CHECKING:
+    from commsbot.store import Store
 
 STATE_LABELS = {
     "draft": "draft",
@@ -130,8 +130,10 @@ def link_card(store: Store, url: str) -> LinkCard:
     news item it links to, else only its host."""
     from urllib.parse import urlsplit
 
+    from commsbot.content.items import by_link
+
     host = urlsplit(url).hostname or url
-    item = content_q.by_link(store, url)
+    item = by_link(store, url)
     if item is None:
         return LinkCard(url, host)
     description = item.get("summary") or item.get("outcome") or ""
@@ -194,20 +196,18 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
 
 
 def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
-    """The stats page: totals now and before, groupings, the heat-map and top posts."""
+    """The stats page: totals now and before, groupings, the heat-map and top posts, from
+    the same summary as ``commsbot stats`` and the report."""
     from commsbot.insights import charts
+    from commsbot.insights import figures as fig
 
-    reference = Places.of(content_q.cities(store), content_q.themes(store))
     period = chosen.period
-    posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
-    before = st.post_figures(
-        stats_q.sent_posts(store, chosen.previous.since, chosen.previous.until)
-    )
-    groups = {by: st.summarise(posts, by, period, reference) for by in st.GROUPINGS}
-    heat = st.cross(posts, "city", "theme", period, reference, skip_none=True)
+    summary = fig.summary(store, period)
+    groups = {by: summary.groups(by) for by in st.GROUPINGS}
+    heat = summary.cross("city", "theme", skip_none=True)
     return {
-        "total": st.total(posts),
-        "previous": st.total(before),
+        "total": summary.total(),
+        "previous": fig.total(store, chosen.previous),
         "groups": groups,
         "heat": heat,
         "heat_chart": charts.heat_map(
@@ -216,8 +216,37 @@ def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
             [[(g.engagement, g.posts) for g in row] for row in heat.cells],
         ),
         "channel_chart": charts.bar_chart([(g.label, g.engagement) for g in groups["channel"]]),
-        "top": st.top_posts(posts, top),
+        "top": fig.top_posts(store, period, top),
     }
+
+
+def movement(store: Store, config: Config, chosen: Chosen, top: int = 10) -> dict[str, Any]:
+    """The stats page's movement and audience growth: the figures ``commsbot stats
+    movement`` and the report show, with the report's charts and one per account."""
+    from commsbot.insights import charts
+    from commsbot.insights import movement as mv
+    from commsbot.insights.report import movement_context
+
+    figures = mv.load(store, chosen.period, top, accounts=config.movement_accounts())
+    return {
+        **movement_context(figures, config.movement.hashtags),
+        "accounts_chart": charts.stacked_columns(
+            [a.account for a in figures.accounts],
+            {
+                "with hashtags": [a.total.tagged for a in figures.accounts],
+                "mentions": [a.total.mentions for a in figures.accounts],
+            },
+        ),
+    }
+
+
+def audience_rows(growth: Any) -> list[dict[str, Any]]:
+    """Audience growth as rows for a download: one per week and channel."""
+    return [
+        {"week": week, "channel": s.channel, "kind": s.kind, "size": s.values[i]}
+        for i, week in enumerate(growth.weeks)
+        for s in growth.series
+    ]
 
 
 # -- calendar ---------------------------------------------------------------------------
@@ -240,8 +269,8 @@ def calendar(
     store: Store, config: Config, view: str, start_text: str, now: datetime
 ) -> dict[str, Any]:
     """The days of a week or month view with their posts and free slots."""
+    from commsbot.posting import overview
     from commsbot.slots import between, parse_slots
-    from commsbot.store import queue_views
 
     zone = config.zone
     today = now.astimezone(zone).date()
@@ -266,36 +295,24 @@ def calendar(
     }
     for d in days.values():
         d.in_month = first <= d.day <= last
-    from commsbot.store import iso
-
-    taken: set[tuple[str, str]] = set()
-    shown_ids: list[tuple[int, Day, str]] = []
-    limit = DAY_POSTS[view]
-    # Posts come sorted by their UTC stamp: each is placed by comparing stamps with the
-    # days' first instants, and only a shown one is turned into a local time.
     order = list(days.values())
-    starts = [iso(datetime.combine(d.day, time(), zone)) for d in order] + ["~"]
-    at, shown_today = 0, 0
-    for post_id, channel, stamp in queue_views.between(store, start, end):
-        while stamp >= starts[at + 1]:
-            at, shown_today = at + 1, 0
+    starts = [datetime.combine(d.day, time(), zone) for d in order] + [end]
+    for at, due, post in overview.days(store, starts, DAY_POSTS[view]):
         day = order[at]
-        if shown_today < limit:
-            local = datetime.fromisoformat(stamp).astimezone(zone).strftime("%H:%M")
-            shown_ids.append((post_id, day, local))
-            shown_today += 1
-        else:
-            day.more += 1
-        taken.add((channel, stamp))
-    rows = {r["id"]: r for r in queue_views.by_ids(store, [i for i, _, _ in shown_ids])}
-    for post_id, day, local in shown_ids:
-        day.posts.append({**rows[post_id], "local": local})
-    for name in post_accounts(config):
-        slots = parse_slots(config.channel(name).slots)
-        for moment in between(slots, zone, max(start, now), end) if slots else []:
-            if (name, iso(moment)) not in taken:
-                slot = moment.astimezone(zone)
-                days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
+        local = datetime.fromisoformat(post["not_before"]).astimezone(zone).strftime("%H:%M")
+        day.posts.append({**post, "local": local})
+        day.more = due - len(day.posts)
+    free = [
+        (name, moment)
+        for name in post_accounts(config)
+        if (slots := parse_slots(config.channel(name).slots))
+        for moment in between(slots, zone, max(start, now), end)
+    ]
+    taken = overview.held(store, free)
+    for name, moment in free:
+        if (name, moment) not in taken:
+            slot = moment.astimezone(zone)
+            days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
     weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
     return {
         "view": view,
@@ -311,15 +328,15 @@ def calendar(
 
 def free_slots(store: Store, config: Config, channel: str, now: datetime, n: int) -> list[str]:
     """The next ``n`` free slots of an account, as local 'YYYY-MM-DDTHH:MM' values."""
+    from commsbot.posting import overview
     from commsbot.slots import SlotQueue, parse_slots
-    from commsbot.store import service as service_q
 
     if channel not in config.channels:
         return []
     slots = parse_slots(config.channel(channel).slots)
     if not slots:
         return []
-    queue = SlotQueue(slots, config.zone, now, service_q.taken_slots(store, channel, now))
+    queue = SlotQueue(slots, config.zone, now, overview.taken_slots(store, channel, now))
     return [queue.take().astimezone(config.zone).strftime("%Y-%m-%dT%H:%M") for _ in range(n)]
 
 

@@ -100,6 +100,8 @@ TEMPLATES = '[service]\ntemplates = "{dir}/templates"'
 MASTODON_UNSET = f'[channels.mastodon]\nenabled = true\napi_base_url = "http://127.0.0.1:9"\naccess_token_env = "{UNSET}"'
 TELEGRAM_UNSET = f'[channels.telegram]\nenabled = true\nchat_id = "@x"\nbot_token_env = "{UNSET}"'
 EMAIL_NO_WAY_OUT = f'[channels.email]\nenabled = true\nsmtp_host = "127.0.0.1"\npassword_env = "{UNSET}"\nfrom = "news@example.org"'
+ARABIC_TEN = "\u0661\u0660:\u0660\u0660"  # 10:00 in Arabic-Indic digits
+EMAIL_TOTAL_ZERO = '[channels.email]\nenabled = true\nsmtp_host = "127.0.0.1"\nfrom = "news@example.org"\nunsubscribe_url = "https://example.org/u?t={{token}}"\ntotal_timeout = 0'
 
 # One bad input a line: name, command, exit code, what the one error line must say.
 # fmt: off
@@ -137,6 +139,12 @@ CONFIG_CASES = [
     case("mastodon token unset", "channels test mastodon", 1, f"channels.mastodon.access_token_env names the environment variable {UNSET}, which is not set", config=MASTODON_UNSET),
     case("telegram token unset", "channels test telegram", 1, f"channels.telegram.bot_token_env names the environment variable {UNSET}, which is not set", config=TELEGRAM_UNSET),
     case("e-mail without unsubscribe", "channels test email", 1, "channels.email: set unsubscribe_url or unsubscribe_mailto", config=EMAIL_NO_WAY_OUT),
+    # A total time for every network call, and digits that are ASCII digits (#13).
+    case("config mastodon total time", "status", 1, "{config}: channels.mastodon.total_timeout: must be more than 0", config='[channels.mastodon]\napi_base_url = "https://m.example"\ntotal_timeout = 0'),
+    case("config telegram total time", "status", 1, "{config}: channels.telegram.total_timeout: must be more than 0", config='[channels.telegram]\nchat_id = "@x"\ntotal_timeout = -1'),
+    case("config bluesky total time", "status", 1, "{config}: channels.bluesky.total_timeout: must be more than 0", config='[channels.bluesky]\nhandle = "network.bsky.social"\ntotal_timeout = 0'),
+    case("e-mail total time", "channels test email", 1, "channels.email.total_timeout: must be more than 0", config=EMAIL_TOTAL_ZERO),
+    case("config slot Arabic-Indic digits", "status", 1, f"{{config}}: channels.mastodon.slots[0]: 'Tue {ARABIC_TEN}' is not a posting slot", config=f'[channels.mastodon]\napi_base_url = "https://m.example"\nslots = ["Tue {ARABIC_TEN}"]'),
 ]
 
 ARGUMENT_CASES = [
@@ -173,6 +181,7 @@ ARGUMENT_CASES = [
     case("period garbage", "digest preview --period soon", 1, "period 'soon': use an ISO week (2026-W48) or a month (2026-11)"),
     case("period year 9999", "digest preview --period 9999-W52", 1, "period '9999-W52': the year must be from 1900 to 9998"),
     case("month 13", "digest send --period 2026-13", 1, "2026-13 is not a month"),
+    case("period Arabic-Indic digits", ("digest", "preview", "--period", "٢٠٢٦-W٤٨"), 1, "period '٢٠٢٦-W٤٨': use an ISO week (2026-W48) or a month (2026-11)"),
     case("e-mail without @", "subscribers add not-an-email --frequency weekly", 1, "e-mail address 'not-an-email' needs exactly one @"),
     case("e-mail header trick", ("subscribers", "add", "a@b.org\nBcc: x@y.z", "--frequency", "weekly"), 1, "contains a line break: refused"),
     case("subscriber id too large", ("subscribers", "remove", f"#{HUGE}"), 1, f"no subscriber '#{HUGE}'"),
@@ -473,7 +482,9 @@ def test_broken_feeds_are_named_with_their_problem_and_lose_nothing(
     for path, body, options, code, problem in BROKEN_FEEDS:
         url = feeds_server.set(path, body, **options)
         urls.append(url)
-        added = CliRunner().invoke(cli, ["--config", str(config), "feeds", "add", url])
+        added = CliRunner().invoke(
+            cli, ["--config", str(config), "feeds", "add", url, "--no-check"]
+        )
         assert added.exit_code == 0, added.output
         result = CliRunner().invoke(cli, ["--config", str(config), "feeds", "check", url])
         tally["broken feeds"] += 1

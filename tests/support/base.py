@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -25,6 +27,32 @@ path = "outbox"
 """
 
 Invoke = Callable[..., Result]
+
+
+def channel_config(folder: Path, section: str, extra: str = "", *, outbox: bool = False) -> Path:
+    """``folder/commsbot.toml`` posting practices through one channel section (the outbox
+    too if asked), for the channels' end-to-end tests."""
+    path = folder / "commsbot.toml"
+    path.write_text(
+        f"""
+[store]
+path = "commsbot.db"
+
+[posting]
+content_types = ["practice"]
+# These tests post the store's content when the account is first enabled.
+backlog = "post"
+
+[channels.outbox]
+enabled = {json.dumps(outbox)}
+path = "outbox"
+
+{section}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
 
 
 def missing_part(reason: str) -> NoReturn:

@@ -3,7 +3,7 @@ Telegram channel speaking real HTTP to FakeTelegram through PTB, and data helper
 
 The SMTP handler records every message it accepts and can, per recipient address,
 answer RCPT or the end of data with a chosen reply, or take the message and then drop
-the connection without answering; it can also drop the connection at the next MAIL
+the connection, or never answer; it can also drop the connection at the next MAIL
 commands (a server that closed an idle connection).
 """
 
@@ -68,6 +68,8 @@ class Recorder:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
     drop_after_data: set[str] = field(default_factory=set)
+    # Taken, and then no answer at all (bounded: the server's stop cancels the wait).
+    silent_after_data: set[str] = field(default_factory=set)
     drop_at_mail: int = 0
     connections: int = 0
 
@@ -105,6 +107,8 @@ class Recorder:
             # Taken, but the answer never arrives: the client cannot know it was delivered.
             assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
+        if rcpt in self.silent_after_data:
+            await asyncio.sleep(120)
         return "250 2.0.0 queued as test-" + str(len(self.messages))
 
 

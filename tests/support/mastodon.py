@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
-import json
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any, Self
 
 import requests
+
+from tests.support.base import channel_config
 
 # The account commsbot posts as, and a partner who reacts to its posts.
 MOCK_CONFIG = """
@@ -200,25 +201,110 @@ class LossyProxy(LoopbackServer):
             return False
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        proxy = self
+        def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
+            with self.lock:
+                self.seen.append((handler.command, handler.path))
+            answer = relay(handler, self.upstream_port, read_body(handler))
+            if self._take_hold(handler.command, handler.path.split("?")[0]):
+                self.release.wait(self.hold_seconds)
+            reply(handler, *answer)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        return quiet_handler(forward)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
 
-            def _forward(self) -> None:
-                with proxy.lock:
-                    proxy.seen.append((self.command, self.path))
-                answer = relay(self, proxy.upstream_port, read_body(self))
-                if proxy._take_hold(self.command, self.path.split("?")[0]):
-                    proxy.release.wait(proxy.hold_seconds)
-                reply(self, *answer)
+class MisbehavingProxy(LoopbackServer):
+    """Forwards HTTP to an upstream server, and answers the requests ``matches`` picks
+    as a bad peer would, by ``mode``:
 
-            do_GET = do_POST = do_PUT = do_DELETE = _forward
+    - ``"silent"``: reads the request, never forwards it, never answers;
+    - ``"slow-headers"``: forwards it, then sends the answer's status line and headers a
+      byte every ``pause`` seconds (each read gets something: no read timeout fires);
+    - ``"slow-body"``: forwards it, sends the headers at once and the body a byte at a time.
 
-        return Handler
+    ``seen`` lists every request as (method, path); ``picked`` is set once one matched.
+    Everything held is let go when the proxy stops, and nothing waits past ``MAX_HOLD``.
+    """
+
+    MAX_HOLD = 120.0
+
+    def __init__(
+        self, upstream_port: int, matches: Callable[[str, str], bool], mode: str, pause: float
+    ) -> None:
+        assert mode in ("silent", "slow-headers", "slow-body"), mode
+        self.upstream_port = upstream_port
+        self.matches = matches
+        self.mode = mode
+        self.pause = pause
+        self.seen: list[tuple[str, str]] = []
+        self.picked = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        super().__init__(self._handler())
+
+    def stop(self) -> None:
+        self.release.set()
+        super().stop()
+
+    def _trickle(self, handler: http.server.BaseHTTPRequestHandler, data: bytes) -> None:
+        for i in range(len(data)):
+            if self.release.wait(self.pause):
+                return
+            handler.wfile.write(data[i : i + 1])
+            handler.wfile.flush()
+
+    def _misbehave(self, handler: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
+        self.picked.set()
+        if self.mode == "silent":
+            self.release.wait(self.MAX_HOLD)
+            handler.close_connection = True
+            return
+        status, headers, data = relay(handler, self.upstream_port, body)
+        lines = [f"HTTP/1.1 {status} Answer", *(f"{k}: {v}" for k, v in headers.items())]
+        head = ("\r\n".join(lines) + f"\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+        try:
+            if self.mode == "slow-headers":
+                self._trickle(handler, head)
+                handler.wfile.write(data)
+            else:
+                handler.wfile.write(head)
+                handler.wfile.flush()
+                self._trickle(handler, data)
+        except OSError:
+            pass  # the client gave up: what the test wanted
+        handler.close_connection = True
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
+            path = handler.path.split("?")[0]
+            with self.lock:
+                self.seen.append((handler.command, path))
+            body = read_body(handler)
+            if self.matches(handler.command, path):
+                self._misbehave(handler, body)
+            else:
+                reply(handler, *relay(handler, self.upstream_port, body))
+
+        return quiet_handler(forward)
+
+
+def quiet_handler(
+    handle: Callable[[http.server.BaseHTTPRequestHandler], None],
+) -> type[http.server.BaseHTTPRequestHandler]:
+    """A keep-alive request handler class that logs nothing and answers every method
+    (GET, POST, PUT, PATCH, DELETE) with ``handle(handler)``: a proxy's own logic."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def _handle(self) -> None:
+            handle(self)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    return Handler
 
 
 def read_body(handler: http.server.BaseHTTPRequestHandler) -> bytes | None:
@@ -290,25 +376,8 @@ def mastodon_config(
     folder: Path, base_url: str, token_env: str, extra: str = "", *, outbox: bool = False
 ) -> Path:
     """A commsbot config with the Mastodon channel enabled (and the outbox if asked)."""
-    path = folder / "commsbot.toml"
-    path.write_text(
-        f"""
-[store]
-path = "commsbot.db"
-
-[posting]
-content_types = ["practice"]
-
-[channels.outbox]
-enabled = {json.dumps(outbox)}
-path = "outbox"
-
-[channels.mastodon]
-enabled = true
-api_base_url = "{base_url}"
-access_token_env = "{token_env}"
-{extra}
-""",
-        encoding="utf-8",
+    section = (
+        f'[channels.mastodon]\nenabled = true\napi_base_url = "{base_url}"\n'
+        f'access_token_env = "{token_env}"'
     )
-    return path
+    return channel_config(folder, section, extra, outbox=outbox)

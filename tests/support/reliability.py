@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from commsbot.store import Store
-from tests.support.mastodon import LoopbackServer, MockMastodon, read_body, relay, reply
+from tests.support.mastodon import (
+    LoopbackServer,
+    MockMastodon,
+    quiet_handler,
+    read_body,
+    relay,
+    reply,
+)
 from tests.support.telegram_api import FakeTelegram
 
 TOKEN_ENV = "COMMSBOT_RELIABILITY_TOKEN"
@@ -206,45 +213,37 @@ class FaultProxy(LoopbackServer):
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _handle(self) -> None:
-                body = read_body(self)
-                fault, before, after = proxy._draw(self.command, self.path.split("?")[0])
+        def handle(handler: http.server.BaseHTTPRequestHandler) -> None:
+            body = read_body(handler)
+            fault, before, after = proxy._draw(handler.command, handler.path.split("?")[0])
+            try:
+                proxy.release.wait(before)
+                proxy.open.wait(60)
+                if fault == "drop":
+                    handler.close_connection = True  # closed without a word
+                    return
+                if fault in ("500", "502", "429"):
+                    reply(handler, int(fault), *proxy.error(int(fault)))
+                    return
                 try:
-                    proxy.release.wait(before)
-                    proxy.open.wait(60)
-                    if fault == "drop":
-                        self.close_connection = True  # closed without a word
-                        return
-                    if fault in ("500", "502", "429"):
-                        reply(self, int(fault), *proxy.error(int(fault)))
-                        return
-                    try:
-                        status, headers, data = relay(self, proxy.upstream_port, body)
-                    except OSError:
-                        reply(self, 502, *proxy.error(502))
-                        return
-                    proxy.release.wait(after)
-                    if fault == "drop-after":
-                        self.close_connection = True
-                        return
-                    if fault == "502-after":
-                        reply(self, 502, *proxy.error(502))
-                        return
-                    if fault == "slow":
-                        proxy.release.wait(proxy.slow_seconds)
-                    reply(self, status, headers, data)
-                finally:
-                    proxy._done()
+                    status, headers, data = relay(handler, proxy.upstream_port, body)
+                except OSError:
+                    reply(handler, 502, *proxy.error(502))
+                    return
+                proxy.release.wait(after)
+                if fault == "drop-after":
+                    handler.close_connection = True
+                    return
+                if fault == "502-after":
+                    reply(handler, 502, *proxy.error(502))
+                    return
+                if fault == "slow":
+                    proxy.release.wait(proxy.slow_seconds)
+                reply(handler, status, headers, data)
+            finally:
+                proxy._done()
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        return Handler
+        return quiet_handler(handle)
 
 
 # -- the service as a process ----------------------------------------------------------
@@ -349,6 +348,8 @@ stop_grace_seconds = 5
 
 [posting]
 content_types = ["practice"]
+# The store's content is posted when the accounts are first enabled.
+backlog = "post"
 {posting}
 
 [channels.mastodon]

@@ -47,6 +47,8 @@ def telegram_config(
     path = folder / "telegram.toml"
     path.write_text(
         '[store]\npath = "telegram.db"\n\n'
+        # These tests post the store's content when the account is first enabled.
+        '[posting]\nbacklog = "post"\n\n'
         f'[channels.outbox]\nenabled = {_toml(outbox)}\npath = "outbox"\n\n'
         "[channels.telegram]\n" + "\n".join(lines) + "\n",
         encoding="utf-8",

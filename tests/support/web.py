@@ -36,6 +36,9 @@ path = "commsbot.db"
 [service]
 timezone = "Europe/Brussels"
 
+[posting]
+backlog = "post"  # the console tests show the store's content placed
+
 [approval]
 types = {{ practice = "approve" }}
 

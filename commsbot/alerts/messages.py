@@ -1,0 +1,171 @@
+"""Alert messages in the recipient's language: one alert, or several (a daily summary, or a
+run that found more than ``max_per_run``), with Approve / Edit / Cancel buttons for posts
+waiting for approval and a link to the console's page for each problem."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from commsbot.bot.alert_buttons import button_data
+from commsbot.channels.base import Action
+from commsbot.config import Config
+from commsbot.i18n import Speaker, speaker
+from commsbot.store import from_iso
+
+# A post's text as an alert quotes it, and the most approval rows of buttons one message
+# carries (Telegram allows 100 buttons; a summary of 40 approvals is read in the console).
+QUOTE = 160
+MAX_BUTTON_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Written:
+    """An alert message as it goes out: subject (e-mail), text, buttons (Telegram)."""
+
+    subject: str
+    text: str
+    actions: tuple[tuple[Action, ...], ...] = ()
+
+
+def console_url(config: Config) -> str | None:
+    """The console's address for links, when people can reach one (``[web] base_url``)."""
+    return config.web.public_url if config.web.base_url else None
+
+
+def page(config: Config, alert: dict[str, Any]) -> str | None:
+    """The console page for an alert's problem, or None without a console address."""
+    base = console_url(config)
+    if base is None:
+        return None
+    facts, kind = alert["facts"], alert["kind"]
+    if "post" in facts:
+        return f"{base}/posts/{facts['post']}"
+    if kind == "feed":
+        return f"{base}/feeds"
+    if kind == "digest":
+        return f"{base}/subscribers"
+    return f"{base}/"
+
+
+def line(alert: dict[str, Any], words: Speaker, config: Config) -> str:
+    """One alert in one sentence (or two, quoting a post's text)."""
+    facts, kind = alert["facts"], alert["kind"]
+    if kind == "approval":
+        text = words.gettext(
+            "Post %(post)s to %(account)s waits for your approval.",
+            post=facts["post"],
+            account=facts["account"],
+        )
+        if facts.get("error"):
+            text += f" ({facts['error']})"
+        quote = " ".join(facts.get("text", "").split())
+        if quote:
+            text += "\n« " + (quote if len(quote) <= QUOTE else quote[: QUOTE - 1] + "…") + " »"
+        return text
+    if kind == "failed":
+        return words.gettext(
+            "Post %(post)s to %(account)s failed: %(error)s",
+            post=facts["post"],
+            account=facts["account"],
+            error=facts.get("error") or "?",
+        )
+    if kind == "unknown":
+        return words.gettext(
+            "Post %(post)s to %(account)s may or may not have gone out: check %(account)s, "
+            "then retry or cancel it.",
+            post=facts["post"],
+            account=facts["account"],
+        )
+    if kind == "account_down":
+        return words.gettext(
+            "Account %(account)s is stopped: %(error)s",
+            account=facts["account"],
+            error=facts["error"],
+        )
+    if kind == "account_paused":
+        until = from_iso(facts["until"]).astimezone(config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        return words.gettext(
+            "Account %(account)s is paused until %(until)s.", account=facts["account"], until=until
+        )
+    if kind == "account_unopened":
+        return words.gettext(
+            "Account %(account)s could not be opened: see commsbot channels test %(account)s.",
+            account=facts["account"],
+        )
+    if kind == "feed":
+        return words.gettext(
+            "Feed %(url)s is disabled: %(error)s", url=facts["url"], error=facts["error"]
+        )
+    if kind == "digest":
+        return words.ngettext(
+            "%(num)s delivery of the %(period)s digest failed: %(error)s",
+            "%(num)s deliveries of the %(period)s digest failed: %(error)s",
+            facts["count"],
+            period=facts["period"],
+            error=facts["error"],
+        )
+    if kind == "test":
+        return words.gettext("Test alert: alerts from commsbot reach you here.")
+    return str(kind)
+
+
+def _with_link(alert: dict[str, Any], words: Speaker, config: Config) -> str:
+    text = line(alert, words, config)
+    url = page(config, alert)
+    return text + ("\n" + words.gettext("Open: %(url)s", url=url) if url else "")
+
+
+def _buttons(
+    alerts: Sequence[dict[str, Any]], words: Speaker, config: Config, numbered: bool
+) -> tuple[tuple[Action, ...], ...]:
+    rows: list[tuple[Action, ...]] = []
+    for alert in alerts:
+        if alert["kind"] != "approval" or len(rows) >= MAX_BUTTON_ROWS:
+            continue
+        post = int(alert["facts"]["post"])
+        mark = f" #{post}" if numbered else ""
+        url = page(config, alert)
+        edit = (
+            Action(words.gettext("Edit") + mark, url=url)
+            if url
+            else Action(words.gettext("Edit") + mark, data=button_data("edit", post))
+        )
+        rows.append(
+            (
+                Action(words.gettext("Approve") + mark, data=button_data("approve", post)),
+                edit,
+                Action(words.gettext("Cancel") + mark, data=button_data("cancel", post)),
+            )
+        )
+    return tuple(rows)
+
+
+def write(
+    alerts: Sequence[dict[str, Any]], language: str, config: Config, *, daily: bool = False
+) -> Written:
+    """The message telling ``alerts`` (one, or several in one list) in ``language``."""
+    words = speaker(language, config.service.templates)
+    if len(alerts) == 1 and not daily:
+        text = _with_link(alerts[0], words, config)
+        first = text.splitlines()[0]
+        return Written(
+            words.gettext("commsbot alert: %(problem)s", problem=first),
+            text,
+            _buttons(alerts, words, config, numbered=False),
+        )
+    n = len(alerts)
+    if daily:
+        head = words.ngettext(
+            "Daily summary: %(num)s problem needs you.",
+            "Daily summary: %(num)s problems need you.",
+            n,
+        )
+    else:
+        head = words.ngettext("%(num)s problem needs you.", "%(num)s problems need you.", n)
+    body = "\n\n".join("• " + _with_link(a, words, config) for a in alerts)
+    subject = words.ngettext(
+        "commsbot: %(num)s problem needs you", "commsbot: %(num)s problems need you", n
+    )
+    return Written(subject, f"{head}\n\n{body}", _buttons(alerts, words, config, numbered=True))

@@ -1,0 +1,160 @@
+"""The stats summed by the store (``post_stats``, kept by triggers; migration 25, quotes
+since 26) against the figures worked out post by post from ``sent_posts``, as every kind
+of write changes the store; and the console's figures against the CLI's on the same
+store (#17, #18)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from commsbot.content.places import Places
+from commsbot.insights import figures
+from commsbot.insights import stats as st
+from commsbot.store import Store
+from commsbot.store import content as content_q
+from commsbot.store import engagement as engagement_q
+from commsbot.store import posts as posts_q
+from commsbot.web import views
+from tests.support.base import Invoke
+from tests.support.stats import add_post, at, build_scenario, item_id, snapshot
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+PERIOD = st.Period(
+    datetime(2026, 11, 9, tzinfo=BRUSSELS), datetime(2026, 11, 30, tzinfo=BRUSSELS), BRUSSELS
+)
+EVERYTHING = st.Period(None, datetime(2026, 12, 31, tzinfo=BRUSSELS), BRUSSELS)
+
+
+def check(store: Store) -> None:
+    """Every grouping, the heat-map, the total and the top posts agree both ways."""
+    from commsbot.store import stats as stats_q
+
+    places = Places.load(store)
+    for period in (PERIOD, EVERYTHING):
+        posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
+        summary = figures.summary(store, period)
+        for by in st.GROUPINGS:
+            assert summary.groups(by) == st.summarise(posts, by, period, places), by
+        for rows, columns in (("city", "theme"), ("week", "channel")):
+            assert summary.cross(rows, columns, skip_none=True) == st.cross(
+                posts, rows, columns, period, places, skip_none=True
+            )
+        assert summary.total() == st.total(posts) == figures.total(store, period)
+        assert figures.top_posts(store, period, 4) == st.top_posts(posts, 4)
+        assert st.shows_quotes(summary.cells) == st.shows_quotes(posts)
+
+
+def test_summed_figures_follow_every_change(sample_store: Store) -> None:
+    store = sample_store
+    empty = figures.summary(store, EVERYTHING)  # nothing sent yet, no first week
+    assert (empty.cells, empty.total().posts, figures.top_posts(store, EVERYTHING, 3)) == (
+        [],
+        0,
+        [],
+    )
+    ids = build_scenario(store)
+    check(store)
+    assert figures.total(store, PERIOD).posts == 6
+
+    # Bluesky counts quotes apart from reposts: they sum, rank, and a newer snapshot
+    # replaces them as it does the other counts (#18).
+    sky = add_post(store, "bluesky", "event", "kick-off-meeting-birmingham", "2026-11-20 09:00")
+    snapshot(store, sky, "2026-11-20 12:00", favourites=1, quotes=40)
+    check(store)
+    assert figures.top_posts(store, PERIOD, 1)[0].id == sky
+    assert st.shows_quotes(figures.summary(store, PERIOD).cells)
+    snapshot(store, sky, "2026-11-21 12:00", favourites=1, quotes=3)
+    check(store)
+    assert (figures.total(store, PERIOD).quotes, figures.total(store, PERIOD).posts) == (3, 7)
+
+    # A newer snapshot replaces the counts; an older one changes nothing; a tie: later row.
+    snapshot(store, ids["p4"], "2026-11-19 12:00", favourites=30)
+    snapshot(store, ids["p4"], "2026-11-18 13:00", favourites=99)
+    snapshot(store, ids["p2"], "2026-11-30 12:00", boosts=2)
+    snapshot(store, ids["p2"], "2026-11-30 12:00", boosts=5)
+    check(store)
+    assert figures.top_posts(store, PERIOD, 1)[0].id == ids["p4"]
+
+    # Gone from its platform: still counted, marked.
+    engagement_q.mark_remote_deleted(store, ids["p1"], at("2026-11-25 10:00"))
+    check(store)
+
+    # An item moves to another city and theme, or is removed: its posts follow.
+    content_q.update_item(
+        store, "practice", "plzen-creative-voucher", {"city": "vilnius"}, at("2026-11-26 10:00")
+    )
+    check(store)
+    vilnius = next(g for g in figures.summary(store, PERIOD).groups("city") if g.key == "vilnius")
+    assert vilnius.posts == 3
+    practice = item_id(store, "practice", "vilnius-games-health-brokerage")
+    content_q.delete_item(store, "practice", practice, at("2026-11-26 11:00"))
+    check(store)
+
+    # A post sent now, one sent again later (moved in time), one no longer sent.
+    late = add_post(store, "outbox", "announcement", 2, "2026-11-28 09:00", text="Late news")
+    snapshot(store, late, "2026-11-28 10:00", reactions=4)
+    assert posts_q.change_post(
+        store, ids["p6"], ("sent",), at("2026-11-29 10:00"), sent_at="2026-11-12T09:00:00Z"
+    )
+    assert posts_q.change_post(store, ids["p3"], ("sent",), at("2026-11-29 10:00"), status="failed")
+    check(store)
+
+    # Snapshots removed or rewritten (a restore, a repair): the latest is found again.
+    with store.write() as conn:
+        conn.execute("DELETE FROM engagement WHERE post_id = ?", (ids["p4"],))
+        conn.execute("UPDATE engagement SET favourites = 50 WHERE post_id = ?", (ids["p2"],))
+        conn.execute("UPDATE engagement SET quotes = 9 WHERE post_id = ?", (sky,))
+    check(store)
+    assert figures.total(store, PERIOD).quotes == 9
+    with store.write() as conn:
+        conn.execute("DELETE FROM posts WHERE id = ?", (late,))
+    check(store)
+
+
+def test_a_store_made_before_quotes_counts_them_once_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path, upto=25) as old:  # post_stats without quotes
+        sky = add_post(old, "bluesky", "announcement", 1, "2026-11-20 09:00")
+        snapshot(old, sky, "2026-11-20 12:00", boosts=2, quotes=5)
+        snapshot(old, sky, "2026-11-19 12:00", quotes=70)  # older: not the figure
+        add_post(old, "mastodon", "announcement", 2, "2026-11-21 09:00")
+    with Store(path) as store:
+        assert 26 in store.applied()
+        total = figures.total(store, PERIOD)
+        assert (total.posts, total.boosts, total.quotes, total.engagement) == (2, 2, 5, 7)
+        check(store)
+        # The triggers made anew carry quotes on.
+        snapshot(store, sky, "2026-11-22 12:00", quotes=8)
+        assert figures.total(store, PERIOD).quotes == 8
+        check(store)
+
+
+def test_console_and_cli_show_the_same_figures(sample_store: Store, invoke: Invoke) -> None:
+    build_scenario(sample_store)
+    query = {"since": "2026-11-09", "until": "2026-11-29"}
+    chosen = views.choose_period(query, BRUSSELS, at("2026-12-01 10:00"))
+    shown = views.figures(sample_store, chosen)
+    for by in st.GROUPINGS:
+        result = invoke(
+            "stats",
+            "--since",
+            query["since"],
+            "--until",
+            query["until"],
+            "--by",
+            by,
+            "--format",
+            "json",
+        )
+        assert result.exit_code == 0, result.output
+        cli = json.loads(result.output)
+        assert [g.as_row(by) for g in shown["groups"][by]] == cli["rows"], by
+        assert shown["total"].posts == cli["total"]["posts"] == 6
+    result = invoke(
+        "stats", "top", "--since", query["since"], "--until", query["until"], "--format", "json"
+    )
+    cli_top = [r["post_id"] for r in json.loads(result.output)["rows"]]
+    assert [p.id for p in shown["top"]][: len(cli_top)] == cli_top
