@@ -19,13 +19,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from commsbot.content.items import load_sample
+# The benchmarks' shared store building (benchmarks/support) is imported from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.support.stores import sample_with_practices
 from commsbot.content.places import Places
 from commsbot.insights import stats as st
 from commsbot.insights.report import render_report
 from commsbot.store import Store, iso
 from commsbot.store import audience as audience_q
-from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.store import stats as stats_q
@@ -42,24 +44,7 @@ NOW = START + timedelta(days=364)
 def build(path: Path) -> None:
     rng = random.Random(8)
     with Store(path) as store:
-        load_sample(store, START)
-        cities = [c["slug"] for c in content_q.cities(store)]
-        themes = [t["slug"] for t in content_q.themes(store)]
-        content_q.insert_items(
-            store,
-            "practice",
-            [
-                {
-                    "slug": f"bench-{i}",
-                    "title": f"Practice {i} in Plzeň & Vilnius",
-                    "city": cities[i % len(cities)],
-                    "theme": themes[i % len(themes)],
-                }
-                for i in range(PRACTICES)
-            ],
-            START,
-        )
-        items = store.rows("SELECT id, slug FROM practices WHERE slug LIKE 'bench-%'")
+        items = sample_with_practices(store, PRACTICES, START)
         posts_q.insert_posts(
             store,
             [

@@ -27,9 +27,8 @@ import httpx
 # The tests' support (the console on a loopback port, the sample accounts) is reused.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from commsbot.content.items import load_sample
+from benchmarks.support.stores import sample_with_practices
 from commsbot.store import Store, iso
-from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.web import auth
@@ -53,25 +52,9 @@ PAGES = {
 def build(path: Path) -> None:
     rng = random.Random(17)
     with Store(path) as store:
-        load_sample(store, START)
-        cities = [c["slug"] for c in content_q.cities(store)]
-        themes = [t["slug"] for t in content_q.themes(store)]
-        content_q.insert_items(
-            store,
-            "practice",
-            [
-                {
-                    "slug": f"bench-{i}",
-                    "title": f"Practice {i} in Plzeň & Vilnius",
-                    "city": cities[i % len(cities)],
-                    "theme": themes[i % len(themes)],
-                    "summary": "A cross-innovation practice of the network",
-                }
-                for i in range(PRACTICES)
-            ],
-            START,
+        items = sample_with_practices(
+            store, PRACTICES, START, summary="A cross-innovation practice of the network"
         )
-        items = store.rows("SELECT id, slug FROM practices WHERE slug LIKE 'bench-%'")
         # 90 % sent over the past year, the rest queued ahead, pending, failed or unknown.
         rows = []
         for n in range(POSTS):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
 
 from commsbot.cli import cli
 from commsbot.store import Store
@@ -631,7 +632,7 @@ def test_queue_add_with_an_image_and_a_text_per_account(tmp_path: Path, fake: Fa
     config = example_config(tmp_path, telegram_section(fake))
     run(config, "init")
     picture = tmp_path / "gm5.png"
-    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    Image.new("RGB", (4, 3), "blue").save(picture, "PNG")
     no_alt = run(config, "queue", "add", "GM5", "--image", str(picture), "--now")
     assert no_alt.exit_code == 2
     assert "--image needs --alt TEXT, for people who cannot see it" in no_alt.output

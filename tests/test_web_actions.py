@@ -23,7 +23,6 @@ from commsbot.store import audit as audit_q
 from commsbot.store import content as content_q
 from commsbot.store import feeds as feeds_q
 from commsbot.store import queue_views as qv
-from commsbot.web import uploads
 from tests.support.feeds import feed_server, item, rss
 from tests.support.web import Live, csrf_of, running, sign_in
 
@@ -404,15 +403,6 @@ def test_a_server_error_says_what_to_do_and_shows_nothing_inside(
     assert "Traceback" not in r.text and "RuntimeError" not in r.text
     assert "never-used" not in r.text and str(live.config.store.path) not in r.text
     assert "content-security-policy" in r.headers
-
-
-def test_uploads_keep_one_file_per_image(live: Live) -> None:
-    first = uploads.save(live.config, "a.png", png("blue"))
-    assert uploads.save(live.config, "b.png", png("blue")) == first
-    assert uploads.find(live.config, first) is not None
-    assert uploads.find(live.config, "../commsbot.db") is None
-    with pytest.raises(Exception, match="GIF or WebP"):
-        uploads.save(live.config, "x.bmp", b"BM" + b"\0" * 60)
 
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'

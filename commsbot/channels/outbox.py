@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +35,8 @@ class OutboxChannel(Channel):
     kind = "outbox"
     account_keys = ("path",)
     max_length = 500
-    rate_per_second = 10_000.0
+    # Local files: no platform to protect, so no pace (a pace here only made a run sleep).
+    rate_per_second = math.inf
     batch_size = 1000
     preview = True
     Settings: ClassVar[type[ChannelSettings]] = OutboxSettings
@@ -92,6 +96,7 @@ class OutboxChannel(Channel):
                 os.write(fd, body.encode("utf-8"))
             finally:
                 os.close(fd)
+            image = self._image(post, name) if post.image else None
             line = {
                 "post_id": post.post_id,
                 "type": post.item_type,
@@ -99,13 +104,34 @@ class OutboxChannel(Channel):
                 "text": post.text,
                 "thread": list(post.thread),
                 "link": post.link,
+                **({"image": image, "image_alt": post.image_alt} if image else {}),
                 "idempotency_key": post.idempotency_key,
                 "written_at": self._stamp(),
                 "file": name,
             }
             self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
+        except MissingImage as exc:
+            return Delivery.failed(post.post_id, str(exc))
         except OSError as exc:
             return Delivery.retry_later(
                 post.post_id, f"outbox {self.folder}: {exc.strerror or exc}"
             )
         return Delivery.sent(post.post_id, name, f"file://{target}")
+
+    def _image(self, post: Rendered, name: str) -> str:
+        """The post's image as it went out: a URL as it is, a file copied beside the post's
+        file (named like it), so the outbox shows exactly what a platform would receive."""
+        assert post.image is not None
+        if re.match(r"https?://", post.image, re.IGNORECASE):
+            return post.image
+        source = Path(post.image).expanduser()
+        copy = f"{name.removesuffix('.txt')}{source.suffix}"
+        try:
+            shutil.copyfile(source, self.folder / copy)
+        except FileNotFoundError:
+            raise MissingImage(f"image {post.image}: no such file") from None
+        return copy
+
+
+class MissingImage(Exception):
+    """A post's image file is not there: the post fails rather than go without it."""

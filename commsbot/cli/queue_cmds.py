@@ -170,6 +170,12 @@ def queue_add(
             param_hint="--at",
         )
     channels = make_channels(app.config, _channels(app, channel_names))
+    kept = None
+    if image:
+        from commsbot.content import images
+
+        # A copy kept with the store: the officer's file may move, and backups take it.
+        kept = images.keep_file(app.config.store.path, image)
     moved: list[dict[str, Any]] = []
     ids = announce(
         app.store,
@@ -183,7 +189,7 @@ def queue_add(
         first=first,
         warn=lambda note: click.echo(f"warning: {note}", err=True),
         moved=moved,
-        image=str(image.resolve()) if image else None,
+        image=str(kept) if kept else None,
         image_alt=image_alt,
         text_for=own_texts,
     )
@@ -350,6 +356,9 @@ def queue_show(app: App, post_id: int) -> None:
         click.echo(f"{key:16} {'' if value is None else value}")
     if payload.get("thread"):
         click.echo(f"{'thread':16} {len(payload['thread'])} more part(s)")
+    if payload.get("image"):
+        click.echo(f"{'image':16} {payload['image']}")
+        click.echo(f"{'image_alt':16} {payload.get('image_alt') or ''}")
     click.echo("")
     click.echo(text)
     click.echo("")

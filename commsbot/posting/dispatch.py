@@ -21,6 +21,7 @@ from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, Outcome, Rendered
 from commsbot.clock import Clock
+from commsbot.content import images
 from commsbot.delivery import (
     Lane,
     Pacer,
@@ -119,10 +120,19 @@ async def dispatch_channel(
                 # Back in the queue as it was, no attempt used.
                 deliveries.append(Delivery.not_tried(post.post_id))
                 continue
+            image, missing = images.for_sending(store.path, post.image)
+            if missing is not None:
+                # Never posted without its image: it fails, saying which, until it is back.
+                deliveries.append(Delivery.failed(post.post_id, missing))
+                log.warning("%s post %s: %s", channel.name, post.post_id, missing)
+                continue
+            post = replace(post, image=image)
             await lane.ready()
             delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
             deliveries.append(delivery)
-            log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
+            if log.isEnabledFor(logging.INFO):
+                # Described only when logged: a run --once logs warnings, not each post.
+                log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
             if stops_channel(delivery):
                 stop = delivery
             elif delivery.outcome is Outcome.RETRY_LATER:

@@ -101,6 +101,7 @@ def plan(
     renderers = {renderer.language: renderer}
     rendered: list[tuple[dict[str, Any], dict[str, Any], str | None]] = []
     accounts = {name: channel.settings for name, channel in channels.items()}
+    stamp = iso(now)
     for name, item_type, item in select.new_content(store, accounts, config.posting.content_types):
         channel = channels[name]
         settings = channel.settings
@@ -109,7 +110,7 @@ def plan(
             "item_id": item["id"],
             "item_ref": item["slug"],
             "channel": name,
-            "not_before": iso(now),
+            "not_before": stamp,
             "item_version": item_version(item),
         }
         version = Version(item, item.get("language") or "en")

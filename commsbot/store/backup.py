@@ -37,6 +37,8 @@ class Summary:
     counts: dict[str, int]
     # When ``commsbot backup`` made it (UTC, as stored); None for a copy made otherwise.
     made_at: str | None = None
+    # The images its posts and practices name (paths or URLs, as stored).
+    images: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         figures = ", ".join(f"{n} {table}" for table, n in self.counts.items())
@@ -75,6 +77,7 @@ def check(path: Path) -> Summary:
             for t in COUNTED
             if t in tables
         }
+        images = frozenset(_images(conn, tables))
         made = None
         if "meta" in tables:
             found = conn.execute("SELECT value FROM meta WHERE key = ?", (MADE_AT,)).fetchone()
@@ -83,7 +86,26 @@ def check(path: Path) -> Summary:
         raise unusable(path, exc) from None
     finally:
         conn.close()
-    return Summary(path, path.stat().st_size, schema, integrity, counts, made)
+    return Summary(path, path.stat().st_size, schema, integrity, counts, made, images)
+
+
+def _images(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
+    """Every image a post or a practice in the store names."""
+    found: list[str] = []
+    if "posts" in tables:
+        found += [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT json_extract(payload, '$.image') FROM posts "
+                "WHERE json_valid(payload) AND json_extract(payload, '$.image') IS NOT NULL"
+            )
+        ]
+    if "practices" in tables:
+        found += [
+            str(r[0])
+            for r in conn.execute("SELECT DISTINCT image FROM practices WHERE image IS NOT NULL")
+        ]
+    return found
 
 
 def backup(store: Store, target: Path, now: datetime, *, force: bool = False) -> Summary:

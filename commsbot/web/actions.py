@@ -192,17 +192,17 @@ def edit(req: Req) -> Response:
 def _draft(req: Req) -> views.Draft:
     """The composer's fields; an image sent with them is kept at once (so a preview
     without JavaScript keeps it), and named in the form from then on."""
-    from commsbot.web import uploads
+    from commsbot.content import images
 
     accounts = views.post_accounts(req.config)
     chosen = [a for a in req.fields("account") if a in accounts]
     own = {a: req.field(f"own.{a}") for a in chosen if req.field(f"own.{a}").strip()}
-    upload = req.upload("image")
+    upload = req.upload("image", images.MAX_BYTES)
     if upload is not None:
-        image_name = uploads.save(req.config, *upload)
+        image_name = images.keep(req.config.store.path, *upload)
     else:
         kept = req.field("image_name")
-        image_name = kept if uploads.find(req.config, kept) else ""
+        image_name = kept if images.find(req.config.store.path, kept) else ""
     return views.Draft(
         req.field("text"),
         req.field("link").strip(),
@@ -235,9 +235,9 @@ def preview(req: Req) -> Response:
 
 
 def compose(req: Req) -> Response:
+    from commsbot.content import images
     from commsbot.posting import queue as queue_ops
     from commsbot.posting.pipeline import make_channels
-    from commsbot.web import uploads
     from commsbot.web.pages import compose_page
 
     draft, errors = _drafted(req)
@@ -269,7 +269,7 @@ def compose(req: Req) -> Response:
             errors["at"] = str(exc)
     if errors:
         return compose_page(req, draft, errors=errors, status=400)
-    image = uploads.find(req.config, draft.image_name) if draft.image_name else None
+    image = images.find(req.config.store.path, draft.image_name) if draft.image_name else None
     try:
         ids = queue_ops.announce(
             req.store,

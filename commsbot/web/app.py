@@ -135,7 +135,8 @@ class Console:
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         renderer = Renderer(config.service.templates)
         self.env = renderer.env
-        from commsbot.web import uploads, views
+        from commsbot.content import images
+        from commsbot.web import views
 
         # Figures as the console's language writes them (the report's filter, too).
         self.env.filters.update(thousands=renderer.words.number, local=self.local)
@@ -148,7 +149,7 @@ class Console:
             labelled=lambda values: [(v, views.state_label(v)) for v in values],
             named=lambda rows: [(r["slug"], r["name"]) for r in rows],
             config_zone=config.service.timezone,
-            upload_name=lambda image: uploads.name_of(config, image),
+            upload_name=images.name_of,
         )
 
     @property

@@ -445,9 +445,9 @@ def image(req: Req) -> Response:
     """An image uploaded in Compose, for its preview and its post's page."""
     from starlette.responses import FileResponse
 
-    from commsbot.web import uploads
+    from commsbot.content import images
 
-    found = uploads.find(req.config, req.params["name"])
+    found = images.find(req.config.store.path, req.params["name"])
     if found is None:
         return req.page("error", 404, title="No such image", message=NO_IMAGE)
     return FileResponse(found, headers={"Cache-Control": "private, max-age=86400"})

@@ -106,7 +106,7 @@ class Draft:
     link: str = ""
     chosen: list[str] = field(default_factory=list)
     own: dict[str, str] = field(default_factory=dict)
-    image_name: str = ""  # an upload (see ``uploads``), kept between previews
+    image_name: str = ""  # kept with the store (``content.images``), between previews too
     image_alt: str = ""
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from commsbot.cli import cli
+from commsbot.service import backups
 from commsbot.store import Store
 from commsbot.store import backup as backup_q
 from tests.support.mastodon import MockMastodon
@@ -66,8 +67,8 @@ def test_backups_while_the_service_posts_and_a_restore_that_posts_nothing_twice(
         slow_mastodon.resume()
         second = commsbot(config, "backup", str(tmp_path / "second.db"))  # while it posts
         assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-        early = backup_q.check(tmp_path / "first.db")
-        later = backup_q.check(tmp_path / "second.db")
+        early = backups.check(tmp_path / "first.db")
+        later = backups.check(tmp_path / "second.db")
         # Refused while the service runs, naming it; the store is untouched.
         refused = commsbot(config, "restore", str(tmp_path / "first.db"))
         wait_for(lambda: count_by_status(db, "mastodon") == {"sent": ITEMS}, "all sent", 60)
@@ -79,12 +80,12 @@ def test_backups_while_the_service_posts_and_a_restore_that_posts_nothing_twice(
     assert re.fullmatch(
         rf"backup written: {tmp_path}/first\.db: [\d,]+ bytes, schema \d+, made "
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, integrity ok; 30 posts, 30 practices, 0 events, "
-        r"0 newsletters, 0 news, 0 subscribers\n",
+        r"0 newsletters, 0 news, 0 subscribers; images: 0 present, 0 missing\n",
         first.output,
     ), first.output
-    assert (early.integrity, later.integrity) == ("ok", "ok")
+    assert (early.summary.integrity, later.summary.integrity) == ("ok", "ok")
     assert count_by_status(tmp_path / "first.db", "mastodon") == {"sent": 20, "sending": 10}
-    assert later.counts["posts"] == ITEMS
+    assert later.summary.counts["posts"] == ITEMS
     assert sent_in(tmp_path / "second.db") >= 20
     sent_early = 20
     assert refused.exit_code == 1
@@ -96,11 +97,12 @@ def test_backups_while_the_service_posts_and_a_restore_that_posts_nothing_twice(
     restored = commsbot(config, "restore", str(tmp_path / "first.db"))
     assert restored.exit_code == 0, restored.output
     lines = restored.output.splitlines()
-    assert lines[0] == f"restored {early.describe()}"
+    assert lines[0] == f"restored {early.summary.describe()}"
+    assert lines[1] == "images restored: 0 copied, 0 in place"
     [aside] = tmp_path.glob("commsbot.db.replaced-*")
-    assert lines[1] == f"the replaced store is kept as {aside}"
+    assert lines[2] == f"the replaced store is kept as {aside}"
     held = ITEMS - sent_early
-    assert lines[2].startswith(f"{held} post(s) due before the restore wait for approval")
+    assert lines[3].startswith(f"{held} post(s) due before the restore wait for approval")
     # The store is the backup again, the replaced one is whole, and nothing is re-sent:
     # what may have gone out after the backup waits in `queue pending`, with the reason.
     assert count_by_status(db, "mastodon") == {"sent": sent_early, "pending_approval": held}
