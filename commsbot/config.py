@@ -154,13 +154,14 @@ class DigestConfig:
 
 @dataclass(frozen=True)
 class MovementConfig:
-    """Movement tracking on Mastodon: campaign hashtags and mentions of our account, and
-    how much of the account's request allowance one ``track-movement`` run may use."""
+    """Movement tracking on Mastodon and Bluesky: campaign hashtags and mentions of our
+    accounts, and how much of each account's request allowance one ``track-movement`` run
+    may use."""
 
     # Tags without '#', e.g. ["CrossInnovation"]; their public timelines are read.
     hashtags: tuple[str, ...] = ()
-    # The Mastodon accounts that read them, each its own mentions with its own request
-    # allowance and cursors; empty: every enabled Mastodon account. ``account`` names one
+    # The Mastodon and Bluesky accounts that read them, each its own mentions with its own
+    # request allowance and cursors; empty: every enabled one of either kind. ``account`` names one
     # (the form before several accounts); give one of the two.
     accounts: tuple[str, ...] = ()
     account: str = ""
@@ -259,8 +260,11 @@ class Config:
         return [name for name, s in self.channels.items() if s.enabled and s.kind == kind]
 
     def movement_accounts(self) -> list[str]:
-        """The enabled Mastodon accounts that track the movement, in the config's order."""
-        enabled = self.enabled_accounts("mastodon")
+        """The enabled Mastodon and Bluesky accounts that track the movement, in the
+        config's order."""
+        enabled = [
+            name for name, s in self.channels.items() if s.enabled and s.kind in MOVEMENT_KINDS
+        ]
         named = self.movement.accounts or (
             (self.movement.account,) if self.movement.account else ()
         )
@@ -520,6 +524,8 @@ def _ingest(loader: _Builder, raw: Any) -> IngestConfig:
 
 # Mastodon's hashtags: letters, digits and underscores, not only digits.
 _HASHTAG = re.compile(r"\w+")
+# The channel kinds whose accounts read the movement (``track-movement``).
+MOVEMENT_KINDS = ("mastodon", "bluesky")
 # Half of the 300 requests per 5 minutes Mastodon allows an account: the rest is posting's.
 MAX_MOVEMENT_REQUESTS = 150
 
@@ -532,12 +538,12 @@ def _movement(loader: _Builder, raw: Any, channels: dict[str, ChannelSettings]) 
     named += [(f"movement.accounts[{i}]", n) for i, n in enumerate(movement.accounts)]
     for key, name in named:
         own = channels.get(name)
-        if own is None or own.kind != "mastodon":
-            mastodon = [n for n, s in channels.items() if s.kind == "mastodon"]
+        if own is None or own.kind not in MOVEMENT_KINDS:
+            readers = [n for n, s in channels.items() if s.kind in MOVEMENT_KINDS]
             raise loader.fail(
                 key,
-                f"no Mastodon account {name!r} is configured "
-                f"(configured: {', '.join(mastodon) or 'none'})",
+                f"no Mastodon or Bluesky account {name!r} is configured "
+                f"(configured: {', '.join(readers) or 'none'})",
             )
     seen: dict[str, int] = {}
     for i, tag in enumerate(movement.hashtags):

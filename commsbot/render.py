@@ -99,9 +99,14 @@ class Output:
     # The further posts of a thread (channels whose long_posts is "thread").
     thread: tuple[str, ...] = ()
     language: str | None = None
+    # Further images after ``image``, described by the same alt text.
+    images: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
+        # Further images only where there are some: most posts have none.
+        more = {"images": list(self.images)} if self.images else {}
         return {
+            **more,
             "link": self.link,
             "title": self.title,
             "image": self.image,
@@ -389,4 +394,5 @@ class Renderer:
             else None,
             thread=thread,
             language=item.get("language") if isinstance(item, dict) else None,
+            images=tuple(item.get("images") or ()) if isinstance(item, dict) else (),
         )

@@ -72,10 +72,13 @@ def load(tmp_path: Path, text: str) -> Config:
         ),
         ('[channels.outbox]\nlanguages = ["Polish"]\n', r"channels\.outbox\.languages\[0\]"),
         ('[channels.outbox]\nfeeds = ["ftp://x"]\n', r"channels\.outbox\.feeds\[0\]: 'ftp://x'"),
-        ('[movement]\naccount = "outbox"\n', r"movement\.account: no Mastodon account 'outbox'"),
+        (
+            '[movement]\naccount = "outbox"\n',
+            r"movement\.account: no Mastodon or Bluesky account 'outbox'",
+        ),
         (
             '[channels.a]\nkind = "mastodon"\n[movement]\naccounts = ["a", "outbox"]\n',
-            r"movement\.accounts\[1\]: no Mastodon account 'outbox' is configured "
+            r"movement\.accounts\[1\]: no Mastodon or Bluesky account 'outbox' is configured "
             r"\(configured: a\)",
         ),
         (

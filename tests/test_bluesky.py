@@ -10,10 +10,7 @@ import asyncio
 import json
 import os
 import re
-import signal
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -317,6 +314,48 @@ def test_an_item_without_a_link_carries_its_image_with_alt_text_and_aspect_ratio
     assert image.image.mime_type == "image/png"
 
 
+def test_up_to_four_images_each_with_alt_text_and_aspect_ratio_a_large_one_shrunk(
+    tmp_path: Path, account: Account, setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from PIL import Image
+
+    sizes = {"wide.png": (40, 20), "tall.png": (10, 30), "dot.png": (1, 1), "sq.png": (8, 8)}
+    for name, size in sizes.items():
+        out = io.BytesIO()
+        Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+        (tmp_path / name).write_bytes(out.getvalue())
+    noise = Image.effect_noise((1600, 900), 120).convert("RGB")
+    noise.save(tmp_path / "noise.png", "PNG")
+    assert (tmp_path / "noise.png").stat().st_size > 1_000_000
+    config, store = setup(f'image_folder = "{tmp_path}"')
+    add_practice(
+        store,
+        "gallery",
+        image="wide.png",
+        images=["noise.png", "tall.png", "dot.png", "sq.png"],
+        summary="Four rooms of the old mill.",
+    )
+
+    publish(store, config)
+
+    (post,) = posts_q.list_posts(store, channel="bluesky")
+    assert post["status"] == "sent", post["last_error"]
+    (record,) = account.records()
+    shown = record.value.embed.images
+    ratios = [(i.aspect_ratio.width, i.aspect_ratio.height) for i in shown]
+    assert len(ratios) == 4
+    assert ratios[0] == (40, 20) and ratios[2:] == [(10, 30), (1, 1)]
+    assert abs(ratios[1][0] / ratios[1][1] - 16 / 9) < 0.01  # shrunk, its shape kept
+    assert shown[1].image.mime_type == "image/jpeg" and shown[1].image.size <= 1_000_000
+    assert {i.alt for i in shown} == {"Four rooms of the old mill."}
+    # The images show instead of a card; the link stays a link in the text.
+    assert "link:https://ci.example/gallery" in [kind for kind, _ in facet_texts(record.value)]
+    # The fifth is left out, and the log says which.
+    assert "sq.png left out" in caplog.text
+
+
 def test_the_link_card_has_the_items_image_as_thumbnail(
     tmp_path: Path, account: Account, setup: Setup
 ) -> None:
@@ -418,53 +457,6 @@ def test_a_record_key_holding_another_text_is_never_taken_for_the_post(
     assert outcome.outcome == Outcome.FAILED
     assert "holds another text" in (outcome.error or "")
     assert [r.value.text for r in account.records()] == ["The first text"]
-
-
-def _run_once(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "commsbot", "--config", str(path), "run", "--once", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def test_a_kill_between_create_record_and_the_store_write_loses_nothing_and_doubles_nothing(
-    tmp_path: Path, bsky_network: Network, account: Account, forward_proxy: ForwardProxy
-) -> None:
-    path = write_config(tmp_path, bsky_network, account.handle)
-    with Store(load_config(path).store.path) as store:
-        reference(store)
-        for n in range(5):
-            add_practice(store, f"p{n}", summary=f"Practice number {n} 🎨")
-    env = {**os.environ, "HTTP_PROXY": forward_proxy.url, "NO_PROXY": ""}
-    # The third record is created on the PDS, and the process killed before it hears so.
-    forward_proxy.rules["com.atproto.repo.createRecord"] = ("hold", None)
-    proc = _run_once(path, env)
-    try:
-        assert forward_proxy.held.wait(timeout=120), "no createRecord reached the PDS"
-        time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-    with Store(load_config(path).store.path) as store:
-        statuses = [p["status"] for p in posts_q.list_posts(store, channel="bluesky")]
-    assert statuses.count("sending") >= 1  # killed mid-send
-    assert len(account.records()) == 1  # the PDS made the record the process never heard of
-
-    forward_proxy.rules.clear()
-    again = _run_once(path, {k: v for k, v in env.items() if k != "HTTP_PROXY"})
-    _, err = again.communicate(timeout=300)
-
-    assert again.returncode == 0, err
-    with Store(load_config(path).store.path) as store:
-        rows = posts_q.list_posts(store, channel="bluesky")
-    assert [r["status"] for r in rows] == ["sent"] * 5  # 0 lost, 0 unknown
-    texts = [r.value.text for r in account.records()]
-    assert len(texts) == len(set(texts)) == 5  # 0 duplicates
-    assert {r["remote_id"] for r in rows} == {str(r.uri) for r in account.records()}
 
 
 def test_a_429_pauses_this_account_until_its_reset_and_the_others_keep_posting(

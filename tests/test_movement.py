@@ -294,7 +294,7 @@ def test_a_good_movement_config(config_path: Path) -> None:
 def test_the_jobs_say_why_they_cannot_run(tmp_path: Path, config_path: Path) -> None:
     outbox_only = load_config(config_path)
     assert job("track-movement").requires(outbox_only) == (
-        "no Mastodon account that tracks the movement is enabled"
+        "no Mastodon or Bluesky account that tracks the movement is enabled"
     )
     assert job("snapshot-audience").requires(outbox_only) == (
         "no enabled channel has followers or digest subscribers"

@@ -179,13 +179,14 @@ def test_each_account_reads_its_own_mentions_and_the_network_counts_a_status_onc
     assert without_week(tallinn["total"]) == without_week(by_account["tallinn-mastodon"])
     assert [s["channel"] for s in tallinn["audience"]["series"]] == ["tallinn-mastodon"]
     text = CliRunner().invoke(cli, ["--config", str(config.file), "stats", "movement"])
-    assert "Per Mastodon account" in text.output and "tallinn-mastodon" in text.output
+    assert "Per account" in text.output and "tallinn-mastodon" in text.output
     refused = CliRunner().invoke(
         cli, ["--config", str(config.file), "stats", "movement", "--channel", "outbox"]
     )
     assert refused.exit_code == 2
-    assert "no Mastodon account 'outbox' (known: network-mastodon, tallinn-mastodon)" in (
-        refused.output
+    assert (
+        "no Mastodon or Bluesky account 'outbox' (known: network-mastodon, tallinn-mastodon)"
+        in (refused.output)
     )
     report = tmp_path / "report.html"
     made = CliRunner().invoke(cli, ["--config", str(config.file), "report", "--html", str(report)])

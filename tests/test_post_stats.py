@@ -1,11 +1,13 @@
-"""The stats summed by the store (``post_stats``, kept by triggers; migration 25) against
-the figures worked out post by post from ``sent_posts``, as every kind of write changes
-the store; and the console's figures against the CLI's on the same store (#17)."""
+"""The stats summed by the store (``post_stats``, kept by triggers; migration 25, quotes
+since 26) against the figures worked out post by post from ``sent_posts``, as every kind
+of write changes the store; and the console's figures against the CLI's on the same
+store (#17, #18)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from commsbot.content.places import Places
@@ -42,6 +44,7 @@ def check(store: Store) -> None:
             )
         assert summary.total() == st.total(posts) == figures.total(store, period)
         assert figures.top_posts(store, period, 4) == st.top_posts(posts, 4)
+        assert st.shows_quotes(summary.cells) == st.shows_quotes(posts)
 
 
 def test_summed_figures_follow_every_change(sample_store: Store) -> None:
@@ -55,6 +58,17 @@ def test_summed_figures_follow_every_change(sample_store: Store) -> None:
     ids = build_scenario(store)
     check(store)
     assert figures.total(store, PERIOD).posts == 6
+
+    # Bluesky counts quotes apart from reposts: they sum, rank, and a newer snapshot
+    # replaces them as it does the other counts (#18).
+    sky = add_post(store, "bluesky", "event", "kick-off-meeting-birmingham", "2026-11-20 09:00")
+    snapshot(store, sky, "2026-11-20 12:00", favourites=1, quotes=40)
+    check(store)
+    assert figures.top_posts(store, PERIOD, 1)[0].id == sky
+    assert st.shows_quotes(figures.summary(store, PERIOD).cells)
+    snapshot(store, sky, "2026-11-21 12:00", favourites=1, quotes=3)
+    check(store)
+    assert (figures.total(store, PERIOD).quotes, figures.total(store, PERIOD).posts) == (3, 7)
 
     # A newer snapshot replaces the counts; an older one changes nothing; a tie: later row.
     snapshot(store, ids["p4"], "2026-11-19 12:00", favourites=30)
@@ -92,10 +106,30 @@ def test_summed_figures_follow_every_change(sample_store: Store) -> None:
     with store.write() as conn:
         conn.execute("DELETE FROM engagement WHERE post_id = ?", (ids["p4"],))
         conn.execute("UPDATE engagement SET favourites = 50 WHERE post_id = ?", (ids["p2"],))
+        conn.execute("UPDATE engagement SET quotes = 9 WHERE post_id = ?", (sky,))
     check(store)
+    assert figures.total(store, PERIOD).quotes == 9
     with store.write() as conn:
         conn.execute("DELETE FROM posts WHERE id = ?", (late,))
     check(store)
+
+
+def test_a_store_made_before_quotes_counts_them_once_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path, upto=25) as old:  # post_stats without quotes
+        sky = add_post(old, "bluesky", "announcement", 1, "2026-11-20 09:00")
+        snapshot(old, sky, "2026-11-20 12:00", boosts=2, quotes=5)
+        snapshot(old, sky, "2026-11-19 12:00", quotes=70)  # older: not the figure
+        add_post(old, "mastodon", "announcement", 2, "2026-11-21 09:00")
+    with Store(path) as store:
+        assert 26 in store.applied()
+        total = figures.total(store, PERIOD)
+        assert (total.posts, total.boosts, total.quotes, total.engagement) == (2, 2, 5, 7)
+        check(store)
+        # The triggers made anew carry quotes on.
+        snapshot(store, sky, "2026-11-22 12:00", quotes=8)
+        assert figures.total(store, PERIOD).quotes == 8
+        check(store)
 
 
 def test_console_and_cli_show_the_same_figures(sample_store: Store, invoke: Invoke) -> None:

@@ -204,6 +204,7 @@ def test_one_post(store: Store) -> None:
         "boosts": 0,
         "replies": 2,
         "reactions": 0,
+        "quotes": 0,
         "engagement": 5,
         "per_post": 5.0,
         "deleted": 0,
@@ -289,3 +290,28 @@ def test_chart_scale_and_label_wrapping() -> None:
     assert wrap("Spatial Cross-Collaboration", 10) == ["Spatial", "Cross-", "Collaboration"]
     assert wrap("Culture-based Innovation", 10) == ["Culture-", "based", "Innovation"]
     assert wrap("Brokerage", 10) == ["Brokerage"]
+
+
+def test_quotes_count_for_bluesky_and_are_absent_where_no_platform_counts_them(
+    store: Store,
+) -> None:
+    from commsbot.insights.report import render_report
+
+    toot = add_post(store, "mastodon", "announcement", 1, "2026-11-20 10:00", text="Toot")
+    snapshot(store, toot, "2026-11-21 10:00", favourites=3)
+    only_mastodon = figures(store)
+    assert not st.shows_quotes(only_mastodon)
+    html = render_report(store, PERIOD, at("2026-11-29 10:00"), templates=None)
+    assert ">quotes<" not in html
+
+    skeet = add_post(store, "bluesky", "announcement", 2, "2026-11-20 11:00", text="Skeet")
+    snapshot(store, skeet, "2026-11-21 10:00", favourites=1, boosts=1, quotes=2)
+    posts = figures(store)
+    assert st.shows_quotes(posts)
+    rows = {g.key: g.as_row("platform") for g in st.summarise(posts, "platform", PERIOD, Places())}
+    assert (rows["bluesky"]["quotes"], rows["bluesky"]["engagement"]) == (2, 4)
+    assert (rows["mastodon"]["quotes"], rows["mastodon"]["engagement"]) == (0, 3)
+    assert st.total(posts).quotes == 2
+    html = render_report(store, PERIOD, at("2026-11-29 10:00"), templates=None)
+    assert '<th scope="col" class="n">quotes</th>' in html
+    assert "+ reactions + quotes," in html

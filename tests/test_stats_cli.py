@@ -56,12 +56,12 @@ def test_stats_table_by_channel(invoke: Invoke, ids: dict[str, int]) -> None:
 def test_stats_csv_by_theme(invoke: Invoke, ids: dict[str, int]) -> None:
     out = ok(invoke, "stats", *PERIOD, "--by", "theme", "--format", "csv")
     assert out == (
-        "theme,posts,favourites,boosts,replies,reactions,engagement,per_post,deleted\n"
-        "brokerage,1,10,4,2,0,16,16.0,1\n"
-        "culture-based-innovation,0,0,0,0,0,0,,0\n"
-        "smart-incentives,2,5,2,1,7,15,7.5,0\n"
-        "spatial-cross-collaboration,0,0,0,0,0,0,,0\n"
-        ",3,0,0,0,3,3,1.0,0\n"
+        "theme,posts,favourites,boosts,replies,reactions,quotes,engagement,per_post,deleted\n"
+        "brokerage,1,10,4,2,0,0,16,16.0,1\n"
+        "culture-based-innovation,0,0,0,0,0,0,0,,0\n"
+        "smart-incentives,2,5,2,1,7,0,15,7.5,0\n"
+        "spatial-cross-collaboration,0,0,0,0,0,0,0,,0\n"
+        ",3,0,0,0,3,0,3,1.0,0\n"
     )
 
 
@@ -80,6 +80,7 @@ def test_stats_json_by_week(invoke: Invoke, ids: dict[str, int]) -> None:
         "boosts": 6,
         "replies": 3,
         "reactions": 10,
+        "quotes": 0,
         "engagement": 34,
         "per_post": 5.67,
         "deleted": 1,
@@ -114,6 +115,7 @@ def test_stats_top(invoke: Invoke, ids: dict[str, int]) -> None:
             "boosts": 4,
             "replies": 2,
             "reactions": 0,
+            "quotes": 0,
             "engagement": 16,
             "url": f"https://mastodon.example/p/{ids['p3']}",
             "deleted": True,
@@ -129,6 +131,7 @@ def test_stats_top(invoke: Invoke, ids: dict[str, int]) -> None:
             "boosts": 2,
             "replies": 1,
             "reactions": 0,
+            "quotes": 0,
             "engagement": 8,
             "url": f"https://mastodon.example/p/{ids['p1']}",
             "deleted": False,

@@ -119,6 +119,8 @@ class Rendered:
     # Further posts of a thread, when the text did not fit in one.
     thread: tuple[str, ...] = ()
     language: str | None = None
+    # Further images after ``image`` (a channel shows as many as its platform allows).
+    images: tuple[str, ...] = ()
     # When the post was last handed to the channel, if it was: that attempt may have
     # published it, so a channel whose deduplication has expired looks before posting.
     previous_attempt_at: datetime | None = None

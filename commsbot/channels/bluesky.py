@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from commsbot import __version__
 from commsbot.channels.base import (
@@ -42,11 +42,15 @@ from commsbot.channels.base import (
 )
 from commsbot.errors import ChannelError, ConfigError
 
+if TYPE_CHECKING:
+    from commsbot.channels.bluesky_timelines import BlueskyReader
+
 COLLECTION = "app.bsky.feed.post"
 # The lexicon's limits: 300 graphemes of text, images and card thumbnails of at most
 # 1,000,000 bytes, four images a post, 25 URIs per getPosts.
 MAX_GRAPHEMES = 300
 BLOB_LIMIT = 1_000_000
+MAX_IMAGES = 4
 POSTS_PER_REQUEST = 25
 # What the PDS counts against an account (Bluesky's published limits): each created
 # record costs 3 points of 5,000 an hour and 35,000 a day.
@@ -292,7 +296,7 @@ class BlueskyChannel(PolledChannel):
             "did": self._did,
             "pds": pds,
             "limit": f"{MAX_GRAPHEMES} graphemes, links and hashtags as facets",
-            "images": f"up to 4 a post, {BLOB_LIMIT} bytes each, with alt text",
+            "images": f"up to {MAX_IMAGES} a post, {BLOB_LIMIT} bytes each, with alt text",
             "posting": f"long posts as a {self.cfg.long_posts}; writes: {WRITE_POINTS}",
         }
 
@@ -451,11 +455,24 @@ class BlueskyChannel(PolledChannel):
         )
 
     async def _embed(self, post: Rendered) -> Any:
-        """The first post's card (its link, with the image as thumbnail) or its image."""
+        """The first post's card (its link, with the image as thumbnail) or its images:
+        up to four, each with the item's alt text and its aspect ratio. An item with
+        several images shows them all (its link stays a link in the text)."""
         from atproto import models
 
-        image = await self._image(post.image) if post.image else None
-        if post.link and self.cfg.link_cards:
+        wanted = [image for image in (post.image, *post.images) if image]
+        if len(wanted) > MAX_IMAGES:
+            log.warning(
+                "%s post %s: %d images, Bluesky shows %d; %s left out",
+                self.name,
+                post.post_id,
+                len(wanted),
+                MAX_IMAGES,
+                ", ".join(wanted[MAX_IMAGES:]),
+            )
+            wanted = wanted[:MAX_IMAGES]
+        if post.link and self.cfg.link_cards and len(wanted) <= 1:
+            image = await self._image(wanted[0], post) if wanted else None
             description = post.image_alt if post.image_alt != post.title else ""
             return models.AppBskyEmbedExternal.Main(
                 external=models.AppBskyEmbedExternal.External(
@@ -465,26 +482,30 @@ class BlueskyChannel(PolledChannel):
                     thumb=await self._upload(image[0]) if image else None,
                 )
             )
-        if image is None:
-            return None
-        data, width, height = image
-        return models.AppBskyEmbedImages.Main(
-            images=[
+        images = []
+        for name in wanted:
+            fitted = await self._image(name, post)
+            if fitted is None:
+                continue
+            data, width, height = fitted
+            images.append(
                 models.AppBskyEmbedImages.Image(
                     alt=post.image_alt or post.title or "",
                     image=await self._upload(data),
                     aspect_ratio=models.AppBskyEmbedDefs.AspectRatio(width=width, height=height),
                 )
-            ]
-        )
+            )
+        return models.AppBskyEmbedImages.Main(images=images) if images else None
 
     async def _upload(self, data: bytes) -> Any:
         return (await self._client.upload_blob(data)).blob
 
     # -- images -------------------------------------------------------------------
 
-    async def _image(self, image: str) -> tuple[bytes, int, int]:
-        """An item's image as (bytes within the blob limit, width, height)."""
+    async def _image(self, image: str, post: Rendered) -> tuple[bytes, int, int] | None:
+        """An item's image as (bytes within the blob limit, width, height); None, with a
+        warning naming it, for one that cannot be made small enough (the post goes
+        without it). One that cannot be read fails the post."""
         if re.match(r"https?://", image, re.IGNORECASE):
             raw = await self._fetch(image)
         else:
@@ -495,7 +516,11 @@ class BlueskyChannel(PolledChannel):
                 raw = path.read_bytes()
             except OSError as exc:
                 raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
-        return await asyncio.to_thread(fit_image, raw, image)
+        try:
+            return await asyncio.to_thread(fit_image, raw, image)
+        except ImageTooLarge as exc:
+            log.warning("%s post %s: %s; posted without it", self.name, post.post_id, exc)
+            return None
 
     async def _fetch(self, url: str) -> bytes:
         import httpx
@@ -603,6 +628,15 @@ class BlueskyChannel(PolledChannel):
                         )
                     )
 
+    async def timeline_reader(self, requests: int) -> BlueskyReader:
+        """A reader of the campaign hashtags and of our mentions for ``track-movement``,
+        through this channel's session, allowed ``requests`` requests."""
+        from commsbot.channels.bluesky_timelines import BlueskyReader
+
+        if self._client is None:
+            await self.open()
+        return BlueskyReader(self._client, self._did, self.cfg.web_url, requests=requests)
+
     async def audience_size(self) -> int:
         """The account's followers, read now."""
         from atproto_client.exceptions import AtProtocolError
@@ -652,4 +686,8 @@ def fit_image(raw: bytes, name: str) -> tuple[bytes, int, int]:
         if out.tell() <= BLOB_LIMIT:
             return out.getvalue(), size[0], size[1]
         scale *= 0.7
-    raise ChannelError(f"image {name}: cannot be made smaller than {BLOB_LIMIT} bytes")
+    raise ImageTooLarge(f"image {name}: cannot be made smaller than {BLOB_LIMIT} bytes")
+
+
+class ImageTooLarge(ChannelError):
+    """An image no downscaling brings within the blob limit."""

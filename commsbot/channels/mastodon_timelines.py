@@ -76,6 +76,8 @@ class TimelineReader:
     of them already made for it), and none while the server allows the account only
     ``reserve`` more (posting needs those)."""
 
+    per_request = STATUSES_PER_REQUEST
+
     def __init__(
         self,
         client: Any,
@@ -104,7 +106,8 @@ class TimelineReader:
         """Public statuses using ``#tag`` posted after the status ``newest_id``."""
 
         def page(min_id: str) -> list[tuple[str, Any]]:
-            found = self._client.timeline_hashtag(tag, min_id=min_id, limit=page_size)
+            # By its lower-case name, as Mastodon files tags.
+            found = self._client.timeline_hashtag(tag.lower(), min_id=min_id, limit=page_size)
             return [(str(s.id), s) for s in found]
 
         return await asyncio.to_thread(

@@ -75,7 +75,7 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
         echo_table([_week_line(w) for w in [*figures.weeks, figures.total]])
     # One account's lines say nothing the totals do not.
     if part == "accounts" or (part == "all" and len(figures.accounts) > 1):
-        click.echo("\nPer Mastodon account (what each read; a status two accounts read counts")
+        click.echo("\nPer account (what each read; a status two accounts read counts")
         click.echo("once in the network's figures):")
         echo_table([_account_line(a) for a in figures.accounts])
     if part in ("all", "voices"):
@@ -123,7 +123,7 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
     show_default=True,
     help="One table only. CSV holds one table: the weekly one unless another is named.",
 )
-@channel_option(help="Only what this Mastodon account read, and its audience.")
+@channel_option(help="Only what this Mastodon or Bluesky account read, and its audience.")
 @STATS_FORMAT
 @pass_app
 def stats_movement(
@@ -136,7 +136,8 @@ def stats_movement(
     fmt: str,
 ) -> None:
     """The movement: voices using the campaign hashtags or mentioning us, per week and per
-    Mastodon account; new voices; top voices by reach; languages; audience growth per channel."""
+    Mastodon or Bluesky account; new voices; top voices by reach; languages; audience growth
+    per channel."""
     from commsbot.insights import movement
 
     if channel_name is not None:
@@ -171,15 +172,17 @@ def stats_movement(
 
 
 def _check_account(app: App, name: str) -> None:
-    """A Mastodon account of the config, or one the store remembers (removed since)."""
+    """A Mastodon or Bluesky account of the config, or one the store remembers (removed
+    since)."""
+    from commsbot.config import MOVEMENT_KINDS
     from commsbot.posting.queue import known_accounts
 
     kinds = {n: s.kind for n, s in app.config.channels.items()}
     kinds.update({n: r["kind"] for n, r in known_accounts(app.store).items() if n not in kinds})
-    if kinds.get(name) != "mastodon":
-        known = ", ".join(n for n, kind in kinds.items() if kind == "mastodon") or "none"
+    if kinds.get(name) not in MOVEMENT_KINDS:
+        known = ", ".join(n for n, kind in kinds.items() if kind in MOVEMENT_KINDS) or "none"
         raise click.BadParameter(
-            f"no Mastodon account {name!r} (known: {known})", param_hint="--channel"
+            f"no Mastodon or Bluesky account {name!r} (known: {known})", param_hint="--channel"
         )
 
 

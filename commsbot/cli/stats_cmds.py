@@ -128,13 +128,15 @@ def _digest_accounts(app: App) -> list[str]:
 @STATS_FORMAT
 @pass_app
 def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -> None:
-    """Engagement of the posts sent: posts, favourites, boosts, replies, reactions, per post.
+    """Engagement of the posts sent: posts, favourites, boosts, replies, reactions (and
+    quotes, where a platform counts them), per post.
 
     A post counts with its latest observed figures. Subcommands: top, subscribers, bot.
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
     from commsbot.insights import figures
+    from commsbot.insights import stats as st
 
     period = make_period(app, since, until)
     summary = figures.summary(app.store, period)
@@ -153,12 +155,13 @@ def stats(app: App, since: date | None, until: date | None, by: str, fmt: str) -
             click.echo(f"No posts were sent from {period.describe()}.")
             return
         click.echo(f"Posts sent from {period.describe()}, by {by}:")
-        echo_table([_engagement_line(by, g) for g in [*groups, total]], floatfmt=".2f")
+        quotes = st.shows_quotes(summary.cells)
+        echo_table([_engagement_line(by, g, quotes) for g in [*groups, total]], floatfmt=".2f")
 
     emit(fmt, rows, document, table)
 
 
-def _engagement_line(by: str, g: Group) -> dict[str, Any]:
+def _engagement_line(by: str, g: Group, quotes: bool) -> dict[str, Any]:
     return {
         by: g.label,
         "posts": g.posts,
@@ -166,6 +169,7 @@ def _engagement_line(by: str, g: Group) -> dict[str, Any]:
         "boosts": g.boosts,
         "replies": g.replies,
         "reactions": g.reactions,
+        **({"quotes": g.quotes} if quotes else {}),
         "engagement": g.engagement,
         # Text, so a column with "-" in it keeps two decimals too (tabulate reads numbers).
         "per post": "-" if g.per_post is None else f"{g.per_post:.2f}",
@@ -196,6 +200,7 @@ def stats_top(app: App, since: date | None, until: date | None, n: int, fmt: str
             "boosts": p.boosts,
             "replies": p.replies,
             "reactions": p.reactions,
+            "quotes": p.quotes,
             "engagement": p.engagement,
             "url": p.url,
             "deleted": p.deleted,

@@ -73,6 +73,12 @@ TYPES: dict[str, ContentType] = {
                 Field("tags", "list", default=[]),
                 Field("language", default="en"),
                 Field("image", help="local path or URL of an image"),
+                Field(
+                    "images",
+                    "list",
+                    default=[],
+                    help="further images after image (Bluesky shows up to 4 in all)",
+                ),
                 _STATUS,
                 Field("example", "bool", default=False, help="invented sample content"),
             ),

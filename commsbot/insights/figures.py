@@ -68,6 +68,7 @@ def summary(store: Store, period: st.Period, places: Places | None = None) -> Su
             replies=r["replies"],
             reactions=r["reactions"],
             deleted=r["deleted"],
+            quotes=r["quotes"],
         )
         for i, (start, end) in enumerate(pairwise([*starts, period.until]))
         for r in stats_q.sent_cells(store, period.since if i == 0 else start, end)

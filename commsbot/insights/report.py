@@ -65,6 +65,8 @@ def report_context(
         "generated": now.astimezone(period.zone).strftime("%Y-%m-%d %H:%M %Z"),
         "version": __version__,
         "total": summary.total(),
+        # A quotes column only where a platform that counts them (Bluesky) posted.
+        "quotes": st.shows_quotes(summary.cells),
         "weekly": weekly,
         "weekly_chart": charts.stacked_columns(
             [label for _, label in weekly.rows],
@@ -139,7 +141,7 @@ def render_report(
     """The report as one HTML document in ``language`` (labels, dates, numbers);
     ``hashtags`` are the campaign's (``[movement]``), ``digest_channels`` the accounts whose
     subscribers are shown even when there are none, ``movement_accounts`` the Mastodon
-    accounts tracking the movement, each on a line."""
+    and Bluesky accounts tracking the movement, each on a line."""
     renderer = Renderer(templates, language)
     words = renderer.words
     context = report_context(

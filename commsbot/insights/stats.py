@@ -2,7 +2,8 @@
 
 A post's figures are its latest snapshot, never a sum of snapshots; a post deleted on its
 platform keeps its last known counts and is marked. Engagement is favourites + boosts +
-replies + reactions. Weeks are ISO weeks in the configured time zone.
+replies + reactions + quotes (Bluesky counts a quote apart from a repost; the other
+platforms have none). Weeks are ISO weeks in the configured time zone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from commsbot.text import truncate
 
 GROUPINGS = ("channel", "platform", "theme", "city", "type", "week")
 NONE_LABEL = "(none)"
+# The platforms that count quotes: tables show the column only where one of them posted.
+QUOTING_PLATFORMS = ("bluesky",)
 TITLE_WIDTH = 80
 _TICK = timedelta(microseconds=1)
 
@@ -116,10 +119,11 @@ class PostFigures:
     replies: int
     reactions: int
     observed_at: datetime | None
+    quotes: int = 0
 
     @property
     def engagement(self) -> int:
-        return self.favourites + self.boosts + self.replies + self.reactions
+        return self.favourites + self.boosts + self.replies + self.reactions + self.quotes
 
     @property
     def posts(self) -> int:
@@ -144,6 +148,7 @@ class Cell:
     replies: int
     reactions: int
     deleted: int
+    quotes: int
 
 
 class Counted(Protocol):
@@ -172,6 +177,8 @@ class Counted(Protocol):
     @property
     def reactions(self) -> int: ...
     @property
+    def quotes(self) -> int: ...
+    @property
     def deleted(self) -> int: ...
 
 
@@ -199,6 +206,7 @@ def post_figures(rows: Iterable[dict[str, Any]]) -> list[PostFigures]:
                 replies=r["replies"],
                 reactions=r["reactions"],
                 observed_at=stamp(r["observed_at"]) if r["observed_at"] else None,
+                quotes=r["quotes"],
             )
         )
     return posts
@@ -216,10 +224,11 @@ class Group:
     replies: int = 0
     reactions: int = 0
     deleted: int = 0
+    quotes: int = 0
 
     @property
     def engagement(self) -> int:
-        return self.favourites + self.boosts + self.replies + self.reactions
+        return self.favourites + self.boosts + self.replies + self.reactions + self.quotes
 
     @property
     def per_post(self) -> float | None:
@@ -232,6 +241,7 @@ class Group:
         self.boosts += post.boosts
         self.replies += post.replies
         self.reactions += post.reactions
+        self.quotes += post.quotes
         self.deleted += post.deleted
 
     def absorb(self, other: Group) -> None:
@@ -240,6 +250,7 @@ class Group:
         self.boosts += other.boosts
         self.replies += other.replies
         self.reactions += other.reactions
+        self.quotes += other.quotes
         self.deleted += other.deleted
 
     def as_row(self, key_name: str) -> dict[str, Any]:
@@ -250,10 +261,17 @@ class Group:
             "boosts": self.boosts,
             "replies": self.replies,
             "reactions": self.reactions,
+            "quotes": self.quotes,
             "engagement": self.engagement,
             "per_post": self.per_post,
             "deleted": self.deleted,
         }
+
+
+def shows_quotes(posts: Iterable[Counted]) -> bool:
+    """Whether a table of these posts (or cells) has a quotes column: one of them went to
+    a platform that counts quotes (elsewhere the figure is no zero, it does not exist)."""
+    return any(p.platform in QUOTING_PLATFORMS for p in posts)
 
 
 def _key_of(by: str, zone: ZoneInfo) -> Callable[[Counted], str | None]:

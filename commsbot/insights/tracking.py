@@ -1,19 +1,21 @@
 """Movement tracking jobs: channel -> store, nothing else.
 
 ``snapshot-audience`` records how many follow each channel and how many subscribe to
-digests on each. ``track-movement`` has each tracking Mastodon account read the timelines
-of the campaign hashtags and its own mentions, from where that account last stopped and
-within ``[movement] requests_per_run`` of its own allowance (Mastodon counts requests per
-account), stores their public statuses, then reads fresh counts of recent ones with what
-is left of its budget. A rate limit or a revoked token stops that account alone.
+digests on each. ``track-movement`` has each tracking Mastodon or Bluesky account read
+the campaign hashtags and its own mentions, from where that account last stopped and
+within ``[movement] requests_per_run`` of its own allowance (the servers count requests
+per account), stores their public statuses, then reads fresh counts of recent ones with
+what is left of its budget. A rate limit or a revoked token stops that account alone.
+Each channel kind brings its own reader (``MovementReader``); the rest is shared.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from commsbot.errors import ChannelError
 from commsbot.posting import select
@@ -21,7 +23,7 @@ from commsbot.store import Store, iso
 from commsbot.store import movement as movement_q
 
 if TYPE_CHECKING:
-    from commsbot.channels.mastodon_timelines import PublicStatus, TimelineReader
+    from commsbot.channels.mastodon_timelines import PublicStatus, Reading, Refresh
     from commsbot.service.jobs import JobContext
 
 log = logging.getLogger("commsbot.tracking")
@@ -54,6 +56,31 @@ async def snapshot_audience(ctx: JobContext) -> dict[str, Any]:
         result[f"{name} subscribers"] = active
     movement_q.add_audience(ctx.store, sizes, now)
     return result
+
+
+class MovementReader(Protocol):
+    """What a channel's reader gives ``track-movement``: statuses newer than a source's
+    cursor (whose form is the reader's own), fresh counts, and the requests it made."""
+
+    requests: int
+    used: int
+    # Statuses one refresh request asks for.
+    per_request: int
+
+    async def hashtag(
+        self, tag: str, newest_id: str | None, page_size: int, max_pages: int
+    ) -> Reading: ...
+
+    async def mentions(self, newest_id: str | None, page_size: int, max_pages: int) -> Reading: ...
+
+    async def refresh(self, remote_ids: Sequence[str]) -> Refresh: ...
+
+
+@runtime_checkable
+class TracksMovement(Protocol):
+    """A channel that reads the movement as its account (Mastodon, Bluesky)."""
+
+    async def timeline_reader(self, requests: int) -> MovementReader: ...
 
 
 @dataclass
@@ -110,16 +137,17 @@ async def track_movement(ctx: JobContext) -> dict[str, Any]:
             # One account's revoked token or unreachable server: the others still read.
             log.warning("%s movement: %s", name, exc)
             result[name] = f"not read: {exc}"
-    return result or {"skipped": "no Mastodon account that tracks the movement is enabled"}
+    return result or {
+        "skipped": "no Mastodon or Bluesky account that tracks the movement is enabled"
+    }
 
 
 async def _track_account(ctx: JobContext, name: str) -> Tracked | str:
     """One account's run: new statuses of every source, oldest-read first, then refreshes;
     or why it was not read."""
-    from commsbot.channels.mastodon import MastodonChannel
-
-    channel = ctx.channels.get(name)
-    if not isinstance(channel, MastodonChannel):
+    # Any object: whether it reads the movement is what the protocol check says.
+    channel: object = ctx.channels.get(name)
+    if not isinstance(channel, TracksMovement):
         return f"skipped: the {name} channel is not open"
     blocked = select.channel_blocked(ctx.store, name, ctx.clock())
     if blocked:
@@ -127,8 +155,8 @@ async def _track_account(ctx: JobContext, name: str) -> Tracked | str:
     cfg = ctx.config.movement
     reader = await channel.timeline_reader(cfg.requests_per_run)
     tracked = Tracked(name)
-    # Tags by their lower-case name, as Mastodon files them.
-    sources: dict[str, str | None] = {movement_q.tag_source(t): t.lower() for t in cfg.hashtags}
+    # Tags as the config spells them: each reader asks its platform in its own way.
+    sources: dict[str, str | None] = {movement_q.tag_source(t): t for t in cfg.hashtags}
     if cfg.mentions:
         sources[movement_q.MENTIONS] = None
     read = movement_q.cursors(ctx.store, name)
@@ -149,7 +177,7 @@ async def _track_account(ctx: JobContext, name: str) -> Tracked | str:
 
 async def _read_source(
     ctx: JobContext,
-    reader: TimelineReader,
+    reader: MovementReader,
     account: str,
     source: str,
     tag: str | None,
@@ -164,7 +192,9 @@ async def _read_source(
         reading = await reader.mentions(newest, cfg.page_size, cfg.max_pages)
     else:
         reading = await reader.hashtag(tag, newest, cfg.page_size, cfg.max_pages)
-    rows = [_row(s, mention=tag is None, tag=tag) for s in reading.statuses]
+    # Stored by the tag's lower-case name: tags ignore case.
+    stored = None if tag is None else tag.lower()
+    rows = [_row(s, mention=tag is None, tag=stored) for s in reading.statuses]
     tracked.new += movement_q.record_reading(
         ctx.store, account, source, rows, reading.newest_id, ctx.clock()
     )
@@ -172,24 +202,22 @@ async def _read_source(
     tracked.skipped += reading.skipped
     if reading.stopped is None:
         return False
-    label = "mentions" if tag is None else f"#{tag}"
+    label = "mentions" if stored is None else f"#{stored}"
     tracked.stopped.append(f"{label}: {reading.stopped}")
     # A page limit holds back only this source; the budget or the server stop them all.
     return "movement.max_pages" not in reading.stopped
 
 
 async def _refresh(
-    ctx: JobContext, reader: TimelineReader, account: str, age: timedelta, tracked: Tracked
+    ctx: JobContext, reader: MovementReader, account: str, age: timedelta, tracked: Tracked
 ) -> None:
-    """Fresh counts for recent statuses, with the requests left (20 statuses each)."""
-    from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST
-
+    """Fresh counts for recent statuses, with the requests left (``per_request`` each)."""
     left = reader.requests - reader.used
     if left <= 0:
         return
     now = ctx.clock()
     due = movement_q.refresh_due(
-        ctx.store, account, now - age, now - REFRESH_EVERY, left * STATUSES_PER_REQUEST
+        ctx.store, account, now - age, now - REFRESH_EVERY, left * reader.per_request
     )
     if not due:
         return

@@ -57,6 +57,7 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
         title=payload.get("title"),
         image=payload.get("image"),
         image_alt=payload.get("image_alt"),
+        images=tuple(payload.get("images") or ()),
         thread=tuple(payload.get("thread") or ()),
         language=payload.get("language"),
         previous_attempt_at=from_iso(row["attempted_at"]) if row.get("attempted_at") else None,

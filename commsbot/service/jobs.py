@@ -108,7 +108,7 @@ def _needs_audience(config: Config) -> str | None:
 
 def _needs_movement(config: Config) -> str | None:
     if not config.movement_accounts():
-        return "no Mastodon account that tracks the movement is enabled"
+        return "no Mastodon or Bluesky account that tracks the movement is enabled"
     movement = config.movement
     if not movement.hashtags and not movement.mentions:
         return "[movement] names no hashtags and mentions = false"
@@ -155,7 +155,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         "track-movement",
         "commsbot.insights.tracking:track_movement",
-        "read the campaign hashtags and mentions of our account on Mastodon",
+        "read the campaign hashtags and mentions of our accounts on Mastodon and Bluesky",
         _needs_movement,
     ),
     # Last: what the jobs before it left failed or waiting is alerted in the same run.

@@ -21,7 +21,7 @@ TABLES: dict[str, str] = {
     "news": "news",
 }
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
-    "practice": ("creative_sectors", "beneficiary_sectors", "tags"),
+    "practice": ("creative_sectors", "beneficiary_sectors", "tags", "images"),
     "newsletter": ("tags",),
     "news": ("tags",),
 }

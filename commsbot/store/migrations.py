@@ -725,7 +725,7 @@ _POST_STATS_ROW = """
 SELECT p.id, p.sent_at, p.channel, p.item_type,
     coalesce(pr.city, ev.city, nw.city), coalesce(pr.theme, nw.theme),
     coalesce(e.favourites, 0), coalesce(e.boosts, 0), coalesce(e.replies, 0),
-    coalesce(e.reactions, 0), p.remote_deleted_at IS NOT NULL, e.id, e.observed_at
+    coalesce(e.reactions, 0), p.remote_deleted_at IS NOT NULL, e.id, e.observed_at{quotes}
 FROM posts p
 LEFT JOIN engagement e ON e.id = (SELECT x.id FROM engagement x WHERE x.post_id = p.id
     ORDER BY x.observed_at DESC, x.id DESC LIMIT 1)
@@ -735,17 +735,26 @@ LEFT JOIN news nw ON p.item_type = 'news' AND nw.id = p.item_id
 WHERE p.status = 'sent' AND p.sent_at IS NOT NULL AND {where}"""
 
 
-def _post_stats_keep(where: str) -> str:
+# Migration 26 adds Bluesky's quotes as the table's last column: the row then ends with them.
+_QUOTES_COLUMN = ", coalesce(e.quotes, 0)"
+
+
+def _post_stats_row(where: str, quotes: str) -> str:
+    """The rows of the sent posts ``where`` selects, in the table's column order."""
+    return _POST_STATS_ROW.format(where=where, quotes=quotes)
+
+
+def _post_stats_keep(where: str, quotes: str) -> str:
     """Rebuild the rows of the posts that ``where`` selects (in a trigger: by new./old.)."""
     return (
         "DELETE FROM post_stats WHERE post_id IN (SELECT p.id FROM posts p WHERE "
-        f"{where});\nINSERT INTO post_stats {_POST_STATS_ROW.format(where=where)};"
+        f"{where});\nINSERT INTO post_stats {_post_stats_row(where, quotes)};"
     )
 
 
-def _on_item(table: str, kind: str, columns: str) -> str:
+def _on_item(table: str, kind: str, columns: str, quotes: str) -> str:
     """An item's city or theme changed, or the item came or went: its posts follow."""
-    keep = _post_stats_keep(f"p.item_type = '{kind}' AND p.item_id = {{row}}.id")
+    keep = _post_stats_keep(f"p.item_type = '{kind}' AND p.item_id = {{row}}.id", quotes)
     return "\n".join(
         f"CREATE TRIGGER post_stats_{table}_{name} AFTER {event} ON {table} BEGIN\n"
         f"{keep.format(row=row)}\nEND;"
@@ -755,6 +764,41 @@ def _on_item(table: str, kind: str, columns: str) -> str:
             ("ad", "DELETE", "old"),
         )
     )
+
+
+def _post_stats_triggers(quotes: str) -> str:
+    """The triggers that keep ``post_stats`` as posts, engagement and items change."""
+    # Migration 25's engagement trigger predates quotes; 26's copies them too.
+    also_quotes = ", quotes = new.quotes" if quotes else ""
+    return f"""CREATE TRIGGER post_stats_posts_ai AFTER INSERT ON posts BEGIN
+{_post_stats_keep("p.id = new.id", quotes)}
+END;
+CREATE TRIGGER post_stats_posts_au AFTER UPDATE OF status, sent_at, channel, item_type,
+    item_id, remote_deleted_at ON posts BEGIN
+DELETE FROM post_stats WHERE post_id = old.id;
+{_post_stats_keep("p.id = new.id", quotes)}
+END;
+CREATE TRIGGER post_stats_posts_ad AFTER DELETE ON posts BEGIN
+DELETE FROM post_stats WHERE post_id = old.id;
+END;
+-- A newer snapshot replaces the counts (ties: the later row), as stats have always read.
+CREATE TRIGGER post_stats_engagement_ai AFTER INSERT ON engagement BEGIN
+UPDATE post_stats SET favourites = new.favourites, boosts = new.boosts,
+    replies = new.replies, reactions = new.reactions{also_quotes}, engagement_id = new.id,
+    observed_at = new.observed_at
+WHERE post_id = new.post_id AND (engagement_id IS NULL OR new.observed_at > observed_at
+    OR (new.observed_at = observed_at AND new.id > engagement_id));
+END;
+CREATE TRIGGER post_stats_engagement_au AFTER UPDATE ON engagement BEGIN
+{_post_stats_keep("p.id IN (old.post_id, new.post_id)", quotes)}
+END;
+CREATE TRIGGER post_stats_engagement_ad AFTER DELETE ON engagement BEGIN
+{_post_stats_keep("p.id = old.post_id", quotes)}
+END;
+{_on_item("practices", "practice", "city, theme", quotes)}
+{_on_item("events", "event", "city", quotes)}
+{_on_item("news", "news", "city, theme", quotes)}
+"""
 
 
 _POST_STATS = f"""
@@ -776,36 +820,8 @@ CREATE TABLE post_stats (
 -- Covering: a period's figures are read from the index alone.
 CREATE INDEX post_stats_sent ON post_stats (sent_at, channel, item_type, city, theme,
     favourites, boosts, replies, reactions, deleted);
-INSERT INTO post_stats {_POST_STATS_ROW.format(where="1")};
-CREATE TRIGGER post_stats_posts_ai AFTER INSERT ON posts BEGIN
-{_post_stats_keep("p.id = new.id")}
-END;
-CREATE TRIGGER post_stats_posts_au AFTER UPDATE OF status, sent_at, channel, item_type,
-    item_id, remote_deleted_at ON posts BEGIN
-DELETE FROM post_stats WHERE post_id = old.id;
-{_post_stats_keep("p.id = new.id")}
-END;
-CREATE TRIGGER post_stats_posts_ad AFTER DELETE ON posts BEGIN
-DELETE FROM post_stats WHERE post_id = old.id;
-END;
--- A newer snapshot replaces the counts (ties: the later row), as stats have always read.
-CREATE TRIGGER post_stats_engagement_ai AFTER INSERT ON engagement BEGIN
-UPDATE post_stats SET favourites = new.favourites, boosts = new.boosts,
-    replies = new.replies, reactions = new.reactions, engagement_id = new.id,
-    observed_at = new.observed_at
-WHERE post_id = new.post_id AND (engagement_id IS NULL OR new.observed_at > observed_at
-    OR (new.observed_at = observed_at AND new.id > engagement_id));
-END;
-CREATE TRIGGER post_stats_engagement_au AFTER UPDATE ON engagement BEGIN
-{_post_stats_keep("p.id IN (old.post_id, new.post_id)")}
-END;
-CREATE TRIGGER post_stats_engagement_ad AFTER DELETE ON engagement BEGIN
-{_post_stats_keep("p.id = old.post_id")}
-END;
-{_on_item("practices", "practice", "city, theme")}
-{_on_item("events", "event", "city")}
-{_on_item("news", "news", "city, theme")}
-"""
+INSERT INTO post_stats {_post_stats_row("1", "")};
+{_post_stats_triggers("")}"""
 
 # Alerts (#20): one row per problem while it lasts (a partial unique index keeps one open
 # alert per problem, so a problem seen by every run is alerted once and one that comes back
@@ -854,7 +870,28 @@ CREATE INDEX IF NOT EXISTS newsletters_url ON newsletters(url);
 CREATE INDEX IF NOT EXISTS news_link ON news(link);
 """
 
+# Bluesky (#18): a practice's further images (a JSON list of paths or URLs), after its
+# ``image``, since Bluesky shows up to four a post; and ``post_stats`` (migration 25)
+# gains quotes, which Bluesky counts apart from reposts, kept by the same triggers made
+# anew (SQLite cannot alter a trigger) and filled from each post's latest snapshot.
+_DROP_POST_STATS_TRIGGERS = "\n".join(
+    f"DROP TRIGGER post_stats_{table}_{event};"
+    for table in ("posts", "engagement", "practices", "events", "news")
+    for event in ("ai", "au", "ad")
+)
+_BLUESKY_IMAGES_QUOTES = f"""
+ALTER TABLE practices ADD COLUMN images TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE post_stats ADD COLUMN quotes INTEGER NOT NULL DEFAULT 0;
+UPDATE post_stats SET quotes = coalesce(
+    (SELECT e.quotes FROM engagement e WHERE e.id = post_stats.engagement_id), 0);
+DROP INDEX post_stats_sent;
+CREATE INDEX post_stats_sent ON post_stats (sent_at, channel, item_type, city, theme,
+    favourites, boosts, replies, reactions, quotes, deleted);
+{_DROP_POST_STATS_TRIGGERS}
+{_post_stats_triggers(_QUOTES_COLUMN)}"""
+
 # (number, name, SQL script). Later capabilities append theirs.
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
@@ -878,5 +915,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (21, "alerts", _ALERTS),
     (24, "link_indexes", _LINK_INDEXES),
     (25, "post_stats", _POST_STATS),
+    (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
 ]

@@ -53,6 +53,7 @@ def sent_posts(
         "coalesce(pr.city, ev.city, nw.city) AS city, coalesce(pr.theme, nw.theme) AS theme, "
         "coalesce(e.favourites, 0) AS favourites, coalesce(e.boosts, 0) AS boosts, "
         "coalesce(e.replies, 0) AS replies, coalesce(e.reactions, 0) AS reactions, "
+        "coalesce(e.quotes, 0) AS quotes, "
         "e.observed_at "
         "FROM posts p LEFT JOIN accounts a ON a.name = p.channel "
         "LEFT JOIN engagement e ON e.id = (SELECT x.id FROM engagement x WHERE x.post_id = p.id "
@@ -69,7 +70,8 @@ def sent_posts(
 
 _SUMS = (
     "count(*) AS posts, sum(favourites) AS favourites, sum(boosts) AS boosts, "
-    "sum(replies) AS replies, sum(reactions) AS reactions, sum(deleted) AS deleted"
+    "sum(replies) AS replies, sum(reactions) AS reactions, sum(quotes) AS quotes, "
+    "sum(deleted) AS deleted"
 )
 
 
@@ -79,8 +81,8 @@ def sent_cells(
     """The posts sent in [since, until) summed per account, platform, type, city and
     theme.
 
-    Read from ``post_stats`` (migration 25), which triggers keep as posts, engagement
-    and items change: a stretch of its covering index, no lookup per post."""
+    Read from ``post_stats`` (migration 25; quotes since 26), which triggers keep as
+    posts, engagement and items change: a stretch of its covering index, no lookup per post."""
     where, params = window("sent_at", since, until)
     return store.rows(
         "SELECT g.*, coalesce(a.kind, g.channel) AS platform FROM ("
@@ -113,7 +115,7 @@ def top_sent(
         int(r[0])
         for r in store.conn.execute(
             f"SELECT post_id FROM post_stats WHERE {where} ORDER BY "
-            "favourites + boosts + replies + reactions DESC, sent_at, post_id LIMIT ?",
+            "favourites + boosts + replies + reactions + quotes DESC, sent_at, post_id LIMIT ?",
             (*params, n),
         )
     ]
