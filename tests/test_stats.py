@@ -314,4 +314,4 @@ def test_quotes_count_for_bluesky_and_are_absent_where_no_platform_counts_them(
     assert st.total(posts).quotes == 2
     html = render_report(store, PERIOD, at("2026-11-29 10:00"), templates=None)
     assert '<th scope="col" class="n">quotes</th>' in html
-    assert "+ reactions + quotes," in html
+    assert "Quotes of a Bluesky post count as engagement too." in html
