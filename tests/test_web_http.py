@@ -100,6 +100,20 @@ def test_throttled_per_user_then_per_address(live: Live) -> None:
         assert sign_in(c, "adam").status_code == 429
 
 
+def test_the_console_answers_without_nagles_wait(tmp_path: Path) -> None:
+    """Connections are accepted with TCP_NODELAY (inherited from the listening socket):
+    without it every answer, written as headers then body, waited ~40 ms for the client's
+    delayed ACK, more than most pages take to make."""
+    import socket
+
+    running = Running(make_config(tmp_path))
+    with running as url:
+        assert httpx.get(url + "/static/console.css").status_code == 200
+        listening = running.server._socket
+        assert listening is not None
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
 def test_secure_cookie_behind_https(tmp_path: Path) -> None:
     """Behind a TLS proxy at a path: links and the cookie's path carry the path, the
     cookie is Secure, and the proxy-stripped app still answers at its own root."""
