@@ -289,6 +289,15 @@ def audience_rows(growth: Any) -> list[dict[str, Any]]:
 
 # Posts a day shows in each view; a busy day links to the rest in the queue.
 DAY_POSTS = {"week": 12, "month": 4}
+CALENDAR_TEXT = 60  # characters of a post's text a calendar shows
+
+
+def shortened(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` characters at a word, ending with "…"."""
+    if len(text) <= size:
+        return text
+    cut = text[: size - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
 
 
 @dataclass
@@ -305,6 +314,7 @@ def calendar(
 ) -> dict[str, Any]:
     """The days of a week or month view with their posts and free slots."""
     from commsbot.posting import overview
+    from commsbot.posting.queue import EDITABLE
     from commsbot.slots import between, parse_slots
 
     zone = config.zone
@@ -332,10 +342,22 @@ def calendar(
         d.in_month = first <= d.day <= last
     order = list(days.values())
     starts = [datetime.combine(d.day, time(), zone) for d in order] + [end]
+    accounts = post_accounts(config)
+    tone = {name: i % 8 for i, name in enumerate(accounts)}
+    # What the template would otherwise work out per post (a month shows a few hundred):
+    # the local time, the account's colour, whether it may move, the text cut short.
     for at, due, post in overview.days(store, starts, DAY_POSTS[view]):
         day = order[at]
-        local = datetime.fromisoformat(post["not_before"]).astimezone(zone).strftime("%H:%M")
-        day.posts.append({**post, "local": local})
+        when = datetime.fromisoformat(post["not_before"]).astimezone(zone)
+        day.posts.append(
+            {
+                **post,
+                "local": f"{when.hour:02d}:{when.minute:02d}",
+                "tone": tone.get(post["channel"], 0),
+                "movable": post["status"] in EDITABLE,
+                "short": shortened(post["text"], CALENDAR_TEXT),
+            }
+        )
         day.more = due - len(day.posts)
     free = [
         (name, moment)
@@ -347,7 +369,7 @@ def calendar(
     for name, moment in free:
         if (name, moment) not in taken:
             slot = moment.astimezone(zone)
-            days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
+            days[slot.date()].free_slots.append((name, f"{slot.hour:02d}:{slot.minute:02d}"))
     weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
     return {
         "view": view,
@@ -357,7 +379,7 @@ def calendar(
         "prev": prev.isoformat(),
         "next": nxt.isoformat(),
         "today": today,
-        "accounts": post_accounts(config),
+        "accounts": accounts,
     }
 
 
