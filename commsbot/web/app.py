@@ -305,7 +305,9 @@ class Console:
         try:
             return handler(req)
         except ContentError as exc:  # the officer's mistake, said as the CLI says it
-            return req.page("error", 400, title=req.words.gettext("Not done"), message=str(exc))
+            return req.page(
+                "error", 400, title=req.words.gettext("Not done"), message=req.words.say(exc)
+            )
         except Exception:
             # Other errors may name files (the store, the config): logged, never shown.
             log.exception("console: %s %s failed", req.method, req.path)

@@ -163,6 +163,7 @@ def preview_context(req: Req, draft: views.Draft) -> dict[str, Any]:
             text_for=draft.own,
             language=language,
             translations=draft.translations,
+            words=req.words,
         ),
         "card": views.link_card(req.store, draft.link) if draft.link else None,
         "kinds": {a: req.config.channel(a).kind for a in draft.chosen},
