@@ -101,14 +101,16 @@ class Req:
         One over ``limit`` bytes is refused, saying so."""
         from starlette.datastructures import UploadFile
 
-        from commsbot.errors import ContentError
+        from commsbot.errors import N_, ContentError
 
         value = self.form.get(name) if self.form is not None else None
         if not isinstance(value, UploadFile) or not value.filename:
             return None
         data = value.file.read(limit + 1)
         if len(data) > limit:
-            raise ContentError(f"{value.filename}: larger than {limit >> 20} MB")
+            raise ContentError(
+                N_("%(file)s: larger than %(size)s MB"), file=value.filename, size=limit >> 20
+            )
         return value.filename, data
 
     def url(self, path: str) -> str:
