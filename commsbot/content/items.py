@@ -447,6 +447,10 @@ def row_named(path: Path, row: int) -> Message:
     return Message(N_("%(file)s: row %(row)s"), file=str(path), row=row)
 
 
+INVALID_JSON = N_("%(file)s: invalid JSON: %(problem)s")
+BAD_REFERENCE = N_("%(file)s: bad cities/themes/institutions: %(problem)s")
+
+
 def read_item_file(path: Path) -> dict[str, Any]:
     """One item from a TOML or JSON file (for ``add --from-file``)."""
     text = read_text(path)
@@ -462,7 +466,7 @@ def read_item_file(path: Path) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+            raise ContentError(INVALID_JSON, file=str(path), problem=str(exc)) from None
     if not isinstance(data, dict):
         raise ContentError(f"{path}: must hold one object (a table of fields)")
     return data
@@ -481,8 +485,8 @@ def parse_import(
     if suffix == ".json":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+        except json.JSONDecodeError as exc:  # the json module's words stay English
+            raise ContentError(INVALID_JSON, file=str(path), problem=str(exc)) from None
         if isinstance(data, list):
             if not type_name:
                 raise ContentError(
@@ -569,7 +573,7 @@ def import_file(
             [*q.themes(store), *reference.get("themes", [])],
         )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ContentError(f"{path}: bad cities/themes/institutions: {exc!r}") from None
+        raise ContentError(BAD_REFERENCE, file=str(path), problem=repr(exc)) from None
     prepared = {
         name: prepare_items(
             store, TYPES[name], groups[name], ref=ref, skip_invalid=skip_invalid, progress=progress
@@ -586,7 +590,7 @@ def import_file(
                 reference.get("institutions", []),
             )
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, KeyError, TypeError) as exc:
-            raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
+            raise ContentError(BAD_REFERENCE, file=str(path), problem=str(exc)) from None
     added: dict[str, int] = {}
     skipped: list[str] = []
     total = sum(len(clean) for clean, _, _ in prepared.values())

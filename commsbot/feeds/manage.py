@@ -9,7 +9,7 @@ from commsbot.config import Config, check_feed_url
 from commsbot.content.places import FIELD_PROBLEM, OPTION_PROBLEM, Places
 from commsbot.errors import N_, ContentError, Message, message_of
 from commsbot.feeds.fetch import fetch
-from commsbot.feeds.ingest import Report, ingest, parse, sync_config
+from commsbot.feeds.ingest import NO_FEED, NO_FEED_HERE, Report, ingest, parse, sync_config
 from commsbot.store import Store
 from commsbot.store import feeds as q
 
@@ -88,11 +88,7 @@ def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str
     sync_config(store, config, now)
     feed = q.get(store, url)
     if feed is None:
-        raise ContentError(
-            N_("no feed %(url)s (see `commsbot feeds list`)"),
-            neutral=N_("no feed %(url)s (see the list of feeds)"),
-            url=repr(url),
-        )
+        raise ContentError(NO_FEED, neutral=NO_FEED_HERE, url=repr(url))
     if feed["source"] == "config":
         raise ContentError(
             N_("feed %(url)s is set in %(file)s ([[feeds]]): remove it there"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from commsbot.errors import ContentError
+from commsbot.errors import ContentError, Message, message_of
 from commsbot.i18n import N_
 from commsbot.render import FREQUENCY_LABELS, ITEM_TYPE_LABELS, POST_STATUS_LABELS
 from commsbot.web import auth, views
@@ -403,11 +403,12 @@ def content_save(req: Req) -> Response:
         if slug:
             content_ops.edit_item(req.store, ctype, slug, data, req.now())
         else:
-            content_ops.add_items(req.store, ctype, [(ctype.name, data)], req.now())
+            # The item is named by its type, in the user's language ("Praxis: title …").
+            content_ops.add_items(req.store, ctype, [(Message(ctype.name), data)], req.now())
     except ContentError as exc:
         from commsbot.web.pages import content_form
 
-        return content_form(req, ctype.name, slug, data, req.words.say(exc), status=400)
+        return content_form(req, ctype.name, slug, data, message_of(exc), status=400)
     note = req.words.gettext(
         "%(type)s saved", type=req.words.gettext(ITEM_TYPE_LABELS.get(ctype.name, ctype.name))
     )
@@ -498,11 +499,7 @@ def feed_check(req: Req) -> Response:
 
     url = req.field("url").strip()
     report = manage.check(req.store, req.config, [url] if url else None)
-    if not report.outcomes:
-        if url:
-            raise ContentError(
-                N_("no feed %(url)s to check (see the list of feeds)"), url=repr(url)
-            )
+    if not report.outcomes:  # a feed named and not known is refused by the check itself
         raise ContentError(N_("no feed to check"))
     words = req.words
     said = []
