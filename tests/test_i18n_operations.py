@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -22,7 +21,7 @@ from commsbot.posting.queue import announcement_version
 from tests.support.feeds import feed_server, item, rss
 from tests.support.telegram import ADMIN, TOKEN_ENV, BotThread, ask, telegram_config
 from tests.support.telegram_api import FakeTelegram
-from tests.support.web import Live, csrf_of, running, sign_in
+from tests.support.web import Live, csrf_of, sign_in
 
 # -- the bot ------------------------------------------------------------------------------
 
@@ -81,16 +80,6 @@ def test_the_cli_keeps_its_english_and_its_options() -> None:
 
 
 # -- the console --------------------------------------------------------------------------
-
-
-LOOPBACK = '\n[ingest]\nread_timeout = 2\nallow_private_hosts = ["127.0.0.1"]\n'
-
-
-@pytest.fixture
-def live_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    """The console with feeds allowed to reach loopback, where the test's feed server is."""
-    with running(tmp_path, monkeypatch, LOOPBACK) as found:
-        yield found
 
 
 def test_a_german_user_sees_content_and_feed_errors_in_german(live_feeds: Live) -> None:
