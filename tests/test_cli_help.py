@@ -19,7 +19,10 @@ def walk(
     group: click.Group, prefix: tuple[str, ...] = ()
 ) -> list[tuple[tuple[str, ...], click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, (*prefix, name)
         found.append(((*prefix, name), command))
         if isinstance(command, click.Group):
             found.extend(walk(command, (*prefix, name)))
