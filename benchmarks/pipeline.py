@@ -87,22 +87,26 @@ def file_floor(folder: Path, outbox: Path) -> tuple[float, float]:
     return time.perf_counter() - start, cpu_seconds(resource.RUSAGE_SELF) - cpu
 
 
-def time_command(args: list[str], runs: int) -> float:
-    samples = []
+def time_command(args: list[str], runs: int) -> tuple[float, float]:
+    """The median wall time and CPU time (user + system) of running ``args``."""
+    walls, cpus = [], []
     for _ in range(runs):
+        cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(args, check=True, capture_output=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def startup(commsbot: str) -> None:
     """Print the start-up line: `commsbot --help` next to a bare `python -c pass`."""
-    help_s = time_command([commsbot, "--help"], 15)
-    bare_s = time_command([sys.executable, "-c", "pass"], 15)
+    help_s, help_cpu = time_command([commsbot, "--help"], 15)
+    bare_s, bare_cpu = time_command([sys.executable, "-c", "pass"], 15)
     print(
         f"start-up: commsbot --help {help_s * 1000:.0f} ms (target <= 150); "
         f"bare python {bare_s * 1000:.0f} ms; ratio {help_s / bare_s:.1f}x; "
+        f"CPU {help_cpu * 1000:.0f} ms / {bare_cpu * 1000:.0f} ms; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
 
