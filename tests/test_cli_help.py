@@ -158,3 +158,11 @@ def test_several_channels_are_named_by_repeating_channel_or_with_commas(invoke: 
         assert result.exit_code == 0, result.output
     bogus = invoke("queue", "add", "Hello", "--channel", "outbox,nowhere")
     assert bogus.exit_code != 0 and "nowhere" in bogus.output
+
+
+def test_a_mistyped_command_gets_a_suggestion_from_the_lazy_commands_too() -> None:
+    runner = CliRunner()
+    for args, suggestion in ((["queu"], "'queue'"), (["queue", "slot"], "'slots'")):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert f"Did you mean {suggestion}?" in result.output, result.output

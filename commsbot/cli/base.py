@@ -267,6 +267,17 @@ class LazyGroup(click.Group):
             raise TypeError(f"{import_path} is not a click command")
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as exc:
+            # click suggests ("Did you mean 'queue'?") from the loaded commands only.
+            raise click.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own listing gets each command for its short help, which would import
         # them all; stand-ins carrying the table's short help list them the same way.
