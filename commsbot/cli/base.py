@@ -251,7 +251,9 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported when one runs (click's "Lazily loading
     subcommands"), so that listing them costs no import of what they use."""
 
-    def __init__(self, *args: Any, lazy_subcommands: LazyCommands | None = None, **kwargs: Any):
+    def __init__(
+        self, *args: Any, lazy_subcommands: LazyCommands | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy_subcommands: LazyCommands = lazy_subcommands or {}
 
