@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commsbot import config_names as names
 from commsbot.channels.base import ChannelSettings
-from commsbot.errors import ConfigError, ContentError
+from commsbot.errors import N_, ConfigError, ContentError, Message
 
 T = TypeVar("T")
 
@@ -580,7 +580,7 @@ def check_feed_url(url: str) -> str:
     """The URL if it can be fetched as a feed (http or https with a host), else ValueError."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        raise ValueError(f"{url!r} is not an http(s) URL")
+        raise ValueError(Message(N_("%(url)s is not an http(s) URL"), url=repr(url)))
     return url
 
 

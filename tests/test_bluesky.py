@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from commsbot.channels.base import Outcome, Rendered
-from commsbot.channels.bluesky import BlueskyChannel, BlueskySettings, fit_image, record_key
+from commsbot.channels.bluesky import BlueskySettings, fit_image, record_key
 from commsbot.cli import cli
 from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
@@ -33,87 +33,36 @@ from commsbot.store import Store
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from tests.support.base import channel_config
-from tests.support.bluesky import ForwardProxy, Network
+from tests.support.bluesky import (
+    PASSWORD_ENV,
+    Account,
+    ForwardProxy,
+    Network,
+    bluesky_config,
+    our_account,
+)
 from tests.support.mastodon import PNG
 
 # The same items and runs as the Mastodon tests, so both channels are held to one standard.
-from tests.test_mastodon import add_practice, fixed, publish, reference
+from tests.test_mastodon import Setup, add_practice, fixed, publish, reference, with_stores
 
-PASSWORD_ENV = "COMMSBOT_TEST_BLUESKY_PASSWORD"
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
-
-
-def write_config(
-    folder: Path, network: Network, handle: str, extra: str = "", *, outbox: bool = False
-) -> Path:
-    section = (
-        f'[channels.bluesky]\nenabled = true\nservice = "{network.pds}"\nhandle = "{handle}"\n'
-        f'app_password_env = "{PASSWORD_ENV}"\nlanguage = "en"\nlong_posts = "thread"'
-    )
-    return channel_config(folder, section, extra, outbox=outbox)
-
-
-class Account:
-    """The account commsbot posts as, read back through a plain SDK client."""
-
-    def __init__(self, network: Network, handle: str) -> None:
-        self.handle = handle
-        self.client = network.client(handle)
-        self.did = str(self.client._session.did)
-
-    def records(self) -> list[Any]:
-        """Every post record of the account, oldest first (by createdAt)."""
-        found: list[Any] = []
-        cursor = None
-        for _ in range(50):
-            page = self.client.com.atproto.repo.list_records(
-                {
-                    "repo": self.did,
-                    "collection": "app.bsky.feed.post",
-                    "limit": 100,
-                    "cursor": cursor,
-                }
-            )
-            found.extend(page.records)
-            cursor = page.cursor
-            if not cursor or not page.records:
-                break
-        return sorted(found, key=lambda r: r.value.created_at)
-
-    def record(self, uri: str) -> Any:
-        rkey = uri.rsplit("/", 1)[-1]
-        return self.client.com.atproto.repo.get_record(
-            {"repo": self.did, "collection": "app.bsky.feed.post", "rkey": rkey}
-        )
-
-
-Setup = Callable[..., tuple[Config, Store]]
 
 
 @pytest.fixture
 def account(bsky_network: Network, monkeypatch: pytest.MonkeyPatch) -> Account:
-    handle, password = bsky_network.account("comms")
-    monkeypatch.setenv(PASSWORD_ENV, password)
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return Account(bsky_network, handle)
+    return Account(bsky_network, our_account(bsky_network, monkeypatch))
 
 
 @pytest.fixture
 def setup(tmp_path: Path, bsky_network: Network, account: Account) -> Iterator[Setup]:
-    stores: list[Store] = []
 
-    def make(extra: str = "", *, outbox: bool = False) -> tuple[Config, Store]:
-        config = load_config(
-            write_config(tmp_path, bsky_network, account.handle, extra, outbox=outbox)
+    def config(extra: str = "", *, outbox: bool = False) -> Config:
+        return load_config(
+            bluesky_config(tmp_path, bsky_network, account.handle, extra, outbox=outbox)
         )
-        stores.append(Store(config.store.path))
-        reference(stores[-1])
-        return config, stores[-1]
 
-    yield make
-    for store in stores:
-        store.close()
+    yield from with_stores(config)
 
 
 def facet_texts(record: Any) -> list[tuple[str, str]]:
@@ -184,7 +133,7 @@ def test_an_image_too_large_for_a_blob_is_shrunk_keeping_its_aspect_ratio() -> N
 def test_the_sample_network_is_posted_once_and_reads_back_as_rendered(
     tmp_path: Path, bsky_network: Network, account: Account
 ) -> None:
-    path = write_config(tmp_path, bsky_network, account.handle, 'hashtags = ["CrossInnovation"]')
+    path = bluesky_config(tmp_path, bsky_network, account.handle, 'hashtags = ["CrossInnovation"]')
     # The packaged Bluesky templates keep the sample within 300 graphemes; this account's
     # own practice template gives the whole summary, so the long ones become threads.
     (tmp_path / "templates" / "bluesky").mkdir(parents=True)
@@ -388,15 +337,8 @@ def test_a_missing_image_fails_the_post_naming_the_file(account: Account, setup:
 
 
 def test_a_retry_after_a_lost_answer_finds_the_record_instead_of_posting_again(
-    tmp_path: Path, bsky_network: Network, account: Account
+    tmp_path: Path, account: Account
 ) -> None:
-    settings = BlueskySettings(
-        enabled=True,
-        service=bsky_network.pds,
-        handle=account.handle,
-        app_password_env=PASSWORD_ENV,
-        session_folder=tmp_path,
-    )
     post = Rendered(
         post_id=7,
         channel="bluesky",
@@ -408,7 +350,7 @@ def test_a_retry_after_a_lost_answer_finds_the_record_instead_of_posting_again(
     )
 
     async def go() -> tuple[Any, Any, Any, Any]:
-        channel = BlueskyChannel(settings)
+        channel = account.channel(tmp_path)
         await channel.open()
         try:
             first = await channel.send(post)
@@ -432,19 +374,12 @@ def test_a_retry_after_a_lost_answer_finds_the_record_instead_of_posting_again(
 
 
 def test_a_record_key_holding_another_text_is_never_taken_for_the_post(
-    tmp_path: Path, bsky_network: Network, account: Account
+    tmp_path: Path, account: Account
 ) -> None:
-    settings = BlueskySettings(
-        enabled=True,
-        service=bsky_network.pds,
-        handle=account.handle,
-        app_password_env=PASSWORD_ENV,
-        session_folder=tmp_path,
-    )
     post = Rendered(7, "bluesky", "practice", "x", "The first text", "commsbot-other")
 
     async def go() -> Any:
-        channel = BlueskyChannel(settings)
+        channel = account.channel(tmp_path)
         await channel.open()
         try:
             await channel.send(post)
@@ -567,7 +502,7 @@ def test_a_session_that_cannot_be_kept_does_not_hold_the_post_back(
 def test_channels_test_prints_the_handle_did_pds_and_limits(
     tmp_path: Path, bsky_network: Network, account: Account
 ) -> None:
-    path = write_config(tmp_path, bsky_network, account.handle)
+    path = bluesky_config(tmp_path, bsky_network, account.handle)
 
     result = invoke(path, "channels", "test", "bluesky")
 
@@ -588,7 +523,7 @@ def test_channels_test_names_a_refused_app_password(
     tmp_path: Path, bsky_network: Network, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
-    path = write_config(tmp_path, bsky_network, account.handle)
+    path = bluesky_config(tmp_path, bsky_network, account.handle)
 
     result = invoke(path, "channels", "test", "bluesky")
 
@@ -604,11 +539,10 @@ def test_channels_test_names_a_refused_app_password(
 def test_engagement_counts_a_partners_like_repost_reply_and_quote(
     tmp_path: Path, bsky_appview: Network, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handle, password = bsky_appview.account("comms")
-    monkeypatch.setenv(PASSWORD_ENV, password)
+    handle = our_account(bsky_appview, monkeypatch)
     partner_handle, _ = bsky_appview.account("partner")
     partner = bsky_appview.client(partner_handle)
-    config = load_config(write_config(tmp_path, bsky_appview, handle))
+    config = load_config(bluesky_config(tmp_path, bsky_appview, handle))
     with Store(config.store.path) as store:
         reference(store)
         add_practice(store, "liked", summary="Partners will like this.")

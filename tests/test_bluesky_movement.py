@@ -19,15 +19,14 @@ from commsbot.insights import tracking
 from commsbot.store import Store
 from commsbot.store import movement as movement_q
 from commsbot.store import posts as posts_q
-from tests.support.bluesky import Network
-from tests.test_bluesky import PASSWORD_ENV, write_config
+from tests.support.bluesky import Network, bluesky_config, our_account
 from tests.test_mastodon import add_practice, publish, reference
 from tests.test_movement_accounts import movement_json, run_jobs, without_week
 
 TAG = "CrossInnovation"
 
 
-def bluesky_config(
+def movement_config(
     folder: Path,
     network: Network,
     handle: str,
@@ -38,7 +37,7 @@ def bluesky_config(
 ) -> Config:
     """The channel as the other Bluesky tests have it, and the movement read by it."""
     extra = f'\n[movement]\nhashtags = ["{tag}"]\nmentions = {json.dumps(mentions)}\n{movement}'
-    return load_config(write_config(folder, network, handle, extra))
+    return load_config(bluesky_config(folder, network, handle, extra))
 
 
 def post(client: Any, text: str, **extra: Any) -> Any:
@@ -48,11 +47,7 @@ def post(client: Any, text: str, **extra: Any) -> Any:
 
 @pytest.fixture
 def ours(bsky_appview: Network, monkeypatch: pytest.MonkeyPatch) -> str:
-    handle, password = bsky_appview.account("comms")
-    monkeypatch.setenv(PASSWORD_ENV, password)
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    return handle
+    return our_account(bsky_appview, monkeypatch)
 
 
 def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
@@ -60,7 +55,7 @@ def test_hashtags_mentions_replies_and_followers_reach_stats_movement_once(
 ) -> None:
     from atproto import models
 
-    config = bluesky_config(tmp_path, bsky_appview, ours)
+    config = movement_config(tmp_path, bsky_appview, ours)
     with Store(config.store.path) as store:
         reference(store)
         add_practice(store, "clinic", summary="A clinic for cultural start-ups.")
@@ -153,7 +148,7 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
     at the top is read and the runs stop where the first read began."""
     # A tag of its own: the network is shared with the other tests, which post #{TAG}.
     tag = "GapFreeReading"
-    config = bluesky_config(
+    config = movement_config(
         tmp_path, bsky_appview, ours, "page_size = 1\nmax_pages = 1", mentions=False, tag=tag
     )
     partner_handle, _ = bsky_appview.account("partner")
@@ -185,7 +180,7 @@ def test_a_read_cut_short_by_its_page_limit_carries_on_next_run_without_a_gap(
 def test_stats_movement_channel_takes_a_bluesky_account(
     tmp_path: Path, bsky_appview: Network, ours: str
 ) -> None:
-    config = bluesky_config(tmp_path, bsky_appview, ours)
+    config = movement_config(tmp_path, bsky_appview, ours)
     result = CliRunner().invoke(
         cli, ["--config", str(config.file), "stats", "movement", "--channel", "outbox"]
     )

@@ -193,7 +193,8 @@ def test_the_comms_officer_queues_approves_and_cancels(running: Running) -> None
         "announcement announcement-1: General Meeting <5> & more\n\n/approve id · /cancel id"
     )
     assert reply(running, "/approve 1", ADMIN) == (
-        "/approve: post 1 is queued; only a post that is pending_approval or draft can be approved"
+        "/approve: post 1 is queued; only a post that is waiting for approval or draft can be "
+        "approved"
     )
     assert reply(running, "/status", ADMIN) == "Status\ntelegram: 1 queued\nSubscribers: none."
     assert reply(running, "/cancel 1", ADMIN) == "Post 1 on telegram cancelled."

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 import subprocess
 import sys
@@ -11,7 +13,9 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from commsbot.cli import cli
+import commsbot.cli
+from commsbot.cli import cli, content_cmds
+from commsbot.cli.base import LazyGroup
 from tests.support.base import Invoke
 
 
@@ -19,7 +23,10 @@ def walk(
     group: click.Group, prefix: tuple[str, ...] = ()
 ) -> list[tuple[tuple[str, ...], click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, (*prefix, name)
         found.append(((*prefix, name), command))
         if isinstance(command, click.Group):
             found.extend(walk(command, (*prefix, name)))
@@ -44,15 +51,88 @@ def test_every_leaf_command_takes_config() -> None:
             assert "--config" in names, f"commsbot {' '.join(path)} lacks --config"
 
 
+# What `commsbot --help` must not import: the libraries the commands use, and commsbot's
+# own packages below the CLI (each brings some of them).
+HEAVY = (
+    "apscheduler",
+    "argon2",
+    "asyncio",
+    "atproto",
+    "babel",
+    "feedparser",
+    "httpx",
+    "jinja2",
+    "mastodon",
+    "PIL",
+    "regex",
+    "requests",
+    "sqlite_utils",
+    "starlette",
+    "tabulate",
+    "telegram",
+    "uvicorn",
+)
+# The only commsbot modules --help needs.
+HELP_MODULES = ["commsbot", "commsbot.cli", "commsbot.cli.base", "commsbot.errors"]
+
+
 def test_help_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys; from commsbot.cli import main; sys.argv=['commsbot','--help'];\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('jinja2', 'telegram', 'mastodon', 'feedparser', 'apscheduler',"
-        " 'requests', 'asyncio') if m in sys.modules]\nprint('HEAVY', heavy)"
+        "print('MODULES', ' '.join(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "HEAVY []" in out.stdout
+    assert "Commands:" in out.stdout and "practices" in out.stdout, out.stdout
+    modules = out.stdout.split("MODULES ", 1)[1].split()
+    tops = {m.split(".")[0] for m in modules}
+    assert sorted(tops.intersection(HEAVY)) == []
+    assert [m for m in modules if m.split(".")[0] == "commsbot"] == HELP_MODULES
+
+
+def lazy_groups() -> list[tuple[tuple[str, ...], LazyGroup]]:
+    groups = [((), cli)] + [(p, c) for p, c in walk(cli) if isinstance(c, LazyGroup)]
+    assert len(groups) >= 3  # commsbot, queue, stats
+    return groups
+
+
+def test_the_command_table_holds_each_commands_own_short_help() -> None:
+    for prefix, group in lazy_groups():
+        for name, (import_path, short) in group.lazy_subcommands.items():
+            command = pkgutil.resolve_name(import_path)
+            assert isinstance(command, click.Command) and command.name == name, import_path
+            stand_in = click.Command(name, help=short)
+            # click shortens the short help to the terminal's width: the same at every width.
+            for limit in range(10, 200):
+                assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), (
+                    f"commsbot {' '.join((*prefix, name))}: the table's short help is not the "
+                    f"command's ({command.get_short_help_str(10**6)!r})"
+                )
+
+
+def test_help_lists_the_commands_as_click_would_with_them_all_loaded() -> None:
+    for prefix, group in lazy_groups():
+        ctx = click.Context(group, info_name="commsbot")
+        loaded = click.Group(group.name, commands={p[0]: c for p, c in walk(group) if len(p) == 1})
+        for width in (40, 80, 120):
+            lazy_listing, click_listing = (
+                click.HelpFormatter(width=width),
+                click.HelpFormatter(width=width),
+            )
+            group.format_commands(ctx, lazy_listing)
+            loaded.format_commands(ctx, click_listing)
+            assert lazy_listing.getvalue() == click_listing.getvalue(), prefix
+
+
+def test_every_command_a_cli_module_defines_is_reachable() -> None:
+    reachable = {id(command) for _, command in walk(cli)}
+    for module_info in pkgutil.iter_modules(commsbot.cli.__path__, "commsbot.cli."):
+        module = importlib.import_module(module_info.name)
+        for attr, value in vars(module).items():
+            if isinstance(value, click.Command) and value is not cli:
+                assert id(value) in reachable, f"{module_info.name}:{attr} is in no group"
+    for group in content_cmds.CONTENT_GROUPS.values():
+        assert id(group) in reachable, group.name
 
 
 def test_every_command_is_in_the_readme_command_reference() -> None:
@@ -78,3 +158,11 @@ def test_several_channels_are_named_by_repeating_channel_or_with_commas(invoke: 
         assert result.exit_code == 0, result.output
     bogus = invoke("queue", "add", "Hello", "--channel", "outbox,nowhere")
     assert bogus.exit_code != 0 and "nowhere" in bogus.output
+
+
+def test_a_mistyped_command_gets_a_suggestion_from_the_lazy_commands_too() -> None:
+    runner = CliRunner()
+    for args, suggestion in ((["queu"], "'queue'"), (["queue", "slot"], "'slots'")):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert f"Did you mean {suggestion}?" in result.output, result.output

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from commsbot.channels.base import Channel, ChannelSettings, Delivery, Outcome, Rendered
+from commsbot.channels.base import (
+    Channel,
+    ChannelSettings,
+    Delivery,
+    Outcome,
+    Rendered,
+    ThreadFailure,
+    check_image_answer,
+    read_image_file,
+)
 from commsbot.delivery import Lane, Pacer, RetryPolicy, Settled, settle, stops_channel
+from commsbot.errors import ChannelError
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, backoff_seconds=60, backoff_max_seconds=600)
@@ -168,3 +179,55 @@ def test_smtp_answers_map_to_one_outcome_each(
 
     delivery = _rejected(4, step, code, "no", **where)
     assert (delivery.outcome, delivery.error) == (expected, f"SMTP {step}: {code} no")
+
+
+def test_a_thread_failure_names_the_part_and_what_is_already_public() -> None:
+    asked: list[int] = []
+
+    def first_url() -> str:
+        asked.append(1)
+        return "https://x/1"
+
+    single = ThreadFailure.of(0, 1, first_url)
+    assert (single.where, single.public, asked) == ("", "", [])
+    first = ThreadFailure.of(0, 3, first_url)
+    assert (first.where, first.public, asked) == (" at part 1 of 3", "", [])
+    third = ThreadFailure.of(2, 3, first_url)
+    assert (third.where, third.public) == (" at part 3 of 3", "; parts 1-2 are public: https://x/1")
+    assert third.overtime("channels.bluesky", 2.5) == (
+        "no complete answer at part 3 of 3 within 2.5 s (see channels.bluesky.total_timeout)"
+    )
+    retried = third.own_error(7, ChannelError("image a.png: HTTP 503", retryable=True))
+    failed = third.own_error(7, ChannelError("image a.png: HTTP 404"))
+    assert (retried.outcome, retried.error) == (
+        Outcome.RETRY_LATER,
+        "image a.png: HTTP 503; parts 1-2 are public: https://x/1",
+    )
+    assert (failed.outcome, failed.error) == (
+        Outcome.FAILED,
+        "image a.png: HTTP 404; parts 1-2 are public: https://x/1",
+    )
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(404, False), (429, True), (503, True)])
+def test_an_image_servers_error_status_is_an_error_retried_when_it_may_pass(
+    status: int, retryable: bool
+) -> None:
+    check_image_answer("https://x/a.png", 200)
+    with pytest.raises(ChannelError) as raised:
+        check_image_answer("https://x/a.png", status)
+    assert (str(raised.value), raised.value.retryable) == (
+        f"image https://x/a.png: HTTP {status}",
+        retryable,
+    )
+
+
+def test_a_local_image_is_read_under_the_image_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"png")
+    assert read_image_file("a.png", tmp_path) == (tmp_path / "a.png", b"png")
+    assert read_image_file(str(tmp_path / "a.png"), Path("/nowhere")) == (
+        tmp_path / "a.png",
+        b"png",
+    )
+    with pytest.raises(ChannelError, match=r"^image .*b\.png: No such file or directory$"):
+        read_image_file("b.png", tmp_path)

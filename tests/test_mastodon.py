@@ -97,10 +97,20 @@ Setup = Callable[..., tuple[Config, Store]]
 def setup(tmp_path: Path, mock: MockMastodon, account: Account) -> Iterator[Setup]:
     """A config posting to the mock as ``account`` (extra keys for [channels.mastodon] may
     be given), and its store with the network's cities and themes, closed after the test."""
+
+    def config(extra: str = "", *, outbox: bool = False, base_url: str = "") -> Config:
+        return make_config(tmp_path, base_url or mock.base_url, extra, outbox=outbox)
+
+    yield from with_stores(config)
+
+
+def with_stores(configs: Callable[..., Config]) -> Iterator[Setup]:
+    """A setup fixture's maker (the Bluesky tests' too): a config from ``configs`` and its
+    store with the network's cities and themes; each store is closed after the test."""
     stores: list[Store] = []
 
-    def make(extra: str = "", *, outbox: bool = False, base_url: str = "") -> tuple[Config, Store]:
-        config = make_config(tmp_path, base_url or mock.base_url, extra, outbox=outbox)
+    def make(*args: Any, **kwargs: Any) -> tuple[Config, Store]:
+        config = configs(*args, **kwargs)
         stores.append(Store(config.store.path))
         reference(stores[-1])
         return config, stores[-1]

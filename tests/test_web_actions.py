@@ -319,16 +319,6 @@ def test_news_is_added_and_edited_like_the_other_types(live: Live) -> None:
 # -- feeds ------------------------------------------------------------------------------
 
 
-LOOPBACK = '\n[ingest]\nread_timeout = 2\nallow_private_hosts = ["127.0.0.1"]\n'
-
-
-@pytest.fixture
-def live_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    """The console with feeds allowed to reach loopback, where the test's feed server is."""
-    with running(tmp_path, monkeypatch, LOOPBACK) as found:
-        yield found
-
-
 def test_feeds_add_check_and_remove(live_feeds: Live) -> None:
     live = live_feeds
     with feed_server() as server, live.client() as c:

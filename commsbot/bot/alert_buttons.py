@@ -109,7 +109,7 @@ class AlertButtons:
             return words.gettext("Cancelled: post %(post)s.", post=post_id)
         except CommsbotError as exc:
             return words.gettext(
-                "Post %(post)s was not changed: %(problem)s", post=post_id, problem=str(exc)
+                "Post %(post)s was not changed: %(problem)s", post=post_id, problem=words.say(exc)
             )
 
     async def _drop_buttons(self, query: CallbackQuery, post_id: int) -> None:

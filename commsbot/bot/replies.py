@@ -272,7 +272,7 @@ class Replies:
         except Malformed as exc:
             reply = self.render("usage", command=spec.translated(self.words), problem=str(exc))
         except CommsbotError as exc:
-            reply = self.render("problem", command=spec, problem=str(exc))
+            reply = self.render("problem", command=spec, problem=self.words.say(exc))
         return spec.name, reply
 
     def render(self, name: str, buttons: Sequence[Button] = (), **context: Any) -> Reply:

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from commsbot.errors import ChannelError, ConfigError
@@ -100,6 +101,24 @@ def read_secret(env_name: str, key: str) -> str:
     if not value:
         raise ConfigError(f"{key} names the environment variable {env_name}, which is not set")
     return value
+
+
+def read_image_file(image: str, folder: Path) -> tuple[Path, bytes]:
+    """A local image's path (a relative one is under ``folder``, the channel's
+    ``image_folder``) and bytes; one that cannot be read is an error naming it."""
+    path = Path(image).expanduser()
+    if not path.is_absolute():
+        path = folder / path
+    try:
+        return path, path.read_bytes()
+    except OSError as exc:
+        raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
+
+
+def check_image_answer(url: str, status: int) -> None:
+    """An image server's error status as an error: retried when the server may recover."""
+    if status >= 400:
+        raise ChannelError(f"image {url}: HTTP {status}", retryable=status >= 500 or status == 429)
 
 
 @dataclass(frozen=True)
@@ -199,6 +218,38 @@ class Delivery:
     @classmethod
     def channel_down(cls, ref: int, error: str) -> Delivery:
         return cls(ref, Outcome.CHANNEL_DOWN, error)
+
+
+@dataclass(frozen=True)
+class ThreadFailure:
+    """What a failure message of a threading channel says about how far the thread got.
+
+    A post too long for one goes as a thread; when a part fails, ``where`` names it
+    (" at part 3 of 5", empty for a single post) and ``public`` tells the officer that
+    the first parts are already out, with the first one's address (empty when none is).
+    Mastodon and Bluesky word their failures alike through it.
+    """
+
+    where: str
+    public: str
+
+    @classmethod
+    def of(cls, posted: int, total: int, first_url: Callable[[], str]) -> ThreadFailure:
+        """``posted`` of ``total`` parts made it; ``first_url()`` is asked only when one did."""
+        where = f" at part {posted + 1} of {total}" if total > 1 else ""
+        public = f"; parts 1-{posted} are public: {first_url()}" if posted else ""
+        return cls(where, public)
+
+    def own_error(self, ref: int, exc: ChannelError) -> Delivery:
+        """The channel's own error (an image it could not read or fetch): retried when it
+        says so, otherwise failed; either way naming the parts already public."""
+        if exc.retryable:
+            return Delivery.retry_later(ref, f"{exc}{self.public}")
+        return Delivery.failed(ref, f"{exc}{self.public}")
+
+    def overtime(self, key: str, seconds: float) -> str:
+        """Why a send ended unanswered: its total time (``KEY.total_timeout``) ran out."""
+        return f"no complete answer{self.where} within {seconds:g} s (see {key}.total_timeout)"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ from commsbot.channels.base import (
     EngagementSettings,
     PolledChannel,
     Rendered,
+    ThreadFailure,
+    check_image_answer,
+    read_image_file,
     read_secret,
 )
 from commsbot.errors import ChannelError, ConfigError
@@ -317,11 +320,9 @@ class BlueskyChannel(PolledChannel):
                 return await self._send_parts(post, parts, refs)
         except TimeoutError:
             # Each part has its own record key: the retry looks before it creates.
-            where = f" at part {len(refs) + 1} of {len(parts)}" if len(parts) > 1 else ""
+            thread = ThreadFailure.of(len(refs), len(parts), lambda: self.web_link(refs[0].uri))
             return Delivery.retry_later(
-                post.post_id,
-                f"no complete answer{where} within {self.cfg.total_timeout:g} s "
-                f"(see {self.key}.total_timeout)",
+                post.post_id, thread.overtime(self.key, self.cfg.total_timeout)
             )
 
     async def _send_parts(self, post: Rendered, parts: Sequence[str], refs: list[Any]) -> Delivery:
@@ -509,13 +510,7 @@ class BlueskyChannel(PolledChannel):
         if re.match(r"https?://", image, re.IGNORECASE):
             raw = await self._fetch(image)
         else:
-            path = Path(image).expanduser()
-            if not path.is_absolute():
-                path = self.cfg.image_folder / path
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
+            raw = read_image_file(image, self.cfg.image_folder)[1]
         try:
             return await asyncio.to_thread(fit_image, raw, image)
         except ImageTooLarge as exc:
@@ -531,11 +526,7 @@ class BlueskyChannel(PolledChannel):
                 httpx.AsyncClient(timeout=self.cfg.request_timeout, follow_redirects=True) as http,
                 http.stream("GET", url) as response,
             ):
-                if response.status_code >= 400:
-                    raise ChannelError(
-                        f"image {url}: HTTP {response.status_code}",
-                        retryable=response.status_code >= 500 or response.status_code == 429,
-                    )
+                check_image_answer(url, response.status_code)
                 data = b""
                 async for chunk in response.aiter_bytes():
                     data += chunk
@@ -557,12 +548,10 @@ class BlueskyChannel(PolledChannel):
             UnauthorizedError,
         )
 
-        where = f" at part {len(refs) + 1} of {total}" if total > 1 else ""
-        public = f"; parts 1-{len(refs)} are public: {self.web_link(refs[0].uri)}" if refs else ""
+        thread = ThreadFailure.of(len(refs), total, lambda: self.web_link(refs[0].uri))
+        where, public = thread.where, thread.public
         if isinstance(exc, ChannelError):
-            if exc.retryable:
-                return Delivery.retry_later(post.post_id, f"{exc}{public}")
-            return Delivery.failed(post.post_id, f"{exc}{public}")
+            return thread.own_error(post.post_id, exc)
         if isinstance(exc, RateLimitExceededError):
             wait = _seconds_until_reset(exc)
             return Delivery.retry_in(

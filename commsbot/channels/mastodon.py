@@ -33,6 +33,9 @@ from commsbot.channels.base import (
     EngagementSettings,
     PolledChannel,
     Rendered,
+    ThreadFailure,
+    check_image_answer,
+    read_image_file,
     read_secret,
 )
 from commsbot.channels.mastodon_api import STATUSES_PER_REQUEST, api_error
@@ -288,15 +291,12 @@ class MastodonChannel(PolledChannel):
         """``fn(*args)`` in a worker thread, ended within ``total_timeout``."""
         return await asyncio.to_thread(within, self.cfg.total_timeout, partial(fn, *args, **kwargs))
 
-    def _overtime(self, where: str) -> str | None:
+    def _overtime(self, thread: ThreadFailure) -> str | None:
         """Why a call failed, if it was its total time that ended it."""
         deadline = current()
         if deadline is None or not deadline.expired:
             return None
-        return (
-            f"no complete answer{where} within {self.cfg.total_timeout:g} s "
-            f"(see {self.key}.total_timeout)"
-        )
+        return thread.overtime(self.key, self.cfg.total_timeout)
 
     async def recover(self, posts: Sequence[Rendered]) -> list[Delivery]:
         # Re-sent with the same key, a post the server has comes back as that status; past
@@ -357,12 +357,10 @@ class MastodonChannel(PolledChannel):
             MastodonServerError,
         )
 
-        where = f" at part {len(published) + 1} of {total}" if total > 1 else ""
-        public = f"; parts 1-{len(published)} are public: {published[0].url}" if published else ""
+        thread = ThreadFailure.of(len(published), total, lambda: str(published[0].url))
+        where, public = thread.where, thread.public
         if isinstance(exc, ChannelError):
-            if exc.retryable:
-                return Delivery.retry_later(post.post_id, f"{exc}{public}")
-            return Delivery.failed(post.post_id, f"{exc}{public}")
+            return thread.own_error(post.post_id, exc)
         code, message = api_error(exc)
         if isinstance(exc, MastodonRatelimitError) or code == 429:
             wait = self._until_reset() or 60.0
@@ -371,7 +369,7 @@ class MastodonChannel(PolledChannel):
             )
         if isinstance(exc, MastodonNetworkError):
             # The server may have made the status: the retry carries the same key.
-            overtime = self._overtime(where)
+            overtime = self._overtime(thread)
             return Delivery.retry_later(post.post_id, overtime or f"no answer{where}: {exc}")
         if isinstance(exc, MastodonServerError):
             return Delivery.retry_later(post.post_id, f"server error {code}{where}: {message}")
@@ -479,13 +477,7 @@ class MastodonChannel(PolledChannel):
             data, mime = self._fetch(image)
             name = image.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "image"
         else:
-            path = Path(image).expanduser()
-            if not path.is_absolute():
-                path = self.cfg.image_folder / path
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
+            path, data = read_image_file(image, self.cfg.image_folder)
             mime, name = mimetypes.guess_type(path.name)[0] or "", path.name
         mime = mime or mimetypes.guess_type(name)[0] or ""
         if not mime:
@@ -510,11 +502,7 @@ class MastodonChannel(PolledChannel):
                 bounded_session() as session,
                 session.get(url, timeout=self.cfg.request_timeout, stream=True) as response,
             ):
-                if response.status_code >= 400:
-                    raise ChannelError(
-                        f"image {url}: HTTP {response.status_code}",
-                        retryable=response.status_code >= 500 or response.status_code == 429,
-                    )
+                check_image_answer(url, response.status_code)
                 data = response.raw.read(limit + 1, decode_content=True)
                 mime = response.headers.get("Content-Type", "").split(";")[0].strip()
         except requests.RequestException as exc:

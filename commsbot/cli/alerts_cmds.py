@@ -10,7 +10,6 @@ import click
 from commsbot.cli.base import (
     POSITIVE_INT,
     App,
-    cli,
     echo_table,
     exit_codes,
     json_option,
@@ -20,7 +19,7 @@ from commsbot.cli.base import (
 from commsbot.clock import local_iso, local_text
 
 
-@cli.group()
+@click.group()
 def alerts() -> None:
     """Alerts to the bot's admins and the alert e-mail list ([alerts] in the config)."""
 

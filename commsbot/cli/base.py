@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import pkgutil
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -18,7 +19,6 @@ import click
 
 from commsbot import __version__
 from commsbot.errors import CommsbotError
-from commsbot.text.user_input import SQLITE_MAX, whole_number
 
 if TYPE_CHECKING:
     from commsbot.config import Config
@@ -35,6 +35,10 @@ class PositiveInt(click.IntRange):
         super().__init__(min=1)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        # Here, not at the top: the commsbot.text package loads the regex library, which
+        # `commsbot --help` has no use for.
+        from commsbot.text.user_input import SQLITE_MAX, whole_number
+
         if isinstance(value, str):
             # click's int() would read '٣' as 3; only ASCII digits are a number here.
             number = whole_number(value, signed=True)
@@ -237,7 +241,56 @@ def needs_attention() -> None:
     click.get_current_context().exit(EXIT_ATTENTION)
 
 
-class Group(click.Group):
+# A command loaded when run: its import path (``module:attribute``, for
+# pkgutil.resolve_name) and its short help, which ``--help`` lists without the import.
+# tests/test_cli_help.py checks that each short help is the command's own.
+LazyCommands = Mapping[str, tuple[str, str]]
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when one runs (click's "Lazily loading
+    subcommands"), so that listing them costs no import of what they use."""
+
+    def __init__(
+        self, *args: Any, lazy_subcommands: LazyCommands | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands: LazyCommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_subcommands:
+            return super().get_command(ctx, cmd_name)
+        import_path = self.lazy_subcommands[cmd_name][0]
+        command = pkgutil.resolve_name(import_path)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{import_path} is not a click command")
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as exc:
+            # click suggests ("Did you mean 'queue'?") from the loaded commands only.
+            raise click.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click's own listing gets each command for its short help, which would import
+        # them all; stand-ins carrying the table's short help list them the same way.
+        stand_ins = {
+            name: click.Command(name, help=short)
+            for name, (_path, short) in self.lazy_subcommands.items()
+        }
+        click.Group(commands={**stand_ins, **self.commands}).format_commands(ctx, formatter)
+
+
+class Group(LazyGroup):
     """Turns every CommsbotError into a clean one-line message, never a traceback."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -270,7 +323,105 @@ class Group(click.Group):
             raise click.ClickException(str(explained)) from None
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS: LazyCommands = {
+    "alerts": (
+        "commsbot.cli.alerts_cmds:alerts",
+        "Alerts to the bot's admins and the alert e-mail list ([alerts] in the config).",
+    ),
+    "backup": (
+        "commsbot.cli.store_cmds:backup",
+        "Copy the store to PATH and its images to PATH.images/, safely while the service "
+        "runs; or check a backup (exit code 1 when images its posts name are missing).",
+    ),
+    "bot": (
+        "commsbot.cli.bot_cmds:bot",
+        "Answer Telegram chat users until Ctrl-C or SIGTERM (needs [channels.telegram]).",
+    ),
+    "channels": (
+        "commsbot.cli.channels_cmds:channels",
+        "The channels: their state (down, paused) and queues; `channels test NAME` checks one.",
+    ),
+    "config": ("commsbot.cli.run_cmds:config_group", "Inspect the configuration."),
+    "content": (
+        "commsbot.cli.content_cmds:content",
+        "Import and export content in bulk (JSON or CSV).",
+    ),
+    "digest": (
+        "commsbot.cli.digest_cmds:digest",
+        "Partner digests: weekly (ISO weeks, 2026-W48) and monthly (2026-11).",
+    ),
+    "events": ("commsbot.cli.content_cmds:events", "Add, list, show, edit and remove events."),
+    "feeds": (
+        "commsbot.cli.feeds_cmds:feeds",
+        "Partner feeds (RSS, Atom, RDF) whose entries become news or newsletters.",
+    ),
+    "init": (
+        "commsbot.cli.run_cmds:init",
+        "Create the store, or upgrade an existing one in place.",
+    ),
+    "movement": (
+        "commsbot.cli.movement_cmds:movement",
+        "Movement tracking: the public statuses stored about other accounts.",
+    ),
+    "newsletters": (
+        "commsbot.cli.content_cmds:newsletters",
+        "Add, list, show, edit and remove newsletters.",
+    ),
+    "practices": (
+        "commsbot.cli.content_cmds:practices",
+        "Add, list, show, edit and remove practices.",
+    ),
+    "preview": (
+        "commsbot.cli.content_cmds:preview",
+        "Print exactly what each account would receive for an item, with its length, and "
+        "which accounts take it.",
+    ),
+    "queue": (
+        "commsbot.cli.queue_cmds:queue",
+        "The outbox: queue announcements; list, approve, edit, cancel or retry posts.",
+    ),
+    "report": (
+        "commsbot.cli.stats_cmds:report",
+        "Write the engagement report: one HTML file with charts and tables, no external requests.",
+    ),
+    "restore": (
+        "commsbot.cli.store_cmds:restore",
+        "Put the backup at PATH (and its images) in place of the store (stop the service first).",
+    ),
+    "run": (
+        "commsbot.cli.run_cmds:run",
+        "Run the service in the foreground (Ctrl-C stops it), or every job once with --once.",
+    ),
+    "stats": (
+        "commsbot.cli.stats_cmds:stats",
+        "Engagement of the posts sent: posts, favourites, boosts, replies, reactions (and "
+        "quotes, where a platform counts them), per post.",
+    ),
+    "status": (
+        "commsbot.cli.service_cmds:status",
+        "Is the service running, what runs when, what is queued, what needs you.",
+    ),
+    "subscribers": (
+        "commsbot.cli.subscriber_cmds:subscribers",
+        "Partners who receive digests by e-mail or Telegram (Telegram users use /subscribe).",
+    ),
+    "templates": ("commsbot.cli.content_cmds:templates", "Check the post templates."),
+    "users": (
+        "commsbot.cli.web_cmds:users",
+        "Console users: add, list, remove, change passwords.",
+    ),
+    "web": (
+        "commsbot.cli.web_cmds:web",
+        "Serve the web console alone, without the scheduler and the bot (Ctrl-C stops it).",
+    ),
+}
+
+
+@click.group(
+    cls=Group,
+    lazy_subcommands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="commsbot")
 @config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every action.")

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from commsbot.cli.base import App, cli, pass_app
+from commsbot.cli.base import App, pass_app
 
 if TYPE_CHECKING:
     from commsbot.bot.app import TelegramBots
 
 
-@cli.command("bot")
+@click.command("bot")
 @pass_app
 def bot(app: App) -> None:
     """Answer Telegram chat users until Ctrl-C or SIGTERM (needs [channels.telegram])."""

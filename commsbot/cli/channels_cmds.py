@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, echo_table, pass_app
 
 if TYPE_CHECKING:
     from commsbot.channels.base import Channel
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.pass_context
 def channels(ctx: click.Context) -> None:
     """The channels: their state (down, paused) and queues; `channels test NAME` checks one."""

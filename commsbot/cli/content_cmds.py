@@ -15,7 +15,6 @@ from commsbot.cli.base import (
     POSITIVE_INT,
     App,
     channel_option,
-    cli,
     config_option,
     echo_table,
     format_option,
@@ -274,12 +273,20 @@ def _content_group(ctype: ContentType) -> click.Group:
     return group
 
 
-for _ctype in TYPES.values():
-    if _ctype.cli:
-        cli.add_command(_content_group(_ctype))
+# One group per content type, by its plural (``commsbot practices``).
+CONTENT_GROUPS = {t.plural: _content_group(t) for t in TYPES.values() if t.cli}
 
 
-@cli.group()
+def __getattr__(name: str) -> click.Group:
+    """A content type's group as an attribute (``commsbot.cli.content_cmds:practices``),
+    so the CLI's table of commands names it like any other command."""
+    try:
+        return CONTENT_GROUPS[name]
+    except KeyError:
+        raise AttributeError(name) from None
+
+
+@click.group()
 def content() -> None:
     """Import and export content in bulk (JSON or CSV)."""
 
@@ -346,7 +353,7 @@ def content_export(app: App, fmt: str, type_name: str | None, output: Path | Non
         sys.stdout.write(text)
 
 
-@cli.command()
+@click.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("slug")
 @channel_option(help="Account to render for (default: every enabled account taking the item).")
@@ -389,7 +396,7 @@ def preview(app: App, type_name: str, slug: str, channel_name: str | None) -> No
         click.echo(f"--- {name}: {out.length}/{out.limit} characters{note}", err=True)
 
 
-@cli.group()
+@click.group()
 def templates() -> None:
     """Check the post templates."""
 

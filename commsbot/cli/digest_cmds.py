@@ -11,7 +11,6 @@ from commsbot.cli.base import (
     POSITIVE_INT,
     App,
     channel_option,
-    cli,
     echo_table,
     exit_codes,
     json_option,
@@ -49,7 +48,7 @@ def _digest_channel(app: App, name: str) -> Channel:
     return account(name, settings)
 
 
-@cli.group()
+@click.group()
 def digest() -> None:
     """Partner digests: weekly (ISO weeks, 2026-W48) and monthly (2026-11)."""
 

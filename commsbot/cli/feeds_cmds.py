@@ -9,7 +9,6 @@ import click
 
 from commsbot.cli.base import (
     App,
-    cli,
     echo_table,
     exit_codes,
     format_option,
@@ -32,7 +31,7 @@ def _state(feed: dict[str, Any], zone: ZoneInfo) -> str:
     return "ok"
 
 
-@cli.group()
+@click.group()
 def feeds() -> None:
     """Partner feeds (RSS, Atom, RDF) whose entries become news or newsletters."""
 

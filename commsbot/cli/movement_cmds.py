@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from commsbot.cli.base import App, channel_option, cli, echo_table, pass_app
-from commsbot.cli.stats_cmds import STATS_FORMAT, emit, make_period, period_options, stats
+from commsbot.cli.base import App, channel_option, echo_table, pass_app
+from commsbot.cli.stats_cmds import STATS_FORMAT, emit, make_period, period_options
 
 if TYPE_CHECKING:
     from commsbot.insights.movement import AccountMovement, AudienceGrowth, MovementFigures
@@ -111,7 +111,7 @@ def _tables(app: App, figures: MovementFigures, part: str) -> None:
             click.echo(f"Change over the period: {', '.join(changes)}")
 
 
-@stats.command("movement")
+@click.command("movement")
 @period_options
 @click.option(
     "--top", type=click.IntRange(1), default=10, show_default=True, help="Top voices to list."
@@ -186,7 +186,7 @@ def _check_account(app: App, name: str) -> None:
         )
 
 
-@cli.group()
+@click.group()
 def movement() -> None:
     """Movement tracking: the public statuses stored about other accounts."""
 

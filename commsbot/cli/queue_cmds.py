@@ -14,8 +14,8 @@ import click
 from commsbot.cli.base import (
     POSITIVE_INT,
     App,
+    LazyGroup,
     channel_option,
-    cli,
     echo_table,
     exit_codes,
     format_option,
@@ -111,7 +111,20 @@ def _languages(language: str | None, pairs: tuple[str, ...]) -> tuple[str | None
     return code, translations
 
 
-@cli.group()
+@click.group(
+    cls=LazyGroup,
+    # These two are the service as the officer sees it, in service_cmds with `status`.
+    lazy_subcommands={
+        "pending": (
+            "commsbot.cli.service_cmds:queue_pending",
+            "Posts waiting for approval, with why; approve or cancel them by id.",
+        ),
+        "slots": (
+            "commsbot.cli.service_cmds:queue_slots",
+            "The coming posting slots of each channel, and the post that holds each one.",
+        ),
+    },
+)
 def queue() -> None:
     """The outbox: queue announcements; list, approve, edit, cancel or retry posts."""
 

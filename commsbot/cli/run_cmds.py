@@ -10,7 +10,6 @@ import click
 
 from commsbot.cli.base import (
     App,
-    cli,
     echo_table,
     exit_codes,
     format_option,
@@ -21,7 +20,7 @@ from commsbot.cli.base import (
 )
 
 
-@cli.command()
+@click.command()
 @click.option("--sample", is_flag=True, help="Load the sample network into an empty store.")
 @pass_app
 def init(app: App, sample: bool) -> None:
@@ -61,7 +60,7 @@ def summary_rows(summary: Any) -> list[dict[str, Any]]:
     return rows
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 @click.option(
     "--dry-run",
@@ -180,7 +179,7 @@ def _due_estimate(app: App) -> int:
     )
 
 
-@cli.group("config")
+@click.group("config")
 def config_group() -> None:
     """Inspect the configuration."""
 

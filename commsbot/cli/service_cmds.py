@@ -10,17 +10,15 @@ import click
 from commsbot.cli.base import (
     App,
     channel_option,
-    cli,
     echo_table,
     format_option,
     json_option,
     pass_app,
 )
-from commsbot.cli.queue_cmds import queue
 from commsbot.clock import local_text, utcnow, zoned
 
 
-@cli.command()
+@click.command()
 @json_option("Print everything as text, or as JSON (times with the service zone's offset).")
 @pass_app
 def status(app: App, as_json: bool) -> None:
@@ -82,7 +80,7 @@ def _short(text: str | None, width: int) -> str | None:
     return text[: width - 1] + "…"
 
 
-@queue.command("slots")
+@click.command("slots")
 @click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
 @channel_option()
 @format_option("table", "json")
@@ -111,7 +109,7 @@ def queue_slots(app: App, days: int, channel_name: str | None, fmt: str) -> None
         click.echo("")
 
 
-@queue.command("pending")
+@click.command("pending")
 @channel_option()
 @pass_app
 def queue_pending(app: App, channel_name: str | None) -> None:

@@ -17,7 +17,7 @@ from commsbot.cli.base import (
     FILE_PATH,
     POSITIVE_INT,
     App,
-    cli,
+    LazyGroup,
     echo_table,
     format_option,
     pass_app,
@@ -116,7 +116,19 @@ def _digest_accounts(app: App) -> list[str]:
     return found or kinds_declaring("sends_direct")
 
 
-@cli.group(invoke_without_command=True)
+@click.group(
+    cls=LazyGroup,
+    # Movement's figures have a module of their own, which reuses this one's options.
+    lazy_subcommands={
+        "movement": (
+            "commsbot.cli.movement_cmds:stats_movement",
+            "The movement: voices using the campaign hashtags or mentioning us, per week and "
+            "per Mastodon or Bluesky account; new voices; top voices by reach; languages; "
+            "audience growth per channel.",
+        )
+    },
+    invoke_without_command=True,
+)
 @period_options
 @click.option(
     "--by",
@@ -294,7 +306,7 @@ def stats_bot(app: App, since: date | None, until: date | None, fmt: str) -> Non
     emit(fmt, rows, document, table)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--html",
     "html_path",

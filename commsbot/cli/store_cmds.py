@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from commsbot.cli.base import FILE_PATH, App, cli, needs_attention, pass_app
+from commsbot.cli.base import FILE_PATH, App, needs_attention, pass_app
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=FILE_PATH)
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.option("--check", is_flag=True, help="Check the backup at PATH instead of writing one.")
@@ -38,7 +38,7 @@ def backup(app: App, path: Path, force: bool, check: bool) -> None:
         needs_attention()
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=FILE_PATH)
 @pass_app
 def restore(app: App, path: Path) -> None:

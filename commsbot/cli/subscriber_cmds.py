@@ -11,7 +11,6 @@ from commsbot.cli.base import (
     FILE_PATH,
     App,
     channel_option,
-    cli,
     echo_table,
     format_option,
     pass_app,
@@ -35,7 +34,7 @@ def _email_account(app: App, name: str) -> str:
     return name
 
 
-@cli.group()
+@click.group()
 def subscribers() -> None:
     """Partners who receive digests by e-mail or Telegram (Telegram users use /subscribe)."""
 

@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from commsbot.cli.base import App, cli, echo_table, pass_app
+from commsbot.cli.base import App, echo_table, pass_app
 from commsbot.clock import local_text, utcnow
 
 ROLES = ("officer", "coordinator", "admin")
 
 
-@cli.command("web")
+@click.command("web")
 @click.option("--host", help="Listen on this address (default: [web] host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: [web] port, 8080).")
 @click.option(
@@ -71,7 +71,7 @@ def _fetch_sign_in(port: int) -> None:
         raise CommsbotError(f"the console started but {url} answered {status}")
 
 
-@cli.group()
+@click.group()
 def users() -> None:
     """Console users: add, list, remove, change passwords."""
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from commsbot.errors import ContentError
+from commsbot.errors import N_, ContentError
 
 # What every platform takes; Pillow's format name -> the file's extension.
 FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
@@ -25,6 +25,7 @@ FOLDER = "uploads"
 # The largest image taken (Mastodon's own default limit for images is 16 MB; every
 # platform re-encodes or refuses above its own, which the channels say at send time).
 MAX_BYTES = 10 << 20
+TOO_LARGE = N_("image %(image)s: larger than %(size)s MB")
 
 
 def folder(store_path: Path) -> Path:
@@ -38,15 +39,21 @@ def keep(store_path: Path, label: str, data: bytes) -> str:
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > MAX_BYTES:
-        raise ContentError(f"image {label}: larger than {MAX_BYTES >> 20} MB")
+        raise ContentError(TOO_LARGE, image=label, size=MAX_BYTES >> 20)
     try:
         with Image.open(io.BytesIO(data)) as img:
             kind = img.format or ""
             img.verify()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
-        raise ContentError(f"image {label}: not an image file (PNG, JPEG, GIF or WebP)") from None
+        raise ContentError(
+            N_("image %(image)s: not an image file (PNG, JPEG, GIF or WebP)"), image=label
+        ) from None
     if kind not in FORMATS:
-        raise ContentError(f"image {label}: {kind} is not taken; use PNG, JPEG, GIF or WebP")
+        raise ContentError(
+            N_("image %(image)s: %(kind)s is not taken; use PNG, JPEG, GIF or WebP"),
+            image=label,
+            kind=kind,
+        )
     name = f"{hashlib.sha256(data).hexdigest()}.{FORMATS[kind]}"
     try:
         write(folder(store_path) / name, data)
@@ -62,7 +69,7 @@ def keep_file(store_path: Path, path: Path) -> Path:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise ContentError(f"image {path}: larger than {MAX_BYTES >> 20} MB")
+            raise ContentError(TOO_LARGE, image=str(path), size=MAX_BYTES >> 20)
         data = path.read_bytes()
     except OSError as exc:
         raise ContentError(f"image {path}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from commsbot.content.places import Places
+from commsbot.content.places import FIELD_PROBLEM, OPTION_PROBLEM, Places
 from commsbot.content.translations import split_row
 from commsbot.content.types import (
     PLURALS,
@@ -29,8 +29,10 @@ from commsbot.content.types import (
     ContentType,
     Field,
     content_type,
+    item_named,
+    not_found,
 )
-from commsbot.errors import ContentError, StoreError
+from commsbot.errors import N_, ContentError, Message, StoreError, message_of
 from commsbot.store import Store
 from commsbot.store import answers as answers_q
 from commsbot.store import content as q
@@ -51,23 +53,44 @@ def _convert(f: Field, value: Any, ref: Places) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and f.kind == "text":
             value = str(value)
         if not isinstance(value, str):
-            raise ValueError(f"must be text, not {type(value).__name__}")
+            raise ValueError(Message(N_("must be text, not %(kind)s"), kind=type(value).__name__))
         value = value.strip()
     if f.kind == "slug" and not SLUG_RE.match(value):
-        raise ValueError(f"{value!r} is not a slug (lowercase letters, digits and hyphens)")
+        raise ValueError(
+            Message(
+                N_("%(value)s is not a slug (lowercase letters, digits and hyphens)"),
+                value=repr(value),
+            )
+        )
     if f.kind == "url":
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError(Message(N_("%(url)s is not an http(s) URL"), url=repr(value)))
     if f.kind == "date":
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+            raise ValueError(
+                Message(N_("%(value)s is not a date (YYYY-MM-DD)"), value=repr(value))
+            ) from None
     if f.kind == "choice" and value not in f.choices:
         near = difflib.get_close_matches(value, f.choices, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}{hint}")
+        if near:
+            raise ValueError(
+                Message(
+                    N_("%(value)s is not one of %(choices)s; did you mean %(near)s?"),
+                    value=repr(value),
+                    choices=", ".join(f.choices),
+                    near=repr(near[0]),
+                )
+            )
+        raise ValueError(
+            Message(
+                N_("%(value)s is not one of %(choices)s"),
+                value=repr(value),
+                choices=", ".join(f.choices),
+            )
+        )
     if f.kind in ("city", "theme"):
         return ref.resolve(f.kind, value)
     if f.kind == "int":
@@ -75,25 +98,30 @@ def _convert(f: Field, value: Any, ref: Places) -> Any:
             number = whole_number(value, signed=True)
             value = value if number is None else number
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{value!r} is not a whole number")
+            raise ValueError(Message(N_("%(value)s is not a whole number"), value=repr(value)))
         if not -(2**63) <= value < 2**63:  # what an SQLite integer holds
-            raise ValueError(f"{value} is too large")
+            raise ValueError(Message(N_("%(value)s is too large"), value=value))
     if f.kind == "list":
         if isinstance(value, str):
             value = [v for v in (p.strip() for p in value.split(";")) if v]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("must be a list of text")
+            raise ValueError(Message(N_("must be a list of text")))
         value = [v.strip() for v in value if v.strip()]
     if f.kind == "bool":
         if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
             value = value.lower() in ("true", "yes", "1")
         if not isinstance(value, bool):
-            raise ValueError(f"{value!r} is not true or false")
+            raise ValueError(Message(N_("%(value)s is not true or false"), value=repr(value)))
     return value
 
 
 def validate(
-    ctype: ContentType, data: dict[str, Any], ref: Places, where: str, *, partial: bool = False
+    ctype: ContentType,
+    data: dict[str, Any],
+    ref: Places,
+    where: str,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """A clean item from raw data, or a ContentError naming ``where`` and the field."""
     unknown = [
@@ -101,33 +129,62 @@ def validate(
     ]
     if unknown:
         near = difflib.get_close_matches(unknown[0], ctype.names, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else f" (fields: {', '.join(ctype.names)})"
-        raise ContentError(f"{where}: unknown field {unknown[0]!r}{hint}")
+        if near:
+            raise ContentError(
+                N_("%(where)s: unknown field %(field)s; did you mean %(near)s?"),
+                where=where,
+                field=repr(unknown[0]),
+                near=repr(near[0]),
+            )
+        raise ContentError(
+            N_("%(where)s: unknown field %(field)s (fields: %(fields)s)"),
+            where=where,
+            field=repr(unknown[0]),
+            fields=", ".join(ctype.names),
+        )
     clean: dict[str, Any] = {}
     for f in ctype.fields:
         value = data.get(f.name)
         if value is None or value == "":
             if f.required and not partial:
-                raise ContentError(f"{where}: {f.name} is required")
+                raise ContentError(
+                    N_("%(where)s: %(field)s is required"), where=where, field=f.name
+                )
             if f.required and partial and f.name in data:
-                raise ContentError(f"{where}: {f.name} cannot be emptied")
+                raise ContentError(
+                    N_("%(where)s: %(field)s cannot be emptied"), where=where, field=f.name
+                )
             if (not partial and f.name != "slug") or (partial and f.name in data):
                 clean[f.name] = f.default
             continue
         try:
             clean[f.name] = _convert(f, value, ref)
         except ValueError as exc:
-            raise ContentError(f"{where}: {f.name}: {exc}") from None
+            raise ContentError(
+                N_("%(where)s: %(field)s: %(problem)s"),
+                where=where,
+                field=f.name,
+                problem=message_of(exc),
+            ) from None
     if not partial:
         if not clean.get("slug"):
             clean["slug"] = slugify(str(clean.get(ctype.title_field) or clean.get("guid", "")))
             if not clean["slug"]:
-                raise ContentError(f"{where}: slug: cannot make one from the title; give --slug")
+                raise ContentError(
+                    N_("%(where)s: slug: cannot make one from the title; give --slug"),
+                    neutral=N_("%(where)s: slug: cannot make one from the title; give a slug"),
+                    where=where,
+                )
         if ctype.name == "event" and not clean.get("end_date"):
             clean["end_date"] = clean["start_date"]
     start, end = clean.get("start_date"), clean.get("end_date")
     if ctype.name == "event" and start and end and end < start:
-        raise ContentError(f"{where}: end_date {end} is before start_date {start}")
+        raise ContentError(
+            N_("%(where)s: end_date %(end)s is before start_date %(start)s"),
+            where=where,
+            end=end,
+            start=start,
+        )
     return clean
 
 
@@ -199,12 +256,16 @@ def prepare_items(
             item = validate(ctype, own, ref, where)
             if item.get("language", "en") in translations:
                 raise ContentError(
-                    f"{where}: translations: {item.get('language', 'en')} is the item's own "
-                    "language"
+                    N_("%(where)s: translations: %(language)s is the item's own language"),
+                    where=where,
+                    language=item.get("language", "en"),
                 )
             if item["slug"] in seen:
                 raise ContentError(
-                    f"{where}: slug {item['slug']!r} is also used by {seen[item['slug']]}"
+                    N_("%(where)s: slug %(slug)s is also used by %(other)s"),
+                    where=where,
+                    slug=repr(item["slug"]),
+                    other=seen[item["slug"]],
                 )
             seen[item["slug"]] = where
             clean.append(item)
@@ -213,11 +274,16 @@ def prepare_items(
         except ContentError as exc:
             if not skip_invalid:
                 raise
-            skipped.append(str(exc))
+            skipped.append(message_of(exc))
     taken = q.existing_slugs(store, ctype.name, [i["slug"] for i in clean])
     if taken:
         messages = [
-            f"{seen[i['slug']]}: a {ctype.name} with slug {i['slug']!r} already exists"
+            Message(
+                N_("%(where)s: a %(type)s with slug %(slug)s already exists"),
+                where=seen[i["slug"]],
+                type=Message(ctype.name),
+                slug=repr(i["slug"]),
+            )
             for i in clean
             if i["slug"] in taken
         ]
@@ -232,12 +298,15 @@ def edit_item(
     store: Store, ctype: ContentType, slug: str, changes: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     current = require_item(store, ctype, slug)
-    clean = validate(ctype, changes, Places.load(store), f"{ctype.name} {slug!r}", partial=True)
+    where = item_named(ctype, slug)
+    clean = validate(ctype, changes, Places.load(store), where, partial=True)
     if "slug" in clean and clean["slug"] != slug and q.get_item(store, ctype.name, clean["slug"]):
-        raise ContentError(f"{ctype.name} {slug!r}: slug {clean['slug']!r} is already taken")
+        raise ContentError(
+            N_("%(where)s: slug %(slug)s is already taken"), where=where, slug=repr(clean["slug"])
+        )
     merged = {**current, **clean}
     if ctype.name == "event" and merged["end_date"] < merged["start_date"]:
-        raise ContentError(f"{ctype.name} {slug!r}: end_date is before start_date")
+        raise ContentError(N_("%(where)s: end_date is before start_date"), where=where)
     if clean:
         q.update_item(store, ctype.name, slug, clean, now)
     return merged
@@ -246,7 +315,7 @@ def edit_item(
 def require_item(store: Store, ctype: ContentType, slug: str) -> dict[str, Any]:
     item = q.get_item(store, ctype.name, slug)
     if item is None:
-        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+        raise not_found(ctype, slug)
     return item
 
 
@@ -306,7 +375,9 @@ def list_items(
             try:
                 wanted[key] = places.resolve(key, wanted[key])
             except ValueError as exc:
-                raise ContentError(f"--{key}: {exc}") from None
+                raise ContentError(
+                    OPTION_PROBLEM[key], neutral=FIELD_PROBLEM[key], problem=message_of(exc)
+                ) from None
     if search is None:
         return q.list_items(store, ctype.name, filters=wanted, limit=limit)
     has_city = "city" in ctype.names
@@ -354,16 +425,30 @@ def read_csv(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[Any
     try:
         columns = reader.fieldnames
         if not columns:
-            raise ContentError(f"{path}: empty CSV file")
+            raise ContentError(N_("%(file)s: empty CSV file"), file=str(path))
         for n, row in enumerate(reader, start=2):
             rows.append((n, row))
     except csv.Error as exc:
-        where = f"{path}: row {len(rows) + 2 if columns else 1}"
+        where = row_named(path, len(rows) + 2 if columns else 1)
         if "field limit" in str(exc):
-            limit = csv.field_size_limit()
-            raise ContentError(f"{where}: a field is longer than {limit:,} characters") from None
-        raise ContentError(f"{where}: not valid CSV ({exc})") from None
+            raise ContentError(
+                N_("%(where)s: a field is longer than %(limit)s characters"),
+                where=where,
+                limit=f"{csv.field_size_limit():,}",
+            ) from None
+        raise ContentError(
+            N_("%(where)s: not valid CSV (%(problem)s)"), where=where, problem=str(exc)
+        ) from None
     return list(columns), rows
+
+
+def row_named(path: Path, row: int) -> Message:
+    """A CSV row as errors name it: "file.csv: row 3"."""
+    return Message(N_("%(file)s: row %(row)s"), file=str(path), row=row)
+
+
+INVALID_JSON = N_("%(file)s: invalid JSON: %(problem)s")
+BAD_REFERENCE = N_("%(file)s: bad cities/themes/institutions: %(problem)s")
 
 
 def read_item_file(path: Path) -> dict[str, Any]:
@@ -381,7 +466,7 @@ def read_item_file(path: Path) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+            raise ContentError(INVALID_JSON, file=str(path), problem=str(exc)) from None
     if not isinstance(data, dict):
         raise ContentError(f"{path}: must hold one object (a table of fields)")
     return data
@@ -394,41 +479,58 @@ def parse_import(
     ``text``, when given, is the file's (an upload), and ``path`` only names it."""
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
-        raise ContentError(f"{path}: import reads .json or .csv files")
+        raise ContentError(N_("%(file)s: import reads .json or .csv files"), file=str(path))
     if text is None:
         text = read_text(path)
     if suffix == ".json":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ContentError(f"{path}: invalid JSON: {exc}") from None
+        except json.JSONDecodeError as exc:  # the json module's words stay English
+            raise ContentError(INVALID_JSON, file=str(path), problem=str(exc)) from None
         if isinstance(data, list):
             if not type_name:
-                raise ContentError(f"{path}: a JSON list needs --type (practice, event, ...)")
+                raise ContentError(
+                    N_("%(file)s: a JSON list needs --type (practice, event, ...)"),
+                    neutral=N_(
+                        "%(file)s: a JSON list needs its content type (practice, event, ...)"
+                    ),
+                    file=str(path),
+                )
             data = {content_type(type_name).plural: data}
         if not isinstance(data, dict):
-            raise ContentError(f"{path}: expected an object of lists or a list of items")
+            raise ContentError(
+                N_("%(file)s: expected an object of lists or a list of items"), file=str(path)
+            )
         groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for key, rows in data.items():
             if key in ("about", "cities", "themes", "institutions"):
                 continue
             ctype = content_type(key)
             if not isinstance(rows, list):
-                raise ContentError(f"{path}: {key} must be a list")
+                raise ContentError(N_("%(file)s: %(key)s must be a list"), file=str(path), key=key)
             for i, row in enumerate(rows):
                 if not isinstance(row, dict):
-                    raise ContentError(f"{path}: {key}[{i}] must be an object")
+                    raise ContentError(
+                        N_("%(file)s: %(key)s[%(index)s] must be an object"),
+                        file=str(path),
+                        key=key,
+                        index=i,
+                    )
             groups[ctype.name] = [(f"{path}: {key}[{i}]", r) for i, r in enumerate(rows)]
         return groups
     guess = type_name or next((p for p in PLURALS if p in path.stem.lower()), None)
     if not guess:
-        raise ContentError(f"{path}: say which content type the CSV holds with --type")
+        raise ContentError(
+            N_("%(file)s: say which content type the CSV holds with --type"),
+            neutral=N_("%(file)s: say which content type the CSV holds"),
+            file=str(path),
+        )
     ctype = content_type(guess)
     rows = []
     for n, row in read_csv(path, text)[1]:
         if None in row:
-            raise ContentError(f"{path}: row {n}: more values than columns")
-        rows.append((f"{path}: row {n}", {k: v for k, v in row.items() if v != ""}))
+            raise ContentError(N_("%(where)s: more values than columns"), where=row_named(path, n))
+        rows.append((row_named(path, n), {k: v for k, v in row.items() if v != ""}))
     return {ctype.name: rows}
 
 
@@ -471,7 +573,7 @@ def import_file(
             [*q.themes(store), *reference.get("themes", [])],
         )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ContentError(f"{path}: bad cities/themes/institutions: {exc!r}") from None
+        raise ContentError(BAD_REFERENCE, file=str(path), problem=repr(exc)) from None
     prepared = {
         name: prepare_items(
             store, TYPES[name], groups[name], ref=ref, skip_invalid=skip_invalid, progress=progress
@@ -488,7 +590,7 @@ def import_file(
                 reference.get("institutions", []),
             )
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, KeyError, TypeError) as exc:
-            raise ContentError(f"{path}: bad cities/themes/institutions: {exc}") from None
+            raise ContentError(BAD_REFERENCE, file=str(path), problem=str(exc)) from None
     added: dict[str, int] = {}
     skipped: list[str] = []
     total = sum(len(clean) for clean, _, _ in prepared.values())

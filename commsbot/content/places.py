@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from commsbot.errors import N_, Message
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.text import slugify
@@ -20,6 +21,19 @@ if TYPE_CHECKING:
     from commsbot.i18n import Speaker
 
 Kind = str  # "city" or "theme"
+
+
+NEAR_MISS = {
+    "city": N_("unknown city %(value)s; did you mean %(near)s?"),
+    "theme": N_("unknown theme %(value)s; did you mean %(near)s?"),
+}
+# A city or theme not known, as a command's option names it and as a form's field does.
+OPTION_PROBLEM = {"city": N_("--city: %(problem)s"), "theme": N_("--theme: %(problem)s")}
+FIELD_PROBLEM = {"city": N_("city: %(problem)s"), "theme": N_("theme: %(problem)s")}
+NOT_KNOWN = {
+    "city": N_("unknown city %(value)s (known: %(known)s)"),
+    "theme": N_("unknown theme %(value)s (known: %(known)s)"),
+}
 
 
 @dataclass
@@ -104,12 +118,11 @@ class Places:
         candidates = list(table) + list(by_name)
         near = difflib.get_close_matches(lowered, candidates, n=1, cutoff=0.5)
         suggestion = by_name.get(near[0], near[0]) if near else None
-        hint = (
-            f"; did you mean {suggestion!r}?"
-            if suggestion
-            else f" (known: {', '.join(sorted(table))})"
-        )
-        raise ValueError(f"unknown {kind} {value!r}{hint}")
+        if suggestion:
+            said = NEAR_MISS[kind]
+            raise ValueError(Message(said, value=repr(value), near=repr(suggestion)))
+        said = NOT_KNOWN[kind]
+        raise ValueError(Message(said, value=repr(value), known=", ".join(sorted(table))))
 
     def split_cities(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
         """(cities named by single words, in any of their names; the other words)."""

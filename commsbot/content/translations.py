@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from commsbot.content.types import TRANSLATED_FIELDS, ContentType
-from commsbot.errors import ContentError
+from commsbot.content.types import TRANSLATED_FIELDS, ContentType, item_named, not_found
+from commsbot.errors import N_, ContentError, Message
 from commsbot.i18n import LANGUAGES
 from commsbot.store import Store
 from commsbot.store import content as q
@@ -32,23 +32,43 @@ def clean_fields(
     lang = str(language).strip().lower()
     if lang not in LANGUAGES:
         raise ContentError(
-            f"{where}: unknown language {language!r} (known: {', '.join(LANGUAGES)})"
+            N_("%(what)s: unknown language %(code)s (known: %(known)s)"),
+            what=where,
+            code=repr(language),
+            known=", ".join(LANGUAGES),
         )
     clean: dict[str, str] = {}
     for name, value in fields.items():
         if name not in allowed:
             raise ContentError(
-                f"{where}: {lang}: a {ctype.name}'s translation has no field {name!r} "
-                f"(fields: {', '.join(allowed)})"
+                N_(
+                    "%(where)s: %(language)s: a %(type)s's translation has no field %(field)s "
+                    "(fields: %(fields)s)"
+                ),
+                where=where,
+                language=lang,
+                type=Message(ctype.name),
+                field=repr(name),
+                fields=", ".join(allowed),
             )
         if value is None:
             continue
         if not isinstance(value, str):
-            raise ContentError(f"{where}: {lang}: {name} must be text")
+            raise ContentError(
+                N_("%(where)s: %(language)s: %(field)s must be text"),
+                where=where,
+                language=lang,
+                field=name,
+            )
         if value.strip():
             clean[name] = value.strip()
     if not clean:
-        raise ContentError(f"{where}: {lang}: nothing to translate (give {', '.join(allowed)})")
+        raise ContentError(
+            N_("%(where)s: %(language)s: nothing to translate (give %(fields)s)"),
+            where=where,
+            language=lang,
+            fields=", ".join(allowed),
+        )
     return lang, clean
 
 
@@ -65,11 +85,13 @@ def translate(
     """Add or change an item's translation into a language; returns all its translations."""
     item = q.get_item(store, ctype.name, slug)
     if item is None:
-        raise ContentError(f"no {ctype.name} with slug {slug!r}")
-    lang, clean = clean_fields(ctype, language, fields, f"{ctype.name} {slug!r}")
+        raise not_found(ctype, slug)
+    lang, clean = clean_fields(ctype, language, fields, item_named(ctype, slug))
     if lang == item.get("language", "en"):
         raise ContentError(
-            f"{ctype.name} {slug!r}: {lang} is its original language; edit the item instead"
+            N_("%(where)s: %(language)s is its original language; edit the item instead"),
+            where=item_named(ctype, slug),
+            language=lang,
         )
     translations_q.put_translation(store, ctype.name, item["id"], lang, clean, now, sample=sample)
     return translations_q.of_item(store, ctype.name, item["id"])
@@ -84,9 +106,13 @@ def remove_translation(store: Store, ctype: ContentType, slug: str, language: st
     """Remove an item's translation into a language; an error names what is missing."""
     item = q.get_item(store, ctype.name, slug)
     if item is None:
-        raise ContentError(f"no {ctype.name} with slug {slug!r}")
+        raise not_found(ctype, slug)
     if not translations_q.remove_translation(store, ctype.name, item["id"], language):
-        raise ContentError(f"{ctype.name} {slug!r} has no {language} translation")
+        raise ContentError(
+            N_("%(where)s has no %(language)s translation"),
+            where=item_named(ctype, slug),
+            language=language,
+        )
 
 
 def split_row(
@@ -99,9 +125,12 @@ def split_row(
     nested = own.pop("translations", None)
     if nested is not None:
         if not isinstance(nested, dict) or not all(isinstance(v, dict) for v in nested.values()):
-            raise ContentError(f"{where}: translations must map languages to fields")
+            raise ContentError(
+                N_("%(where)s: translations must map languages to fields"), where=where
+            )
         for lang, fields in nested.items():
-            code, clean = clean_fields(ctype, lang, fields, f"{where}: translations")
+            inside = Message(N_("%(where)s: translations"), where=where)
+            code, clean = clean_fields(ctype, lang, fields, inside)
             found.setdefault(code, {}).update(clean)
     allowed = TRANSLATED_FIELDS.get(ctype.name, ())
     for key in list(own):

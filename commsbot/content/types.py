@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from commsbot.errors import ContentError
+from commsbot.errors import N_, ContentError, Message
 
 Kind = Literal["text", "slug", "url", "date", "int", "list", "city", "theme", "choice", "bool"]
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -151,5 +151,21 @@ TRANSLATED_FIELDS: dict[str, tuple[str, ...]] = {
 def content_type(name: str) -> ContentType:
     key = PLURALS.get(name, name)
     if key not in TYPES:
-        raise ContentError(f"unknown content type {name!r} (known: {', '.join(TYPES)})")
+        raise ContentError(
+            N_("unknown content type %(name)s (known: %(known)s)"),
+            name=repr(name),
+            known=", ".join(TYPES),
+        )
     return TYPES[key]
+
+
+def item_named(ctype: ContentType, slug: str) -> Message:
+    """An item as errors name it: "practice 'slug'", its type in the reader's language."""
+    return Message(N_("%(type)s %(slug)s"), type=Message(ctype.name), slug=repr(slug))
+
+
+def not_found(ctype: ContentType, slug: str) -> ContentError:
+    """The error for a slug no item of a type has."""
+    return ContentError(
+        N_("no %(type)s with slug %(slug)s"), type=Message(ctype.name), slug=repr(slug)
+    )

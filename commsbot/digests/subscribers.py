@@ -16,7 +16,7 @@ from typing import Any
 from commsbot.config import FREQUENCIES
 from commsbot.content.items import read_csv, read_text
 from commsbot.content.places import Places
-from commsbot.errors import ContentError
+from commsbot.errors import N_, ContentError, message_of
 from commsbot.i18n import check_language
 from commsbot.store import Store
 from commsbot.store import answers as answers_q
@@ -36,7 +36,7 @@ def resolve_choices(ref: Places, kind: str, values: Iterable[str]) -> list[str]:
             try:
                 slug = ref.resolve(kind, part.strip())
             except ValueError as exc:
-                raise ContentError(str(exc)) from None
+                raise ContentError(message_of(exc)) from None
             if slug not in slugs:
                 slugs.append(slug)
     return slugs
@@ -45,7 +45,7 @@ def resolve_choices(ref: Places, kind: str, values: Iterable[str]) -> list[str]:
 def check_frequency(value: str) -> str:
     frequency = value.strip().lower()
     if frequency not in FREQUENCIES:
-        raise ContentError(f"frequency {value!r} must be weekly or monthly")
+        raise ContentError(N_("frequency %(value)s must be weekly or monthly"), value=repr(value))
     return frequency
 
 
@@ -178,13 +178,20 @@ def find(store: Store, target: str) -> dict[str, Any]:
         subscribers = q.subscribers_at(store, address, account)
     if not subscribers:
         raise ContentError(
-            f"no subscriber {target!r} (use an e-mail address, ACCOUNT:ADDRESS such as "
-            "telegram:ID, or #ID)"
+            N_(
+                "no subscriber %(target)s (use an e-mail address, ACCOUNT:ADDRESS such as "
+                "telegram:ID, or #ID)"
+            ),
+            target=repr(target),
         )
     if len(subscribers) > 1:
-        accounts = ", ".join(s["channel"] for s in subscribers)
         raise ContentError(
-            f"{target!r} subscribes on several accounts ({accounts}): give ACCOUNT:ADDRESS or #ID"
+            N_(
+                "%(target)s subscribes on several accounts (%(accounts)s): give "
+                "ACCOUNT:ADDRESS or #ID"
+            ),
+            target=repr(target),
+            accounts=", ".join(s["channel"] for s in subscribers),
         )
     return subscribers[0]
 
@@ -200,7 +207,9 @@ def unsubscribe_token(store: Store, token: str, now: datetime) -> dict[str, Any]
     """The one step a subscriber takes to leave: the token from their unsubscribe link."""
     subscriber = q.subscriber_by_token(store, token.strip())
     if subscriber is None:
-        raise ContentError("no subscription has this token (it may have been forgotten already)")
+        raise ContentError(
+            N_("no subscription has this token (it may have been forgotten already)")
+        )
     q.set_subscriber_status(store, subscriber["id"], "unsubscribed", now)
     return subscriber
 

@@ -28,7 +28,7 @@ import feedparser
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config, IngestConfig
-from commsbot.errors import ContentError
+from commsbot.errors import N_, ContentError
 from commsbot.feeds.fetch import Fetched, fetch
 from commsbot.store import Store, iso
 from commsbot.store import feeds as feeds_q
@@ -395,6 +395,11 @@ def sync_config(store: Store, config: Config, now: datetime) -> None:
     feeds_q.sync_config(store, rows, now)
 
 
+# A feed named that the store does not have, as the CLI says it and as elsewhere.
+NO_FEED = N_("no feed %(url)s (see `commsbot feeds list`)")
+NO_FEED_HERE = N_("no feed %(url)s (see the list of feeds)")
+
+
 def chosen(
     store: Store, now: datetime, urls: Sequence[str] | None, every: bool
 ) -> list[dict[str, Any]]:
@@ -408,7 +413,7 @@ def chosen(
     for url in urls:
         feed = feeds_q.get(store, url)
         if feed is None:
-            raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
+            raise ContentError(NO_FEED, neutral=NO_FEED_HERE, url=repr(url))
         feeds.append(feed)
     return feeds
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.config import Config, check_feed_url
-from commsbot.content.places import Places
-from commsbot.errors import ContentError
+from commsbot.content.places import FIELD_PROBLEM, OPTION_PROBLEM, Places
+from commsbot.errors import N_, ContentError, Message, message_of
 from commsbot.feeds.fetch import fetch
-from commsbot.feeds.ingest import Report, ingest, parse, sync_config
+from commsbot.feeds.ingest import NO_FEED, NO_FEED_HERE, Report, ingest, parse, sync_config
 from commsbot.store import Store
 from commsbot.store import feeds as q
 
@@ -31,38 +31,48 @@ def add(
     try:
         check_feed_url(url)
     except ValueError as exc:
-        raise ContentError(f"URL: {exc}") from None
+        raise ContentError(N_("URL: %(problem)s"), problem=message_of(exc)) from None
     ref = Places.load(store)
     resolved: dict[str, str | None] = {}
     for key, value in (("city", city), ("theme", theme)):
         try:
             resolved[key] = ref.resolve(key, value) if value else None
         except ValueError as exc:
-            raise ContentError(f"--{key}: {exc}") from None
+            raise ContentError(
+                OPTION_PROBLEM[key], neutral=FIELD_PROBLEM[key], problem=message_of(exc)
+            ) from None
     existing = q.get(store, url)
     if existing is not None:
-        where = f" in {config.file}" if existing["source"] == "config" else ""
-        raise ContentError(f"feed {url} is already configured{where}")
+        if existing["source"] == "config":
+            raise ContentError(
+                N_("feed %(url)s is already configured in %(file)s"), url=url, file=str(config.file)
+            )
+        raise ContentError(N_("feed %(url)s is already configured"), url=url)
     if check:
         problem = feed_problem(url, kind, config, now)
         if problem:
             raise ContentError(
-                f"feed {url}: {problem}; nothing added (--no-check adds it without looking)"
+                N_("feed %(url)s: %(problem)s; nothing added (--no-check adds it without looking)"),
+                neutral=N_("feed %(url)s: %(problem)s; nothing added"),
+                url=url,
+                problem=problem,
             )
     q.add(store, url, kind, resolved["city"], resolved["theme"], now)
 
 
-def feed_problem(url: str, kind: str, config: Config, now: datetime) -> str | None:
+def feed_problem(url: str, kind: str, config: Config, now: datetime) -> str | Message | None:
     """Why ``url`` is not a feed one can poll, as fetched now; None when it is one."""
     fetched = fetch(url, config.ingest)
     if fetched.error or fetched.body is None:
-        return fetched.error or f"HTTP {fetched.status} with no feed"
+        return fetched.error or Message(N_("HTTP %(status)s with no feed"), status=fetched.status)
     feed = {"url": url, "kind": kind, "city": None, "theme": None}
     parsed = parse(fetched.body, fetched, feed, config.zone, now)
     if parsed.error is None:
         return None
     if "html" in (fetched.content_type or "").lower():
-        return "is a web page (HTML), not an RSS or Atom feed: give the feed's own address"
+        return Message(
+            N_("is a web page (HTML), not an RSS or Atom feed: give the feed's own address")
+        )
     return parsed.error
 
 
@@ -78,9 +88,13 @@ def removable(store: Store, config: Config, url: str, now: datetime) -> dict[str
     sync_config(store, config, now)
     feed = q.get(store, url)
     if feed is None:
-        raise ContentError(f"no feed {url!r} (see `commsbot feeds list`)")
+        raise ContentError(NO_FEED, neutral=NO_FEED_HERE, url=repr(url))
     if feed["source"] == "config":
-        raise ContentError(f"feed {url} is set in {config.file} ([[feeds]]): remove it there")
+        raise ContentError(
+            N_("feed %(url)s is set in %(file)s ([[feeds]]): remove it there"),
+            url=url,
+            file=str(config.file),
+        )
     return feed
 
 

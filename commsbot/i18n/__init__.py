@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commsbot.channels.base import Language
+from commsbot.errors import N_ as N_
+from commsbot.errors import Message, message_of
 
 if TYPE_CHECKING:
     import gettext
@@ -39,11 +41,6 @@ if TYPE_CHECKING:
 LANGUAGES: tuple[str, ...] = typing.get_args(Language)
 DEFAULT = "en"
 _CODE_RE = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
-
-
-def N_(message: str) -> str:
-    """Mark a message for the catalogs where it is defined; it is translated where shown."""
-    return message
 
 
 def negotiate(code: str | None) -> str:
@@ -81,7 +78,12 @@ def check_language(code: str, what: str) -> str:
 
     cleaned = code.strip().lower()
     if cleaned not in LANGUAGES:
-        raise ContentError(f"{what}: unknown language {code!r} (known: {', '.join(LANGUAGES)})")
+        raise ContentError(
+            N_("%(what)s: unknown language %(code)s (known: %(known)s)"),
+            what=what,
+            code=repr(code),
+            known=", ".join(LANGUAGES),
+        )
     return cleaned
 
 
@@ -119,6 +121,15 @@ class Speaker:
         """The form for ``n`` under this language's plural rule; ``%(num)s`` is n."""
         text = self.translations.ngettext(singular, plural, n)
         return text % {"num": n, **values}
+
+    def say(self, said: str | BaseException) -> str:
+        """A message, or what an error says, in this language (an error without a
+        Message, one only the CLI raises, stays English)."""
+        if isinstance(said, BaseException):
+            said = message_of(said)
+        if isinstance(said, Message):
+            return said.text(self.translations.gettext, self.translations.ngettext)
+        return said
 
     def date(self, value: date | str, format: str = "medium") -> str:
         """A date (or an ISO date string) in this language's CLDR format."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 from commsbot.i18n.catalogs import DOMAIN, PACKAGED, catalog_path, packaged_catalog, read_catalog
 
 PACKAGE = Path(__file__).resolve().parents[1]
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "NP_": (1, 2)}
 TEMPLATE_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 _PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]")
 # The tags of Telegram's HTML and the e-mail templates a message may carry ("<b>", "<code>").

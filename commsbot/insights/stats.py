@@ -151,21 +151,9 @@ class Cell:
     quotes: int
 
 
-class Counted(Protocol):
-    """A post or a cell of posts: what groups add up."""
+class Counts(Protocol):
+    """The sums a group adds up: of a post, a cell of posts or another group."""
 
-    @property
-    def channel(self) -> str: ...
-    @property
-    def platform(self) -> str: ...
-    @property
-    def item_type(self) -> str: ...
-    @property
-    def city(self) -> str | None: ...
-    @property
-    def theme(self) -> str | None: ...
-    @property
-    def sent_at(self) -> datetime: ...
     @property
     def posts(self) -> int: ...
     @property
@@ -180,6 +168,23 @@ class Counted(Protocol):
     def quotes(self) -> int: ...
     @property
     def deleted(self) -> int: ...
+
+
+class Counted(Counts, Protocol):
+    """A post or a cell of posts: what groups add up, and what they are grouped by."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def item_type(self) -> str: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def theme(self) -> str | None: ...
+    @property
+    def sent_at(self) -> datetime: ...
 
 
 def post_figures(rows: Iterable[dict[str, Any]]) -> list[PostFigures]:
@@ -235,23 +240,15 @@ class Group:
         """Engagement per post, to two decimals; None for a group without posts."""
         return round(self.engagement / self.posts, 2) if self.posts else None
 
-    def add(self, post: Counted) -> None:
-        self.posts += post.posts
-        self.favourites += post.favourites
-        self.boosts += post.boosts
-        self.replies += post.replies
-        self.reactions += post.reactions
-        self.quotes += post.quotes
-        self.deleted += post.deleted
-
-    def absorb(self, other: Group) -> None:
-        self.posts += other.posts
-        self.favourites += other.favourites
-        self.boosts += other.boosts
-        self.replies += other.replies
-        self.reactions += other.reactions
-        self.quotes += other.quotes
-        self.deleted += other.deleted
+    def add(self, counts: Counts) -> None:
+        """Sum in a post, a cell of posts, or another group (a grid's row or column)."""
+        self.posts += counts.posts
+        self.favourites += counts.favourites
+        self.boosts += counts.boosts
+        self.replies += counts.replies
+        self.reactions += counts.reactions
+        self.quotes += counts.quotes
+        self.deleted += counts.deleted
 
     def as_row(self, key_name: str) -> dict[str, Any]:
         return {
@@ -328,7 +325,7 @@ def combined(groups: Iterable[Group], key: str | None = None, label: str = "tota
     """One group summing others: a row or column of a grid."""
     group = Group(key, label)
     for g in groups:
-        group.absorb(g)
+        group.add(g)
     return group
 
 

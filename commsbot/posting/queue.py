@@ -17,10 +17,10 @@ from commsbot.config import Config
 from commsbot.content.places import Places
 from commsbot.content.translations import Version, version_for
 from commsbot.content.types import TYPES
-from commsbot.errors import ContentError
+from commsbot.errors import N_, NP_, ContentError, either, label
 from commsbot.i18n import DEFAULT
 from commsbot.posting.placement import Placer, first_slot
-from commsbot.render import Output, Renderer
+from commsbot.render import POST_STATUS_LABELS, Output, Renderer
 from commsbot.slots import between, parse_slots
 from commsbot.store import Store, from_iso, iso
 from commsbot.store import accounts as accounts_q
@@ -40,7 +40,7 @@ def exists(store: Store, post_id: int) -> bool:
 def require_post(store: Store, post_id: int) -> dict[str, Any]:
     post = posts_q.get_post(store, post_id)
     if post is None:
-        raise ContentError(f"no post with id {post_id}")
+        raise ContentError(N_("no post with id %(id)s"), id=post_id)
     return post
 
 
@@ -89,13 +89,17 @@ def announce(
     unknown = sorted(set(text_for or {}) - set(channels))
     if unknown:
         raise ContentError(
-            f"a text for {', '.join(unknown)}, which this announcement does not go to "
-            f"(it goes to {', '.join(channels)})"
+            N_(
+                "a text for %(unknown)s, which this announcement does not go to "
+                "(it goes to %(channels)s)"
+            ),
+            unknown=", ".join(unknown),
+            channels=", ".join(channels),
         )
     if not all(t.strip() for t in texts.values()):
-        raise ContentError("an announcement needs some text")
+        raise ContentError(N_("an announcement needs some text"))
     if image and not (image_alt or "").strip():
-        raise ContentError("an image needs its alt text, for people who cannot see it")
+        raise ContentError(N_("an image needs its alt text, for people who cannot see it"))
     renderers: dict[str, Renderer] = {}
     outputs = {}
     for name, ch in channels.items():
@@ -175,9 +179,17 @@ def announcement_version(
     )
     if chosen.language not in settings.languages and missing == "skip":
         raise ContentError(
-            f"{name} posts only in {', '.join(settings.languages)} (missing_translation = "
-            f"skip): give the announcement --translation {settings.languages[0]}=TEXT, "
-            f"or leave {name} out"
+            N_(
+                "%(name)s posts only in %(languages)s (missing_translation = skip): give the "
+                "announcement --translation %(language)s=TEXT, or leave %(name)s out"
+            ),
+            neutral=N_(
+                "%(name)s posts only in %(languages)s (missing_translation = skip): give the "
+                "announcement a translation into %(language)s, or leave %(name)s out"
+            ),
+            name=name,
+            languages=", ".join(settings.languages),
+            language=settings.languages[0],
         )
     return chosen
 
@@ -228,6 +240,20 @@ def _ending(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else "…" + flat[-width:]
 
 
+# What a post in another state is told, one sentence per change (for the grammar of each
+# language, not a verb put into one sentence).
+REFUSED = {
+    "approved": N_("post %(id)s is %(status)s; only a post that is %(allowed)s can be approved"),
+    "cancelled": N_("post %(id)s is %(status)s; only a post that is %(allowed)s can be cancelled"),
+    "restored": N_("post %(id)s is %(status)s; only a post that is %(allowed)s can be restored"),
+    "retried": N_("post %(id)s is %(status)s; only a post that is %(allowed)s can be retried"),
+    "edited": N_("post %(id)s is %(status)s; only a post that is %(allowed)s can be edited"),
+    "rescheduled": N_(
+        "post %(id)s is %(status)s; only a post that is %(allowed)s can be rescheduled"
+    ),
+}
+
+
 def _transition(
     store: Store,
     post_id: int,
@@ -242,8 +268,10 @@ def _transition(
     with store.write():
         if not posts_q.change_post(store, post_id, allowed, now, **changes):
             raise ContentError(
-                f"post {post_id} is {post['status']}; only a post that is "
-                f"{' or '.join(allowed)} can be {verb}"
+                REFUSED[verb],
+                id=post_id,
+                status=label(post["status"], POST_STATUS_LABELS),
+                allowed=either(label(s, POST_STATUS_LABELS) for s in allowed),
             )
         audit_q.record(store, [post_id], actor, verb, now, detail)
     return require_post(store, post_id)
@@ -345,18 +373,27 @@ def edit(
     changes: dict[str, Any] = {}
     if text is not None:
         if not text.strip():
-            raise ContentError(f"post {post_id}: the text cannot be empty")
+            raise ContentError(N_("post %(id)s: the text cannot be empty"), id=post_id)
         length = channel.length(text)
         if length > channel.limit():
             raise ContentError(
-                f"post {post_id}: the text is {length} characters; "
-                f"{channel.name} allows {channel.limit()}"
+                NP_(
+                    "post %(id)s: the text is %(num)s character; %(account)s allows %(limit)s",
+                    "post %(id)s: the text is %(num)s characters; %(account)s allows %(limit)s",
+                    length,
+                    id=post_id,
+                    account=channel.name,
+                    limit=channel.limit(),
+                )
             )
         changes["text"] = text
     if at is not None:
         changes["not_before"] = iso(at)
     if not changes:
-        raise ContentError("nothing to change: give --text or --at")
+        raise ContentError(
+            N_("nothing to change: give --text or --at"),
+            neutral=N_("nothing to change: give a new text or a new time"),
+        )
     verb = "edited" if text is not None else "rescheduled"
     detail = f"to {changes['not_before']}" if at is not None else ""
     return _transition(

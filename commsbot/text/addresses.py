@@ -10,7 +10,7 @@ what is wrong, instead of hand-written rules and Python's IDNA 2003 codec.
 
 from __future__ import annotations
 
-from commsbot.errors import ContentError
+from commsbot.errors import N_, ContentError
 
 
 def normalize_email(text: str) -> str:
@@ -18,28 +18,43 @@ def normalize_email(text: str) -> str:
     ContentError saying what is wrong with it."""
     shown = repr(text)
     if any(c in text for c in "\r\n"):
-        raise ContentError(f"e-mail address {shown} contains a line break: refused")
+        raise ContentError(
+            N_("e-mail address %(address)s contains a line break: refused"), address=shown
+        )
     address = text.strip()
     if not address:
-        raise ContentError("an e-mail address is empty")
+        raise ContentError(N_("an e-mail address is empty"))
     if any(c in address for c in ',;<>()[]\\"'):
         raise ContentError(
-            f"e-mail address {shown}: give one bare address (name@example.org), without "
-            "names, brackets, quotes, commas or semicolons"
+            N_(
+                "e-mail address %(address)s: give one bare address (name@example.org), without "
+                "names, brackets, quotes, commas or semicolons"
+            ),
+            address=shown,
         )
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in address):
-        raise ContentError(f"e-mail address {shown} contains spaces or control characters")
+        raise ContentError(
+            N_("e-mail address %(address)s contains spaces or control characters"), address=shown
+        )
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or "@" in local:
-        raise ContentError(f"e-mail address {shown} needs exactly one @ between name and domain")
+        raise ContentError(
+            N_("e-mail address %(address)s needs exactly one @ between name and domain"),
+            address=shown,
+        )
     if not local.isascii():
         # Such an address needs SMTPUTF8 on every server on the way; few relays offer it.
-        raise ContentError(f"e-mail address {shown}: only ASCII is supported before the @")
+        raise ContentError(
+            N_("e-mail address %(address)s: only ASCII is supported before the @"), address=shown
+        )
     # Imported here: with dnspython under it, it takes a fifth of a second to import.
     from email_validator import EmailNotValidError, validate_email
 
     try:
         checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise ContentError(f"e-mail address {shown}: {exc}") from None
+        # email-validator's own words stay English: it has no catalogs.
+        raise ContentError(
+            N_("e-mail address %(address)s: %(problem)s"), address=shown, problem=str(exc)
+        ) from None
     return f"{checked.local_part.lower()}@{checked.ascii_domain}"

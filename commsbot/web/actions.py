@@ -3,16 +3,21 @@ feeds and subscribers. Each calls the operation the CLI calls, as ``web:NAME``."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 from starlette.routing import Route
 
-from commsbot.errors import ContentError
+from commsbot.errors import ContentError, Message, message_of
 from commsbot.i18n import N_
 from commsbot.render import FREQUENCY_LABELS, ITEM_TYPE_LABELS, POST_STATUS_LABELS
 from commsbot.web import auth, views
 from commsbot.web.app import COOKIE, Console, Req, set_session_cookie
+
+if TYPE_CHECKING:
+    from commsbot.i18n import Speaker
 
 
 def _actor(req: Req) -> str:
@@ -172,23 +177,25 @@ def _post_id(req: Req) -> int:
     try:
         return int(req.params["post_id"])
     except ValueError:
-        raise ContentError(f"{req.params['post_id']!r} is not a post number") from None
+        raise ContentError(
+            N_("%(value)s is not a post number"), value=repr(req.params["post_id"])
+        ) from None
 
 
 def bulk(req: Req) -> Response:
     action = req.field("action")
     if action not in ("approve", "cancel"):
-        raise ContentError("choose approve or cancel for the selected posts")
+        raise ContentError(N_("choose approve or cancel for the selected posts"))
     ids = [int(i) for i in req.fields("post") if i.isdigit()]
     if not ids:
-        raise ContentError("no post was selected: tick the posts first")
+        raise ContentError(N_("no post was selected: tick the posts first"))
     done, failed = [], []
     for post_id in ids:
         try:
             _change(req, post_id, action)
             done.append(post_id)
         except ContentError as exc:
-            failed.append(str(exc))
+            failed.append(req.words.say(exc))
     words = req.words
     if action == "approve":
         note = words.ngettext("%(num)d post approved", "%(num)d posts approved", len(done))
@@ -269,16 +276,24 @@ def _languages(req: Req) -> tuple[str, dict[str, str]]:
     return req.field("language").strip().lower(), translations
 
 
-def _language_errors(draft: views.Draft) -> dict[str, str]:
+def _language_errors(draft: views.Draft, words: Speaker) -> dict[str, str]:
     """Beside the language field, one not known; beside a translation, one in the text's
     own language (the original already is that version)."""
     from commsbot.i18n import DEFAULT, LANGUAGES
 
     if draft.language and draft.language not in LANGUAGES:
-        return {"language": f"unknown language {draft.language!r} (known: {', '.join(LANGUAGES)})"}
+        said = words.gettext(
+            "unknown language %(code)s (known: %(known)s)",
+            code=repr(draft.language),
+            known=", ".join(LANGUAGES),
+        )
+        return {"language": said}
     own = draft.language or DEFAULT
     if own in draft.translations:
-        return {f"translation.{own}": f"the text is in {own} already: leave this one empty"}
+        said = words.gettext(
+            "the text is in %(language)s already: leave this one empty", language=own
+        )
+        return {f"translation.{own}": said}
     return {}
 
 
@@ -297,7 +312,7 @@ def _drafted(req: Req) -> tuple[views.Draft, dict[str, str]]:
             language=language,
             translations=translations,
         )
-        return draft, {"image": str(exc)}
+        return draft, {"image": req.words.say(exc)}
 
 
 def preview(req: Req) -> Response:
@@ -317,16 +332,19 @@ def compose(req: Req) -> Response:
     from commsbot.web.pages import compose_page
 
     draft, errors = _drafted(req)
+    words = req.words
     text, link, chosen = draft.text, draft.link, draft.chosen
     if not text.strip() and not (chosen and all(a in draft.own for a in chosen)):
-        errors["text"] = "an announcement needs some text"
+        errors["text"] = words.gettext("an announcement needs some text")
     if not chosen:
-        errors["account"] = "choose at least one account"
+        errors["account"] = words.gettext("choose at least one account")
     if draft.image_name and not draft.image_alt:
-        errors["image_alt"] = "an image needs its alt text, for people who cannot see it"
+        errors["image_alt"] = words.gettext(
+            "an image needs its alt text, for people who cannot see it"
+        )
     if draft.image_alt and not draft.image_name and "image" not in errors:
-        errors["image"] = "the alt text describes an image: choose the image too"
-    errors.update(_language_errors(draft))
+        errors["image"] = words.gettext("the alt text describes an image: choose the image too")
+    errors.update(_language_errors(draft, words))
     if link:
         from commsbot.content.items import _convert
         from commsbot.content.places import Places
@@ -335,7 +353,7 @@ def compose(req: Req) -> Response:
         try:
             _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
-            errors["link"] = str(exc)
+            errors["link"] = req.words.say(exc)
     when = req.field("when", "next-slot")
     now = req.now()
     at = now
@@ -343,7 +361,7 @@ def compose(req: Req) -> Response:
         try:
             at = views.parse_local(req.field("at"), req.config.zone, "time")
         except ContentError as exc:
-            errors["at"] = str(exc)
+            errors["at"] = req.words.say(exc)
     if errors:
         return compose_page(req, draft, errors=errors, status=400)
     image = images.find(req.config.store.path, draft.image_name) if draft.image_name else None
@@ -365,9 +383,10 @@ def compose(req: Req) -> Response:
             translations=draft.translations,
         )
     except ContentError as exc:
-        errors["text"] = str(exc)
+        errors["text"] = req.words.say(exc)
         return compose_page(req, draft, errors=errors, status=400)
-    return req.redirect("/queue", f"announcement queued as post(s) {', '.join(map(str, ids))}")
+    note = words.gettext("announcement queued as post(s) %(ids)s", ids=", ".join(map(str, ids)))
+    return req.redirect("/queue", note)
 
 
 # -- content, feeds, subscribers ----------------------------------------------------------
@@ -384,11 +403,12 @@ def content_save(req: Req) -> Response:
         if slug:
             content_ops.edit_item(req.store, ctype, slug, data, req.now())
         else:
-            content_ops.add_items(req.store, ctype, [(ctype.name, data)], req.now())
+            # The item is named by its type, in the user's language ("Praxis: title …").
+            content_ops.add_items(req.store, ctype, [(Message(ctype.name), data)], req.now())
     except ContentError as exc:
         from commsbot.web.pages import content_form
 
-        return content_form(req, ctype.name, slug, data, str(exc), status=400)
+        return content_form(req, ctype.name, slug, data, message_of(exc), status=400)
     note = req.words.gettext(
         "%(type)s saved", type=req.words.gettext(ITEM_TYPE_LABELS.get(ctype.name, ctype.name))
     )
@@ -436,13 +456,22 @@ def content_import(req: Req) -> Response:
             text=text,
         )
     except ContentError as exc:
-        return content(req, import_error=str(exc), status=400)
+        return content(req, import_error=req.words.say(exc), status=400)
     words = req.words
-    parts = [f"{words.number(n)} {t}" for t, n in added.items()] or [words.gettext("nothing")]
+    parts = [IMPORTED[t](words, n) for t, n in added.items()] or [words.gettext("nothing")]
     note = words.gettext("imported %(what)s from %(file)s", what=", ".join(parts), file=name)
     if skipped:
-        return content(req, import_note=note, skipped=skipped)
+        return content(req, import_note=note, skipped=[words.say(s) for s in skipped])
     return req.redirect("/content", note)
+
+
+# How many items of each type an import added, with the type's plural in the language.
+IMPORTED: dict[str, Callable[[Speaker, int], str]] = {
+    "practice": lambda w, n: w.ngettext("%(num)d practice", "%(num)d practices", n),
+    "event": lambda w, n: w.ngettext("%(num)d event", "%(num)d events", n),
+    "newsletter": lambda w, n: w.ngettext("%(num)d newsletter", "%(num)d newsletters", n),
+    "news": lambda w, n: w.ngettext("%(num)d news item", "%(num)d news items", n),
+}
 
 
 def feed_add(req: Req) -> Response:
@@ -455,9 +484,9 @@ def feed_add(req: Req) -> Response:
     try:
         manage.add(req.store, req.config, url, kind, city, theme, req.now())
     except ContentError as exc:
-        message = str(exc)
-        where = next((k for k in ("city", "theme") if message.startswith(f"--{k}")), "url")
-        return feeds(req, errors={where: message}, status=400)
+        said = str(exc)  # the field it is about, by the English that names it first
+        where = next((k for k in ("city", "theme") if said.startswith(f"--{k}")), "url")
+        return feeds(req, errors={where: req.words.say(exc)}, status=400)
     note = req.words.gettext(
         "added %(kind)s feed %(url)s; it is polled at the next run", kind=kind, url=url
     )
@@ -470,17 +499,30 @@ def feed_check(req: Req) -> Response:
 
     url = req.field("url").strip()
     report = manage.check(req.store, req.config, [url] if url else None)
-    if not report.outcomes:
-        raise ContentError(
-            f"no feed {url!r} to check (see the list of feeds)" if url else "no feed to check"
-        )
-    said = [
-        f"{o.url}: {o.result}"
-        + (f", {o.stored.new} new" if o.stored.new else "")
-        + (f" ({o.error or o.warning})" if o.error or o.warning else "")
-        for o in report.outcomes
-    ]
-    return req.redirect("/feeds", req.words.gettext("checked %(results)s", results="; ".join(said)))
+    if not report.outcomes:  # a feed named and not known is refused by the check itself
+        raise ContentError(N_("no feed to check"))
+    words = req.words
+    said = []
+    for o in report.outcomes:
+        result = words.gettext(FEED_RESULTS.get(o.result, o.result))
+        if o.stored.new:
+            new = words.ngettext("%(num)s new", "%(num)s new", o.stored.new)
+            result = words.gettext("%(result)s, %(new)s", result=result, new=new)
+        if o.error or o.warning:
+            result = words.gettext(
+                "%(result)s (%(problem)s)", result=result, problem=o.error or o.warning
+            )
+        said.append(f"{o.url}: {result}")
+    return req.redirect("/feeds", words.gettext("checked %(results)s", results="; ".join(said)))
+
+
+# What a feed's poll gave, as said after "check now".
+FEED_RESULTS = {
+    "stored": N_("stored"),
+    "not modified": N_("not modified"),
+    "failed": N_("failed"),
+    "disabled": N_("disabled"),
+}
 
 
 def feed_remove(req: Req) -> Response:
@@ -527,9 +569,9 @@ def subscriber_add(req: Req) -> Response:
             language=req.field("language") or None,
         )
     except ContentError as exc:
-        message = str(exc)
-        where = next((f for word, f in SUBSCRIBER_FIELDS if word in message.lower()), "email")
-        return subscribers(req, errors={where: message}, status=400)
+        said = str(exc).lower()  # the field it is about, by the English that names it
+        where = next((f for word, f in SUBSCRIBER_FIELDS if word in said), "email")
+        return subscribers(req, errors={where: req.words.say(exc)}, status=400)
     words = req.words
     note = words.gettext(
         "subscribed #%(id)s %(address)s: %(frequency)s",

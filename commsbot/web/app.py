@@ -101,14 +101,16 @@ class Req:
         One over ``limit`` bytes is refused, saying so."""
         from starlette.datastructures import UploadFile
 
-        from commsbot.errors import ContentError
+        from commsbot.errors import N_, ContentError
 
         value = self.form.get(name) if self.form is not None else None
         if not isinstance(value, UploadFile) or not value.filename:
             return None
         data = value.file.read(limit + 1)
         if len(data) > limit:
-            raise ContentError(f"{value.filename}: larger than {limit >> 20} MB")
+            raise ContentError(
+                N_("%(file)s: larger than %(size)s MB"), file=value.filename, size=limit >> 20
+            )
         return value.filename, data
 
     def url(self, path: str) -> str:
@@ -305,7 +307,9 @@ class Console:
         try:
             return handler(req)
         except ContentError as exc:  # the officer's mistake, said as the CLI says it
-            return req.page("error", 400, title=req.words.gettext("Not done"), message=str(exc))
+            return req.page(
+                "error", 400, title=req.words.gettext("Not done"), message=req.words.say(exc)
+            )
         except Exception:
             # Other errors may name files (the store, the config): logged, never shown.
             log.exception("console: %s %s failed", req.method, req.path)

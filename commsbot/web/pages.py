@@ -163,6 +163,7 @@ def preview_context(req: Req, draft: views.Draft) -> dict[str, Any]:
             text_for=draft.own,
             language=language,
             translations=draft.translations,
+            words=req.words,
         ),
         "card": views.link_card(req.store, draft.link) if draft.link else None,
         "kinds": {a: req.config.channel(a).kind for a in draft.chosen},
@@ -344,14 +345,15 @@ def content_form(
     req: Req, kind: str, slug: str, data: dict[str, str], error: str, status: int = 200
 ) -> Response:
     """The add/edit form; a validation message from the CLI's checks is shown beside the
-    field it names (``practice 'x': city: unknown city ...``)."""
+    field its English names (``practice 'x': city: unknown city ...``), in the user's
+    language."""
     from commsbot.content.types import TYPES
 
     ctype = TYPES[kind]
     field_errors: dict[str, str] = {}
     for f in ctype.fields:
         if error and (f": {f.name}: " in error or f": {f.name} " in error):
-            field_errors[f.name] = error
+            field_errors[f.name] = req.words.say(error)
             break
     return req.page(
         "content_form",
@@ -359,7 +361,7 @@ def content_form(
         ctype=ctype,
         slug=slug,
         data=data,
-        error=error if not field_errors else "",
+        error=req.words.say(error) if not field_errors else "",
         field_errors=field_errors,
         cities=_reference(req, "cities"),
         themes=_reference(req, "themes"),

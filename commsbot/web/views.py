@@ -16,6 +16,7 @@ from commsbot.errors import CommsbotError, ContentError
 from commsbot.insights import stats as st
 
 if TYPE_CHECKING:
+    from commsbot.i18n import Speaker
     from commsbot.store import Store
 
 STATE_LABELS = {
@@ -76,17 +77,20 @@ def previews(
     text_for: dict[str, str] | None = None,
     language: str | None = None,
     translations: dict[str, str] | None = None,
+    words: Speaker | None = None,
 ) -> list[Preview]:
     """Each account's post for an announcement, rendered as the pipeline will render it;
     ``text_for`` gives an account its own text instead of ``text``. An account with
     ``languages`` shows the version it will post of the text in ``language`` and its
-    ``translations``: one of them, the original waiting for approval, or why it is skipped."""
-    from commsbot.i18n import DEFAULT
+    ``translations``: one of them, the original waiting for approval, or why it is skipped
+    (said by ``words``, the reader's language)."""
+    from commsbot.i18n import DEFAULT, speaker
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announcement_version
     from commsbot.render import Renderer
 
     own = text_for or {}
+    words = words or speaker(DEFAULT)
     if not text.strip() and not any(own.get(a, "").strip() for a in accounts):
         return []
     renderers: dict[str, Renderer] = {}
@@ -97,7 +101,7 @@ def previews(
                 name, channel.settings, text, language, translations or {}
             )
         except CommsbotError as exc:
-            shown.append(Preview(name, error=str(exc)))
+            shown.append(Preview(name, error=words.say(exc)))
             continue
         mine = own.get(name) or version.item["body"]
         if not mine.strip():
@@ -114,7 +118,7 @@ def previews(
                 what="the announcement",
             )
         except CommsbotError as exc:
-            shown.append(Preview(name, error=str(exc)))
+            shown.append(Preview(name, error=words.say(exc)))
             continue
         shown.append(
             Preview(

@@ -26,9 +26,8 @@ import pytest
 from commsbot.config import load_config
 from commsbot.store import Store
 from commsbot.store import posts as posts_q
-from tests.support.bluesky import ForwardProxy, Network
+from tests.support.bluesky import Account, ForwardProxy, Network, bluesky_config, our_account
 from tests.support.reliability import FORM, report
-from tests.test_bluesky import PASSWORD_ENV, Account, write_config
 from tests.test_mastodon import add_practice, reference
 
 CREATE = "com.atproto.repo.createRecord"
@@ -61,12 +60,9 @@ def test_killed_between_create_record_and_the_store_write_no_duplicate_no_loss_n
     forward_proxy: ForwardProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    handle, password = bsky_network.account("crash")
-    monkeypatch.setenv(PASSWORD_ENV, password)
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    handle = our_account(bsky_network, monkeypatch, "crash")
     account = Account(bsky_network, handle)
-    path = write_config(tmp_path, bsky_network, handle)
+    path = bluesky_config(tmp_path, bsky_network, handle)
     with Store(load_config(path).store.path) as store:
         reference(store)
         for n in range(ITEMS):

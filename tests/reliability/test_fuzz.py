@@ -113,7 +113,10 @@ def fixed(examples: int) -> settings:
 
 
 def leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, (*path, name)
         if isinstance(command, click.Group):
             yield from leaves(command, (*path, name))
         else:
@@ -124,7 +127,9 @@ def command_of(path: tuple[str, ...]) -> click.Command:
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, path
+        command = found
     return command
 
 

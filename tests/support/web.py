@@ -145,3 +145,14 @@ def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, web: str = "") -> I
 def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     with running(tmp_path, monkeypatch) as found:
         yield found
+
+
+# Feeds allowed to reach loopback, where a test's feed server is.
+LOOPBACK = '\n[ingest]\nread_timeout = 2\nallow_private_hosts = ["127.0.0.1"]\n'
+
+
+@pytest.fixture
+def live_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    """The console with feeds allowed to reach loopback."""
+    with running(tmp_path, monkeypatch, LOOPBACK) as found:
+        yield found
