@@ -119,3 +119,13 @@ def test_the_users_refusals_stay_english_for_the_cli_and_translate_elsewhere(
     assert speaker("lt").say(role.value) == (
         "vaidmuo 'boss': pasirinkite vieną iš officer, coordinator, admin"
     )
+
+
+def test_the_admins_settings_page_says_empty_values_in_german(live: Live) -> None:
+    with live.client() as c:
+        c.headers["Accept-Language"] = GERMAN
+        assert sign_in(c, "adam").status_code == 303
+        page = c.get("/settings")
+    assert page.status_code == 200
+    assert "(nicht gesetzt)" in page.text and "(keiner)" in page.text
+    assert "(not set)" not in page.text and "(none)" not in page.text

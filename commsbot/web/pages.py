@@ -457,7 +457,7 @@ def settings(req: Req) -> Response:
     """The config as loaded, read-only: secrets as the variable that holds them."""
     from commsbot.web.settings import sections
 
-    return req.page("settings", sections=sections(req.config))
+    return req.page("settings", sections=sections(req.config, req.words.gettext))
 
 
 def image(req: Req) -> Response:
