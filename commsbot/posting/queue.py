@@ -359,6 +359,10 @@ def retry(
     return _transition(store, post_id, ("failed", "unknown"), now, "retried", actor, **changes)
 
 
+# The states in which a post's text or time may still change (the calendar moves these).
+EDITABLE = ("draft", "pending_approval", "queued", "failed")
+
+
 def edit(
     store: Store,
     channel: Channel,
@@ -399,7 +403,7 @@ def edit(
     return _transition(
         store,
         post_id,
-        ("draft", "pending_approval", "queued", "failed"),
+        EDITABLE,
         now,
         verb,
         actor,

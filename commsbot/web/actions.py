@@ -173,12 +173,13 @@ def post_action(req: Req) -> Response:
 
 
 def _post_id(req: Req) -> int:
+    """The post a form acts on: from its address, or the calendar's shared "Move to…"
+    form's ``post`` field (one form per page rather than one per post)."""
+    text = req.params["post_id"] if "post_id" in req.params else req.field("post")
     try:
-        return int(req.params["post_id"])
+        return int(text)
     except ValueError:
-        raise ContentError(
-            N_("%(value)s is not a post number"), value=repr(req.params["post_id"])
-        ) from None
+        raise ContentError(N_("%(value)s is not a post number"), value=repr(text)) from None
 
 
 def bulk(req: Req) -> Response:
@@ -607,6 +608,7 @@ def routes(console: Console) -> list[Route]:
         r("/sign-out/everywhere", sign_out_everywhere, role=""),
         r("/queue/bulk", bulk),
         r("/posts/{post_id}/edit", edit),
+        r("/calendar/move", edit),
         r("/posts/{post_id}/{action}", post_action),
         r("/compose/preview", preview, role=""),
         r("/compose", compose),
