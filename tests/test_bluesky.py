@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -303,6 +304,47 @@ def test_up_to_four_images_each_with_alt_text_and_aspect_ratio_a_large_one_shrun
     assert "link:https://ci.example/gallery" in [kind for kind, _ in facet_texts(record.value)]
     # The fifth is left out, and the log says which.
     assert "sq.png left out" in caplog.text
+
+
+def test_a_practices_images_are_kept_with_the_store_and_posted_after_their_files_went(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    import io
+
+    from PIL import Image
+
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    made: dict[str, bytes] = {}
+    for name, colour in (("hall.png", "red"), ("stage.png", "green"), ("yard.png", "blue")):
+        out = io.BytesIO()
+        Image.new("RGB", (6, 4), colour).save(out, "PNG")
+        made[name] = out.getvalue()
+        (desk / name).write_bytes(made[name])
+    config, store = setup()
+    add_practice(
+        store,
+        "mill",
+        url=None,
+        image=str(desk / "hall.png"),
+        images=[str(desk / "stage.png"), str(desk / "yard.png")],
+        summary="Three rooms of the old mill.",
+    )
+    shutil.rmtree(desk)  # the officer tidies their desk before the post goes out
+
+    publish(store, config)
+
+    (post,) = posts_q.list_posts(store, channel="bluesky")
+    assert post["status"] == "sent", post["last_error"]
+    (record,) = account.records()
+    shown = record.value.embed.images
+    assert len(shown) == 3
+    # Each blob read back from the PDS is the file as it was, in the order given.
+    for image, name in zip(shown, ("hall.png", "stage.png", "yard.png"), strict=True):
+        blob = account.client.com.atproto.sync.get_blob(
+            {"did": account.did, "cid": image.image.cid.encode()}
+        )
+        assert blob == made[name]
 
 
 def test_the_link_card_has_the_items_image_as_thumbnail(

@@ -120,13 +120,13 @@ async def dispatch_channel(
                 # Back in the queue as it was, no attempt used.
                 deliveries.append(Delivery.not_tried(post.post_id))
                 continue
-            image, missing = images.for_sending(store.path, post.image)
+            image, extra, missing = images.all_for_sending(store.path, post.image, post.images)
             if missing is not None:
                 # Never posted without its image: it fails, saying which, until it is back.
                 deliveries.append(Delivery.failed(post.post_id, missing))
                 log.warning("%s post %s: %s", channel.name, post.post_id, missing)
                 continue
-            post = replace(post, image=image)
+            post = replace(post, image=image, images=extra)
             await lane.ready()
             delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
             deliveries.append(delivery)
