@@ -45,7 +45,15 @@ from tests.support.bluesky import (
 from tests.support.mastodon import PNG
 
 # The same items and runs as the Mastodon tests, so both channels are held to one standard.
-from tests.test_mastodon import Setup, add_practice, fixed, publish, reference, with_stores
+from tests.test_mastodon import (
+    Setup,
+    add_practice,
+    coloured,
+    fixed,
+    publish,
+    reference,
+    with_stores,
+)
 
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
@@ -309,18 +317,14 @@ def test_up_to_four_images_each_with_alt_text_and_aspect_ratio_a_large_one_shrun
 def test_a_practices_images_are_kept_with_the_store_and_posted_after_their_files_went(
     tmp_path: Path, account: Account, setup: Setup
 ) -> None:
-    import io
-
-    from PIL import Image
-
     desk = tmp_path / "desk"
     desk.mkdir()
-    made: dict[str, bytes] = {}
-    for name, colour in (("hall.png", "red"), ("stage.png", "green"), ("yard.png", "blue")):
-        out = io.BytesIO()
-        Image.new("RGB", (6, 4), colour).save(out, "PNG")
-        made[name] = out.getvalue()
-        (desk / name).write_bytes(made[name])
+    made = {
+        name: coloured(colour)
+        for name, colour in (("hall.png", "red"), ("stage.png", "green"), ("yard.png", "blue"))
+    }
+    for name, data in made.items():
+        (desk / name).write_bytes(data)
     config, store = setup()
     add_practice(
         store,
@@ -345,6 +349,35 @@ def test_a_practices_images_are_kept_with_the_store_and_posted_after_their_files
             {"did": account.did, "cid": image.image.cid.encode()}
         )
         assert blob == made[name]
+
+
+def test_an_announcement_shows_its_images_each_with_its_own_alt_text(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    made = {c: coloured(c) for c in ("red", "green")}
+    for colour, data in made.items():
+        (desk / f"{colour}.png").write_bytes(data)
+    config, store = setup()
+    args = [a for c in made for a in ("--image", str(desk / f"{c}.png"), "--alt", f"A {c} wall")]
+    queued = invoke(
+        tmp_path / "commsbot.toml", "queue", "add", "Two walls", "--link",
+        "https://ci.example/walls", *args, "--now",
+    )  # fmt: skip
+    assert queued.exit_code == 0, queued.output
+    shutil.rmtree(desk)
+
+    publish(store, config)
+
+    (record,) = account.records()
+    shown = record.value.embed.images  # several images show instead of the link's card
+    assert [i.alt for i in shown] == ["A red wall", "A green wall"]
+    blobs = [
+        account.client.com.atproto.sync.get_blob({"did": account.did, "cid": i.image.cid.encode()})
+        for i in shown
+    ]
+    assert blobs == list(made.values())
 
 
 def test_the_link_card_has_the_items_image_as_thumbnail(

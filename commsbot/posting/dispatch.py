@@ -58,6 +58,7 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
         image=payload.get("image"),
         image_alt=payload.get("image_alt"),
         images=tuple(payload.get("images") or ()),
+        images_alt=tuple(payload.get("images_alt") or ()),
         thread=tuple(payload.get("thread") or ()),
         language=payload.get("language"),
         previous_attempt_at=from_iso(row["attempted_at"]) if row.get("attempted_at") else None,
