@@ -327,3 +327,32 @@ def test_an_import_naming_a_file_that_is_not_an_image_says_which_and_stores_noth
         "not an image file (PNG, JPEG, GIF or WebP)\n"
     ), result.output
     assert json.loads(invoke("content", "export").output)["practices"] == []
+
+
+def test_a_store_from_before_naming_the_practices_own_files_still_posts_and_lists_them(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """A practice imported before its images were kept names the files where they were:
+    they are still read from there, and backups say they are outside the store."""
+    import sqlite3
+
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    for colour in ("red", "green"):
+        (desk / f"{colour}.png").write_bytes(png(colour))
+    mill_file(tmp_path, str(desk / "red.png"), [str(desk / "green.png")])
+    assert invoke("content", "import", str(tmp_path / "mill.json")).exit_code == 0
+    with sqlite3.connect(tmp_path / "commsbot.db") as conn:  # as the older store holds it
+        conn.execute(
+            "UPDATE practices SET image = ?, images = ?",
+            (str(desk / "red.png"), json.dumps([str(desk / "green.png")])),
+        )
+    conn.close()
+
+    made = invoke("backup", str(tmp_path / "b.db"))
+    assert made.exit_code == 0, made.output
+    assert "images: 0 present, 0 missing; 2 outside the store, not backed up" in made.output
+    run = invoke("run", "--once")
+    assert run.exit_code == 0, run.output
+    [line] = outbox_lines(tmp_path)
+    assert (tmp_path / "outbox" / str(line["image"])).read_bytes() == png("red")
