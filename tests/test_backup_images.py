@@ -356,3 +356,11 @@ def test_a_store_from_before_naming_the_practices_own_files_still_posts_and_list
     assert run.exit_code == 0, run.output
     [line] = outbox_lines(tmp_path)
     assert (tmp_path / "outbox" / str(line["image"])).read_bytes() == png("red")
+
+
+@pytest.mark.parametrize("image", ["~nobody-here/a.png", "x" * 5000, "practices/a.png"])
+def test_an_image_path_not_found_here_is_left_for_the_channels_image_folder(
+    tmp_path: Path, image: str
+) -> None:
+    assert images.keep_local(tmp_path / "commsbot.db", image) == image
+    assert not (tmp_path / "uploads").exists()

@@ -84,11 +84,11 @@ def keep_local(store_path: Path, image: str) -> str:
     send time, as before images were kept) is left as it is."""
     if re.match(r"https?://", image, re.IGNORECASE) or name_of(image) is not None:
         return image
-    path = Path(image).expanduser()
     try:
+        path = Path(image).expanduser()
         found = path.is_file()
-    except OSError:
-        found = False
+    except (OSError, RuntimeError):  # a name too long; "~someone" with no such home
+        return image
     return str(keep_file(store_path, path)) if found else image
 
 
