@@ -910,7 +910,7 @@ def test_channels_test_prints_the_account_and_the_servers_limits(
         f"profile  http://127.0.0.1/@{account.username}\n"
         f"server   {mock.base_url} (Mastodon 4.6.0)\n"
         "limit    500 characters, each link counts 23\n"
-        "images   up to 10485760 bytes\n"
+        "images   up to 4 a status, up to 10485760 bytes each\n"
         "posting  public, long posts as a thread, no rate limit announced yet\n"
         "mastodon: OK\n"
     )
