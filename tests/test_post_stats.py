@@ -158,3 +158,34 @@ def test_console_and_cli_show_the_same_figures(sample_store: Store, invoke: Invo
     )
     cli_top = [r["post_id"] for r in json.loads(result.output)["rows"]]
     assert [p.id for p in shown["top"]][: len(cli_top)] == cli_top
+
+
+def test_a_post_counts_once_sent_through_claim_and_record(sample_store: Store) -> None:
+    """The pipeline's own path (queued -> sending -> sent, a retry back to queued): the row
+    appears at ``sent`` only, and an unsent post's changes leave the table alone (#15)."""
+    store = sample_store
+    build_scenario(store)
+    before = store.scalar("SELECT count(*) FROM post_stats")
+    queued = add_post(
+        store, "outbox", "event", "kick-off-meeting-birmingham", None, status="queued"
+    )
+    retried = add_post(store, "outbox", "announcement", 3, None, status="queued")
+    moment = at("2026-11-27 09:00")
+    claimed = posts_q.claim_due(store, "outbox", moment, 10, moment)
+    assert {queued, retried} <= {r["id"] for r in claimed}
+    assert store.scalar("SELECT count(*) FROM post_stats") == before
+    posts_q.record_results(
+        store,
+        [
+            {"id": queued, "status": "sent", "attempts": 1, "sent_at": "2026-11-27T09:00:00Z"},
+            {"id": retried, "status": "queued", "attempts": 1, "last_error": "try again"},
+        ],
+        moment,
+    )
+    assert (
+        store.scalar("SELECT post_id FROM post_stats WHERE post_id IN (?, ?)", (queued, retried))
+        == queued
+    )
+    snapshot(store, queued, "2026-11-27 12:00", favourites=7)
+    check(store)
+    assert figures.total(store, PERIOD).posts == 7

@@ -20,6 +20,10 @@ def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:
         assert store.scalar("PRAGMA journal_mode") == "wal"
         assert store.scalar("PRAGMA foreign_keys") == 1
         assert store.scalar("PRAGMA busy_timeout") == 10_000
+        # Statement journals in memory (no temporary file written per row a trigger
+        # fires on), with commits as durable as before (#15).
+        assert store.scalar("PRAGMA temp_store") == 2
+        assert store.scalar("PRAGMA synchronous") == 1
         assert len(store.meta("store_id") or "") == 32
 
 

@@ -203,33 +203,51 @@ def test_compose_with_a_polish_translation_queues_it_for_the_polish_account(
 # -- calendar ---------------------------------------------------------------------------
 
 
-def test_month_view_moves_posts_as_the_week_view_does(live: Live) -> None:
+@pytest.mark.parametrize("view", ["week", "month"])
+def test_calendar_moves_posts_with_its_one_move_to_form(live: Live, view: str) -> None:
+    """Each view has one "Move to…" form naming the post: every draggable post is one
+    of its choices, and sending it moves the post as ``queue edit --at`` does."""
     post = qv.next_out(live.store, datetime.now(UTC), 1)[0]
     start = datetime.fromisoformat(post["not_before"]).astimezone(live.config.zone).date()
     with live.client() as c:
         sign_in(c, "ana")
-        month = c.get(f"/calendar?view=month&start={start.isoformat()}").text
-        movable = re.findall(r'data-move="(\d+)"', month)
-        assert movable and all(f'data-post="{i}"' in month for i in movable)
-        assert "/static/calendar.js" in month and 'data-slot="' in month
+        page = c.get(f"/calendar?view={view}&start={start.isoformat()}").text
+        assert page.count("data-move") == 1 and 'action="/calendar/move"' in page
+        movable = re.findall(r'data-post="(\d+)"', page)
+        choices = re.findall(r'<option value="(\d+)">', page)
+        assert movable and choices == movable
+        assert "/static/calendar.js" in page
+        assert view == "week" or 'data-slot="' in page  # the week's slots are all taken
         post = require_post(live.store, int(movable[0]))
         r = c.post(
-            f"/posts/{post['id']}/edit",
+            "/calendar/move",
             data={
                 "csrf": csrf_of(c),
+                "post": str(post["id"]),
                 "at": "2031-05-06T11:15",
                 "back": "/calendar",
-                "view": "month",
+                "view": view,
                 "start": start.isoformat(),
             },
         )
         assert r.status_code == 303
-        assert f"/calendar?view=month&start={start.isoformat()}" in r.headers["location"]
-        # A coordinator sees the calendar without a form or a draggable post.
+        assert f"/calendar?view={view}&start={start.isoformat()}" in r.headers["location"]
+        # A post that is not a number is named in a one-line error; nothing moves.
+        bad = c.post(
+            "/calendar/move", data={"csrf": csrf_of(c), "post": "x", "at": "2031-05-06T12:00"}
+        )
+        assert bad.status_code == 400 and "&#39;x&#39; is not a post number" in bad.text
+        # A coordinator sees the calendar without a form or a draggable post, and a
+        # forged form post is refused.
         c.cookies.clear()
         sign_in(c, "cora")
-        seen = c.get("/calendar?view=month").text
-        assert "data-move=" not in seen and 'draggable="true"' not in seen
+        seen = c.get(f"/calendar?view={view}").text
+        assert "data-move" not in seen and 'draggable="true"' not in seen
+        forged = c.post(
+            "/calendar/move",
+            data={"csrf": csrf_of(c), "post": str(post["id"]), "at": "2031-06-01T10:00"},
+        )
+        assert forged.status_code == 403
     assert require_post(live.store, post["id"])["not_before"] == "2031-05-06T09:15:00Z"
     last = audit_q.trail(live.store, post["id"])[-1]
     assert (last["action"], last["actor"]) == ("rescheduled", "web:ana")

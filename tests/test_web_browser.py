@@ -112,17 +112,19 @@ def test_officer_journey(browser: Any, live: Live) -> None:
     approve.click()
     assert f"post {post_id} approved" in ana.note()
     assert qv.count_status(live.store, "queued") > 0
-    # Move a post in the calendar with the keyboard-accessible form (the week view's;
-    # the month view links each post to its page, which has the same form).
-    page.goto("/calendar")
-    move = page.locator("details.move-to").first
-    move.locator("summary").click()
-    moved_id = int(
-        re.findall(r"\d+", str(move.locator("input[type=datetime-local]").get_attribute("id")))[0]
-    )
-    move.locator("input[type=datetime-local]").fill("2031-03-04T10:30")
-    move.get_by_role("button", name="Move").click()
+    # Move a post in the month calendar with its keyboard-accessible "Move to…" form,
+    # the keyboard alone: the post chosen from the form's list, then the new time.
+    page.goto("/calendar?view=month")
+    move = page.locator("form[data-move]")
+    choice = move.get_by_label("Post")
+    choice.focus()
+    page.keyboard.press("ArrowDown")  # past the empty choice, to the first post
+    moved_id = int(choice.input_value())
+    assert page.locator(f'[data-post="{moved_id}"]').count() == 1
+    move.get_by_label(re.compile(r"^A time")).fill("2031-03-04T10:30")
+    move.get_by_role("button", name="Move").press("Enter")
     assert f"post {moved_id} moved to 2031-03-04 10:30" in ana.note()
+    assert "view=month" in page.url
     # Cancel a post and restore it, from its page.
     page.goto(f"/posts/{moved_id}")
     page.get_by_role("button", name="Cancel").click()
@@ -137,7 +139,8 @@ def test_officer_journey(browser: Any, live: Live) -> None:
 
 @pytest.mark.parametrize("view", ["week", "month"])
 def test_officer_drags_a_post_to_another_day(browser: Any, live: Live, view: str) -> None:
-    """Drag and drop sends the post's own "Move to…" form: the same route and trail."""
+    """Drag and drop sends the page's "Move to…" form for the post: the same route and
+    trail as the form used by hand."""
     from commsbot.posting.queue import require_post
     from commsbot.store import audit as audit_q
 

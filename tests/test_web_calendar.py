@@ -50,3 +50,33 @@ def test_month_view_shows_first_posts_more_and_free_slots(tmp_path: Path) -> Non
     ]
     assert days["2031-05-07"].posts == [] and days["2031-05-07"].more == 0
     assert ("outbox", "10:00") in days["2031-05-07"].free_slots
+
+
+def test_the_days_parts_made_in_python_escape_what_they_show() -> None:
+    """A day's posts, free slots and "Move to…" choices are made outside the template:
+    the post's text, the account and the words are escaped there."""
+    from datetime import date
+
+    from markupsafe import Markup
+
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    post = {"id": 7, "channel": "<b>", "status": "queued", "local": "10:00"}
+    day = views.Day(
+        date(2031, 5, 6),
+        True,
+        [{**post, "tone": 1, "movable": True, "short": hostile}],
+        [("<i>", "16:00")],
+    )
+    shown = [
+        views.day_posts(day, True, "/x/posts/", views.state_badge),
+        views.day_free_slots(day, hostile),
+        views.move_choices(day, hostile),
+    ]
+    for html in shown:
+        assert isinstance(html, Markup)
+        assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    assert "<b>" not in shown[0] and "&lt;b&gt; #7" in shown[0]
+    assert 'draggable="true" data-post="7" data-time="10:00"' in shown[0]
+    assert "<i>" not in shown[1] and 'data-slot="2031-05-06T16:00"' in shown[1]
+    # Read-only: the same post, neither draggable nor a drop source.
+    assert "draggable" not in views.day_posts(day, False, "/x/posts/", views.state_badge)

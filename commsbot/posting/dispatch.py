@@ -127,7 +127,9 @@ async def dispatch_channel(
                 deliveries.append(Delivery.failed(post.post_id, missing))
                 log.warning("%s post %s: %s", channel.name, post.post_id, missing)
                 continue
-            post = replace(post, image=image, images=extra)
+            if image != post.image or extra != post.images:
+                # Most posts have no image: a copy of each would cost more than its file.
+                post = replace(post, image=image, images=extra)
             await lane.ready()
             delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
             deliveries.append(delivery)

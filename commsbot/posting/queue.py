@@ -364,6 +364,10 @@ def retry(
     return _transition(store, post_id, ("failed", "unknown"), now, "retried", actor, **changes)
 
 
+# The states in which a post's text or time may still change (the calendar moves these).
+EDITABLE = ("draft", "pending_approval", "queued", "failed")
+
+
 def edit(
     store: Store,
     channel: Channel,
@@ -404,7 +408,7 @@ def edit(
     return _transition(
         store,
         post_id,
-        ("draft", "pending_approval", "queued", "failed"),
+        EDITABLE,
         now,
         verb,
         actor,

@@ -35,8 +35,10 @@ ORDER: dict[str, str] = {
 
 def _decode(item_type: str, row: dict[str, Any]) -> dict[str, Any]:
     for column in LIST_COLUMNS.get(item_type, ()):
-        if column in row and isinstance(row[column], str):
-            row[column] = json.loads(row[column])
+        value = row.get(column)
+        if isinstance(value, str):
+            # Most lists are empty: 30,000 json.loads a 10,000-item run saved (#15).
+            row[column] = [] if value == "[]" else json.loads(value)
     if "example" in row:
         row["example"] = bool(row["example"])
     return row

@@ -890,6 +890,23 @@ CREATE INDEX post_stats_sent ON post_stats (sent_at, channel, item_type, city, t
 {_DROP_POST_STATS_TRIGGERS}
 {_post_stats_triggers(_QUOTES_COLUMN)}"""
 
+# Only a sent post has a ``post_stats`` row, yet 25's and 26's triggers rebuilt it on every
+# change of a post's status: queued -> sending -> sent cost two rebuilds (and the insert a
+# third), with a lookup of its latest snapshot and its item each, about a third of a
+# 10,000-post run's store time (#15). Now they run only when the post is or was sent; a
+# post's first ``sent`` writes its row once.
+_POST_STATS_WHEN_SENT = f"""
+DROP TRIGGER post_stats_posts_ai;
+DROP TRIGGER post_stats_posts_au;
+CREATE TRIGGER post_stats_posts_ai AFTER INSERT ON posts WHEN new.status = 'sent' BEGIN
+INSERT OR REPLACE INTO post_stats {_post_stats_row("p.id = new.id", _QUOTES_COLUMN)};
+END;
+CREATE TRIGGER post_stats_posts_au AFTER UPDATE OF status, sent_at, channel, item_type,
+    item_id, remote_deleted_at ON posts WHEN old.status = 'sent' OR new.status = 'sent' BEGIN
+DELETE FROM post_stats WHERE post_id = old.id;
+INSERT OR REPLACE INTO post_stats {_post_stats_row("p.id = new.id", _QUOTES_COLUMN)};
+END;"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -917,4 +934,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (25, "post_stats", _POST_STATS),
     (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
+    (28, "post_stats_when_sent", _POST_STATS_WHEN_SENT),
 ]

@@ -103,8 +103,8 @@ def first_of_days(
     store: Store, starts: Sequence[datetime], limit: int
 ) -> list[tuple[int, int, dict[str, Any]]]:
     """For each day [starts[i], starts[i + 1]): the first ``limit`` posts due (cancelled
-    ones left out), as ``(i, posts due that day, post)``. One query: each day is a range
-    of the (not_before, channel, status) index, and only the posts shown are read."""
+    ones left out), as ``(i, posts due that day, post)``. Each day is a range of the
+    (not_before, channel, status) index, and only the posts shown are read."""
     if len(starts) < 2:
         return []
     days = ", ".join("(?, ?, ?)" for _ in starts[1:])
@@ -112,19 +112,26 @@ def first_of_days(
     for i, (lo, hi) in enumerate(pairwise(starts)):
         params += [i, iso(lo), iso(hi)]
     # Window functions (row_number) sort every post of the month: slower than these
-    # correlated lookups, each a short range of the index.
+    # correlated lookups, each a short range of the index. The counts are a query of
+    # their own: as a column of the posts' query they cost ten times as much (SQLite
+    # 3.40, a month of 3,500 posts: 8 ms against 0.4 + 0.8 ms).
+    with_days = f"WITH days (i, lo, hi) AS (VALUES {days}) "
     day_posts = (
         "FROM posts x WHERE x.not_before >= d.lo AND x.not_before < d.hi "
         "AND x.status != 'cancelled'"
     )
+    due = dict(
+        store.conn.execute(
+            f"{with_days}SELECT d.i, (SELECT count(*) {day_posts}) FROM days d", params
+        ).fetchall()
+    )
     rows = store.rows(
-        f"WITH days (i, lo, hi) AS (VALUES {days}) "
-        f"SELECT d.i AS day_index, (SELECT count(*) {day_posts}) AS day_due, {_COLUMNS} "
+        f"{with_days}SELECT d.i AS day_index, {_COLUMNS} "
         f"FROM days d JOIN posts p ON p.id IN (SELECT x.id {day_posts} "
         "ORDER BY x.not_before, x.id LIMIT ?) ORDER BY d.i, p.not_before, p.id",
         (*params, limit),
     )
-    return [(r.pop("day_index"), r.pop("day_due"), r) for r in rows]
+    return [(i := r.pop("day_index"), due[i], r) for r in rows]
 
 
 def taken(store: Store, stamps: Sequence[str]) -> set[tuple[str, str]]:

@@ -9,10 +9,10 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from commsbot.config import Config
-from commsbot.errors import CommsbotError, ContentError
+from commsbot.errors import N_, CommsbotError, ContentError
 from commsbot.insights import stats as st
 
 if TYPE_CHECKING:
@@ -209,7 +209,9 @@ def parse_day(text: str, name: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ContentError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise ContentError(
+            N_("%(name)s: %(value)s is not a date (YYYY-MM-DD)"), name=name, value=repr(text)
+        ) from None
 
 
 def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
@@ -227,7 +229,9 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
         days = min(max(days, 1), 3660)
         until, since = today, today - timedelta(days=days - 1)
     if since > until:
-        raise ContentError(f"since: {since} is after until ({until})")
+        raise ContentError(
+            N_("since: %(since)s is after until (%(until)s)"), since=since, until=until
+        )
     start = datetime.combine(since, time(), zone)
     end = datetime.combine(until + timedelta(days=1), time(), zone)
     length = end - start
@@ -293,6 +297,15 @@ def audience_rows(growth: Any) -> list[dict[str, Any]]:
 
 # Posts a day shows in each view; a busy day links to the rest in the queue.
 DAY_POSTS = {"week": 12, "month": 4}
+CALENDAR_TEXT = 60  # characters of a post's text a calendar shows
+
+
+def shortened(text: str, size: int) -> str:
+    """``text`` cut to at most ``size`` characters at a word, ending with "…"."""
+    if len(text) <= size:
+        return text
+    cut = text[: size - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
 
 
 @dataclass
@@ -304,11 +317,59 @@ class Day:
     more: int = 0  # posts beyond what a day shows; the queue lists them all
 
 
+# A day's posts, free slots and "Move to…" choices are made here rather than in the
+# template: a month has a few hundred, and the template spends ~20 steps on each (half
+# the page's time). Every value from the store or the config goes through escape().
+
+
+def day_posts(day: Day, movable: bool, posts_url: str, badge: Any) -> Markup:
+    """A day's posts as the calendar lists them: draggable ones when ``movable``."""
+    url = escape(posts_url)
+    lines = []
+    for p in day.posts:
+        drag = (
+            f' draggable="true" data-post="{p["id"]}" data-time="{p["local"]}"'
+            if movable and p["movable"]
+            else ""
+        )
+        lines.append(
+            f'<li class="cal-post account-{p["tone"]}"{drag}><a href="{url}{p["id"]}">'
+            f"{p['local']} {escape(p['channel'])} #{p['id']}</a> {badge(p['status'])} "
+            f'<span class="text">{escape(p["short"])}</span></li>'
+        )
+    return Markup("\n".join(lines))
+
+
+def day_free_slots(day: Day, word: str) -> Markup:
+    """A day's free slots, each a drop target: "10:00 outbox: free slot"."""
+    word, iso = escape(word), day.day.isoformat()
+    return Markup(
+        "".join(
+            f'<li class="free" data-slot="{iso}T{at}">{at} {escape(account)}: {word}</li>'
+            for account, at in day.free_slots
+        )
+    )
+
+
+def move_choices(day: Day, label: str) -> Markup:
+    """The "Move to…" form's choices for a day's movable posts."""
+    label = escape(label)
+    return Markup(
+        "".join(
+            f'<option value="{p["id"]}">{label} {p["local"]} {escape(p["channel"])} '
+            f"#{p['id']}</option>"
+            for p in day.posts
+            if p["movable"]
+        )
+    )
+
+
 def calendar(
     store: Store, config: Config, view: str, start_text: str, now: datetime
 ) -> dict[str, Any]:
     """The days of a week or month view with their posts and free slots."""
     from commsbot.posting import overview
+    from commsbot.posting.queue import EDITABLE
     from commsbot.slots import between, parse_slots
 
     zone = config.zone
@@ -336,14 +397,26 @@ def calendar(
         d.in_month = first <= d.day <= last
     order = list(days.values())
     starts = [datetime.combine(d.day, time(), zone) for d in order] + [end]
+    accounts = post_accounts(config)
+    tone = {name: i % 8 for i, name in enumerate(accounts)}
+    # What the template would otherwise work out per post (a month shows a few hundred):
+    # the local time, the account's colour, whether it may move, the text cut short.
     for at, due, post in overview.days(store, starts, DAY_POSTS[view]):
         day = order[at]
-        local = datetime.fromisoformat(post["not_before"]).astimezone(zone).strftime("%H:%M")
-        day.posts.append({**post, "local": local})
+        when = datetime.fromisoformat(post["not_before"]).astimezone(zone)
+        day.posts.append(
+            {
+                **post,
+                "local": f"{when.hour:02d}:{when.minute:02d}",
+                "tone": tone.get(post["channel"], 0),
+                "movable": post["status"] in EDITABLE,
+                "short": shortened(post["text"], CALENDAR_TEXT),
+            }
+        )
         day.more = due - len(day.posts)
     free = [
         (name, moment)
-        for name in post_accounts(config)
+        for name in accounts
         if (slots := parse_slots(config.channel(name).slots))
         for moment in between(slots, zone, max(start, now), end)
     ]
@@ -351,7 +424,7 @@ def calendar(
     for name, moment in free:
         if (name, moment) not in taken:
             slot = moment.astimezone(zone)
-            days[slot.date()].free_slots.append((name, slot.strftime("%H:%M")))
+            days[slot.date()].free_slots.append((name, f"{slot.hour:02d}:{slot.minute:02d}"))
     weeks = [list(days.values())[i : i + 7] for i in range(0, len(days), 7)]
     return {
         "view": view,
@@ -361,7 +434,7 @@ def calendar(
         "prev": prev.isoformat(),
         "next": nxt.isoformat(),
         "today": today,
-        "accounts": post_accounts(config),
+        "accounts": accounts,
     }
 
 
@@ -384,5 +457,7 @@ def parse_local(text: str, zone: ZoneInfo, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ContentError(f"{name}: {text!r} is not a time (YYYY-MM-DD HH:MM)") from None
+        raise ContentError(
+            N_("%(name)s: %(value)s is not a time (YYYY-MM-DD HH:MM)"), name=name, value=repr(text)
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)

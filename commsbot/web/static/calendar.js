@@ -1,6 +1,6 @@
 /* Calendar drag and drop (#17): dropping a post on a free slot or a day fills in the
-   post's own "Move to…" form and sends it, so a drag does exactly what the form does
-   (the same route, CSRF token, checks and audit trail). No inline script, no eval:
+   page's "Move to…" form (the post and its new time) and sends it, so a drag does
+   exactly what the form does (the same route, CSRF token, checks and audit trail). No inline script, no eval:
    it runs under the console's Content-Security-Policy. Without JavaScript, or with a
    keyboard, the form is used directly. */
 (function () {
@@ -41,9 +41,9 @@
     var over = target(event.target);
     if (!dragged || !over) { return; }
     event.preventDefault();
-    var id = dragged.getAttribute("data-post");
-    var form = document.querySelector('form[data-move="' + id + '"]');
+    var form = document.querySelector("form[data-move]");
     if (!form) { return; }
+    form.querySelector('select[name="post"]').value = dragged.getAttribute("data-post");
     var when = over.getAttribute("data-slot") ||
       over.getAttribute("data-day") + "T" + dragged.getAttribute("data-time");
     form.querySelector('input[name="at"]').value = when;
