@@ -62,7 +62,9 @@ def test_the_console_speaks_the_browsers_language_until_the_user_chooses(live: L
         )
         assert away.headers["location"].endswith("/") and "evil" not in away.headers["location"]
         refused = c.post("/language", data={"csrf": csrf_of(c), "language": "xx"})
-        assert refused.status_code == 400 and "unknown &#39;xx&#39;" in refused.text
+        assert refused.status_code == 400 and "język: nieznany &#39;xx&#39; (znane: en," in (
+            refused.text
+        )
         # "" goes back to the browser's language.
         c.post("/language", data={"csrf": csrf_of(c), "language": ""})
         assert '<html lang="de">' in c.get("/").text

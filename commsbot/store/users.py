@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from commsbot.store import Store, iso
+from commsbot.store import Store, from_iso, iso
 
 ROLES = ("officer", "coordinator", "admin")
 
@@ -163,6 +163,19 @@ def failures_since(store: Store, name: str, address: str, since: datetime) -> tu
         "SELECT count(*) FROM sign_in_failures WHERE address = ? AND at >= ?", (address, stamp)
     )
     return int(by_name), int(by_address)
+
+
+def failure_at(store: Store, key: str, value: str, since: datetime, n: int) -> datetime:
+    """When the ``n``-th (from 0, oldest first) failed sign-in since ``since`` of this
+    user name (``key`` "name") or from this address ("address") happened."""
+    sql = _FAILURE_AT[key]
+    return from_iso(str(store.scalar(sql, (value, iso(since), n))))
+
+
+_FAILURE_AT = {
+    key: f"SELECT at FROM sign_in_failures WHERE {key} = ? AND at >= ? ORDER BY at LIMIT 1 OFFSET ?"
+    for key in ("name", "address")
+}
 
 
 def clear_failures(store: Store, name: str, before: datetime) -> None:

@@ -35,7 +35,11 @@ def choose_language(req: Req) -> Response:
     assert req.user is not None
     code = req.field("language").strip().lower()
     if code and code not in LANGUAGES:
-        raise ContentError(f"language: unknown {code!r} (known: {', '.join(LANGUAGES)})")
+        raise ContentError(
+            N_("language: unknown %(code)s (known: %(known)s)"),
+            code=repr(code),
+            known=", ".join(LANGUAGES),
+        )
     auth.set_language(req.store, req.user.id, code or None, req.now())
     back = req.field("next")
     # Only a page of this console: a path, never another site ("//elsewhere").
@@ -74,23 +78,18 @@ def sign_in(req: Req) -> Response:
     name, password = req.field("name").strip(), req.field("password")
     expected = req.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, req.field("csrf")):
-        return sign_in_form(req, name, STALE, 403)
+        return sign_in_form(req, name, req.words.gettext(STALE), 403)
     try:
         user = auth.sign_in(req.store, name, password, req.address, req.now())
-    except auth.Throttled:
-        return sign_in_form(req, name, THROTTLED, 429)
+    except auth.Throttled as throttled:
+        return sign_in_form(req, name, req.words.say(throttled.message), 429)
     if user is None:
-        return sign_in_form(req, name, WRONG, 401)
+        return sign_in_form(req, name, req.words.gettext(WRONG), 401)
     return _signed_in(req, user.id)
 
 
-STALE = "This sign-in form had expired. Sign in again with this fresh one."
-
-WRONG = "That name and password do not match. Check both and try again."
-THROTTLED = (
-    "Too many failed sign-ins for this name or from this address. Wait 15 minutes, or ask "
-    "an admin to set a new password (commsbot users passwd)."
-)
+STALE = N_("This sign-in form had expired. Sign in again with this fresh one.")
+WRONG = N_("That name and password do not match. Check both and try again.")
 
 
 def _signed_in(req: Req, user_id: int) -> Response:
@@ -162,7 +161,7 @@ def _change(req: Req, post_id: int, action: str) -> str:
         channel = make_channels(config, [post["channel"]])[post["channel"]]
         queue_ops.retry(store, config, channel, post_id, now, actor=actor)
         return words.gettext("post %(id)s queued again", id=post_id)
-    raise ContentError(f"unknown action {action!r}")
+    raise ContentError(N_("unknown action %(action)s"), action=repr(action))
 
 
 def post_action(req: Req) -> Response:

@@ -10,12 +10,13 @@ ids and link tokens.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from commsbot.errors import ContentError
+from commsbot.errors import N_, NP_, ContentError, Message
 from commsbot.store import Store, from_iso
 from commsbot.store import users as users_q
 
@@ -61,7 +62,13 @@ def _hasher() -> PasswordHasher:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ContentError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise ContentError(
+            NP_(
+                "the password needs at least %(num)d character",
+                "the password needs at least %(num)d characters",
+                MIN_PASSWORD,
+            )
+        )
     return _hasher().hash(password)
 
 
@@ -102,23 +109,29 @@ def generate_password() -> str:
 def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64 or any(c.isspace() or not c.isprintable() for c in name):
-        raise ContentError(f"user name {name!r}: 1-64 printable characters without spaces")
+        raise ContentError(
+            N_("user name %(name)s: 1-64 printable characters without spaces"), name=repr(name)
+        )
     return name
 
 
 def add_user(store: Store, name: str, role: str, password: str, now: datetime) -> int:
     name = check_name(name)
     if role not in ROLES:
-        raise ContentError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        raise ContentError(
+            N_("role %(role)s: use one of %(roles)s"), role=repr(role), roles=", ".join(ROLES)
+        )
     if users_q.get_user(store, name) is not None:
-        raise ContentError(f"user {name} exists already (users passwd changes the password)")
+        raise ContentError(
+            N_("user %(name)s exists already (users passwd changes the password)"), name=name
+        )
     return users_q.add_user(store, name, role, hash_password(password), now)
 
 
 def require_user(store: Store, name: str) -> dict[str, object]:
     user = users_q.get_user(store, name)
     if user is None:
-        raise ContentError(f"no user named {name!r} (see commsbot users list)")
+        raise ContentError(N_("no user named %(name)s (see commsbot users list)"), name=repr(name))
     return user
 
 
@@ -157,7 +170,24 @@ def set_password(store: Store, name: str, password: str, now: datetime) -> int:
 
 
 class Throttled(Exception):
-    """Too many failed sign-ins for this name or from this address."""
+    """Too many failed sign-ins for this name or from this address; its Message says in
+    how many minutes the next try is allowed (``minutes``)."""
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(
+            NP_(
+                "Too many failed sign-ins for this name or from this address. Try again in "
+                "%(num)d minute, or ask an admin to set a new password (commsbot users passwd).",
+                "Too many failed sign-ins for this name or from this address. Try again in "
+                "%(num)d minutes, or ask an admin to set a new password (commsbot users passwd).",
+                minutes,
+            )
+        )
+        self.minutes = minutes
+
+    @property
+    def message(self) -> Message:
+        return self.args[0]  # type: ignore[no-any-return]
 
 
 def sign_in(store: Store, name: str, password: str, address: str, now: datetime) -> User | None:
@@ -166,7 +196,7 @@ def sign_in(store: Store, name: str, password: str, address: str, now: datetime)
     since = now - THROTTLE_WINDOW
     by_name, by_address = users_q.failures_since(store, name, address, since)
     if by_name >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise Throttled
+        raise Throttled(_minutes_to_wait(store, name, address, by_name, by_address, now))
     row = users_q.get_user(store, name)
     if row is None or not verify_password(str(row["password_hash"]), password):
         if row is None:
@@ -175,6 +205,24 @@ def sign_in(store: Store, name: str, password: str, address: str, now: datetime)
         return None
     users_q.clear_failures(store, name, since)
     return User(int(row["id"]), str(row["name"]), str(row["role"]))
+
+
+def _minutes_to_wait(
+    store: Store, name: str, address: str, by_name: int, by_address: int, now: datetime
+) -> int:
+    """Whole minutes (at least one) until enough failures have left the window that the
+    name and the address may try again."""
+    since = now - THROTTLE_WINDOW
+    opens = now
+    for key, count, limit in (
+        ("name", by_name, MAX_FAILURES_PER_USER),
+        ("address", by_address, MAX_FAILURES_PER_ADDRESS),
+    ):
+        if count >= limit:
+            value = name if key == "name" else address
+            oldest = users_q.failure_at(store, key, value, since, count - limit)
+            opens = max(opens, oldest + THROTTLE_WINDOW)
+    return max(1, math.ceil((opens - now).total_seconds() / 60))
 
 
 def open_session(

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from commsbot.errors import N_
 from commsbot.web import views
 from commsbot.web.app import Console, Req
 
@@ -104,7 +105,7 @@ def post(req: Req) -> Response:
         post_id = int(req.params["post_id"])
         found = require_post(req.store, post_id)
     except (ValueError, ContentError):
-        return req.page("error", 404, title="No such post", message=NO_POST)
+        return req.error(404, N_("No such post"), NO_POST)
     return req.page(
         "post",
         post=found,
@@ -115,7 +116,7 @@ def post(req: Req) -> Response:
     )
 
 
-NO_POST = "There is no post with this number. The queue lists every post."
+NO_POST = N_("There is no post with this number. The queue lists every post.")
 
 
 def compose(req: Req) -> Response:
@@ -437,7 +438,7 @@ def content_export(req: Req) -> Response:
     kind = req.query.get("type", "")
     fmt = req.params["fmt"]
     if fmt not in ("csv", "json"):
-        return req.page("error", 404, title="Not found", message=NO_FORMAT)
+        return req.error(404, N_("Not found"), NO_FORMAT)
     if fmt == "csv":
         kind = kind if kind in TYPES else "practice"
         return _download(
@@ -449,14 +450,14 @@ def content_export(req: Req) -> Response:
     return _download(body, f"commsbot-{name}.json", "application/json")
 
 
-NO_FORMAT = "Content is exported as .json or .csv: use the links on the Content page."
+NO_FORMAT = N_("Content is exported as .json or .csv: use the links on the Content page.")
 
 
 def settings(req: Req) -> Response:
     """The config as loaded, read-only: secrets as the variable that holds them."""
     from commsbot.web.settings import sections
 
-    return req.page("settings", sections=sections(req.config))
+    return req.page("settings", sections=sections(req.config, req.words.gettext))
 
 
 def image(req: Req) -> Response:
@@ -467,11 +468,11 @@ def image(req: Req) -> Response:
 
     found = images.find(req.config.store.path, req.params["name"])
     if found is None:
-        return req.page("error", 404, title="No such image", message=NO_IMAGE)
+        return req.error(404, N_("No such image"), NO_IMAGE)
     return FileResponse(found, headers={"Cache-Control": "private, max-age=86400"})
 
 
-NO_IMAGE = "There is no uploaded image at this address. Upload it again in Compose."
+NO_IMAGE = N_("There is no uploaded image at this address. Upload it again in Compose.")
 
 
 def users(req: Req) -> Response:

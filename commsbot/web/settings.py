@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from commsbot.config import Config
+from commsbot.errors import N_
 
 # The store's location is left out: a page never says where the data lives.
 HIDDEN = {("store", "path")}
@@ -27,8 +29,15 @@ class Setting:
     is_set: bool = False
 
 
-def sections(config: Config) -> list[tuple[str, list[Setting]]]:
-    """The config's sections in file order, each with its settings as shown."""
+# A setting with no value, in the admin's language.
+NONE = N_("(none)")
+NOT_SET = N_("(not set)")
+Gettext = Callable[[str], str]
+
+
+def sections(config: Config, gettext: Gettext) -> list[tuple[str, list[Setting]]]:
+    """The config's sections in file order, each with its settings as shown (an empty
+    value said by ``gettext``, the page's language)."""
     folder = config.file.parent
     found: list[tuple[str, list[Setting]]] = []
     for f in dataclasses.fields(config):
@@ -37,16 +46,16 @@ def sections(config: Config) -> list[tuple[str, list[Setting]]]:
             continue
         if f.name == "channels":
             for name, settings in value.items():
-                found.append((f"channels.{name}", _settings(settings, "channels", folder)))
+                found.append((f"channels.{name}", _settings(settings, "channels", folder, gettext)))
         elif f.name == "feeds":
             for i, feed in enumerate(value):
-                found.append((f"feeds[{i}]", _settings(feed, "feeds", folder)))
+                found.append((f"feeds[{i}]", _settings(feed, "feeds", folder, gettext)))
         else:
-            found.append((f.name, _settings(value, f.name, folder)))
+            found.append((f.name, _settings(value, f.name, folder, gettext)))
     return found
 
 
-def _settings(obj: Any, section: str, folder: Path) -> list[Setting]:
+def _settings(obj: Any, section: str, folder: Path, gettext: Gettext) -> list[Setting]:
     shown = []
     for f in dataclasses.fields(obj):
         if (section, f.name) in HIDDEN:
@@ -55,24 +64,25 @@ def _settings(obj: Any, section: str, folder: Path) -> list[Setting]:
         if f.name.endswith("_env"):
             shown.append(Setting(f.name, value or "", True, bool(value and os.environ.get(value))))
         else:
-            shown.append(Setting(f.name, _shown(value, folder)))
+            shown.append(Setting(f.name, _shown(value, folder, gettext)))
     return shown
 
 
-def _shown(value: Any, folder: Path) -> str:
+def _shown(value: Any, folder: Path, gettext: Gettext) -> str:
     if isinstance(value, Path):
         return _path(value, folder)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return ", ".join(
-            f"{f.name} = {_shown(getattr(value, f.name), folder)}"
+            f"{f.name} = {_shown(getattr(value, f.name), folder, gettext)}"
             for f in dataclasses.fields(value)
         )
     if isinstance(value, dict):
-        return ", ".join(f"{k} = {_shown(v, folder)}" for k, v in value.items()) or "(none)"
+        shown = ", ".join(f"{k} = {_shown(v, folder, gettext)}" for k, v in value.items())
+        return shown or gettext(NONE)
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(_shown(v, folder) for v in value) or "(none)"
+        return ", ".join(_shown(v, folder, gettext) for v in value) or gettext(NONE)
     if value is None:
-        return "(not set)"
+        return gettext(NOT_SET)
     return str(value)
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from commsbot.config import Config
-from commsbot.errors import CommsbotError, ContentError
+from commsbot.errors import N_, CommsbotError, ContentError
 from commsbot.insights import stats as st
 
 if TYPE_CHECKING:
@@ -209,7 +209,9 @@ def parse_day(text: str, name: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ContentError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+        raise ContentError(
+            N_("%(name)s: %(value)s is not a date (YYYY-MM-DD)"), name=name, value=repr(text)
+        ) from None
 
 
 def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
@@ -227,7 +229,9 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
         days = min(max(days, 1), 3660)
         until, since = today, today - timedelta(days=days - 1)
     if since > until:
-        raise ContentError(f"since: {since} is after until ({until})")
+        raise ContentError(
+            N_("since: %(since)s is after until (%(until)s)"), since=since, until=until
+        )
     start = datetime.combine(since, time(), zone)
     end = datetime.combine(until + timedelta(days=1), time(), zone)
     length = end - start
@@ -453,5 +457,7 @@ def parse_local(text: str, zone: ZoneInfo, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ContentError(f"{name}: {text!r} is not a time (YYYY-MM-DD HH:MM)") from None
+        raise ContentError(
+            N_("%(name)s: %(value)s is not a time (YYYY-MM-DD HH:MM)"), name=name, value=repr(text)
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
