@@ -249,3 +249,118 @@ def test_a_post_queued_before_images_were_kept_names_its_file_in_backups_and_at_
     assert outbox_lines(tmp_path) == []
     shown = invoke("queue", "show", "1").output
     assert f"last_error       image missing: {own} (put the file back, then queue retry)" in shown
+
+
+def mill_file(tmp_path: Path, image: str, further: list[str]) -> None:
+    """``mill.json``: one practice with its images, and the city and theme it names."""
+    data = {
+        "cities": [{"slug": "pecs", "name": "Pécs", "country": "Hungary", "aliases": []}],
+        "themes": [{"slug": "brokerage", "name": "Brokerage", "description": ""}],
+        "practices": [
+            {
+                "slug": "mill",
+                "title": "The old mill",
+                "city": "pecs",
+                "theme": "brokerage",
+                "image": image,
+                "images": further,
+            }
+        ],
+    }
+    (tmp_path / "mill.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_practices_images_are_kept_backed_up_restored_and_checked_at_send_time(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """Every image of a practice (its ``image`` and its further ``images``) is copied
+    into the store at import, so backups keep them all and a missing one stops the post."""
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    colours = ("red", "green", "blue")
+    for colour in colours:
+        (desk / f"{colour}.png").write_bytes(png(colour))
+    mill_file(tmp_path, str(desk / "red.png"), [str(desk / f"{c}.png") for c in colours[1:]])
+    imported = invoke("content", "import", str(tmp_path / "mill.json"))
+    assert imported.exit_code == 0, imported.output
+    shutil.rmtree(desk)
+    exported = json.loads(invoke("content", "export").output)["practices"][0]
+    uploads = (tmp_path / "uploads").resolve()
+    assert exported["image"] == str(uploads / kept_name(png("red")))
+    assert exported["images"] == [str(uploads / kept_name(png(c))) for c in colours[1:]]
+
+    made = invoke("backup", str(tmp_path / "b.db"))
+    assert made.exit_code == 0, made.output
+    assert "images: 3 present, 0 missing" in made.output
+    (tmp_path / "b.db.images" / kept_name(png("blue"))).unlink()
+    checked = invoke("backup", "--check", str(tmp_path / "b.db"))
+    assert checked.exit_code == 1, checked.output
+    assert f"images: 2 present, 1 missing ({kept_name(png('blue'))})" in checked.output
+    assert invoke("backup", "--force", str(tmp_path / "b.db")).exit_code == 0
+
+    remove_store(tmp_path)
+    restored = invoke("restore", str(tmp_path / "b.db"))
+    assert restored.exit_code == 0, restored.output
+    assert "images restored: 3 copied, 3 in place" in restored.output
+
+    # A further image gone at send time stops the post like a first one does.
+    os.replace(uploads / kept_name(png("blue")), tmp_path / "aside.png")
+    run = invoke("run", "--once")
+    assert "Traceback" not in run.output
+    assert outbox_lines(tmp_path) == []
+    shown = invoke("queue", "show", "1").output
+    assert "status           failed\n" in shown, shown
+    assert f"image missing from uploads ({kept_name(png('blue'))} is not in" in shown
+
+
+def test_an_import_naming_a_file_that_is_not_an_image_says_which_and_stores_nothing(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    (tmp_path / "notes.png").write_text("not a picture")
+    (tmp_path / "red.png").write_bytes(png())
+    mill_file(tmp_path, str(tmp_path / "red.png"), [str(tmp_path / "notes.png")])
+    result = invoke("content", "import", str(tmp_path / "mill.json"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output == (
+        f"Error: {tmp_path / 'mill.json'}: practices[0]: images: image {tmp_path / 'notes.png'}: "
+        "not an image file (PNG, JPEG, GIF or WebP)\n"
+    ), result.output
+    assert json.loads(invoke("content", "export").output)["practices"] == []
+
+
+def test_a_store_from_before_naming_the_practices_own_files_still_posts_and_lists_them(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    """A practice imported before its images were kept names the files where they were:
+    they are still read from there, and backups say they are outside the store."""
+    import sqlite3
+
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    for colour in ("red", "green"):
+        (desk / f"{colour}.png").write_bytes(png(colour))
+    mill_file(tmp_path, str(desk / "red.png"), [str(desk / "green.png")])
+    assert invoke("content", "import", str(tmp_path / "mill.json")).exit_code == 0
+    with sqlite3.connect(tmp_path / "commsbot.db") as conn:  # as the older store holds it
+        conn.execute(
+            "UPDATE practices SET image = ?, images = ?",
+            (str(desk / "red.png"), json.dumps([str(desk / "green.png")])),
+        )
+    conn.close()
+
+    made = invoke("backup", str(tmp_path / "b.db"))
+    assert made.exit_code == 0, made.output
+    assert "images: 0 present, 0 missing; 2 outside the store, not backed up" in made.output
+    run = invoke("run", "--once")
+    assert run.exit_code == 0, run.output
+    [line] = outbox_lines(tmp_path)
+    assert (tmp_path / "outbox" / str(line["image"])).read_bytes() == png("red")
+
+
+@pytest.mark.parametrize("image", ["~nobody-here/a.png", "x" * 5000, "practices/a.png"])
+def test_an_image_path_not_found_here_is_left_for_the_channels_image_folder(
+    tmp_path: Path, image: str
+) -> None:
+    assert images.keep_local(tmp_path / "commsbot.db", image) == image
+    assert not (tmp_path / "uploads").exists()

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -44,7 +45,15 @@ from tests.support.bluesky import (
 from tests.support.mastodon import PNG
 
 # The same items and runs as the Mastodon tests, so both channels are held to one standard.
-from tests.test_mastodon import Setup, add_practice, fixed, publish, reference, with_stores
+from tests.test_mastodon import (
+    Setup,
+    add_practice,
+    coloured,
+    fixed,
+    publish,
+    reference,
+    with_stores,
+)
 
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 
@@ -303,6 +312,72 @@ def test_up_to_four_images_each_with_alt_text_and_aspect_ratio_a_large_one_shrun
     assert "link:https://ci.example/gallery" in [kind for kind, _ in facet_texts(record.value)]
     # The fifth is left out, and the log says which.
     assert "sq.png left out" in caplog.text
+
+
+def test_a_practices_images_are_kept_with_the_store_and_posted_after_their_files_went(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    made = {
+        name: coloured(colour)
+        for name, colour in (("hall.png", "red"), ("stage.png", "green"), ("yard.png", "blue"))
+    }
+    for name, data in made.items():
+        (desk / name).write_bytes(data)
+    config, store = setup()
+    add_practice(
+        store,
+        "mill",
+        url=None,
+        image=str(desk / "hall.png"),
+        images=[str(desk / "stage.png"), str(desk / "yard.png")],
+        summary="Three rooms of the old mill.",
+    )
+    shutil.rmtree(desk)  # the officer tidies their desk before the post goes out
+
+    publish(store, config)
+
+    (post,) = posts_q.list_posts(store, channel="bluesky")
+    assert post["status"] == "sent", post["last_error"]
+    (record,) = account.records()
+    shown = record.value.embed.images
+    assert len(shown) == 3
+    # Each blob read back from the PDS is the file as it was, in the order given.
+    for image, name in zip(shown, ("hall.png", "stage.png", "yard.png"), strict=True):
+        blob = account.client.com.atproto.sync.get_blob(
+            {"did": account.did, "cid": image.image.cid.encode()}
+        )
+        assert blob == made[name]
+
+
+def test_an_announcement_shows_its_images_each_with_its_own_alt_text(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    made = {c: coloured(c) for c in ("red", "green")}
+    for colour, data in made.items():
+        (desk / f"{colour}.png").write_bytes(data)
+    config, store = setup()
+    args = [a for c in made for a in ("--image", str(desk / f"{c}.png"), "--alt", f"A {c} wall")]
+    queued = invoke(
+        tmp_path / "commsbot.toml", "queue", "add", "Two walls", "--link",
+        "https://ci.example/walls", *args, "--now",
+    )  # fmt: skip
+    assert queued.exit_code == 0, queued.output
+    shutil.rmtree(desk)
+
+    publish(store, config)
+
+    (record,) = account.records()
+    shown = record.value.embed.images  # several images show instead of the link's card
+    assert [i.alt for i in shown] == ["A red wall", "A green wall"]
+    blobs = [
+        account.client.com.atproto.sync.get_blob({"did": account.did, "cid": i.image.cid.encode()})
+        for i in shown
+    ]
+    assert blobs == list(made.values())
 
 
 def test_the_link_card_has_the_items_image_as_thumbnail(

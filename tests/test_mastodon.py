@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -671,6 +672,107 @@ def test_a_local_image_is_uploaded_with_the_items_alt_text(
     assert requests.get(status.media_attachments[0].url, timeout=10).content == PNG
 
 
+def coloured(name: str, size: tuple[int, int] = (6, 4)) -> bytes:
+    """A small PNG of the colour ``name``."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, name).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_announcement_carries_up_to_four_images_each_with_its_own_alt_text(
+    tmp_path: Path, account: Account, setup: Setup
+) -> None:
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    colours = ("red", "green", "blue")
+    for colour in colours:
+        (desk / f"{colour}.png").write_bytes(coloured(colour))
+    config, store = setup()
+    args = [a for c in colours for a in ("--image", str(desk / f"{c}.png"), "--alt", f"A {c} wall")]
+    queued = invoke(tmp_path / "commsbot.toml", "queue", "add", "Three walls", *args, "--now")
+    assert queued.exit_code == 0, queued.output
+    shown = invoke(tmp_path / "commsbot.toml", "queue", "show", "1").output
+    assert [
+        line.split(None, 1)[1] for line in shown.splitlines() if line.startswith("image_alt")
+    ] == [
+        "A red wall",
+        "A green wall",
+        "A blue wall",
+    ]
+    shutil.rmtree(desk)  # kept with the store when queued
+
+    publish(store, config)
+
+    [status] = account.statuses()
+    media = status.media_attachments
+    assert [(m.type, m.description) for m in media] == [("image", f"A {c} wall") for c in colours]
+    assert [requests.get(m.url, timeout=10).content for m in media] == [
+        coloured(c) for c in colours
+    ]
+
+
+def test_queue_add_refuses_a_fifth_image_and_an_image_without_its_own_alt_text(
+    tmp_path: Path, setup: Setup
+) -> None:
+    (tmp_path / "a.png").write_bytes(coloured("red"))
+    setup()
+    image = ["--image", str(tmp_path / "a.png")]
+    five = invoke(
+        tmp_path / "commsbot.toml", "queue", "add", "Hi", *image * 5, *["--alt", "x"] * 5, "--now"
+    )
+    assert five.exit_code == 2
+    assert "5 --image files; an announcement carries at most 4" in five.output
+    short = invoke(tmp_path / "commsbot.toml", "queue", "add", "Hi", *image * 2, "--alt", "x")
+    assert short.exit_code == 2
+    assert "one --alt for each --image, in the same order" in short.output
+    blank = invoke(
+        tmp_path / "commsbot.toml", "queue", "add", "Hi", *image * 2, "--alt", "x", "--alt", " "
+    )
+    assert blank.exit_code == 2 and "--image needs --alt TEXT" in blank.output
+    assert "Traceback" not in five.output + short.output + blank.output
+    listed = invoke(tmp_path / "commsbot.toml", "queue", "list", "--format", "json")
+    assert json.loads(listed.output)["posts"] == []
+
+
+def test_a_practice_with_five_images_posts_the_four_a_status_takes_naming_the_fifth(
+    tmp_path: Path, account: Account, setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    colours = ("red", "green", "blue", "white", "black")
+    for colour in colours:
+        (tmp_path / f"{colour}.png").write_bytes(coloured(colour))
+    config, store = setup()
+    add_practice(
+        store,
+        "walls",
+        summary="Five walls of the old mill.",
+        image=str(tmp_path / "red.png"),
+        images=[str(tmp_path / f"{c}.png") for c in colours[1:]],
+    )
+
+    publish(store, config)
+
+    [status] = account.statuses()
+    media = status.media_attachments
+    assert [m.description for m in media] == ["Five walls of the old mill."] * 4
+    assert [requests.get(m.url, timeout=10).content for m in media] == [
+        coloured(c) for c in colours[:4]
+    ]
+    assert "5 images, the server takes 4 a status; " in caplog.text
+    assert caplog.text.count("left out") == 1 and "black.png left out" not in caplog.text
+    assert f"{kept(coloured('black'))} left out" in caplog.text
+
+
+def kept(data: bytes) -> str:
+    """The name of an image kept with the store."""
+    import hashlib
+
+    return f"{hashlib.sha256(data).hexdigest()}.png"
+
+
 def test_an_image_url_is_fetched_and_uploaded(
     tmp_path: Path, account: Account, setup: Setup
 ) -> None:
@@ -808,7 +910,7 @@ def test_channels_test_prints_the_account_and_the_servers_limits(
         f"profile  http://127.0.0.1/@{account.username}\n"
         f"server   {mock.base_url} (Mastodon 4.6.0)\n"
         "limit    500 characters, each link counts 23\n"
-        "images   up to 10485760 bytes\n"
+        "images   up to 4 a status, up to 10485760 bytes each\n"
         "posting  public, long posts as a thread, no rate limit announced yet\n"
         "mastodon: OK\n"
     )

@@ -115,6 +115,14 @@ def read_image_file(image: str, folder: Path) -> tuple[Path, bytes]:
         raise ChannelError(f"image {path}: {exc.strerror or exc}") from None
 
 
+def images_with_alt(post: Rendered) -> list[tuple[str, str | None]]:
+    """A post's images, its first and its further ones in order, each with its alt text:
+    its own (an announcement's), else the post's ``image_alt``."""
+    own = [*post.images_alt, *[""] * len(post.images)][: len(post.images)]
+    pairs = [(post.image, post.image_alt), *zip(post.images, own, strict=True)]
+    return [(image, alt or post.image_alt) for image, alt in pairs if image]
+
+
 def check_image_answer(url: str, status: int) -> None:
     """An image server's error status as an error: retried when the server may recover."""
     if status >= 400:
@@ -138,8 +146,10 @@ class Rendered:
     # Further posts of a thread, when the text did not fit in one.
     thread: tuple[str, ...] = ()
     language: str | None = None
-    # Further images after ``image`` (a channel shows as many as its platform allows).
+    # Further images after ``image`` (a channel shows as many as its platform allows),
+    # and their alt texts where each has its own (an announcement's); else ``image_alt``.
     images: tuple[str, ...] = ()
+    images_alt: tuple[str, ...] = ()
     # When the post was last handed to the channel, if it was: that attempt may have
     # published it, so a channel whose deduplication has expired looks before posting.
     previous_attempt_at: datetime | None = None

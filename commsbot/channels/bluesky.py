@@ -40,6 +40,7 @@ from commsbot.channels.base import (
     Rendered,
     ThreadFailure,
     check_image_answer,
+    images_with_alt,
     read_image_file,
     read_secret,
 )
@@ -461,7 +462,7 @@ class BlueskyChannel(PolledChannel):
         several images shows them all (its link stays a link in the text)."""
         from atproto import models
 
-        wanted = [image for image in (post.image, *post.images) if image]
+        wanted = images_with_alt(post)
         if len(wanted) > MAX_IMAGES:
             log.warning(
                 "%s post %s: %d images, Bluesky shows %d; %s left out",
@@ -469,11 +470,11 @@ class BlueskyChannel(PolledChannel):
                 post.post_id,
                 len(wanted),
                 MAX_IMAGES,
-                ", ".join(wanted[MAX_IMAGES:]),
+                ", ".join(image for image, _ in wanted[MAX_IMAGES:]),
             )
             wanted = wanted[:MAX_IMAGES]
         if post.link and self.cfg.link_cards and len(wanted) <= 1:
-            image = await self._image(wanted[0], post) if wanted else None
+            image = await self._image(wanted[0][0], post) if wanted else None
             description = post.image_alt if post.image_alt != post.title else ""
             return models.AppBskyEmbedExternal.Main(
                 external=models.AppBskyEmbedExternal.External(
@@ -484,14 +485,14 @@ class BlueskyChannel(PolledChannel):
                 )
             )
         images = []
-        for name in wanted:
+        for name, alt in wanted:
             fitted = await self._image(name, post)
             if fitted is None:
                 continue
             data, width, height = fitted
             images.append(
                 models.AppBskyEmbedImages.Image(
-                    alt=post.image_alt or post.title or "",
+                    alt=alt or post.title or "",
                     image=await self._upload(data),
                     aspect_ratio=models.AppBskyEmbedDefs.AspectRatio(width=width, height=height),
                 )

@@ -13,6 +13,7 @@ rate limit becomes a Delivery that pauses the channel until the server's reset t
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import mimetypes
 import re
@@ -35,6 +36,7 @@ from commsbot.channels.base import (
     Rendered,
     ThreadFailure,
     check_image_answer,
+    images_with_alt,
     read_image_file,
     read_secret,
 )
@@ -52,8 +54,12 @@ KEY_LIFETIME = timedelta(minutes=50)
 CLOCK_SKEW = timedelta(minutes=10)
 # How many pages (of 40) of the account's statuses a lookup reads at most.
 LOOKUP_PAGES = 5
-# Mastodon's limit on an image description.
+# Mastodon's limit on an image description, and on the media a status carries (a
+# server whose instance information says otherwise is taken at its word).
 ALT_TEXT_LIMIT = 1500
+MEDIA_PER_STATUS = 4
+
+log = logging.getLogger("commsbot.channels.mastodon")
 
 if TYPE_CHECKING:
     from commsbot.channels.mastodon_timelines import TimelineReader
@@ -159,6 +165,8 @@ class MastodonChannel(PolledChannel):
         self._version = ""
         self._image_limit: int | None = None
         self._image_types: tuple[str, ...] = ()
+        # Media a status takes (the instance says; Mastodon's own is 4).
+        self._media_limit = MEDIA_PER_STATUS
 
     # -- rendering ------------------------------------------------------------
 
@@ -219,6 +227,7 @@ class MastodonChannel(PolledChannel):
         )
         self._url_length = int(statuses.get("characters_reserved_per_url") or self._url_length)
         self._image_limit = media.get("image_size_limit")
+        self._media_limit = int(statuses.get("max_media_attachments") or MEDIA_PER_STATUS)
         self._image_types = tuple(
             t for t in media.get("supported_mime_types") or () if t.startswith("image/")
         )
@@ -244,7 +253,12 @@ class MastodonChannel(PolledChannel):
             "profile": str(me.url),
             "server": f"{self.cfg.api_base_url} (Mastodon {self._version or 'version unknown'})",
             "limit": f"{self._limit} characters, each link counts {self._url_length}",
-            "images": f"up to {self._image_limit} bytes" if self._image_limit else "no limit given",
+            "images": f"up to {self._media_limit} a status, "
+            + (
+                f"up to {self._image_limit} bytes each"
+                if self._image_limit
+                else "no size limit given"
+            ),
             "posting": (
                 f"{self.cfg.visibility}, long posts as a {self.cfg.long_posts}"
                 f"{left or ', no rate limit announced yet'}"
@@ -318,9 +332,9 @@ class MastodonChannel(PolledChannel):
         try:
             if self._key_may_have_expired(post):
                 published = self._published_parts(post, parts)
-            # The image goes with the first status: none to upload once that is public.
-            upload = bool(post.image) and not published
-            needed = len(parts) - len(published) + (1 if upload else 0)
+            # The images go with the first status: none to upload once that is public.
+            upload = self._attached(post) if not published else []
+            needed = len(parts) - len(published) + len(upload)
             wait = self._until_reset()
             if wait and self._client.ratelimit_remaining < needed:
                 return Delivery.retry_in(
@@ -329,7 +343,7 @@ class MastodonChannel(PolledChannel):
                     f"rate limit nearly used ({self._client.ratelimit_remaining} "
                     f"requests left); paused until the server's reset",
                 )
-            media = [self._upload(post)] if upload else None
+            media = [self._upload(image, alt) for image, alt in upload] or None
             for index in range(len(published), len(parts)):
                 published.append(
                     self._client.status_post(
@@ -450,11 +464,25 @@ class MastodonChannel(PolledChannel):
 
     # -- images -------------------------------------------------------------------
 
-    def _upload(self, post: Rendered) -> Any:
-        """Upload the post's image with its alt text and wait (bounded) until it is processed."""
-        assert post.image is not None
-        data, mime, name = self._image(post.image)
-        alt = truncate(post.image_alt, ALT_TEXT_LIMIT) if post.image_alt else None
+    def _attached(self, post: Rendered) -> list[tuple[str, str | None]]:
+        """The post's images with their alt texts, as many as a status takes; the rest
+        left out with a warning naming them."""
+        wanted = images_with_alt(post)
+        if len(wanted) > self._media_limit:
+            log.warning(
+                "%s post %s: %d images, the server takes %d a status; %s left out",
+                self.name,
+                post.post_id,
+                len(wanted),
+                self._media_limit,
+                ", ".join(image for image, _ in wanted[self._media_limit :]),
+            )
+        return wanted[: self._media_limit]
+
+    def _upload(self, image: str, alt: str | None) -> Any:
+        """Upload an image with its alt text and wait (bounded) until it is processed."""
+        data, mime, name = self._image(image)
+        alt = truncate(alt, ALT_TEXT_LIMIT) if alt else None
         media = self._client.media_post(data, mime_type=mime, description=alt, file_name=name)
         deadline = time.monotonic() + self.cfg.media_wait_seconds
         pause = 0.2
@@ -462,7 +490,7 @@ class MastodonChannel(PolledChannel):
         while media.get("url") is None:
             if time.monotonic() + pause > deadline or (call and call.remaining() < pause):
                 raise ChannelError(
-                    f"the server had not processed the image {post.image} after "
+                    f"the server had not processed the image {image} after "
                     f"{self.cfg.media_wait_seconds:g} s",
                     retryable=True,
                 )

@@ -27,6 +27,8 @@ from commsbot.clock import local_iso, local_text, utcnow
 
 # A time typed for "this minute" is not refused as past while the officer types it.
 PAST_GRACE = timedelta(minutes=1)
+# Images an announcement carries: what Bluesky shows and Mastodon takes a status.
+MOST_IMAGES = 4
 
 
 def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:
@@ -147,10 +149,18 @@ def queue() -> None:
 @click.option("--link", help="A link to add after the text; it is never truncated.")
 @click.option(
     "--image",
+    "image_files",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An image file to post with the text (needs --alt).",
+    help=f"An image file to post with the text (needs --alt; up to {MOST_IMAGES}, each with its "
+    "own --alt in the same order).",
 )
-@click.option("--alt", "image_alt", help="The image's description, for people who cannot see it.")
+@click.option(
+    "--alt",
+    "alts",
+    multiple=True,
+    help="The image's description, for people who cannot see it.",
+)
 @click.option(
     "--text-for",
     "text_for",
@@ -182,8 +192,8 @@ def queue_add(
     at_once: bool,
     first: bool,
     link: str | None,
-    image: Path | None,
-    image_alt: str | None,
+    image_files: tuple[Path, ...],
+    alts: tuple[str, ...],
     text_for: tuple[str, ...],
     language: str | None,
     translation_pairs: tuple[str, ...],
@@ -206,10 +216,17 @@ def queue_add(
             _convert(Field("link", "url"), link, Places())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--link") from None
-    if image and not (image_alt or "").strip():
-        raise click.UsageError("--image needs --alt TEXT, for people who cannot see it")
-    if image_alt and not image:
+    if len(image_files) > MOST_IMAGES:
+        raise click.UsageError(
+            f"{len(image_files)} --image files; an announcement carries at most {MOST_IMAGES}"
+        )
+    if len(alts) > len(image_files):
         raise click.UsageError("--alt describes an --image; give the image too")
+    if len(alts) < len(image_files) or not all(alt.strip() for alt in alts):
+        raise click.UsageError(
+            "--image needs --alt TEXT, for people who cannot see it (one --alt for each "
+            "--image, in the same order)"
+        )
     own_texts: dict[str, str] = {}
     for pair in text_for:
         name, equals, own = pair.partition("=")
@@ -230,12 +247,12 @@ def queue_add(
     channels = make_channels(
         app.config, _channels(app, channel_names, language, translations.keys())
     )
-    kept = None
-    if image:
+    kept: list[str] = []
+    if image_files:
         from commsbot.content import images
 
-        # A copy kept with the store: the officer's file may move, and backups take it.
-        kept = images.keep_file(app.config.store.path, image)
+        # Copies kept with the store: the officer's files may move, and backups take them.
+        kept = [str(images.keep_file(app.config.store.path, image)) for image in image_files]
     moved: list[dict[str, Any]] = []
     ids = announce(
         app.store,
@@ -249,8 +266,9 @@ def queue_add(
         first=first,
         warn=lambda note: click.echo(f"warning: {note}", err=True),
         moved=moved,
-        image=str(kept) if kept else None,
-        image_alt=image_alt,
+        image=kept[0] if kept else None,
+        image_alt=alts[0] if kept else None,
+        more_images=list(zip(kept[1:], alts[1:], strict=True)),
         text_for=own_texts,
         language=language,
         translations=translations,
@@ -421,6 +439,11 @@ def queue_show(app: App, post_id: int) -> None:
     if payload.get("image"):
         click.echo(f"{'image':16} {payload['image']}")
         click.echo(f"{'image_alt':16} {payload.get('image_alt') or ''}")
+    further_images = payload.get("images") or []
+    own = [*(payload.get("images_alt") or []), *[""] * len(further_images)]
+    for further, alt in zip(further_images, own, strict=False):
+        click.echo(f"{'image':16} {further}")
+        click.echo(f"{'image_alt':16} {alt or payload.get('image_alt') or ''}")
     click.echo("")
     click.echo(text)
     click.echo("")

@@ -76,6 +76,22 @@ def keep_file(store_path: Path, path: Path) -> Path:
     return folder(store_path).resolve() / keep(store_path, str(path), data)
 
 
+def keep_local(store_path: Path, image: str) -> str:
+    """An item's image as it is stored: a file found here (an absolute path, or one
+    relative to the current folder) is copied into the store's images and named by the
+    copy, so backups keep it and its source may move. A URL, an image kept already, or
+    a relative path not found here (the channel finds it under its ``image_folder`` at
+    send time, as before images were kept) is left as it is."""
+    if re.match(r"https?://", image, re.IGNORECASE) or name_of(image) is not None:
+        return image
+    try:
+        path = Path(image).expanduser()
+        found = path.is_file()
+    except (OSError, RuntimeError):  # a name too long; "~someone" with no such home
+        return image
+    return str(keep_file(store_path, path)) if found else image
+
+
 def write(target: Path, data: bytes) -> None:
     """Write a content-addressed file once; a reader never sees half of it."""
     if target.exists():
@@ -112,6 +128,20 @@ def intact(path: Path) -> bool:
     """Whether a kept image's bytes are still what its name says."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return path.name.split(".", 1)[0] == digest
+
+
+def all_for_sending(
+    store_path: Path, image: str | None, extra: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """A post's image and its further images as its channel reads them (``for_sending``
+    of each), and what is wrong with the first that is missing."""
+    image, missing = for_sending(store_path, image)
+    found = []
+    for further in extra:
+        read, problem = for_sending(store_path, further)
+        missing = missing or problem
+        found.append(read or further)
+    return image, tuple(found), missing
 
 
 def for_sending(store_path: Path, image: str | None) -> tuple[str | None, str | None]:

@@ -188,6 +188,28 @@ def validate(
     return clean
 
 
+def keep_images(store: Store, item: dict[str, Any], where: str | Message) -> None:
+    """Copy the files an item's ``image`` and ``images`` name into the store's images and
+    name the copies instead (``images.keep_local``), so backups keep every image of it
+    and its sources may move; a file that is not an image is a ContentError naming it."""
+    from commsbot.content import images
+
+    field = "image"
+    try:
+        if item.get("image"):
+            item["image"] = images.keep_local(store.path, item["image"])
+        field = "images"
+        if item.get("images"):
+            item["images"] = [images.keep_local(store.path, i) for i in item["images"]]
+    except ContentError as exc:
+        raise ContentError(
+            N_("%(where)s: %(field)s: %(problem)s"),
+            where=where,
+            field=field,
+            problem=message_of(exc),
+        ) from None
+
+
 def add_items(
     store: Store,
     ctype: ContentType,
@@ -254,6 +276,7 @@ def prepare_items(
         try:
             own, translations = split_row(ctype, data, where)
             item = validate(ctype, own, ref, where)
+            keep_images(store, item, where)
             if item.get("language", "en") in translations:
                 raise ContentError(
                     N_("%(where)s: translations: %(language)s is the item's own language"),
@@ -300,6 +323,7 @@ def edit_item(
     current = require_item(store, ctype, slug)
     where = item_named(ctype, slug)
     clean = validate(ctype, changes, Places.load(store), where, partial=True)
+    keep_images(store, clean, where)
     if "slug" in clean and clean["slug"] != slug and q.get_item(store, ctype.name, clean["slug"]):
         raise ContentError(
             N_("%(where)s: slug %(slug)s is already taken"), where=where, slug=repr(clean["slug"])

@@ -58,6 +58,7 @@ def to_rendered(row: dict[str, Any]) -> Rendered:
         image=payload.get("image"),
         image_alt=payload.get("image_alt"),
         images=tuple(payload.get("images") or ()),
+        images_alt=tuple(payload.get("images_alt") or ()),
         thread=tuple(payload.get("thread") or ()),
         language=payload.get("language"),
         previous_attempt_at=from_iso(row["attempted_at"]) if row.get("attempted_at") else None,
@@ -120,15 +121,15 @@ async def dispatch_channel(
                 # Back in the queue as it was, no attempt used.
                 deliveries.append(Delivery.not_tried(post.post_id))
                 continue
-            image, missing = images.for_sending(store.path, post.image)
+            image, extra, missing = images.all_for_sending(store.path, post.image, post.images)
             if missing is not None:
                 # Never posted without its image: it fails, saying which, until it is back.
                 deliveries.append(Delivery.failed(post.post_id, missing))
                 log.warning("%s post %s: %s", channel.name, post.post_id, missing)
                 continue
-            if image != post.image:
+            if image != post.image or extra != post.images:
                 # Most posts have no image: a copy of each would cost more than its file.
-                post = replace(post, image=image)
+                post = replace(post, image=image, images=extra)
             await lane.ready()
             delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
             deliveries.append(delivery)

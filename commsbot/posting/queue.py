@@ -7,7 +7,7 @@ recorded in the post's audit trail with who made it (``actor``: "cli", "telegram
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ def announce(
     moved: list[dict[str, Any]] | None = None,
     image: str | None = None,
     image_alt: str | None = None,
+    more_images: Sequence[tuple[str, str]] = (),
     text_for: dict[str, str] | None = None,
     actor: str = "cli",
     now: datetime | None = None,
@@ -72,8 +73,10 @@ def announce(
     ``warn`` hears, before anything is queued, how a text too long for a channel is cut
     or threaded there. With ``first`` it takes each channel's earliest coming slot; the
     post that held it moves to the next free one, and is added to ``moved``. ``image``
-    (a path or URL) goes with every post, described by ``image_alt``; ``text_for`` gives
-    an account its own text instead of ``text``.
+    (a path or URL) goes with every post, described by ``image_alt``, and the
+    ``more_images`` after it (each a path or URL with its own alt text: channels show as
+    many as their platform takes); ``text_for`` gives an account its own text instead of
+    ``text``.
 
     ``language`` is the text's own; ``translations`` are the text in other languages. An
     account with ``languages`` posts the first of them the announcement has, else follows
@@ -98,8 +101,12 @@ def announce(
         )
     if not all(t.strip() for t in texts.values()):
         raise ContentError(N_("an announcement needs some text"))
-    if image and not (image_alt or "").strip():
+    if (image and not (image_alt or "").strip()) or any(not alt.strip() for _, alt in more_images):
         raise ContentError(N_("an image needs its alt text, for people who cannot see it"))
+    pictured: dict[str, Any] = {"image": image, "image_alt": image_alt} if image else {}
+    if more_images:
+        pictured["images"] = [further for further, _ in more_images]
+        pictured["images_alt"] = [alt for _, alt in more_images]
     renderers: dict[str, Renderer] = {}
     outputs = {}
     for name, ch in channels.items():
@@ -146,9 +153,7 @@ def announce(
                     "status": status,
                     "last_error": note,
                     "text": out.text,
-                    "payload": {**out.payload(), "image": image, "image_alt": image_alt}
-                    if image
-                    else out.payload(),
+                    "payload": {**out.payload(), **pictured},
                     "not_before": iso(placed.not_before),
                 }
             )

@@ -89,6 +89,11 @@ def check(path: Path) -> Summary:
     return Summary(path, path.stat().st_size, schema, integrity, counts, made, images)
 
 
+# A JSON list of images as json_each reads it: a value that is not JSON is read as none
+# (json_each would fail on it), and one that is not a list too (taken for a list of one).
+_LIST = "CASE WHEN json_valid({0}) AND json_type({0}) = 'array' THEN {0} ELSE '[]' END"
+
+
 def _images(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
     """Every image a post or a practice in the store names."""
     found: list[str] = []
@@ -100,11 +105,29 @@ def _images(conn: sqlite3.Connection, tables: set[str]) -> list[str]:
                 "WHERE json_valid(payload) AND json_extract(payload, '$.image') IS NOT NULL"
             )
         ]
+        # A post's further images (Bluesky's, after the first), named alike.
+        further = _LIST.format("CASE WHEN json_valid(payload) THEN payload -> '$.images' END")
+        found += [
+            str(r[0])
+            for r in conn.execute(
+                f"SELECT DISTINCT i.value FROM posts, json_each({further}) i WHERE i.type = 'text'"
+            )
+        ]
     if "practices" in tables:
         found += [
             str(r[0])
             for r in conn.execute("SELECT DISTINCT image FROM practices WHERE image IS NOT NULL")
         ]
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(practices)")}
+        if "images" in columns:  # a backup from before migration 26 has none
+            listed = _LIST.format("images")
+            found += [
+                str(r[0])
+                for r in conn.execute(
+                    f"SELECT DISTINCT i.value FROM practices, json_each({listed}) i "
+                    "WHERE i.type = 'text'"
+                )
+            ]
     return found
 
 
