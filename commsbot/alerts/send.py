@@ -5,7 +5,9 @@ Each message's delivery to a recipient is a row written ``sending`` before the s
 unique (message, channel, recipient) row is the claim), then settled by
 ``delivery.settle``: sent; retried by a later run after the backoff; failed; or unknown,
 never re-sent blindly. An alert is told once (``notified_at``): immediately, or in the
-next daily summary when ``[alerts] daily_summary`` is set.
+next daily summary when ``[alerts] daily_summary`` is set. Once its problem is gone, an
+alert told is followed by one "resolved" message (``resolved_notified_at``), or listed in
+the next summary.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ async def run_alerts(
             return report
         pending = q.open_alerts(store, unnotified=True)
         # What went away since the last summary, told or not: the officer reads it once.
-        gone = q.resolved_untold(store, told_only=False)
+        gone = q.resolved_untold(store)
         listed = gone if config.alerts.resolved else []
         if q.add_summary(store, day, len(pending), now) and (pending or listed):
             await sender.deliver(f"{SUMMARY}{day}", [*pending, *listed], to, report)
@@ -233,10 +235,12 @@ async def run_alerts(
     pending = q.open_alerts(store, unnotified=True)
     await _deliver_each(sender, "alert", pending, to, report)
     q.mark_notified(store, [a["id"] for a in pending], now)
-    # Only a problem someone was told of gets its "resolved" message.
-    gone = q.resolved_untold(store, told_only=True)
+    # Only a problem someone was told of gets its "resolved" message; the others are
+    # done with too, so that no later summary lists them.
+    gone = q.resolved_untold(store)
     if config.alerts.resolved:
-        await _deliver_each(sender, "resolved", gone, to, report)
+        told = [a for a in gone if a["notified_at"]]
+        await _deliver_each(sender, RESOLVED, told, to, report)
     q.mark_resolved_notified(store, [a["id"] for a in gone], now)
     return report
 

@@ -141,15 +141,13 @@ def mark_notified(store: Store, ids: Iterable[int], now: datetime) -> None:
         )
 
 
-def resolved_untold(store: Store, *, told_only: bool) -> list[dict[str, Any]]:
-    """Alerts resolved whose resolution nobody was told yet, oldest first (only those
-    whose problem was told, with ``told_only``)."""
-    extra = " AND notified_at IS NOT NULL" if told_only else ""
+def resolved_untold(store: Store) -> list[dict[str, Any]]:
+    """Alerts resolved whose resolution nobody was told yet, oldest first."""
     return [
         _decode(r)
         for r in store.rows(
-            "SELECT * FROM alerts WHERE resolved_at IS NOT NULL AND resolved_notified_at IS NULL"
-            f"{extra} ORDER BY id LIMIT ?",
+            "SELECT * FROM alerts WHERE resolved_at IS NOT NULL AND resolved_notified_at IS NULL "
+            "ORDER BY id LIMIT ?",
             (READ_LIMIT,),
         )
     ]
