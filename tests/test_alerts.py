@@ -553,3 +553,22 @@ def test_an_upgraded_store_sends_no_resolved_message_for_old_alerts(setup: Setup
     assert setup.admin_messages() == [] and setup.mails() == []
     (row,) = json.loads(setup.invoke("alerts", "list", "--json").output)["alerts"]
     assert row["told_resolved"] is not None
+
+
+def test_a_failed_post_sent_on_retry_is_told_resolved(setup: Setup) -> None:
+    config = setup.config()
+    post_id = announce(setup, "Study visit")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with setup.store() as store:
+        posts_q.change_post(
+            store, post_id, ("pending_approval",), now, status="failed", last_error="timed out"
+        )
+    assert _alerts_at(config, now) == {"opened": 1, "sent": 2}
+    with setup.store() as store:  # retried, and sent this time
+        posts_q.change_post(store, post_id, ("failed",), now, status="sent", last_error=None)
+    assert _alerts_at(config, now + timedelta(minutes=5)) == {"opened": 0, "sent": 2}
+    assert _alerts_at(config, now + timedelta(minutes=10)) == {"opened": 0}
+    assert [m["plain_text"] for m in setup.admin_messages()] == [
+        f"Post {post_id} to telegram failed: timed out",
+        f"Resolved: Post {post_id} to telegram failed: timed out",
+    ]
