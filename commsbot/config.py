@@ -234,6 +234,9 @@ class AlertsConfig:
     language: str = "en"
     # More new alerts than this in one run go out as one message listing them all.
     max_per_run: int = 10
+    # A short "resolved" message once a problem told is gone (the daily summary lists
+    # them instead); false: none.
+    resolved: bool = True
 
 
 @dataclass(frozen=True)

@@ -183,15 +183,24 @@ def test_a_problem_seen_by_five_runs_is_alerted_once(setup: Setup) -> None:
     (alert,) = listed["alerts"]
     assert (alert["problem"], alert["state"]) == (f"post:{post_id}:pending_approval", "open")
     assert sorted(d["channel"] for d in listed["deliveries"]) == ["email", "telegram"]
-    # Gone, the alert is resolved; a new problem is a new alert.
+    # Gone, the alert is resolved and its recipients are told so, once (across runs); a
+    # new problem is a new alert.
     assert setup.invoke("queue", "cancel", str(post_id)).exit_code == 0
     setup.invoke("run", "--once")
     second = announce(setup, "Final conference")
     setup.invoke("run", "--once")
     setup.invoke("run", "--once")
     messages = setup.admin_messages()
-    assert len(messages) == 2
-    assert str(messages[1]["plain_text"]).startswith(f"Post {second} to telegram waits")
+    assert len(messages) == 3
+    assert messages[1]["plain_text"] == (
+        f"Resolved: Post {post_id} to telegram waits for your approval."
+    )
+    assert str(messages[2]["plain_text"]).startswith(f"Post {second} to telegram waits")
+    assert setup.mails()[1].strip() == messages[1]["plain_text"]
+    (received,) = setup.smtp.recorder.to(OFFICER)[1:2]
+    assert received.message["Subject"] == (
+        f"commsbot resolved: Post {post_id} to telegram waits for your approval."
+    )
     states = {
         a["problem"]: a["state"]
         for a in json.loads(setup.invoke("alerts", "list", "--json").output)["alerts"]
@@ -299,6 +308,7 @@ def test_alerts_test_reaches_everyone(setup: Setup) -> None:
         ('enabled = true\nlanguage = "fr"', "alerts.language: "),
         ('enabled = true\nemail_account = "telegram"', "alerts.email_account: no e-mail"),
         ("enabled = true\ntelegram = false", "alerts.enabled: alerts go nowhere"),
+        ('enabled = true\nresolved = "yes"', "alerts.resolved: must be true or false"),
     ],
 )
 def test_alerts_config_errors_name_the_file_and_key(
@@ -392,6 +402,18 @@ def test_accounts_stopped_or_paused_for_long_are_problems_a_short_wait_is_not(
         "Account bluesky is paused until 2026-11-23 14:00 CET.",
         "Account mastodon is stopped: Mastodon rejected the access token",
     ]
+    # Both back up: each alert is resolved, and its recipients told so once.
+    with setup.store() as store:
+        store.conn.execute("DELETE FROM channel_state")
+        store.conn.commit()
+    later = now + timedelta(minutes=10)
+    assert _alerts_at(config, later) == {"opened": 0, "sent": 4}
+    assert _alerts_at(config, later + timedelta(minutes=5)) == {"opened": 0}
+    texts = sorted(str(m["plain_text"]) for m in setup.admin_messages()[2:])
+    assert texts == [
+        "Resolved: Account bluesky is paused until 2026-11-23 14:00 CET.",
+        "Resolved: Account mastodon is stopped: Mastodon rejected the access token",
+    ]
 
 
 def test_more_new_alerts_than_max_per_run_come_as_one_list(setup: Setup) -> None:
@@ -405,3 +427,148 @@ def test_more_new_alerts_than_max_per_run_come_as_one_list(setup: Setup) -> None
     assert [row[0]["text"] for row in buttons(message)] == [f"Approve #{i}" for i in ids]
     (mail,) = setup.smtp.recorder.to(OFFICER)
     assert mail.message["Subject"] == "commsbot: 3 problems need you"
+    # Gone at once, they are told resolved in one list too.
+    for post_id in ids:
+        assert setup.invoke("queue", "cancel", str(post_id)).exit_code == 0
+    assert "send-alerts: opened 0, sent 2" in setup.invoke("run", "--once").output
+    resolved = str(setup.admin_messages()[-1]["plain_text"])
+    assert resolved == "3 problems are resolved:\n" + "\n".join(
+        f"• Post {i} to telegram waits for your approval." for i in ids
+    )
+    assert setup.smtp.recorder.to(OFFICER)[-1].message["Subject"] == (
+        "commsbot: 3 problems resolved"
+    )
+
+
+def test_the_resolved_message_is_in_the_admins_language_and_told_once(setup: Setup) -> None:
+    config = setup.config()
+    settings = config.channels["telegram"]
+    assert isinstance(settings, TelegramSettings)
+    salt = chat_salt(settings, config.store.path)
+    with setup.store() as store:
+        translations_q.set_chat_language(store, chat_hash(salt, ADMIN), "pl", datetime.now(UTC))
+    post_id = announce(setup, "Warsztaty w Warszawie")
+    setup.invoke("run", "--once")
+    assert setup.invoke("queue", "cancel", str(post_id)).exit_code == 0
+    for _ in range(3):  # each run a new process's: told once across restarts
+        assert "send-alerts: opened 0" in setup.invoke("run", "--once").output
+    alert, resolved = setup.admin_messages()
+    assert resolved["plain_text"] == ("Rozwiązane: " + str(alert["plain_text"]).splitlines()[0])
+    assert str(resolved["plain_text"]).startswith(f"Rozwiązane: Post {post_id} do telegram")
+    assert "reply_markup" not in resolved or not resolved["reply_markup"]
+    # The e-mail list reads [alerts] language.
+    assert setup.mails()[1].strip() == (
+        f"Resolved: Post {post_id} to telegram waits for your approval."
+    )
+    listed = json.loads(setup.invoke("alerts", "list", "--json").output)
+    (row,) = listed["alerts"]
+    assert row["state"] == "resolved" and row["told_resolved"] is not None
+    assert sorted(d["message"] for d in listed["deliveries"]) == [
+        f"alert:{row['id']}",
+        f"alert:{row['id']}",
+        f"resolved:{row['id']}",
+        f"resolved:{row['id']}",
+    ]
+
+
+def test_resolved_messages_can_be_turned_off(setup: Setup) -> None:
+    write(setup.path, f'enabled = true\nemail = ["{OFFICER}"]\nresolved = false')
+    post_id = announce(setup, "Study visit")
+    setup.invoke("run", "--once")
+    assert setup.invoke("queue", "cancel", str(post_id)).exit_code == 0
+    setup.invoke("run", "--once")
+    assert (len(setup.admin_messages()), len(setup.mails())) == (1, 1)
+    # Turned on again, it tells only what is resolved from then on.
+    write(setup.path, f'enabled = true\nemail = ["{OFFICER}"]')
+    setup.invoke("run", "--once")
+    assert (len(setup.admin_messages()), len(setup.mails())) == (1, 1)
+    listed = json.loads(setup.invoke("alerts", "list", "--json").output)
+    assert [a["state"] for a in listed["alerts"]] == ["resolved"]
+
+
+def test_a_deferred_resolved_message_is_retried_in_the_same_words(setup: Setup) -> None:
+    config = setup.config()
+    post_id = announce(setup, "Study visit")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert _alerts_at(config, now) == {"opened": 1, "sent": 2}
+    assert setup.invoke("queue", "cancel", str(post_id)).exit_code == 0
+    setup.smtp.recorder.rcpt_replies[OFFICER] = "451 4.3.0 mailbox busy, try later"
+    later = now + timedelta(minutes=5)
+    assert _alerts_at(config, later) == {"opened": 0, "retrying": 1, "sent": 1}
+    del setup.smtp.recorder.rcpt_replies[OFFICER]
+    assert _alerts_at(config, later + timedelta(minutes=5)) == {"opened": 0, "sent": 1}
+    assert _alerts_at(config, later + timedelta(minutes=10)) == {"opened": 0}
+    assert setup.mails()[1].strip() == (
+        f"Resolved: Post {post_id} to telegram waits for your approval."
+    )
+    assert len(setup.mails()) == 2 and len(setup.admin_messages()) == 2
+
+
+def test_the_daily_summary_lists_what_was_resolved_since_the_last(setup: Setup) -> None:
+    write(setup.path, f'enabled = true\nemail = ["{OFFICER}"]\ndaily_summary = "09:00"')
+    config = setup.config()
+    first = announce(setup, "Study visit")
+    second = announce(setup, "General meeting")
+    now = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # 09:30 in Brussels
+    assert _alerts_at(config, now) == {"opened": 2, "sent": 2}
+    assert setup.invoke("queue", "cancel", str(first)).exit_code == 0
+    # A problem that comes and goes between two summaries is listed too.
+    third = announce(setup, "Short-lived")
+    assert _alerts_at(config, now + timedelta(hours=3)) == {"opened": 1}
+    assert setup.invoke("queue", "cancel", str(third)).exit_code == 0
+    assert _alerts_at(config, now + timedelta(hours=4)) == {"opened": 0}
+    assert len(setup.admin_messages()) == 1  # nothing between summaries
+    assert _alerts_at(config, now + timedelta(days=1)) == {"opened": 0, "sent": 2}
+    latest = setup.admin_messages()[-1]
+    assert latest["plain_text"] == (
+        "Daily summary: nothing new needs you.\n\n"
+        "Resolved since the last summary:\n"
+        f"• Post {first} to telegram waits for your approval.\n"
+        f"• Post {third} to telegram waits for your approval."
+    )
+    assert setup.smtp.recorder.to(OFFICER)[-1].message["Subject"] == (
+        "commsbot: 2 problems resolved"
+    )
+    # Told once: the next summary has nothing new, and is not sent; the open one stays.
+    assert _alerts_at(config, now + timedelta(days=2)) == {"opened": 0}
+    assert len(setup.admin_messages()) == 2
+    states = {
+        a["problem"]: a["state"]
+        for a in json.loads(setup.invoke("alerts", "list", "--json").output)["alerts"]
+    }
+    assert states[f"post:{second}:pending_approval"] == "open"
+
+
+def test_an_upgraded_store_sends_no_resolved_message_for_old_alerts(setup: Setup) -> None:
+    config = setup.config()
+    stamp = iso(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    with Store(config.store.path, upto=28) as old:  # before the resolved messages
+        old.conn.execute(
+            "INSERT INTO alerts (problem, kind, facts, opened_at, seen_at, notified_at, "
+            "resolved_at) VALUES ('feed:1:disabled', 'feed', '{}', ?, ?, ?, ?)",
+            (stamp, stamp, stamp, stamp),
+        )
+        old.conn.commit()
+    assert setup.invoke("run", "--once").exit_code == 0
+    assert setup.admin_messages() == [] and setup.mails() == []
+    (row,) = json.loads(setup.invoke("alerts", "list", "--json").output)["alerts"]
+    assert row["told_resolved"] is not None
+
+
+def test_a_failed_post_sent_on_retry_is_told_resolved(setup: Setup) -> None:
+    config = setup.config()
+    post_id = announce(setup, "Study visit")
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with setup.store() as store:
+        posts_q.change_post(
+            store, post_id, ("pending_approval",), now, status="failed", last_error="timed out"
+        )
+    assert _alerts_at(config, now) == {"opened": 1, "sent": 2}
+    with setup.store() as store:  # retried, and sent this time
+        posts_q.change_post(store, post_id, ("failed",), now, status="sent", last_error=None)
+    assert _alerts_at(config, now + timedelta(minutes=5)) == {"opened": 0, "sent": 2}
+    assert _alerts_at(config, now + timedelta(minutes=10)) == {"opened": 0}
+    assert [m["plain_text"] for m in setup.admin_messages()] == [
+        f"Post {post_id} to telegram failed: timed out",
+        f"Resolved: Post {post_id} to telegram failed: timed out",
+    ]

@@ -21,6 +21,7 @@ import requests
 from click.testing import CliRunner
 
 from commsbot.channels.base import Channel
+from commsbot.channels.mastodon import MastodonChannel, MastodonSettings
 from commsbot.cli import cli
 from commsbot.clock import utcnow
 from commsbot.config import Config, load_config
@@ -348,7 +349,7 @@ def test_the_server_limits_are_read_from_its_instance_information(
 ) -> None:
     instance = requests.get(f"{mock.base_url}/api/v2/instance", timeout=10).json()
     instance["configuration"]["statuses"].update(
-        max_characters=1000, characters_reserved_per_url=30
+        max_characters=1000, characters_reserved_per_url=30, max_media_attachments=6
     )
     mock.fault(
         "/api/v2/instance*",  # Mastodon.py asks for /api/v2/instance/
@@ -356,10 +357,16 @@ def test_the_server_limits_are_read_from_its_instance_information(
         methods=("GET",),
         count=None,
     )
-    channel = opened(make_config(tmp_path, mock.base_url))["mastodon"]
+    config = make_config(tmp_path, mock.base_url)
+    # Until it is opened (as the console's previews see it), the config's, else Mastodon's.
+    assert pipeline.make_channels(config, ["mastodon"])["mastodon"].most_images() == 4
+    own = MastodonSettings(api_base_url=mock.base_url, max_media_attachments=2)
+    assert MastodonChannel(own).most_images() == 2
+    channel = opened(config)["mastodon"]
 
     assert channel.limit() == 1000
     assert channel.length("see https://ci.example/a/long/path/to/a/practice") == 34
+    assert channel.most_images() == 6
 
 
 # -- exactly once -------------------------------------------------------------------

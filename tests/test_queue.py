@@ -6,6 +6,9 @@ import json
 import re
 from datetime import UTC, datetime
 
+import pytest
+
+from commsbot.config import Config
 from commsbot.store import Store, from_iso
 from commsbot.store import posts as posts_q
 from tests.support.base import Invoke
@@ -87,3 +90,42 @@ def test_bad_queue_arguments(sample_store: Store, invoke: Invoke) -> None:
     result = invoke("queue", "add", "   ")
     assert result.exit_code == 1 and "an announcement needs some text" in result.output
     assert posts_q.list_posts(sample_store) == []
+
+
+def test_the_announce_operation_refuses_a_fifth_image_and_a_missing_alt(
+    store: Store, config: Config
+) -> None:
+    """The checks every input goes through (the CLI and the console say them sooner,
+    beside their own options and fields); nothing is queued."""
+    from commsbot.errors import ContentError, Message
+    from commsbot.i18n import speaker
+    from commsbot.posting.pipeline import make_channels
+    from commsbot.posting.queue import announce
+
+    def queue(image_alt: str, more: list[tuple[str, str]]) -> list[int]:
+        return announce(
+            store,
+            config,
+            make_channels(config, ["outbox"]),
+            "Five pictures",
+            at=datetime.now(UTC),
+            image="https://example.org/1.png",
+            image_alt=image_alt,
+            more_images=more,
+        )
+
+    further = [(f"https://example.org/{n}.png", f"Picture {n}") for n in range(2, 6)]
+    with pytest.raises(ContentError) as five:
+        queue("Picture 1", further)
+    assert isinstance(five.value.message, Message)
+    said = speaker("pl").say(five.value)
+    assert (str(five.value), said) == (
+        "an announcement carries at most 4 images",
+        "ogłoszenie może mieć najwyżej 4 obrazy",
+    )
+    with pytest.raises(ContentError, match="needs its alt text"):
+        queue("Picture 1", [(further[0][0], " ")])
+    assert posts_q.count_posts(store) == 0
+    (post_id,) = queue("Picture 1", further[:3])
+    payload = posts_q.get_post(store, post_id)["payload"]  # type: ignore[index]
+    assert payload["images_alt"] == ["Picture 2", "Picture 3", "Picture 4"]

@@ -25,7 +25,7 @@ from commsbot.store import Store
 from commsbot.store import posts as posts_q
 from commsbot.store import service as service_q
 from tests.support.base import NOW
-from tests.support.service import make_config, write_schedules
+from tests.support.service import make_config, until, write_schedules
 
 WAIT = 10  # seconds: the bound on every wait in these tests
 
@@ -81,15 +81,6 @@ def queue_announcements(config: Config, *texts: str) -> list[int]:
 def read(config: Config, fn: Callable[[Store], Any]) -> Any:
     with Store(config.store.path) as store:
         return fn(store)
-
-
-async def until(check: Callable[[], bool]) -> None:
-    """Wait (bounded) for a condition the service makes true."""
-    for _ in range(WAIT * 20):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

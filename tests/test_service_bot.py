@@ -12,6 +12,7 @@ from commsbot.content.items import load_sample
 from commsbot.service.process import Service
 from commsbot.store import Store
 from tests.support.base import NOW
+from tests.support.service import until
 from tests.support.telegram import CHANNEL, TOKEN_ENV, ask, telegram_config
 from tests.support.telegram_api import FakeTelegram
 
@@ -97,15 +98,8 @@ def test_a_bot_that_cannot_reach_telegram_is_restarted_and_status_tells(
 
         def part_state() -> str | None:
             with Store(config.store.path) as store:
-                state = service_q.part_states(store).get("telegram-bot")
+                state = service_q.part_states(store).get("telegram-bot (telegram)")
                 return None if state is None else str(state["state"])
-
-        async def until(check: object, seconds: float = 30) -> None:
-            for _ in range(int(seconds * 20)):
-                if check():  # type: ignore[operator]
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError("condition not met in time")
 
         async def scenario() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
             service = Service(config)

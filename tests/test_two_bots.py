@@ -5,6 +5,10 @@ subscribers through their own bot. Two fake Bot API servers, the real bots and t
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from commsbot.bot.app import TelegramBots
+from commsbot.bot.app import TelegramBot, telegram_bots
 from commsbot.channels.telegram import bot_accounts
 from commsbot.cli import cli
 from commsbot.config import Config, load_config
@@ -64,22 +68,24 @@ def write_config(folder: Path, a: FakeTelegram, b: FakeTelegram) -> Path:
 
 
 class Running:
-    """The service's bot part (every bot of the config) in a thread with its own loop."""
+    """Every bot of the config in a thread with its own loop."""
 
     def __init__(self, config: Config) -> None:
         # The subscriptions date from before week 47, so its digest is due to them.
-        self.bots = TelegramBots(config, clock=lambda: at("2026-11-01"))
+        self.bots = telegram_bots(config, clock=lambda: at("2026-11-01"))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def __enter__(self) -> TelegramBots:
+    def __enter__(self) -> list[TelegramBot]:
         self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.bots.start(), self.loop).result(timeout=30)
+        for bot in self.bots:
+            asyncio.run_coroutine_threadsafe(bot.start(), self.loop).result(timeout=30)
         return self.bots
 
     def __exit__(self, *exc: object) -> None:
         try:
-            asyncio.run_coroutine_threadsafe(self.bots.stop(), self.loop).result(timeout=30)
+            for bot in reversed(self.bots):
+                asyncio.run_coroutine_threadsafe(bot.stop(), self.loop).result(timeout=30)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=5)
@@ -96,7 +102,7 @@ def test_each_bot_answers_for_its_account_and_its_digests_reach_its_subscribers(
     with Store(config.store.path) as store:
         load_sample(store, at("2026-11-18"))
     with Running(config) as bots:
-        assert [b.username for b in bots.bots] == ["network_bot", "polish_bot"]
+        assert [b.username for b in bots] == ["network_bot", "polish_bot"]
         weekly = ask(network, "/subscribe weekly", user_id=1001)
         other = ask(polish, "/subscribe weekly", user_id=2002)
         assert weekly["plain_text"].startswith("Subscribed: a weekly digest")
@@ -129,3 +135,146 @@ def test_accounts_sharing_a_token_are_one_bot(
     path = tmp_path / "commsbot.toml"
     path.write_text('[store]\npath = "commsbot.db"\n\n' + text, encoding="utf-8")
     assert bot_accounts(load_config(path)) == [NETWORK]
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [(401, "Telegram rejected the bot token"), (502, "cannot reach Telegram")],
+    ids=["token-refused", "server-down"],
+)
+def test_a_bot_that_cannot_start_is_restarted_alone_while_the_other_answers(
+    tmp_path: Path,
+    fakes: tuple[FakeTelegram, FakeTelegram],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    said: str,
+) -> None:
+    """One bot failing to start neither stops nor restarts the other (#16): the failing one
+    is tried again on its own with the back-off, and status names its account."""
+    from commsbot.service import status as service_status
+    from commsbot.service.lock import StoreLock
+    from commsbot.service.process import SERVICE_LOCK, Service
+    from commsbot.store import service as service_q
+    from tests.support.service import until
+
+    network, polish = fakes
+    path = write_config(tmp_path, network, polish)
+    path.write_text(
+        path.read_text() + "\n[service]\nrestart_seconds = 1\nrestart_max_seconds = 2\n"
+    )
+    config = load_config(path)
+    polish.fail_next("getMe", status, count=10_000)
+    caplog.set_level("INFO", logger="commsbot.service")
+    polish_part, network_part = f"telegram-bot ({POLISH})", f"telegram-bot ({NETWORK})"
+
+    def state(part: str) -> str | None:
+        with Store(config.store.path) as store:
+            row = service_q.part_states(store).get(part)
+        return None if row is None else str(row["state"])
+
+    def logged(text: str) -> int:
+        return sum(text in r.getMessage() for r in caplog.records)
+
+    def parts() -> dict[str, str]:
+        with Store(config.store.path) as store:
+            rows = service_status.gather(store, config, at("2026-11-01"))["parts"]
+        return {r["part"]: r["state"] for r in rows}
+
+    async def scenario() -> tuple[list[dict[str, object]], dict[str, str], dict[str, object]]:
+        service = Service(config)
+        task = asyncio.create_task(service.run())
+        try:
+            await until(lambda: state(network_part) == "running")
+            await until(lambda: logged(f"{polish_part} failed to start") >= 1)
+            first = await asyncio.to_thread(ask, network, "/start", user_id=1001)
+            # The failing bot is tried again, alone: the other keeps answering between tries.
+            await until(lambda: logged(f"{polish_part} failed to start") >= 3)
+            shown = parts()
+            second = await asyncio.to_thread(ask, network, "/start", user_id=1002)
+            polish.clear_faults()  # its server is back, or the token accepted
+            await until(lambda: state(polish_part) == "running")
+            recovered = await asyncio.to_thread(ask, polish, "/start", user_id=2002)
+            return [first, second], shown, recovered
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 30)
+
+    with StoreLock(config.store.path, SERVICE_LOCK):
+        answers, shown, recovered = asyncio.run(scenario())
+
+    assert all(a["plain_text"] for a in answers)
+    assert recovered["plain_text"]
+    assert shown[network_part].startswith("running since "), shown
+    assert shown[polish_part].startswith("failed at ") and said in shown[polish_part], shown
+    assert "; next try at " in shown[polish_part]
+    # The network bot started once: never stopped or restarted for the other's failures.
+    assert logged(f"{network_part} started") == 1
+    assert logged(f"{network_part} failed") == 0
+    assert logged(f"{polish_part} started") == 1
+    assert network.token not in caplog.text and polish.token not in caplog.text
+
+
+def _commsbot_bot(path: Path) -> subprocess.Popen[str]:
+    commsbot = str(Path(sys.executable).with_name("commsbot"))
+    return subprocess.Popen(
+        [commsbot, "--config", str(path), "bot"],
+        env=dict(os.environ),  # the tokens' variables, set by the fixture
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_commsbot_bot_keeps_one_bot_answering_while_the_other_is_retried(
+    tmp_path: Path, fakes: tuple[FakeTelegram, FakeTelegram]
+) -> None:
+    network, polish = fakes
+    path = write_config(tmp_path, network, polish)
+    path.write_text(path.read_text() + "\n[service]\nrestart_seconds = 1\n")
+    polish.fail_next("getMe", 502, count=10_000)
+    process = _commsbot_bot(path)
+    try:
+        assert process.stderr is not None
+        lines: list[str] = []
+
+        def read_until(text: str) -> None:
+            while not lines or text not in lines[-1]:  # bounded by pytest's timeout
+                lines.append(process.stderr.readline())  # type: ignore[union-attr]
+                assert lines[-1], f"commsbot bot ended: {lines}"
+
+        read_until("bot @network_bot is answering")
+        assert ask(network, "/start", user_id=1001)["plain_text"]
+        polish.wait_for_calls("getMe", 3, timeout=20)  # tried again, alone
+        assert ask(network, "/start", user_id=1002)["plain_text"]
+        polish.clear_faults()
+        read_until("bot @polish_bot is answering")
+        assert ask(polish, "/start", user_id=2002)["plain_text"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        logged = "".join(lines) + process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+    assert f"telegram-bot ({POLISH}) failed to start: cannot reach Telegram" in logged
+    assert f"telegram-bot ({NETWORK}) failed" not in logged
+    assert logged.count("bot @network_bot is answering") == 1
+    assert network.token not in logged and polish.token not in logged
+
+
+def test_commsbot_bot_ends_with_the_error_when_no_bot_can_start(
+    tmp_path: Path, fakes: tuple[FakeTelegram, FakeTelegram]
+) -> None:
+    network, polish = fakes
+    path = write_config(tmp_path, network, polish)
+    for fake in fakes:
+        fake.fail_next("getMe", 401, count=10)
+    process = _commsbot_bot(path)
+    try:
+        _, errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+    assert process.returncode == 1
+    assert "Telegram rejected the bot token in $COMMSBOT_TEST_NETWORK_TOKEN" in errors
+    assert "Traceback" not in errors

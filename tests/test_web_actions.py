@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from commsbot.posting.queue import require_post
 from commsbot.store import Store
@@ -54,17 +55,17 @@ def test_compose_with_an_image_its_alt_text_and_an_own_text(live: Live) -> None:
             "text": text,
             "account": ["outbox", "mastodon"],
             "own.mastodon": own,
-            "image_alt": "A full room at the last policy clinic",
+            "image_alt.1": "A full room at the last policy clinic",
             "when": "next-slot",
         }
-        r = c.post("/compose", data=data, files={"image": ("clinic.png", png(), "image/png")})
+        r = c.post("/compose", data=data, files={"image.1": ("clinic.png", png(), "image/png")})
         ids = queued_ids(r)
         posts = {p["channel"]: p for p in (require_post(live.store, i) for i in ids)}
         image = posts["mastodon"]["payload"]["image"]
         # Stored as `queue add --image --alt` stores it: the file's path and the text.
         assert Path(image).read_bytes() == png()
         assert posts["outbox"]["payload"]["image"] == image
-        assert posts["mastodon"]["payload"]["image_alt"] == data["image_alt"]
+        assert posts["mastodon"]["payload"]["image_alt"] == data["image_alt.1"]
         assert posts["mastodon"]["text"].startswith(own)
         assert posts["outbox"]["text"].startswith(text)
         assert audit_q.trail(live.store, ids[0])[0]["actor"] == "web:ana"
@@ -81,25 +82,89 @@ def test_an_image_needs_alt_text_and_must_be_an_image(live: Live) -> None:
     with live.client() as c:
         sign_in(c, "ana")
         base = {"csrf": csrf_of(c, "/compose"), "text": "Hello", "account": ["outbox"]}
-        no_alt = c.post("/compose", data=base, files={"image": ("a.png", png(), "image/png")})
-        assert no_alt.status_code == 400 and 'id="err-image_alt"' in no_alt.text
+        no_alt = c.post("/compose", data=base, files={"image.1": ("a.png", png(), "image/png")})
+        assert no_alt.status_code == 400 and 'id="err-image_alt.1"' in no_alt.text
         # The upload is kept for the next try: the page names it, so it need not be sent again.
-        kept = re.search(r'name="image_name" value="([0-9a-f]{64}\.png)"', no_alt.text)
+        kept = re.search(r'name="image_name.1" value="([0-9a-f]{64}\.png)"', no_alt.text)
         assert kept
         again = c.post(
-            "/compose", data={**base, "image_name": kept.group(1), "image_alt": "A red square"}
+            "/compose",
+            data={**base, "image_name.1": kept.group(1), "image_alt.1": "A red square"},
         )
         post = require_post(live.store, queued_ids(again)[0])
         assert Path(post["payload"]["image"]).name == kept.group(1)
         fake = c.post(
             "/compose",
-            data={**base, "image_alt": "x"},
-            files={"image": ("notes.png", b"not an image", "image/png")},
+            data={**base, "image_alt.1": "x"},
+            files={"image.1": ("notes.png", b"not an image", "image/png")},
         )
-        assert fake.status_code == 400 and 'id="err-image"' in fake.text
+        assert fake.status_code == 400 and 'id="err-image.1"' in fake.text
         assert "notes.png: not an image file" in fake.text
-        alone = c.post("/compose", data={**base, "image_alt": "a picture of nothing"})
+        alone = c.post("/compose", data={**base, "image_alt.1": "a picture of nothing"})
         assert alone.status_code == 400 and "choose the image too" in alone.text
+
+
+def test_compose_with_two_images_each_with_its_own_alt_text(live: Live) -> None:
+    """Both images go with every post, each with its alt; the post's page shows both
+    alts escaped; the previews say how many each platform shows."""
+    alts = ['A <b>full</b> room & a "view"', "<script>alert(1)</script> the speakers"]
+    with live.client() as c:
+        sign_in(c, "ana")
+        data = {
+            "csrf": csrf_of(c, "/compose"),
+            "text": "Two pictures from the policy clinic in Linz",
+            "account": ["outbox", "mastodon"],
+            "image_alt.1": alts[0],
+            "image_alt.2": alts[1],
+            "when": "next-slot",
+        }
+        files = {
+            "image.1": ("room.png", png("red"), "image/png"),
+            "image.2": ("speakers.png", png("blue"), "image/png"),
+        }
+        shown = c.post("/compose/preview", data=data, files=files)
+        counts = dict(re.findall(r'data-account="([a-z]+)".*?data-images="(\d)"', shown.text, re.S))
+        assert counts == {"outbox": "1", "mastodon": "2"}
+        ids = queued_ids(c.post("/compose", data=data, files=files))
+        for post in (require_post(live.store, i) for i in ids):
+            payload = post["payload"]
+            assert Path(payload["image"]).read_bytes() == png("red")
+            assert [Path(p).read_bytes() for p in payload["images"]] == [png("blue")]
+            assert (payload["image_alt"], payload["images_alt"]) == (alts[0], [alts[1]])
+        page = c.get(f"/posts/{ids[0]}").text
+        for alt in alts:
+            assert alt not in page
+            assert str(escape(alt)) in page
+        assert "<script>alert(1)" not in page and page.count('class="thumb"') == 2
+
+
+def test_a_fifth_image_and_a_missing_alt_are_refused_beside_their_fields(live: Live) -> None:
+    with live.client() as c:
+        sign_in(c, "ana")
+        base = {"csrf": csrf_of(c, "/compose"), "text": "Hello", "account": ["outbox"]}
+        colours = ["red", "blue", "green", "white", "black"]
+        files = {
+            f"image.{n}": (f"{n}.png", png(c_), "image/png") for n, c_ in enumerate(colours, 1)
+        }
+        alts = {f"image_alt.{n}": f"A {c_} square" for n, c_ in enumerate(colours, 1)}
+        five = c.post("/compose", data={**base, **alts}, files=files)
+        assert five.status_code == 400
+        assert re.search(r'id="err-images">an announcement carries at most 4 images<', five.text)
+        # The four it takes are kept for the next try; the fifth is not.
+        assert len(re.findall(r'name="image_name.\d" value="[0-9a-f]{64}\.png"', five.text)) == 4
+        assert 'name="image_name.5"' not in five.text
+        one_without = {**alts, "image_alt.2": " "}
+        del one_without["image_alt.5"]
+        files.pop("image.5")
+        missing = c.post("/compose", data={**base, **one_without}, files=files)
+        assert missing.status_code == 400
+        beside = re.search(
+            r'name="image_alt.2".*?</textarea><span class="error" id="err-image_alt.2">([^<]*)<',
+            missing.text,
+            re.S,
+        )
+        assert beside and "needs its alt text" in beside.group(1)
+        assert 'id="err-image_alt.1"' not in missing.text
 
 
 def test_previews_show_the_link_card_the_store_knows_and_the_thread(live: Live) -> None:

@@ -173,8 +173,9 @@ def test_officer_drags_a_post_to_another_day(browser: Any, live: Live, view: str
     ana.close()
 
 
-def test_compose_with_an_image_and_an_own_text_in_the_browser(browser: Any, live: Live) -> None:
-    """The live preview shows the image with its alt text, and each account's own text."""
+def test_compose_with_two_images_and_an_own_text_in_the_browser(browser: Any, live: Live) -> None:
+    """The live preview shows each image with its own alt text, as many as each platform
+    shows (the outbox the first), and each account's own text."""
     import io
 
     from PIL import Image
@@ -182,22 +183,28 @@ def test_compose_with_an_image_and_an_own_text_in_the_browser(browser: Any, live
     ana = officer(browser, live)
     page = ana.page
     page.goto("/compose")
-    image = io.BytesIO()
-    Image.new("RGB", (8, 6), "green").save(image, "PNG")
     page.get_by_label("Text", exact=True).fill("Study visit to Plzeň: the creative zone")
-    page.get_by_label("Image file (PNG, JPEG, GIF or WebP)").set_input_files(
-        files=[{"name": "visit.png", "mimeType": "image/png", "buffer": image.getvalue()}]
-    )
-    page.get_by_label(re.compile("^Alt text")).fill("Partners in front of the DEPO2015 hall")
+    alts = ["Partners in front of the DEPO2015 hall", "The hall's workshop, full"]
+    for place, (colour, alt) in enumerate(zip(("green", "blue"), alts, strict=True), 1):
+        image = io.BytesIO()
+        Image.new("RGB", (8, 6), colour).save(image, "PNG")
+        picture = page.get_by_role("group", name=f"Image {place}", exact=True)
+        picture.get_by_label("Image file (PNG, JPEG, GIF or WebP)").set_input_files(
+            files=[{"name": f"{colour}.png", "mimeType": "image/png", "buffer": image.getvalue()}]
+        )
+        picture.get_by_label(re.compile("^Alt text")).fill(alt)
     page.locator("summary", has_text="Own text for mastodon").click()
     page.get_by_label("Text for mastodon instead of the one above (leave empty to use it)").fill(
         "Plzeň study visit, for Mastodon"
     )
     mastodon = page.locator('[data-account="mastodon"]')
     mastodon.locator("pre", has_text="for Mastodon").wait_for()
-    assert mastodon.locator("img").get_attribute("alt") == "Partners in front of the DEPO2015 hall"
-    outbox = page.locator('[data-account="outbox"] pre').first.inner_text()
-    assert outbox.startswith("Study visit to Plzeň")
+    mastodon.locator(f'img[alt="{alts[1]}"]').wait_for()
+    assert [i.get_attribute("alt") for i in mastodon.locator("img").all()] == alts
+    outbox = page.locator('[data-account="outbox"]')
+    assert [i.get_attribute("alt") for i in outbox.locator("img").all()] == alts[:1]
+    assert "Shows 1 of the 2 images" in outbox.locator("[data-images]").inner_text()
+    assert outbox.locator("pre").first.inner_text().startswith("Study visit to Plzeň")
     page.get_by_label("Next free slot of each account").check()
     page.get_by_role("button", name="Queue it").click()
     assert "announcement queued" in ana.note()

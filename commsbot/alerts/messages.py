@@ -143,9 +143,15 @@ def _buttons(
 
 
 def write(
-    alerts: Sequence[dict[str, Any]], language: str, config: Config, *, daily: bool = False
+    alerts: Sequence[dict[str, Any]],
+    language: str,
+    config: Config,
+    *,
+    daily: bool = False,
+    resolved: Sequence[dict[str, Any]] = (),
 ) -> Written:
-    """The message telling ``alerts`` (one, or several in one list) in ``language``."""
+    """The message telling ``alerts`` (one, or several in one list) in ``language``; a
+    daily summary also lists the alerts ``resolved`` since the last one."""
     words = speaker(language, config.service.templates)
     if len(alerts) == 1 and not daily:
         text = _with_link(alerts[0], words, config)
@@ -156,7 +162,9 @@ def write(
             _buttons(alerts, words, config, numbered=False),
         )
     n = len(alerts)
-    if daily:
+    if daily and not n:
+        head = words.gettext("Daily summary: nothing new needs you.")
+    elif daily:
         head = words.ngettext(
             "Daily summary: %(num)s problem needs you.",
             "Daily summary: %(num)s problems need you.",
@@ -164,8 +172,47 @@ def write(
         )
     else:
         head = words.ngettext("%(num)s problem needs you.", "%(num)s problems need you.", n)
-    body = "\n\n".join("• " + _with_link(a, words, config) for a in alerts)
-    subject = words.ngettext(
-        "commsbot: %(num)s problem needs you", "commsbot: %(num)s problems need you", n
+    parts = [head, *("• " + _with_link(a, words, config) for a in alerts)]
+    if resolved:
+        parts.append(
+            words.gettext("Resolved since the last summary:")
+            + "\n"
+            + _listed(resolved, words, config)
+        )
+    if n:
+        subject = words.ngettext(
+            "commsbot: %(num)s problem needs you", "commsbot: %(num)s problems need you", n
+        )
+    else:
+        subject = _resolved_subject(len(resolved), words)
+    return Written(subject, "\n\n".join(parts), _buttons(alerts, words, config, numbered=True))
+
+
+def _resolved(alert: dict[str, Any], words: Speaker, config: Config) -> str:
+    """What a resolved alert was about, in one line."""
+    return line(alert, words, config).splitlines()[0]
+
+
+def _listed(alerts: Sequence[dict[str, Any]], words: Speaker, config: Config) -> str:
+    return "\n".join("• " + _resolved(a, words, config) for a in alerts)
+
+
+def _resolved_subject(n: int, words: Speaker) -> str:
+    return words.ngettext(
+        "commsbot: %(num)s problem resolved", "commsbot: %(num)s problems resolved", n
     )
-    return Written(subject, f"{head}\n\n{body}", _buttons(alerts, words, config, numbered=True))
+
+
+def write_resolved(alerts: Sequence[dict[str, Any]], language: str, config: Config) -> Written:
+    """The short "resolved" message for ``alerts`` (one, or several in one list), whose
+    problems are gone, in ``language``."""
+    words = speaker(language, config.service.templates)
+    if len(alerts) == 1:
+        problem = _resolved(alerts[0], words, config)
+        return Written(
+            words.gettext("commsbot resolved: %(problem)s", problem=problem),
+            words.gettext("Resolved: %(problem)s", problem=problem),
+        )
+    n = len(alerts)
+    head = words.ngettext("%(num)s problem is resolved:", "%(num)s problems are resolved:", n)
+    return Written(_resolved_subject(n, words), f"{head}\n{_listed(alerts, words, config)}")

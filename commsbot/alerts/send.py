@@ -5,14 +5,16 @@ Each message's delivery to a recipient is a row written ``sending`` before the s
 unique (message, channel, recipient) row is the claim), then settled by
 ``delivery.settle``: sent; retried by a later run after the backoff; failed; or unknown,
 never re-sent blindly. An alert is told once (``notified_at``): immediately, or in the
-next daily summary when ``[alerts] daily_summary`` is set.
+next daily summary when ``[alerts] daily_summary`` is set. Once its problem is gone, an
+alert told is followed by one "resolved" message (``resolved_notified_at``), or listed in
+the next summary.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -30,6 +32,9 @@ from commsbot.store import alerts as q
 from commsbot.store import translations as translations_q
 
 log = logging.getLogger("commsbot.alerts")
+
+# How a message's key begins says how it is worded (a retry words it again).
+RESOLVED, SUMMARY = "resolved", "summary:"
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,12 @@ class _Sender:
         alerts: Sequence[dict[str, Any]],
         to: Iterable[Recipient],
         report: Report,
-        *,
-        daily: bool = False,
+        as_of: str | None = None,
     ) -> None:
-        """One message (``key``) about ``alerts`` to each recipient not yet sent it."""
+        """One message (``key``) about ``alerts`` to each recipient not yet sent it;
+        ``as_of``: when the message was first made (a retry words it as it was then)."""
         ids = [int(a["id"]) for a in alerts]
+        write = _writer(key, alerts, self.config, as_of or iso(self.clock()))
         written: dict[str, messages.Written] = {}
         for recipient in to:
             claimed = q.claim(
@@ -133,9 +139,7 @@ class _Sender:
             if claimed is None:
                 continue
             if recipient.language not in written:
-                written[recipient.language] = messages.write(
-                    alerts, recipient.language, self.config, daily=daily
-                )
+                written[recipient.language] = write(recipient.language)
             await self._send(recipient, written[recipient.language], *claimed, report)
 
     async def _send(
@@ -172,8 +176,21 @@ class _Sender:
                 continue
             alerts = q.alerts_by_id(self.store, row["alerts"])
             if alerts:
-                daily = row["message"].startswith("summary:")
-                await self.deliver(row["message"], alerts, [recipient], report, daily=daily)
+                await self.deliver(row["message"], alerts, [recipient], report, row["created_at"])
+
+
+def _writer(
+    key: str, alerts: Sequence[dict[str, Any]], config: Config, as_of: str
+) -> Callable[[str], messages.Written]:
+    """How the message ``key`` is worded in a language: a "resolved" message, a daily
+    summary (the alerts resolved by ``as_of`` in its resolved list), or alerts."""
+    if key.startswith(RESOLVED):
+        return partial(messages.write_resolved, alerts, config=config)
+    if key.startswith(SUMMARY):
+        gone = [a for a in alerts if a["resolved_at"] and a["resolved_at"] <= as_of]
+        told = [a for a in alerts if a not in gone]
+        return partial(messages.write, told, config=config, daily=True, resolved=gone)
+    return partial(messages.write, alerts, config=config)
 
 
 def _summary_day(config: Config, now: datetime) -> str | None:
@@ -207,19 +224,41 @@ async def run_alerts(
         if day is None or q.summary_made(store, day):
             return report
         pending = q.open_alerts(store, unnotified=True)
-        if q.add_summary(store, day, len(pending), now) and pending:
-            await sender.deliver(f"summary:{day}", pending, to, report, daily=True)
+        # What went away since the last summary, told or not: the officer reads it once.
+        gone = q.resolved_untold(store)
+        listed = gone if config.alerts.resolved else []
+        if q.add_summary(store, day, len(pending), now) and (pending or listed):
+            await sender.deliver(f"{SUMMARY}{day}", [*pending, *listed], to, report)
             q.mark_notified(store, [a["id"] for a in pending], now)
+        q.mark_resolved_notified(store, [a["id"] for a in gone], now)
         return report
     pending = q.open_alerts(store, unnotified=True)
-    if len(pending) > config.alerts.max_per_run:
-        key = f"alerts:{pending[0]['id']}-{pending[-1]['id']}"
-        await sender.deliver(key, pending, to, report)
-    else:
-        for alert in pending:
-            await sender.deliver(f"alert:{alert['id']}", [alert], to, report)
+    await _deliver_each(sender, "alert", pending, to, report)
     q.mark_notified(store, [a["id"] for a in pending], now)
+    # Only a problem someone was told of gets its "resolved" message; the others are
+    # done with too, so that no later summary lists them.
+    gone = q.resolved_untold(store)
+    if config.alerts.resolved:
+        told = [a for a in gone if a["notified_at"]]
+        await _deliver_each(sender, RESOLVED, told, to, report)
+    q.mark_resolved_notified(store, [a["id"] for a in gone], now)
     return report
+
+
+async def _deliver_each(
+    sender: _Sender,
+    what: str,
+    alerts: Sequence[dict[str, Any]],
+    to: Sequence[Recipient],
+    report: Report,
+) -> None:
+    """A message per alert (``what:ID``), or one listing them all past ``max_per_run``."""
+    if len(alerts) > sender.config.alerts.max_per_run:
+        key = f"{what}s:{alerts[0]['id']}-{alerts[-1]['id']}"
+        await sender.deliver(key, alerts, to, report)
+        return
+    for alert in alerts:
+        await sender.deliver(f"{what}:{alert['id']}", [alert], to, report)
 
 
 async def alerts_job(ctx: Any) -> dict[str, Any]:

@@ -9,15 +9,13 @@ hash of the chat, never the chat's id. The answers themselves come from ``bot_re
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import secrets
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,9 +116,18 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     )
 
 
-def bot_part(ctx: JobContext) -> TelegramBots:
-    """The bots as a part of the service, on the service's clock: one per token (#16)."""
-    return TelegramBots(ctx.config, clock=ctx.clock)
+def bot_part(ctx: JobContext, account: str) -> TelegramBot:
+    """One bot as a part of the service, on the service's clock: each token's bot is a part
+    of its own, started and restarted apart from the others (#16)."""
+    return TelegramBot(ctx.config, clock=ctx.clock, account=account)
+
+
+def telegram_bots(config: Config, *, clock: Clock = utcnow) -> list[TelegramBot]:
+    """Every bot of the config, each its own application: an account with a token of its
+    own answers its own chat users, who subscribe to that account's digests (#16). With no
+    enabled account, the bot of ``bot_account`` (a ConfigError says what is missing)."""
+    names: list[str | None] = [*bot_accounts(config)] or [None]
+    return [TelegramBot(config, clock=clock, account=name) for name in names]
 
 
 class TelegramBot:
@@ -442,50 +449,3 @@ class TelegramBot:
 
     def _log_use(self, command: str, chat_id: int) -> None:
         answers.log_query(self.store, command, chat_hash(self._salt, chat_id), self.clock())
-
-
-class TelegramBots:
-    """Every bot of the config, each its own application: an account with a token of its
-    own answers its own chat users, who subscribe to that account's digests (#16)."""
-
-    def __init__(self, config: Config, *, clock: Clock = utcnow) -> None:
-        # No enabled account: the bot of ``bot_account``, which says what is missing.
-        names: list[str | None] = [*bot_accounts(config)] or [None]
-        self.bots = [TelegramBot(config, clock=clock, account=name) for name in names]
-
-    async def start(self) -> None:
-        """Start each bot in turn; when one cannot start, those started are stopped."""
-        started: list[TelegramBot] = []
-        try:
-            for bot in self.bots:
-                await bot.start()
-                started.append(bot)
-        except BaseException:
-            for bot in reversed(started):
-                await bot.stop()
-            raise
-
-    async def stop(self) -> None:
-        """Stop every bot; safe to call twice."""
-        for bot in reversed(self.bots):
-            await bot.stop()
-
-
-async def run_until_stopped(
-    config: Config, on_ready: Callable[[TelegramBots], None] | None = None
-) -> None:
-    """Run the bots in this loop until SIGINT or SIGTERM (``commsbot bot``)."""
-    bot = TelegramBots(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await bot.start()
-        if on_ready is not None:
-            on_ready(bot)
-        await stop.wait()
-    finally:
-        await bot.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

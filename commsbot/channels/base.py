@@ -368,6 +368,8 @@ class Channel(ABC):
     # True for a channel nobody outside reads (the outbox): enabling it on a store full of
     # content is no surprise, so only content old by its date counts as its backlog.
     preview: ClassVar[bool] = False
+    # Images a post shows: the first only, unless the platform takes several.
+    images_per_post: ClassVar[int] = 1
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
     def __init__(self, settings: ChannelSettings, name: str | None = None) -> None:
@@ -393,6 +395,10 @@ class Channel(ABC):
     def limit(self) -> int:
         """The current length limit (a server may announce its own)."""
         return self.max_length
+
+    def most_images(self) -> int:
+        """How many of a post's images it shows (a server may announce its own)."""
+        return self.images_per_post
 
     def rate(self) -> float:
         """Sends per second for this instance (its settings may set a lower one)."""

@@ -133,6 +133,7 @@ class BlueskyChannel(PolledChannel):
     # One account is one handle on one service.
     account_keys = ("service", "handle")
     max_length = MAX_GRAPHEMES
+    images_per_post = MAX_IMAGES
     # No fixed pace: the PDS counts write points and says when a 429's window resets.
     rate_per_second = math.inf
     # Recovery is exact (getRecord by key), so a batch may be claimed at once.

@@ -86,6 +86,7 @@ class MastodonSettings(EngagementSettings, ChannelSettings):
     # Mastodon's defaults, used until open() reads the server's own.
     max_characters: int = 500
     characters_reserved_per_url: int = 23
+    max_media_attachments: int = MEDIA_PER_STATUS
     # Engagement (the EngagementSettings): a poll stops while the server has fewer than
     # reserve_requests left, so posting always has room.
     reserve_requests: int = 60
@@ -101,6 +102,7 @@ class MastodonSettings(EngagementSettings, ChannelSettings):
             "media_wait_seconds",
             "max_characters",
             "characters_reserved_per_url",
+            "max_media_attachments",
         )
         for key in positive:
             if getattr(self, key) <= 0:
@@ -166,7 +168,7 @@ class MastodonChannel(PolledChannel):
         self._image_limit: int | None = None
         self._image_types: tuple[str, ...] = ()
         # Media a status takes (the instance says; Mastodon's own is 4).
-        self._media_limit = MEDIA_PER_STATUS
+        self._media_limit = settings.max_media_attachments
 
     # -- rendering ------------------------------------------------------------
 
@@ -175,6 +177,9 @@ class MastodonChannel(PolledChannel):
 
     def limit(self) -> int:
         return self._limit
+
+    def most_images(self) -> int:
+        return self._media_limit
 
     # -- connection -----------------------------------------------------------
 
@@ -227,7 +232,7 @@ class MastodonChannel(PolledChannel):
         )
         self._url_length = int(statuses.get("characters_reserved_per_url") or self._url_length)
         self._image_limit = media.get("image_size_limit")
-        self._media_limit = int(statuses.get("max_media_attachments") or MEDIA_PER_STATUS)
+        self._media_limit = int(statuses.get("max_media_attachments") or self._media_limit)
         self._image_types = tuple(
             t for t in media.get("supported_mime_types") or () if t.startswith("image/")
         )

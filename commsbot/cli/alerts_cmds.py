@@ -31,7 +31,8 @@ def alerts() -> None:
 @json_option("Print the alerts and deliveries as text tables or as JSON.")
 @pass_app
 def alerts_list(app: App, limit: int, as_json: bool) -> None:
-    """The alerts open now and lately resolved, and each alert message's deliveries."""
+    """The alerts open now and lately resolved (and when that was told), and each alert
+    message's deliveries."""
     from commsbot.alerts.send import listed
 
     zone = app.config.zone
@@ -45,6 +46,8 @@ def alerts_list(app: App, limit: int, as_json: bool) -> None:
             "opened": shown(a["opened_at"], zone),
             "told": shown(a["notified_at"], zone),
             "resolved": shown(a["resolved_at"], zone),
+            # When its recipients were told it is resolved (or read it in a summary).
+            "told_resolved": shown(a["resolved_notified_at"], zone),
             "deliveries_sent": a["sent"],
         }
         for a in found

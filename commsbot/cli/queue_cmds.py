@@ -24,11 +24,10 @@ from commsbot.cli.base import (
     pass_app,
 )
 from commsbot.clock import local_iso, local_text, utcnow
+from commsbot.content.images import MOST_IMAGES
 
 # A time typed for "this minute" is not refused as past while the officer types it.
 PAST_GRACE = timedelta(minutes=1)
-# Images an announcement carries: what Bluesky shows and Mastodon takes a status.
-MOST_IMAGES = 4
 
 
 def parse_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:

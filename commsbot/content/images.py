@@ -25,6 +25,8 @@ FOLDER = "uploads"
 # The largest image taken (Mastodon's own default limit for images is 16 MB; every
 # platform re-encodes or refuses above its own, which the channels say at send time).
 MAX_BYTES = 10 << 20
+# Images an announcement carries: what Bluesky shows and Mastodon takes a status.
+MOST_IMAGES = 4
 TOO_LARGE = N_("image %(image)s: larger than %(size)s MB")
 
 

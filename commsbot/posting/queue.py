@@ -14,6 +14,7 @@ from typing import Any
 from commsbot.channels.base import Channel, ChannelSettings
 from commsbot.clock import local_text
 from commsbot.config import Config
+from commsbot.content.images import MOST_IMAGES
 from commsbot.content.places import Places
 from commsbot.content.translations import Version, version_for
 from commsbot.content.types import TYPES
@@ -42,6 +43,11 @@ def require_post(store: Store, post_id: int) -> dict[str, Any]:
     if post is None:
         raise ContentError(N_("no post with id %(id)s"), id=post_id)
     return post
+
+
+# What an announcement's images are refused for, said by every input beside its field.
+NEEDS_ALT = N_("an image needs its alt text, for people who cannot see it")
+TOO_MANY_IMAGES = N_("an announcement carries at most %(most)s images")
 
 
 def announce(
@@ -101,8 +107,11 @@ def announce(
         )
     if not all(t.strip() for t in texts.values()):
         raise ContentError(N_("an announcement needs some text"))
-    if (image and not (image_alt or "").strip()) or any(not alt.strip() for _, alt in more_images):
-        raise ContentError(N_("an image needs its alt text, for people who cannot see it"))
+    pictures = [(image, image_alt or "")] if image else []
+    if len(pictures) + len(more_images) > MOST_IMAGES:
+        raise ContentError(TOO_MANY_IMAGES, most=MOST_IMAGES)
+    if any(not alt.strip() for _, alt in [*pictures, *more_images]):
+        raise ContentError(NEEDS_ALT)
     pictured: dict[str, Any] = {"image": image, "image_alt": image_alt} if image else {}
     if more_images:
         pictured["images"] = [further for further, _ in more_images]

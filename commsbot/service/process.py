@@ -10,14 +10,15 @@ them: a post whose send was cut off is recorded ``unknown``, never left ``sendin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pkgutil
 import signal
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
@@ -34,7 +35,8 @@ from commsbot.service.schedules import (
     availability,
     load_schedules,
 )
-from commsbot.store import Store, iso
+from commsbot.service.supervise import LongRunning, Starter, Supervisor
+from commsbot.store import Store
 from commsbot.store import service as service_q
 
 if TYPE_CHECKING:
@@ -45,25 +47,28 @@ log = logging.getLogger("commsbot.service")
 SERVICE_LOCK = "commsbot run"
 
 
-class LongRunning(Protocol):
-    """A part that runs beside the scheduler, e.g. the Telegram bot's polling."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
 @dataclass(frozen=True)
 class Part:
     """A long-running part, started after the scheduler and stopped before it."""
 
     name: str
-    target: str  # "module:factory", where factory(ctx: JobContext) -> LongRunning
+    # "module:factory": factory(ctx: JobContext) -> LongRunning, or factory(ctx, one) for
+    # each of ``each``'s names.
+    target: str
     requires: Callable[[Config], str | None] = lambda config: None
+    # Independent copies, one per name (one bot per Telegram token, #16): each starts,
+    # fails and is restarted on its own, and status shows it as "name (one)".
+    each: Callable[[Config], Sequence[str]] | None = None
 
-    def create(self, ctx: JobContext) -> LongRunning:
-        factory: Callable[[JobContext], LongRunning] = pkgutil.resolve_name(self.target)
-        return factory(ctx)
+    def copies(self, config: Config) -> list[tuple[str, str | None]]:
+        """The names to start and show, each with its copy's own name (None: not copied)."""
+        if self.each is None:
+            return [(self.name, None)]
+        return [(f"{self.name} ({one})", one) for one in self.each(config)]
+
+    def create(self, ctx: JobContext, one: str | None = None) -> LongRunning:
+        factory: Callable[..., LongRunning] = pkgutil.resolve_name(self.target)
+        return factory(ctx) if one is None else factory(ctx, one)
 
 
 # Long-running parts, in start order. A capability adds its part with one line, e.g.
@@ -72,9 +77,15 @@ def _needs_telegram(config: Config) -> str | None:
     return None if config.enabled_accounts("telegram") else "the telegram channel is not enabled"
 
 
+def _bots(config: Config) -> list[str]:
+    from commsbot.channels.telegram import bot_accounts
+
+    return bot_accounts(config)
+
+
 PARTS: tuple[Part, ...] = (
-    # The bot answers chat users in the same loop as the jobs (#5).
-    Part("telegram-bot", "commsbot.bot.app:bot_part", _needs_telegram),
+    # The bots answer chat users in the same loop as the jobs (#5), one part per bot (#16).
+    Part("telegram-bot", "commsbot.bot.app:bot_part", _needs_telegram, each=_bots),
 )
 
 
@@ -84,10 +95,8 @@ class _Running:
 
     ctx: JobContext
     scheduler: AsyncIOScheduler
-    parts: list[tuple[str, LongRunning]] = field(default_factory=list)
+    parts: Supervisor
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    # Parts that failed to start, being tried again.
-    restarts: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Service:
@@ -155,7 +164,8 @@ class Service:
                 "misfire_grace_time": DEFAULT_MISFIRE_GRACE_SECONDS,
             },
         )
-        running = self._running = _Running(ctx, scheduler)
+        supervisor = Supervisor(self.config.service, self._stop, self.clock, self._record_part)
+        running = self._running = _Running(ctx, scheduler, supervisor)
         try:
             self._add_jobs(scheduler)
             scheduler.start()
@@ -230,47 +240,17 @@ class Service:
 
     async def _start_parts(self, running: _Running) -> None:
         self._record_part(None, "", None)
+        starters: list[Starter] = []
         for part in self.parts:
             reason = part.requires(self.config)
             if reason:
                 log.info("%s not started: %s", part.name, reason)
                 continue
-            if not await self._start_part(running, part, failures=0):
-                running.restarts.add(asyncio.create_task(self._restart(running, part)))
-
-    async def _start_part(self, running: _Running, part: Part, failures: int) -> bool:
-        """One try at starting a part (``failures`` tries failed before); recorded for status."""
-        try:
-            instance = part.create(running.ctx)
-            await instance.start()
-        except Exception as exc:  # posting goes on without the part, which is tried again
-            wait = self._restart_wait(failures + 1)
-            when = self.clock() + timedelta(seconds=wait)
-            log.error("%s failed to start: %s; trying again in %d s", part.name, exc, wait)
-            self._record_part(part.name, "failed", f"{exc}; next try at {iso(when)}")
-            return False
-        running.parts.append((part.name, instance))
-        self._record_part(part.name, "running", None)
-        log.info("%s started", part.name)
-        return True
-
-    async def _restart(self, running: _Running, part: Part) -> None:
-        """Start a failed part again, backing off, until it runs or the service stops."""
-        failures = 1
-        while True:
-            try:
-                await asyncio.wait_for(self._stop.wait(), self._restart_wait(failures))
-                return
-            except TimeoutError:
-                pass
-            if await self._start_part(running, part, failures):
-                return
-            failures += 1
-
-    def _restart_wait(self, failures: int) -> int:
-        service = self.config.service
-        wait: int = service.restart_seconds * 2 ** min(failures - 1, 30)
-        return min(wait, service.restart_max_seconds)
+            starters += [
+                (name, functools.partial(part.create, running.ctx, one))
+                for name, one in part.copies(self.config)
+            ]
+        await running.parts.start(starters)
 
     def _record_part(self, name: str | None, state: str, detail: str | None) -> None:
         """A part's state for ``commsbot status`` (no name: forget the last run's)."""
@@ -287,14 +267,7 @@ class Service:
 
     async def _shutdown(self, running: _Running) -> None:
         running.scheduler.pause()
-        for task in running.restarts:
-            task.cancel()
-        await asyncio.gather(*running.restarts, return_exceptions=True)
-        for name, instance in reversed(running.parts):
-            try:
-                await instance.stop()
-            except Exception as exc:
-                log.error("%s failed to stop cleanly: %s", name, exc)
+        await running.parts.stop()
         await self._drain(running.tasks)
         ctx = running.ctx
         for channel in ctx.channels.values():

@@ -132,19 +132,22 @@ def _parts(store: Store, config: Config, *, running: bool) -> list[dict[str, Any
     rows = []
     for part in PARTS:
         reason = part.requires(config)
-        state = states.get(part.name)
         if reason:
-            shown = reason
-        elif not running:
-            shown = "service not running"
-        elif state is None:
-            shown = "starting"
-        elif state["state"] == "running":
-            shown = f"running since {local_text(state['since'], config.zone)}"
-        else:
-            shown = f"failed at {local_text(state['since'], config.zone)}: {state['detail']}"
-        rows.append({"part": part.name, "state": shown})
+            rows.append({"part": part.name, "state": reason})
+            continue
+        for name, _ in part.copies(config):  # each bot on its own (#16)
+            rows.append({"part": name, "state": _part_state(states.get(name), config, running)})
     return rows
+
+
+def _part_state(state: dict[str, Any] | None, config: Config, running: bool) -> str:
+    if not running:
+        return "service not running"
+    if state is None:
+        return "starting"
+    if state["state"] == "running":
+        return f"running since {local_text(state['since'], config.zone)}"
+    return f"failed at {local_text(state['since'], config.zone)}: {state['detail']}"
 
 
 def _queue(store: Store) -> list[dict[str, Any]]:

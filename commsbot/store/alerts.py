@@ -105,8 +105,8 @@ def add_alert(store: Store, problem: str, kind: str, facts: dict[str, Any], now:
     with store.write() as conn:
         cur = conn.execute(
             "INSERT INTO alerts (problem, kind, facts, opened_at, seen_at, notified_at, "
-            "resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (problem, kind, json.dumps(facts), *[iso(now)] * 4),
+            "resolved_at, resolved_notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (problem, kind, json.dumps(facts), *[iso(now)] * 5),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -137,6 +137,27 @@ def mark_notified(store: Store, ids: Iterable[int], now: datetime) -> None:
     with store.write() as conn:
         conn.executemany(
             "UPDATE alerts SET notified_at = ? WHERE id = ? AND notified_at IS NULL",
+            [(iso(now), i) for i in ids],
+        )
+
+
+def resolved_untold(store: Store) -> list[dict[str, Any]]:
+    """Alerts resolved whose resolution nobody was told yet, oldest first."""
+    return [
+        _decode(r)
+        for r in store.rows(
+            "SELECT * FROM alerts WHERE resolved_at IS NOT NULL AND resolved_notified_at IS NULL "
+            "ORDER BY id LIMIT ?",
+            (READ_LIMIT,),
+        )
+    ]
+
+
+def mark_resolved_notified(store: Store, ids: Iterable[int], now: datetime) -> None:
+    with store.write() as conn:
+        conn.executemany(
+            "UPDATE alerts SET resolved_notified_at = ? WHERE id = ? "
+            "AND resolved_notified_at IS NULL",
             [(iso(now), i) for i in ids],
         )
 

@@ -909,6 +909,13 @@ END;"""
 
 # (number, name, SQL script). Later capabilities append theirs.
 
+# An alert's "resolved" message is told once (#20): alerts resolved before this are
+# counted as told, so an upgrade does not send all-clears for old problems.
+_ALERTS_RESOLVED_TOLD = """
+ALTER TABLE alerts ADD COLUMN resolved_notified_at TEXT;
+UPDATE alerts SET resolved_notified_at = resolved_at WHERE resolved_at IS NOT NULL;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
@@ -935,4 +942,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
     (28, "post_stats_when_sent", _POST_STATS_WHEN_SENT),
+    (32, "alerts_resolved_told", _ALERTS_RESOLVED_TOLD),
 ]

@@ -3,6 +3,7 @@ feeds and subscribers. Each calls the operation the CLI calls, as ``web:NAME``."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -238,29 +239,67 @@ def edit(req: Req) -> Response:
 # -- compose ----------------------------------------------------------------------------
 
 
-def _draft(req: Req) -> views.Draft:
-    """The composer's fields; an image sent with them is kept at once (so a preview
-    without JavaScript keeps it), and named in the form from then on."""
-    from commsbot.content import images
-
+def _draft(req: Req) -> tuple[views.Draft, dict[str, str]]:
+    """The composer's fields, and what is wrong with its images, beside their fields."""
     accounts = views.post_accounts(req.config)
     chosen = [a for a in req.fields("account") if a in accounts]
     own = {a: req.field(f"own.{a}") for a in chosen if req.field(f"own.{a}").strip()}
-    upload = req.upload("image", images.MAX_BYTES)
-    if upload is not None:
-        image_name = images.keep(req.config.store.path, *upload)
-    else:
-        kept = req.field("image_name")
-        image_name = kept if images.find(req.config.store.path, kept) else ""
-    return views.Draft(
-        req.field("text"),
-        req.field("link").strip(),
-        chosen,
-        own,
-        image_name,
-        req.field("image_alt").strip(),
-        *_languages(req),
+    pictures, errors = _pictures(req)
+    draft = views.Draft(
+        req.field("text"), req.field("link").strip(), chosen, own, pictures, *_languages(req)
     )
+    return draft, errors
+
+
+# An image's fields in the form: the file, the name it is kept by, its alt text and the
+# box that removes it, numbered by their place (image.1 ... image.4).
+PICTURE_FIELD = re.compile(r"^image(?:_name|_alt|_remove)?\.([0-9]{1,3})$")
+
+
+def _pictures(req: Req) -> tuple[tuple[views.Picture, ...], dict[str, str]]:
+    """The composer's images in order: each file sent is kept at once (so a preview
+    without JavaScript keeps it) and named in the form from then on. Beside its field,
+    a file that is not an image, an alt text for no image, a missing alt text (only when
+    queueing, see ``compose``); beside them all, a fifth image."""
+    from commsbot.content import images
+    from commsbot.posting.queue import TOO_MANY_IMAGES
+
+    words = req.words
+    places = sorted(
+        {int(m.group(1)) for key in (req.form or {}) if (m := PICTURE_FIELD.match(key))}
+    )
+    pictures: list[views.Picture] = []
+    errors: dict[str, str] = {}
+    for place in places:
+        if req.field(f"image_remove.{place}"):
+            continue
+        alt = req.field(f"image_alt.{place}").strip()
+        kept = req.field(f"image_name.{place}")
+        name = kept if images.find(req.config.store.path, kept) else ""
+        try:
+            upload = req.upload(f"image.{place}", images.MAX_BYTES)
+        except ContentError as exc:
+            upload, problem = None, words.say(exc)
+        else:
+            problem = ""
+        if not (upload or name or alt or problem):
+            continue  # an empty slot
+        if len(pictures) == images.MOST_IMAGES:
+            errors["images"] = words.say(Message(TOO_MANY_IMAGES, most=images.MOST_IMAGES))
+            break
+        if upload is not None:
+            try:
+                name = images.keep(req.config.store.path, *upload)
+            except ContentError as exc:
+                problem = words.say(exc)
+        pictures.append(views.Picture(name, alt))
+        if problem:
+            errors[f"image.{len(pictures)}"] = problem
+        elif alt and not name:
+            errors[f"image.{len(pictures)}"] = words.gettext(
+                "the alt text describes an image: choose the image too"
+            )
+    return tuple(pictures), errors
 
 
 def _languages(req: Req) -> tuple[str, dict[str, str]]:
@@ -297,29 +336,11 @@ def _language_errors(draft: views.Draft, words: Speaker) -> dict[str, str]:
     return {}
 
 
-def _drafted(req: Req) -> tuple[views.Draft, dict[str, str]]:
-    """The draft, or an image that is not one said beside the image field."""
-    try:
-        return _draft(req), {}
-    except ContentError as exc:
-        accounts = views.post_accounts(req.config)
-        chosen = [a for a in req.fields("account") if a in accounts]
-        language, translations = _languages(req)
-        draft = views.Draft(
-            req.field("text"),
-            req.field("link").strip(),
-            chosen,
-            language=language,
-            translations=translations,
-        )
-        return draft, {"image": req.words.say(exc)}
-
-
 def preview(req: Req) -> Response:
     """The previews alone for htmx; the whole page without JavaScript."""
     from commsbot.web.pages import compose_page, preview_context
 
-    draft, errors = _drafted(req)
+    draft, errors = _draft(req)
     if not req.htmx:
         return compose_page(req, draft, errors=errors)
     return req.page("previews", text=draft.text, **preview_context(req, draft))
@@ -331,19 +352,16 @@ def compose(req: Req) -> Response:
     from commsbot.posting.pipeline import make_channels
     from commsbot.web.pages import compose_page
 
-    draft, errors = _drafted(req)
+    draft, errors = _draft(req)
     words = req.words
     text, link, chosen = draft.text, draft.link, draft.chosen
     if not text.strip() and not (chosen and all(a in draft.own for a in chosen)):
         errors["text"] = words.gettext("an announcement needs some text")
     if not chosen:
         errors["account"] = words.gettext("choose at least one account")
-    if draft.image_name and not draft.image_alt:
-        errors["image_alt"] = words.gettext(
-            "an image needs its alt text, for people who cannot see it"
-        )
-    if draft.image_alt and not draft.image_name and "image" not in errors:
-        errors["image"] = words.gettext("the alt text describes an image: choose the image too")
+    for place, picture in enumerate(draft.pictures, 1):
+        if picture.name and not picture.alt:
+            errors[f"image_alt.{place}"] = words.gettext(queue_ops.NEEDS_ALT)
     errors.update(_language_errors(draft, words))
     if link:
         from commsbot.content.items import _convert
@@ -364,7 +382,11 @@ def compose(req: Req) -> Response:
             errors["at"] = req.words.say(exc)
     if errors:
         return compose_page(req, draft, errors=errors, status=400)
-    image = images.find(req.config.store.path, draft.image_name) if draft.image_name else None
+    kept = [
+        (str(found.resolve()), picture.alt)
+        for picture in draft.pictures
+        if (found := images.find(req.config.store.path, picture.name)) is not None
+    ]
     try:
         ids = queue_ops.announce(
             req.store,
@@ -376,8 +398,9 @@ def compose(req: Req) -> Response:
             next_slot=when == "next-slot",
             actor=_actor(req),
             now=now,
-            image=str(image.resolve()) if image else None,
-            image_alt=draft.image_alt or None,
+            image=kept[0][0] if kept else None,
+            image_alt=kept[0][1] if kept else None,
+            more_images=kept[1:],
             text_for=draft.own,
             language=draft.language or None,
             translations=draft.translations,

@@ -110,6 +110,7 @@ def post(req: Req) -> Response:
         "post",
         post=found,
         length=views.post_length(req.config, found),
+        pictures=views.post_images(found["payload"]),
         trail=history(req.store, post_id),
         slots=views.free_slots(req.store, req.config, found["channel"], req.now(), 8),
         note=req.query.get("note", ""),
@@ -130,12 +131,14 @@ def compose_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    from commsbot.content.images import MOST_IMAGES
     from commsbot.i18n import LANGUAGES
 
     accounts = views.post_accounts(req.config)
     return req.page(
         "compose",
         status,
+        most_images=MOST_IMAGES,
         draft=draft,
         text=draft.text,
         link=draft.link,
@@ -165,11 +168,11 @@ def preview_context(req: Req, draft: views.Draft) -> dict[str, Any]:
             language=language,
             translations=draft.translations,
             words=req.words,
+            images=sum(1 for p in draft.pictures if p.name),
         ),
         "card": views.link_card(req.store, draft.link) if draft.link else None,
         "kinds": {a: req.config.channel(a).kind for a in draft.chosen},
-        "image_name": draft.image_name,
-        "image_alt": draft.image_alt,
+        "pictures": [p for p in draft.pictures if p.name],
     }
 
 

@@ -67,6 +67,7 @@ class Preview:
     error: str = ""
     language: str = ""  # the version's language, when the account posts in some only
     hold: str = ""  # why it waits for approval: no translation into its languages
+    images: int = 0  # how many of the draft's images the platform shows
 
 
 def previews(
@@ -78,12 +79,14 @@ def previews(
     language: str | None = None,
     translations: dict[str, str] | None = None,
     words: Speaker | None = None,
+    images: int = 0,
 ) -> list[Preview]:
     """Each account's post for an announcement, rendered as the pipeline will render it;
     ``text_for`` gives an account its own text instead of ``text``. An account with
     ``languages`` shows the version it will post of the text in ``language`` and its
     ``translations``: one of them, the original waiting for approval, or why it is skipped
-    (said by ``words``, the reader's language)."""
+    (said by ``words``, the reader's language). Of ``images`` images, each shows as
+    many as its platform takes."""
     from commsbot.i18n import DEFAULT, speaker
     from commsbot.posting.pipeline import make_channels
     from commsbot.posting.queue import announcement_version
@@ -130,9 +133,37 @@ def previews(
                 out.truncated,
                 language=version.language if channel.settings.languages else "",
                 hold=version.hold or "",
+                images=min(images, channel.most_images()),
             )
         )
     return shown
+
+
+def post_images(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A post's images in order, each with its alt text, as its channel reads them."""
+    from commsbot.channels.base import Rendered, images_with_alt
+
+    post = Rendered(
+        0,
+        "",
+        "",
+        "",
+        "",
+        "",
+        image=payload.get("image"),
+        image_alt=payload.get("image_alt"),
+        images=tuple(payload.get("images") or ()),
+        images_alt=tuple(payload.get("images_alt") or ()),
+    )
+    return images_with_alt(post)
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One of the composer's images: its name where it is kept, and its alt text."""
+
+    name: str = ""
+    alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,8 +174,8 @@ class Draft:
     link: str = ""
     chosen: list[str] = field(default_factory=list)
     own: dict[str, str] = field(default_factory=dict)
-    image_name: str = ""  # kept with the store (``content.images``), between previews too
-    image_alt: str = ""
+    # Up to four images, kept with the store (``content.images``) between previews too.
+    pictures: tuple[Picture, ...] = ()
     language: str = ""  # the text's own ("" says none, as `queue add` without --language)
     translations: dict[str, str] = field(default_factory=dict)  # language -> the text in it
 

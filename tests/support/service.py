@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from commsbot.config import Config, load_config
@@ -40,3 +42,12 @@ def write_schedules(folder: Path, text: str, name: str = "test.toml") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+async def until(check: Callable[[], object], seconds: float = 30) -> None:
+    """Wait (bounded) for a condition a running service makes true."""
+    for _ in range(int(seconds * 20)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
