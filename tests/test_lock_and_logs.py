@@ -114,3 +114,20 @@ def test_setup_masks_secrets_learnt_later(capsys: pytest.CaptureFixture[str]) ->
     logging.getLogger("commsbot.channel").info("connected with tok-abcdef (abc)")
     err = capsys.readouterr().err
     assert err.endswith("INFO commsbot.channel: connected with *** (abc)\n")
+
+
+def test_a_librarys_warning_is_one_line_but_errors_keep_their_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.setup(logging.INFO, json_lines=False)
+    try:
+        raise ValueError("bad header")
+    except ValueError:
+        logging.getLogger("urllib3.connection").warning("Failed to parse headers", exc_info=True)
+        logging.getLogger("commsbot.feeds").warning("our own warning", exc_info=True)
+        logging.getLogger("telegram.ext").error("a library's error", exc_info=True)
+    lines = capsys.readouterr().err.splitlines()
+    warning = next(i for i, line in enumerate(lines) if "Failed to parse headers" in line)
+    assert "Traceback" not in lines[warning + 1]
+    assert lines[warning + 1].endswith("WARNING commsbot.feeds: our own warning")
+    assert sum(line.startswith("Traceback") for line in lines) == 2

@@ -98,6 +98,24 @@ def secret_values(config: Any) -> list[str]:
 _MASK = MaskSecrets()
 
 
+class ForeignWarningsOnOneLine(logging.Filter):
+    """Drops the traceback of another library's warning, keeping its one-line message.
+
+    A library's warning is about something it handled (urllib3 logs "Failed to parse
+    headers" with ``exc_info`` and still returns the answer, which commsbot then judges);
+    its traceback would only scare the reader of a clean one-line error. commsbot's own
+    records, and any library's errors, keep theirs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name == "commsbot" or record.name.startswith("commsbot.")
+        if not own and record.levelno < logging.ERROR:
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return True
+
+
 def mask_secrets(secrets: Iterable[str]) -> None:
     """Mask these values in every log line from now on."""
     _MASK.add(secrets)
@@ -136,6 +154,7 @@ def setup(level: int, *, json_lines: bool = False) -> None:
     """(Re)configure the root logger: one handler on stderr, secrets masked."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ForeignWarningsOnOneLine())  # before masking, which formats tracebacks
     handler.addFilter(_MASK)
     root = logging.getLogger()
     for old in list(root.handlers):

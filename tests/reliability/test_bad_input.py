@@ -9,11 +9,14 @@ broken over loopback HTTP; bot commands get arbitrary text from hypothesis.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -506,6 +509,48 @@ def test_broken_feeds_are_named_with_their_problem_and_lose_nothing(
     for url in urls:
         removed = CliRunner().invoke(cli, ["--config", str(config), "feeds", "remove", url, "-y"])
         assert removed.exit_code == 0, removed.output
+
+
+def test_a_feed_with_a_broken_header_line_is_named_without_a_traceback(
+    home: Path, tmp_path: Path
+) -> None:
+    # urllib3 logs "Failed to parse headers" with its traceback and still returns the
+    # answer; the real CLI, in its own process, must say it in one line.
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(30)
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nno colon on this line\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    config = tmp_path / "config.toml"
+    allow = '\n[ingest]\ntotal_timeout = 5\nallow_private_hosts = ["127.0.0.1"]\n'
+    config.write_text(GOOD.format(dir=home, service="") + allow, encoding="utf-8")
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/feed"
+    commsbot = [sys.executable, "-m", "commsbot", "--config", str(config), "feeds"]
+    try:
+        subprocess.run([*commsbot, "add", url, "--no-check"], check=True, capture_output=True)
+        checked = subprocess.run(
+            [*commsbot, "check", url], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    assert checked.returncode == 1, checked.stderr
+    assert "Failed to parse headers" in checked.stderr  # the warning is still said
+    assert "Traceback" not in checked.stdout + checked.stderr
+    [row] = [line for line in checked.stdout.splitlines() if line.startswith(url)]
+    assert "not an RSS or Atom feed" in row
+    subprocess.run([*commsbot, "remove", url, "-y"], check=True, capture_output=True)
 
 
 # -- bot commands ------------------------------------------------------------------------
