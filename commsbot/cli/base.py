@@ -7,9 +7,7 @@ commands that need them, so that ``commsbot --help`` starts quickly.
 from __future__ import annotations
 
 import functools
-import logging
 import pkgutil
-import sqlite3
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -311,7 +309,13 @@ class Group(LazyGroup):
             return super().invoke(ctx)
         except CommsbotError as exc:
             raise click.ClickException(str(exc)) from None
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:
+            # sqlite3 and logging are imported when a command needs them, not for --help
+            # (about 25 ms of its 150): a command that met a store error has loaded sqlite3.
+            import sqlite3
+
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise
             # Outside a write transaction (a read, opening the store): the same messages.
             from commsbot.store import explain
 
@@ -430,6 +434,8 @@ COMMANDS: LazyCommands = {
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool, log_json: bool) -> None:
     """commsbot: posts a cross-innovation network's practices, events and news to its channels."""
+    import logging
+
     from commsbot.service import logs
 
     # Before anything is written: every line on stdout and stderr has secrets masked.
