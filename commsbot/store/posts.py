@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.store import Store, from_iso, iso
+from commsbot.store.migrations import post_stats_rows
 
 STATUSES = (
     "draft",
@@ -133,8 +134,17 @@ def sending_posts(store: Store, channel: str) -> list[dict[str, Any]]:
     return rows
 
 
+# The statistics rows of a record's sent posts, in one statement (migration 31: the
+# trigger leaves sending -> sent to it). The ids come as one JSON list, so that every
+# batch size shares one prepared statement.
+_SENT_STATS = "INSERT OR REPLACE INTO post_stats " + post_stats_rows(
+    "p.id IN (SELECT value FROM json_each(?))"
+)
+
+
 def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Write delivery outcomes; only posts still ``sending`` are changed."""
+    """Write delivery outcomes; only posts still ``sending`` are changed. The sent ones get
+    their ``post_stats`` row in the same transaction."""
     stamp = iso(now)
     rows = [
         {
@@ -157,6 +167,9 @@ def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetim
             "WHERE id = :id AND status = 'sending'",
             rows,
         )
+        sent = [r["id"] for r in rows if r["status"] == "sent"]
+        if sent:
+            conn.execute(_SENT_STATS, (json.dumps(sent),))
 
 
 def get_post(store: Store, post_id: int) -> dict[str, Any] | None:
