@@ -213,8 +213,8 @@ def test_a_post_sent_outside_a_claim_counts_through_the_trigger(sample_store: St
 
 def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     """The statistics' and the polling's reads of sent posts search ``posts_sent`` (sent
-    posts only, migration 30), and the record's statistics rows are found by id, never
-    along every post ever sent (#15)."""
+    posts only, migration 30); the claim's and the record's batch statements find their
+    posts by id, never along every post of a state (#15)."""
     from commsbot.store import stats as stats_q
 
     store = sample_store
@@ -223,6 +223,7 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     moment = at("2026-11-27 09:00")
     stats_q.sent_posts(store, PERIOD.since, PERIOD.until)
     engagement_q.poll_candidates(store, "mastodon", moment)
+    posts_q.claim_due(store, "outbox", moment, 10, moment)
     posts_q.record_results(store, [{"id": 1, "status": "sent", "attempts": 1}], moment)
     store.conn.set_trace_callback(None)
 
@@ -230,9 +231,16 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
         rows = store.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
         return " | ".join(str(r[3]) for r in rows)
 
-    reads = [plan(sql) for sql in ran if sql.startswith("SELECT")]
+    reads = [plan(sql) for sql in ran if sql.startswith("SELECT p.")]
     assert len(reads) == 2
     assert reads[0].startswith("SEARCH p USING INDEX posts_sent (status=? AND sent_at>? AND")
     assert reads[1].startswith("SEARCH p USING INDEX posts_sent (status=? AND sent_at>?)")
-    (record,) = [sql for sql in ran if sql.startswith("INSERT OR REPLACE INTO post_stats")]
-    assert plan(record).startswith("SEARCH p USING INTEGER PRIMARY KEY (rowid=?)")
+    batches = [
+        plan(sql)
+        for sql in ran
+        if sql.startswith(("UPDATE posts", "INSERT OR REPLACE INTO post_stats"))
+    ]
+    assert len(batches) == 3
+    for found in batches:
+        assert "USING INTEGER PRIMARY KEY (rowid=?)" in found, found
+        assert "INDEX posts_" not in found, found
