@@ -213,8 +213,9 @@ def test_a_post_sent_outside_a_claim_counts_through_the_trigger(sample_store: St
 
 def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     """The statistics' and the polling's reads of sent posts search ``posts_sent`` (sent
-    posts only, migration 30); the claim's and the record's batch statements find their
-    posts by id, never along every post of a state (#15)."""
+    posts only, migration 30), a reaction's post is found in ``posts_remote`` (posts with
+    a remote id only); the claim's and the record's batch statements find their posts by
+    id, never along every post of a state (#15)."""
     from commsbot.store import stats as stats_q
 
     store = sample_store
@@ -225,6 +226,7 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     engagement_q.poll_candidates(store, "mastodon", moment)
     posts_q.claim_due(store, "outbox", moment, 10, moment)
     posts_q.record_results(store, [{"id": 1, "status": "sent", "attempts": 1}], moment)
+    engagement_q.post_for_remote(store, "mastodon", "109")
     store.conn.set_trace_callback(None)
 
     def plan(sql: str) -> str:
@@ -244,3 +246,5 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     for found in batches:
         assert "USING INTEGER PRIMARY KEY (rowid=?)" in found, found
         assert "INDEX posts_" not in found, found
+    (by_remote,) = [plan(sql) for sql in ran if sql.startswith("SELECT id FROM posts")]
+    assert by_remote == "SEARCH posts USING INDEX posts_remote (channel=? AND remote_id=?)"

@@ -916,13 +916,17 @@ DELETE FROM post_stats WHERE post_id = old.id;
 INSERT OR REPLACE INTO post_stats {_post_stats_row("p.id = new.id", _QUOTES_COLUMN)};
 END;"""
 
-# The claim and the record of a 10,000-post run (#15): the statistics read the posts sent
-# in a period, so their index holds sent posts alone, and a claim (queued -> sending) or a
-# retry (back to queued) no longer moves an entry in it. Every query that read
-# posts_status_sent says status = 'sent', so it reads this one.
-_POSTS_SENT_PARTIAL = """
+# The insert, the claim and the record of a 10,000-post run (#15): the statistics read the
+# posts sent in a period, so their index holds sent posts alone, and a claim (queued ->
+# sending) or a retry (back to queued) no longer moves an entry in it. Every query that
+# read posts_status_sent says status = 'sent', so it reads this one. A post has a remote id
+# once sent: the lookup by it (channel = ? AND remote_id = ?) reads the index of those
+# only, which a new post no longer enters.
+_POSTS_PARTIAL_INDEXES = """
 DROP INDEX posts_status_sent;
 CREATE INDEX posts_sent ON posts (status, sent_at) WHERE status = 'sent';
+DROP INDEX posts_remote;
+CREATE INDEX posts_remote ON posts (channel, remote_id) WHERE remote_id IS NOT NULL;
 """
 
 # A post's move from sending to sent is the end of a claim, which ``posts.record_results``
@@ -974,7 +978,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
     (28, "post_stats_when_sent", _POST_STATS_WHEN_SENT),
-    (30, "posts_sent_partial", _POSTS_SENT_PARTIAL),
+    (30, "posts_partial_indexes", _POSTS_PARTIAL_INDEXES),
     (31, "post_stats_by_batch", _POST_STATS_BY_BATCH),
     (32, "alerts_resolved_told", _ALERTS_RESOLVED_TOLD),
 ]
