@@ -126,3 +126,21 @@ def test_templates_check_names_template_and_item(invoke, config_path: Path) -> N
         "template outbox/newsletter.j2 for sample newsletter 'newsletter-1': too long"
         in result.output
     )
+
+
+def test_item_version_changes_with_every_field_but_the_timestamps(sample_store: Store) -> None:
+    from commsbot.render import item_version
+
+    item = q.get_item(sample_store, "practice", "amsterdam-creative-matchmaking-desk")
+    assert item is not None
+    version = item_version(item)
+    assert item_version(dict(item)) == version
+    for key, value in item.items():
+        changed = {**item, key: "2031-01-01T00:00:00Z" if key.endswith("_at") else f"{value}!"}
+        if key in ("created_at", "updated_at"):
+            assert item_version(changed) == version, key
+        else:
+            assert item_version(changed) != version, key
+    # A list's member and a value's type count too: the post would read differently.
+    assert item_version({**item, "tags": [*item["tags"], "more"]}) != version
+    assert item_version({**item, "example": not item["example"]}) != version
