@@ -205,6 +205,25 @@ def _render(template: jinja2.Template, values: dict[str, Any]) -> str:
         template.environment.handle_exception()
 
 
+# What a plain dict has as attributes: any other ``item.title`` in a template is a key.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja2's environment, reading a field of a dict (``item.title``) without first
+    raising and catching an AttributeError for it, as each printed field of each post did."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # An exact dict has no attributes beyond its type's, so Jinja2's lookup (attribute
+        # first, then key, else undefined) comes to the key at once.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 class Renderer:
     """A Jinja2 environment over the user's templates, falling back to the packaged ones,
     speaking one language: its catalog's words (``_``, ``ngettext``), its dates and numbers,
@@ -216,7 +235,7 @@ class Renderer:
         if not user_folder or packaged.resolve() != user_folder.resolve():
             folders.append(str(packaged))
         self.folders = [Path(f) for f in folders]
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,

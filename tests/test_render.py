@@ -144,3 +144,34 @@ def test_item_version_changes_with_every_field_but_the_timestamps(sample_store: 
     # A list's member and a value's type count too: the post would read differently.
     assert item_version({**item, "tags": [*item["tags"], "more"]}) != version
     assert item_version({**item, "example": not item["example"]}) != version
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ item.title }} {{ item.tags | join(',') }}",
+        "{{ item.items is callable }} {{ item.get('title') }}",  # a dict's own attributes
+        "{{ item.titel }}",  # missing: StrictUndefined names it
+        "{{ item.title.nope }}",  # a str's missing attribute
+        "{{ other.title }}",  # not a plain dict: read as Jinja2 reads it
+    ],
+)
+def test_template_reads_a_dict_field_as_jinja2_does(source: str) -> None:
+    # The renderer's environment looks a plain dict's fields up directly: every result and
+    # every error message must be the one a plain Jinja2 environment gives.
+    import collections
+
+    import jinja2
+
+    item = {"title": "Voucher", "tags": ["a", "b"], "items": "not the method"}
+    values = {"item": item, "other": collections.UserDict(item)}
+
+    def outcome(env: jinja2.Environment) -> str:
+        try:
+            return env.from_string(source).render(values)
+        except jinja2.UndefinedError as exc:
+            return f"error: {exc.message}"
+
+    plain = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    ours = Renderer().environment("plain")
+    assert outcome(ours) == outcome(plain)
