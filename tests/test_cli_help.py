@@ -73,7 +73,7 @@ HEAVY = (
     "uvicorn",
 )
 # The only commsbot modules --help needs.
-HELP_MODULES = ["commsbot", "commsbot.cli", "commsbot.cli.base", "commsbot.errors"]
+HELP_MODULES = ["commsbot", "commsbot.cli", "commsbot.cli.base"]
 # Standard modules cli.base imports where a command uses them, each a few ms of --help's
 # start-up (pathlib brings urllib.parse and ipaddress; pkgutil brings importlib.util).
 # uuid is not here: click.types imports it, and --help cannot do without click.types.

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from commsbot import __version__
-from commsbot.errors import CommsbotError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -317,6 +316,9 @@ class Group(LazyGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Here, not at the top, as the other imports a command needs: --help never invokes.
+        from commsbot.errors import CommsbotError
+
         try:
             return super().invoke(ctx)
         except CommsbotError as exc:
