@@ -1,23 +1,25 @@
 """The web console over HTTP with a busy store: 50,000 posts (two accounts over a year,
 in every state), 200,000 engagement snapshots and 50,000 practices.
 
-Prints the p50 and p95 server time of Today, Calendar (month), Queue (first page) and
-Stats (last 30 days, with the 30 before) as a signed-in officer fetches them from the
-running console on loopback (Stats twice: as repeated views find its figures kept, and
-with the store changed by another connection before each view, so each one computes),
-and each p95 against a floor measured in the same run: a static file from the same
-server (the HTTP round trip and the framework, no work), with the load average.
-Target: p95 <= 50 ms.
-"""
+Prints, for Today, Calendar (month), Queue (first page) and Stats (last 30 days, with the
+30 before) as a signed-in officer fetches them from the running console on loopback, the
+client's p50 and p95 (the round trip included) and the p95 server time the console states
+in its ``Server-Timing`` header (request in to response out), each p95 against a floor
+measured in the same run: a static file from the same server (the HTTP round trip and the
+framework, no work), with the load average. Stats is fetched twice: as repeated views find
+its figures kept, and with the store changed by another connection before each view, so
+each one computes. Target: p95 server time <= 50 ms."""
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,16 +105,32 @@ def build(path: Path) -> None:
         auth.add_user(store, "ana", "officer", PASSWORD, NOW)
 
 
-def timed(client: httpx.Client, path: str, between: Any = None) -> list[float]:
+@dataclass
+class Times:
+    """Seconds per request: as the client waited, and as the server says it worked."""
+
+    client: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+
+
+def server_time(response: httpx.Response) -> float:
+    """The console's own time from its ``Server-Timing: app;dur=<ms>`` header, in seconds."""
+    found = re.fullmatch(r"app;dur=(\d+(?:\.\d+)?)", response.headers["server-timing"])
+    assert found, response.headers["server-timing"]
+    return float(found.group(1)) / 1000
+
+
+def timed(client: httpx.Client, path: str, between: Any = None) -> Times:
     client.get(path)  # warm: templates compiled, pages of the store in the cache
-    times = []
+    times = Times()
     for _ in range(REQUESTS):
         if between is not None:
             between()
         start = time.perf_counter()
         response = client.get(path)
-        times.append(time.perf_counter() - start)
+        times.client.append(time.perf_counter() - start)
         assert response.status_code == 200, (path, response.status_code)
+        times.server.append(server_time(response))
     return times
 
 
@@ -137,10 +155,17 @@ def main() -> None:
         )
         with Running(config) as url, httpx.Client(base_url=url, timeout=60) as client:
             assert sign_in(client, "ana").status_code == 303
-            floor = p95(timed(client, "/static/console.css"))
+            static = timed(client, "/static/console.css")
+            floor = p95(static.client)
             load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-            print(f"floor (a static file, same server): p95 {floor * 1000:.1f} ms; load {load}")
-            print(f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8}  target p95 <= 50 ms")
+            print(
+                f"floor (a static file, same server): p95 {floor * 1000:.1f} ms "
+                f"(server {p95(static.server) * 1000:.1f} ms); load {load}"
+            )
+            print(
+                f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8} {'server p95':>11}"
+                "  target server p95 <= 50 ms"
+            )
             with Store(config.store.path) as other:
 
                 def service_commits() -> None:
@@ -153,10 +178,11 @@ def main() -> None:
                     client, PAGES["Stats (30 days)"], service_commits
                 )
             for name, times in runs.items():
+                server = p95(times.server)
                 print(
-                    f"{name:20} {statistics.median(times) * 1000:8.1f} "
-                    f"{p95(times) * 1000:8.1f} {p95(times) / floor:8.1f}"
-                    f"  {'ok' if p95(times) <= 0.05 else 'OVER'}"
+                    f"{name:20} {statistics.median(times.client) * 1000:8.1f} "
+                    f"{p95(times.client) * 1000:8.1f} {p95(times.client) / floor:8.1f} "
+                    f"{server * 1000:11.1f}  {'ok' if server <= 0.05 else 'OVER'}"
                 )
 
 

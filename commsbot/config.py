@@ -210,8 +210,9 @@ class WebConfig:
 
 
 # What alerts can be about (#20): a post waiting for approval, a failed or unknown post, an
-# account down or paused, a disabled feed, failed digest deliveries.
-AlertProblem = Literal["approval", "failed", "unknown", "account", "feed", "digest"]
+# account down or paused, a part of the service that cannot start (a Telegram bot, the
+# console: #17), a disabled feed, failed digest deliveries.
+AlertProblem = Literal["approval", "failed", "unknown", "account", "part", "feed", "digest"]
 ALERT_PROBLEMS: tuple[AlertProblem, ...] = typing.get_args(AlertProblem)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import ChainMap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,8 @@ def shorten(text: str, width: int) -> str:
 
 def missing_hashtags(body: str, tags: tuple[str, ...]) -> str:
     """The channel's fixed hashtags that the body does not already carry, space-joined."""
+    if not tags:  # most channels and items have none
+        return ""
     wanted = hashtags(tags).split()
     return " ".join(
         t for t in wanted if not re.search(rf"(?<![\w#]){re.escape(t)}(?!\w)", body, re.IGNORECASE)
@@ -172,12 +175,57 @@ def _append_tags(body: str, tags: str) -> str:
     return f"{body}\n\n{tags}" if body else tags
 
 
+# json.dumps(..., default=str) as one encoder, not one built for each of a run's items.
+_VERSION_JSON = json.JSONEncoder(default=str).encode
+
+
 def item_version(item: dict[str, Any]) -> str:
-    """A fingerprint of an item's content, to tell later whether it was edited."""
-    skip = {"updated_at", "created_at"}
+    """A fingerprint of an item's content, to tell later whether it was edited: every
+    column but its timestamps."""
     # Columns come in the table's order, so no sorting is needed for a stable fingerprint.
-    data = json.dumps({k: v for k, v in item.items() if k not in skip}, default=str)
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
+    data = dict(item)
+    data.pop("updated_at", None)
+    data.pop("created_at", None)
+    return hashlib.sha256(_VERSION_JSON(data).encode()).hexdigest()[:16]
+
+
+def _render(template: jinja2.Template, values: dict[str, Any]) -> str:
+    """``template.render(values)``, with the globals merged dict by dict: Jinja2 copies
+    them out of the template's ChainMap key by key and lists its keys again for the
+    context, which cost a fifth of a post's rendering."""
+    chain = template.globals
+    merged: dict[str, Any] = {}
+    for layer in reversed(chain.maps if isinstance(chain, ChainMap) else (chain,)):
+        merged.update(layer)
+    env = template.environment
+    # The context template.new_context(values) makes: globals, then values; its record of
+    # which names are globals taken from the merged dict (the same keys).
+    context = env.context_class(
+        env, {**merged, **values}, template.name, template.blocks, globals=merged
+    )
+    try:
+        return env.concat(template.root_render_func(context))
+    except Exception:
+        env.handle_exception()
+
+
+# What a plain dict has as attributes: any other ``item.title`` in a template is a key.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja2's environment, reading a field of a dict (``item.title``) without first
+    raising and catching an AttributeError for it, as each printed field of each post did."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # An exact dict has no attributes beyond its type's, so Jinja2's lookup (attribute
+        # first, then key, else undefined) comes to the key at once.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
 
 class Renderer:
@@ -191,7 +239,7 @@ class Renderer:
         if not user_folder or packaged.resolve() != user_folder.resolve():
             folders.append(str(packaged))
         self.folders = [Path(f) for f in folders]
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
@@ -304,7 +352,7 @@ class Renderer:
 
     def _run(self, template: jinja2.Template, context: dict[str, Any], what: str) -> str:
         try:
-            return template.render(context).strip()
+            return _render(template, context).strip()
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"template {template.name} for {what}: {exc.message}") from None
         except jinja2.TemplateError as exc:
@@ -342,11 +390,12 @@ class Renderer:
         values = {**context, "link": link, "channel": channel.name}
         body = public_text(self._run(tmpl, values, what))
         settings = channel.settings
-        item = context.get("item", {})
+        item = context.get("item")
+        fields: dict[str, Any] = item if isinstance(item, dict) else {}
         fixed = missing_hashtags(body, settings.hashtags)
         # A feed's categories, when it asked for them: after the channel's own hashtags,
         # none twice, and given up one by one (the last first) before any text is cut.
-        extra = item.get("tags") if isinstance(item, dict) and kind in CATEGORY_TAGGED else None
+        extra = fields.get("tags") if kind in CATEGORY_TAGGED else None
         categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra or ())).split()
         limit = channel.limit()
         while True:
@@ -387,12 +436,10 @@ class Renderer:
             length=length,
             limit=limit,
             truncated=truncated,
-            title=item.get("title") if isinstance(item, dict) else None,
-            image=item.get("image") if isinstance(item, dict) else None,
-            image_alt=(item.get("summary") or item.get("title"))
-            if isinstance(item, dict)
-            else None,
+            title=fields.get("title"),
+            image=fields.get("image"),
+            image_alt=fields.get("summary") or fields.get("title"),
             thread=thread,
-            language=item.get("language") if isinstance(item, dict) else None,
-            images=tuple(item.get("images") or ()) if isinstance(item, dict) else (),
+            language=fields.get("language"),
+            images=tuple(fields.get("images") or ()),
         )

@@ -126,3 +126,52 @@ def test_templates_check_names_template_and_item(invoke, config_path: Path) -> N
         "template outbox/newsletter.j2 for sample newsletter 'newsletter-1': too long"
         in result.output
     )
+
+
+def test_item_version_changes_with_every_field_but_the_timestamps(sample_store: Store) -> None:
+    from commsbot.render import item_version
+
+    item = q.get_item(sample_store, "practice", "amsterdam-creative-matchmaking-desk")
+    assert item is not None
+    version = item_version(item)
+    assert item_version(dict(item)) == version
+    for key, value in item.items():
+        changed = {**item, key: "2031-01-01T00:00:00Z" if key.endswith("_at") else f"{value}!"}
+        if key in ("created_at", "updated_at"):
+            assert item_version(changed) == version, key
+        else:
+            assert item_version(changed) != version, key
+    # A list's member and a value's type count too: the post would read differently.
+    assert item_version({**item, "tags": [*item["tags"], "more"]}) != version
+    assert item_version({**item, "example": not item["example"]}) != version
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ item.title }} {{ item.tags | join(',') }}",
+        "{{ item.items is callable }} {{ item.get('title') }}",  # a dict's own attributes
+        "{{ item.titel }}",  # missing: StrictUndefined names it
+        "{{ item.title.nope }}",  # a str's missing attribute
+        "{{ other.title }}",  # not a plain dict: read as Jinja2 reads it
+    ],
+)
+def test_template_reads_a_dict_field_as_jinja2_does(source: str) -> None:
+    # The renderer's environment looks a plain dict's fields up directly: every result and
+    # every error message must be the one a plain Jinja2 environment gives.
+    import collections
+
+    import jinja2
+
+    item = {"title": "Voucher", "tags": ["a", "b"], "items": "not the method"}
+    values = {"item": item, "other": collections.UserDict(item)}
+
+    def outcome(env: jinja2.Environment) -> str:
+        try:
+            return env.from_string(source).render(values)
+        except jinja2.UndefinedError as exc:
+            return f"error: {exc.message}"
+
+    plain = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    ours = Renderer().environment("plain")
+    assert outcome(ours) == outcome(plain)

@@ -96,3 +96,13 @@ def test_print_and_log_lines_are_masked(capsys: pytest.CaptureFixture[str]) -> N
     assert 'stderr: "***"' in err
     assert '"message": "log: ***"' in err
     assert leaked(out + err) == []
+
+
+def test_a_secret_is_masked_in_any_case() -> None:
+    """python-telegram-bot capitalizes a "Bad Request: ..." answer, lowering the rest: a
+    token the Bot API quoted reaches its error in lower case."""
+    from commsbot.channels.telegram import redact
+
+    said = f"No webhook for bot{TOKEN.lower()}, nor for {TOKEN.upper()}"
+    assert logs.MaskSecrets([TOKEN]).mask(said) == "No webhook for bot***, nor for ***"
+    assert redact(said, TOKEN) == "No webhook for bot<token>, nor for <token>"

@@ -119,7 +119,7 @@ def test_a_bot_that_cannot_reach_telegram_is_restarted_and_status_tells(
             failed, running, reply = asyncio.run(scenario())
 
     state = str(failed["state"])
-    assert state.startswith("failed at "), state
+    assert state.startswith("failing since "), state
     assert "cannot reach Telegram" in state and "; next try at " in state
     assert str(running["state"]).startswith("running since ")
     assert reply["text"]  # the restarted bot answers

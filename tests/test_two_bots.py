@@ -205,7 +205,7 @@ def test_a_bot_that_cannot_start_is_restarted_alone_while_the_other_answers(
     assert all(a["plain_text"] for a in answers)
     assert recovered["plain_text"]
     assert shown[network_part].startswith("running since "), shown
-    assert shown[polish_part].startswith("failed at ") and said in shown[polish_part], shown
+    assert shown[polish_part].startswith("failing since ") and said in shown[polish_part], shown
     assert "; next try at " in shown[polish_part]
     # The network bot started once: never stopped or restarted for the other's failures.
     assert logged(f"{network_part} started") == 1

@@ -420,3 +420,16 @@ def test_stats_follow_what_the_service_records(live: Live) -> None:
             datetime.now(UTC),
         )
         assert int(sent(c).replace(",", "")) == int(before.replace(",", "")) + 1
+
+
+def test_every_response_states_its_server_time(live: Live) -> None:
+    """``Server-Timing: app;dur=<ms>`` on pages, files and errors, and nothing more in it."""
+    with live.client() as c:
+        responses = [c.get("/sign-in"), c.get("/static/console.css"), c.get("/nothing-here")]
+        sign_in(c, "cora")
+        responses += [c.get("/stats?days=7"), c.get("/queue")]
+    for r in responses:
+        found = re.fullmatch(r"app;dur=(\d+\.\d)", r.headers["server-timing"])
+        assert found, (r.url, r.headers["server-timing"])
+        assert 0 <= float(found.group(1)) < 60_000, r.url
+        assert len(r.headers.get_list("server-timing")) == 1, r.url

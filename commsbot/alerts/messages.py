@@ -94,6 +94,8 @@ def line(alert: dict[str, Any], words: Speaker, config: Config) -> str:
             "Account %(account)s could not be opened: see commsbot channels test %(account)s.",
             account=facts["account"],
         )
+    if kind == "part_failed":
+        return part_line(facts, words)
     if kind == "feed":
         return words.gettext(
             "Feed %(url)s is disabled: %(error)s", url=facts["url"], error=facts["error"]
@@ -109,6 +111,42 @@ def line(alert: dict[str, Any], words: Speaker, config: Config) -> str:
     if kind == "test":
         return words.gettext("Test alert: alerts from commsbot reach you here.")
     return str(kind)
+
+
+def part_line(facts: dict[str, Any], words: Speaker) -> str:
+    """A part that cannot start, and on a second line what to check."""
+    check = facts.get("check") or {}
+    if check.get("what") == "bot":
+        text = words.gettext(
+            "The Telegram bot of %(account)s cannot start: %(error)s",
+            account=facts["account"],
+            error=facts["error"],
+        )
+    elif check.get("what") == "console":
+        text = words.gettext("The console cannot start: %(error)s", error=facts["error"])
+    else:
+        text = words.gettext(
+            "%(part)s cannot start: %(error)s", part=facts["part"], error=facts["error"]
+        )
+    hint = check_text(check, words)
+    return text + ("\n" + hint if hint else "")
+
+
+def check_text(check: dict[str, str], words: Speaker) -> str:
+    """What to check for a part that cannot start (``problems.part_check``), or ""."""
+    if check.get("what") == "bot":
+        return words.gettext(
+            "Check the bot token in the environment variable %(env)s, and that %(host)s "
+            "can be reached from this machine.",
+            env=check["env"],
+            host=check["host"],
+        )
+    if check.get("what") == "console":
+        return words.gettext(
+            "Check that no other program listens on %(address)s ([web] host and port).",
+            address=check["address"],
+        )
+    return ""
 
 
 def _with_link(alert: dict[str, Any], words: Speaker, config: Config) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from commsbot.config import Config
 from commsbot.store import Store, from_iso
 from commsbot.store import alerts as q
+from commsbot.store import service as service_q
 
 Found = dict[str, tuple[str, dict[str, Any]]]
 
@@ -63,6 +64,11 @@ def found(store: Store, config: Config, now: datetime, unopened: Iterable[str] =
                 )
         for name in unopened:
             problems[f"account:{name}:unopened"] = ("account_unopened", {"account": name})
+    if "part" in wanted:
+        # Named by the part, not the try: the retries of one failure are one alert, and
+        # it is resolved (told once) when the part runs again.
+        for part in service_q.failing_parts(store):
+            problems[f"part:{part['part']}:failed"] = ("part_failed", part_facts(config, part))
     if "feed" in wanted:
         for feed in q.disabled_feeds(store):
             problems[f"feed:{feed['id']}:disabled"] = (
@@ -78,3 +84,37 @@ def found(store: Store, config: Config, now: datetime, unopened: Iterable[str] =
                 {"period": row["period"], "count": row["failed"], "error": row["error"] or ""},
             )
     return problems
+
+
+# The part that serves the console (commsbot.cli.run_cmds names it): what to check when it
+# cannot start is its address, not a token.
+CONSOLE_PART = "web-console"
+
+
+def part_facts(config: Config, part: dict[str, Any]) -> dict[str, Any]:
+    """What an alert and the console's Today page tell of a part that cannot start: its
+    name, account, the one-line error, since when it fails, and what to check."""
+    return {
+        "part": part["part"],
+        "account": part["account"] or "",
+        "error": part["detail"] or "",
+        "since": part["failing_since"] or part["since"],
+        "check": part_check(config, part["kind"] or part["part"], part["account"]),
+    }
+
+
+def part_check(config: Config, kind: str, account: str | None) -> dict[str, str]:
+    """What to check for a part that cannot start: for a Telegram bot the environment
+    variable its token comes from and the Bot API it reaches; for the console the address
+    it listens on. Names and addresses only, never a secret ({} when none applies)."""
+    from urllib.parse import urlsplit
+
+    from commsbot.channels.telegram import TelegramSettings, api_base
+
+    settings = config.channels.get(account or "")
+    if isinstance(settings, TelegramSettings):
+        host = urlsplit(api_base(settings)[0]).netloc
+        return {"what": "bot", "env": settings.bot_token_env, "host": host}
+    if kind == CONSOLE_PART:
+        return {"what": "console", "address": f"{config.web.host}:{config.web.port}"}
+    return {}

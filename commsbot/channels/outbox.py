@@ -22,6 +22,9 @@ from commsbot.channels.base import Channel, ChannelSettings, Delivery, Rendered
 
 log = logging.getLogger("commsbot.channels.outbox")
 
+# json.dumps(line, ensure_ascii=False) as one encoder, not one built for each post.
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
 
 @dataclass(frozen=True)
 class OutboxSettings(ChannelSettings):
@@ -45,6 +48,8 @@ class OutboxChannel(Channel):
         super().__init__(settings, name)
         assert isinstance(settings, OutboxSettings)
         self.folder = settings.path
+        # os.path.join(folder, name) for every post's name, joined once.
+        self._prefix = os.path.join(settings.path, "")
         self._limit = settings.max_length
         self._log: IO[str] | None = None
         self._second = -1
@@ -80,7 +85,7 @@ class OutboxChannel(Channel):
     async def send(self, post: Rendered) -> Delivery:
         # Local files are cheap: writing them on the loop costs less than a thread hop.
         name = f"{post.post_id:06d}-{post.item_type}-{post.item_ref}.txt"
-        target = os.path.join(self.folder, name)
+        target = self._prefix + name
         try:
             if self._log is None:
                 # Opened on first use, so a broken folder is a retryable send, not a crash.
@@ -109,7 +114,7 @@ class OutboxChannel(Channel):
                 "written_at": self._stamp(),
                 "file": name,
             }
-            self._log.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self._log.write(_LINE_JSON(line) + "\n")
         except MissingImage as exc:
             return Delivery.failed(post.post_id, str(exc))
         except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,8 +212,9 @@ def api_base(settings: TelegramSettings) -> tuple[str, str]:
 
 
 def redact(text: str, token: str) -> str:
-    """A message with the bot token taken out: PTB puts it in some of its errors."""
-    return text.replace(token, "<token>") if token else text
+    """A message with the bot token taken out: PTB puts it in some of its errors, in any
+    case (it capitalizes a "Bad Request: ..." answer, lowering the rest)."""
+    return re.sub(re.escape(token), "<token>", text, flags=re.IGNORECASE) if token else text
 
 
 async def connect(bot: Bot, settings: TelegramSettings, token: str) -> None:

@@ -7,18 +7,18 @@ commands that need them, so that ``commsbot --help`` starts quickly.
 from __future__ import annotations
 
 import functools
-import pkgutil
+import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from commsbot import __version__
-from commsbot.errors import CommsbotError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from commsbot.config import Config
     from commsbot.store import Store
 
@@ -57,7 +57,7 @@ class FilePath(click.Path):
     and so is one with a NUL, which no file system takes."""
 
     def __init__(self) -> None:
-        super().__init__(dir_okay=False, path_type=Path)
+        super().__init__(dir_okay=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -65,6 +65,13 @@ class FilePath(click.Path):
         if isinstance(value, str) and "\x00" in value:
             self.fail(f"{value!r} contains a NUL character", param, ctx)
         return super().convert(value, param, ctx)
+
+    def coerce_path_result(self, value: str | os.PathLike[str]) -> Any:
+        # What path_type=Path does, with pathlib imported here: `commsbot --help` has no
+        # use for it, nor for urllib.parse and ipaddress, which pathlib imports.
+        from pathlib import Path
+
+        return Path(value)
 
 
 FILE_PATH = FilePath()
@@ -261,6 +268,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.lazy_subcommands:
             return super().get_command(ctx, cmd_name)
+        # Here, not at the top: listing the commands (--help) resolves none of them, and
+        # pkgutil brings importlib.util with it.
+        import pkgutil
+
         import_path = self.lazy_subcommands[cmd_name][0]
         command = pkgutil.resolve_name(import_path)
         if not isinstance(command, click.Command):
@@ -305,14 +316,19 @@ class Group(LazyGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Here, not at the top, as the other imports a command needs: --help never invokes.
+        from commsbot.errors import CommsbotError
+
         try:
             return super().invoke(ctx)
         except CommsbotError as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
-            # sqlite3 and logging are imported when a command needs them, not for --help
-            # (about 25 ms of its 150): a command that met a store error has loaded sqlite3.
+            # sqlite3, logging, pathlib and pkgutil are imported when a command needs them,
+            # not for --help (about 35 ms of its 150): a command that met a store error has
+            # loaded sqlite3.
             import sqlite3
+            from pathlib import Path
 
             if not isinstance(exc, sqlite3.OperationalError):
                 raise

@@ -90,6 +90,7 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
     if not once:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
+        from commsbot.alerts.problems import CONSOLE_PART
         from commsbot.service import logs
         from commsbot.service.process import PARTS, Part, run_service
         from commsbot.web.server import needs_web
@@ -99,7 +100,7 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
         level = logging.DEBUG if app.verbose else logging.ERROR if app.quiet else logging.INFO
         json_lines = app.log_json or config.service.log_format == "json"
         logs.setup(level, json_lines=json_lines)
-        console = Part("web-console", "commsbot.web.server:web_part", needs_web)
+        console = Part(CONSOLE_PART, "commsbot.web.server:web_part", needs_web)
         run_service(config, (*PARTS, console))
         return
     with StoreLock(app.config.store.path, "commsbot run --once"):

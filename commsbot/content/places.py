@@ -55,9 +55,9 @@ class Places:
         for kind, table in (("city", cities), ("theme", themes)):
             for slug, row in table.items():
                 names = [slug, row["name"], row.get("local_name") or "", *row.get("aliases", ())]
-                for name in names:
-                    if slugify(name):
-                        keys.setdefault(slugify(name), (kind, slug))
+                for key in map(slugify, names):
+                    if key:
+                        keys.setdefault(key, (kind, slug))
         return cls(cities, themes, keys)
 
     @classmethod

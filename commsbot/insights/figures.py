@@ -7,6 +7,7 @@ once for all three: the same function, so their figures agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -30,18 +31,32 @@ class Summary:
     reference: Places
     cells: list[st.Cell]
 
+    @cached_property
+    def _over_weeks(self) -> list[st.Cell]:
+        # Every grouping but the week's comes out the same from the cells summed over the
+        # weeks, a fifth as many in a month's figures and a fiftieth in a year's.
+        return st.over_weeks(self.cells)
+
+    def _cells_for(self, *groupings: str) -> list[st.Cell]:
+        return self.cells if "week" in groupings else self._over_weeks
+
     def groups(self, by: str) -> list[st.Group]:
         """Posts and engagement per account, platform, theme, city, type or week."""
-        return st.summarise(self.cells, by, self.period, self.reference)
+        return st.summarise(self._cells_for(by), by, self.period, self.reference)
 
     def cross(self, row_by: str, column_by: str, *, skip_none: bool = False) -> st.Grid:
         """Grouped two ways at once: city x theme, week x account."""
         return st.cross(
-            self.cells, row_by, column_by, self.period, self.reference, skip_none=skip_none
+            self._cells_for(row_by, column_by),
+            row_by,
+            column_by,
+            self.period,
+            self.reference,
+            skip_none=skip_none,
         )
 
     def total(self) -> st.Group:
-        return st.total(self.cells)
+        return st.total(self._over_weeks)
 
 
 def summary(store: Store, period: st.Period, places: Places | None = None) -> Summary:
@@ -55,23 +70,9 @@ def summary(store: Store, period: st.Period, places: Places | None = None) -> Su
         st.week_start(w, period.zone) for w in st.week_range(first, period.until, period.zone)
     ]
     cells = [
-        st.Cell(
-            channel=r["channel"],
-            platform=r["platform"],
-            item_type=r["item_type"],
-            city=r["city"],
-            theme=r["theme"],
-            sent_at=start,
-            posts=r["posts"],
-            favourites=r["favourites"],
-            boosts=r["boosts"],
-            replies=r["replies"],
-            reactions=r["reactions"],
-            deleted=r["deleted"],
-            quotes=r["quotes"],
-        )
+        st.Cell(sent_at=start, **row)  # the row's columns are the cell's other fields
         for i, (start, end) in enumerate(pairwise([*starts, period.until]))
-        for r in stats_q.sent_cells(store, period.since if i == 0 else start, end)
+        for row in stats_q.sent_cells(store, period.since if i == 0 else start, end)
     ]
     return Summary(period, places if places is not None else reference(store), cells)
 

@@ -151,6 +151,30 @@ class Cell:
     quotes: int
 
 
+def over_weeks(cells: Iterable[Cell]) -> list[Cell]:
+    """The cells summed over their weeks: one per account, platform, type, city and
+    theme, dated by the first week of its posts."""
+    summed: dict[tuple[str, str, str, str | None, str | None], list[Any]] = {}
+    for c in cells:
+        key = (c.channel, c.platform, c.item_type, c.city, c.theme)
+        sums = summed.get(key)
+        if sums is None:
+            summed[key] = [
+                c.sent_at, c.posts, c.favourites, c.boosts, c.replies, c.reactions, c.deleted,
+                c.quotes,
+            ]  # fmt: skip
+            continue
+        sums[0] = min(sums[0], c.sent_at)
+        sums[1] += c.posts
+        sums[2] += c.favourites
+        sums[3] += c.boosts
+        sums[4] += c.replies
+        sums[5] += c.reactions
+        sums[6] += c.deleted
+        sums[7] += c.quotes
+    return [Cell(*key, *sums) for key, sums in summed.items()]
+
+
 class Counts(Protocol):
     """The sums a group adds up: of a post, a cell of posts or another group."""
 
@@ -273,7 +297,16 @@ def shows_quotes(posts: Iterable[Counted]) -> bool:
 
 def _key_of(by: str, zone: ZoneInfo) -> Callable[[Counted], str | None]:
     if by == "week":
-        return lambda p: week_label(p.sent_at, zone)
+        # A month's cells hold five week starts: each labelled once, not once a cell.
+        labels: dict[datetime, str] = {}
+
+        def week_of(p: Counted) -> str:
+            label = labels.get(p.sent_at)
+            if label is None:
+                label = labels[p.sent_at] = week_label(p.sent_at, zone)
+            return label
+
+        return week_of
     attribute = "item_type" if by == "type" else by
     return lambda p: getattr(p, attribute)
 

@@ -98,15 +98,18 @@ class Placer:
         self.config = config
         self.now = now
         self._queues: dict[str, SlotQueue] = {}
-        self._enabled: dict[str, datetime] = {}
+        self._enabled: dict[str, datetime | None] = {}
+        # Each channel's backlog policy, read once: reading it resolves the channel's class.
+        self._policies: dict[str, str] = {}
 
     def enabled_at(self, channel: str) -> datetime | None:
         """When the channel was first enabled (recorded now, on its first run); None for
         a preview channel, which has no back catalogue to hold."""
-        if channel_class(self.config.channel(channel).kind).preview:
-            return None
         if channel not in self._enabled:
-            self._enabled[channel] = posts_q.first_enabled(self.store, channel, self.now)
+            preview = channel_class(self.config.channel(channel).kind).preview
+            self._enabled[channel] = (
+                None if preview else posts_q.first_enabled(self.store, channel, self.now)
+            )
         return self._enabled[channel]
 
     def next_slot(self, channel: str) -> datetime:
@@ -129,7 +132,9 @@ class Placer:
     ) -> Placement:
         """Status and time of a new post: ``at`` when given, else the next free slot."""
         # With backlog = "post", old content is placed like new: no need to date it.
-        policy = backlog_policy(self.config, channel)
+        policy = self._policies.get(channel)
+        if policy is None:
+            policy = self._policies[channel] = backlog_policy(self.config, channel)
         if item is not None and policy != "post":
             reason = backlog_reason(
                 self.config,

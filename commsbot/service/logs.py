@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ class MaskSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -56,11 +58,16 @@ class MaskSecrets(logging.Filter):
         ]
         found = {*self.secrets, *long, *escaped}
         self.secrets = sorted(found, key=len, reverse=True)
+        # In any case: a library may change a secret's case in its message (python-telegram-
+        # bot capitalizes the Bot API's "Bad Request: ..." answers, lowering the rest).
+        self._pattern = (
+            re.compile("|".join(map(re.escape, self.secrets)), re.IGNORECASE)
+            if self.secrets
+            else None
+        )
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:

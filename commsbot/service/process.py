@@ -28,6 +28,7 @@ from commsbot.posting import dispatch
 from commsbot.posting.pipeline import close_channels, open_channels, retry_policy
 from commsbot.service.jobs import JOBS, JobContext
 from commsbot.service.lock import StoreLock
+from commsbot.service.logs import MaskSecrets, secret_values
 from commsbot.service.runs import execute
 from commsbot.service.schedules import (
     DEFAULT_MISFIRE_GRACE_SECONDS,
@@ -113,6 +114,8 @@ class Service:
         self._hurry = asyncio.Event()  # a second signal: stop without the grace period
         self._reopen = asyncio.Lock()
         self._running: _Running | None = None
+        # Each part started by name: (the part it is a copy of, the copy's own name).
+        self._copies: dict[str, tuple[str, str | None]] = {}
 
     def stop(self) -> None:
         """Ask the service to stop; a second call cuts the grace period short."""
@@ -164,7 +167,14 @@ class Service:
                 "misfire_grace_time": DEFAULT_MISFIRE_GRACE_SECONDS,
             },
         )
-        supervisor = Supervisor(self.config.service, self._stop, self.clock, self._record_part)
+        masked = MaskSecrets(secret_values(self.config))
+        supervisor = Supervisor(
+            self.config.service,
+            self._stop,
+            self.clock,
+            self._record_part,
+            describe=lambda exc: masked.mask(str(exc)),
+        )
         running = self._running = _Running(ctx, scheduler, supervisor)
         try:
             self._add_jobs(scheduler)
@@ -239,29 +249,40 @@ class Service:
                 log.error("channel still not opened: %s", problem)
 
     async def _start_parts(self, running: _Running) -> None:
-        self._record_part(None, "", None)
         starters: list[Starter] = []
         for part in self.parts:
             reason = part.requires(self.config)
             if reason:
                 log.info("%s not started: %s", part.name, reason)
                 continue
-            starters += [
-                (name, functools.partial(part.create, running.ctx, one))
-                for name, one in part.copies(self.config)
-            ]
+            for name, one in part.copies(self.config):
+                self._copies[name] = (part.name, one)
+                starters.append((name, functools.partial(part.create, running.ctx, one)))
+        try:
+            service_q.forget_parts(running.ctx.store, self._copies)
+        except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
+            log.warning("could not forget the last run's parts for status: %s", exc)
         await running.parts.start(starters)
 
-    def _record_part(self, name: str | None, state: str, detail: str | None) -> None:
-        """A part's state for ``commsbot status`` (no name: forget the last run's)."""
+    def _record_part(
+        self, name: str, state: str, detail: str | None, next_try: datetime | None
+    ) -> None:
+        """A part's state for ``commsbot status``, the console and alerts."""
         running = self._running
         if running is None:
             return
+        kind, account = self._copies.get(name, (name, None))
         try:
-            if name is None:
-                service_q.clear_part_states(running.ctx.store)
-            else:
-                service_q.set_part_state(running.ctx.store, name, state, detail, self.clock())
+            service_q.set_part_state(
+                running.ctx.store,
+                name,
+                state,
+                detail,
+                self.clock(),
+                kind=kind,
+                account=account,
+                next_try=next_try,
+            )
         except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
             log.warning("could not record the state of %s for status: %s", name, exc)
 

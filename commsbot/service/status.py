@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from commsbot.alerts.problems import part_facts
 from commsbot.clock import local_text
 from commsbot.config import Config
 from commsbot.errors import ConfigError
@@ -36,7 +37,17 @@ def health(store: Store, config: Config, now: datetime) -> dict[str, Any]:
         "schedules": schedules,
         "schedule_error": error,
         "channels": _channels(store, config, now),
+        "failing_parts": failing_parts(store, config) if serving else [],
     }
+
+
+def failing_parts(store: Store, config: Config) -> list[dict[str, Any]]:
+    """The service's parts that cannot start (a bot whose token Telegram refuses, or which
+    cannot reach Telegram): name, account, why, failing since, next try, what to check."""
+    return [
+        {**part_facts(config, part), "next_try": part["next_try"]}
+        for part in service_q.failing_parts(store)
+    ]
 
 
 def gather(store: Store, config: Config, now: datetime) -> dict[str, Any]:
@@ -147,7 +158,11 @@ def _part_state(state: dict[str, Any] | None, config: Config, running: bool) -> 
         return "starting"
     if state["state"] == "running":
         return f"running since {local_text(state['since'], config.zone)}"
-    return f"failed at {local_text(state['since'], config.zone)}: {state['detail']}"
+    since = state["failing_since"] or state["since"]
+    shown = f"failing since {local_text(since, config.zone)}: {state['detail']}"
+    if state["next_try"]:
+        shown += f"; next try at {local_text(state['next_try'], config.zone)}"
+    return shown
 
 
 def _queue(store: Store) -> list[dict[str, Any]]:

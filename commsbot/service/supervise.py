@@ -12,12 +12,11 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from commsbot.clock import Clock, utcnow
 from commsbot.config import ServiceConfig
-from commsbot.store import iso
 
 log = logging.getLogger("commsbot.service")
 
@@ -30,12 +29,12 @@ class LongRunning(Protocol):
     async def stop(self) -> None: ...
 
 
-# A part's state for status: (name, "running" or "failed", why and when the next try is).
-Recorder = Callable[[str, str, str | None], None]
+# A part's state for status: (name, "running" or "failed", why, when the next try is).
+Recorder = Callable[[str, str, str | None, datetime | None], None]
 Starter = tuple[str, Callable[[], LongRunning]]
 
 
-def _ignore(name: str, state: str, detail: str | None) -> None:
+def _ignore(name: str, state: str, detail: str | None, next_try: datetime | None) -> None:
     """No record of parts' states (``commsbot bot``: status reads only the service's)."""
 
 
@@ -49,6 +48,9 @@ class Supervisor:
     stopping: asyncio.Event
     clock: Clock = utcnow
     record: Recorder = _ignore
+    # Why a part failed, in one line as it is logged and recorded: the service's takes
+    # out the secrets its config names (a library may put a token in its error).
+    describe: Callable[[Exception], str] = str
     # Called with each part that has started, at first or after its restarts.
     on_started: Callable[[str, LongRunning], None] | None = None
     running: list[tuple[str, LongRunning]] = field(default_factory=list)
@@ -72,12 +74,12 @@ class Supervisor:
             await instance.start()
         except Exception as exc:  # the other parts go on without this one, tried again
             wait = self.wait(failures + 1)
-            when = self.clock() + timedelta(seconds=wait)
-            log.error("%s failed to start: %s; trying again in %d s", name, exc, wait)
-            self.record(name, "failed", f"{exc}; next try at {iso(when)}")
+            why = " ".join(self.describe(exc).split()) or type(exc).__name__
+            log.error("%s failed to start: %s; trying again in %d s", name, why, wait)
+            self.record(name, "failed", why, self.clock() + timedelta(seconds=wait))
             return exc
         self.running.append((name, instance))
-        self.record(name, "running", None)
+        self.record(name, "running", None, None)
         log.info("%s started", name)
         if self.on_started is not None:
             self.on_started(name, instance)

@@ -952,6 +952,16 @@ ALTER TABLE alerts ADD COLUMN resolved_notified_at TEXT;
 UPDATE alerts SET resolved_notified_at = resolved_at WHERE resolved_at IS NOT NULL;
 """
 
+# A part that fails to start is told on the console's Today page and by an alert (#17):
+# which part it is and for which account (what to check), since when it has been failing
+# (the first failure in a row) and when it is tried next.
+_PART_FAILURES = """
+ALTER TABLE part_state ADD COLUMN kind TEXT;
+ALTER TABLE part_state ADD COLUMN account TEXT;
+ALTER TABLE part_state ADD COLUMN failing_since TEXT;
+ALTER TABLE part_state ADD COLUMN next_try TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "content", _CONTENT),
     (2, "outbox", _OUTBOX),
@@ -981,4 +991,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (30, "posts_partial_indexes", _POSTS_PARTIAL_INDEXES),
     (31, "post_stats_by_batch", _POST_STATS_BY_BATCH),
     (32, "alerts_resolved_told", _ALERTS_RESOLVED_TOLD),
+    (33, "part_failures", _PART_FAILURES),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,24 +57,54 @@ def last_runs(store: Store) -> dict[str, dict[str, Any]]:
 # -- the service's long-running parts --------------------------------------------
 
 
-def set_part_state(store: Store, part: str, state: str, detail: str | None, now: datetime) -> None:
-    """Record that ``part`` is 'running' or has 'failed' (``detail``: why, and the next try)."""
+def set_part_state(
+    store: Store,
+    part: str,
+    state: str,
+    detail: str | None,
+    now: datetime,
+    *,
+    kind: str | None = None,
+    account: str | None = None,
+    next_try: datetime | None = None,
+) -> None:
+    """Record that ``part`` is 'running' or has 'failed' (``detail``: why; ``next_try``:
+    when it is tried again). ``kind`` is the part it is a copy of, ``account`` the copy's.
+    A failure after a failure keeps ``failing_since``, the first of them."""
+    failed = iso(now) if state == "failed" else None
     with store.write() as conn:
         conn.execute(
-            "INSERT INTO part_state (part, state, detail, since) VALUES (?, ?, ?, ?) "
+            "INSERT INTO part_state (part, state, detail, since, kind, account, failing_since, "
+            "next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (part) DO UPDATE SET state = excluded.state, "
-            "detail = excluded.detail, since = excluded.since",
-            (part, state, detail, iso(now)),
+            "detail = excluded.detail, since = excluded.since, kind = excluded.kind, "
+            "account = excluded.account, next_try = excluded.next_try, failing_since = "
+            "CASE WHEN part_state.state = 'failed' AND excluded.state = 'failed' "
+            "THEN coalesce(part_state.failing_since, excluded.failing_since) "
+            "ELSE excluded.failing_since END",
+            (part, state, detail, iso(now), kind, account, failed, next_try and iso(next_try)),
         )
 
 
-def clear_part_states(store: Store) -> None:
+def forget_parts(store: Store, keep: Iterable[str]) -> None:
+    """Forget the states of the parts not in ``keep`` (no longer started): those kept
+    stay as they were until their part records anew, so a failure that goes on across a
+    restart of the service is still the one failure, since its first time."""
+    kept = list(keep)
+    marks = ", ".join("?" * len(kept))
     with store.write() as conn:
-        conn.execute("DELETE FROM part_state")
+        conn.execute(f"DELETE FROM part_state WHERE part NOT IN ({marks})", kept)
 
 
 def part_states(store: Store) -> dict[str, dict[str, Any]]:
     return {r["part"]: r for r in store.rows("SELECT * FROM part_state")}
+
+
+def failing_parts(store: Store) -> list[dict[str, Any]]:
+    """The parts whose last try to start failed, longest failing first."""
+    return store.rows(
+        "SELECT * FROM part_state WHERE state = 'failed' ORDER BY failing_since, part"
+    )
 
 
 # -- what the running service has scheduled -------------------------------------

@@ -20,18 +20,21 @@ STATUSES = tuple(views.STATE_LABELS)
 
 
 def today(req: Req) -> Response:
+    from commsbot.alerts.messages import check_text
     from commsbot.feeds import manage
     from commsbot.posting import overview
     from commsbot.service.status import health
 
     store, now = req.store, req.now()
     status = health(store, req.config, now)
+    words = req.words
     return req.page(
         "today",
         pending=overview.waiting(store, ("pending_approval",), 20),
         pending_total=overview.count_status(store, "pending_approval"),
         attention=overview.waiting(store, ("failed", "unknown"), 20),
         channels=[c for c in status["channels"] if c["state"] != "ok"],
+        parts=[{**p, "check_text": check_text(p["check"], words)} for p in status["failing_parts"]],
         feeds=manage.troubled(store)[:10],
         digests=overview.failed_digests(store),
         next_out=overview.next_out(store, now, 10),
