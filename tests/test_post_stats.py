@@ -189,3 +189,62 @@ def test_a_post_counts_once_sent_through_claim_and_record(sample_store: Store) -
     snapshot(store, queued, "2026-11-27 12:00", favourites=7)
     check(store)
     assert figures.total(store, PERIOD).posts == 7
+
+
+def test_a_post_sent_outside_a_claim_counts_through_the_trigger(sample_store: Store) -> None:
+    """The record writes a batch's rows itself (migration 31); a post that reaches ``sent``
+    another way (an officer's change of an ``unknown`` post, an import) still counts once,
+    and one that leaves ``sending`` for another state is not counted (#15)."""
+    store = sample_store
+    build_scenario(store)
+    unknown = add_post(store, "outbox", "announcement", 4, None, status="unknown")
+    interrupted = add_post(store, "outbox", "announcement", 5, None, status="sending")
+    moment = at("2026-11-27 09:00")
+    assert posts_q.change_post(
+        store, unknown, ("unknown",), moment, status="sent", sent_at="2026-11-27T09:00:00Z"
+    )
+    assert posts_q.change_post(store, interrupted, ("sending",), moment, status="unknown")
+    counted = store.rows(
+        "SELECT post_id FROM post_stats WHERE post_id IN (?, ?)", (unknown, interrupted)
+    )
+    assert counted == [{"post_id": unknown}]
+    check(store)
+
+
+def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
+    """The statistics' and the polling's reads of sent posts search ``posts_sent`` (sent
+    posts only, migration 30), a reaction's post is found in ``posts_remote`` (posts with
+    a remote id only); the claim's and the record's batch statements find their posts by
+    id, never along every post of a state (#15)."""
+    from commsbot.store import stats as stats_q
+
+    store = sample_store
+    ran: list[str] = []
+    store.conn.set_trace_callback(ran.append)
+    moment = at("2026-11-27 09:00")
+    stats_q.sent_posts(store, PERIOD.since, PERIOD.until)
+    engagement_q.poll_candidates(store, "mastodon", moment)
+    posts_q.claim_due(store, "outbox", moment, 10, moment)
+    posts_q.record_results(store, [{"id": 1, "status": "sent", "attempts": 1}], moment)
+    engagement_q.post_for_remote(store, "mastodon", "109")
+    store.conn.set_trace_callback(None)
+
+    def plan(sql: str) -> str:
+        rows = store.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+        return " | ".join(str(r[3]) for r in rows)
+
+    reads = [plan(sql) for sql in ran if sql.startswith("SELECT p.")]
+    assert len(reads) == 2
+    assert reads[0].startswith("SEARCH p USING INDEX posts_sent (status=? AND sent_at>? AND")
+    assert reads[1].startswith("SEARCH p USING INDEX posts_sent (status=? AND sent_at>?)")
+    batches = [
+        plan(sql)
+        for sql in ran
+        if sql.startswith(("UPDATE posts", "INSERT OR REPLACE INTO post_stats"))
+    ]
+    assert len(batches) == 3
+    for found in batches:
+        assert "USING INTEGER PRIMARY KEY (rowid=?)" in found, found
+        assert "INDEX posts_" not in found, found
+    (by_remote,) = [plan(sql) for sql in ran if sql.startswith("SELECT id FROM posts")]
+    assert by_remote == "SEARCH posts USING INDEX posts_remote (channel=? AND remote_id=?)"

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.store import Store, from_iso, iso
+from commsbot.store.migrations import post_stats_rows
 
 STATUSES = (
     "draft",
@@ -96,6 +97,10 @@ def get_announcement(store: Store, announcement_id: int) -> dict[str, Any] | Non
     return store.row("SELECT * FROM announcements WHERE id = ?", (announcement_id,))
 
 
+# A batch's ids, bound as one JSON list: every batch size shares one prepared statement.
+_IDS = "(SELECT value FROM json_each(?))"
+
+
 def claim_due(
     store: Store, channel: str, now: datetime, limit: int, beyond: datetime
 ) -> list[dict[str, Any]]:
@@ -111,10 +116,12 @@ def claim_due(
             "ORDER BY not_before, id LIMIT ?",
             (channel, stamp, stamp, iso(beyond), limit),
         )
-        store.conn.executemany(
+        # One statement for the batch, not one a post: half the claim's time (#15). The
+        # ids by the primary key (+status: not along the status index).
+        store.conn.execute(
             "UPDATE posts SET status = 'sending', attempts = attempts + 1, updated_at = ?, "
-            "attempted_at = ? WHERE id = ? AND status = 'queued'",
-            [(stamp, stamp, r["id"]) for r in rows],
+            f"attempted_at = ? WHERE id IN {_IDS} AND +status = 'queued'",
+            (stamp, stamp, json.dumps([r["id"] for r in rows])),
         )
     # The rows keep the previous attempted_at: the channel needs to know about that attempt.
     for r in rows:
@@ -133,30 +140,46 @@ def sending_posts(store: Store, channel: str) -> list[dict[str, Any]]:
     return rows
 
 
+# The statistics rows of a record's sent posts, in one statement (migration 31: the
+# trigger leaves sending -> sent to it).
+_SENT_STATS = "INSERT OR REPLACE INTO post_stats " + post_stats_rows(f"p.id IN {_IDS}")
+
+# Every outcome of a batch in one statement, read from a JSON list of them (a key left out
+# is NULL): a third less of the record's time than a statement a post (#15).
+_OUTCOMES = ", ".join(
+    f"json_extract(value, '$.{key}') AS {key}"
+    for key in (
+        "id",
+        "status",
+        "attempts",
+        "remote_id",
+        "remote_url",
+        "last_error",
+        "next_attempt_at",
+        "sent_at",
+    )
+)
+_RECORD = (
+    "UPDATE posts SET status = r.status, attempts = r.attempts, "
+    "remote_id = coalesce(r.remote_id, posts.remote_id), "
+    "remote_url = coalesce(r.remote_url, posts.remote_url), last_error = r.last_error, "
+    "next_attempt_at = r.next_attempt_at, sent_at = r.sent_at, updated_at = ? "
+    f"FROM (SELECT {_OUTCOMES} FROM json_each(?)) AS r "
+    "WHERE posts.id = r.id AND +posts.status = 'sending'"
+)
+
+
 def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Write delivery outcomes; only posts still ``sending`` are changed."""
-    stamp = iso(now)
-    rows = [
-        {
-            "remote_id": None,
-            "remote_url": None,
-            "last_error": None,
-            "next_attempt_at": None,
-            "sent_at": None,
-            **r,
-            "updated_at": stamp,
-        }
-        for r in results
-    ]
+    """Write delivery outcomes (id, status, attempts; remote_id, remote_url, last_error,
+    next_attempt_at and sent_at where known); only posts still ``sending`` are changed.
+    The sent ones get their ``post_stats`` row in the same transaction."""
+    if not results:
+        return
+    sent = [r["id"] for r in results if r["status"] == "sent"]
     with store.write() as conn:
-        conn.executemany(
-            "UPDATE posts SET status = :status, attempts = :attempts, "
-            "remote_id = coalesce(:remote_id, remote_id), "
-            "remote_url = coalesce(:remote_url, remote_url), last_error = :last_error, "
-            "next_attempt_at = :next_attempt_at, sent_at = :sent_at, updated_at = :updated_at "
-            "WHERE id = :id AND status = 'sending'",
-            rows,
-        )
+        conn.execute(_RECORD, (iso(now), json.dumps(results, ensure_ascii=False)))
+        if sent:
+            conn.execute(_SENT_STATS, (json.dumps(sent),))
 
 
 def get_post(store: Store, post_id: int) -> dict[str, Any] | None:
