@@ -6,7 +6,7 @@ store (#17, #18)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,14 +28,21 @@ PERIOD = st.Period(
 EVERYTHING = st.Period(None, datetime(2026, 12, 31, tzinfo=BRUSSELS), BRUSSELS)
 
 
+# The console's kept weeks, one set per store a test makes, kept across its writes.
+KEPT: dict[Path, figures.KeptCells] = {}
+
+
 def check(store: Store) -> None:
-    """Every grouping, the heat-map, the total and the top posts agree both ways."""
+    """Every grouping, the heat-map, the total and the top posts agree both ways, and the
+    weeks a console kept from before the last write agree with the store's (#17)."""
     from commsbot.store import stats as stats_q
 
     places = Places.load(store)
+    kept = KEPT.setdefault(store.path, figures.KeptCells())
     for period in (PERIOD, EVERYTHING):
         posts = st.post_figures(stats_q.sent_posts(store, period.since, period.until))
         summary = figures.summary(store, period)
+        assert figures.summary(store, period, kept=kept).cells == summary.cells
         for by in st.GROUPINGS:
             assert summary.groups(by) == st.summarise(posts, by, period, places), by
         for rows, columns in (("city", "theme"), ("week", "channel")):
@@ -248,3 +255,37 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
         assert "INDEX posts_" not in found, found
     (by_remote,) = [plan(sql) for sql in ran if sql.startswith("SELECT id FROM posts")]
     assert by_remote == "SEARCH posts USING INDEX posts_remote (channel=? AND remote_id=?)"
+
+
+def test_kept_weeks_are_read_again_only_where_a_sent_post_changed(sample_store: Store) -> None:
+    store = sample_store
+    ids = build_scenario(store)
+    kept = figures.KeptCells()
+    figures.summary(store, PERIOD, kept=kept)
+    assert kept.reads == len(kept) == 3  # from Monday 9 November to 30 November: 3 weeks
+    # The service commits without touching a sent post's figures: nothing is read again.
+    with store.write() as conn:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('bench', random())")
+    add_post(store, "outbox", "announcement", 3, "2026-12-10 09:00")  # after the period
+    assert figures.summary(store, PERIOD, kept=kept).cells == figures.summary(store, PERIOD).cells
+    assert kept.reads == 3
+    # A snapshot of a post sent in the week of 16 November: that week alone is read again.
+    snapshot(store, ids["p4"], "2026-11-29 12:00", favourites=77)
+    assert figures.summary(store, PERIOD, kept=kept).cells == figures.summary(store, PERIOD).cells
+    assert kept.reads == 4
+    # An account's platform is in every cell of its posts: all the weeks are read again.
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO accounts VALUES ('telegram', 'bluesky', '2026-11-29', '2026-11-29')"
+        )
+    assert figures.summary(store, PERIOD, kept=kept).cells == figures.summary(store, PERIOD).cells
+    assert kept.reads == 7
+
+
+def test_kept_weeks_are_bounded() -> None:
+    kept = figures.KeptCells(most=2)
+    with Store(":memory:") as store:
+        for day in (2, 9, 16):
+            start = datetime(2026, 11, day, tzinfo=BRUSSELS)
+            kept.cells(store, [(start, start, start + timedelta(days=7))])
+        assert len(kept) == 2 and kept.reads == 3

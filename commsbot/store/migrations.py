@@ -943,6 +943,34 @@ DELETE FROM post_stats WHERE post_id = old.id;
 INSERT OR REPLACE INTO post_stats {post_stats_rows("p.id = new.id")};
 END;"""
 
+# The console keeps each week's Stats cells and reads a week again only when one of its
+# post_stats rows changed (#17): every write to post_stats marks the UTC day of the rows it
+# touched with a new random number (a row replaced in place marks the day it had before
+# as well). Random rather than counted, so that a store put back from a backup under a
+# running console can never show marks equal to those it kept.
+_POST_STATS_DAYS = """
+CREATE TABLE post_stats_days (
+    day TEXT PRIMARY KEY,
+    mark INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO post_stats_days
+    SELECT substr(sent_at, 1, 10) AS day, random() FROM post_stats GROUP BY day;
+CREATE TRIGGER post_stats_days_bi BEFORE INSERT ON post_stats BEGIN
+UPDATE post_stats_days SET mark = random()
+    WHERE day = (SELECT substr(sent_at, 1, 10) FROM post_stats WHERE post_id = new.post_id);
+END;
+CREATE TRIGGER post_stats_days_ai AFTER INSERT ON post_stats BEGIN
+INSERT OR REPLACE INTO post_stats_days VALUES (substr(new.sent_at, 1, 10), random());
+END;
+CREATE TRIGGER post_stats_days_au AFTER UPDATE ON post_stats BEGIN
+INSERT OR REPLACE INTO post_stats_days VALUES (substr(old.sent_at, 1, 10), random());
+INSERT OR REPLACE INTO post_stats_days VALUES (substr(new.sent_at, 1, 10), random());
+END;
+CREATE TRIGGER post_stats_days_ad AFTER DELETE ON post_stats BEGIN
+INSERT OR REPLACE INTO post_stats_days VALUES (substr(old.sent_at, 1, 10), random());
+END;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 
 # An alert's "resolved" message is told once (#20): alerts resolved before this are
@@ -988,6 +1016,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
     (27, "languages_continued", _ANNOUNCEMENT_LANGUAGES + _SEARCHABLE),
     (28, "post_stats_when_sent", _POST_STATS_WHEN_SENT),
+    (29, "post_stats_days", _POST_STATS_DAYS),
     (30, "posts_partial_indexes", _POSTS_PARTIAL_INDEXES),
     (31, "post_stats_by_batch", _POST_STATS_BY_BATCH),
     (32, "alerts_resolved_told", _ALERTS_RESOLVED_TOLD),

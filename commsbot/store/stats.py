@@ -21,11 +21,16 @@ def window(column: str, since: datetime | None, until: datetime | None) -> tuple
         clauses.append(f"{column} >= ?")
         params.append(iso(since))
     if until is not None:
-        if until.microsecond:
-            until = until.replace(microsecond=0) + timedelta(seconds=1)
         clauses.append(f"{column} < ?")
-        params.append(iso(until))
+        params.append(_second_up(until))
     return " AND ".join(clauses) or "1", params
+
+
+def _second_up(until: datetime) -> str:
+    """``until`` as a stored stamp, a fraction of a second rounded up."""
+    if until.microsecond:
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    return iso(until)
 
 
 def sent_posts(
@@ -90,6 +95,36 @@ def sent_cells(
         "GROUP BY channel, item_type, city, theme) g LEFT JOIN accounts a ON a.name = g.channel",
         params,
     )
+
+
+def day_marks(
+    store: Store, since: datetime | None, until: datetime | None
+) -> list[tuple[str, int]]:
+    """The UTC days [since, until) spans (their "YYYY-MM-DD", as ``days_of`` gives them),
+    each with the mark its last change to ``post_stats`` left (migration 29), by day."""
+    first, last = days_of(since, until)
+    return [
+        (str(day), int(mark))
+        for day, mark in store.conn.execute(
+            "SELECT day, mark FROM post_stats_days WHERE day BETWEEN ? AND ? ORDER BY day",
+            (first, last),
+        )
+    ]
+
+
+def days_of(since: datetime | None, until: datetime | None) -> tuple[str, str]:
+    """The first and last UTC day a stretch [since, until) can hold a stamp of ("" and "~"
+    stand for no bound: before and after every day)."""
+    first = iso(since)[:10] if since is not None else ""
+    return first, _second_up(until)[:10] if until is not None else "~"
+
+
+def platforms(store: Store) -> list[tuple[str, str]]:
+    """Each account's platform, which the cells carry."""
+    return [
+        (str(n), str(k))
+        for n, k in store.conn.execute("SELECT name, kind FROM accounts ORDER BY name")
+    ]
 
 
 def sent_total(store: Store, since: datetime | None, until: datetime | None) -> dict[str, Any]:

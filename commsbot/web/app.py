@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.i18n import DEFAULT, LANGUAGES, N_, Speaker, from_accept_language, speaker
+from commsbot.insights.figures import KeptCells
 from commsbot.store import Store
 from commsbot.web import auth
 
@@ -158,6 +159,8 @@ class Console:
         self._store: Store | None = None
         # The stats page's figures by (period, the store's data_version); see pages.
         self.cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # Each week's figures, read again only when that week's changed (see pages).
+        self.weeks = KeptCells()
         # One template environment per language, made when a page is first shown in it.
         self._envs: dict[str, jinja2.Environment] = {}
         self.env = self.env_for(DEFAULT)

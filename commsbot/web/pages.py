@@ -191,12 +191,13 @@ def _chosen(req: Req) -> views.Chosen:
 
 def _figures(req: Req, chosen: views.Chosen) -> dict[str, Any]:
     """The period's figures, computed once per change of the store: the service commits
-    what changes them (sends, engagement), and the console's own writes never do."""
+    what changes them (sends, engagement), and the console's own writes never do. Even
+    then only the weeks whose figures changed are read again."""
     key = (chosen.since, chosen.until, req.console.changed())
     cache = req.console.cache
     if key not in cache:
         cache.clear()  # one period at a time is what people look at
-        cache[key] = views.figures(req.store, chosen)
+        cache[key] = views.figures(req.store, chosen, kept=req.console.weeks)
     return cache[key]
 
 

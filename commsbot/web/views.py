@@ -17,6 +17,7 @@ from commsbot.insights import stats as st
 
 if TYPE_CHECKING:
     from commsbot.i18n import Speaker
+    from commsbot.insights.figures import KeptCells
     from commsbot.store import Store
 
 STATE_LABELS = {
@@ -269,14 +270,17 @@ def choose_period(query: Any, zone: ZoneInfo, now: datetime) -> Chosen:
     return Chosen(st.Period(start, end, zone), st.Period(start - length, start, zone), since, until)
 
 
-def figures(store: Store, chosen: Chosen, top: int = 10) -> dict[str, Any]:
+def figures(
+    store: Store, chosen: Chosen, top: int = 10, kept: KeptCells | None = None
+) -> dict[str, Any]:
     """The stats page: totals now and before, groupings, the heat-map and top posts, from
-    the same summary as ``commsbot stats`` and the report."""
+    the same summary as ``commsbot stats`` and the report (its weeks from ``kept``, read
+    again where they changed)."""
     from commsbot.insights import charts
     from commsbot.insights import figures as fig
 
     period = chosen.period
-    summary = fig.summary(store, period)
+    summary = fig.summary(store, period, kept=kept)
     groups = {by: summary.groups(by) for by in st.GROUPINGS}
     heat = summary.cross("city", "theme", skip_none=True)
     return {
