@@ -148,6 +148,9 @@ def test_a_refused_token_is_one_alert_and_a_today_item_then_resolved(
     assert "; tried again at " in page
     assert f"environment variable {TOKEN_ENV}, and that {host} can be reached" in page
     assert "Parts of the service that cannot start" not in seen["after"]
+    # The posting account the same token opens is not open either, until it is.
+    assert f"<strong>telegram</strong>: not opened: {said}; tried again before each job" in page
+    assert "not opened" not in seen["after"]
     for text in (page, seen["after"], *seen["alerts"], *seen["resolved"]):
         assert BAD.lower() not in text.lower() and GOOD.lower() not in text.lower()
 
@@ -221,6 +224,18 @@ def test_a_bot_that_cannot_reach_telegram_says_so_on_today(
         f"<strong>{PART}</strong>: cannot reach Telegram at http://127.0.0.1:{closed}/bot" in page
     )
     assert f"and that 127.0.0.1:{closed} can be reached from this machine." in page
+    assert (
+        "<strong>telegram</strong>: not opened: cannot reach Telegram at "
+        f"http://127.0.0.1:{closed}/bot" in page
+    )
+    # Once the service has stopped, its last word on the account is not news.
+    from commsbot.service.status import health
+
+    with Store(config.store.path) as store:
+        states = {
+            c["channel"]: c["state"] for c in health(store, config, datetime.now(UTC))["channels"]
+        }
+    assert states["telegram"] == "ok"
     assert GOOD not in page
 
 

@@ -264,16 +264,21 @@ async def publish_job(ctx: JobContext) -> dict[str, Any]:
 
 
 async def open_channels(
-    config: Config, summary_problems: list[str], names: list[str] | None = None
+    config: Config,
+    summary_problems: list[str],
+    names: list[str] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, Channel]:
     """Open every enabled channel (or the named ones); one with broken credentials is
-    left out and reported."""
+    left out and reported (and, with ``failed``, its error kept by its name)."""
     opened: dict[str, Channel] = {}
     for name, channel in make_channels(config, names).items():
         try:
             await channel.open()
         except ChannelError as exc:
             summary_problems.append(f"{name}: {exc}")
+            if failed is not None:
+                failed[name] = str(exc)
             continue
         opened[name] = channel
     return opened

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,15 @@ def channel_stopped(
     elif delivery.outcome is Outcome.RETRY_AFTER and delivery.retry_after:
         until = now + policy.platform_wait(delivery.retry_after)
         engagement_q.set_channel_state(store, channel, now, paused_until=until)
+
+
+def opening(store: Store, failed: dict[str, str], opened: Iterable[str], now: datetime) -> None:
+    """Keep which accounts the running service could not open and why, and that those
+    ``opened`` are open, for status and the console to say."""
+    for name, reason in failed.items():
+        engagement_q.set_unopened(store, name, reason, now)
+    for name in opened:
+        engagement_q.set_unopened(store, name, None, now)
 
 
 def clear_if_down(store: Store, channel: str, now: datetime) -> str | None:

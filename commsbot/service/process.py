@@ -24,7 +24,7 @@ from commsbot.clock import Clock, utcnow
 from commsbot.config import Config
 from commsbot.deadline import abort_all
 from commsbot.errors import CommsbotError
-from commsbot.posting import dispatch
+from commsbot.posting import dispatch, record
 from commsbot.posting.pipeline import close_channels, open_channels, retry_policy
 from commsbot.service.jobs import JOBS, JobContext
 from commsbot.service.lock import StoreLock
@@ -154,9 +154,11 @@ class Service:
                 ", ".join(map(str, left)),
             )
         problems: list[str] = []
-        channels = await open_channels(self.config, problems)
+        failed: dict[str, str] = {}
+        channels = await open_channels(self.config, problems, failed=failed)
         for problem in problems:
             log.error("channel not opened, retried before each job: %s", problem)
+        self._keep_opening(store, failed, self.config.enabled_channels)
         ctx = JobContext(store, self.config, self.clock, channels)
         scheduler = AsyncIOScheduler(
             timezone=self.config.zone,
@@ -241,12 +243,28 @@ class Service:
             return
         async with self._reopen:
             problems: list[str] = []
-            reopened = await open_channels(self.config, problems, names=missing)
+            failed: dict[str, str] = {}
+            reopened = await open_channels(self.config, problems, names=missing, failed=failed)
             ctx.channels.update(reopened)
             for name in reopened:
                 log.info("channel %s opened", name)
             for problem in problems:
                 log.error("channel still not opened: %s", problem)
+            self._keep_opening(ctx.store, failed, missing)
+
+    def _keep_opening(self, store: Store, failed: dict[str, str], tried: list[str]) -> None:
+        """Which of the ``tried`` accounts did not open and why (no secret), for status
+        and the console's Today page; the others are open."""
+        masked = MaskSecrets(secret_values(self.config))
+        try:
+            record.opening(
+                store,
+                {name: masked.mask(reason) for name, reason in failed.items()},
+                [name for name in tried if name not in failed],
+                self.clock(),
+            )
+        except (CommsbotError, sqlite3.Error) as exc:  # only status is the poorer for it
+            log.warning("could not record which accounts are open for status: %s", exc)
 
     async def _start_parts(self, running: _Running) -> None:
         starters: list[Starter] = []

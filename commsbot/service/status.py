@@ -36,7 +36,7 @@ def health(store: Store, config: Config, now: datetime) -> dict[str, Any]:
         ),
         "schedules": schedules,
         "schedule_error": error,
-        "channels": _channels(store, config, now),
+        "channels": _channels(store, config, now, running=serving),
         "failing_parts": failing_parts(store, config) if serving else [],
     }
 
@@ -174,7 +174,9 @@ def _queue(store: Store) -> list[dict[str, Any]]:
     return [{"channel": c, **{s: row.get(s, 0) for s in present}} for c, row in table.items()]
 
 
-def _channels(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+def _channels(
+    store: Store, config: Config, now: datetime, *, running: bool
+) -> list[dict[str, Any]]:
     states = {s["channel"]: s for s in service_q.channel_states(store)}
     rows = []
     for name, settings in config.channels.items():
@@ -182,6 +184,9 @@ def _channels(store: Store, config: Config, now: datetime) -> list[dict[str, Any
         paused = state.get("paused_until")
         if state.get("down_reason"):
             shown = f"down: {state['down_reason']}"
+        elif running and settings.enabled and state.get("unopened"):
+            # Only the running service knows: a stopped one's last word is not news.
+            shown = f"not opened: {state['unopened']}; tried again before each job"
         elif paused and from_iso(paused) > now:
             shown = "paused"
         else:

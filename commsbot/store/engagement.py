@@ -59,6 +59,17 @@ def channel_state(store: Store, channel: str) -> dict[str, Any] | None:
     return store.row("SELECT * FROM channel_state WHERE channel = ?", (channel,))
 
 
+def set_unopened(store: Store, channel: str, reason: str | None, now: datetime) -> None:
+    """Keep why the running service could not open ``channel`` (None: it is open)."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO channel_state (channel, unopened, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (channel) DO UPDATE SET unopened = excluded.unopened, "
+            "updated_at = excluded.updated_at",
+            (channel, reason, iso(now)),
+        )
+
+
 def set_channel_state(
     store: Store,
     channel: str,

@@ -971,6 +971,13 @@ INSERT OR REPLACE INTO post_stats_days VALUES (substr(old.sent_at, 1, 10), rando
 END;
 """
 
+# An enabled account the running service could not open (its server unreachable at start,
+# a token refused): why, kept so that `commsbot status` and the console's Today page say
+# so while the service tries it again before each job. Cleared when it opens.
+_CHANNEL_UNOPENED = """
+ALTER TABLE channel_state ADD COLUMN unopened TEXT;
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 
 # An alert's "resolved" message is told once (#20): alerts resolved before this are
@@ -1011,6 +1018,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (18, "channel_enabled", _CHANNEL_ENABLED),
     (20, "movement_accounts", _MOVEMENT_ACCOUNTS),
     (21, "alerts", _ALERTS),
+    (22, "channel_unopened", _CHANNEL_UNOPENED),
     (24, "link_indexes", _LINK_INDEXES),
     (25, "post_stats", _POST_STATS),
     (26, "bluesky_images_quotes", _BLUESKY_IMAGES_QUOTES),
