@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.store import Store, from_iso, iso
-from commsbot.store.migrations import post_stats_rows
+from commsbot.store.migrations import mark_post_stats_days, post_stats_rows
 
 STATUSES = (
     "draft",
@@ -141,8 +141,14 @@ def sending_posts(store: Store, channel: str) -> list[dict[str, Any]]:
 
 
 # The statistics rows of a record's sent posts, in one statement (migration 31: the
-# trigger leaves sending -> sent to it).
-_SENT_STATS = "INSERT OR REPLACE INTO post_stats " + post_stats_rows(f"p.id IN {_IDS}")
+# trigger leaves sending -> sent to it), with their days marked once a batch (migration
+# 34): the day of a row replaced before, the days of the rows written after.
+_SENT_STATS = (
+    "UPDATE post_stats_days SET mark = random() WHERE day IN (SELECT substr(sent_at, 1, 10) "
+    f"FROM post_stats WHERE post_id IN {_IDS})",
+    "INSERT OR REPLACE INTO post_stats " + post_stats_rows(f"p.id IN {_IDS}"),
+    mark_post_stats_days(_IDS[1:-1]),
+)
 
 # Every outcome of a batch in one statement, read from a JSON list of them (a key left out
 # is NULL): a third less of the record's time than a statement a post (#15).
@@ -179,7 +185,9 @@ def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetim
     with store.write() as conn:
         conn.execute(_RECORD, (iso(now), json.dumps(results, ensure_ascii=False)))
         if sent:
-            conn.execute(_SENT_STATS, (json.dumps(sent),))
+            ids = (json.dumps(sent),)
+            for statement in _SENT_STATS:
+                conn.execute(statement, ids)
 
 
 def get_post(store: Store, post_id: int) -> dict[str, Any] | None:
