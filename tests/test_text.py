@@ -590,7 +590,7 @@ def test_printable_text_holds_no_character_that_public_text_removes() -> None:
 
 @given(st.text())
 def test_public_text_is_the_regex_removal_of_hidden_characters(text: str) -> None:
-    from commsbot.text import _HIDDEN_RE, public_text
+    from commsbot.text import _UNICODE, public_text
 
-    assert public_text(text) == _HIDDEN_RE.sub("", text)
-    assert public_text(f"line\n\t{text}") == _HIDDEN_RE.sub("", f"line\n\t{text}")
+    assert public_text(text) == _UNICODE.hidden.sub("", text)
+    assert public_text(f"line\n\t{text}") == _UNICODE.hidden.sub("", f"line\n\t{text}")
