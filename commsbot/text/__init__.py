@@ -37,47 +37,29 @@ __all__ = [
 ]
 
 
-class _UnicodePatterns:
-    """The patterns that need ``regex`` (Unicode properties, grapheme clusters), each
-    compiled on first use: importing ``regex`` costs a ``run --once`` that has nothing
-    to post, and uses none of them, about 90 M instructions (#15)."""
+class _OnFirstUse:
+    """A ``regex`` pattern (Unicode properties, grapheme clusters) compiled when first
+    used: importing ``regex`` is ~50 M instructions of a ``run --once`` that has nothing
+    to post and uses none of them (#15). Each method, once looked up, is kept as this
+    object's attribute, so that later calls cost what the pattern's own do."""
 
-    @functools.cached_property
-    def grapheme(self) -> Any:
-        return _regex().compile(r"\X")
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
 
-    @functools.cached_property
-    def hashtag_word(self) -> Any:
-        # Mastodon keeps letters, combining marks and decimal digits in a hashtag
-        # ([[:word:]] in Ruby).
-        return _regex().compile(r"[\p{L}\p{M}\p{Nd}]+")
+    def __getattr__(self, name: str) -> Any:
+        # regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is
+        # installed.
+        import regex  # type: ignore[import-untyped, unused-ignore]
 
-    @functools.cached_property
-    def letter(self) -> Any:
-        return _regex().compile(r"\p{L}")
-
-    @functools.cached_property
-    def hidden(self) -> Any:
-        # Format and control characters a reader cannot see: bidirectional overrides,
-        # embeddings and isolates (U+202A-202E, U+2066-2069) that reorder what follows,
-        # marks, zero-width spaces, BOMs, soft hyphens, C0/C1 controls. Kept: tab and line
-        # feed; ZWNJ and ZWJ, which Persian, Indic scripts and emoji sequences (👩‍💻) need;
-        # tag characters right after a black flag or another tag (🏴 + tags = a subdivision
-        # flag); Arabic prepended marks.
-        return _regex().compile(
-            r"(?![\t\n\u200c\u200d\u0600-\u0605\u06dd\u070f\u08e2])[\p{Cf}\p{Cc}]"
-            r"(?<!(?<=[\U0001F3F4\U000E0020-\U000E007F])[\U000E0020-\U000E007F])"
-        )
+        value = getattr(regex.compile(self.pattern), name)
+        setattr(self, name, value)
+        return value
 
 
-def _regex() -> Any:
-    # regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is installed.
-    import regex  # type: ignore[import-untyped, unused-ignore]
-
-    return regex
-
-
-_UNICODE = _UnicodePatterns()
+_GRAPHEME_RE: Final[Any] = _OnFirstUse(r"\X")
+# Mastodon keeps letters, combining marks and decimal digits in a hashtag ([[:word:]] in Ruby).
+_HASHTAG_WORD_RE: Final[Any] = _OnFirstUse(r"[\p{L}\p{M}\p{Nd}]+")
+_LETTER_RE: Final[Any] = _OnFirstUse(r"\p{L}")
 
 # Characters a URL may not end with: they close the sentence or the bracket around it.
 _URL_TRAILING = ".,;:!?'\u2019\u201d\u00bb\u2026"
@@ -116,7 +98,7 @@ def graphemes(text: str) -> int:
         start, end = max(run.start() - 1, 0), run.end() + 1
         # Counted one match at a time: a list of every cluster of a long run of Cyrillic
         # or emoji would hold the whole text again, as one small string per character.
-        clusters = sum(1 for _ in _UNICODE.grapheme.finditer(text, start, min(end, len(text))))
+        clusters = sum(1 for _ in _GRAPHEME_RE.finditer(text, start, min(end, len(text))))
         count -= min(end, len(text)) - start - clusters
     return count
 
@@ -142,10 +124,10 @@ def hashtag(tag: str) -> str:
     normalized = unicodedata.normalize("NFC", tag)
     # An apostrophe joins its word ("don't" -> "Dont"); every other non-word char splits words.
     normalized = normalized.replace("'", "").replace("\u2019", "")
-    words: list[str] = _UNICODE.hashtag_word.findall(normalized)
+    words: list[str] = _HASHTAG_WORD_RE.findall(normalized)
     # Only the first letter changes, so "eGovernment" and "CrossInnovation" keep their capitals.
     body = "".join(word[0].title() + word[1:] for word in words)
-    if not _UNICODE.letter.search(body):
+    if not _LETTER_RE.search(body):
         return ""
     return f"#{body}"
 
@@ -219,13 +201,24 @@ def html_to_text(html: str) -> str:
     return " ".join("".join(parser.parts).split())
 
 
+# Format and control characters a reader cannot see: bidirectional overrides, embeddings
+# and isolates (U+202A-202E, U+2066-2069) that reorder what follows, marks, zero-width
+# spaces, BOMs, soft hyphens, C0/C1 controls. Kept: tab and line feed; ZWNJ and ZWJ, which
+# Persian, Indic scripts and emoji sequences (👩‍💻) need; tag characters right after a
+# black flag or another tag (🏴 + tags = a subdivision flag); Arabic prepended marks.
+_HIDDEN_RE: Final[Any] = _OnFirstUse(
+    r"(?![\t\n\u200c\u200d\u0600-\u0605\u06dd\u070f\u08e2])[\p{Cf}\p{Cc}]"
+    r"(?<!(?<=[\U0001F3F4\U000E0020-\U000E007F])[\U000E0020-\U000E007F])"
+)
+
+
 def public_text(text: str) -> str:
     """text without the invisible format and control characters that could disguise it."""
     # Printable text (str.isprintable: no Cc, Cf, Z* but the space, unassigned) has none
     # of them, and is told so in a third of the time ``regex`` takes to search it.
     if text.replace("\n", "").replace("\t", "").isprintable():
         return text
-    cleaned: str = _UNICODE.hidden.sub("", text)
+    cleaned: str = _HIDDEN_RE.sub("", text)
     return cleaned
 
 
@@ -246,7 +239,7 @@ def _trim_end(text: str) -> str:
 
 
 def _cluster_ends(text: str) -> list[int]:
-    return [match.end() for match in _UNICODE.grapheme.finditer(text)]
+    return [match.end() for match in _GRAPHEME_RE.finditer(text)]
 
 
 def _ends_sentence(text: str, pos: int) -> bool:
@@ -673,7 +666,7 @@ def _utf16_prefix(text: str, room: int) -> str:
     """The longest run of whole grapheme clusters of text within room UTF-16 units,
     ended at a space when one falls in its second half."""
     end = used = 0
-    for match in _UNICODE.grapheme.finditer(text):
+    for match in _GRAPHEME_RE.finditer(text):
         used += utf16_length(match.group())
         if used > room:
             break
