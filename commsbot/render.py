@@ -135,6 +135,9 @@ class Slot:
 
 def _printed(value: Any) -> Any:
     """Jinja2's finalize: a slot prints its mark; any other text loses that mark."""
+    # Most printed values are plain text: one type check for them, before Slot's.
+    if type(value) is str:
+        return value.replace(SLOT_MARK, "") if SLOT_MARK in value else value
     if isinstance(value, Slot):
         return SLOT_MARK
     if isinstance(value, str):  # Markup too: its replace keeps it Markup
@@ -176,7 +179,9 @@ def _append_tags(body: str, tags: str) -> str:
 
 
 # json.dumps(..., default=str) as one encoder, not one built for each of a run's items.
-_VERSION_JSON = json.JSONEncoder(default=str).encode
+# A row read from the store holds no container twice, so the encoder need not look for
+# cycles (the same text, without a dict of every container's id a fingerprint).
+_VERSION_JSON = json.JSONEncoder(default=str, check_circular=False).encode
 
 
 def item_version(item: dict[str, Any]) -> str:
@@ -396,10 +401,11 @@ class Renderer:
         # A feed's categories, when it asked for them: after the channel's own hashtags,
         # none twice, and given up one by one (the last first) before any text is cut.
         extra = fields.get("tags") if kind in CATEGORY_TAGGED else None
-        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra or ())).split()
+        # Most posts take no categories: the body is not copied to look for them.
+        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra)).split() if extra else []
         limit = channel.limit()
         while True:
-            tags = " ".join(part for part in (fixed, *categories) if part)
+            tags = " ".join(part for part in (fixed, *categories) if part) if categories else fixed
             full = _append_tags(body, tags)
             if shown_link:
                 full = f"{full}\n\n{shown_link}" if full else shown_link
