@@ -8,7 +8,6 @@ link is appended here so that truncation can shorten the text and never the link
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import ChainMap
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from commsbot.text import (
     add_utm,
     hashtag,
     hashtags,
+    json_encoding,
     public_text,
     split_thread,
     telegram_escape,
@@ -178,10 +178,9 @@ def _append_tags(body: str, tags: str) -> str:
     return f"{body}\n\n{tags}" if body else tags
 
 
-# json.dumps(..., default=str) as one encoder, not one built for each of a run's items.
-# A row read from the store holds no container twice, so the encoder need not look for
-# cycles (the same text, without a dict of every container's id a fingerprint).
-_VERSION_JSON = json.JSONEncoder(default=str, check_circular=False).encode
+# json.dumps(..., default=str) as one encoder, not one built for each of a run's items
+# (a row read from the store holds no cycles).
+_VERSION_JSON = json_encoding.encoder(default=str)
 
 
 def item_version(item: dict[str, Any]) -> str:
