@@ -114,7 +114,6 @@ def plan(
             "not_before": stamp,
             "item_version": item_version(item),
         }
-        version = Version(item, item.get("language") or "en")
         if settings.languages:
             version = version_for(
                 item,
@@ -122,6 +121,8 @@ def plan(
                 settings.languages,
                 settings.missing_translation,
             )
+        else:
+            version = Version(item, item.get("language") or "en")
         if version.language not in renderers:
             renderers[version.language] = Renderer(config.service.templates, version.language)
             # Theme names in the post's language, as its fixed words.
