@@ -14,17 +14,16 @@ from commsbot.text.json_encoding import encoder
 
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
 @given(_VALUES, st.booleans())
 def test_the_same_text_as_json_dumps(value: Any, ensure_ascii: bool) -> None:
-    assert encoder(ensure_ascii=ensure_ascii)(value) == json.dumps(
-        value, ensure_ascii=ensure_ascii
-    )
+    assert encoder(ensure_ascii=ensure_ascii)(value) == json.dumps(value, ensure_ascii=ensure_ascii)
 
 
 def test_default_is_used_for_other_types() -> None:
