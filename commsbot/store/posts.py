@@ -10,6 +10,7 @@ from typing import Any
 
 from commsbot.store import Store, from_iso, iso
 from commsbot.store.migrations import post_stats_rows
+from commsbot.text import json_encoding
 
 STATUSES = (
     "draft",
@@ -31,29 +32,34 @@ def idempotency_key(store_id: str, item_type: str, item_id: int, channel: str) -
     return "commsbot-" + hashlib.sha256(raw).hexdigest()[:32]
 
 
+# json.dumps(payload, ensure_ascii=False) as one encoder, not one built for each post
+# (a payload holds no cycles).
+_PAYLOAD_JSON = json_encoding.encoder(ensure_ascii=False)
+
+
 def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -> int:
     """Add outbox rows; a row for an (item, channel) that already has one is ignored."""
     if not posts:
         return 0
     store_id = store.meta("store_id") or ""
     stamp = iso(now)
-    rows = [
-        {
-            "payload": "{}",
-            "item_version": None,
-            "last_error": None,
-            **p,
-            "idempotency_key": idempotency_key(
-                store_id, p["item_type"], p["item_id"], p["channel"]
-            ),
-            "created_at": stamp,
-            "updated_at": stamp,
-        }
-        for p in posts
-    ]
-    for row in rows:
-        if not isinstance(row["payload"], str):
-            row["payload"] = json.dumps(row["payload"], ensure_ascii=False)
+    rows = []
+    for p in posts:
+        # One dict a row, its payload encoded as it is built: no second pass over the rows.
+        payload = p.get("payload", "{}")
+        rows.append(
+            {
+                "item_version": None,
+                "last_error": None,
+                **p,
+                "payload": payload if isinstance(payload, str) else _PAYLOAD_JSON(payload),
+                "idempotency_key": idempotency_key(
+                    store_id, p["item_type"], p["item_id"], p["channel"]
+                ),
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
     with store.write() as conn:
         before = conn.total_changes
         conn.executemany(
