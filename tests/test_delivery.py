@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_a_channel_that_raises_is_unknown_never_resent() -> None:
     async def scenario() -> Delivery:
         lane = Lane(channel, Pacer(channel.rate()))
         await lane.ready()
-        return await lane.send(post.post_id, "post", lambda: channel.send(post))
+        return await lane.send(post.post_id, "post", channel.send(post))
 
     delivery = asyncio.run(scenario())
     assert (delivery.post_id, delivery.outcome) == (5, Outcome.UNKNOWN)
@@ -112,12 +113,19 @@ def test_a_platforms_wait_holds_the_lanes_next_slot() -> None:
             return Delivery.retry_in(1, 0.2, "flood control")
 
         await lane.ready()
-        await lane.send(1, "post", wait_asked)
+        await lane.send(1, "post", wait_asked())
         began = loop.time()
         await lane.ready()
         return loop.time() - began
 
     assert asyncio.run(scenario()) >= 0.19
+
+
+def test_only_a_limited_or_shared_pace_makes_a_lane_wait() -> None:
+    channel = Raising(ChannelSettings())
+    assert not Lane(channel, Pacer(math.inf)).paced
+    assert Lane(channel, Pacer(10.0)).paced
+    assert Lane(channel, Pacer(math.inf, shared=Pacer(1.0))).paced
 
 
 # -- each channel's failure mapping, as a table ---------------------------------------

@@ -198,7 +198,8 @@ class Delivery:
     def sent(
         cls, ref: int, remote_id: str | None = None, remote_url: str | None = None
     ) -> Delivery:
-        return cls(ref, Outcome.SENT, remote_id=remote_id, remote_url=remote_url)
+        # Positional: the one built for every post sent, keywords cost it a dict each.
+        return cls(ref, Outcome.SENT, None, remote_id, remote_url)
 
     @classmethod
     def retry_later(cls, ref: int, error: str) -> Delivery:

@@ -33,6 +33,7 @@ def apply(
     attempts = {row["id"]: row["attempts"] for row in claimed}
     results: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
+    stamp = iso(now)
     for d in deliveries:
         settled = settle(d, attempts[d.post_id], now, policy)
         row: dict[str, Any] = {
@@ -42,7 +43,10 @@ def apply(
             "attempts": settled.attempts,
         }
         if settled.state == "sent":
-            row.update(sent_at=iso(now), remote_id=d.remote_id, remote_url=d.remote_url)
+            # Item by item, not update(**keywords): a keyword dict per post is dearer.
+            row["sent_at"] = stamp
+            row["remote_id"] = d.remote_id
+            row["remote_url"] = d.remote_url
         elif settled.next_attempt_at is not None:
             row["next_attempt_at"] = iso(settled.next_attempt_at)
         counts[settled.counted] += 1
