@@ -129,7 +129,11 @@ def check_image_answer(url: str, status: int) -> None:
         raise ChannelError(f"image {url}: HTTP {status}", retryable=status >= 500 or status == 429)
 
 
-@dataclass(frozen=True)
+# Rendered and Delivery are built once per post sent and are not frozen: a frozen
+# dataclass sets each field through object.__setattr__, 26 K instructions for a Rendered
+# and 8 K for a Delivery against 4 K and 3 K (#15). Nothing changes one once built; a
+# changed copy is dataclasses.replace'd, as with a frozen one.
+@dataclass
 class Rendered:
     """What a channel receives: the text exactly as it will appear, and what goes with it."""
 
@@ -181,7 +185,7 @@ class Outcome(Enum):
     CHANNEL_DOWN = "channel down"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Delivery:
     """The outcome of one send; build it with the constructor named for the case."""
 
