@@ -50,6 +50,10 @@ def log_line(post: Rendered, name: str, stamp: str, image: str | None) -> str:
     )
 
 
+# Each post's file: created, or emptied when an earlier attempt left it.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
 @dataclass(frozen=True)
 class OutboxSettings(ChannelSettings):
     enabled: bool = True
@@ -118,11 +122,12 @@ class OutboxChannel(Channel):
                 self._log = open(  # noqa: SIM115  (kept open across sends, closed in close())
                     self.folder / "outbox.jsonl", "a", encoding="utf-8"
                 )
-            body = "\n\n".join((post.text, *post.thread)) + "\n"
+            # A thread's parts after its first post, each after a blank line.
+            body = "\n\n".join((post.text, *post.thread)) if post.thread else post.text
             # os.open/os.write: half the cost of open() and a text wrapper per file.
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(target, _NEW_FILE, 0o644)
             try:
-                os.write(fd, body.encode("utf-8"))
+                os.write(fd, f"{body}\n".encode())
             finally:
                 os.close(fd)
             image = self._image(post, name) if post.image else None

@@ -116,12 +116,14 @@ async def dispatch_channel(
             return totals
         deliveries: list[Delivery] = []
         stop: Delivery | None = None
+        # Each post described only when logged: a run --once logs warnings, not each post.
+        logs_each = log.isEnabledFor(logging.INFO)
         for row in claimed:
-            post = to_rendered(row)
             if stop is not None:
                 # Back in the queue as it was, no attempt used.
-                deliveries.append(Delivery.not_tried(post.post_id))
+                deliveries.append(Delivery.not_tried(row["id"]))
                 continue
+            post = to_rendered(row)
             if post.image or post.images:
                 # Most posts have no image: looking for none costs more than its file.
                 image, extra, missing = images.all_for_sending(store.path, post.image, post.images)
@@ -136,10 +138,12 @@ async def dispatch_channel(
                 await lane.ready()
             delivery = await lane.send(post.post_id, "post", channel.send(post))
             deliveries.append(delivery)
-            if log.isEnabledFor(logging.INFO):
-                # Described only when logged: a run --once logs warnings, not each post.
+            if logs_each:
                 log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
-            if stops_channel(delivery):
+            if delivery.outcome is Outcome.SENT:
+                # The common case first: it neither stops the channel nor is transient.
+                transient = 0
+            elif stops_channel(delivery):
                 stop = delivery
             elif delivery.outcome is Outcome.RETRY_LATER:
                 transient += 1
