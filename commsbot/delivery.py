@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from commsbot.channels.base import Channel, Delivery, Outcome
 from commsbot.config import PostingConfig
@@ -27,6 +27,8 @@ log = logging.getLogger("commsbot.delivery")
 
 # The state a row takes: each path spells "retry" in its own table ("queued" for posts).
 State = Literal["sent", "retry", "failed", "unknown"]
+# What a lane hands its channel: a post (Rendered) or a direct message.
+Message = TypeVar("Message")
 
 
 @dataclass(frozen=True)
@@ -208,11 +210,13 @@ class Lane:
         across the wait)."""
         await self.pacer.wait()
 
-    async def send(self, ref: int, what: str, sending: Awaitable[Delivery]) -> Delivery:
-        """Await ``sending`` (the channel's send, called once its slot has come: ``ready``);
-        a platform's "wait" slows the lane."""
+    async def send(
+        self, ref: int, what: str, call: Callable[[Message], Awaitable[Delivery]], message: Message
+    ) -> Delivery:
+        """``call(message)`` once its slot has come (``ready``); a platform's "wait" slows
+        the lane. The message is passed along, not bound in a partial: one object less a post."""
         try:
-            delivery = await sending
+            delivery = await call(message)
         except Exception as exc:  # a channel bug must not take down the others
             log.exception("channel %s raised on %s %s", self.channel.name, what, ref)
             # The platform may have it: never resend blindly.

@@ -219,7 +219,7 @@ class _Run:
     ) -> None:
         channel = lane.channel
         try:
-            delivery = await lane.send(message.ref, "digest delivery", channel.send_direct(message))
+            delivery = await lane.send(message.ref, "digest delivery", channel.send_direct, message)
             if delivery.outcome is Outcome.CHANNEL_DOWN and not stop:
                 stop.append(delivery.error or "the channel is down")
             self.record(channel.name, delivery, subscriber, attempt)

@@ -136,7 +136,7 @@ async def dispatch_channel(
                     post = replace(post, image=image, images=extra)
             if paced:
                 await lane.ready()
-            delivery = await lane.send(post.post_id, "post", channel.send(post))
+            delivery = await lane.send(post.post_id, "post", channel.send, post)
             deliveries.append(delivery)
             if logs_each:
                 log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
