@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
-from importlib import resources
 
 from commsbot.errors import ConfigError
 
@@ -94,6 +93,10 @@ def _place(fail: Fail, key: str, value: str, what: str, table: str) -> str:
 @cache
 def _reference() -> dict[str, dict[str, set[str]]]:
     """Slug -> the lower-cased names it goes by, from the network's reference data."""
+    # Here, not at the top: importlib.resources is ~10 M instructions of a run whose
+    # config names no city or theme (#15).
+    from importlib import resources
+
     text = resources.files("commsbot.content.sample").joinpath("network.json").read_text("utf-8")
     data = json.loads(text)
     return {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -594,3 +596,15 @@ def test_public_text_is_the_regex_removal_of_hidden_characters(text: str) -> Non
 
     assert public_text(text) == _HIDDEN_RE.sub("", text)
     assert public_text(f"line\n\t{text}") == _HIDDEN_RE.sub("", f"line\n\t{text}")
+
+
+def test_regex_is_imported_when_a_pattern_is_first_used() -> None:
+    # A run with nothing to post imports commsbot.text and uses none of its regex patterns.
+    code = (
+        "import sys, commsbot.text as t\n"
+        "print('regex' in sys.modules)\n"
+        "print(t.graphemes('Plze\\u0148 \\U0001f3a8\\u200d'), t.hashtag('Plzeň'), t.public_text('a\\u202eb'))\n"
+        "print('regex' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:3] == ["False", "7 #Plzeň ab", "True"]

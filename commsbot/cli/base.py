@@ -476,10 +476,13 @@ def echo_table(
     click.echo(tabulate([[r.get(c) for c in cols] for r in rows], headers=cols, floatfmt=floatfmt))
 
 
-def progress_bar(total: int, label: str) -> Any:
-    """A progress bar on a terminal; a silent stand-in otherwise."""
-    if sys.stderr.isatty() and total > 200:
-        return click.progressbar(length=total, label=label, file=sys.stderr)
+def progress_bar(total: int | Callable[[], int], label: str) -> Any:
+    """A progress bar on a terminal; a silent stand-in otherwise. ``total`` may be a
+    function that counts, called only for a terminal (counting has its own cost)."""
+    if sys.stderr.isatty():
+        length = total() if callable(total) else total
+        if length > 200:
+            return click.progressbar(length=length, label=label, file=sys.stderr)
 
     class _Silent:
         def __enter__(self) -> _Silent:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import logging
 from typing import Any
@@ -78,8 +80,6 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
     exits 0 when all went well, 1 when something needs attention (a channel that could
     not be opened, a failed or unknown post), 2 on a usage or config error.
     """
-    from commsbot.service.lock import StoreLock
-
     if dry_run:
         if not once:
             raise click.UsageError("--dry-run goes with --once")
@@ -87,6 +87,8 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
 
         echo_preview(app, as_json)
         return
+    from commsbot.service.lock import StoreLock
+
     if not once:
         if as_json:
             raise click.UsageError("--json goes with --once; the service logs (see --log-json)")
@@ -103,11 +105,53 @@ def run(app: App, once: bool, dry_run: bool, as_json: bool) -> None:
         console = Part(CONSOLE_PART, "commsbot.web.server:web_part", needs_web)
         run_service(config, (*PARTS, console))
         return
-    with StoreLock(app.config.store.path, "commsbot run --once"):
-        _run_once(app, as_json)
+    # The config is read (and the store opened) once the collector is set for the run.
+    with RunCollections() as collections, StoreLock(app.config.store.path, "commsbot run --once"):
+        _run_once(app, as_json, collections)
 
 
-def _run_once(app: App, as_json: bool) -> None:
+class RunCollections:
+    """Python's cyclic garbage collector during ``run --once`` (#15): off while the run
+    starts (imports, config, store: all of it lives to the end), then the start-up's
+    objects frozen out of its sweeps and young collections rarer; the process's settings
+    are restored after. Measured with valgrind on the 2,000-practice benchmark store:
+    64 M of the run's 2,990 M instructions saved by the first two, 12 M more by the
+    threshold; on 10,000 practices the collector's own time (gc.callbacks) fell from
+    160-230 ms to 40-85 ms, peak memory unchanged (117 MB). At exit what is still alive is
+    frozen too, so that the interpreter's last collections do not sweep it: 40 M of the
+    800 M of a run with nothing to post. Python promises no finalizer for an object alive
+    at exit, and the store is closed before."""
+
+    # Young collections every 10,000 allocations, not 700: the rows a run plans live until
+    # they are stored, and each collection sweeps them again (the older generations'
+    # thresholds count young collections, so they are rarer too).
+    THRESHOLD = (10_000, 10, 10)
+
+    def __enter__(self) -> RunCollections:
+        self._enabled, self._threshold = gc.isenabled(), gc.get_threshold()
+        self._frozen = gc.get_freeze_count()
+        gc.disable()
+        return self
+
+    def started(self) -> None:
+        """Start-up is over: what it made is kept out of every sweep of the run."""
+        gc.freeze()
+        gc.set_threshold(*self.THRESHOLD)
+        if self._enabled:
+            gc.enable()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.set_threshold(*self._threshold)
+        if not self._frozen:  # a process that runs more than one command (tests)
+            gc.unfreeze()
+        if self._enabled:
+            gc.enable()
+        # Once per process, however many commands it runs.
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
+
+
+def _run_once(app: App, as_json: bool, collections: RunCollections) -> None:
     import asyncio
 
     from commsbot.clock import utcnow
@@ -121,7 +165,9 @@ def _run_once(app: App, as_json: bool) -> None:
             "recorded unknown (commsbot status)",
             err=True,
         )
-    with progress_bar(_due_estimate(app), "posting") as bar:
+    collections.started()
+    # Counted only for a terminal's bar: the count imports commsbot.content.items (#15).
+    with progress_bar(lambda: _due_estimate(app), "posting") as bar:
         summary, jobs = asyncio.run(run_once(store, config, progress=bar.update))
     rows = summary_rows(summary)
     if as_json:

@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import Any
 
 from commsbot.errors import StoreError
-from commsbot.text.user_input import whole_number
 
 # A ``status`` probing the lock holds it for an instant; a starting service retries
 # for this long before it concludes that another process holds it.
@@ -28,6 +27,11 @@ def lock_path(db_path: Path) -> Path:
 
 
 def _read(fd: int) -> dict[str, Any]:
+    # Here, not at the top: only a lock someone holds is read, and the commsbot.text
+    # package brings the regex library, which `run --once` with nothing to post has no
+    # use for (#15).
+    from commsbot.text.user_input import whole_number
+
     os.lseek(fd, 0, os.SEEK_SET)
     lines = os.read(fd, 4096).decode("utf-8", "replace").splitlines()
     pid = whole_number(lines[0]) if lines else None

@@ -91,7 +91,8 @@ async def run_once(
     summary = Summary(problems=problems)
     try:
         for job in JOBS:
-            reason = job.requires(config)
+            # Through the store open here: the check by the config alone opens it again.
+            reason = job.unavailable(config, store)
             if reason:
                 results[job.name] = {"skipped": reason}
                 continue

@@ -16,9 +16,6 @@ from html.parser import HTMLParser
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-# regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is installed.
-import regex  # type: ignore[import-untyped, unused-ignore]
-
 __all__ = [
     "URL_RE",
     "add_utm",
@@ -39,10 +36,30 @@ __all__ = [
     "web_url",
 ]
 
-_GRAPHEME_RE: Final[Any] = regex.compile(r"\X")
+
+class _OnFirstUse:
+    """A ``regex`` pattern (Unicode properties, grapheme clusters) compiled when first
+    used: importing ``regex`` is ~50 M instructions of a ``run --once`` that has nothing
+    to post and uses none of them (#15). Each method, once looked up, is kept as this
+    object's attribute, so that later calls cost what the pattern's own do."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __getattr__(self, name: str) -> Any:
+        # regex ships no type stubs; "unused-ignore" keeps mypy quiet once types-regex is
+        # installed.
+        import regex  # type: ignore[import-untyped, unused-ignore]
+
+        value = getattr(regex.compile(self.pattern), name)
+        setattr(self, name, value)
+        return value
+
+
+_GRAPHEME_RE: Final[Any] = _OnFirstUse(r"\X")
 # Mastodon keeps letters, combining marks and decimal digits in a hashtag ([[:word:]] in Ruby).
-_HASHTAG_WORD_RE: Final[Any] = regex.compile(r"[\p{L}\p{M}\p{Nd}]+")
-_LETTER_RE: Final[Any] = regex.compile(r"\p{L}")
+_HASHTAG_WORD_RE: Final[Any] = _OnFirstUse(r"[\p{L}\p{M}\p{Nd}]+")
+_LETTER_RE: Final[Any] = _OnFirstUse(r"\p{L}")
 
 # Characters a URL may not end with: they close the sentence or the bracket around it.
 _URL_TRAILING = ".,;:!?'\u2019\u201d\u00bb\u2026"
@@ -189,7 +206,7 @@ def html_to_text(html: str) -> str:
 # spaces, BOMs, soft hyphens, C0/C1 controls. Kept: tab and line feed; ZWNJ and ZWJ, which
 # Persian, Indic scripts and emoji sequences (👩‍💻) need; tag characters right after a
 # black flag or another tag (🏴 + tags = a subdivision flag); Arabic prepended marks.
-_HIDDEN_RE: Final[Any] = regex.compile(
+_HIDDEN_RE: Final[Any] = _OnFirstUse(
     r"(?![\t\n\u200c\u200d\u0600-\u0605\u06dd\u070f\u08e2])[\p{Cf}\p{Cc}]"
     r"(?<!(?<=[\U0001F3F4\U000E0020-\U000E007F])[\U000E0020-\U000E007F])"
 )
