@@ -130,9 +130,12 @@ def claim_due(
             (stamp, stamp, json.dumps([r["id"] for r in rows])),
         )
     # The rows keep the previous attempted_at: the channel needs to know about that attempt.
-    for r in rows:
+    # The batch's payloads (each one JSON object, as insert_posts wrote it) decoded in one
+    # call, not one a row: ~7 K fewer instructions a post (#15).
+    payloads = json.loads(f"[{','.join(r['payload'] for r in rows)}]")
+    for r, payload in zip(rows, payloads, strict=True):
         r["attempts"] += 1
-        r["payload"] = json.loads(r["payload"])
+        r["payload"] = payload
     return rows
 
 
