@@ -16,7 +16,8 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 from commsbot.channels.base import Channel, Delivery, Outcome
 from commsbot.config import PostingConfig
@@ -26,6 +27,8 @@ log = logging.getLogger("commsbot.delivery")
 
 # The state a row takes: each path spells "retry" in its own table ("queued" for posts).
 State = Literal["sent", "retry", "failed", "unknown"]
+# What a lane hands its channel: a post (Rendered) or a direct message.
+Message = TypeVar("Message")
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,19 @@ class Settled:
     next_attempt_at: datetime | None = None
 
 
+@cache
+def _sent(attempts: int) -> Settled:
+    """The common outcome, settled once per number of attempts: a Settled is frozen, so
+    one serves every such post (a frozen dataclass costs ~5 K instructions to build)."""
+    return Settled("sent", "sent", None, attempts)
+
+
 def settle(delivery: Delivery, attempts: int, now: datetime, policy: RetryPolicy) -> Settled:
     """Read one named outcome into its row's state; ``attempts`` counts this one."""
     error = delivery.error
     match delivery.outcome:
         case Outcome.SENT:
-            return Settled("sent", "sent", error, attempts)
+            return _sent(attempts) if error is None else Settled("sent", "sent", error, attempts)
         case Outcome.RETRY_LATER:
             if attempts >= policy.max_attempts:
                 return Settled(
@@ -190,15 +200,23 @@ class Lane:
         self.channel = channel
         self.pacer = pacer
 
+    @property
+    def paced(self) -> bool:
+        """Whether ``ready`` may wait at all (an unlimited channel's never does)."""
+        return bool(self.pacer.interval) or self.pacer.shared is not None
+
     async def ready(self) -> None:
         """Wait for the channel's next slot (before claiming, so a claim is never held
         across the wait)."""
         await self.pacer.wait()
 
-    async def send(self, ref: int, what: str, call: Callable[[], Awaitable[Delivery]]) -> Delivery:
-        """Send once its slot has come (``ready``); a platform's "wait" slows the lane."""
+    async def send(
+        self, ref: int, what: str, call: Callable[[Message], Awaitable[Delivery]], message: Message
+    ) -> Delivery:
+        """``call(message)`` once its slot has come (``ready``); a platform's "wait" slows
+        the lane. The message is passed along, not bound in a partial: one object less a post."""
         try:
-            delivery = await call()
+            delivery = await call(message)
         except Exception as exc:  # a channel bug must not take down the others
             log.exception("channel %s raised on %s %s", self.channel.name, what, ref)
             # The platform may have it: never resend blindly.

@@ -8,7 +8,6 @@ link is appended here so that truncation can shorten the text and never the link
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import ChainMap
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from commsbot.text import (
     add_utm,
     hashtag,
     hashtags,
+    json_encoding,
     public_text,
     split_thread,
     telegram_escape,
@@ -135,6 +135,9 @@ class Slot:
 
 def _printed(value: Any) -> Any:
     """Jinja2's finalize: a slot prints its mark; any other text loses that mark."""
+    # Most printed values are plain text: one type check for them, before Slot's.
+    if type(value) is str:
+        return value.replace(SLOT_MARK, "") if SLOT_MARK in value else value
     if isinstance(value, Slot):
         return SLOT_MARK
     if isinstance(value, str):  # Markup too: its replace keeps it Markup
@@ -175,8 +178,9 @@ def _append_tags(body: str, tags: str) -> str:
     return f"{body}\n\n{tags}" if body else tags
 
 
-# json.dumps(..., default=str) as one encoder, not one built for each of a run's items.
-_VERSION_JSON = json.JSONEncoder(default=str).encode
+# json.dumps(..., default=str) as one encoder, not one built for each of a run's items
+# (a row read from the store holds no cycles).
+_VERSION_JSON = json_encoding.encoder(default=str)
 
 
 def item_version(item: dict[str, Any]) -> str:
@@ -396,10 +400,11 @@ class Renderer:
         # A feed's categories, when it asked for them: after the channel's own hashtags,
         # none twice, and given up one by one (the last first) before any text is cut.
         extra = fields.get("tags") if kind in CATEGORY_TAGGED else None
-        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra or ())).split()
+        # Most posts take no categories: the body is not copied to look for them.
+        categories = missing_hashtags(f"{body}\n{fixed}", tuple(extra)).split() if extra else []
         limit = channel.limit()
         while True:
-            tags = " ".join(part for part in (fixed, *categories) if part)
+            tags = " ".join(part for part in (fixed, *categories) if part) if categories else fixed
             full = _append_tags(body, tags)
             if shown_link:
                 full = f"{full}\n\n{shown_link}" if full else shown_link

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_a_channel_that_raises_is_unknown_never_resent() -> None:
     async def scenario() -> Delivery:
         lane = Lane(channel, Pacer(channel.rate()))
         await lane.ready()
-        return await lane.send(post.post_id, "post", lambda: channel.send(post))
+        return await lane.send(post.post_id, "post", channel.send, post)
 
     delivery = asyncio.run(scenario())
     assert (delivery.post_id, delivery.outcome) == (5, Outcome.UNKNOWN)
@@ -108,16 +109,23 @@ def test_a_platforms_wait_holds_the_lanes_next_slot() -> None:
         lane = Lane(channel, Pacer(1000.0))
         loop = asyncio.get_running_loop()
 
-        async def wait_asked() -> Delivery:
-            return Delivery.retry_in(1, 0.2, "flood control")
+        async def wait_asked(ref: int) -> Delivery:
+            return Delivery.retry_in(ref, 0.2, "flood control")
 
         await lane.ready()
-        await lane.send(1, "post", wait_asked)
+        await lane.send(1, "post", wait_asked, 1)
         began = loop.time()
         await lane.ready()
         return loop.time() - began
 
     assert asyncio.run(scenario()) >= 0.19
+
+
+def test_only_a_limited_or_shared_pace_makes_a_lane_wait() -> None:
+    channel = Raising(ChannelSettings())
+    assert not Lane(channel, Pacer(math.inf)).paced
+    assert Lane(channel, Pacer(10.0)).paced
+    assert Lane(channel, Pacer(math.inf, shared=Pacer(1.0))).paced
 
 
 # -- each channel's failure mapping, as a table ---------------------------------------

@@ -159,7 +159,7 @@ class _Sender:
             actions=message.actions,
         )
         await lane.ready()
-        delivery = await lane.send(delivery_id, "alert", partial(lane.channel.send_direct, direct))
+        delivery = await lane.send(delivery_id, "alert", lane.channel.send_direct, direct)
         now = self.clock()
         settled = shared.settle(delivery, attempt, now, self.policy)
         row = shared.settled_row(delivery, settled, now)

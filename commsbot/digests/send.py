@@ -20,7 +20,6 @@ import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, DirectMessage, Outcome
@@ -220,9 +219,7 @@ class _Run:
     ) -> None:
         channel = lane.channel
         try:
-            delivery = await lane.send(
-                message.ref, "digest delivery", partial(channel.send_direct, message)
-            )
+            delivery = await lane.send(message.ref, "digest delivery", channel.send_direct, message)
             if delivery.outcome is Outcome.CHANNEL_DOWN and not stop:
                 stop.append(delivery.error or "the channel is down")
             self.record(channel.name, delivery, subscriber, attempt)

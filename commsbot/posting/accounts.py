@@ -44,6 +44,15 @@ def refusal(
     return None
 
 
+# The filters ``refusal`` reads; an account that sets none of them takes every item.
+FILTERS = ("content_types", "cities", "themes", "feeds", "languages")
+
+
+def takes_all(settings: ChannelSettings) -> bool:
+    """Whether an account sets no filter, so that ``refusal`` is None for every item."""
+    return not any(getattr(settings, name) for name in FILTERS)
+
+
 def announcement_refusals(
     accounts: Mapping[str, ChannelSettings],
     language: str | None = None,

@@ -16,7 +16,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from commsbot.channels.base import Channel, Delivery, Outcome, Rendered
@@ -108,6 +107,8 @@ async def dispatch_channel(
         return Counter(blocked=1)
     totals = await recover(store, channel, clock, policy)
     lane = Lane(channel, pacer_for(channel, channel.rate(), shared or shared_pacers([channel])))
+    # An unlimited channel (the outbox) never waits: not even an await per post for it.
+    paced = lane.paced
     transient = 0
     while True:
         claimed = select.claim(store, channel.name, clock(), channel.batch_size, policy.longest)
@@ -115,28 +116,34 @@ async def dispatch_channel(
             return totals
         deliveries: list[Delivery] = []
         stop: Delivery | None = None
+        # Each post described only when logged: a run --once logs warnings, not each post.
+        logs_each = log.isEnabledFor(logging.INFO)
         for row in claimed:
-            post = to_rendered(row)
             if stop is not None:
                 # Back in the queue as it was, no attempt used.
-                deliveries.append(Delivery.not_tried(post.post_id))
+                deliveries.append(Delivery.not_tried(row["id"]))
                 continue
-            image, extra, missing = images.all_for_sending(store.path, post.image, post.images)
-            if missing is not None:
-                # Never posted without its image: it fails, saying which, until it is back.
-                deliveries.append(Delivery.failed(post.post_id, missing))
-                log.warning("%s post %s: %s", channel.name, post.post_id, missing)
-                continue
-            if image != post.image or extra != post.images:
-                # Most posts have no image: a copy of each would cost more than its file.
-                post = replace(post, image=image, images=extra)
-            await lane.ready()
-            delivery = await lane.send(post.post_id, "post", partial(channel.send, post))
+            post = to_rendered(row)
+            if post.image or post.images:
+                # Most posts have no image: looking for none costs more than its file.
+                image, extra, missing = images.all_for_sending(store.path, post.image, post.images)
+                if missing is not None:
+                    # Never posted without its image: it fails, saying which, until it is back.
+                    deliveries.append(Delivery.failed(post.post_id, missing))
+                    log.warning("%s post %s: %s", channel.name, post.post_id, missing)
+                    continue
+                if image != post.image or extra != post.images:
+                    post = replace(post, image=image, images=extra)
+            if paced:
+                await lane.ready()
+            delivery = await lane.send(post.post_id, "post", channel.send, post)
             deliveries.append(delivery)
-            if log.isEnabledFor(logging.INFO):
-                # Described only when logged: a run --once logs warnings, not each post.
+            if logs_each:
                 log.info("%s post %s: %s", channel.name, post.post_id, described(delivery))
-            if stops_channel(delivery):
+            if delivery.outcome is Outcome.SENT:
+                # The common case first: it neither stops the channel nor is transient.
+                transient = 0
+            elif stops_channel(delivery):
                 stop = delivery
             elif delivery.outcome is Outcome.RETRY_LATER:
                 transient += 1

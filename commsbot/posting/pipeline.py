@@ -114,7 +114,6 @@ def plan(
             "not_before": stamp,
             "item_version": item_version(item),
         }
-        version = Version(item, item.get("language") or "en")
         if settings.languages:
             version = version_for(
                 item,
@@ -122,6 +121,8 @@ def plan(
                 settings.languages,
                 settings.missing_translation,
             )
+        else:
+            version = Version(item, item.get("language") or "en")
         if version.language not in renderers:
             renderers[version.language] = Renderer(config.service.templates, version.language)
             # Theme names in the post's language, as its fixed words.
@@ -137,17 +138,14 @@ def plan(
         except TemplateError as exc:
             # Recorded, not dropped: the officer fixes the template and retries.
             summary.problems.append(str(exc))
-            rendered.append(
-                ({**base, "status": "failed", "text": "", "last_error": str(exc)}, item, None)
-            )
+            base.update(status="failed", text="", last_error=str(exc))
+            rendered.append((base, item, None))
             continue
-        rendered.append(
-            (
-                {**base, "status": "queued", "text": out.text, "payload": out.payload()},
-                item,
-                version.hold,
-            )
-        )
+        # The row is completed in place, not copied into a new dict.
+        base["status"] = "queued"
+        base["text"] = out.text
+        base["payload"] = out.payload()
+        rendered.append((base, item, version.hold))
         if progress is not None and len(rendered) % 500 == 0:
             progress(500)
     # Slots are read and taken in the transaction that inserts, so that a post queued
@@ -159,10 +157,12 @@ def plan(
         for row, item, hold in rendered:
             if row["status"] == "queued":
                 placed = placer.place(row["item_type"], row["channel"], item)
-                row.update(status=placed.status, not_before=iso(placed.not_before))
+                row["status"] = placed.status
+                row["not_before"] = iso(placed.not_before)
                 row["last_error"] = placed.note
                 if hold and placed.status == "queued":
-                    row.update(status="pending_approval", last_error=hold)
+                    row["status"] = "pending_approval"
+                    row["last_error"] = hold
                 summary.planned[row["channel"]] += 1
                 if placed.status != "queued":
                     summary.held[placed.status] += 1

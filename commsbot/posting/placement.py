@@ -101,6 +101,8 @@ class Placer:
         self._enabled: dict[str, datetime | None] = {}
         # Each channel's backlog policy, read once: reading it resolves the channel's class.
         self._policies: dict[str, str] = {}
+        # Whether (type, channel) waits for approval, read once, not once a post.
+        self._approve: dict[tuple[str, str], bool] = {}
 
     def enabled_at(self, channel: str) -> datetime | None:
         """When the channel was first enabled (recorded now, on its first run); None for
@@ -148,7 +150,11 @@ class Placer:
                 return Placement("cancelled", self.now, f"skipped as {reason}")
             if reason and policy == "approve":
                 return Placement("pending_approval", at or self.now, f"{reason}; approve to post")
-        if self.config.approval.policy(item_type, channel) == "approve":
+        approve = self._approve.get((item_type, channel))
+        if approve is None:
+            approve = self.config.approval.policy(item_type, channel) == "approve"
+            self._approve[item_type, channel] = approve
+        if approve:
             return Placement("pending_approval", at or self.now)
         return Placement("queued", at or self.next_slot(channel))
 

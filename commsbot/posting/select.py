@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from commsbot.channels.base import ChannelSettings
-from commsbot.posting.accounts import refusal
+from commsbot.posting.accounts import refusal, takes_all
 from commsbot.store import Store, from_iso
 from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
@@ -35,6 +35,10 @@ def new_content(
             if settings.feeds and item_type not in feed_urls:
                 feed_urls[item_type] = feeds_q.item_feed_urls(store, item_type)
             urls = feed_urls.get(item_type, {})
+            if takes_all(settings):  # no filter to ask each item about
+                for item in content_q.unposted(store, item_type, name):
+                    yield name, item_type, item
+                continue
             for item in content_q.unposted(store, item_type, name):
                 translated: list[str] = []
                 if settings.languages and settings.missing_translation == "skip":

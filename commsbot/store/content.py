@@ -33,12 +33,25 @@ ORDER: dict[str, str] = {
 }
 
 
-def _decode(item_type: str, row: dict[str, Any]) -> dict[str, Any]:
+def _decode(
+    item_type: str, row: dict[str, Any], seen: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """A row as an item: its list columns as lists, ``example`` as a bool. ``seen``: the
+    lists decoded before, by their JSON, for a caller decoding many rows."""
     for column in LIST_COLUMNS.get(item_type, ()):
         value = row.get(column)
         if isinstance(value, str):
             # Most lists are empty: 30,000 json.loads a 10,000-item run saved (#15).
-            row[column] = [] if value == "[]" else json.loads(value)
+            if value == "[]":
+                row[column] = []
+            elif seen is not None and value in seen:
+                # Items share a few tag and sector lists: each is read once, and every
+                # item gets its own copy of it (lists of strings: a shallow copy is whole).
+                row[column] = list(seen[value])
+            else:
+                row[column] = decoded = json.loads(value)
+                if seen is not None and isinstance(decoded, list):
+                    seen[value] = list(decoded)
     if "example" in row:
         row["example"] = bool(row["example"])
     return row
@@ -278,7 +291,8 @@ def unposted(store: Store, item_type: str, channel: str) -> list[dict[str, Any]]
         f"ORDER BY {', '.join('i.' + c.strip() for c in ORDER[item_type].split(','))}",
         (item_type, channel),
     )
-    return [_decode(item_type, r) for r in rows]
+    seen: dict[str, list[Any]] = {}
+    return [_decode(item_type, r, seen) for r in rows]
 
 
 def newest_slug(store: Store, item_type: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from commsbot.store import Store, from_iso, iso
 from commsbot.store.migrations import mark_post_stats_days, post_stats_rows
+from commsbot.text import json_encoding
 
 STATUSES = (
     "draft",
@@ -30,6 +31,11 @@ def idempotency_key(store_id: str, item_type: str, item_id: int, channel: str) -
     """Stable per (store, item, channel): a retry after a crash sends the same key."""
     raw = f"{store_id}:{item_type}:{item_id}:{channel}".encode()
     return "commsbot-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+# json.dumps(payload, ensure_ascii=False) as one encoder, not one built for each post
+# (a payload holds no cycles).
+_PAYLOAD_JSON = json_encoding.encoder(ensure_ascii=False)
 
 
 _INSERTED = (
@@ -71,23 +77,23 @@ def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -
         return 0
     store_id = store.meta("store_id") or ""
     stamp = iso(now)
-    rows = [
-        {
-            "payload": "{}",
-            "item_version": None,
-            "last_error": None,
-            **p,
-            "idempotency_key": idempotency_key(
-                store_id, p["item_type"], p["item_id"], p["channel"]
-            ),
-            "created_at": stamp,
-            "updated_at": stamp,
-        }
-        for p in posts
-    ]
-    for row in rows:
-        if not isinstance(row["payload"], str):
-            row["payload"] = json.dumps(row["payload"], ensure_ascii=False)
+    rows = []
+    for p in posts:
+        # One dict a row, its payload encoded as it is built: no second pass over the rows.
+        payload = p.get("payload", "{}")
+        rows.append(
+            {
+                "item_version": None,
+                "last_error": None,
+                **p,
+                "payload": payload if isinstance(payload, str) else _PAYLOAD_JSON(payload),
+                "idempotency_key": idempotency_key(
+                    store_id, p["item_type"], p["item_id"], p["channel"]
+                ),
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
     values = [tuple(row[c] for c in _INSERTED) for row in rows]
     with store.write() as conn:
         before = conn.total_changes
@@ -154,9 +160,12 @@ def claim_due(
             (stamp, stamp, json.dumps([r["id"] for r in rows])),
         )
     # The rows keep the previous attempted_at: the channel needs to know about that attempt.
-    for r in rows:
+    # The batch's payloads (each one JSON object, as insert_posts wrote it) decoded in one
+    # call, not one a row: ~7 K fewer instructions a post (#15).
+    payloads = json.loads(f"[{','.join(r['payload'] for r in rows)}]")
+    for r, payload in zip(rows, payloads, strict=True):
         r["attempts"] += 1
-        r["payload"] = json.loads(r["payload"])
+        r["payload"] = payload
     return rows
 
 
