@@ -88,6 +88,47 @@ def test_unique_constraint_makes_a_second_post_of_an_item_impossible(sample_stor
         )
 
 
+def test_posts_inserted_and_recorded_by_the_thousand_keep_order_and_skip_repeats(
+    store: Store,
+) -> None:
+    """More posts than one statement takes (#15): every one stored once, in the order
+    given, a repeat in a later statement ignored; every outcome of a batch recorded."""
+    from commsbot.store import posts
+
+    def row(i: int) -> dict[str, object]:
+        return {
+            "item_type": "announcement",
+            "item_id": i,
+            "item_ref": str(i),
+            "channel": "outbox",
+            "status": "queued",
+            "text": f"post {i}",
+            "payload": {"link": None, "n": i},
+            "not_before": "2026-01-01T00:00:00Z",
+        }
+
+    rows = [row(i) for i in range(2_500)]
+    rows.insert(1_700, row(3))
+    assert posts.insert_posts(store, rows, NOW) == 2_500
+    stored = store.rows("SELECT id, item_id, text, payload FROM posts ORDER BY id")
+    assert [r["item_id"] for r in stored] == list(range(2_500))
+    assert [r["id"] for r in stored] == list(range(stored[0]["id"], stored[0]["id"] + 2_500))
+    assert stored[42]["payload"] == '{"link": null, "n": 42}'
+    claimed = posts.claim_due(store, "outbox", NOW, 3_000, NOW)
+    assert len(claimed) == 2_500
+    posts.record_results(
+        store,
+        [
+            {"id": r["id"], "status": "failed", "attempts": 1, "last_error": f"e{r['item_id']}"}
+            for r in claimed
+        ],
+        NOW,
+    )
+    failed = store.rows("SELECT item_id, last_error FROM posts WHERE status = 'failed'")
+    assert len(failed) == 2_500
+    assert all(r["last_error"] == f"e{r['item_id']}" for r in failed)
+
+
 def test_fts_search_treats_input_as_words_not_syntax(sample_store: Store) -> None:
     hits = q.search_practices(sample_store, 'incubator OR "  NEAR(')
     assert hits == []  # every word must match, quoted: no syntax error, no OR

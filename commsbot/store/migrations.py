@@ -761,11 +761,15 @@ def _post_stats_keep(where: str, quotes: str) -> str:
     )
 
 
-def _on_item(table: str, kind: str, columns: str, quotes: str) -> str:
-    """An item's city or theme changed, or the item came or went: its posts follow."""
-    keep = _post_stats_keep(f"p.item_type = '{kind}' AND p.item_id = {{row}}.id", quotes)
+def _on_item(table: str, kind: str, columns: str, quotes: str, *, marked: bool = False) -> str:
+    """An item's city or theme changed, or the item came or went: its posts follow
+    (``marked``: replacing the triggers, and marking the rows' days, migration 34)."""
+    where = f"p.item_type = '{kind}' AND p.item_id = {{row}}.id"
+    keep = _post_stats_marked(where) if marked else _post_stats_keep(where, quotes)
+    drop = "DROP TRIGGER post_stats_{table}_{name};\n" if marked else ""
     return "\n".join(
-        f"CREATE TRIGGER post_stats_{table}_{name} AFTER {event} ON {table} BEGIN\n"
+        drop.format(table=table, name=name)
+        + f"CREATE TRIGGER post_stats_{table}_{name} AFTER {event} ON {table} BEGIN\n"
         f"{keep.format(row=row)}\nEND;"
         for name, event, row in (
             ("ai", "INSERT", "new"),
@@ -978,6 +982,74 @@ _CHANNEL_UNOPENED = """
 ALTER TABLE channel_state ADD COLUMN unopened TEXT;
 """
 
+
+# post_stats' own insert triggers marked a row's day once a row: a 10,000-post run's
+# record marked the same day 10,000 times, with a lookup of the row each time (#15). Now
+# whatever inserts post_stats rows marks their days itself: the triggers of posts,
+# engagement and items below after their rows (a row they replace is deleted first, and
+# post_stats' delete trigger marks its day), and ``posts.record_results`` once a batch.
+# post_stats' update and delete triggers stay.
+def _post_stats_marked(where: str) -> str:
+    """Rebuild the rows of the posts ``where`` selects, then mark the days they are on."""
+    rebuilt = _post_stats_keep(where, _QUOTES_COLUMN)
+    return f"{rebuilt}\n{mark_post_stats_days(f'SELECT p.id FROM posts p WHERE {where}')};"
+
+
+def mark_post_stats_days(post_ids: str) -> str:
+    """Mark the days of the ``post_stats`` rows of the posts ``post_ids`` selects."""
+    return (
+        "INSERT OR REPLACE INTO post_stats_days SELECT day, random() FROM (SELECT DISTINCT "
+        f"substr(sent_at, 1, 10) AS day FROM post_stats WHERE post_id IN ({post_ids}))"
+    )
+
+
+# A post inserted as sent: no delete first, whose trigger (even unfired) would make SQLite
+# keep a statement journal for every post inserted; the day of a row replaced is marked
+# before it is replaced instead.
+_POST_INSERTED_SENT = (
+    "UPDATE post_stats_days SET mark = random() WHERE day = (SELECT substr(sent_at, 1, 10) "
+    "FROM post_stats WHERE post_id = new.id);\n"
+    f"INSERT OR REPLACE INTO post_stats {post_stats_rows('p.id = new.id')};\n"
+    f"{mark_post_stats_days('new.id')};"
+)
+
+_POST_STATS_DAYS_BY_WRITER = f"""
+DROP TRIGGER post_stats_days_bi;
+DROP TRIGGER post_stats_days_ai;
+DROP TRIGGER post_stats_posts_ai;
+CREATE TRIGGER post_stats_posts_ai AFTER INSERT ON posts WHEN new.status = 'sent' BEGIN
+{_POST_INSERTED_SENT}
+END;
+DROP TRIGGER post_stats_posts_au;
+CREATE TRIGGER post_stats_posts_au AFTER UPDATE OF status, sent_at, channel, item_type,
+    item_id, remote_deleted_at ON posts
+    WHEN old.status = 'sent' OR (new.status = 'sent' AND old.status <> 'sending') BEGIN
+DELETE FROM post_stats WHERE post_id = old.id;
+{_post_stats_marked("p.id = new.id")}
+END;
+DROP TRIGGER post_stats_engagement_au;
+CREATE TRIGGER post_stats_engagement_au AFTER UPDATE ON engagement BEGIN
+{_post_stats_marked("p.id IN (old.post_id, new.post_id)")}
+END;
+DROP TRIGGER post_stats_engagement_ad;
+CREATE TRIGGER post_stats_engagement_ad AFTER DELETE ON engagement BEGIN
+{_post_stats_marked("p.id = old.post_id")}
+END;
+{_on_item("practices", "practice", "city, theme", _QUOTES_COLUMN, marked=True)}
+{_on_item("events", "event", "city", _QUOTES_COLUMN, marked=True)}
+{_on_item("news", "news", "city, theme", _QUOTES_COLUMN, marked=True)}
+"""
+
+# A post's status change moved its entry in posts_not_before (not_before, channel, status)
+# as well (#15): a claim and a record each moved three index entries a post. The index of
+# times reads the status (and the account) from the row instead: the calendar's and the
+# queue's reads by time look up the posts they count or show, a few milliseconds on a busy
+# store's month, and follow the index's order (time, then id) without a sort.
+_POSTS_NOT_BEFORE_ALONE = """
+DROP INDEX posts_not_before;
+CREATE INDEX posts_not_before ON posts (not_before);
+"""
+
 # (number, name, SQL script). Later capabilities append theirs.
 
 # An alert's "resolved" message is told once (#20): alerts resolved before this are
@@ -1029,4 +1101,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (31, "post_stats_by_batch", _POST_STATS_BY_BATCH),
     (32, "alerts_resolved_told", _ALERTS_RESOLVED_TOLD),
     (33, "part_failures", _PART_FAILURES),
+    (34, "post_stats_days_by_writer", _POST_STATS_DAYS_BY_WRITER),
+    (35, "posts_not_before_alone", _POSTS_NOT_BEFORE_ALONE),
 ]

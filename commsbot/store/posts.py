@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from commsbot.store import Store, from_iso, iso
-from commsbot.store.migrations import post_stats_rows
+from commsbot.store.migrations import mark_post_stats_days, post_stats_rows
 from commsbot.text import json_encoding
 
 STATUSES = (
@@ -37,6 +38,39 @@ def idempotency_key(store_id: str, item_type: str, item_id: int, channel: str) -
 _PAYLOAD_JSON = json_encoding.encoder(ensure_ascii=False)
 
 
+_INSERTED = (
+    "item_type",
+    "item_id",
+    "item_ref",
+    "channel",
+    "status",
+    "text",
+    "payload",
+    "item_version",
+    "not_before",
+    "last_error",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+)
+# Rows a statement: their parameters stay well within SQLite's limit of 32,766.
+_BATCH_ROWS = 1000
+
+
+def _values(width: int, rows: int) -> str:
+    """``VALUES`` of ``rows`` rows of ``width`` parameters each."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return "VALUES " + ", ".join([row] * rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_sql(rows: int) -> str:
+    """An insert of ``rows`` posts in one statement. Rows one a statement (executemany) cost
+    a statement journal each: the insert trigger's functions (SQLite counts any as able to
+    abort) make SQLite keep one: close to a third of the insert's instructions (#15)."""
+    return f"INSERT OR IGNORE INTO posts ({', '.join(_INSERTED)}) {_values(len(_INSERTED), rows)}"
+
+
 def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -> int:
     """Add outbox rows; a row for an (item, channel) that already has one is ignored."""
     if not posts:
@@ -60,16 +94,12 @@ def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -
                 "updated_at": stamp,
             }
         )
+    values = [tuple(row[c] for c in _INSERTED) for row in rows]
     with store.write() as conn:
         before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO posts (item_type, item_id, item_ref, channel, status, text, "
-            "payload, item_version, not_before, last_error, idempotency_key, created_at, "
-            "updated_at) VALUES (:item_type, :item_id, :item_ref, :channel, :status, :text, "
-            ":payload, :item_version, :not_before, :last_error, :idempotency_key, :created_at, "
-            ":updated_at)",
-            rows,
-        )
+        for start in range(0, len(values), _BATCH_ROWS):
+            chunk = values[start : start + _BATCH_ROWS]
+            conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
         return conn.total_changes - before
 
 
@@ -150,32 +180,41 @@ def sending_posts(store: Store, channel: str) -> list[dict[str, Any]]:
 
 
 # The statistics rows of a record's sent posts, in one statement (migration 31: the
-# trigger leaves sending -> sent to it).
-_SENT_STATS = "INSERT OR REPLACE INTO post_stats " + post_stats_rows(f"p.id IN {_IDS}")
+# trigger leaves sending -> sent to it), with their days marked once a batch (migration
+# 34): the day of a row replaced before, the days of the rows written after.
+_SENT_STATS = (
+    "UPDATE post_stats_days SET mark = random() WHERE day IN (SELECT substr(sent_at, 1, 10) "
+    f"FROM post_stats WHERE post_id IN {_IDS})",
+    "INSERT OR REPLACE INTO post_stats " + post_stats_rows(f"p.id IN {_IDS}"),
+    mark_post_stats_days(_IDS[1:-1]),
+)
 
-# Every outcome of a batch in one statement, read from a JSON list of them (a key left out
-# is NULL): a third less of the record's time than a statement a post (#15).
-_OUTCOMES = ", ".join(
-    f"json_extract(value, '$.{key}') AS {key}"
-    for key in (
-        "id",
-        "status",
-        "attempts",
-        "remote_id",
-        "remote_url",
-        "last_error",
-        "next_attempt_at",
-        "sent_at",
+# Every outcome of a batch in one statement (a key left out is NULL): a third less of the
+# record's time than a statement a post; bound as rows of values rather than read from a
+# JSON list, which SQLite parsed once a post again for its eight values (#15).
+_OUTCOMES = (
+    "id",
+    "status",
+    "attempts",
+    "remote_id",
+    "remote_url",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _record_sql(rows: int) -> str:
+    """The record of ``rows`` outcomes, then the time they were recorded."""
+    return (
+        f"WITH r ({', '.join(_OUTCOMES)}) AS ({_values(len(_OUTCOMES), rows)}) "
+        "UPDATE posts SET status = r.status, attempts = r.attempts, "
+        "remote_id = coalesce(r.remote_id, posts.remote_id), "
+        "remote_url = coalesce(r.remote_url, posts.remote_url), last_error = r.last_error, "
+        "next_attempt_at = r.next_attempt_at, sent_at = r.sent_at, updated_at = ? "
+        "FROM r WHERE posts.id = r.id AND +posts.status = 'sending'"
     )
-)
-_RECORD = (
-    "UPDATE posts SET status = r.status, attempts = r.attempts, "
-    "remote_id = coalesce(r.remote_id, posts.remote_id), "
-    "remote_url = coalesce(r.remote_url, posts.remote_url), last_error = r.last_error, "
-    "next_attempt_at = r.next_attempt_at, sent_at = r.sent_at, updated_at = ? "
-    f"FROM (SELECT {_OUTCOMES} FROM json_each(?)) AS r "
-    "WHERE posts.id = r.id AND +posts.status = 'sending'"
-)
 
 
 def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetime) -> None:
@@ -186,9 +225,14 @@ def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetim
         return
     sent = [r["id"] for r in results if r["status"] == "sent"]
     with store.write() as conn:
-        conn.execute(_RECORD, (iso(now), json.dumps(results, ensure_ascii=False)))
+        for start in range(0, len(results), _BATCH_ROWS):
+            chunk = results[start : start + _BATCH_ROWS]
+            values = [r.get(key) for r in chunk for key in _OUTCOMES]
+            conn.execute(_record_sql(len(chunk)), [*values, iso(now)])
         if sent:
-            conn.execute(_SENT_STATS, (json.dumps(sent),))
+            ids = (json.dumps(sent),)
+            for statement in _SENT_STATS:
+                conn.execute(statement, ids)
 
 
 def get_post(store: Store, post_id: int) -> dict[str, Any] | None:

@@ -104,7 +104,7 @@ def first_of_days(
 ) -> list[tuple[int, int, dict[str, Any]]]:
     """For each day [starts[i], starts[i + 1]): the first ``limit`` posts due (cancelled
     ones left out), as ``(i, posts due that day, post)``. Each day is a range of the
-    (not_before, channel, status) index, and only the posts shown are read."""
+    not_before index (migration 35), and only the posts counted or shown are read."""
     if len(starts) < 2:
         return []
     days = ", ".join("(?, ?, ?)" for _ in starts[1:])
