@@ -44,23 +44,27 @@ Progress = Callable[[int], None]
 
 
 def to_rendered(row: dict[str, Any]) -> Rendered:
+    """The post a channel receives, from its claimed (or interrupted) row."""
     payload = row["payload"]
+    get = payload.get
+    attempted_at = row["attempted_at"]
+    # Positional, in Rendered's field order: keywords cost the call a dict a post (#15).
     return Rendered(
-        post_id=row["id"],
-        channel=row["channel"],
-        item_type=row["item_type"],
-        item_ref=row["item_ref"],
-        text=row["text"],
-        idempotency_key=row["idempotency_key"],
-        link=payload.get("link"),
-        title=payload.get("title"),
-        image=payload.get("image"),
-        image_alt=payload.get("image_alt"),
-        images=tuple(payload.get("images") or ()),
-        images_alt=tuple(payload.get("images_alt") or ()),
-        thread=tuple(payload.get("thread") or ()),
-        language=payload.get("language"),
-        previous_attempt_at=from_iso(row["attempted_at"]) if row.get("attempted_at") else None,
+        row["id"],
+        row["channel"],
+        row["item_type"],
+        row["item_ref"],
+        row["text"],
+        row["idempotency_key"],
+        get("link"),
+        get("title"),
+        get("image"),
+        get("image_alt"),
+        tuple(get("thread") or ()),
+        get("language"),
+        tuple(get("images") or ()),
+        tuple(get("images_alt") or ()),
+        from_iso(attempted_at) if attempted_at else None,
     )
 
 

@@ -31,38 +31,42 @@ def apply(
 ) -> Counter[str]:
     """Write the outcome of each claimed post; returns how many ended in each state."""
     attempts = {row["id"]: row["attempts"] for row in claimed}
-    results: list[dict[str, Any]] = []
+    # Each outcome a tuple of posts_q.OUTCOMES' values (id, status, attempts, remote_id,
+    # remote_url, last_error, next_attempt_at, sent_at): no dict a post (#15).
+    results: list[tuple[Any, ...]] = []
     counts: Counter[str] = Counter()
     stamp = iso(now)
     for d in deliveries:
         settled = settle(d, attempts[d.post_id], now, policy)
-        row: dict[str, Any]
         if settled.state == "sent":
-            # Built at once, not updated with keywords (a dict per post more), and without
-            # a last_error that is None: a key left out is written as NULL, and each key
-            # costs the outcomes' JSON ~1.5 K instructions (#15).
-            row = {
-                "id": d.post_id,
-                "status": "sent",
-                "attempts": settled.attempts,
-                "sent_at": stamp,
-                "remote_id": d.remote_id,
-                "remote_url": d.remote_url,
-            }
-            if settled.error is not None:
-                row["last_error"] = settled.error
+            results.append(
+                (
+                    d.post_id,
+                    "sent",
+                    settled.attempts,
+                    d.remote_id,
+                    d.remote_url,
+                    settled.error,
+                    None,
+                    stamp,
+                )
+            )
         else:
-            row = {
-                "id": d.post_id,
-                "status": POST_STATE[settled.state],
-                "last_error": settled.error,
-                "attempts": settled.attempts,
-            }
-            if settled.next_attempt_at is not None:
-                row["next_attempt_at"] = iso(settled.next_attempt_at)
+            retry_at = settled.next_attempt_at
+            results.append(
+                (
+                    d.post_id,
+                    POST_STATE[settled.state],
+                    settled.attempts,
+                    None,
+                    None,
+                    settled.error,
+                    None if retry_at is None else iso(retry_at),
+                    None,
+                )
+            )
         counts[settled.counted] += 1
-        results.append(row)
-    posts_q.record_results(store, results, now)
+    posts_q.record_outcomes(store, results, now)
     return counts
 
 
