@@ -152,6 +152,13 @@ def hashtag(tag: str) -> str:
 
 def hashtags(tags: Iterable[str]) -> str:
     """Space-joined unique hashtags for tags, in order, de-duplicated case-insensitively."""
+    # A template's ``[theme.slug] + item.tags``: the same few lists in thousands of posts,
+    # each made hashtags once a run rather than tag by tag for every post (#15).
+    return _hashtags(tuple(tags))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hashtags(tags: tuple[str, ...]) -> str:
     seen: set[str] = set()
     result: list[str] = []
     for tag in tags:
