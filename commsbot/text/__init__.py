@@ -107,11 +107,15 @@ def graphemes(text: str) -> int:
     """Number of user-perceived characters (extended grapheme clusters) in text."""
     size = len(text)
     # CR LF is one cluster; most texts hold no CR, told at a fraction of count()'s cost.
-    count = size - text.count("\r\n") if "\r" in text else size
+    crlf = "\r" in text
+    count = size - text.count("\r\n") if crlf else size
     for run in _COMPLEX_RUN_RE.finditer(text):
         start, end = run.span()
         start = start - 1 if start else 0
         end = end + 1 if end < size else end
+        if crlf:
+            # A CR LF inside the run is counted as one cluster below: not taken off twice.
+            count += text.count("\r\n", start, end)
         if end - start <= _SHORT_RUN:
             # An emoji or a word in another script, between characters that never join
             # it from outside: counted on its own.
