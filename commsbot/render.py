@@ -85,7 +85,10 @@ LINK_FIELD = {"practice": "url", "event": "url", "newsletter": "url", "news": "l
 CATEGORY_TAGGED = ("news", "newsletter")
 
 
-@dataclass(frozen=True)
+# Not frozen, as channels.base.Rendered: a frozen dataclass sets each of its eleven
+# fields through object.__setattr__, 2 us of every post rendered (#15). Nothing changes
+# one once built.
+@dataclass
 class Output:
     """A rendered post before it has an outbox row."""
 

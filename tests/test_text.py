@@ -50,6 +50,8 @@ Counter = Callable[[str], int]
         ("\U0001f44d\U0001f3fd", 1),  # thumbs up with a skin tone
         (FLAGS, 4),
         ("\r\n", 1),
+        # A CR LF between two emoji lies inside the run the regex counts: one cluster.
+        ("\U0001f3a8\r\n\U0001f3a8", 3),
         (WARSAW, 22),
         ("Vilniaus miesto savivaldybė", 27),
         ("Tallinna Ettevõtlusamet", 23),

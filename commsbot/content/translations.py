@@ -168,7 +168,9 @@ def for_reader(
     }
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built for each post planned, and a frozen dataclass sets each field
+# through object.__setattr__ (#15). Nothing changes one once built.
+@dataclass
 class Version:
     """Which version of an item an account posts: ``item`` in ``language``; ``hold`` says
     why it waits for approval."""

@@ -23,7 +23,9 @@ from commsbot.store import service as service_q
 DATE_FIELD = {"event": "end_date", "newsletter": "published", "news": "published"}
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built for each post planned, and a frozen dataclass sets each field
+# through object.__setattr__ (#15). Nothing changes one once built.
+@dataclass
 class Placement:
     status: str  # queued, pending_approval or cancelled
     not_before: datetime

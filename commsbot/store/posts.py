@@ -78,29 +78,33 @@ def insert_posts(store: Store, posts: Sequence[dict[str, Any]], now: datetime) -
         return 0
     store_id = store.meta("store_id") or ""
     stamp = iso(now)
-    rows = []
+    width = len(_INSERTED)
+    # The rows' parameters in one flat list, in _INSERTED's order, each payload encoded as
+    # it is added: no dict a row and no second pass to flatten them (#15).
+    values: list[Any] = []
     for p in posts:
-        # One dict a row, its payload encoded as it is built: no second pass over the rows.
         payload = p.get("payload", "{}")
-        rows.append(
-            {
-                "item_version": None,
-                "last_error": None,
-                **p,
-                "payload": payload if isinstance(payload, str) else _PAYLOAD_JSON(payload),
-                "idempotency_key": idempotency_key(
-                    store_id, p["item_type"], p["item_id"], p["channel"]
-                ),
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
+        values += (
+            p["item_type"],
+            p["item_id"],
+            p["item_ref"],
+            p["channel"],
+            p["status"],
+            p["text"],
+            payload if isinstance(payload, str) else _PAYLOAD_JSON(payload),
+            p.get("item_version"),
+            p["not_before"],
+            p.get("last_error"),
+            idempotency_key(store_id, p["item_type"], p["item_id"], p["channel"]),
+            stamp,
+            stamp,
         )
-    values = [tuple(row[c] for c in _INSERTED) for row in rows]
     with store.write() as conn:
         before = conn.total_changes
-        for start in range(0, len(values), _BATCH_ROWS):
-            chunk = values[start : start + _BATCH_ROWS]
-            conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+        step = _BATCH_ROWS * width
+        for start in range(0, len(values), step):
+            chunk = values[start : start + step]
+            conn.execute(_insert_sql(len(chunk) // width), chunk)
         return conn.total_changes - before
 
 
