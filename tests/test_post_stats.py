@@ -18,7 +18,7 @@ from commsbot.store import content as content_q
 from commsbot.store import engagement as engagement_q
 from commsbot.store import posts as posts_q
 from commsbot.web import views
-from tests.support.base import Invoke
+from tests.support.base import Invoke, outcomes
 from tests.support.stats import add_post, at, build_scenario, item_id, snapshot
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -181,12 +181,12 @@ def test_a_post_counts_once_sent_through_claim_and_record(sample_store: Store) -
     claimed = posts_q.claim_due(store, "outbox", moment, 10, moment)
     assert {queued, retried} <= {r["id"] for r in claimed}
     assert store.scalar("SELECT count(*) FROM post_stats") == before
-    posts_q.record_results(
+    posts_q.record_outcomes(
         store,
-        [
+        outcomes(
             {"id": queued, "status": "sent", "attempts": 1, "sent_at": "2026-11-27T09:00:00Z"},
             {"id": retried, "status": "queued", "attempts": 1, "last_error": "try again"},
-        ],
+        ),
         moment,
     )
     assert (
@@ -232,7 +232,7 @@ def test_the_sent_posts_are_read_along_an_index(sample_store: Store) -> None:
     stats_q.sent_posts(store, PERIOD.since, PERIOD.until)
     engagement_q.poll_candidates(store, "mastodon", moment)
     posts_q.claim_due(store, "outbox", moment, 10, moment)
-    posts_q.record_results(store, [{"id": 1, "status": "sent", "attempts": 1}], moment)
+    posts_q.record_outcomes(store, outcomes({"id": 1, "status": "sent", "attempts": 1}), moment)
     engagement_q.post_for_remote(store, "mastodon", "109")
     store.conn.set_trace_callback(None)
 

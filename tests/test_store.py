@@ -11,7 +11,7 @@ from commsbot.errors import StoreError
 from commsbot.store import Store
 from commsbot.store import content as q
 from commsbot.store.migrations import MIGRATIONS
-from tests.support.base import NOW, Invoke
+from tests.support.base import NOW, Invoke, outcomes
 
 
 def test_new_store_has_every_migration_recorded(tmp_path: Path) -> None:
@@ -116,12 +116,14 @@ def test_posts_inserted_and_recorded_by_the_thousand_keep_order_and_skip_repeats
     assert stored[42]["payload"] == '{"link": null, "n": 42}'
     claimed = posts.claim_due(store, "outbox", NOW, 3_000, NOW)
     assert len(claimed) == 2_500
-    posts.record_results(
+    posts.record_outcomes(
         store,
-        [
-            {"id": r["id"], "status": "failed", "attempts": 1, "last_error": f"e{r['item_id']}"}
-            for r in claimed
-        ],
+        outcomes(
+            *(
+                {"id": r["id"], "status": "failed", "attempts": 1, "last_error": f"e{r['item_id']}"}
+                for r in claimed
+            )
+        ),
         NOW,
     )
     failed = store.rows("SELECT item_id, last_error FROM posts WHERE status = 'failed'")

@@ -16,6 +16,7 @@ from commsbot.store import audit as audit_q
 from commsbot.store import queue_views as qv
 from commsbot.web import auth
 from commsbot.web.app import Console, set_session_cookie
+from tests.support.base import outcomes
 from tests.support.web import PASSWORD, Live, Running, csrf_of, make_config, sign_in, sign_in_token
 
 PAGES = (
@@ -414,9 +415,9 @@ def test_stats_follow_what_the_service_records(live: Live) -> None:
         with live.store.write() as conn:
             conn.execute("UPDATE posts SET status = 'sending' WHERE id = ?", (post["id"],))
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        posts_q.record_results(
+        posts_q.record_outcomes(
             live.store,
-            [{"id": post["id"], "status": "sent", "attempts": 1, "sent_at": stamp}],
+            outcomes({"id": post["id"], "status": "sent", "attempts": 1, "sent_at": stamp}),
             datetime.now(UTC),
         )
         assert int(sent(c).replace(",", "")) == int(before.replace(",", "")) + 1

@@ -746,7 +746,7 @@ def _post_stats_row(where: str, quotes: str, sent: str = "p.status = 'sent'") ->
 
 def post_stats_rows(where: str) -> str:
     """The ``post_stats`` rows of the sent posts ``where`` selects by id, in the newest
-    schema's shape: what the triggers and ``posts.record_results`` write. A migration that
+    schema's shape: what the triggers and ``posts.record_outcomes`` write. A migration that
     changes the table's columns changes this as well."""
     # By the primary key: along the sent posts' index, a batch of ids would read every
     # post ever sent (the planner has no statistics to know better).
@@ -933,7 +933,7 @@ DROP INDEX posts_remote;
 CREATE INDEX posts_remote ON posts (channel, remote_id) WHERE remote_id IS NOT NULL;
 """
 
-# A post's move from sending to sent is the end of a claim, which ``posts.record_results``
+# A post's move from sending to sent is the end of a claim, which ``posts.record_outcomes``
 # alone writes (nothing else moves a post out of sending but to unknown): it adds the
 # batch's post_stats rows in one statement, about a third of the record's time less than
 # the trigger's rebuild row by row (#15). The trigger keeps every other change: a post
@@ -987,7 +987,7 @@ ALTER TABLE channel_state ADD COLUMN unopened TEXT;
 # record marked the same day 10,000 times, with a lookup of the row each time (#15). Now
 # whatever inserts post_stats rows marks their days itself: the triggers of posts,
 # engagement and items below after their rows (a row they replace is deleted first, and
-# post_stats' delete trigger marks its day), and ``posts.record_results`` once a batch.
+# post_stats' delete trigger marks its day), and ``posts.record_outcomes`` once a batch.
 # post_stats' update and delete triggers stay.
 def _post_stats_marked(where: str) -> str:
     """Rebuild the rows of the posts ``where`` selects, then mark the days they are on."""

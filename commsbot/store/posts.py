@@ -257,16 +257,11 @@ def _record_sql(rows: int) -> str:
     )
 
 
-def record_results(store: Store, results: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Write delivery outcomes (id, status, attempts; remote_id, remote_url, last_error,
-    next_attempt_at and sent_at where known); only posts still ``sending`` are changed.
-    The sent ones get their ``post_stats`` row in the same transaction."""
-    record_outcomes(store, [tuple(r.get(key) for key in OUTCOMES) for r in results], now)
-
-
 def record_outcomes(store: Store, outcomes: Sequence[tuple[Any, ...]], now: datetime) -> None:
-    """``record_results`` of outcomes given as tuples of ``OUTCOMES``' values in that
-    order (None: NULL): no dict a post to build and read back (#15)."""
+    """Write delivery outcomes, each a tuple of ``OUTCOMES``' values in that order (None:
+    NULL; tuples, not dicts, so no dict a post is built and read back, #15); only posts
+    still ``sending`` are changed. The sent ones get their ``post_stats`` row in the same
+    transaction."""
     if not outcomes:
         return
     sent = [o[0] for o in outcomes if o[1] == "sent"]

@@ -7,10 +7,12 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from click.testing import Result
+
+from commsbot.store import posts as posts_q
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -61,3 +63,9 @@ def missing_part(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+def outcomes(*rows: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Delivery outcomes as ``posts.record_outcomes`` takes them, from dicts naming only
+    the columns a test sets (the others NULL)."""
+    return [tuple(row.get(key) for key in posts_q.OUTCOMES) for row in rows]
